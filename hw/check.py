@@ -1,0 +1,38 @@
+"""`python -m hw check model.json`: validate and summarise a model file."""
+
+from __future__ import annotations
+
+from . import modelfile
+from .reference import accumulator_widths
+
+
+def add_arguments(p) -> None:
+    p.add_argument("model", help="path to model.json")
+
+
+def summary(model: modelfile.Model) -> str:
+    f = model.formats
+    lines = [
+        f"cell        {model.cell}, {model.num_layers} layer(s), input {model.input_size}, "
+        f"hidden {model.hidden_size}, activation {model.activation}",
+        "head        " + (f"{model.head.weight.shape[0]} outputs" if model.head else "none"),
+        "formats     " + ", ".join(f"{k} Q{v.bits}.{v.frac}" for k, v in f.items()),
+    ]
+    count = nonzero = bits = 0
+    for name, m in model.matrices():
+        n, nz = m.codes.size, int((m.codes != 0).sum())
+        count, nonzero, bits = count + n, nonzero + nz, bits + n * m.code_bits
+        lv = f", {m.levels} levels" if m.scheme == "exponential" else ""
+        lines.append(f"  {name:<16} {m.scheme}{lv} {m.shape[0]}x{m.shape[1]}, {nz} nonzero, "
+                     f"{m.code_bits} bit(s)/weight")
+    lines.append(f"weights     {count} ({nonzero} nonzero), {bits} bits of weight memory")
+    for i, w in enumerate(accumulator_widths(model)):
+        what = f"layer {i}" if i < model.num_layers else "head"
+        hh = f", hidden {w.hh}" if i < model.num_layers else ""
+        lines.append(f"accumulator {what}: input {w.ih}{hh}, sum {w.sum} bits")
+    return "\n".join(lines)
+
+
+def main(args) -> int:
+    print(summary(modelfile.load(args.model)))
+    return 0

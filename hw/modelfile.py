@@ -1,0 +1,327 @@
+"""The model file (`model.json`): the contract between the trainer and the hardware.
+
+`load` validates everything and raises `ModelError` naming the field and the bad value;
+`save` writes atomically. The layout is documented in docs/numerics.md.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import schemes
+from .numerics import ACTIVATION_KINDS, Fixed, min_frac_in, min_frac_out
+
+FORMAT_NAME = "shiftrnn-model"
+VERSION = 1
+CELLS = ("rnn", "gru", "lstm")
+GATES = {"rnn": 1, "gru": 3, "lstm": 4}
+FORMAT_NAMES = ("input", "state", "preact", "cell", "output")
+
+
+class UserError(Exception):
+    """A problem with what the user gave (a file, a path, an option): one line, exit 2."""
+
+
+class ModelError(UserError, ValueError):
+    """A malformed model file; the message names the field and the bad value."""
+
+
+@dataclass
+class Matrix:
+    scheme: str
+    codes: np.ndarray  # int64 (rows, cols)
+    scale: np.ndarray  # int64 (rows,) power-of-two exponents
+    levels: int = 1  # exponential only
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.codes.shape
+
+    def multipliers(self) -> tuple[np.ndarray, int]:
+        return schemes.multipliers(self.codes, self.scale, self.scheme)
+
+    def values(self) -> np.ndarray:
+        return schemes.values(self.codes, self.scale, self.scheme)
+
+    @property
+    def code_bits(self) -> int:
+        return schemes.code_bits(self.scheme, self.levels)
+
+    def as_dict(self) -> dict:
+        d = {"scheme": self.scheme, "scale": self.scale.tolist(), "codes": self.codes.tolist()}
+        if self.scheme == "exponential":
+            d["levels"] = self.levels
+        return d
+
+
+@dataclass
+class Layer:
+    w_ih: Matrix
+    w_hh: Matrix
+    b_ih: np.ndarray  # preact-format integers
+    b_hh: np.ndarray
+
+
+@dataclass
+class Head:
+    weight: Matrix
+    bias: np.ndarray  # output-format integers
+
+
+@dataclass
+class Model:
+    cell: str
+    input_size: int
+    hidden_size: int
+    activation: str
+    formats: dict[str, Fixed]
+    layers: list[Layer]
+    head: Head | None = None
+    input_offset: np.ndarray | None = None  # x_int = input.quantize((x - offset) * scale)
+    input_scale: np.ndarray | None = None
+    meta: dict = field(default_factory=dict)
+
+    @property
+    def num_layers(self) -> int:
+        return len(self.layers)
+
+    @property
+    def gates(self) -> int:
+        return GATES[self.cell]
+
+    def fmt(self, name: str) -> Fixed:
+        return self.formats[name]
+
+    def matrices(self):
+        """(name, Matrix) for every weight matrix, in file order."""
+        for i, layer in enumerate(self.layers):
+            yield f"layers[{i}].w_ih", layer.w_ih
+            yield f"layers[{i}].w_hh", layer.w_hh
+        if self.head is not None:
+            yield "head.weight", self.head.weight
+
+    def quantize_input(self, x) -> np.ndarray:
+        """Real features (..., input_size) to input-format integers, with the stored scaling."""
+        x = np.asarray(x, dtype=np.float64)
+        if self.input_offset is not None:
+            x = (x - self.input_offset) * self.input_scale
+        return self.fmt("input").quantize(x)
+
+    def as_dict(self) -> dict:
+        d = {
+            "format": FORMAT_NAME, "version": VERSION, "cell": self.cell,
+            "input_size": self.input_size, "hidden_size": self.hidden_size,
+            "num_layers": self.num_layers, "activation": self.activation,
+            "formats": {k: v.as_dict() for k, v in self.formats.items()},
+            "layers": [
+                {"w_ih": ly.w_ih.as_dict(), "w_hh": ly.w_hh.as_dict(),
+                 "b_ih": ly.b_ih.tolist(), "b_hh": ly.b_hh.tolist()} for ly in self.layers
+            ],
+            "head": None if self.head is None else {
+                "weight": self.head.weight.as_dict(), "bias": self.head.bias.tolist()},
+        }
+        if self.input_offset is not None:
+            d["input_transform"] = {"offset": self.input_offset.tolist(),
+                                    "scale": self.input_scale.tolist()}
+        d["meta"] = self.meta
+        return d
+
+
+# ---------------------------------------------------------------- validation helpers
+
+def _get(d: dict, key: str, where: str):
+    if not isinstance(d, dict):
+        raise ModelError(f"{where} must be an object, not {type(d).__name__}")
+    if key not in d:
+        raise ModelError(f"{where + '.' if where else ''}{key} is missing")
+    return d[key]
+
+
+def _int(value, where: str, lo: int | None = None, hi: int | None = None) -> int:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise ModelError(f"{where} must be an integer, not {value!r}")
+    if (lo is not None and value < lo) or (hi is not None and value > hi):
+        rng = f"from {lo} to {hi}" if hi is not None else f">= {lo}"
+        raise ModelError(f"{where} must be {rng}, not {value!r}")
+    return value
+
+
+def _int_array(value, where: str, shape: tuple) -> np.ndarray:
+    try:
+        arr = np.array(value, dtype=object)
+    except ValueError:
+        raise ModelError(f"{where} is a ragged array; expected shape {shape}")
+    if arr.shape != shape:
+        raise ModelError(f"{where} has shape {arr.shape}, expected {shape}")
+    for v in arr.flat:
+        if not isinstance(v, int) or isinstance(v, bool):
+            raise ModelError(f"{where} holds {v!r}, not an integer")
+        if abs(v) >= 1 << 62:
+            raise ModelError(f"{where} holds {v!r}, far out of any format")
+    return arr.astype(np.int64)
+
+
+def _fixed(d, where: str) -> Fixed:
+    bits = _int(_get(d, "bits", where), f"{where}.bits", 2, 32)
+    frac = _int(_get(d, "frac", where), f"{where}.frac", 0, 47)
+    return Fixed(bits, frac)
+
+
+def _matrix(d, where: str, rows: int, cols: int) -> Matrix:
+    scheme = _get(d, "scheme", where)
+    if not isinstance(scheme, str) or not schemes.is_known(scheme):
+        raise ModelError(f"{where}.scheme is {scheme!r}; known schemes are "
+                         f"{', '.join(schemes.SCHEMES)} (and intN for N from 2 to 16)")
+    levels = 1
+    if scheme == "exponential":
+        levels = _int(_get(d, "levels", where), f"{where}.levels", 1, schemes.MAX_LEVELS)
+    codes = _int_array(_get(d, "codes", where), f"{where}.codes", (rows, cols))
+    scale = _int_array(_get(d, "scale", where), f"{where}.scale", (rows,))
+    bad = ~schemes.legal_codes(codes, scheme, levels)
+    if bad.any():
+        r, c = np.argwhere(bad)[0]
+        lo, hi = schemes.code_range(scheme, levels)
+        raise ModelError(f"{where}.codes[{r}][{c}] is {int(codes[r, c])}, out of range for "
+                         f"{scheme} ({lo}..{hi}{', not 0' if scheme == 'binary' else ''})")
+    if (np.abs(scale) > 40).any():
+        r = int(np.argmax(np.abs(scale) > 40))
+        raise ModelError(f"{where}.scale[{r}] is {int(scale[r])}; exponents must lie in -40..40")
+    if scheme in schemes.PER_MATRIX_SCALE and rows and (scale != scale[0]).any():
+        r = int(np.argmax(scale != scale[0]))
+        raise ModelError(f"{where}.scale[{r}] is {int(scale[r])} but {scheme} has one scale "
+                         f"per matrix ({int(scale[0])}); use pow2-ternary for per-row scales")
+    return Matrix(scheme, codes, scale, levels)
+
+
+def _bias(value, where: str, n: int, fmt: Fixed) -> np.ndarray:
+    b = _int_array(value, where, (n,))
+    bad = (b < fmt.min) | (b > fmt.max)
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise ModelError(f"{where}[{i}] is {int(b[i])}, outside its {fmt.bits}-bit format")
+    return b
+
+
+def from_dict(d) -> Model:
+    if not isinstance(d, dict):
+        raise ModelError(f"the model file must hold a JSON object, not {type(d).__name__}")
+    if d.get("format") != FORMAT_NAME:
+        raise ModelError(f"format is {d.get('format')!r}, expected {FORMAT_NAME!r}")
+    version = _get(d, "version", "")
+    if version != VERSION:
+        raise ModelError(f"version is {version!r}; this shiftrnn reads version {VERSION}")
+    cell = _get(d, "cell", "")
+    if cell not in CELLS:
+        raise ModelError(f"cell is {cell!r}; cells are {', '.join(CELLS)}")
+    n_in = _int(_get(d, "input_size", ""), "input_size", 1, 4096)
+    hidden = _int(_get(d, "hidden_size", ""), "hidden_size", 1, 4096)
+    n_layers = _int(_get(d, "num_layers", ""), "num_layers", 1, 16)
+    act = _get(d, "activation", "")
+    if act not in ACTIVATION_KINDS:
+        raise ModelError(f"activation is {act!r}; kinds are {', '.join(ACTIVATION_KINDS)}")
+    fdict = _get(d, "formats", "")
+    formats = {k: _fixed(_get(fdict, k, "formats"), f"formats.{k}") for k in FORMAT_NAMES}
+    _check_formats(formats, act)
+
+    gates = GATES[cell]
+    raw_layers = _get(d, "layers", "")
+    if not isinstance(raw_layers, list) or len(raw_layers) != n_layers:
+        got = len(raw_layers) if isinstance(raw_layers, list) else type(raw_layers).__name__
+        raise ModelError(f"layers has {got} entries, expected num_layers = {n_layers}")
+    layers = []
+    pre = formats["preact"]
+    for i, ly in enumerate(raw_layers):
+        w = f"layers[{i}]"
+        cols = n_in if i == 0 else hidden
+        layers.append(Layer(
+            _matrix(_get(ly, "w_ih", w), f"{w}.w_ih", gates * hidden, cols),
+            _matrix(_get(ly, "w_hh", w), f"{w}.w_hh", gates * hidden, hidden),
+            _bias(_get(ly, "b_ih", w), f"{w}.b_ih", gates * hidden, pre),
+            _bias(_get(ly, "b_hh", w), f"{w}.b_hh", gates * hidden, pre),
+        ))
+    head = None
+    raw_head = d.get("head")
+    if raw_head is not None:
+        wd = _get(raw_head, "weight", "head")
+        codes = _get(wd, "codes", "head.weight")
+        n_out = len(codes) if isinstance(codes, list) else 0
+        if n_out < 1:
+            raise ModelError(f"head.weight.codes must be a non-empty list of rows, not {codes!r:.40}")
+        head = Head(_matrix(wd, "head.weight", n_out, hidden),
+                    _bias(_get(raw_head, "bias", "head"), "head.bias", n_out, formats["output"]))
+    offset = scale = None
+    if d.get("input_transform") is not None:
+        t = d["input_transform"]
+        offset = _float_vec(_get(t, "offset", "input_transform"), "input_transform.offset", n_in)
+        scale = _float_vec(_get(t, "scale", "input_transform"), "input_transform.scale", n_in)
+    meta = d.get("meta", {})
+    if not isinstance(meta, dict):
+        raise ModelError(f"meta must be an object, not {type(meta).__name__}")
+    return Model(cell, n_in, hidden, act, formats, layers, head, offset, scale, meta)
+
+
+def _float_vec(value, where: str, n: int) -> np.ndarray:
+    if not isinstance(value, list) or len(value) != n:
+        raise ModelError(f"{where} must be a list of {n} numbers")
+    for v in value:
+        if not isinstance(v, (int, float)) or isinstance(v, bool) or not math.isfinite(v):
+            raise ModelError(f"{where} holds {v!r}, not a finite number")
+    return np.array(value, dtype=np.float64)
+
+
+def _check_formats(f: dict[str, Fixed], act: str) -> None:
+    state, pre = f["state"], f["preact"]
+    if state.frac > state.bits - 2:
+        raise ModelError(f"formats.state.frac is {state.frac}; it must be at most bits - 2 = "
+                         f"{state.bits - 2} so that 1.0 and -1.0 are representable")
+    if state.frac < min_frac_out(act):
+        raise ModelError(f"formats.state.frac is {state.frac}; activation {act!r} needs at "
+                         f"least {min_frac_out(act)} fraction bits")
+    if pre.frac < min_frac_in(act):
+        raise ModelError(f"formats.preact.frac is {pre.frac}; activation {act!r} needs at "
+                         f"least {min_frac_in(act)} fraction bits")
+    if pre.bits > 24:
+        raise ModelError(f"formats.preact.bits is {pre.bits}; at most 24 (activation tables)")
+    if f["cell"].frac > f["cell"].bits - 2:
+        raise ModelError(f"formats.cell.frac is {f['cell'].frac}; it must be at most bits - 2")
+
+
+def load(path) -> Model:
+    """Read and validate a model file. Raises ModelError (also for unreadable or bad JSON)."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            text = fh.read()
+    except OSError as e:
+        raise ModelError(f"cannot read model file {path}: {e.strerror}")
+    try:
+        d = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise ModelError(f"{path} is not valid JSON: {e.msg} at line {e.lineno} column {e.colno}")
+    return from_dict(d)
+
+
+def atomic_write_text(path, text: str) -> None:
+    """Write a file so that readers see the old or the new content, never a half."""
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=os.path.basename(path))
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def save(model: Model, path) -> None:
+    from_dict(json.loads(json.dumps(model.as_dict())))  # never write a file we would reject
+    atomic_write_text(path, json.dumps(model.as_dict(), separators=(",", ":")) + "\n")

@@ -1,0 +1,210 @@
+"""The bit-exact integer reference model: what the hardware computes, in int64 numpy.
+
+Every function works on a batch (leading axis N) so a whole test set runs at once.
+Each rounding and saturation is written where it happens; docs/numerics.md says the same in prose.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .modelfile import Matrix, Model
+from .numerics import Fixed, activate, mul_round, saturate, shift_round
+
+
+@dataclass(frozen=True)
+class Term:
+    """A matrix-vector product's integer accumulator and its fraction bits."""
+
+    acc: np.ndarray
+    frac: int
+
+
+def matvec(m: Matrix, v: np.ndarray, fv: Fixed) -> Term:
+    """sum_j m_ij * v_j exactly; the result has fv.frac - lsb fraction bits."""
+    mult, lsb = m.multipliers()
+    return Term(np.asarray(v, dtype=np.int64) @ mult.T, fv.frac - lsb)
+
+
+def preact(terms: list[Term], bias: np.ndarray, fp: Fixed) -> np.ndarray:
+    """Align the terms and the bias (fp.frac fraction bits) to the finest fraction, add them
+    exactly, then round half up to fp.frac and saturate to fp.bits."""
+    frac = max([t.frac for t in terms] + [fp.frac])
+    total = shift_round(np.asarray(bias, dtype=np.int64), fp.frac - frac)
+    for t in terms:
+        total = total + shift_round(t.acc, t.frac - frac)
+    return saturate(shift_round(total, frac - fp.frac), fp.bits)
+
+
+class Reference:
+    """`step(state, x)` and `run(xs)` for the model's cell, stacked layers and head."""
+
+    def __init__(self, model: Model):
+        self.model = model
+        f = model.formats
+        self.fx, self.fs, self.fp, self.fc, self.fo = (
+            f["input"], f["state"], f["preact"], f["cell"], f["output"])
+
+    # ---- one layer, one step
+    def layer_step(self, i: int, h, c, x):
+        """One time step of layer i: (h, c) -> (h', c'). c is None except for LSTM."""
+        m, ly, H = self.model, self.model.layers[i], self.model.hidden_size
+        fin = self.fx if i == 0 else self.fs
+        fs, fp, kind = self.fs, self.fp, m.activation
+        tx, th = matvec(ly.w_ih, x, fin), matvec(ly.w_hh, h, fs)
+
+        def part(t: Term, g: int) -> Term:
+            return Term(t.acc[..., g * H:(g + 1) * H], t.frac)
+
+        def bias(b, g):
+            return b[g * H:(g + 1) * H]
+
+        def sig(a):
+            return activate("sigmoid", kind, a, fp, fs)
+
+        def tanh(a):
+            return activate("tanh", kind, a, fp, fs)
+
+        if m.cell == "rnn":
+            return tanh(preact([tx, th], ly.b_ih + ly.b_hh, fp)), None
+        if m.cell == "gru":
+            r = sig(preact([part(tx, 0), part(th, 0)], bias(ly.b_ih, 0) + bias(ly.b_hh, 0), fp))
+            z = sig(preact([part(tx, 1), part(th, 1)], bias(ly.b_ih, 1) + bias(ly.b_hh, 1), fp))
+            a_in = preact([part(tx, 2)], bias(ly.b_ih, 2), fp)
+            a_hn = preact([part(th, 2)], bias(ly.b_hh, 2), fp)
+            n = tanh(saturate(a_in + mul_round(r, a_hn, fs.frac, fp.frac, fp.frac), fp.bits))
+            h_new = saturate(n + mul_round(z, h - n, fs.frac, fs.frac, fs.frac), fs.bits)
+            return h_new, None
+        # lstm, gate order i, f, g, o
+        fc = self.fc
+        pre = [preact([part(tx, g), part(th, g)], bias(ly.b_ih, g) + bias(ly.b_hh, g), fp)
+               for g in range(4)]
+        ig, fg, gg, og = sig(pre[0]), sig(pre[1]), tanh(pre[2]), sig(pre[3])
+        c_new = saturate(mul_round(fg, c, fs.frac, fc.frac, fc.frac)
+                         + mul_round(ig, gg, fs.frac, fs.frac, fc.frac), fc.bits)
+        c_in = saturate(shift_round(c_new, fc.frac - fp.frac), fp.bits)
+        h_new = saturate(mul_round(og, tanh(c_in), fs.frac, fs.frac, fs.frac), fs.bits)
+        return h_new, c_new
+
+    # ---- whole model
+    def initial_state(self, batch: tuple = ()) -> list[tuple[np.ndarray, np.ndarray | None]]:
+        z = np.zeros(batch + (self.model.hidden_size,), dtype=np.int64)
+        return [(z, z if self.model.cell == "lstm" else None) for _ in self.model.layers]
+
+    def step(self, state, x):
+        """One time step of the whole stack. Returns (new state, top layer's h)."""
+        new = []
+        v = np.asarray(x, dtype=np.int64)
+        for i, (h, c) in enumerate(state):
+            h, c = self.layer_step(i, h, c, v)
+            new.append((h, c))
+            v = h
+        return new, v
+
+    def run(self, xs) -> np.ndarray:
+        """Input integers (..., T, input_size) from a zero state -> top h per step (..., T, H)."""
+        xs = np.asarray(xs, dtype=np.int64)
+        if xs.shape[-1] != self.model.input_size:
+            raise ValueError(f"input has {xs.shape[-1]} features per step, the model takes "
+                             f"{self.model.input_size}")
+        state = self.initial_state(xs.shape[:-2])
+        out = []
+        for t in range(xs.shape[-2]):
+            state, h = self.step(state, xs[..., t, :])
+            out.append(h)
+        return np.stack(out, axis=-2)
+
+    def head(self, h) -> np.ndarray:
+        """Logits in the output format from hidden states (..., H)."""
+        hd = self.model.head
+        if hd is None:
+            raise ValueError("the model has no head")
+        return preact([matvec(hd.weight, h, self.fs)], hd.bias, self.fo)
+
+    def predict(self, xs) -> np.ndarray:
+        """Class per sequence: argmax (first of equals) of the head at the last step."""
+        return np.argmax(self.head(self.run(xs)[..., -1, :]), axis=-1)
+
+
+def accumulator_range(m: Matrix, fv: Fixed) -> tuple[np.ndarray, np.ndarray]:
+    """Per row, the exact smallest and largest sum_j m_ij v_j over all v in format fv."""
+    mult, _ = m.multipliers()
+    pos = np.where(mult > 0, mult, 0).sum(axis=1)
+    neg = np.where(mult < 0, -mult, 0).sum(axis=1)
+    hi = pos * fv.max + neg * -fv.min
+    lo = -(pos * -fv.min + neg * fv.max)
+    return lo, hi
+
+
+def width_for(lo: int, hi: int) -> int:
+    """The fewest two's-complement bits that hold every integer in [lo, hi]."""
+    w = 1
+    while not (-(1 << (w - 1)) <= lo and hi <= (1 << (w - 1)) - 1):
+        w += 1
+    return w
+
+
+@dataclass(frozen=True)
+class LayerWidths:
+    ih: int  # the input matrix's accumulator
+    hh: int  # the hidden matrix's accumulator
+    sum: int  # terms + biases aligned to the common fraction, before rounding
+
+
+def accumulator_widths(model: Model) -> list[LayerWidths]:
+    """Worst-case widths per recurrent layer (and the head last, with hh = 0).
+
+    No overflow is possible on any input; `ih` and `hh` are reached by some input (tight),
+    `sum` bounds every gate's aligned sum (tight for the gates that add both terms)."""
+    f = model.formats
+    out = []
+    for i, ly in enumerate(model.layers):
+        fin = f["input"] if i == 0 else f["state"]
+        out.append(_widths([(ly.w_ih, fin), (ly.w_hh, f["state"])],
+                           np.abs(ly.b_ih) + np.abs(ly.b_hh), f["preact"]))
+    if model.head is not None:
+        w = _widths([(model.head.weight, f["state"])], np.abs(model.head.bias), f["output"])
+        out.append(LayerWidths(w.ih, 0, w.sum))
+    return out
+
+
+def _widths(mats, bias_abs, fp: Fixed) -> LayerWidths:
+    ranges = [(accumulator_range(m, fv), fv.frac - m.multipliers()[1]) for m, fv in mats]
+    frac = max([fr for _, fr in ranges] + [fp.frac])
+    lo = -(bias_abs.astype(object) << (frac - fp.frac))
+    hi = bias_abs.astype(object) << (frac - fp.frac)
+    for (rlo, rhi), fr in ranges:
+        lo = lo + (rlo.astype(object) << (frac - fr))
+        hi = hi + (rhi.astype(object) << (frac - fr))
+    each = [width_for(int(rlo.min()), int(rhi.max())) for (rlo, rhi), _ in ranges]
+    return LayerWidths(each[0], each[1] if len(each) > 1 else 0,
+                       width_for(int(min(lo)), int(max(hi))))
+
+
+EMITS = ("hidden", "last", "every")
+
+
+def default_emit(model: Model) -> str:
+    """What the hardware streams out: `hidden` (top h every step) without a head; with one,
+    the head's logits at the sequence's last step (`last`) or at every step (`every`, for
+    language models), as model.meta["emit"] says (default `last`)."""
+    if model.head is None:
+        return "hidden"
+    emit = model.meta.get("emit", "last")
+    if emit not in ("last", "every"):
+        raise ValueError(f"meta.emit is {emit!r}; a model with a head emits 'last' or 'every'")
+    return emit
+
+
+def expected_beats(ref: Reference, xs, emit: str) -> tuple[np.ndarray, np.ndarray | None]:
+    """The output beats the hardware sends for one sequence xs (T, input_size):
+    (data per beat, argmax per beat or None). `hidden`/`every` send T beats, `last` one."""
+    if emit not in EMITS:
+        raise ValueError(f"emit must be one of {EMITS}, not {emit!r}")
+    h = ref.run(xs)
+    if emit == "hidden":
+        return h, None
+    logits = ref.head(h if emit == "every" else h[-1:])
+    return logits, np.argmax(logits, axis=-1)
