@@ -100,3 +100,53 @@ def values(codes: np.ndarray, scale, scheme: str) -> np.ndarray:
     """The real weights (float64, exact: every value is a dyadic rational)."""
     m, lsb = multipliers(codes, scale, scheme)
     return m.astype(np.float64) * 2.0**lsb
+
+
+class NotRepresentable(ValueError):
+    """The values are not exactly representable in the scheme."""
+
+
+def encode(vals, scheme: str, levels: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """Real weights that a scheme represents exactly -> (codes, scale); the inverse of `values`.
+
+    Raises NotRepresentable naming the first value that does not fit.
+    """
+    v = np.asarray(vals, dtype=np.float64)
+    if v.ndim != 2:
+        raise ValueError(f"weights must be a matrix, not shape {v.shape}")
+    nz = v != 0
+    mant, exp = np.frexp(np.abs(v))  # |v| = mant * 2**exp, mant in [0.5, 1)
+    rows = v.shape[0]
+    n = int_bits(scheme)
+    if n is not None:
+        # per row: the largest exponent s with every value an integer multiple of 2**s
+        tz = np.where(nz, exp - 53 + _trailing_zeros(np.ldexp(mant, 53).astype(np.int64)), 10**6)
+        scale = np.where(nz.any(axis=1), tz.min(axis=1), 0).astype(np.int64)
+        codes = np.rint(v / np.ldexp(1.0, scale)[:, None]).astype(np.int64)
+    else:
+        pow2 = nz & (mant == 0.5)
+        if not (pow2 | ~nz).all():
+            r, c = np.argwhere(~(pow2 | ~nz))[0]
+            raise NotRepresentable(f"weight [{r}][{c}] = {v[r, c]!r} is not a power of two")
+        e = np.where(nz, exp - 1, -(10**6))
+        top = np.where(nz.any(axis=1), e.max(axis=1), 0).astype(np.int64)
+        if scheme in PER_MATRIX_SCALE:
+            top = np.full(rows, int(e.max()) if nz.any() else 0, dtype=np.int64)
+        if scheme == "exponential":
+            mag = np.where(nz, top[:, None] - e + 1, 0)
+        else:
+            mag = np.where(nz, 1, 0)
+            if (nz & (e != top[:, None])).any():
+                r, c = np.argwhere(nz & (e != top[:, None]))[0]
+                raise NotRepresentable(f"weight [{r}][{c}] = {v[r, c]!r} is not +-2**{top[r]}")
+        codes, scale = (np.sign(v).astype(np.int64) * mag).astype(np.int64), top
+    bad = ~legal_codes(codes, scheme, levels)
+    if bad.any() or not np.array_equal(values(codes, scale, scheme), v):
+        r, c = np.argwhere(bad | (values(codes, scale, scheme) != v))[0]
+        raise NotRepresentable(f"weight [{r}][{c}] = {v[r, c]!r} does not fit {scheme}")
+    return codes, scale
+
+
+def _trailing_zeros(x: np.ndarray) -> np.ndarray:
+    x = np.where(x == 0, 1, x)
+    return np.log2(x & -x).astype(np.int64)
