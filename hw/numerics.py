@@ -116,19 +116,19 @@ _SEGMENTS = {
         Segment(Fraction(0), 0, Fraction(0)),
         Segment(Fraction(1), None, Fraction(1)),
     ),
-    # A PLAN-style sigmoid: slopes 1/4, 1/8, 1/32, then flat.
+    # A continuous PLAN-like sigmoid: slopes 1/4, 1/8, 1/32, then flat (max error < 0.02).
     ("sigmoid", "pwl"): (
         Segment(Fraction(0), 2, Fraction(1, 2)),
         Segment(Fraction(1), 3, Fraction(5, 8)),
-        Segment(Fraction(19, 8), 5, Fraction(27, 32)),
-        Segment(Fraction(5), None, Fraction(1)),
+        Segment(Fraction(5, 2), 5, Fraction(55, 64)),
+        Segment(Fraction(9, 2), None, Fraction(1)),
     ),
     # tanh(x) = 2 sigmoid(2x) - 1 applied to the segments above: slopes 1, 1/2, 1/8, then flat.
     ("tanh", "pwl"): (
         Segment(Fraction(0), 0, Fraction(0)),
         Segment(Fraction(1, 2), 1, Fraction(1, 4)),
-        Segment(Fraction(19, 16), 3, Fraction(11, 16)),
-        Segment(Fraction(5, 2), None, Fraction(1)),
+        Segment(Fraction(5, 4), 3, Fraction(23, 32)),
+        Segment(Fraction(9, 4), None, Fraction(1)),
     ),
 }
 
