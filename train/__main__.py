@@ -1,0 +1,76 @@
+"""`python -m train --task digits --cell gru --hidden 32 --quant ternary --mode hardware --out RUN`
+
+Trains a quantized RNN/GRU/LSTM and writes RUN/model.json, RUN/testset.npz, RUN/train.json and
+RUN/curves.png (docs/training.md). Bad input prints one `error:` line and exits with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import fields
+
+from hw.modelfile import UserError
+
+from .config import Config
+from .quantizers import QUANTIZERS
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m train", description=__doc__.splitlines()[0])
+    p.add_argument("--task", help="digits (default), char, vowels or fsdd")
+    p.add_argument("--data", help="data path (char, vowels, fsdd)")
+    p.add_argument("--cell", help="rnn, gru (default) or lstm")
+    p.add_argument("--hidden", type=int, help="hidden units per layer (default 32)")
+    p.add_argument("--layers", type=int, help="stacked layers (default 1)")
+    p.add_argument("--quant", help=f"weight quantizer: {', '.join(QUANTIZERS)} (default ternary)")
+    p.add_argument("--mode", help="weights or hardware (default)")
+    p.add_argument("--activation", help="integer activations: pwl (default) or hard")
+    p.add_argument("--levels", type=int, help="exponential: levels below the top (default 7)")
+    p.add_argument("--epochs", type=int, help="training epochs (default per task)")
+    p.add_argument("--lr", type=float, help="Adam learning rate (default per task)")
+    p.add_argument("--batch", type=int, help="batch size (default per task)")
+    p.add_argument("--seed", type=int, help="random seed (default 0)")
+    p.add_argument("--threads", type=int, help="torch CPU threads (default 2)")
+    p.add_argument("--clip", type=float, help="gradient norm clipping (default 1.0)")
+    p.add_argument("--seq-len", type=int, help="char: symbols per sequence (default 100)")
+    p.add_argument("--ptq", action="store_true", default=None,
+                   help="post-training quantization: train float, then quantize with --quant")
+    p.add_argument("--ptq-finetune", type=int, metavar="EPOCHS",
+                   help="epochs of quantized fine-tuning after --ptq (default 0)")
+    p.add_argument("--baseline", action="store_true", default=None,
+                   help="also train a float model first and report its metric")
+    p.add_argument("--out", required=True, help="run folder")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the run in --out from its last finished epoch")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    return p
+
+
+def config_from(args: argparse.Namespace) -> Config:
+    given = {f.name: getattr(args, f.name) for f in fields(Config)
+             if getattr(args, f.name, None) is not None}
+    return Config(**given)
+
+
+def main(argv=None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        from .loop import run
+
+        cfg = config_from(args).check()
+        res = run(cfg, args.out, resume=args.resume, progress=not args.no_progress)
+    except UserError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"interrupted; continue with --resume --out {args.out}", file=sys.stderr)
+        return 130
+    extra = "".join(f", {k} {res[k]:.4f}" for k in ("float", "ptq") if k in res)
+    print(f"{res['metric']}: qat {res['qat']:.4f}, integer {res['integer']:.4f}{extra} "
+          f"({res['seconds']:.0f} s) -> {args.out}/model.json")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

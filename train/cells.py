@@ -1,0 +1,263 @@
+"""Quantized RNN, GRU and LSTM layers with torch.nn's parameter names, shapes and gate order.
+
+`QuantRNN`, `QuantGRU` and `QuantLSTM` hold full-precision shadow weights `weight_ih_l0`,
+`weight_hh_l0`, `bias_ih_l0`, `bias_hh_l0`, ... (a torch.nn.RNN/GRU/LSTM state_dict loads as is)
+and run in one of two modes:
+
+- `weights`: the forward pass uses the quantized weights (straight-through gradients) in torch's
+  fused RNN kernels, with the standard sigmoid and tanh. Fast; for reproducing the paper.
+- `hardware`: every number follows docs/numerics.md: inputs, states, pre-activations, gate
+  products and the integer activations, in float64 where each value is exact. In evaluation
+  this is bit for bit what `hw.reference` computes from the exported model.
+
+`Net` puts a layer stack and an optional dense head together.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import _VF, nn
+
+from hw.modelfile import GATES
+from hw.numerics import Fixed
+
+from . import quantizers as Q
+from .ste import Activation, round_to, saturate, straight, to_format
+
+MODES = ("weights", "hardware")
+DEFAULT_FORMATS = {"input": (8, 6), "state": (10, 8), "preact": (12, 7), "cell": (14, 8),
+                   "output": (16, 8)}
+F64 = torch.float64
+
+
+def fixed_formats(formats: dict | None) -> dict[str, Fixed]:
+    return {k: Fixed(*v) for k, v in (formats or DEFAULT_FORMATS).items()}
+
+
+class QuantMixin:
+    """Quantized weights of a module whose weight parameters have a level exponent in _exp."""
+
+    quant: str
+    mode: str
+    levels: int
+    _exp: dict[str, int]
+
+    def _setup(self, quant: str, mode: str, levels: int, formats: dict | None) -> None:
+        Q.check_quant(quant)
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
+        self.quant, self.mode, self.levels = quant, mode, levels
+        self.formats = fixed_formats(formats)
+
+    def codes(self, name: str, training: bool = False):
+        """(codes, per-row exponents) of weight `name`; deterministic unless training."""
+        return Q.quantize(getattr(self, name), self.quant, exp=self._exp[name], levels=self.levels,
+                          stochastic=training)
+
+    def qweight(self, name: str, dtype=None) -> torch.Tensor:
+        """The weight the forward pass uses (gradient straight through to the shadow weight)."""
+        w = getattr(self, name)
+        dtype = dtype or w.dtype
+        if self.quant == "float" and self.mode == "weights":
+            return w.to(dtype)
+        codes, scale = self.codes(name, self.training)
+        return straight(w, Q.values(codes, scale, Q.scheme_of(self.quant), dtype)).to(dtype)
+
+    def init_shadow_(self) -> None:
+        """Shift schemes start uniform in +-level (the Glorot bound as a power of two), as in
+        BinaryConnect; torch's default init would leave most ternary codes at zero."""
+        if Q.scheme_of(self.quant) in ("binary", "ternary", "pow2-ternary", "exponential"):
+            with torch.no_grad():
+                for name, e in self._exp.items():
+                    getattr(self, name).uniform_(-(2.0**e), 2.0**e)
+
+    @torch.no_grad()
+    def clip_shadow_(self) -> None:
+        for name, e in self._exp.items():
+            bound = Q.clip_bound(self.quant, e)
+            if bound is not None:
+                getattr(self, name).clamp_(-bound, bound)
+
+
+class QuantRecurrent(QuantMixin, nn.Module):
+    """A stack of `num_layers` recurrent layers of `cell`, batch first: (B, T, I) -> (B, T, H)."""
+
+    cell = "rnn"
+
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, *,
+                 quant: str = "float", mode: str = "weights", activation: str = "pwl",
+                 levels: int = 7, formats: dict | None = None):
+        super().__init__()
+        for what, v in (("input size", input_size), ("hidden size", hidden_size),
+                        ("number of layers", num_layers)):
+            if not isinstance(v, int) or v < 1:
+                raise ValueError(f"{what} must be a positive integer, not {v!r}")
+        self._setup(quant, mode, levels, formats)
+        self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
+        self.activation = activation
+        G, H = GATES[self.cell], hidden_size
+        self._exp = {}
+        for k in range(num_layers):
+            cols = input_size if k == 0 else H
+            self.register_parameter(f"weight_ih_l{k}", nn.Parameter(torch.empty(G * H, cols)))
+            self.register_parameter(f"weight_hh_l{k}", nn.Parameter(torch.empty(G * H, H)))
+            self.register_parameter(f"bias_ih_l{k}", nn.Parameter(torch.empty(G * H)))
+            self.register_parameter(f"bias_hh_l{k}", nn.Parameter(torch.empty(G * H)))
+            self._exp[f"weight_ih_l{k}"] = Q.glorot_exponent(cols, H)
+            self._exp[f"weight_hh_l{k}"] = Q.glorot_exponent(H, H)
+        f = self.formats
+        self.sig = Activation("sigmoid", activation, f["preact"], f["state"])
+        self.tanh = Activation("tanh", activation, f["preact"], f["state"])
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        bound = 1.0 / math.sqrt(self.hidden_size)  # torch.nn.RNNBase's init
+        for p in self.parameters():
+            nn.init.uniform_(p, -bound, bound)
+        self.init_shadow_()
+
+    def layer_params(self, k: int, dtype=None):
+        return (self.qweight(f"weight_ih_l{k}", dtype), self.qweight(f"weight_hh_l{k}", dtype),
+                getattr(self, f"bias_ih_l{k}"), getattr(self, f"bias_hh_l{k}"))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.mode == "hardware":
+            return self._hardware(x)
+        flat = [t for k in range(self.num_layers) for t in self.layer_params(k, x.dtype)]
+        B = x.shape[0]
+        h0 = x.new_zeros(self.num_layers, B, self.hidden_size)
+        args = (flat, True, self.num_layers, 0.0, self.training, False, True)
+        if self.cell == "lstm":
+            return _VF.lstm(x, (h0, h0), *args)[0]
+        if self.cell == "gru":
+            return _VF.gru(x, h0, *args)[0]
+        return _VF.rnn_tanh(x, h0, *args)[0]
+
+    # ---------------------------------------------------------------- hardware mode
+    def _hardware(self, x: torch.Tensor) -> torch.Tensor:
+        f = self.formats
+        v = to_format(x.to(F64), f["input"])
+        for k in range(self.num_layers):
+            w_ih, w_hh, b_ih, b_hh = self.layer_params(k, F64)
+            b_ih, b_hh = to_format(b_ih.to(F64), f["preact"]), to_format(b_hh.to(F64), f["preact"])
+            gx = v @ w_ih.T  # every step at once: layer k only needs layer k-1's outputs
+            h = v.new_zeros(v.shape[0], self.hidden_size)
+            c = h
+            out = []
+            for t in range(v.shape[1]):
+                h, c = self.step(gx[:, t], h, c, w_hh, b_ih, b_hh)
+                out.append(h)
+            v = torch.stack(out, dim=1)
+        return v
+
+    def preact(self, total: torch.Tensor) -> torch.Tensor:
+        """docs/numerics.md `preact`: the exact sum rounded half up to preact.frac, saturated."""
+        fp = self.formats["preact"]
+        return saturate(round_to(total, fp.frac), fp)
+
+    def step(self, gx, h, c, w_hh, b_ih, b_hh):
+        """One step of one layer on exact reals; the integer version is hw.reference.layer_step."""
+        gh = h @ w_hh.T
+        return self.tanh(self.preact(gx + gh + b_ih + b_hh)), c
+
+
+class QuantRNN(QuantRecurrent):
+    cell = "rnn"
+
+
+class QuantGRU(QuantRecurrent):
+    cell = "gru"
+
+    def step(self, gx, h, c, w_hh, b_ih, b_hh):
+        fs, fp = self.formats["state"], self.formats["preact"]
+        gh = h @ w_hh.T
+        xr, xz, xn = gx.chunk(3, dim=1)
+        hr, hz, hn = gh.chunk(3, dim=1)
+        bir, biz, bin_ = b_ih.chunk(3)
+        bhr, bhz, bhn = b_hh.chunk(3)
+        r = self.sig(self.preact(xr + hr + (bir + bhr)))
+        z = self.sig(self.preact(xz + hz + (biz + bhz)))
+        a_in = self.preact(xn + bin_)
+        a_hn = self.preact(hn + bhn)  # torch applies r to (W_hn h + b_hn)
+        n = self.tanh(saturate(a_in + round_to(r * a_hn, fp.frac), fp))
+        return saturate(n + round_to(z * (h - n), fs.frac), fs), c
+
+
+class QuantLSTM(QuantRecurrent):
+    cell = "lstm"
+
+    def step(self, gx, h, c, w_hh, b_ih, b_hh):
+        fs, fp, fc = self.formats["state"], self.formats["preact"], self.formats["cell"]
+        pre = self.preact(gx + h @ w_hh.T + (b_ih + b_hh))
+        pi, pf, pg, po = pre.chunk(4, dim=1)
+        i, f, g, o = self.sig(pi), self.sig(pf), self.tanh(pg), self.sig(po)
+        c = saturate(round_to(f * c, fc.frac) + round_to(i * g, fc.frac), fc)
+        c_in = saturate(round_to(c, fp.frac), fp)
+        return saturate(round_to(o * self.tanh(c_in), fs.frac), fs), c
+
+
+CELLS = {"rnn": QuantRNN, "gru": QuantGRU, "lstm": QuantLSTM}
+
+
+class QuantLinear(QuantMixin, nn.Module):
+    """The dense head: logits = W h + b; in hardware mode `preact` in the output format."""
+
+    def __init__(self, in_features: int, out_features: int, *, quant: str = "float",
+                 mode: str = "weights", levels: int = 7, formats: dict | None = None):
+        super().__init__()
+        self._setup(quant, mode, levels, formats)
+        lin = nn.Linear(in_features, out_features)  # torch's init
+        self.weight, self.bias = lin.weight, lin.bias
+        self._exp = {"weight": Q.glorot_exponent(in_features, out_features)}
+        self.init_shadow_()
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        if self.mode == "weights":
+            return torch.nn.functional.linear(h, self.qweight("weight", h.dtype), self.bias)
+        fo = self.formats["output"]
+        total = h.to(F64) @ self.qweight("weight", F64).T + to_format(self.bias.to(F64), fo)
+        return saturate(round_to(total, fo.frac), fo)
+
+
+class Net(nn.Module):
+    """Recurrent stack plus an optional head. emit `last`: logits at each sequence's last valid
+    step (B, classes); `every`: logits at every step (B, T, classes); `hidden`: top h (B, T, H)."""
+
+    def __init__(self, *, cell: str, input_size: int, hidden: int, layers: int = 1,
+                 outputs: int | None = None, emit: str = "last", quant: str = "float",
+                 mode: str = "weights", activation: str = "pwl", levels: int = 7,
+                 formats: dict | None = None):
+        super().__init__()
+        if cell not in CELLS:
+            raise ValueError(f"cell must be one of {', '.join(CELLS)}, not {cell!r}")
+        kw = dict(quant=quant, mode=mode, levels=levels, formats=formats)
+        self.rnn = CELLS[cell](input_size, hidden, layers, activation=activation, **kw)
+        self.head = QuantLinear(hidden, outputs, **kw) if outputs else None
+        self.emit = emit if outputs else "hidden"
+
+    def set_mode(self, mode: str) -> None:
+        for m in self.quant_modules():
+            m._setup(m.quant, mode, m.levels, {k: (v.bits, v.frac) for k, v in m.formats.items()})
+
+    def set_quant(self, quant: str) -> None:
+        for m in self.quant_modules():
+            m.quant = Q.check_quant(quant)
+
+    def quant_modules(self):
+        return [m for m in (self.rnn, self.head) if m is not None]
+
+    def clip_shadow_(self) -> None:
+        for m in self.quant_modules():
+            m.clip_shadow_()
+
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        h = self.rnn(x)
+        if self.head is None:
+            return h
+        if self.emit == "every":
+            return self.head(h)
+        if lengths is None:
+            return self.head(h[:, -1])
+        return self.head(h[torch.arange(h.shape[0]), lengths.to(torch.long) - 1])

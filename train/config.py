@@ -1,0 +1,89 @@
+"""The training configuration: one dataclass, stored in every checkpoint, train.json and model.json."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+
+from hw.modelfile import UserError
+from hw.numerics import ACTIVATION_KINDS
+
+from .cells import CELLS, DEFAULT_FORMATS, MODES
+from .data import TASKS
+from .quantizers import QUANTIZERS
+
+# Per task: epochs, learning rate, batch size (what `None` in Config means).
+TASK_DEFAULTS = {
+    "digits": dict(epochs=40, lr=0.01, batch=32),
+    "char": dict(epochs=2, lr=0.003, batch=64),
+    "vowels": dict(epochs=60, lr=0.01, batch=16),
+    "fsdd": dict(epochs=30, lr=0.005, batch=32),
+}
+
+
+@dataclass
+class Config:
+    task: str = "digits"
+    data: str | None = None
+    cell: str = "gru"
+    hidden: int = 32
+    layers: int = 1
+    quant: str = "ternary"
+    mode: str = "hardware"
+    activation: str = "pwl"
+    levels: int = 7  # exponential: codes -levels..levels
+    epochs: int | None = None
+    lr: float | None = None
+    batch: int | None = None
+    seed: int = 0
+    threads: int = 2
+    clip: float = 1.0  # gradient norm clipping
+    seq_len: int = 100  # char: symbols per sequence (the state resets at each)
+    ptq: bool = False  # train float, then quantize with `quant`
+    ptq_finetune: int = 0  # epochs of fine-tuning after post-training quantization
+    baseline: bool = False  # QAT runs: also train a float baseline first
+    formats: dict = field(default_factory=lambda: {k: list(v) for k, v in DEFAULT_FORMATS.items()})
+
+    def __post_init__(self):
+        d = TASK_DEFAULTS.get(self.task, {})
+        for k, v in d.items():
+            if getattr(self, k) is None:
+                setattr(self, k, v)
+
+    def check(self) -> Config:
+        """Raise UserError naming the first impossible option."""
+        def choice(name, allowed):
+            if getattr(self, name) not in allowed:
+                raise UserError(f"--{name.replace('_', '-')} {getattr(self, name)!r} is not one of "
+                                f"{', '.join(allowed)}")
+        choice("task", TASKS)
+        choice("cell", tuple(CELLS))
+        choice("quant", QUANTIZERS)
+        choice("mode", MODES)
+        choice("activation", ACTIVATION_KINDS)
+        for name, lo, hi in (("hidden", 1, 4096), ("layers", 1, 16), ("levels", 1, 15),
+                             ("epochs", 1, 100000), ("batch", 1, 1 << 20), ("threads", 1, 256),
+                             ("seq_len", 2, 1 << 20), ("ptq_finetune", 0, 100000)):
+            v = getattr(self, name)
+            if not isinstance(v, int) or isinstance(v, bool) or not lo <= v <= hi:
+                raise UserError(f"--{name.replace('_', '-')} must be an integer from {lo} to {hi}, "
+                                f"not {v!r}")
+        for name in ("lr", "clip"):
+            v = getattr(self, name)
+            if not isinstance(v, (int, float)) or not 0 < v < 1e6:
+                raise UserError(f"--{name} must be a positive number, not {v!r}")
+        if self.ptq_finetune and not self.ptq:
+            raise UserError("--ptq-finetune needs --ptq")
+        if self.ptq and self.quant == "float":
+            raise UserError("--ptq with --quant float has nothing to quantize; pick a scheme")
+        return self
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Config:
+        names = {f.name for f in fields(cls)}
+        unknown = sorted(set(d) - names)
+        if unknown:
+            raise UserError(f"configuration has unknown fields: {', '.join(unknown)}")
+        return cls(**d)

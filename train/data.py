@@ -1,0 +1,304 @@
+"""Tasks: load a data set from a path into train/valid/test splits of sequences.
+
+Every loader fails with one `UserError` line naming the path and the problem (missing, empty,
+malformed). Features are real numbers; the trainer maps them into the input fixed-point format
+with the per-feature `offset` and `scale` computed here from the training split (the model file's
+`input_transform`). This module does not touch torch.
+
+- `digits`: scikit-learn's bundled 8x8 digits, each image 8 time steps of 8 pixels, a seeded
+  shuffled 80/20 split. No download, no path.
+- `char`: character-level language model. A folder with ptb.char.{train,valid,test}.txt (symbols
+  separated by spaces, `_` between words; lines are joined) or a plain text file / a folder with
+  input.txt (split 90/5/5). One-hot inputs, next-symbol targets at every step, sequences of
+  `seq_len` symbols with the state reset at each (as the hardware does); metric bits per symbol.
+- `vowels`: UCI Japanese Vowels, sktime .ts files (12 channels, 7-29 frames, 9 speakers).
+- `fsdd`: Free Spoken Digit Dataset wav folder -> log-mel frames (numpy); takes 0-4 are the test set.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import wave
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from hw.modelfile import UserError
+
+TASKS = ("digits", "char", "vowels", "fsdd")
+
+
+@dataclass
+class Split:
+    x: np.ndarray  # (N, T, F) float features, or (N, T) int symbol ids for one-hot tasks
+    lengths: np.ndarray  # (N,) valid steps
+    y: np.ndarray  # (N,) labels, or (N, T) next-symbol targets with -1 where padded
+
+    def __len__(self) -> int:
+        return len(self.x)
+
+
+@dataclass
+class Task:
+    name: str
+    metric: str  # "accuracy" or "bpc"
+    emit: str  # "last" (one label per sequence) or "every" (a target per step)
+    classes: list[str]
+    input_size: int
+    train: Split
+    valid: Split | None
+    test: Split
+    onehot: bool = False  # x holds symbol ids; features are one-hot vectors
+    offset: np.ndarray | None = None
+    scale: np.ndarray | None = None
+
+    def features(self, split: Split, idx) -> np.ndarray:
+        """Real features (B, T, input_size) of the sequences idx of a split."""
+        x = split.x[idx]
+        if self.onehot:
+            return np.eye(self.input_size, dtype=np.float64)[x]
+        return x.astype(np.float64)
+
+
+def _need_path(task: str, path) -> Path:
+    if path is None:
+        raise UserError(f"task {task} needs --data PATH (see docs/training.md)")
+    p = Path(path)
+    if not p.exists():
+        raise UserError(f"data path {p} does not exist")
+    return p
+
+
+def _normalisation(split: Split) -> tuple[np.ndarray, np.ndarray]:
+    """Per-feature mean and 1/std over the valid steps of the training split."""
+    mask = np.arange(split.x.shape[1])[None, :] < split.lengths[:, None]
+    v = split.x[mask]
+    std = v.std(axis=0)
+    return v.mean(axis=0), np.where(std > 1e-8, 1.0 / np.maximum(std, 1e-8), 1.0)
+
+
+def _with_norm(task: Task) -> Task:
+    task.offset, task.scale = _normalisation(task.train)
+    return task
+
+
+# ---------------------------------------------------------------- digits
+
+def digits(seed: int = 0) -> Task:
+    from sklearn.datasets import load_digits
+
+    d = load_digits()
+    x = d.images.astype(np.float64)  # (1797, 8, 8): rows are time steps
+    order = np.random.default_rng(seed).permutation(len(x))
+    x, y = x[order], d.target[order].astype(np.int64)
+    n_train = int(round(0.8 * len(x)))
+    lengths = np.full(len(x), 8, dtype=np.int64)
+    tr = Split(x[:n_train], lengths[:n_train], y[:n_train])
+    te = Split(x[n_train:], lengths[n_train:], y[n_train:])
+    return _with_norm(Task("digits", "accuracy", "last", [str(i) for i in range(10)], 8,
+                           tr, None, te))
+
+
+# ---------------------------------------------------------------- char
+
+def _read_text(p: Path) -> str:
+    try:
+        text = p.read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        raise UserError(f"{p} is not UTF-8 text (byte {e.start})")
+    except OSError as e:
+        raise UserError(f"cannot read {p}: {e.strerror}")
+    if not text.strip():
+        raise UserError(f"{p} is empty")
+    return text
+
+
+def _ptb_symbols(p: Path) -> list[str]:
+    out = []
+    for n, line in enumerate(_read_text(p).splitlines(), 1):
+        toks = line.split()
+        bad = next((t for t in toks if len(t) != 1), None)
+        if bad is not None:
+            raise UserError(f"{p} line {n}: token {bad[:20]!r} is not one character "
+                            f"(PTB char format: characters separated by spaces)")
+        out.extend(toks)
+    return out
+
+
+def _chop(ids: np.ndarray, seq_len: int, keep_tail: bool) -> Split:
+    """Sequences of seq_len inputs and their next-symbol targets; a short tail is padded."""
+    n_full = (len(ids) - 1) // seq_len
+    rest = len(ids) - 1 - n_full * seq_len
+    n = n_full + (1 if keep_tail and rest > 0 else 0)
+    x = np.zeros((n, seq_len), dtype=np.int64)
+    y = np.full((n, seq_len), -1, dtype=np.int64)
+    lengths = np.full(n, seq_len, dtype=np.int64)
+    for i in range(n):
+        seg = ids[i * seq_len: (i + 1) * seq_len + 1]
+        x[i, : len(seg) - 1], y[i, : len(seg) - 1] = seg[:-1], seg[1:]
+        lengths[i] = len(seg) - 1
+    return Split(x, lengths, y)
+
+
+def char(path, seq_len: int = 100) -> Task:
+    p = _need_path("char", path)
+    ptb = [p / f"ptb.char.{s}.txt" for s in ("train", "valid", "test")]
+    if p.is_dir() and any(f.exists() for f in ptb):
+        missing = [f.name for f in ptb if not f.exists()]
+        if missing:
+            raise UserError(f"{p} has PTB char files but lacks {', '.join(missing)}")
+        parts = [_ptb_symbols(f) for f in ptb]
+    else:
+        f = p / "input.txt" if p.is_dir() else p
+        if not f.is_file():
+            raise UserError(f"{p} has neither ptb.char.{{train,valid,test}}.txt nor input.txt")
+        text = list(_read_text(f))
+        a, b = int(0.9 * len(text)), int(0.95 * len(text))
+        parts = [text[:a], text[a:b], text[b:]]
+    if min(len(s) for s in parts) < 2:
+        raise UserError(f"{p}: a split has fewer than 2 characters")
+    vocab = sorted(set().union(*parts))
+    index = {c: i for i, c in enumerate(vocab)}
+    ids = [np.array([index[c] for c in s], dtype=np.int64) for s in parts]
+    if len(ids[0]) <= seq_len:
+        raise UserError(f"{p}: the training text is shorter than one sequence ({seq_len})")
+    tr, va, te = _chop(ids[0], seq_len, False), _chop(ids[1], seq_len, True), \
+        _chop(ids[2], seq_len, True)
+    return Task("char", "bpc", "every", vocab, len(vocab), tr, va, te, onehot=True)
+
+
+# ---------------------------------------------------------------- vowels
+
+def _read_ts(f: Path) -> tuple[list[np.ndarray], list[str], list[str]]:
+    seqs, labels, classes, in_data = [], [], [], False
+    text = _read_text(f)
+    for n, line in enumerate(text.splitlines(), 1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.lower().startswith("@classlabel"):
+            classes = line.split()[2:]
+        elif line.lower() == "@data":
+            in_data = True
+        elif in_data:
+            *chans, label = line.split(":")
+            try:
+                arr = np.array([[float(v) for v in c.split(",")] for c in chans])
+            except ValueError:
+                raise UserError(f"{f} line {n}: a channel holds a value that is not a number")
+            if arr.ndim != 2 or arr.shape[0] != 12:
+                raise UserError(f"{f} line {n}: expected 12 channels of equal length, got "
+                                f"{len(chans)}")
+            seqs.append(arr.T)
+            labels.append(label.strip())
+    if not seqs:
+        raise UserError(f"{f} holds no @data lines")
+    return seqs, labels, classes
+
+
+def _pad(seqs: list[np.ndarray], labels: np.ndarray) -> Split:
+    lengths = np.array([len(s) for s in seqs], dtype=np.int64)
+    x = np.zeros((len(seqs), lengths.max(), seqs[0].shape[1]))
+    for i, s in enumerate(seqs):
+        x[i, : len(s)] = s
+    return Split(x, lengths, labels)
+
+
+def vowels(path) -> Task:
+    p = _need_path("vowels", path)
+    files = [p / f"JapaneseVowels_{s}.ts" for s in ("TRAIN", "TEST")]
+    for f in files:
+        if not f.is_file():
+            raise UserError(f"{f} does not exist (expected the UCI Japanese Vowels .ts files)")
+    (s_tr, l_tr, classes), (s_te, l_te, _) = _read_ts(files[0]), _read_ts(files[1])
+    classes = classes or sorted(set(l_tr))
+    index = {c: i for i, c in enumerate(classes)}
+    bad = next((c for c in l_tr + l_te if c not in index), None)
+    if bad is not None:
+        raise UserError(f"{p}: label {bad!r} is not among the @classLabel values {classes}")
+    y_tr = np.array([index[c] for c in l_tr], dtype=np.int64)
+    y_te = np.array([index[c] for c in l_te], dtype=np.int64)
+    return _with_norm(Task("vowels", "accuracy", "last", classes, 12,
+                           _pad(s_tr, y_tr), None, _pad(s_te, y_te)))
+
+
+# ---------------------------------------------------------------- fsdd
+
+FSDD_RATE, FSDD_WINDOW, FSDD_HOP, FSDD_MELS, FSDD_MAX_FRAMES = 8000, 256, 128, 16, 64
+_FSDD_NAME = re.compile(r"([0-9])_([a-z]+)_([0-9]+)\.wav")
+
+
+def _read_wav(f: Path) -> np.ndarray:
+    try:
+        with wave.open(os.fspath(f), "rb") as w:
+            if (w.getnchannels(), w.getsampwidth(), w.getframerate()) != (1, 2, FSDD_RATE):
+                raise UserError(f"{f} is {w.getnchannels()} channel(s), {8 * w.getsampwidth()} "
+                                f"bit, {w.getframerate()} Hz; expected mono 16-bit 8000 Hz")
+            data = w.readframes(w.getnframes())
+    except (wave.Error, EOFError) as e:
+        raise UserError(f"{f} is not a valid WAV file: {e}")
+    return np.frombuffer(data, dtype="<i2").astype(np.float64) / 32768.0
+
+
+def mel_filterbank(n_mels: int, n_fft: int, rate: int) -> np.ndarray:
+    """Triangular filters evenly spaced on the mel scale from 0 to rate/2: (n_mels, n_fft//2+1)."""
+    def mel(f):
+        return 2595.0 * np.log10(1.0 + f / 700.0)
+
+    def hz(m):
+        return 700.0 * (10.0 ** (m / 2595.0) - 1.0)
+
+    edges = hz(np.linspace(mel(0.0), mel(rate / 2), n_mels + 2))
+    freqs = np.linspace(0, rate / 2, n_fft // 2 + 1)
+    lo, mid, hi = edges[:-2, None], edges[1:-1, None], edges[2:, None]
+    return np.maximum(0.0, np.minimum((freqs - lo) / (mid - lo), (hi - freqs) / (hi - mid)))
+
+
+def log_mel(signal: np.ndarray) -> np.ndarray:
+    """Frames (T, FSDD_MELS) of log mel energies, Hann window, at most FSDD_MAX_FRAMES."""
+    if len(signal) < FSDD_WINDOW:
+        signal = np.pad(signal, (0, FSDD_WINDOW - len(signal)))
+    n = 1 + (len(signal) - FSDD_WINDOW) // FSDD_HOP
+    n = min(n, FSDD_MAX_FRAMES)
+    idx = np.arange(FSDD_WINDOW)[None, :] + FSDD_HOP * np.arange(n)[:, None]
+    spec = np.abs(np.fft.rfft(signal[idx] * np.hanning(FSDD_WINDOW), axis=1)) ** 2
+    return np.log(spec @ mel_filterbank(FSDD_MELS, FSDD_WINDOW, FSDD_RATE).T + 1e-6)
+
+
+def fsdd(path) -> Task:
+    p = _need_path("fsdd", path)
+    if not p.is_dir():
+        raise UserError(f"{p} is not a folder of FSDD .wav recordings")
+    files = sorted(f for f in p.iterdir() if f.suffix == ".wav")
+    if not files:
+        raise UserError(f"{p} holds no .wav files")
+    split = {"train": ([], []), "test": ([], [])}
+    for f in files:
+        m = _FSDD_NAME.fullmatch(f.name)
+        if m is None:
+            raise UserError(f"{f.name}: FSDD files are named DIGIT_SPEAKER_TAKE.wav")
+        which = "test" if int(m.group(3)) < 5 else "train"
+        split[which][0].append(log_mel(_read_wav(f)))
+        split[which][1].append(int(m.group(1)))
+    for which, (seqs, _) in split.items():
+        if not seqs:
+            raise UserError(f"{p} has no {which} recordings (takes 0-4 test, 5-49 train)")
+    tr, te = (_pad(s, np.array(y, dtype=np.int64)) for s, y in split.values())
+    return _with_norm(Task("fsdd", "accuracy", "last", [str(i) for i in range(10)],
+                           FSDD_MELS, tr, None, te))
+
+
+def load(task: str, path=None, *, seed: int = 0, seq_len: int = 100) -> Task:
+    if task == "digits":
+        if path is not None:
+            raise UserError("task digits uses scikit-learn's bundled digits and takes no --data")
+        return digits(seed)
+    if task == "char":
+        return char(path, seq_len)
+    if task == "vowels":
+        return vowels(path)
+    if task == "fsdd":
+        return fsdd(path)
+    raise UserError(f"task {task!r} is unknown; tasks are {', '.join(TASKS)}")

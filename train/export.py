@@ -1,0 +1,100 @@
+"""Export a trained `Net` to the model file, the test set to integers, and run the reference.
+
+The codes come from the same deterministic quantizer call the forward pass makes in evaluation,
+and biases from the same rounding, so hardware mode and `hw.reference` see identical integers.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from hw import metrics
+from hw.modelfile import Head, Layer, Matrix, Model, UserError
+from hw.numerics import Fixed
+from hw.reference import Reference, accumulator_widths
+
+from . import quantizers as Q
+from .cells import Net
+from .data import Split, Task
+from .ste import integers, to_format
+
+MAX_ACC_BITS = 52  # every accumulator exact in float64 (hardware mode) and int64 (reference)
+
+
+def _matrix(mod, name: str) -> Matrix:
+    with torch.no_grad():
+        codes, scale = mod.codes(name)
+    scheme = Q.scheme_of(mod.quant)
+    return Matrix(scheme, codes.cpu().numpy().astype(np.int64),
+                  scale.cpu().numpy().astype(np.int64),
+                  mod.levels if scheme == "exponential" else 1)
+
+
+def _bias(b: torch.Tensor, fmt: Fixed) -> np.ndarray:
+    with torch.no_grad():
+        return integers(to_format(b.to(torch.float64), fmt), fmt).cpu().numpy()
+
+
+def shell(net: Net, task: Task) -> Model:
+    """A model with the formats and the input transform but no layers (for quantize_input)."""
+    rnn = net.rnn
+    return Model(rnn.cell, rnn.input_size, rnn.hidden_size, rnn.activation, dict(rnn.formats),
+                 [], None, task.offset, task.scale)
+
+
+def to_model(net: Net, task: Task, meta: dict | None = None) -> Model:
+    rnn, f = net.rnn, net.rnn.formats
+    layers = [Layer(_matrix(rnn, f"weight_ih_l{k}"), _matrix(rnn, f"weight_hh_l{k}"),
+                    _bias(getattr(rnn, f"bias_ih_l{k}"), f["preact"]),
+                    _bias(getattr(rnn, f"bias_hh_l{k}"), f["preact"]))
+              for k in range(rnn.num_layers)]
+    head = None
+    if net.head is not None:
+        head = Head(_matrix(net.head, "weight"), _bias(net.head.bias, f["output"]))
+    model = shell(net, task)
+    model.layers, model.head = layers, head
+    model.meta = dict(meta or {})
+    if net.head is not None:
+        model.meta["emit"] = net.emit
+    widest = max(max(w.ih, w.hh, w.sum) for w in accumulator_widths(model))
+    if widest > MAX_ACC_BITS:
+        raise UserError(f"an accumulator of the exported model needs {widest} bits (more than "
+                        f"{MAX_ACC_BITS}); the weights' exponents spread too far")
+    return model
+
+
+def testset(model: Model, task: Task, split: Split) -> metrics.TestSet:
+    """The split as input-format integers, through the model file's own input conversion."""
+    x = model.quantize_input(task.features(split, slice(None)))
+    mask = np.arange(x.shape[1])[None, :] < split.lengths[:, None]
+    x = np.where(mask[..., None], x, 0)  # padded steps carry zeros
+    return metrics.TestSet(x.astype(np.int64), split.lengths.copy(), split.y.copy())
+
+
+def reference_outputs(model: Model, ts: metrics.TestSet, chunk: int = 256):
+    """Integer logits from hw.reference: (N, classes) at each sequence's last step, or
+    (N, T, classes) at every step for emit `every`."""
+    ref = Reference(model)
+    every = model.meta.get("emit") == "every"
+    out = []
+    for i in range(0, len(ts), chunk):
+        h = ref.run(ts.x[i: i + chunk])
+        if every:
+            out.append(ref.head(h).astype(np.int32))
+        else:
+            last = h[np.arange(len(h)), ts.lengths[i: i + chunk] - 1]
+            out.append(ref.head(last))
+    return np.concatenate(out)
+
+
+def metric(name: str, logits: np.ndarray, fmt: Fixed, y: np.ndarray) -> float:
+    """Accuracy (argmax, first of equals) or bits per symbol of integer logits in format fmt."""
+    if name == "accuracy":
+        return metrics.accuracy(np.argmax(logits, axis=-1), y)
+    return metrics.bits_per_symbol(logits, fmt, y)
+
+
+def integer_metric(model: Model, task: Task, ts: metrics.TestSet) -> tuple[float, np.ndarray]:
+    logits = reference_outputs(model, ts)
+    return metric(task.metric, logits, model.fmt("output"), ts.y), logits

@@ -1,0 +1,319 @@
+"""The training run: phases of Adam with a cosine schedule, checkpoints, resume, and the outputs.
+
+`run(cfg, out)` trains, writes RUN/checkpoint.pt after every epoch (atomically), and at the end
+RUN/model.json, RUN/testset.npz, RUN/train.json and RUN/curves.png. A run is a list of phases:
+
+- QAT: `qat` (with `baseline`: a separate `float` model first, for comparison);
+- PTQ: `float`, then the same weights quantized (`ptq` metric), then `finetune` epochs if asked.
+
+Every epoch reseeds from (seed, phase, epoch), so a resumed run continues exactly where the
+killed one stopped and gives the same numbers as an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from hw import metrics as hw_metrics
+from hw import modelfile
+from hw.modelfile import UserError
+from hw.numerics import Fixed
+
+from . import data, export
+from .cells import Net, fixed_formats
+from .config import Config
+from .ste import integers
+
+FLOAT_LOGITS = Fixed(32, 0)  # weights-mode logits are reals: "format" with one = 1
+
+
+class Diverged(UserError):
+    """The loss or the weights became NaN or infinite."""
+
+
+class Inputs:
+    """Batches of input-format reals (exactly the integers the hardware sees, / 2**frac)."""
+
+    def __init__(self, task: data.Task, shell: modelfile.Model):
+        self.task, self.shell = task, shell
+        self.one = shell.fmt("input").one
+        self._cache = {}
+
+    def _quantized(self, split: data.Split, idx) -> np.ndarray:
+        return self.shell.quantize_input(self.task.features(split, idx)) / self.one
+
+    def batch(self, split: data.Split, idx, dtype):
+        if not self.task.onehot:  # small: quantize each split once
+            key = id(split)
+            if key not in self._cache:
+                self._cache[key] = self._quantized(split, slice(None))
+            x = self._cache[key][idx]
+        else:
+            x = self._quantized(split, idx)
+        return (torch.from_numpy(x).to(dtype), torch.from_numpy(split.lengths[idx]),
+                torch.from_numpy(split.y[idx]))
+
+
+def make_net(cfg: Config, task: data.Task, quant: str, mode: str) -> Net:
+    return Net(cell=cfg.cell, input_size=task.input_size, hidden=cfg.hidden, layers=cfg.layers,
+               outputs=len(task.classes), emit=task.emit, quant=quant, mode=mode,
+               activation=cfg.activation, levels=cfg.levels,
+               formats={k: tuple(v) for k, v in cfg.formats.items()})
+
+
+def loss_fn(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    return torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(),
+                                             y.reshape(-1), ignore_index=-1)
+
+
+def dtype_of(net: Net):
+    return torch.float64 if net.rnn.mode == "hardware" else torch.float32
+
+
+@torch.no_grad()
+def outputs(net: Net, inputs: Inputs, split: data.Split, batch: int = 512) -> np.ndarray:
+    """Logits of a whole split in evaluation: integers (hardware mode) or float32 reals."""
+    net.eval()
+    out = []
+    for i in range(0, len(split), batch):
+        idx = np.arange(i, min(i + batch, len(split)))
+        x, lengths, _ = inputs.batch(split, idx, dtype_of(net))
+        logits = net(x, lengths)
+        if net.rnn.mode == "hardware":
+            out.append(integers(logits, net.rnn.formats["output"]).numpy().astype(np.int32))
+        else:
+            out.append(logits.float().numpy())
+    return np.concatenate(out)
+
+
+def evaluate(net: Net, inputs: Inputs, split: data.Split) -> tuple[float, np.ndarray]:
+    logits = outputs(net, inputs, split)
+    fmt = net.rnn.formats["output"] if net.rnn.mode == "hardware" else FLOAT_LOGITS
+    return export.metric(inputs.task.metric, logits, fmt, split.y), logits
+
+
+def cosine_lr(base: float, step: int, total: int) -> float:
+    """Cosine decay from base to 2% of base over `total` steps."""
+    return base * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * min(step, total) / total)))
+
+
+def _epoch_seed(cfg: Config, phase: int, epoch: int) -> int:
+    return (cfg.seed * 1000003 + phase * 1009 + epoch) % (2**31)
+
+
+def _check_finite(net: Net, loss: torch.Tensor, where: str, lr: float) -> None:
+    if not torch.isfinite(loss):
+        raise Diverged(f"the loss became {loss.item()} at {where}; lower --lr (now {lr:g}) "
+                       f"or check the data")
+    for name, p in net.named_parameters():
+        if not torch.isfinite(p).all():
+            raise Diverged(f"parameter {name} became NaN/inf at {where}; lower --lr (now {lr:g})")
+
+
+def train_epoch(net, opt, cfg, inputs, phase_i, phase, epoch, epochs, lr, progress) -> dict:
+    task, split = inputs.task, inputs.task.train
+    seed = _epoch_seed(cfg, phase_i, epoch)
+    torch.manual_seed(seed)  # stochastic quantizers
+    order = np.random.default_rng(seed).permutation(len(split))
+    steps = math.ceil(len(split) / cfg.batch)
+    net.train()
+    total_loss = correct = count = 0.0
+    bar = tqdm(range(steps), desc=f"{phase} {epoch + 1}/{epochs}", disable=not progress,
+               leave=False, dynamic_ncols=True)
+    for s in bar:
+        idx = order[s * cfg.batch: (s + 1) * cfg.batch]
+        x, lengths, y = inputs.batch(split, idx, dtype_of(net))
+        step_lr = cosine_lr(lr, epoch * steps + s, epochs * steps)
+        for g in opt.param_groups:
+            g["lr"] = step_lr
+        logits = net(x, lengths)
+        loss = loss_fn(logits, y)
+        _check_finite(net, loss, f"{phase} epoch {epoch + 1} step {s + 1}", lr)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(net.parameters(), cfg.clip)
+        opt.step()
+        net.clip_shadow_()
+        n = int((y >= 0).sum())
+        total_loss += loss.item() * n
+        count += n
+        if task.metric == "accuracy":
+            correct += float((logits.argmax(-1) == y).sum())
+            live = {"loss": f"{total_loss / count:.3f}", "acc": f"{correct / count:.3f}"}
+        else:
+            live = {"bpc": f"{total_loss / count / math.log(2):.3f}"}
+        bar.set_postfix(live)
+    bar.close()
+    _check_finite(net, torch.tensor(0.0), f"the end of {phase} epoch {epoch + 1}", lr)
+    train_metric = correct / count if task.metric == "accuracy" else total_loss / count / math.log(2)
+    return {"loss": total_loss / count, "train_" + task.metric: train_metric}
+
+
+def save_checkpoint(path: Path, state: dict) -> None:
+    tmp = path.with_name(f".tmp-{path.name}")
+    torch.save(state, tmp)
+    os.replace(tmp, path)
+
+
+def load_checkpoint(path: Path) -> dict:
+    if not path.is_file():
+        raise UserError(f"--resume: {path} does not exist")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as e:  # a truncated or foreign file
+        raise UserError(f"--resume: {path} is not a readable checkpoint ({type(e).__name__})")
+
+
+def phases(cfg: Config) -> list[dict]:
+    """name, quantizer, mode, epochs, learning rate, and whether the model is a fresh one."""
+    if cfg.ptq:
+        out = [dict(name="float", quant="float", mode="weights", epochs=cfg.epochs, lr=cfg.lr,
+                    fresh=True)]
+        if cfg.ptq_finetune:
+            out.append(dict(name="finetune", quant=cfg.quant, mode=cfg.mode,
+                            epochs=cfg.ptq_finetune, lr=cfg.lr / 10, fresh=False))
+        return out
+    out = [dict(name="qat", quant=cfg.quant, mode=cfg.mode, epochs=cfg.epochs, lr=cfg.lr,
+                fresh=True)]
+    if cfg.baseline:
+        out.insert(0, dict(name="float", quant="float", mode="weights", epochs=cfg.epochs,
+                           lr=cfg.lr, fresh=True))
+    return out
+
+
+def run(cfg: Config, out, *, resume: bool = False, progress: bool = True) -> dict:
+    """Train as `cfg` says, write the run folder `out`, return what train.json holds."""
+    cfg.check()
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    torch.set_num_threads(cfg.threads)
+    ckpt_path = out / "checkpoint.pt"
+    state = {"config": cfg.as_dict(), "phase": 0, "epoch": 0, "net": None, "opt": None,
+             "history": [], "results": {}, "seconds": 0.0}
+    if resume:
+        state = load_checkpoint(ckpt_path)
+        if state.get("config") != cfg.as_dict():
+            raise UserError(f"--resume: the options differ from those of {ckpt_path}")
+    task = data.load(cfg.task, cfg.data, seed=cfg.seed, seq_len=cfg.seq_len)
+    shell = modelfile.Model(cfg.cell, task.input_size, cfg.hidden, cfg.activation,
+                            fixed_formats(cfg.formats), [], None, task.offset, task.scale)
+    inputs = Inputs(task, shell)
+    eval_name = "valid" if task.valid is not None else "test"
+    eval_split = task.valid if task.valid is not None else task.test
+    plan = phases(cfg)
+    start = time.monotonic() - state["seconds"]
+    net = None
+    for pi, ph in enumerate(plan):
+        if pi < state["phase"]:
+            continue
+        if state["epoch"] > 0:  # resumed in the middle of this phase
+            net = make_net(cfg, task, ph["quant"], ph["mode"])
+            net.load_state_dict(state["net"])
+        elif ph["fresh"]:
+            torch.manual_seed(_epoch_seed(cfg, pi, 10**6))
+            net = make_net(cfg, task, ph["quant"], ph["mode"])
+        else:  # post-training quantization of the float model, then fine-tuning
+            net = _ptq(cfg, task, net, state, inputs)
+        opt = torch.optim.Adam(net.parameters(), lr=ph["lr"])
+        if state["epoch"] > 0:
+            opt.load_state_dict(state["opt"])
+        for epoch in range(state["epoch"], ph["epochs"]):
+            t0 = time.monotonic()
+            rec = train_epoch(net, opt, cfg, inputs, pi, ph["name"], epoch, ph["epochs"],
+                              ph["lr"], progress)
+            rec.update(phase=ph["name"], epoch=epoch + 1,
+                       **{f"{eval_name}_{task.metric}": evaluate(net, inputs, eval_split)[0]},
+                       seconds=round(time.monotonic() - t0, 3))
+            state["history"].append(rec)
+            if progress:
+                shown = ", ".join(f"{k} {v:.4f}" for k, v in rec.items()
+                                  if isinstance(v, float) and k != "seconds")
+                tqdm.write(f"{ph['name']} epoch {epoch + 1}/{ph['epochs']}: {shown}")
+            state.update(epoch=epoch + 1, net=net.state_dict(), opt=opt.state_dict(),
+                         seconds=time.monotonic() - start)
+            save_checkpoint(ckpt_path, state)
+        if ph["name"] == "float":
+            state["results"]["float"] = evaluate(net, inputs, task.test)[0]
+        state.update(phase=pi + 1, epoch=0, opt=None, net=net.state_dict(),
+                     seconds=time.monotonic() - start)
+        save_checkpoint(ckpt_path, state)
+    if cfg.ptq and "ptq" not in state["results"]:  # PTQ without fine-tuning
+        net = _ptq(cfg, task, net, state, inputs)
+    if net is None:  # resumed a finished run: rebuild the final model
+        net = make_net(cfg, task, cfg.quant, cfg.mode)
+        net.load_state_dict(state["net"])
+    return finish(cfg, task, net, state, out, start)
+
+
+def _ptq(cfg: Config, task: data.Task, net: Net | None, state: dict, inputs: Inputs) -> Net:
+    """The trained float model with cfg.quant's weights in cfg.mode; records the `ptq` metric."""
+    if net is None:
+        net = make_net(cfg, task, "float", "weights")
+        net.load_state_dict(state["net"])
+    net.set_quant(cfg.quant)
+    net.set_mode(cfg.mode)
+    state["results"]["ptq"] = evaluate(net, inputs, task.test)[0]
+    return net
+
+
+def finish(cfg: Config, task: data.Task, net: Net, state: dict, out: Path, start: float) -> dict:
+    net.set_quant(cfg.quant)
+    net.set_mode(cfg.mode)
+    inputs = Inputs(task, export.shell(net, task))
+    qat, qat_logits = evaluate(net, inputs, task.test)
+    meta = {"task": task.name, "metric": task.metric, "classes": task.classes,
+            "config": cfg.as_dict()}
+    model = export.to_model(net, task, meta)
+    modelfile.save(model, out / "model.json")
+    ts = export.testset(model, task, task.test)
+    hw_metrics.save_testset(ts, out / "testset.npz")
+    integer, int_logits = export.integer_metric(model, task, ts)
+    if cfg.mode == "hardware" and not np.array_equal(int_logits, qat_logits):
+        bad = np.argwhere(int_logits != qat_logits)[0]
+        raise AssertionError(f"hardware mode and hw.reference disagree at {tuple(bad)}: "
+                             f"{qat_logits[tuple(bad)]} vs {int_logits[tuple(bad)]}")
+    results = {"config": cfg.as_dict(), "metric": task.metric, "epochs": state["history"],
+               **state["results"], "qat": qat, "integer": integer,
+               "exact": bool(cfg.mode == "hardware"),
+               "seconds": round(time.monotonic() - start, 2)}
+    modelfile.atomic_write_text(out / "train.json", json.dumps(results, indent=1) + "\n")
+    plot(results, out / "curves.png")
+    return results
+
+
+def plot(results: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    hist, metric = results["epochs"], results["metric"]
+    fig, (a, b) = plt.subplots(1, 2, figsize=(9, 3.5))
+    for name in dict.fromkeys(h["phase"] for h in hist):
+        rows = [h for h in hist if h["phase"] == name]
+        ep = [h["epoch"] for h in rows]
+        a.plot(ep, [h["loss"] for h in rows], label=name)
+        key = next(k for k in rows[0] if k.endswith(metric) and not k.startswith("train"))
+        b.plot(ep, [h[key] for h in rows], label=f"{name} ({key.split('_')[0]})")
+        b.plot(ep, [h["train_" + metric] for h in rows], "--", label=f"{name} (train)")
+    a.set(xlabel="epoch", ylabel="training loss (nats)")
+    b.set(xlabel="epoch", ylabel=metric)
+    for ax in (a, b):
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    c = results["config"]
+    fig.suptitle(f"{c['task']} {c['cell']} H{c['hidden']} {c['quant']} {c['mode']}: "
+                 f"qat {results['qat']:.4f}, integer {results['integer']:.4f}", fontsize=10)
+    fig.tight_layout()
+    tmp = path.with_name(f".tmp-{path.name}")
+    fig.savefig(tmp, format="png", dpi=90)
+    plt.close(fig)
+    os.replace(tmp, path)
