@@ -1,0 +1,39 @@
+"""Amaranth expressions for the contract's primitive operations (docs/numerics.md).
+
+Each function returns an expression wide enough to hold its exact result; assigning it to a
+narrower signal is the caller's (checked) decision. They mirror hw.numerics one for one.
+"""
+
+from __future__ import annotations
+
+from amaranth.hdl import Const, Mux, Value, signed
+
+
+def shift_round(v: Value, s: int) -> Value:
+    """floor((v + 2**(s-1)) / 2**s) for s > 0 (an add and an arithmetic shift); s < 0 appends
+    zero bits."""
+    if s > 0:
+        return (v + Const(1 << (s - 1))) >> s
+    if s < 0:
+        return v << -s
+    return v
+
+
+def saturate(v: Value, bits: int) -> Value:
+    """Clamp into the two's-complement range of `bits` bits (result is `bits` wide)."""
+    lo, hi = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
+    if v.shape().signed and len(v) <= bits:
+        return v.as_signed()
+    clamped = Mux(v > hi, Const(hi, signed(bits)), Mux(v < lo, Const(lo, signed(bits)), v))
+    return clamped[:bits].as_signed()
+
+
+def mul_round(a: Value, b: Value, frac_a: int, frac_b: int, frac_out: int) -> Value:
+    """The exact product a*b rounded half up to frac_out fraction bits (no saturation)."""
+    return shift_round(a * b, frac_a + frac_b - frac_out)
+
+
+def clamp(v: Value, lo: int, hi: int, bits: int) -> Value:
+    """Clamp into [lo, hi] (both representable in `bits` signed bits)."""
+    return Mux(v > hi, Const(hi, signed(bits)), Mux(v < lo, Const(lo, signed(bits)), v))[:bits] \
+        .as_signed()

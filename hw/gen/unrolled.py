@@ -1,0 +1,104 @@
+"""The fully unrolled matrix-vector engine: weights are constants, one pass per cycle.
+
+A zero weight produces no logic, a power-of-two weight is wiring (a constant shift) into an
+adder or a subtractor of a balanced tree, and an intN weight that is not a power of two is a
+constant multiplier. Every tree node is as wide as the pass's accumulator: two's-complement sums
+wrap consistently and the reference's widths guarantee the final sum fits, so nothing is lost.
+"""
+
+from __future__ import annotations
+
+from amaranth.hdl import Const, Module, Signal, signed
+from amaranth.lib import wiring
+
+from .engine import engine_ports, finalize
+from .plan import Pass
+
+
+def _tree(m: Module, leaves: list[tuple[object, bool]], width: int, name: str):
+    """Sum of +-leaf (leaf, negative) as a `width`-bit signal; returns (signal, adders used).
+
+    Signs are folded into the adders (a-b, b-a, -(a+b) kept as a negative node), so a
+    subtracted weight costs a subtractor, not a negation."""
+    adders = 0
+    level = leaves
+    while len(level) > 1:
+        nxt = []
+        for i in range(0, len(level) - 1, 2):
+            (a, na), (b, nb) = level[i], level[i + 1]
+            s = Signal(signed(width), name=f"{name}_{adders}")
+            if na == nb:
+                m.d.comb += s.eq(a + b)
+            elif nb:
+                m.d.comb += s.eq(a - b)
+            else:
+                m.d.comb += s.eq(b - a)
+            adders += 1
+            nxt.append((s, na and nb))
+        if len(level) % 2:
+            nxt.append(level[-1])
+        level = nxt
+    if not level:
+        return Const(0, signed(width)), adders
+    v, neg = level[0]
+    if neg:
+        s = Signal(signed(width), name=f"{name}_neg")
+        m.d.comb += s.eq(-v)
+        return s, adders + 1
+    return v, adders
+
+
+class UnrolledEngine(wiring.Component):
+    def __init__(self, *, passes: list[Pass], vec_bits: int, vec_len: int, consume_step: int):
+        self.passes, self.consume_step = passes, consume_step
+        self.res_bits = max(p.out.bits for p in passes)
+        self.res_len = max(len(p.rows) for p in passes)
+        self.pass_cycles = tuple(1 for _ in passes)
+        adders = mults = 0
+        for p in passes:
+            for row in p.rows:
+                terms = [mm for mm in row.mults if mm]
+                adders += max(0, len(terms) + (row.bias != 0) - 1)
+                mults += sum(1 for mm in terms if _odd_part(abs(mm)) != 1)
+        self.resources = {"lanes": sum(len(p.rows) for p in passes), "adders": adders,
+                          "shifters": 0, "multipliers": mults, "memory_bits": 0}
+        super().__init__(engine_ports(passes, vec_bits, vec_len, self.res_bits, self.res_len))
+
+    def elaborate(self, platform):
+        m = Module()
+        res = [Signal(signed(self.res_bits), name=f"res{i}") for i in range(self.res_len)]
+        m.d.comb += [self.result[i].eq(r) for i, r in enumerate(res)]
+        m.d.comb += self.done.eq(self.run)
+        sums = []
+        for k, p in enumerate(self.passes):
+            per_row = []
+            for r, row in enumerate(p.rows):
+                leaves = [(Const(row.bias, signed(p.acc_bits)), False)] if row.bias else []
+                for j, mm in enumerate(row.mults):
+                    if mm == 0:
+                        continue
+                    v = self.vec[p.col_base + j]
+                    odd = _odd_part(abs(mm))
+                    k2 = (abs(mm) // odd).bit_length() - 1
+                    term = v << k2 if odd == 1 else (v * odd) << k2
+                    leaves.append((term, mm < 0))
+                total, _ = _tree(m, leaves, p.acc_bits, f"p{k}r{r}")
+                out = Signal(signed(p.out.bits), name=f"p{k}r{r}_pre")
+                m.d.comb += out.eq(finalize(total, p))
+                per_row.append(out)
+            sums.append(per_row)
+        with m.If(self.run):
+            with m.Switch(self.sel):
+                for k, per_row in enumerate(sums):
+                    with m.Case(k):
+                        m.d.sync += [res[r].eq(v) for r, v in enumerate(per_row)]
+        with m.If(self.consume):
+            step = self.consume_step
+            m.d.sync += [res[i].eq(res[i + step]) for i in range(self.res_len - step)]
+        return m
+
+
+def _odd_part(n: int) -> int:
+    while n and n % 2 == 0:
+        n //= 2
+    return n
