@@ -1,0 +1,93 @@
+"""The board's logic without pins or clocks: a model core behind the UART link.
+
+    rx pin -> UARTRx -> byte FIFO -> FrameDecoder -> core.i
+    tx pin <- UARTTx <- FrameEncoder <- core.o (and the decoder's replies)
+
+`BoardCore` is what the board top instantiates and what the cocotb test simulates through
+its serial lines; `link` says what its frames carry (the host reads the same from INFO).
+"""
+
+from amaranth import Module
+from amaranth.lib import wiring
+from amaranth.lib.fifo import SyncFIFOBuffered
+from amaranth.lib.wiring import In, Out
+
+from . import protocol as p
+from .rx import FrameDecoder, step_fields
+from .tx import FrameEncoder, out_fields
+from .uart import RxEntry, UARTRx, UARTTx
+
+
+def _positive_int(value, what: str, least: int = 1) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < least:
+        raise ValueError(f"{what} must be an integer of at least {least}, not {value!r}")
+    return value
+
+
+def uart_divisor(clock_hz: int, baud: int) -> int:
+    """Clock cycles per bit; the rate must be within 1% so a 10-bit frame stays in its bits."""
+    _positive_int(clock_hz, "clock_hz")
+    _positive_int(baud, "baud")
+    divisor = round(clock_hz / baud)
+    if divisor < 4:
+        raise ValueError(f"a {clock_hz / 1e6:g} MHz clock is too slow for {baud} baud "
+                         f"(needs at least 4 cycles per bit)")
+    error = abs(clock_hz / divisor - baud) / baud
+    if error > 0.01:
+        raise ValueError(f"{baud} baud from a {clock_hz / 1e6:g} MHz clock is off by "
+                         f"{100 * error:.1f}% (at most 1%); pick another --baud or --clock-mhz")
+    return divisor
+
+
+class BoardCore(wiring.Component):
+    """`core` (a component with the model top's `i` and `o` streams) behind the UART link.
+
+    `fifo_depth` bytes are buffered between the UART and the decoder; `timeout_s` of silence
+    inside a frame drops it with an ERROR reply."""
+
+    rx: In(1, init=1)
+    tx: Out(1, init=1)
+
+    def __init__(self, core, *, emit: str, fingerprint: int, clock_hz: int, baud: int,
+                 fifo_depth: int = 257, timeout_s: float = 0.02):
+        members = getattr(core, "signature", None)
+        if members is None or "i" not in members.members or "o" not in members.members:
+            raise TypeError(f"core must be a component with 'i' and 'o' streams, not {core!r}")
+        self.core = core
+        self.divisor = uart_divisor(clock_hz, baud)
+        self.fifo_depth = _positive_int(fifo_depth, "fifo_depth", 4)
+        if not isinstance(timeout_s, (int, float)) or not timeout_s > 0:
+            raise ValueError(f"timeout_s must be a positive number of seconds, not {timeout_s!r}")
+        self.idle_cycles = max(round(timeout_s * clock_hz), 20 * self.divisor)
+        self.clock_hz, self.baud = clock_hz, baud
+        if emit not in p.EMIT_CODES:
+            raise ValueError(f"emit must be one of {', '.join(p.EMIT_CODES)}, not {emit!r}")
+        self.emit = emit
+        n_in, in_bits = step_fields(core.i.payload.shape())
+        n_out, out_bits, argmax_bits = out_fields(core.o.payload.shape())
+        self.link = p.Link(
+            input_size=n_in, in_bytes=p.nbytes(in_bits), out_n=n_out,
+            out_bytes=p.nbytes(out_bits), argmax_bytes=p.nbytes(argmax_bits), emit=emit,
+            fingerprint=fingerprint, fifo_depth=self.fifo_depth, clock_hz=clock_hz)
+        super().__init__()
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.core = self.core
+        m.submodules.uart_rx = urx = UARTRx(divisor=self.divisor, idle_cycles=self.idle_cycles)
+        m.submodules.uart_tx = utx = UARTTx(divisor=self.divisor)
+        m.submodules.rx_fifo = fifo = SyncFIFOBuffered(width=RxEntry.size, depth=self.fifo_depth)
+        m.submodules.decoder = dec = FrameDecoder(step_layout=self.core.i.payload.shape(),
+                                                  emit=self.emit)
+        m.submodules.encoder = enc = FrameEncoder(out_layout=self.core.o.payload.shape(),
+                                                  info=self.link.info_payload())
+        m.d.comb += [urx.rx.eq(self.rx), self.tx.eq(utx.tx)]
+        m.d.comb += [fifo.w_data.eq(urx.o.payload), fifo.w_en.eq(urx.o.valid),
+                     urx.o.ready.eq(fifo.w_rdy)]
+        m.d.comb += [dec.i.payload.eq(fifo.r_data), dec.i.valid.eq(fifo.r_rdy),
+                     fifo.r_en.eq(dec.i.ready)]
+        wiring.connect(m, dec.step, self.core.i)
+        wiring.connect(m, self.core.o, enc.out)
+        wiring.connect(m, dec.reply, enc.reply)
+        wiring.connect(m, enc.o, utx.i)
+        return m

@@ -1,0 +1,152 @@
+"""The board's frame decoder: UART entries in, model input beats and reply requests out.
+
+It checks each frame (escaping, CRC, type, length) at its END byte, so a broken frame never
+reaches the model: the frame is dropped and an ERROR reply is queued. A frame cut off by a
+quiet line (the UART's IDLE marker) is dropped the same way, so garbage never leaves the
+decoder waiting. Replies (ACK, INFO, ERROR type bytes) go out through a small FIFO; ERROR
+replies are dropped when it is full (the host resynchronises on any error anyway), ACK and
+INFO wait for room.
+"""
+
+from amaranth import Cat, Module, Signal
+from amaranth.lib import stream, wiring
+from amaranth.lib.crc import Processor
+from amaranth.lib.fifo import SyncFIFOBuffered
+from amaranth.lib.wiring import In, Out
+
+from . import protocol as p
+from .uart import RxEntry, RxKind
+
+
+def step_fields(step_layout) -> tuple[int, int]:
+    """(input_size, element bits) of a model input payload layout."""
+    members = dict(step_layout.members)
+    for name in ("data", "first", "last"):
+        if name not in members:
+            raise ValueError(f"the model's input payload has no {name!r} field: {step_layout!r}")
+    arr = members["data"]
+    return arr.length, arr.elem_shape.width
+
+
+class FrameDecoder(wiring.Component):
+    """Decodes STEP and INFO_REQ frames; `step` carries the model's input beats."""
+
+    def __init__(self, *, step_layout, emit: str, reply_depth: int = 16):
+        if emit not in p.EMIT_CODES:
+            raise ValueError(f"emit must be one of {', '.join(p.EMIT_CODES)}, not {emit!r}")
+        self.input_size, self.bits = step_fields(step_layout)
+        self.in_bytes = p.nbytes(self.bits)
+        self.payload_bytes = self.input_size * self.in_bytes
+        self.emit = emit
+        self.reply_depth = reply_depth
+        super().__init__({"i": In(stream.Signature(RxEntry)), "reply": Out(stream.Signature(8)),
+                          "step": Out(stream.Signature(step_layout))})
+
+    def elaborate(self, platform):
+        m = Module()
+        P = self.payload_bytes
+        m.submodules.crc = crc = Processor(p.CRC8)
+        m.submodules.replies = fifo = SyncFIFOBuffered(width=8, depth=self.reply_depth)
+        wiring.connect(m, wiring.flipped(self.reply), fifo.r_stream)
+
+        count = Signal(range(P + 4))  # body bytes so far; P + 3 stands for "too long"
+        esc = Signal()
+        bad_line = Signal()
+        bad_escape = Signal()
+        type_ = Signal(8)
+        payload = Signal(8 * P)
+        code = Signal(8)  # the reply to queue
+
+        for k in range(self.input_size):
+            lo = 8 * self.in_bytes * k
+            m.d.comb += self.step.payload.data[k].eq(payload[lo:lo + self.bits])
+        m.d.comb += [self.step.payload.first.eq(type_[0]), self.step.payload.last.eq(type_[1])]
+
+        byte = Signal(8)  # the unescaped byte of this entry
+        m.d.comb += [crc.data.eq(byte), crc.start.eq(count == 0)]
+
+        def restart():
+            return [count.eq(0), esc.eq(0), bad_line.eq(0), bad_escape.eq(0)]
+
+        def queue(c):
+            return code.eq(c)
+
+        with m.FSM():
+            with m.State("RECV"):
+                m.d.comb += self.i.ready.eq(1)
+                entry = self.i.payload
+                with m.If(self.i.valid):
+                    with m.Switch(entry.kind):
+                        with m.Case(RxKind.ERROR):
+                            m.d.sync += bad_line.eq(1)
+                        with m.Case(RxKind.IDLE):
+                            with m.If((count != 0) | esc | bad_line | bad_escape):
+                                m.d.sync += restart() + [queue(p.T_ERROR | p.E_TIMEOUT)]
+                                m.next = "ERROR"
+                        with m.Case(RxKind.BYTE):
+                            with m.If(entry.data == p.END):
+                                m.d.sync += restart()
+                                with m.If(bad_escape | esc):
+                                    m.d.sync += queue(p.T_ERROR | p.E_ESCAPE)
+                                    m.next = "ERROR"
+                                with m.Elif(bad_line):
+                                    m.d.sync += queue(p.T_ERROR | p.E_LINE)
+                                    m.next = "ERROR"
+                                with m.Elif(count == 0):
+                                    pass  # an empty frame: the leading END of the next one
+                                with m.Elif(~crc.match_detected | (count == 1)):
+                                    m.d.sync += queue(p.T_ERROR | p.E_CRC)
+                                    m.next = "ERROR"
+                                with m.Elif(type_[2:] == p.T_STEP >> 2):
+                                    with m.If(count == P + 2):
+                                        m.next = "STEP"
+                                    with m.Else():
+                                        m.d.sync += queue(p.T_ERROR | p.E_LENGTH)
+                                        m.next = "ERROR"
+                                with m.Elif(type_ == p.T_INFO):
+                                    with m.If(count == 2):
+                                        m.d.sync += queue(p.T_INFO)
+                                        m.next = "REPLY"
+                                    with m.Else():
+                                        m.d.sync += queue(p.T_ERROR | p.E_LENGTH)
+                                        m.next = "ERROR"
+                                with m.Else():
+                                    m.d.sync += queue(p.T_ERROR | p.E_TYPE)
+                                    m.next = "ERROR"
+                            with m.Elif((entry.data == p.ESC) & ~esc):
+                                m.d.sync += esc.eq(1)
+                            with m.Else():
+                                m.d.sync += esc.eq(0)
+                                m.d.comb += [byte.eq(entry.data), crc.valid.eq(1)]
+                                with m.If(esc):
+                                    with m.Switch(entry.data):
+                                        with m.Case(p.ESC_END):
+                                            m.d.comb += byte.eq(p.END)
+                                        with m.Case(p.ESC_ESC):
+                                            m.d.comb += byte.eq(p.ESC)
+                                        with m.Default():
+                                            m.d.sync += bad_escape.eq(1)
+                                with m.If(count == 0):
+                                    m.d.sync += type_.eq(byte)
+                                with m.Elif(count <= P):
+                                    m.d.sync += payload.eq(Cat(payload[8:], byte))
+                                with m.If(count != P + 3):
+                                    m.d.sync += count.eq(count + 1)
+            with m.State("STEP"):
+                m.d.comb += self.step.valid.eq(1)
+                with m.If(self.step.ready):
+                    if self.emit == "last":  # steps that emit nothing are answered with ACK
+                        m.d.sync += queue(p.T_ACK)
+                        m.next = "RECV"
+                        with m.If(~type_[1]):
+                            m.next = "REPLY"
+                    else:
+                        m.next = "RECV"
+            with m.State("REPLY"):  # ACK and INFO wait for room
+                m.d.comb += [fifo.w_en.eq(1), fifo.w_data.eq(code)]
+                with m.If(fifo.w_rdy):
+                    m.next = "RECV"
+            with m.State("ERROR"):  # errors never wait
+                m.d.comb += [fifo.w_en.eq(1), fifo.w_data.eq(code)]
+                m.next = "RECV"
+        return m

@@ -1,0 +1,105 @@
+"""The board's frame encoder: model output beats and reply requests in, UART bytes out.
+
+Replies (ACK, INFO, ERROR) go first, then model outputs, one whole frame at a time:
+`END, escaped(type, payload, crc8), END`. OUT payloads hold each output element sign-extended
+to whole bytes, little-endian, then the argmax (with a head), zero-extended.
+"""
+
+from amaranth import Cat, Module, Mux, Signal, signed
+from amaranth.lib import stream, wiring
+from amaranth.lib.crc import Processor
+from amaranth.lib.wiring import In, Out
+
+from . import protocol as p
+
+
+def out_fields(out_layout) -> tuple[int, int, int]:
+    """(elements, element bits, argmax bits or 0) of a model output payload layout."""
+    members = dict(out_layout.members)
+    if "data" not in members or "last" not in members:
+        raise ValueError(f"the model's output payload needs 'data' and 'last': {out_layout!r}")
+    arr = members["data"]
+    argmax = members["argmax"].width if "argmax" in members else 0
+    return arr.length, arr.elem_shape.width, argmax
+
+
+class FrameEncoder(wiring.Component):
+    """Frames `reply` type bytes (INFO carries `info`) and `out` beats onto the byte stream `o`."""
+
+    def __init__(self, *, out_layout, info: bytes):
+        self.out_n, self.out_bits, self.argmax_bits = out_fields(out_layout)
+        self.out_bytes = p.nbytes(self.out_bits)
+        self.argmax_bytes = p.nbytes(self.argmax_bits)
+        self.out_payload = self.out_n * self.out_bytes + self.argmax_bytes
+        if not isinstance(info, bytes):
+            raise TypeError(f"info must be bytes, not {info!r}")
+        self.info = info
+        super().__init__({"out": In(stream.Signature(out_layout)),
+                          "reply": In(stream.Signature(8)), "o": Out(stream.Signature(8))})
+
+    def elaborate(self, platform):
+        m = Module()
+        n_body = max(self.out_payload, len(self.info))
+        m.submodules.crc = crc = Processor(p.CRC8)
+
+        packed = []  # the OUT payload, byte 0 in the least significant bits
+        for k in range(self.out_n):
+            ext = Signal(signed(8 * self.out_bytes), name=f"out{k}")
+            m.d.comb += ext.eq(self.out.payload.data[k])
+            packed.append(ext)
+        if self.argmax_bytes:
+            am = Signal(8 * self.argmax_bytes)
+            m.d.comb += am.eq(self.out.payload.argmax)
+            packed.append(am)
+
+        body = Signal(8 * n_body)
+        length = Signal(range(n_body + 1))
+        type_ = Signal(8)
+        idx = Signal(range(n_body + 2))  # 0: type, 1..length: payload, length + 1: crc
+        escaped = Signal()  # the ESC of the current byte has gone out
+
+        raw = Signal(8)
+        m.d.comb += raw.eq(Mux(idx == 0, type_, Mux(idx <= length, body[:8], crc.crc)))
+        special = (raw == p.END) | (raw == p.ESC)
+
+        with m.FSM():
+            with m.State("IDLE"):
+                with m.If(self.reply.valid):
+                    m.d.comb += self.reply.ready.eq(1)
+                    m.d.sync += [type_.eq(self.reply.payload), length.eq(0)]
+                    with m.If(self.reply.payload == p.T_INFO):
+                        info = int.from_bytes(self.info, "little")
+                        m.d.sync += [body.eq(info), length.eq(len(self.info))]
+                    m.next = "LEAD"
+                with m.Elif(self.out.valid):
+                    m.d.comb += self.out.ready.eq(1)
+                    m.d.sync += [type_.eq(p.T_OUT | self.out.payload.last), body.eq(Cat(*packed)),
+                                 length.eq(self.out_payload)]
+                    m.next = "LEAD"
+            with m.State("LEAD"):
+                m.d.comb += [self.o.valid.eq(1), self.o.payload.eq(p.END)]
+                with m.If(self.o.ready):
+                    m.d.sync += [idx.eq(0), escaped.eq(0)]
+                    m.next = "BODY"
+            with m.State("BODY"):
+                m.d.comb += self.o.valid.eq(1)
+                with m.If(special & ~escaped):
+                    m.d.comb += self.o.payload.eq(p.ESC)
+                    with m.If(self.o.ready):
+                        m.d.sync += escaped.eq(1)
+                with m.Else():
+                    m.d.comb += self.o.payload.eq(
+                        Mux(special, Mux(raw == p.END, p.ESC_END, p.ESC_ESC), raw))
+                    with m.If(self.o.ready):  # this byte is done
+                        m.d.sync += [escaped.eq(0), idx.eq(idx + 1)]
+                        m.d.comb += [crc.data.eq(raw), crc.valid.eq(idx <= length),
+                                     crc.start.eq(idx == 0)]
+                        with m.If((idx != 0) & (idx <= length)):
+                            m.d.sync += body.eq(body >> 8)
+                        with m.If(idx == length + 1):
+                            m.next = "TRAIL"
+            with m.State("TRAIL"):
+                m.d.comb += [self.o.valid.eq(1), self.o.payload.eq(p.END)]
+                with m.If(self.o.ready):
+                    m.next = "IDLE"
+        return m
