@@ -113,8 +113,15 @@ class SerialEngine(wiring.Component):
 
         s1_valid, s1_first, s1_last, s1_hb = Signal(), Signal(), Signal(), Signal()
         v1 = Signal(signed(len(self.vec[0])))
+        # a case per element, not vec[index]: a variable View index scales the index by the
+        # element width, which is a multiplier in the netlist
+        v0 = Signal.like(v1)
+        with m.Switch(col_base + j):
+            for k in range(len(self.vec)):
+                with m.Case(k):
+                    m.d.comb += v0.eq(self.vec[k])
         m.d.sync += [s1_valid.eq(in_range), s1_first.eq(j == 0), s1_last.eq(j == last_col),
-                     s1_hb.eq(j >= split), v1.eq(self.vec[col_base + j])]
+                     s1_hb.eq(j >= split), v1.eq(v0)]
 
         # stage 1: every lane adds its term
         accs = []

@@ -57,7 +57,9 @@ class ModelTop(wiring.Component):
                                          consume_step=H * self.unit_rows)
         else:
             self.units = 1
-            self.engine = SerialEngine(passes=self.passes, lanes=parallel,
+            # lanes beyond the tallest pass would never hold a row
+            lanes = min(parallel, max(len(p.rows) for p in self.passes))
+            self.engine = SerialEngine(passes=self.passes, lanes=lanes,
                                        multiply=uses_multipliers(model), vec_bits=vec_bits,
                                        vec_len=vec_len, consume_step=self.unit_rows)
         self.cell_cycles = -(-H // self.units)

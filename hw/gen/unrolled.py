@@ -54,12 +54,14 @@ class UnrolledEngine(wiring.Component):
         self.res_bits = max(p.out.bits for p in passes)
         self.res_len = max(len(p.rows) for p in passes)
         self.pass_cycles = tuple(1 for _ in passes)
-        adders = mults = 0
+        adders, products = 0, set()
         for p in passes:
             for row in p.rows:
                 terms = [mm for mm in row.mults if mm]
                 adders += max(0, len(terms) + (row.bias != 0) - 1)
-                mults += sum(1 for mm in terms if _odd_part(abs(mm)) != 1)
+                products |= {(p.col_base + j, _odd_part(abs(mm))) for j, mm in
+                             enumerate(row.mults) if mm and _odd_part(abs(mm)) != 1}
+        mults = len(products)  # v * odd is built once per vector element and odd constant
         self.resources = {"lanes": sum(len(p.rows) for p in passes), "adders": adders,
                           "shifters": 0, "multipliers": mults, "memory_bits": 0}
         super().__init__(engine_ports(passes, vec_bits, vec_len, self.res_bits, self.res_len))
@@ -69,7 +71,7 @@ class UnrolledEngine(wiring.Component):
         res = [Signal(signed(self.res_bits), name=f"res{i}") for i in range(self.res_len)]
         m.d.comb += [self.result[i].eq(r) for i, r in enumerate(res)]
         m.d.comb += self.done.eq(self.run)
-        sums = []
+        sums, products = [], {}
         for k, p in enumerate(self.passes):
             per_row = []
             for r, row in enumerate(p.rows):
@@ -80,7 +82,15 @@ class UnrolledEngine(wiring.Component):
                     v = self.vec[p.col_base + j]
                     odd = _odd_part(abs(mm))
                     k2 = (abs(mm) // odd).bit_length() - 1
-                    term = v << k2 if odd == 1 else (v * odd) << k2
+                    if odd == 1:
+                        term = v << k2
+                    else:
+                        key = (p.col_base + j, odd)
+                        if key not in products:
+                            products[key] = Signal(signed(len(v) + odd.bit_length() + 1),
+                                                   name=f"v{key[0]}_x{odd}")
+                            m.d.comb += products[key].eq(v * odd)
+                        term = products[key] << k2
                     leaves.append((term, mm < 0))
                 total, _ = _tree(m, leaves, p.acc_bits, f"p{k}r{r}")
                 out = Signal(signed(p.out.bits), name=f"p{k}r{r}_pre")
