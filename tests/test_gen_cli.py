@@ -1,0 +1,100 @@
+"""`python -m hw verilog`: files, manifest, user errors, and multipliers counted by yosys."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from hw.__main__ import main as hw_main
+from hw.gen.cli import generate
+from hw.gen.manifest import verilog_ports
+from hw.gen.stat import cell_counts
+from hw.modelfile import save
+from hw.random_model import random_model
+
+
+@pytest.fixture
+def run_dir(tmp_path):
+    model = random_model(cell="gru", scheme="ternary", input_size=3, hidden_size=4, outputs=3)
+    save(model, tmp_path / "model.json")
+    return tmp_path
+
+
+@pytest.mark.parametrize("parallel", ["3", "unrolled"])
+def test_writes_top_and_manifest(run_dir, parallel, capsys):
+    assert hw_main(["verilog", str(run_dir / "model.json"), "--parallel", parallel,
+                    "--out", str(run_dir / "out")]) == 0
+    text = (run_dir / "out" / "top.v").read_text()
+    man = json.loads((run_dir / "out" / "manifest.json").read_text())
+    assert sorted(p.name for p in (run_dir / "out").iterdir()) == ["manifest.json", "top.v"]
+    assert man["top"] == "top" and man["clock"] == "clk" and man["reset"] == "rst"
+    assert man["parallel"] == (parallel if parallel == "unrolled" else int(parallel))
+    assert (man["cell"], man["hidden_size"], man["input_size"], man["num_layers"]) == \
+        ("gru", 4, 3, 1)
+    assert man["emit"] == "last"
+    ports = verilog_ports(text)
+    assert ports == {"clk", "rst", man["input"]["valid"], man["input"]["ready"],
+                     man["input"]["payload"], man["output"]["valid"], man["output"]["ready"],
+                     man["output"]["payload"]}
+    fi, fo = man["input"]["fields"], man["output"]["fields"]
+    assert fi["data"] == {"offset": 0, "count": 3, "width": 8, "signed": True}
+    assert fi["first"]["offset"] == 24 and fi["last"]["offset"] == 25
+    assert man["input"]["payload_width"] == 26
+    assert fo["data"]["count"] == 3 and fo["data"]["width"] == 16
+    assert fo["argmax"]["offset"] == 48 and fo["argmax"]["width"] == 2
+    assert man["output"]["payload_width"] == 51
+    for name, port in [("input", "i__payload"), ("output", "o__payload")]:
+        width = man[name]["payload_width"]
+        decl = f"[{width - 1}:0] {port};"
+        assert decl in text, f"{port} is not {width} bits wide in top.v"
+    assert "wrote" in capsys.readouterr().out
+
+
+def _err(capsys) -> str:
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("error: "), err
+    return err
+
+
+def test_user_errors(run_dir, capsys, tmp_path):
+    model = str(run_dir / "model.json")
+    assert hw_main(["verilog", model, "--parallel", "0"]) == 2
+    assert "--parallel must be a positive integer or 'unrolled', not '0'" in _err(capsys)
+    assert hw_main(["verilog", model, "--parallel", "many"]) == 2
+    assert "not 'many'" in _err(capsys)
+    assert hw_main(["verilog", str(tmp_path / "missing.json")]) == 2
+    assert "cannot read model file" in _err(capsys)
+    (tmp_path / "bad.json").write_text("{")
+    assert hw_main(["verilog", str(tmp_path / "bad.json")]) == 2
+    assert "is not valid JSON" in _err(capsys)
+    (tmp_path / "afile").write_text("x")
+    assert hw_main(["verilog", model, "--out", str(tmp_path / "afile")]) == 2
+    assert "exists and is not a folder" in _err(capsys)
+    d = json.loads((run_dir / "model.json").read_text())
+    d["meta"]["emit"] = "never"
+    (tmp_path / "emit.json").write_text(json.dumps(d))
+    assert hw_main(["verilog", str(tmp_path / "emit.json")]) == 2
+    assert "meta.emit is 'never'" in _err(capsys)
+    assert not (run_dir / "top.v").exists()
+
+
+@pytest.mark.parametrize("scheme", ["ternary", "exponential", "int8"])
+@pytest.mark.parametrize("parallel", [2, "unrolled"])
+def test_yosys_multipliers(scheme, parallel):
+    """Shift schemes: the only $mul cells are the element-wise gate products the manifest
+    counts. int8: the weight multipliers are there too, as many as the manifest says."""
+    model = random_model(cell="gru", scheme=scheme, input_size=3, hidden_size=4, outputs=3)
+    for _, m in model.matrices():
+        # no zero weights: a constant gate would let yosys fold a product into a shift
+        m.codes[m.codes == 0] = 1
+    text, man = generate(model, parallel)
+    res = man["resources"]
+    muls = cell_counts(text).get("$mul", 0)
+    assert res["elementwise_multipliers"] > 0
+    if scheme == "int8":
+        assert res["multipliers"] > 0
+        assert muls == res["elementwise_multipliers"] + res["multipliers"]
+    else:
+        assert res["multipliers"] == 0
+        assert muls == res["elementwise_multipliers"]
