@@ -14,7 +14,7 @@ from .quantizers import QUANTIZERS
 # Per task: epochs, learning rate, batch size (what `None` in Config means).
 TASK_DEFAULTS = {
     "digits": dict(epochs=40, lr=0.01, batch=32),
-    "char": dict(epochs=2, lr=0.003, batch=64),
+    "char": dict(epochs=2, lr=0.01, batch=32),
     "vowels": dict(epochs=60, lr=0.01, batch=16),
     "fsdd": dict(epochs=30, lr=0.005, batch=32),
 }

@@ -1,0 +1,143 @@
+"""train/cells.py: torch.nn compatibility, and hardware mode equal to hw.reference on every integer."""
+
+import numpy as np
+import pytest
+import torch
+
+from hw.numerics import Fixed, activate
+from hw.random_model import random_inputs
+from hw.reference import Reference
+from train import data, export
+from train.cells import CELLS, Net, QuantGRU
+from train.ste import Activation, integers
+
+NN = {"rnn": torch.nn.RNN, "gru": torch.nn.GRU, "lstm": torch.nn.LSTM}
+
+
+@pytest.mark.parametrize("cell", list(CELLS))
+def test_a_torch_nn_state_dict_loads_and_float_weights_mode_equals_torch(cell):
+    torch.manual_seed(0)
+    ref = NN[cell](5, 7, num_layers=2, batch_first=True)
+    ours = CELLS[cell](5, 7, 2, quant="float", mode="weights")
+    assert list(ours.state_dict()) == list(ref.state_dict())
+    ours.load_state_dict(ref.state_dict())
+    x = torch.randn(3, 11, 5)
+    assert torch.equal(ours(x), ref(x)[0])
+
+
+@pytest.mark.parametrize("cell", list(CELLS))
+def test_weights_mode_runs_torch_on_the_quantized_weights(cell):
+    torch.manual_seed(1)
+    ours = CELLS[cell](4, 6, 1, quant="ternary", mode="weights").eval()
+    ref = NN[cell](4, 6, batch_first=True)
+    with torch.no_grad():
+        for name, p in ref.named_parameters():
+            p.copy_(ours.qweight(name) if name.startswith("weight") else getattr(ours, name))
+    vals = torch.cat([ref.weight_ih_l0.flatten(), ref.weight_hh_l0.flatten()]).unique()
+    assert len(vals) == 3  # ternary: -L, 0, +L
+    x = torch.randn(2, 9, 4)
+    assert torch.equal(ours(x), ref(x)[0])
+
+
+def test_activation_lookup_is_hw_activate_with_a_smooth_gradient():
+    fin, fout = Fixed(12, 7), Fixed(10, 8)
+    for func in ("sigmoid", "tanh"):
+        act = Activation(func, "pwl", fin, fout)
+        ints = np.arange(fin.min, fin.max + 1)
+        a = torch.tensor(ints / fin.one, requires_grad=True)
+        y = act(a)
+        assert np.array_equal(integers(y, fout).numpy(), activate(func, "pwl", ints, fin, fout))
+        y.sum().backward()
+        assert (a.grad > 0).all()  # also on the flat segments
+
+
+def _trained(cell, quant, layers=1, activation="pwl", steps=4, seed=0, hidden=6, inputs=5):
+    """A small hardware-mode net after a few training steps (weights away from their init)."""
+    torch.manual_seed(seed)
+    net = Net(cell=cell, input_size=inputs, hidden=hidden, layers=layers, outputs=4,
+              quant=quant, mode="hardware", activation=activation, levels=4)
+    opt = torch.optim.Adam(net.parameters(), lr=0.05)
+    for _ in range(steps):
+        x = torch.randn(16, 7, inputs).clamp(-2, 1.9).mul(64).round().div(64)
+        y = torch.randint(0, 4, (16,))
+        loss = torch.nn.functional.cross_entropy(net(x).float(), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        net.clip_shadow_()
+    return net.eval()
+
+
+class _Digits:  # a task without an input transform, for export
+    offset = scale = None
+
+
+@pytest.mark.parametrize("cell", list(CELLS))
+@pytest.mark.parametrize("quant,layers,activation", [
+    ("ternary", 1, "pwl"), ("binary-stoch", 2, "hard"), ("pow2-ternary", 1, "hard"),
+    ("exponential", 2, "pwl"), ("exponential-stoch", 1, "pwl"), ("int4", 1, "pwl"),
+    ("int8", 1, "hard"), ("float", 1, "pwl"), ("ternary-stoch", 1, "hard"), ("binary", 1, "pwl"),
+])
+def test_hardware_mode_equals_the_reference_on_every_integer(cell, quant, layers, activation):
+    net = _trained(cell, quant, layers, activation, seed=layers)
+    model = export.to_model(net, _Digits())
+    rng = np.random.default_rng(3)
+    xs = random_inputs(rng, model, (40, 9))  # the format's extremes mixed in: saturation paths
+    x = torch.from_numpy(xs / model.fmt("input").one)
+    with torch.no_grad():
+        h = net.rnn(x)
+        logits = net(x)
+    ref = Reference(model)
+    h_ref = ref.run(xs)
+    h_ours = integers(h, model.fmt("state")).numpy()
+    where = np.argwhere(h_ours != h_ref)
+    assert where.size == 0, f"first difference at (seq, step, unit) {tuple(where[0])}"
+    assert np.array_equal(integers(logits, model.fmt("output")).numpy(), ref.head(h_ref[:, -1]))
+    assert len(np.unique(h_ref)) > 20  # not a degenerate model
+
+
+def test_hardware_mode_emits_every_step_and_honours_lengths():
+    torch.manual_seed(0)
+    net = Net(cell="gru", input_size=3, hidden=5, outputs=4, emit="every", quant="ternary",
+              mode="hardware").eval()
+    x = torch.randint(-64, 64, (2, 6, 3)).double() / 64
+    with torch.no_grad():
+        every = net(x)
+        net.emit = "last"
+        last = net(x, torch.tensor([6, 3]))
+    assert every.shape == (2, 6, 4)
+    assert torch.equal(last[0], every[0, 5]) and torch.equal(last[1], every[1, 2])
+
+
+@pytest.mark.parametrize("cell", list(CELLS))
+def test_hardware_mode_trains_every_parameter(cell):
+    torch.manual_seed(0)  # (a head whose ternary codes are all 0 would pass no gradient back)
+    net = Net(cell=cell, input_size=3, hidden=4, layers=2, outputs=2, quant="ternary",
+              mode="hardware")
+    x = torch.randint(-64, 64, (8, 5, 3)).double() / 64
+    torch.nn.functional.cross_entropy(net(x).float(), torch.randint(0, 2, (8,))).backward()
+    for name, p in net.named_parameters():
+        assert p.grad is not None and p.grad.abs().sum() > 0, name
+
+
+def test_shadow_weights_are_clipped_to_the_ternary_level():
+    g = QuantGRU(8, 32, quant="ternary")
+    assert g._exp == {"weight_ih_l0": -1, "weight_hh_l0": -2}
+    with torch.no_grad():
+        g.weight_hh_l0.mul_(10)
+    g.clip_shadow_()
+    assert g.weight_hh_l0.abs().max() <= 0.25 and g.weight_ih_l0.abs().max() <= 0.5
+
+
+def test_bad_options_are_named():
+    with pytest.raises(ValueError, match="hidden size must be a positive integer, not 0"):
+        QuantGRU(3, 0)
+    with pytest.raises(ValueError, match="mode must be one of weights, hardware, not 'fast'"):
+        QuantGRU(3, 4, mode="fast")
+    with pytest.raises(ValueError, match="cell must be one of rnn, gru, lstm, not 'tcn'"):
+        Net(cell="tcn", input_size=3, hidden=4)
+
+
+def test_digits_task_has_the_documented_shape():
+    t = data.digits(0)
+    assert t.train.x.shape == (1438, 8, 8) and t.test.x.shape == (359, 8, 8)
