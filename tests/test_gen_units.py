@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+
 import numpy as np
 import pytest
 from amaranth.sim import Simulator
@@ -36,6 +38,8 @@ def test_activation_every_input(func, kind, fin, fout):
                            f"got {got[bad[0]]}")
 
 
+# a positional call fails before __init__ runs, so the half-made object warns when collected
+@pytest.mark.filterwarnings("ignore:.*created but never used")
 def test_model_top_checks_parallel():
     model = random_model(cell="rnn", input_size=2, hidden_size=3, outputs=0)
     for bad in (0, -2, True, 2.0, "fast", None):
@@ -44,6 +48,7 @@ def test_model_top_checks_parallel():
         assert str(e.value) == f"parallel must be a positive integer or 'unrolled', not {bad!r}"
     with pytest.raises(TypeError):
         ModelTop(model, 2)  # keyword-only
+    gc.collect()  # let the warning fire here, where it is filtered
     with pytest.raises(TypeError, match="model must be a hw.modelfile.Model, not dict"):
         ModelTop({}, parallel=1)
 
@@ -70,7 +75,7 @@ def test_plan_widths_are_the_reference_widths(cell, scheme):
     model = random_model(cell=cell, scheme=scheme, input_size=3, hidden_size=4, num_layers=2)
     passes = make_passes(model)
     assert [p.acc_bits for p in passes] == [w.sum for w in accumulator_widths(model)]
-    rows = {"rnn": 1, "gru": 4, "lstm": 4}[cell] * 4
+    rows = {"rnn": 1, "gru": 3, "lstm": 4}[cell] * 4
     assert [len(p.rows) for p in passes] == [rows, rows, 3]
 
 

@@ -20,6 +20,7 @@ class Activation(wiring.Component):
 
     def __init__(self, *, func: str, kind: str, fin: Fixed, fout: Fixed):
         if func not in FUNCS:
+            self._MustUse__silence = True  # never built
             raise ValueError(f"activation function must be one of {FUNCS}, not {func!r}")
         self.func, self.kind, self.fin, self.fout = func, kind, fin, fout
         self.table = []  # (start, shift or None, offset) as integers

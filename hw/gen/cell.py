@@ -14,11 +14,12 @@ from amaranth.lib.wiring import In, Out
 from ..numerics import Fixed
 from .activation import Activation
 from .arith import mul_round, saturate, shift_round
-from .plan import UNIT_ROWS
+from .plan import PRE_VALUES, UNIT_ROWS
 
 
 class CellUnit(wiring.Component):
-    """pre (the unit's rows, plan.UNIT_ROWS order), h, c -> h_new, c_new.
+    """pre (the unit's rows in plan.UNIT_ROWS order, a split row's two parts first the
+    input part), h, c -> h_new, c_new.
 
     rnn: pre = [a];  gru: [r, z, W_in x + b_in, W_hn h + b_hn];  lstm: [i, f, g, o].
     `c` and `c_new` exist only for lstm.
@@ -26,11 +27,12 @@ class CellUnit(wiring.Component):
 
     def __init__(self, *, cell: str, kind: str, formats: dict[str, Fixed]):
         if cell not in UNIT_ROWS:
+            self._MustUse__silence = True  # never built
             raise ValueError(f"cell must be one of {tuple(UNIT_ROWS)}, not {cell!r}")
         self.cell, self.kind = cell, kind
         self.fs, self.fp, self.fc = formats["state"], formats["preact"], formats["cell"]
         ports = {
-            "pre": In(data.ArrayLayout(signed(self.fp.bits), len(UNIT_ROWS[cell]))),
+            "pre": In(data.ArrayLayout(signed(self.fp.bits), PRE_VALUES[cell])),
             "h": In(signed(self.fs.bits)),
             "h_new": Out(signed(self.fs.bits)),
         }
@@ -48,7 +50,7 @@ class CellUnit(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         fs, fp, fc = self.fs, self.fp, self.fc
-        pre = [self.pre[i] for i in range(len(UNIT_ROWS[self.cell]))]
+        pre = [self.pre[i] for i in range(PRE_VALUES[self.cell])]
         if self.cell == "rnn":
             m.d.comb += self.h_new.eq(self._act(m, "tanh", "tanh", pre[0]))
         elif self.cell == "gru":

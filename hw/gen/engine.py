@@ -4,11 +4,12 @@ Each cycle every lane reads one weight code (a word of the code memory holds the
 rows for one column) and the vector element of that column (broadcast to all lanes), and adds,
 subtracts or skips the element shifted by the row's base shift minus the code's magnitude
 (intN: multiplies by the code, then shifts). A row group of P rows takes `cols` cycles; its
-results are rounded, saturated and shifted into the result registers in row order.
+results are rounded, saturated and written to the result registers, and `ready` counts the rows
+written so far, so the cell stage can start on the first units while later groups run.
 
-Pipeline: cycle t presents the memory addresses, t+1 accumulates, t+2 finalizes; a pass of G
-row groups over C columns therefore takes G*C + 2 cycles (`pass_cycles`).
-Both engines (this and `unrolled.UnrolledEngine`) share the ports of `EngineSignature`.
+Pipeline: cycle t presents the memory addresses, t+1 accumulates, t+2 finalizes. `start` in
+cycle S runs a pass; group g's results are readable from cycle S + (g+1)*cols + 3 (`visible`).
+Both engines (this and `unrolled.UnrolledEngine`) have the ports of `engine_ports`.
 """
 
 from __future__ import annotations
@@ -22,15 +23,18 @@ from .arith import saturate, shift_round
 from .plan import Pass, serial_image
 
 
-def engine_ports(passes: list[Pass], vec_bits: int, vec_len: int, res_bits: int, res_len: int):
-    return {
-        "run": In(1),  # high for a whole pass; the pass ends in the cycle `done` is high
-        "sel": In(range(max(2, len(passes)))),  # which pass
+def engine_ports(passes: list[Pass], vec_bits: int, vec_len: int, res_bits: int, res_len: int,
+                 aux: bool):
+    ports = {
+        "start": In(1),  # run pass `sel` (both sampled in this cycle)
+        "sel": In(range(max(2, len(passes)))),
         "vec": In(data.ArrayLayout(signed(vec_bits), vec_len)),
-        "consume": In(1),  # shift the results down by `consume_step` (the cell stage reads 0..)
-        "done": Out(1),
+        "ready": Out(range(res_len + 1)),  # rows of the current pass written to `result`
         "result": Out(data.ArrayLayout(signed(res_bits), res_len)),
     }
+    if aux:  # split rows' first results (a GRU's W_in x + b_in)
+        ports["aux"] = Out(data.ArrayLayout(signed(res_bits), res_len))
+    return ports
 
 
 def finalize(acc, p: Pass):
@@ -38,17 +42,22 @@ def finalize(acc, p: Pass):
     return saturate(shift_round(acc, p.shift), p.out.bits)
 
 
+def has_split(passes: list[Pass]) -> bool:
+    return any(r.split_bias is not None for p in passes for r in p.rows)
+
+
 class SerialEngine(wiring.Component):
     def __init__(self, *, passes: list[Pass], lanes: int, multiply: bool, vec_bits: int,
-                 vec_len: int, consume_step: int):
-        self.passes, self.lanes, self.consume_step = passes, lanes, consume_step
+                 vec_len: int):
+        self.passes, self.lanes = passes, lanes
         self.image = serial_image(passes, lanes, multiply)
+        self.split = has_split(passes)
         self.acc_bits = max(p.acc_bits for p in passes)
         self.res_bits = max(p.out.bits for p in passes)
         self.res_len = max(g * lanes for g in self.image.groups)
-        self.pass_cycles = tuple(g * p.cols + 2 for g, p in zip(self.image.groups, passes))
+        self.rows_per_write = lanes
         enc = self.image.enc
-        self.info_bits = self.acc_bits + 2 * enc.shift_bits
+        self.info_bits = self.acc_bits + 2 * enc.shift_bits + (self.acc_bits + 1) * self.split
         self.memory_bits = (len(self.image.codes) * lanes * enc.code_bits
                             + len(self.image.bias) * lanes * self.info_bits)
         variable = enc.mag_bits > 1 or len({b for g in self.image.base for lb in g for b in lb}) > 1
@@ -60,15 +69,25 @@ class SerialEngine(wiring.Component):
             "memory_bits": self.memory_bits,
             "code_bits": enc.code_bits,
         }
-        super().__init__(engine_ports(passes, vec_bits, vec_len, self.res_bits, self.res_len))
+        super().__init__(engine_ports(passes, vec_bits, vec_len, self.res_bits, self.res_len,
+                                      self.split))
+
+    def visible(self, k: int, group: int) -> int:
+        """Cycles after `start` from which pass k's row group `group` is readable."""
+        return (group + 1) * self.passes[k].cols + 3
+
+    def groups(self, k: int) -> int:
+        return self.image.groups[k]
 
     def _info_words(self) -> list[int]:
         W, sb = self.acc_bits, self.image.enc.shift_bits
         words = []
-        for bias, base in zip(self.image.bias, self.image.base):
+        for bias, base, split in zip(self.image.bias, self.image.base, self.image.split_bias):
             w = 0
-            for q, (b, (ba, bb)) in enumerate(zip(bias, base)):
+            for q, (b, (ba, bb), sp) in enumerate(zip(bias, base, split)):
                 lane = (b & ((1 << W) - 1)) | (ba << W) | (bb << (W + sb))
+                if self.split and sp is not None:
+                    lane |= ((sp & ((1 << W) - 1)) | (1 << W)) << (W + 2 * sb)
                 w |= lane << (q * self.info_bits)
             words.append(w)
         return words
@@ -83,48 +102,50 @@ class SerialEngine(wiring.Component):
                                              depth=max(1, len(img.bias)), init=self._info_words())
         rd, ri = codes.read_port(), info.read_port()
 
-        # stage 0: addresses and the column's vector element
-        max_issue = max(g * p.cols for g, p in zip(img.groups, self.passes))
-        cnt = Signal(range(max(self.pass_cycles) + 1))
+        # control: a pass runs from the cycle after `start` for groups*cols + 2 cycles
+        cur = Signal.like(self.sel)
+        active = Signal()
+        total = [g * p.cols for g, p in zip(img.groups, self.passes)]
+        cnt = Signal(range(max(total) + 3))
         j = Signal(range(max(p.cols for p in self.passes) + 1))
         g = Signal(range(max(img.groups) + 1))
-        issue, last_col, split, col_base = (Signal(range(max_issue + 1)), Signal.like(j),
+        issue, last_col, split, col_base = (Signal(range(max(total) + 1)), Signal.like(j),
                                             Signal.like(j), Signal(range(len(self.vec) + 1)))
         mem_base, grp_base = Signal(range(len(img.codes) + 1)), Signal(range(len(img.bias) + 1))
-        last_cnt = Signal.like(cnt)
-        with m.Switch(self.sel):
+        with m.Switch(cur):
             for k, p in enumerate(self.passes):
                 with m.Case(k):
-                    m.d.comb += [issue.eq(img.groups[k] * p.cols), last_col.eq(p.cols - 1),
+                    m.d.comb += [issue.eq(total[k]), last_col.eq(p.cols - 1),
                                  split.eq(p.split), col_base.eq(p.col_base),
-                                 mem_base.eq(img.mem_base[k]), grp_base.eq(img.group_base[k]),
-                                 last_cnt.eq(self.pass_cycles[k] - 1)]
+                                 mem_base.eq(img.mem_base[k]), grp_base.eq(img.group_base[k])]
         in_range = Signal()
-        m.d.comb += [in_range.eq(self.run & (cnt < issue)),
-                     rd.addr.eq(mem_base + cnt), ri.addr.eq(grp_base + g),
-                     self.done.eq(self.run & (cnt == last_cnt))]
-        with m.If(self.run):
+        m.d.comb += [in_range.eq(active & (cnt < issue)),
+                     rd.addr.eq(mem_base + cnt), ri.addr.eq(grp_base + g)]
+        with m.If(active):
             m.d.sync += cnt.eq(cnt + 1)
             with m.If(in_range):
                 m.d.sync += j.eq(Mux(j == last_col, 0, j + 1))
                 m.d.sync += g.eq(g + (j == last_col))
-        with m.If(~self.run | self.done):
-            m.d.sync += [cnt.eq(0), j.eq(0), g.eq(0)]
+            with m.If(cnt == issue + 1):
+                m.d.sync += active.eq(0)
+        with m.If(self.start):
+            m.d.sync += [cur.eq(self.sel), active.eq(1), cnt.eq(0), j.eq(0), g.eq(0)]
 
-        s1_valid, s1_first, s1_last, s1_hb = Signal(), Signal(), Signal(), Signal()
-        v1 = Signal(signed(len(self.vec[0])))
-        # a case per element, not vec[index]: a variable View index scales the index by the
-        # element width, which is a multiplier in the netlist
-        v0 = Signal.like(v1)
+        # stage 0 -> 1: the column's vector element. A case per element, not vec[index]: a
+        # variable View index scales the index by the element width, a multiplier in the netlist.
+        v0 = Signal(signed(len(self.vec[0])))
         with m.Switch(col_base + j):
             for k in range(len(self.vec)):
                 with m.Case(k):
                     m.d.comb += v0.eq(self.vec[k])
+        s1_valid, s1_first, s1_last, s1_hb, s1_split = Signal(), Signal(), Signal(), Signal(), \
+            Signal()
+        v1 = Signal.like(v0)
         m.d.sync += [s1_valid.eq(in_range), s1_first.eq(j == 0), s1_last.eq(j == last_col),
-                     s1_hb.eq(j >= split), v1.eq(v0)]
+                     s1_hb.eq(j >= split), s1_split.eq(j == split), v1.eq(v0)]
 
         # stage 1: every lane adds its term
-        accs = []
+        accs, auxs = [], []
         for q in range(P):
             code = rd.data[q * cb:(q + 1) * cb]
             word = ri.data[q * self.info_bits:(q + 1) * self.info_bits]
@@ -145,34 +166,60 @@ class SerialEngine(wiring.Component):
                 m.d.comb += shifted.eq(v1 << sh)
                 m.d.comb += term.eq(Mux(nz, Mux(neg, -shifted, shifted), 0))
             acc = Signal(signed(W), name=f"acc{q}")
+            start = Signal(signed(W), name=f"from{q}")
+            m.d.comb += start.eq(Mux(s1_first, bias, acc))
+            if self.split:
+                # a split row hands its first part over at the split column and restarts
+                aux = Signal(signed(W), name=f"auxacc{q}")
+                restart = s1_split & word[2 * W + 2 * sb]
+                with m.If(restart):
+                    m.d.comb += start.eq(word[W + 2 * sb:2 * W + 2 * sb].as_signed())
+                    with m.If(s1_valid):
+                        m.d.sync += aux.eq(acc)
+                auxs.append(aux)
             with m.If(s1_valid):
-                m.d.sync += acc.eq(Mux(s1_first, bias, acc) + term)
+                m.d.sync += acc.eq(start + term)
             accs.append(acc)
         s2_valid = Signal()
-        m.d.sync += s2_valid.eq(s1_valid & s1_last)
+        s1_group, s2_group = Signal.like(g), Signal.like(g)
+        m.d.sync += [s2_valid.eq(s1_valid & s1_last), s1_group.eq(g), s2_group.eq(s1_group)]
 
-        # stage 2: finalize the group and shift it in at the top of this pass's rows
+        # stage 2: round and saturate the group (one circuit per lane and distinct (shift,
+        # bits), not per pass) and write it to its rows
         res = [Signal(signed(self.res_bits), name=f"res{i}") for i in range(self.res_len)]
         m.d.comb += [self.result[i].eq(r) for i, r in enumerate(res)]
-        # one rounding/saturation circuit per lane and distinct (shift, bits), not per pass
-        final = {}
-        for p in self.passes:
-            key = (p.shift, p.out.bits)
-            if key not in final:
-                final[key] = []
-                for q, a in enumerate(accs):
-                    f = Signal(signed(p.out.bits), name=f"final{q}_{len(final) - 1}")
-                    m.d.comb += f.eq(finalize(a, p))
-                    final[key].append(f)
+        kinds = sorted({(p.shift, p.out.bits) for p in self.passes})
+        kind = Signal(range(max(2, len(kinds))))
+        with m.Switch(cur):
+            for k, p in enumerate(self.passes):
+                with m.Case(k):
+                    m.d.comb += kind.eq(kinds.index((p.shift, p.out.bits)))
+        final = self._finalizers(m, accs, kinds, kind, "final")
         with m.If(s2_valid):
-            with m.Switch(self.sel):
-                for k, p in enumerate(self.passes):
-                    n = img.groups[k] * P
-                    with m.Case(k):
-                        m.d.sync += [res[i].eq(res[i + P]) for i in range(n - P)]
-                        m.d.sync += [res[n - P + q].eq(f)
-                                     for q, f in enumerate(final[(p.shift, p.out.bits)])]
-        with m.If(self.consume):
-            step = self.consume_step
-            m.d.sync += [res[i].eq(res[i + step]) for i in range(self.res_len - step)]
+            m.d.sync += self.ready.eq(self.ready + P)
+            for i, r in enumerate(res):
+                with m.If(s2_group == i // P):
+                    m.d.sync += r.eq(final[i % P])
+        if self.split:
+            aux_res = [Signal(signed(self.res_bits), name=f"aux{i}")
+                       for i in range(self.res_len)]
+            m.d.comb += [self.aux[i].eq(r) for i, r in enumerate(aux_res)]
+            aux_final = self._finalizers(m, auxs, kinds, kind, "auxfinal")
+            with m.If(s2_valid):
+                for i, r in enumerate(aux_res):
+                    with m.If(s2_group == i // P):
+                        m.d.sync += r.eq(aux_final[i % P])
+        with m.If(self.start):
+            m.d.sync += self.ready.eq(0)
         return m
+
+    def _finalizers(self, m, accs, kinds, kind, name):
+        out = []
+        for q, a in enumerate(accs):
+            f = Signal(signed(self.res_bits), name=f"{name}{q}")
+            with m.Switch(kind):
+                for i, (shift, bits) in enumerate(kinds):
+                    with m.Case(i):
+                        m.d.comb += f.eq(saturate(shift_round(a, shift), bits))
+            out.append(f)
+        return out

@@ -11,8 +11,10 @@ fraction gives the same integer for any F at least as fine as every term, so one
 serves all its rows, and its accumulator width is hw.reference.accumulator_widths' `sum`.
 
 Rows are ordered unit-major (all gate rows of hidden unit 0, then unit 1, ...) so the cell
-stage can consume finished pre-activations in order. A GRU's n gate takes two rows, W_in x + b_in
-and W_hn h + b_hn, because r multiplies only the second.
+stage can consume finished pre-activations in order while later rows are still being computed.
+A GRU's n gate needs W_in x + b_in and W_hn h + b_hn rounded separately (r multiplies only the
+second): it is one *split* row whose accumulator is captured at the first hidden column and
+restarted from b_hn, so a GRU costs 3 rows per unit, like the gates themselves.
 """
 
 from __future__ import annotations
@@ -28,9 +30,12 @@ from ..reference import accumulator_widths
 # (part, gate) for each row of one hidden unit; part says which matrices feed the row.
 UNIT_ROWS = {
     "rnn": (("both", 0),),
-    "gru": (("both", 0), ("both", 1), ("ih", 2), ("hh", 2)),
+    "gru": (("both", 0), ("both", 1), ("split", 2)),
     "lstm": (("both", 0), ("both", 1), ("both", 2), ("both", 3)),
 }
+# pre-activations the cell stage reads per unit (a split row gives two)
+PRE_VALUES = {cell: sum(2 if part == "split" else 1 for part, _ in rows)
+              for cell, rows in UNIT_ROWS.items()}
 ELEMENTWISE = {"rnn": 0, "gru": 2, "lstm": 3}  # mul_round products per hidden unit
 ACTIVATIONS = {"rnn": 1, "gru": 3, "lstm": 5}  # sigmoid/tanh units per hidden unit
 
@@ -39,6 +44,9 @@ ACTIVATIONS = {"rnn": 1, "gru": 3, "lstm": 5}  # sigmoid/tanh units per hidden u
 class Row:
     mults: tuple[int, ...]  # aligned integer multiplier per column of the pass
     bias: int  # the row's bias at the pass's fraction F
+    # split rows only: the bias the accumulator restarts from at column `split`; the row then
+    # yields two results, `aux` (columns before the split) and the main one (from the split on)
+    split_bias: int | None = None
 
 
 @dataclass(frozen=True)
@@ -85,11 +93,12 @@ def make_passes(model: Model) -> list[Pass]:
         for k in range(H):
             for part, g in UNIT_ROWS[model.cell]:
                 r = g * H + k
-                a = ih[r] if part != "hh" else [0] * len(ih[r])
-                b = hh[r] if part != "ih" else [0] * H
-                bias = (int(ly.b_ih[r]) if part != "hh" else 0) + \
-                       (int(ly.b_hh[r]) if part != "ih" else 0)
-                rows.append(Row(tuple(a + b), bias << up))
+                if part == "split":
+                    rows.append(Row(tuple(ih[r] + hh[r]), int(ly.b_ih[r]) << up,
+                                    int(ly.b_hh[r]) << up))
+                else:
+                    rows.append(Row(tuple(ih[r] + hh[r]),
+                                    (int(ly.b_ih[r]) + int(ly.b_hh[r])) << up))
         col_base = 0 if li == 0 else I + (li - 1) * H
         p = Pass(f"layer{li}", col_base, len(ih[0]), tuple(rows), frac, fp, widths[li].sum)
         _check_width(p, [fin] * p.split + [fs] * H)
@@ -109,13 +118,16 @@ def _check_width(p: Pass, fmts: list[Fixed]) -> None:
     # The reference's widths are the law; this only guards the alignment done above.
     lim = 1 << (p.acc_bits - 1)
     for i, row in enumerate(p.rows):
-        lo = hi = row.bias
-        for m, fv in zip(row.mults, fmts):
-            lo += min(m * fv.min, m * fv.max)
-            hi += max(m * fv.min, m * fv.max)
-        if lo < -lim or hi >= lim:
-            raise AssertionError(f"{p.name} row {i} spans [{lo}, {hi}], wider than "
-                                 f"{p.acc_bits} bits")
+        cuts = [(0, p.cols, row.bias)] if row.split_bias is None else \
+            [(0, p.split, row.bias), (p.split, p.cols, row.split_bias)]
+        for a, b, bias in cuts:
+            lo = hi = bias
+            for m, fv in zip(row.mults[a:b], fmts[a:b]):
+                lo += min(m * fv.min, m * fv.max)
+                hi += max(m * fv.min, m * fv.max)
+            if lo < -lim or hi >= lim:
+                raise AssertionError(f"{p.name} row {i} spans [{lo}, {hi}], wider than "
+                                     f"{p.acc_bits} bits")
 
 
 def signed_bits(v: int) -> int:
@@ -163,6 +175,7 @@ class SerialImage:
     group_base: tuple[int, ...]  # first row-info word of each pass
     codes: tuple[int, ...]  # word = lanes codes of one column, lane 0 in the low bits
     bias: tuple[tuple[int, ...], ...]  # per row group, per lane
+    split_bias: tuple[tuple[int | None, ...], ...]  # per row group, per lane (None: no split)
     base: tuple[tuple[tuple[int, int], ...], ...]  # per row group, per lane: (base_a, base_b)
 
 
@@ -191,7 +204,7 @@ def serial_image(passes: list[Pass], lanes: int, multiply: bool) -> SerialImage:
         # for shift schemes v is the magnitude; the sign comes from the multiplier
         raise AssertionError("unreachable")
 
-    groups, mem_base, group_base, words, bias, base = [], [], [], [], [], []
+    groups, mem_base, group_base, words, bias, base, split = [], [], [], [], [], [], []
     for p, hp in zip(passes, halves):
         g_count = -(-len(p.rows) // lanes)
         groups.append(g_count)
@@ -200,6 +213,7 @@ def serial_image(passes: list[Pass], lanes: int, multiply: bool) -> SerialImage:
         for g in range(g_count):
             rows = [g * lanes + q for q in range(lanes)]
             bias.append(tuple(p.rows[r].bias if r < len(p.rows) else 0 for r in rows))
+            split.append(tuple(p.rows[r].split_bias if r < len(p.rows) else None for r in rows))
             base.append(tuple((hp[r][0], hp[r][2]) if r < len(p.rows) else (0, 0) for r in rows))
             for j in range(p.cols):
                 word = 0
@@ -215,7 +229,7 @@ def serial_image(passes: list[Pass], lanes: int, multiply: bool) -> SerialImage:
                     word |= c << (q * code_bits)
                 words.append(word)
     return SerialImage(lanes, enc, tuple(groups), tuple(mem_base), tuple(group_base),
-                       tuple(words), tuple(bias), tuple(base))
+                       tuple(words), tuple(bias), tuple(split), tuple(base))
 
 
 def uses_multipliers(model: Model) -> bool:

@@ -1,9 +1,11 @@
 """`ModelTop`: the whole model as one streaming component (the interface of docs/hardware.md).
 
-One input beat is one time step. A step runs, per layer, one engine pass (all gate rows) and a
-cell stage (the hidden units through `CellUnit`s, in order), then the head's pass when the step
-emits logits. The control is a plain FSM; the cycle counts below are computed from the same
-numbers the FSM uses, and the tests measure them.
+One input beat is one time step. Per layer, the engine runs one pass over all gate rows while
+the cell stage turns finished rows into new hidden units, in order, as soon as each unit's rows
+are written (new h goes to a side buffer: the engine still reads the old h). The last unit of a
+layer commits the buffer and starts the next pass in the same cycle; the head's pass runs when
+the step emits logits. `schedule` computes the cycle counts from the same rules the FSM follows,
+and the tests measure them.
 """
 
 from __future__ import annotations
@@ -40,11 +42,16 @@ class ModelTop(wiring.Component):
     """
 
     def __init__(self, model: Model, *, parallel):
-        if not isinstance(model, Model):
-            raise TypeError(f"model must be a hw.modelfile.Model, not {type(model).__name__}")
-        check_parallel(parallel)
+        try:
+            if not isinstance(model, Model):
+                raise TypeError(f"model must be a hw.modelfile.Model, not "
+                                f"{type(model).__name__}")
+            check_parallel(parallel)
+            self.emit = default_emit(model)
+        except (TypeError, ValueError):
+            self._MustUse__silence = True  # never built: no "created but never used" warning
+            raise
         self.model, self.parallel = model, parallel
-        self.emit = default_emit(model)
         f = model.formats
         H, I, L = model.hidden_size, model.input_size, model.num_layers
         self.unit_rows = len(UNIT_ROWS[model.cell])
@@ -53,24 +60,21 @@ class ModelTop(wiring.Component):
         vec_len = I + L * H
         if parallel == UNROLLED:
             self.units = H  # cell units working at once
-            self.engine = UnrolledEngine(passes=self.passes, vec_bits=vec_bits, vec_len=vec_len,
-                                         consume_step=H * self.unit_rows)
+            self.engine = UnrolledEngine(passes=self.passes, vec_bits=vec_bits, vec_len=vec_len)
         else:
             self.units = 1
             # lanes beyond the tallest pass would never hold a row
             lanes = min(parallel, max(len(p.rows) for p in self.passes))
             self.engine = SerialEngine(passes=self.passes, lanes=lanes,
                                        multiply=uses_multipliers(model), vec_bits=vec_bits,
-                                       vec_len=vec_len, consume_step=self.unit_rows)
-        self.cell_cycles = -(-H // self.units)
-        mv = self.engine.pass_cycles
-        layers = sum(mv[k] + self.cell_cycles for k in range(L))
-        head = mv[L] if model.head is not None else 0
+                                       vec_len=vec_len)
+        self.layer_cycles, self.head_cycles = self.schedule()
+        layers = sum(self.layer_cycles)
         if self.emit == "last":
             self.cycles_per_step = 1 + layers  # steps that emit nothing skip the head
-            self.latency = 1 + layers + head + 1
+            self.latency = 1 + layers + self.head_cycles
         else:
-            self.cycles_per_step = self.latency = 1 + layers + head + 1
+            self.cycles_per_step = self.latency = 1 + layers + self.head_cycles
         self.resources = dict(self.engine.resources)
         self.resources.update({
             "elementwise_multipliers": self.units * ELEMENTWISE[model.cell],
@@ -78,7 +82,6 @@ class ModelTop(wiring.Component):
             "cell_units": self.units,
             "state_bits": L * H * (f["state"].bits + (f["cell"].bits if model.cell == "lstm"
                                                       else 0)),
-            "weight_multipliers_are_shifts": not uses_multipliers(model),
         })
 
         self.in_layout = data.StructLayout({
@@ -96,6 +99,25 @@ class ModelTop(wiring.Component):
         super().__init__({"i": In(stream.Signature(self.in_layout)),
                           "o": Out(stream.Signature(self.out_layout))})
 
+    def schedule(self) -> tuple[list[int], int]:
+        """Cycles each layer takes from its pass's start (the previous layer's last cell cycle,
+        or the accepting cycle) to its own last cell cycle, and the head's from its start to the
+        cycle its output beat is loaded. Mirrors the FSM in `elaborate`."""
+        eng, H, U, G = self.engine, self.model.hidden_size, self.units, self.unit_rows
+        layers = []
+        for k in range(self.model.num_layers):
+            t = 0  # the cell stage may first act in cycle 1 after the start
+            for b in range(H // U):
+                need = (b + 1) * U * G
+                group = -(-need // eng.rows_per_write) - 1
+                t = max(t + 1, eng.visible(k, group))
+            layers.append(t)
+        head = 0
+        if self.model.head is not None:
+            k = self.model.num_layers
+            head = eng.visible(k, eng.groups(k) - 1)
+        return layers, head
+
     def elaborate(self, platform):
         m = Module()
         model, f, eng = self.model, self.model.formats, self.engine
@@ -109,24 +131,52 @@ class ModelTop(wiring.Component):
              for li in range(L)]
         c = [[Signal(signed(f["cell"].bits), name=f"c{li}_{k}") for k in range(H)]
              for li in range(L)] if lstm else None
+        hn = [Signal(signed(f["state"].bits), name=f"hnext{k}") for k in range(H - U)]
         m.d.comb += [eng.vec[k].eq(x[k]) for k in range(I)]
         m.d.comb += [eng.vec[I + li * H + k].eq(h[li][k]) for li in range(L) for k in range(H)]
 
+        # the cell stage: batch b handles units b*U .. b*U+U-1
+        batch = Signal(range(H // U + 1))
+        need = Signal(range(H * G + U * G + 1))  # rows the batch needs written
         units = []
         for u in range(U):
             cu = CellUnit(cell=model.cell, kind=model.activation, formats=f)
             m.submodules[f"cell{u}"] = cu
-            m.d.comb += [cu.pre[g].eq(eng.result[u * G + g]) for g in range(G)]
             units.append(cu)
+        with m.Switch(batch):
+            for b in range(H // U):
+                with m.Case(b):
+                    for u, cu in enumerate(units):
+                        row = (b * U + u) * G
+                        pre = []
+                        for g, (part, _) in enumerate(UNIT_ROWS[model.cell]):
+                            if part == "split":
+                                pre += [eng.aux[row + g], eng.result[row + g]]
+                            else:
+                                pre.append(eng.result[row + g])
+                        m.d.comb += [cu.pre[n].eq(v) for n, v in enumerate(pre)]
+        go = Signal()
+        m.d.comb += go.eq(eng.ready >= need)
 
         last_in = Signal()
         o_valid = Signal()
         o_payload = Signal(self.out_layout)
         m.d.comb += [self.o.valid.eq(o_valid), self.o.payload.eq(o_payload)]
+        free = Signal()
+        m.d.comb += free.eq(~o_valid | self.o.ready)
         with m.If(self.o.ready):
             m.d.sync += o_valid.eq(0)
 
-        cc = Signal(range(self.cell_cycles + 1))
+        def start(k):
+            m.d.comb += [eng.start.eq(1), eng.sel.eq(k)]
+            m.d.sync += [batch.eq(0), need.eq(U * G)]
+
+        def load(values, last):
+            m.d.sync += [o_valid.eq(1), o_payload.last.eq(last)]
+            m.d.sync += [o_payload.data[k].eq(v) for k, v in enumerate(values)]
+            if self.emit != "hidden":
+                m.d.sync += o_payload.argmax.eq(self._argmax(m, values))
+
         with m.FSM():
             with m.State("IDLE"):
                 m.d.comb += self.i.ready.eq(1)
@@ -136,55 +186,61 @@ class ModelTop(wiring.Component):
                         m.d.sync += [r.eq(0) for hl in h for r in hl]
                         if lstm:
                             m.d.sync += [r.eq(0) for cl in c for r in cl]
-                    m.next = "MV0"
+                    start(0)
+                    m.next = "LAYER0"
             for li in range(L):
-                with m.State(f"MV{li}"):
-                    m.d.comb += [eng.run.eq(1), eng.sel.eq(li)]
-                    with m.If(eng.done):
-                        m.next = f"CELL{li}"
-                with m.State(f"CELL{li}"):
-                    m.d.comb += eng.consume.eq(1)
-                    # rotate the layer's state by U: unit u of this cycle sits at position u
-                    for u, cu in enumerate(units):
-                        m.d.comb += cu.h.eq(h[li][u])
-                        if lstm:
+                with m.State(f"LAYER{li}"):
+                    with m.Switch(batch):
+                        for b in range(H // U):
+                            with m.Case(b):
+                                for u, cu in enumerate(units):
+                                    m.d.comb += cu.h.eq(h[li][b * U + u])
+                    if lstm:  # c is the cell stage's alone: rotate it in place
+                        for u, cu in enumerate(units):
                             m.d.comb += cu.c.eq(c[li][u])
-                    m.d.sync += [h[li][k].eq(h[li][k + U]) for k in range(H - U)]
-                    m.d.sync += [h[li][H - U + u].eq(cu.h_new) for u, cu in enumerate(units)]
-                    if lstm:
-                        m.d.sync += [c[li][k].eq(c[li][k + U]) for k in range(H - U)]
-                        m.d.sync += [c[li][H - U + u].eq(cu.c_new) for u, cu in enumerate(units)]
-                    m.d.sync += cc.eq(cc + 1)
-                    with m.If(cc == self.cell_cycles - 1):
-                        m.d.sync += cc.eq(0)
-                        if li < L - 1:
-                            m.next = f"MV{li + 1}"
-                        elif self.emit == "hidden":
-                            m.next = "FINISH"
-                        elif self.emit == "every":
-                            m.next = "HEAD"
-                        else:
-                            m.next = "IDLE"
-                            with m.If(last_in):
+                    new = [cu.h_new for cu in units]
+                    with m.If(go):
+                        m.d.sync += [batch.eq(batch + 1), need.eq(need + U * G)]
+                        m.d.sync += [hn[k].eq(hn[k + U]) for k in range(H - 2 * U)]
+                        m.d.sync += [hn[H - 2 * U + u].eq(v) for u, v in enumerate(new)
+                                     if H - 2 * U + u >= 0]
+                        if lstm:
+                            m.d.sync += [c[li][k].eq(c[li][k + U]) for k in range(H - U)]
+                            m.d.sync += [c[li][H - U + u].eq(cu.c_new)
+                                         for u, cu in enumerate(units)]
+                        with m.If(batch == H // U - 1):
+                            # commit the layer's new h; the next pass reads it from next cycle
+                            committed = hn + new
+                            m.d.sync += [h[li][k].eq(v) for k, v in enumerate(committed)]
+                            if li < L - 1:
+                                start(li + 1)
+                                m.next = f"LAYER{li + 1}"
+                            elif self.emit == "hidden":
+                                with m.If(free):
+                                    load(committed, last_in)
+                                    m.next = "IDLE"
+                                with m.Else():
+                                    m.next = "FINISH"
+                            elif self.emit == "every":
+                                start(L)
                                 m.next = "HEAD"
+                            else:
+                                m.next = "IDLE"
+                                with m.If(last_in):
+                                    start(L)
+                                    m.next = "HEAD"
             if model.head is not None:
                 with m.State("HEAD"):
-                    m.d.comb += [eng.run.eq(1), eng.sel.eq(L)]
-                    with m.If(eng.done):
-                        m.next = "FINISH"
-            with m.State("FINISH"):
-                with m.If(~o_valid | self.o.ready):
-                    m.d.sync += o_valid.eq(1)
                     n = self.out_count
-                    if self.emit == "hidden":
-                        m.d.sync += [o_payload.data[k].eq(h[L - 1][k]) for k in range(n)]
-                        m.d.sync += o_payload.last.eq(last_in)
-                    else:
-                        vals = [eng.result[k] for k in range(n)]
-                        m.d.sync += [o_payload.data[k].eq(v) for k, v in enumerate(vals)]
-                        m.d.sync += [o_payload.argmax.eq(self._argmax(m, vals)),
-                                     o_payload.last.eq(1 if self.emit == "last" else last_in)]
-                    m.next = "IDLE"
+                    with m.If((eng.ready >= n) & free):
+                        load([eng.result[k] for k in range(n)],
+                             1 if self.emit == "last" else last_in)
+                        m.next = "IDLE"
+            else:
+                with m.State("FINISH"):
+                    with m.If(free):
+                        load(h[L - 1], last_in)
+                        m.next = "IDLE"
         return m
 
     def _argmax(self, m: Module, vals):
@@ -193,9 +249,8 @@ class ModelTop(wiring.Component):
         for k in range(1, len(vals)):
             nv = Signal(signed(self.engine.res_bits), name=f"argmax_v{k}")
             ni = Signal(len(self.o.payload.argmax), name=f"argmax_i{k}")
-            take = vals[k] > best_v
             m.d.comb += [nv.eq(best_v), ni.eq(best_i)]
-            with m.If(take):
+            with m.If(vals[k] > best_v):
                 m.d.comb += [nv.eq(vals[k]), ni.eq(k)]
             best_v, best_i = nv, ni
         return best_i
