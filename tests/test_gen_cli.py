@@ -71,6 +71,8 @@ def test_user_errors(run_dir, capsys, tmp_path):
     (tmp_path / "afile").write_text("x")
     assert hw_main(["verilog", model, "--out", str(tmp_path / "afile")]) == 2
     assert "exists and is not a folder" in _err(capsys)
+    assert hw_main(["verilog", model, "--cell-units", "3"]) == 2
+    assert "cell units must be a positive divisor of the hidden size 4, not 3" in _err(capsys)
     d = json.loads((run_dir / "model.json").read_text())
     d["meta"]["emit"] = "never"
     (tmp_path / "emit.json").write_text(json.dumps(d))

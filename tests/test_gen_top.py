@@ -125,3 +125,19 @@ def test_saturating_model(parallel):
     for ly in model.layers:
         ly.b_ih[:] = np.where(ly.b_ih >= 0, model.fmt("preact").max, model.fmt("preact").min)
     run_both(model, rng, parallel, 7)
+
+
+@pytest.mark.parametrize("cell", CELLS)
+@pytest.mark.parametrize("parallel,units", [(4, "all"), (6, 2), ("unrolled", 1)])
+def test_cell_units(cell, parallel, units):
+    seed = _seed("units", cell, parallel, units) % 10_000
+    model, rng = build(cell, "exponential", "pwl", seed, layers=2, head=2)
+    H = model.hidden_size
+    u = H if units == "all" else (units if H % units == 0 else 1)
+    top = ModelTop(model, parallel=parallel, cell_units=u)
+    assert top.resources["cell_units"] == u
+    seqs = [random_inputs(rng, model, (4,)) for _ in range(2)]
+    check_against_reference(top, seqs, simulate(top, seqs, idle=0.2, stall=0.4, seed=seed))
+    trace = simulate(top, seqs, seed=seed)
+    check_against_reference(top, seqs, trace)
+    check_timing(top, seqs, trace)

@@ -16,6 +16,9 @@ from hw.numerics import Fixed, activation_table
 from hw.random_model import DEFAULT_FORMATS, random_model
 from hw.reference import accumulator_widths
 
+# tops built only to read their properties are never elaborated, which amaranth warns about
+pytestmark = pytest.mark.filterwarnings("ignore:.*created but never used")
+
 
 @pytest.mark.parametrize("func", ["sigmoid", "tanh"])
 @pytest.mark.parametrize("kind", ["hard", "pwl"])
@@ -89,3 +92,13 @@ def test_serial_code_bits():
         assert img.enc.code_bits <= bits, (scheme, levels, img.enc)
     model = random_model(cell="rnn", scheme="int8", input_size=3, hidden_size=4, outputs=0)
     assert serial_image(make_passes(model), 2, True).enc.code_bits <= 8
+
+
+def test_model_top_checks_cell_units():
+    model = random_model(cell="gru", input_size=2, hidden_size=6, outputs=0)
+    for bad in (0, 4, True, 2.5):
+        with pytest.raises(ValueError) as e:
+            ModelTop(model, parallel=2, cell_units=bad)
+        assert str(e.value) == \
+            f"cell units must be a positive divisor of the hidden size 6, not {bad!r}"
+    assert ModelTop(model, parallel=2, cell_units=3).resources["elementwise_multipliers"] == 6

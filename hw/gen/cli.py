@@ -33,14 +33,16 @@ def add_arguments(p) -> None:
     p.add_argument("model", help="path to model.json")
     p.add_argument("--parallel", default="4", metavar="P|unrolled",
                    help="lanes of the time-multiplexed engine, or 'unrolled' (default 4)")
+    p.add_argument("--cell-units", type=int, default=None, metavar="U",
+                   help="hidden units updated per cycle (default 1, or all when unrolled)")
     p.add_argument("--out", default=None, help="output folder (default: the model's folder)")
 
 
-def generate(model, parallel) -> tuple[str, dict]:
+def generate(model, parallel, cell_units: int | None = None) -> tuple[str, dict]:
     """(Verilog text, manifest) for a model."""
     try:
-        top = ModelTop(model, parallel=parallel)
-    except ValueError as e:  # e.g. a bad meta.emit in the model file
+        top = ModelTop(model, parallel=parallel, cell_units=cell_units)
+    except ValueError as e:  # a bad meta.emit in the model file, a bad --cell-units
         raise UserError(str(e))
     text = verilog.convert(top, name=TOP, emit_src=False)
     man = manifest(top)
@@ -55,7 +57,7 @@ def main(args) -> int:
     if out.exists() and not out.is_dir():
         raise UserError(f"--out {out} exists and is not a folder")
     t0 = time.monotonic()
-    text, man = generate(model, parallel)
+    text, man = generate(model, parallel, args.cell_units)
     atomic_write_text(out / "top.v", text)
     atomic_write_text(out / "manifest.json", json.dumps(man, indent=1) + "\n")
     r = man["resources"]

@@ -36,17 +36,28 @@ def check_parallel(parallel) -> None:
 class ModelTop(wiring.Component):
     """Streams one time step per input beat; see docs/hardware.md for the protocol.
 
+    `parallel`: lanes of the time-multiplexed engine, or "unrolled". `cell_units`: hidden units
+    the cell stage updates per cycle, each with its own activation units and element-wise
+    multipliers (default 1, or hidden_size when unrolled); more shortens the tail after a pass.
+
     `cycles_per_step`: cycles between accepting consecutive beats of a sequence (input always
     valid, output always ready). `latency`: cycles from accepting a beat to its output beat
     being valid (for emit "last", the sequence's last beat). `resources`: what the datapath uses.
     """
 
-    def __init__(self, model: Model, *, parallel):
+    def __init__(self, model: Model, *, parallel, cell_units: int | None = None):
         try:
             if not isinstance(model, Model):
                 raise TypeError(f"model must be a hw.modelfile.Model, not "
                                 f"{type(model).__name__}")
             check_parallel(parallel)
+            H = model.hidden_size
+            if cell_units is None:
+                cell_units = H if parallel == UNROLLED else 1
+            if (not isinstance(cell_units, int) or isinstance(cell_units, bool)
+                    or cell_units < 1 or H % cell_units):
+                raise ValueError(f"cell units must be a positive divisor of the hidden size "
+                                 f"{H}, not {cell_units!r}")
             self.emit = default_emit(model)
         except (TypeError, ValueError):
             self._MustUse__silence = True  # never built: no "created but never used" warning
@@ -58,11 +69,10 @@ class ModelTop(wiring.Component):
         self.passes = make_passes(model)
         vec_bits = max(f["input"].bits, f["state"].bits)
         vec_len = I + L * H
+        self.units = cell_units  # hidden units the cell stage updates per cycle
         if parallel == UNROLLED:
-            self.units = H  # cell units working at once
             self.engine = UnrolledEngine(passes=self.passes, vec_bits=vec_bits, vec_len=vec_len)
         else:
-            self.units = 1
             # lanes beyond the tallest pass would never hold a row
             lanes = min(parallel, max(len(p.rows) for p in self.passes))
             self.engine = SerialEngine(passes=self.passes, lanes=lanes,
