@@ -1,0 +1,138 @@
+"""Bitstream builds (hw/board/build.py, top.py, pll.py): PLL settings, nextpnr/yosys report
+parsing, the CLI's one-line failures, and real YoWASP builds of a tiny model for both boards."""
+
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from hw.__main__ import main as hw_main
+from hw.board import build as build_mod
+from hw.board.build import BuildResult, fit_error, fmax_from_log, utilisation, yosys_flipflops
+from hw.board.pll import ecp5_params, ice40_params
+from hw.board.top import BOARDS
+from hw.modelfile import save
+from hw.random_model import random_model
+
+
+# ------------------------------------------------------------------ PLL settings
+
+def test_pll_settings_match_icepll_and_ecppll():
+    # what `icepll -i 12 -o 24` and `ecppll -i 25 -o 50` print
+    assert ice40_params(12e6, 24e6).params == {"DIVR": 0, "DIVF": 63, "DIVQ": 5,
+                                                "FILTER_RANGE": 1}
+    assert ecp5_params(25e6, 50e6).params == {"CLKI_DIV": 1, "CLKFB_DIV": 2, "CLKOP_DIV": 12,
+                                               "CLKOP_CPHASE": 5}
+
+
+@pytest.mark.parametrize("target", [16.5e6, 21e6, 33.3e6, 48e6, 100e6])
+def test_pll_settings_obey_limits(target):
+    c = ice40_params(12e6, target)
+    p = c.params
+    pfd = 12e6 / (p["DIVR"] + 1)
+    vco = pfd * (p["DIVF"] + 1)
+    assert 10e6 <= pfd <= 133e6 and 533e6 <= vco <= 1066e6 and 1 <= p["DIVQ"] <= 6
+    assert c.f_out == vco / 2 ** p["DIVQ"] and abs(c.f_out - target) < 0.02 * target
+    e = ecp5_params(25e6, target, at_most=True)
+    q = e.params
+    assert e.f_out == 25e6 / q["CLKI_DIV"] * q["CLKFB_DIV"] <= target
+    assert 400e6 <= e.f_out * q["CLKOP_DIV"] <= 800e6 and 25e6 / q["CLKI_DIV"] >= 3.125e6
+    assert abs(e.f_out - target) < 0.06 * target  # 16.5 MHz: 25 * 5 / 8 = 15.625 is best
+
+
+def test_pll_refuses_impossible_clocks():
+    with pytest.raises(ValueError, match=r"no iCE40 PLL setting reaches 5 MHz from 12 MHz"):
+        ice40_params(12e6, 5e6, at_most=True)
+    assert BOARDS["icebreaker"].pll_clock_for(15e6, 1_000_000) is None  # PLL: 16 MHz at least
+    assert BOARDS["ulx3s"].pll_clock_for(45.5e6, 1_000_000) == 45e6
+
+
+# ------------------------------------------------------------------ report parsing
+
+NEXTPNR = """Info: Device utilisation:
+Info: \t         ICESTORM_LC:    2367/   5280    44%
+Info: \t        ICESTORM_RAM:       2/     30     6%
+Info: \t        ICESTORM_DSP:       0/      8     0%
+Info: Max frequency for clock           'clk': 19.16 MHz (FAIL at 24.00 MHz)
+Info: Routing complete.
+Info: Max frequency for clock '$PACKER_GND_NET_$glb_clk': 18.71 MHz (PASS at 12.00 MHz)
+Warning: Max frequency for clock           'clk': 16.99 MHz (FAIL at 24.00 MHz)
+"""
+
+
+def test_nextpnr_log_parsing():
+    assert utilisation(NEXTPNR)["ICESTORM_LC"] == (2367, 5280)
+    assert fmax_from_log(NEXTPNR) == 16.99  # post-route, the design's clock
+    assert fit_error(NEXTPNR, BOARDS["icebreaker"]) is None
+    over = NEXTPNR.replace("2367/   5280", "6001/   5280")
+    assert fit_error(over, BOARDS["icebreaker"]) == (
+        "the design does not fit the iCEBreaker (iCE40UP5K-SG48): it needs 6001 ICESTORM_LC "
+        "of 5280")
+
+
+def test_yosys_flipflop_count_either_column_order():
+    old = "Printing statistics.\n     Number of cells: 9\n     SB_DFFE  3\n     SB_DFFR  4\n" \
+          "     SB_LUT4  2\n"
+    new = "Printing statistics.\n       9 cells\n       3   SB_DFFE\n       4   SB_DFFR\n" \
+          "       2   SB_LUT4\n"
+    assert yosys_flipflops(old) == yosys_flipflops(new) == 7
+
+
+# ------------------------------------------------------------------ CLI failures
+
+def test_cli_user_errors(tmp_path, capsys):
+    assert hw_main(["bitstream", str(tmp_path), "--board", "icebreaker"]) == 2
+    assert "model.json does not exist" in capsys.readouterr().err
+    save(random_model(cell="rnn", input_size=2, hidden_size=3, seed=0), tmp_path / "model.json")
+    assert hw_main(["bitstream", str(tmp_path), "--board", "ulx3s", "--clock-mhz", "fast"]) == 2
+    assert capsys.readouterr().err == ("error: --clock-mhz must be a positive number or 'auto',"
+                                       " not 'fast'\n")
+    assert hw_main(["bitstream", str(tmp_path), "--board", "ulx3s", "--parallel", "0"]) == 2
+    assert "--parallel must be a positive integer" in capsys.readouterr().err
+
+
+def test_cli_fails_in_one_line_when_the_clock_is_missed(tmp_path, capsys, monkeypatch):
+    save(random_model(cell="rnn", input_size=2, hidden_size=3, seed=0), tmp_path / "model.json")
+
+    def fake_build(model, *, board, clock_hz, **kw):  # the figures a slow design would give
+        return BuildResult(board.name, 100, 50, 1, 0, fmax_mhz=11.5, clock_mhz=clock_hz / 1e6,
+                           bitstream=None, build_seconds=1.0)
+
+    monkeypatch.setattr(build_mod, "build", fake_build)
+    assert hw_main(["bitstream", str(tmp_path), "--board", "icebreaker"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith(
+        "error: the design misses its clock on the iCEBreaker (iCE40UP5K-SG48): nextpnr's Fmax "
+        "is 11.5 MHz < 12.000 MHz")
+    assert not (tmp_path / "bitstream.json").exists()
+
+
+# ------------------------------------------------------------------ real builds
+
+@pytest.mark.slow
+@pytest.mark.parametrize("board,extra", [("icebreaker", []), ("ulx3s", ["--clock-mhz", "20"])])
+def test_tiny_bitstream_builds(board, extra, tmp_path, capsys):
+    model = random_model(cell="rnn", scheme="ternary", input_size=2, hidden_size=3, outputs=2,
+                         seed=0)
+    save(model, tmp_path / "model.json")
+    assert hw_main(["bitstream", str(tmp_path), "--board", board, *extra]) == 0
+    out = capsys.readouterr().out
+    info = json.loads((tmp_path / "bitstream.json").read_text())
+    b = BOARDS[board]
+    assert info["board"] == board and info["fmax_mhz"] >= info["clock_mhz"] > 0
+    bit = Path(info["bitstream"])
+    assert bit == tmp_path / f"{board}.{b.bitstream_ext}" and bit.stat().st_size > 1000
+    if board == "icebreaker":
+        assert bit.stat().st_size == 104090  # every UP5K bitstream has this size
+    # the figures are nextpnr's own: compare with its log
+    logs = [p for p in tmp_path.glob(f"build-{board}*/top.tim")]
+    tim = next(p for p in logs if f"{info['fmax_mhz']}" in p.read_text()
+               or abs(fmax_from_log(p.read_text()) - info["fmax_mhz"]) < 1e-9).read_text()
+    assert utilisation(tim)[b.lut_cell] == (info["lut"], info["lut_available"])
+    assert info["lut"] > 0 and info["ff"] > 0 and info["bram"] >= 1  # the UART's FIFO
+    assert info["cycles_per_step"] > 0 and info["build_seconds"] > 0
+    assert np.isclose(info["us_per_step"], info["cycles_per_step"] / info["clock_mhz"],
+                      atol=1e-3)
+    assert re.search(rf"wrote {re.escape(str(bit))} and ", out)
