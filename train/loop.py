@@ -48,7 +48,9 @@ class Inputs:
         self._cache = {}
 
     def _quantized(self, split: data.Split, idx) -> np.ndarray:
-        return self.shell.quantize_input(self.task.features(split, idx)) / self.one
+        x = self.shell.quantize_input(self.task.features(split, idx)) / self.one
+        valid = np.arange(x.shape[1])[None, :] < split.lengths[idx][:, None]
+        return np.where(valid[..., None], x, 0.0)  # padded steps are zero, as in testset.npz
 
     def batch(self, split: data.Split, idx, dtype):
         if not self.task.onehot:  # small: quantize each split once

@@ -1,0 +1,147 @@
+"""train/loop.py and `python -m train`: outputs, exactness, determinism, resume, errors, PTQ."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from hw import metrics, modelfile
+from hw.reference import Reference
+from train import loop
+from train.__main__ import main
+
+ROOT = Path(__file__).resolve().parents[1]
+VOWELS = ROOT.parent / "shared" / "data" / "japanese_vowels"
+TINY = ["--hidden", "8", "--epochs", "2", "--threads", "1", "--no-progress"]
+
+
+def _run(tmp_path, *args, name="run"):
+    out = tmp_path / name
+    assert main([*TINY, *args, "--out", str(out)]) == 0
+    return out, json.loads((out / "train.json").read_text())
+
+
+def test_a_digits_run_writes_every_output_and_the_integer_model_agrees(tmp_path):
+    out, res = _run(tmp_path, "--cell", "gru", "--quant", "ternary", "--mode", "hardware")
+    for f in ("model.json", "testset.npz", "train.json", "curves.png", "checkpoint.pt"):
+        assert (out / f).stat().st_size > 0, f
+    assert res["metric"] == "accuracy" and res["integer"] == res["qat"] and res["exact"]
+    assert [e["epoch"] for e in res["epochs"]] == [1, 2] and "float" not in res
+    assert res["config"]["quant"] == "ternary" and res["seconds"] > 0
+    # recompute the integer metric from the files alone, as sim/ and the board host do
+    model = modelfile.load(out / "model.json")
+    ts = metrics.load_testset(out / "testset.npz")
+    pred = Reference(model).predict(ts.x)
+    assert metrics.accuracy(pred, ts.y) == res["integer"]
+    assert model.meta["task"] == "digits" and model.meta["emit"] == "last"
+    assert model.meta["config"] == res["config"] and len(model.meta["classes"]) == 10
+    assert (out / "curves.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_runs_are_deterministic(tmp_path):
+    a, _ = _run(tmp_path, "--quant", "ternary-stoch", name="a")
+    b, _ = _run(tmp_path, "--quant", "ternary-stoch", name="b")
+    assert (a / "model.json").read_bytes() == (b / "model.json").read_bytes()
+
+
+def test_resume_continues_a_killed_run_and_matches_an_uninterrupted_one(tmp_path, monkeypatch):
+    args = ["--cell", "lstm", "--quant", "exponential-stoch", "--epochs", "3"]
+    full, res_full = _run(tmp_path, *args, name="full")
+    saved = []
+    real_save = loop.save_checkpoint
+
+    def killed_after_two_epochs(path, state):
+        real_save(path, state)
+        saved.append(state["epoch"])
+        if state["epoch"] == 2:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(loop, "save_checkpoint", killed_after_two_epochs)
+    out = tmp_path / "killed"
+    assert main([*TINY, *args, "--out", str(out)]) == 130
+    assert not (out / "model.json").exists() and saved == [1, 2]
+    monkeypatch.setattr(loop, "save_checkpoint", real_save)
+    assert main([*TINY, *args, "--out", str(out), "--resume"]) == 0
+    res = json.loads((out / "train.json").read_text())
+    assert [e["epoch"] for e in res["epochs"]] == [1, 2, 3]
+
+    def strip(r):
+        return [{k: v for k, v in e.items() if k != "seconds"} for e in r["epochs"]]
+
+    assert strip(res) == strip(res_full)
+    assert (out / "model.json").read_bytes() == (full / "model.json").read_bytes()
+
+
+def test_nan_loss_stops_with_a_clear_message(tmp_path, monkeypatch, capsys):
+    real = loop.loss_fn
+    monkeypatch.setattr(loop, "loss_fn", lambda logits, y: real(logits, y) * float("nan"))
+    assert main([*TINY, "--out", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err
+    assert err == "error: the loss became nan at qat epoch 1 step 1; lower --lr (now 0.01) " \
+                  "or check the data\n"
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--task", "char"], "task char needs --data PATH"),
+    (["--task", "vowels", "--data", "/no/such/folder"], "data path /no/such/folder does not exist"),
+    (["--quant", "ternery"], "--quant 'ternery' is not one of float, binary"),
+    (["--hidden", "0"], "--hidden must be an integer from 1 to 4096, not 0"),
+    (["--lr", "-1"], "--lr must be a positive number, not -1.0"),
+    (["--ptq-finetune", "2"], "--ptq-finetune needs --ptq"),
+    (["--resume"], "--resume: .*checkpoint.pt does not exist"),
+])
+def test_bad_input_is_one_error_line_and_exit_2(tmp_path, capsys, args, message):
+    assert main([*TINY, *args, "--out", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1
+    import re
+
+    assert re.search(message, err), err
+
+
+def test_resume_with_other_options_is_refused(tmp_path, capsys):
+    out, _ = _run(tmp_path, "--epochs", "1")
+    assert main([*TINY, "--epochs", "1", "--quant", "binary", "--out", str(out), "--resume"]) == 2
+    assert "the options differ" in capsys.readouterr().err
+
+
+def test_the_command_line_prints_no_traceback(tmp_path):
+    p = subprocess.run([sys.executable, "-m", "train", "--task", "fsdd", "--data",
+                        str(tmp_path / "none"), "--out", str(tmp_path / "r")],
+                       cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert p.returncode == 2
+    assert p.stderr == f"error: data path {tmp_path / 'none'} does not exist\n"
+
+
+def test_post_training_quantization_with_fine_tuning(tmp_path):
+    _, res = _run(tmp_path, "--ptq", "--ptq-finetune", "1", "--quant", "pow2-ternary")
+    assert [(e["phase"], e["epoch"]) for e in res["epochs"]] == \
+        [("float", 1), ("float", 2), ("finetune", 1)]
+    assert {"float", "ptq", "qat", "integer"} <= set(res) and res["integer"] == res["qat"]
+    assert res["float"] != res["ptq"]
+
+
+def test_ptq_without_fine_tuning_and_a_float_baseline(tmp_path):
+    _, ptq = _run(tmp_path, "--ptq", "--quant", "binary", name="ptq")
+    assert ptq["ptq"] == ptq["qat"] == ptq["integer"]
+    _, qat = _run(tmp_path, "--baseline", "--quant", "binary", name="qat")
+    assert qat["float"] == ptq["float"]  # the same float model, trained the same way
+    assert [e["phase"] for e in qat["epochs"]] == ["float", "float", "qat", "qat"]
+
+
+def test_variable_length_vowels_in_hardware_mode(tmp_path):
+    _, res = _run(tmp_path, "--task", "vowels", "--data", str(VOWELS), "--cell", "lstm",
+                  "--epochs", "1", "--activation", "hard")
+    assert res["integer"] == res["qat"] > 1 / 9
+
+
+def test_char_language_model_in_hardware_mode(tmp_path):
+    text = tmp_path / "t.txt"
+    text.write_text("the cat sat on the mat. " * 80)
+    _, res = _run(tmp_path, "--task", "char", "--data", str(text), "--seq-len", "20",
+                  "--quant", "exponential", "--batch", "16")
+    assert res["metric"] == "bpc" and res["integer"] == res["qat"]
+    assert 0 < res["qat"] < np.log2(12)
