@@ -142,25 +142,32 @@ class QuantRecurrent(QuantMixin, nn.Module):
         for k in range(self.num_layers):
             w_ih, w_hh, b_ih, b_hh = self.layer_params(k, F64)
             b_ih, b_hh = to_format(b_ih.to(F64), f["preact"]), to_format(b_hh.to(F64), f["preact"])
-            gx = v @ w_ih.T  # every step at once: layer k only needs layer k-1's outputs
+            bx, bh = self.biases(b_ih, b_hh)
+            # every step at once (layer k only needs layer k-1's outputs); unbind, not gx[:, t],
+            # whose backward would add a zero-filled full-size gradient per step
+            gx = torch.addmm(bx, v.flatten(0, 1), w_ih.T).unflatten(0, v.shape[:2]).unbind(1)
             h = v.new_zeros(v.shape[0], self.hidden_size)
             c = h
             out = []
-            for t in range(v.shape[1]):
-                h, c = self.step(gx[:, t], h, c, w_hh, b_ih, b_hh)
+            for gx_t in gx:
+                h, c = self.step(gx_t, torch.addmm(bh, h, w_hh.T), h, c)
                 out.append(h)
             v = torch.stack(out, dim=1)
         return v
 
     def preact(self, total: torch.Tensor) -> torch.Tensor:
         """docs/numerics.md `preact`: the exact sum rounded half up to preact.frac, saturated."""
-        fp = self.formats["preact"]
-        return saturate(round_to(total, fp.frac), fp)
+        return to_format(total, self.formats["preact"])
 
-    def step(self, gx, h, c, w_hh, b_ih, b_hh):
-        """One step of one layer on exact reals; the integer version is hw.reference.layer_step."""
-        gh = h @ w_hh.T
-        return self.tanh(self.preact(gx + gh + b_ih + b_hh)), c
+    def biases(self, b_ih, b_hh):
+        """The biases (preact reals) added to the input and the hidden products. All sums are
+        exact, so where a bias is added does not change a bit; the GRU keeps b_hn with W_hn h."""
+        return b_ih + b_hh, torch.zeros_like(b_hh)
+
+    def step(self, gx, gh, h, c):
+        """One step of one layer on exact reals, given the input and hidden products with their
+        biases; the integer version is hw.reference's layer_step."""
+        return self.tanh(self.preact(gx + gh)), c
 
 
 class QuantRNN(QuantRecurrent):
@@ -170,17 +177,18 @@ class QuantRNN(QuantRecurrent):
 class QuantGRU(QuantRecurrent):
     cell = "gru"
 
-    def step(self, gx, h, c, w_hh, b_ih, b_hh):
-        fs, fp = self.formats["state"], self.formats["preact"]
-        gh = h @ w_hh.T
-        xr, xz, xn = gx.chunk(3, dim=1)
-        hr, hz, hn = gh.chunk(3, dim=1)
-        bir, biz, bin_ = b_ih.chunk(3)
-        bhr, bhz, bhn = b_hh.chunk(3)
-        r = self.sig(self.preact(xr + hr + (bir + bhr)))
-        z = self.sig(self.preact(xz + hz + (biz + bhz)))
-        a_in = self.preact(xn + bin_)
-        a_hn = self.preact(hn + bhn)  # torch applies r to (W_hn h + b_hn)
+    def biases(self, b_ih, b_hh):
+        H = self.hidden_size
+        bx = torch.cat([b_ih[:2 * H] + b_hh[:2 * H], b_ih[2 * H:]])
+        return bx, torch.cat([torch.zeros_like(b_hh[:2 * H]), b_hh[2 * H:]])
+
+    def step(self, gx, gh, h, c):
+        fs, fp, H = self.formats["state"], self.formats["preact"], self.hidden_size
+        # r and z: the same formula on adjacent rows, so one preact and one lookup for both
+        rz = self.sig(self.preact(gx[:, :2 * H] + gh[:, :2 * H]))
+        r, z = rz[:, :H], rz[:, H:]
+        a_in = self.preact(gx[:, 2 * H:])  # W_in x + b_in
+        a_hn = self.preact(gh[:, 2 * H:])  # W_hn h + b_hn: torch applies r to it
         n = self.tanh(saturate(a_in + round_to(r * a_hn, fp.frac), fp))
         return saturate(n + round_to(z * (h - n), fs.frac), fs), c
 
@@ -188,14 +196,15 @@ class QuantGRU(QuantRecurrent):
 class QuantLSTM(QuantRecurrent):
     cell = "lstm"
 
-    def step(self, gx, h, c, w_hh, b_ih, b_hh):
-        fs, fp, fc = self.formats["state"], self.formats["preact"], self.formats["cell"]
-        pre = self.preact(gx + h @ w_hh.T + (b_ih + b_hh))
-        pi, pf, pg, po = pre.chunk(4, dim=1)
-        i, f, g, o = self.sig(pi), self.sig(pf), self.tanh(pg), self.sig(po)
+    def step(self, gx, gh, h, c):
+        fs, fp, fc, H = (self.formats["state"], self.formats["preact"], self.formats["cell"],
+                         self.hidden_size)
+        pre = self.preact(gx + gh)
+        s = self.sig(pre)  # i, f, o from it (the g rows are wasted: one lookup instead of three)
+        i, f, o = s[:, :H], s[:, H:2 * H], s[:, 3 * H:]
+        g = self.tanh(pre[:, 2 * H:3 * H])
         c = saturate(round_to(f * c, fc.frac) + round_to(i * g, fc.frac), fc)
-        c_in = saturate(round_to(c, fp.frac), fp)
-        return saturate(round_to(o * self.tanh(c_in), fs.frac), fs), c
+        return saturate(round_to(o * self.tanh(to_format(c, fp)), fs.frac), fs), c
 
 
 CELLS = {"rnn": QuantRNN, "gru": QuantGRU, "lstm": QuantLSTM}

@@ -32,20 +32,44 @@ def straight(x: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
     return _Straight.apply(x, q.detach())
 
 
+class _Fixed(torch.autograd.Function):
+    """floor(x 2**frac + 0.5), clamped to [lo, hi], times 2**-frac; identity gradient."""
+
+    @staticmethod
+    def forward(ctx, x, frac, lo, hi):
+        q = torch.floor(x * 2.0**frac + 0.5)
+        if lo is not None:
+            q = q.clamp_(lo, hi)
+        return q.mul_(2.0**-frac)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad, None, None, None
+
+
+class _Saturate(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, lo, hi):
+        return x.clamp(lo, hi)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad, None, None
+
+
 def round_to(x: torch.Tensor, frac: int) -> torch.Tensor:
     """shift_round onto `frac` fraction bits, round half up: floor(x 2**frac + 0.5) / 2**frac."""
-    one = 2.0**frac
-    return straight(x, torch.floor(x.detach() * one + 0.5) / one)
+    return _Fixed.apply(x, frac, None, None)
 
 
 def saturate(x: torch.Tensor, fmt: Fixed) -> torch.Tensor:
     """Clamp into fmt's range (as reals), gradient straight through."""
-    return straight(x, x.detach().clamp(fmt.min / fmt.one, fmt.max / fmt.one))
+    return _Saturate.apply(x, fmt.min / fmt.one, fmt.max / fmt.one)
 
 
 def to_format(x: torch.Tensor, fmt: Fixed) -> torch.Tensor:
-    """Round to the format and saturate (how biases become preact/output integers)."""
-    return saturate(round_to(x, fmt.frac), fmt)
+    """Round half up to the format and saturate: saturate(round_to(x, fmt.frac), fmt) in one."""
+    return _Fixed.apply(x, fmt.frac, fmt.min, fmt.max)
 
 
 def integers(x: torch.Tensor, fmt: Fixed) -> torch.Tensor:
@@ -56,32 +80,32 @@ def integers(x: torch.Tensor, fmt: Fixed) -> torch.Tensor:
 
 class _Lookup(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, a, table, lo, one_in, func):
-        ctx.save_for_backward(a)
-        ctx.func = func
-        idx = torch.round(a * one_in).long() - lo
-        return table[idx]
+    def forward(ctx, a, table, slope, lo, one_in):
+        idx = torch.round(a * one_in).long().sub_(lo)
+        ctx.save_for_backward(idx, slope)
+        return torch.take(table, idx)
 
     @staticmethod
     def backward(ctx, grad):
-        (a,) = ctx.saved_tensors
-        if ctx.func == "sigmoid":
-            s = torch.sigmoid(a)
-            d = s * (1 - s)
-        else:
-            d = 1 - torch.tanh(a) ** 2
-        return grad * d, None, None, None, None
+        idx, slope = ctx.saved_tensors
+        return grad * torch.take(slope, idx), None, None, None, None
 
 
 class Activation:
-    """The integer activation of docs/numerics.md as a lookup on preact-format reals."""
+    """The integer activation of docs/numerics.md as a lookup on preact-format reals.
+
+    Backward uses the derivative of the smooth function (sigmoid or tanh) at the input, also a
+    table: positive everywhere, so saturated gates still learn."""
 
     def __init__(self, func: str, kind: str, fin: Fixed, fout: Fixed):
-        self.func, self.fin = func, fin
+        self.fin = fin
         table = activation_table(func, kind, fin, fout).astype(np.float64) / fout.one
-        self.table = torch.from_numpy(table)
+        x = torch.arange(fin.min, fin.max + 1, dtype=torch.float64) / fin.one
+        slope = torch.sigmoid(x) * (1 - torch.sigmoid(x)) if func == "sigmoid" \
+            else 1 - torch.tanh(x) ** 2
+        self.table, self.slope = torch.from_numpy(table), slope
 
     def __call__(self, a: torch.Tensor) -> torch.Tensor:
         if self.table.dtype != a.dtype:
-            self.table = self.table.to(a.dtype)
-        return _Lookup.apply(a, self.table, self.fin.min, float(self.fin.one), self.func)
+            self.table, self.slope = self.table.to(a.dtype), self.slope.to(a.dtype)
+        return _Lookup.apply(a, self.table, self.slope, self.fin.min, float(self.fin.one))
