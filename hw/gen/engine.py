@@ -201,12 +201,14 @@ class SerialEngine(wiring.Component):
                 with m.If(s2_group == i // P):
                     m.d.sync += r.eq(final[i % P])
         if self.split:
-            aux_res = [Signal(signed(self.res_bits), name=f"aux{i}")
-                       for i in range(self.res_len)]
-            m.d.comb += [self.aux[i].eq(r) for i, r in enumerate(aux_res)]
+            # registers only where some pass has a split row (a GRU's n rows)
+            used = sorted({i for p in self.passes for i, r in enumerate(p.rows)
+                           if r.split_bias is not None})
+            aux_res = {i: Signal(signed(self.res_bits), name=f"aux{i}") for i in used}
+            m.d.comb += [self.aux[i].eq(r) for i, r in aux_res.items()]
             aux_final = self._finalizers(m, auxs, kinds, kind, "auxfinal")
             with m.If(s2_valid):
-                for i, r in enumerate(aux_res):
+                for i, r in aux_res.items():
                     with m.If(s2_group == i // P):
                         m.d.sync += r.eq(aux_final[i % P])
         with m.If(self.start):

@@ -58,6 +58,8 @@ class Pass:
     frac: int  # F
     out: Fixed  # the format the rows round and saturate to (preact, or output for the head)
     acc_bits: int
+    in_fmt: Fixed  # format of the columns before the split (the state format after it)
+    h_fmt: Fixed
 
     @property
     def cols(self) -> int:
@@ -100,22 +102,29 @@ def make_passes(model: Model) -> list[Pass]:
                     rows.append(Row(tuple(ih[r] + hh[r]),
                                     (int(ly.b_ih[r]) + int(ly.b_hh[r])) << up))
         col_base = 0 if li == 0 else I + (li - 1) * H
-        p = Pass(f"layer{li}", col_base, len(ih[0]), tuple(rows), frac, fp, widths[li].sum)
-        _check_width(p, [fin] * p.split + [fs] * H)
+        p = Pass(f"layer{li}", col_base, len(ih[0]), tuple(rows), frac, fp, widths[li].sum,
+                 fin, fs)
+        _check_width(p)
         out.append(p)
     if model.head is not None:
         fo, w = f["output"], model.head.weight
         frac = max(_frac(w, fs), fo.frac)
         rows = tuple(Row(tuple(m), int(b) << (frac - fo.frac))
                      for m, b in zip(_aligned(w, fs, frac), model.head.bias.tolist()))
-        p = Pass("head", I + (model.num_layers - 1) * H, H, rows, frac, fo, widths[-1].sum)
-        _check_width(p, [fs] * H)
+        p = Pass("head", I + (model.num_layers - 1) * H, H, rows, frac, fo, widths[-1].sum,
+                 fs, fs)
+        _check_width(p)
         out.append(p)
     return out
 
 
-def _check_width(p: Pass, fmts: list[Fixed]) -> None:
+def col_formats(p: Pass) -> list[Fixed]:
+    return [p.in_fmt] * p.split + [p.h_fmt] * (p.cols - p.split)
+
+
+def _check_width(p: Pass) -> None:
     # The reference's widths are the law; this only guards the alignment done above.
+    fmts = col_formats(p)
     lim = 1 << (p.acc_bits - 1)
     for i, row in enumerate(p.rows):
         cuts = [(0, p.cols, row.bias)] if row.split_bias is None else \

@@ -2,8 +2,8 @@
 
 A zero weight produces no logic, a power-of-two weight is wiring (a constant shift) into an
 adder or a subtractor of a balanced tree, and an intN weight that is not a power of two is a
-constant multiplier. Every tree node is as wide as the pass's accumulator: two's-complement sums
-wrap consistently and the reference's widths guarantee the final sum fits, so nothing is lost.
+constant multiplier. Every tree node is exactly as wide as the range its inputs can reach (never
+wider than the pass's accumulator from hw.reference.accumulator_widths), so nothing overflows.
 """
 
 from __future__ import annotations
@@ -12,37 +12,40 @@ from amaranth.hdl import Const, Module, Signal, signed
 from amaranth.lib import wiring
 
 from .engine import engine_ports, finalize, has_split
-from .plan import Pass
+from ..reference import width_for
+from .plan import Pass, col_formats
 
 
-def _tree(m: Module, leaves: list[tuple[object, bool]], width: int, name: str):
-    """Sum of +-leaf (leaf, negative) as a `width`-bit signal; returns (signal, adders used).
+def _tree(m: Module, leaves: list, name: str):
+    """The sum of signed leaves (value, negative, lo, hi): value in [lo, hi] counts as -value
+    when negative. Returns (signal, adders used).
 
-    Signs are folded into the adders (a-b, b-a, -(a+b) kept as a negative node), so a
-    subtracted weight costs a subtractor, not a negation."""
+    Signs fold into the adders (a-b, b-a, or -(a+b) kept as a negative node), so a subtracted
+    weight costs a subtractor, not a negation. Each node is exactly as wide as its range."""
     adders = 0
     level = leaves
     while len(level) > 1:
         nxt = []
         for i in range(0, len(level) - 1, 2):
-            (a, na), (b, nb) = level[i], level[i + 1]
-            s = Signal(signed(width), name=f"{name}_{adders}")
+            (a, na, alo, ahi), (b, nb, blo, bhi) = level[i], level[i + 1]
             if na == nb:
-                m.d.comb += s.eq(a + b)
+                expr, lo, hi, neg = a + b, alo + blo, ahi + bhi, na
             elif nb:
-                m.d.comb += s.eq(a - b)
+                expr, lo, hi, neg = a - b, alo - bhi, ahi - blo, False
             else:
-                m.d.comb += s.eq(b - a)
+                expr, lo, hi, neg = b - a, blo - ahi, bhi - alo, False
+            s = Signal(signed(width_for(lo, hi)), name=f"{name}_{adders}")
+            m.d.comb += s.eq(expr)
             adders += 1
-            nxt.append((s, na and nb))
+            nxt.append((s, neg, lo, hi))
         if len(level) % 2:
             nxt.append(level[-1])
         level = nxt
     if not level:
-        return Const(0, signed(width)), adders
-    v, neg = level[0]
+        return Const(0, signed(1)), adders
+    v, neg, lo, hi = level[0]
     if neg:
-        s = Signal(signed(width), name=f"{name}_neg")
+        s = Signal(signed(width_for(-hi, -lo)), name=f"{name}_neg")
         m.d.comb += s.eq(-v)
         return s, adders + 1
     return v, adders
@@ -81,8 +84,10 @@ class UnrolledEngine(wiring.Component):
         res = [Signal(signed(self.res_bits), name=f"res{i}") for i in range(self.res_len)]
         m.d.comb += [self.result[i].eq(r) for i, r in enumerate(res)]
         if self.split:
-            aux = [Signal(signed(self.res_bits), name=f"aux{i}") for i in range(self.res_len)]
-            m.d.comb += [self.aux[i].eq(r) for i, r in enumerate(aux)]
+            used = sorted({i for p in self.passes for i, r in enumerate(p.rows)
+                           if r.split_bias is not None})
+            aux = {i: Signal(signed(self.res_bits), name=f"aux{i}") for i in used}
+            m.d.comb += [self.aux[i].eq(r) for i, r in aux.items()]
         cur, active = Signal.like(self.sel), Signal()
         m.d.sync += active.eq(self.start)
         with m.If(self.start):
@@ -91,15 +96,18 @@ class UnrolledEngine(wiring.Component):
             m.d.sync += self.ready.eq(self.res_len)
         products = {}
         for k, p in enumerate(self.passes):
+            fmts = col_formats(p)
             writes = []
             for r, row in enumerate(p.rows):
                 outs = []
                 for n, (bias, mults) in enumerate(_parts(p, row)):
-                    leaves = [(Const(bias, signed(p.acc_bits)), False)] if bias else []
+                    leaves = [(Const(bias), False, bias, bias)] if bias else []
                     for j, mm in mults:
                         if mm == 0:
                             continue
                         v = self.vec[p.col_base + j]
+                        fv = fmts[j]
+                        lo, hi = abs(mm) * fv.min, abs(mm) * fv.max
                         odd = _odd_part(abs(mm))
                         k2 = (abs(mm) // odd).bit_length() - 1
                         if odd == 1:
@@ -111,8 +119,8 @@ class UnrolledEngine(wiring.Component):
                                                        name=f"v{key[0]}_x{odd}")
                                 m.d.comb += products[key].eq(v * odd)
                             term = products[key] << k2
-                        leaves.append((term, mm < 0))
-                    total, _ = _tree(m, leaves, p.acc_bits, f"p{k}r{r}_{n}")
+                        leaves.append((term, mm < 0, lo, hi))
+                    total, _ = _tree(m, leaves, f"p{k}r{r}_{n}")
                     out = Signal(signed(p.out.bits), name=f"p{k}r{r}_{n}_pre")
                     m.d.comb += out.eq(finalize(total, p))
                     outs.append(out)

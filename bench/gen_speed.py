@@ -1,0 +1,45 @@
+"""How long generation takes (ModelTop + amaranth.back.verilog.convert + manifest).
+
+    .venv/bin/python bench/gen_speed.py [--hidden 64 --inputs 16 --cell gru]
+
+The goal is seconds, not minutes, for a 64-unit GRU with 16 inputs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from hw.gen.cli import generate  # noqa: E402
+from hw.random_model import random_model  # noqa: E402
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--cell", default="gru")
+    ap.add_argument("--hidden", type=int, default=64)
+    ap.add_argument("--inputs", type=int, default=16)
+    ap.add_argument("--schemes", default="ternary,exponential,int8")
+    ap.add_argument("--parallel", default="4,64,unrolled")
+    args = ap.parse_args()
+    print("| scheme | P | seconds | top.v kB | cycles/step |")
+    print("|---|---|---|---|---|")
+    for scheme in args.schemes.split(","):
+        model = random_model(cell=args.cell, scheme=scheme, input_size=args.inputs,
+                             hidden_size=args.hidden, outputs=10, seed=3)
+        for text in args.parallel.split(","):
+            par = text if text == "unrolled" else int(text)
+            t0 = time.monotonic()
+            verilog, man = generate(model, par)
+            dt = time.monotonic() - t0
+            print(f"| {scheme} | {par} | {dt:.1f} | {len(verilog) // 1000} | "
+                  f"{man['cycles_per_step']} |", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,65 @@
+"""Cycles per step and resources against the parallelism knob, for one model.
+
+    .venv/bin/python bench/gen_table.py [--cell gru --scheme ternary --hidden 16 --inputs 8]
+
+Prints a Markdown table (docs/hardware.md holds its output): cycles per step and latency from
+ModelTop's properties, the bound ceil(rows/P) x columns summed over the layers, resources from
+the manifest, and generic cell counts from yosys `stat` on the emitted top.v.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from hw.gen.cli import generate  # noqa: E402
+from hw.gen.stat import cell_counts  # noqa: E402
+from hw.random_model import random_model  # noqa: E402
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--cell", default="gru")
+    ap.add_argument("--scheme", default="ternary")
+    ap.add_argument("--hidden", type=int, default=16)
+    ap.add_argument("--inputs", type=int, default=8)
+    ap.add_argument("--outputs", type=int, default=4)
+    ap.add_argument("--parallel", default="1,2,4,8,16,48,unrolled")
+    args = ap.parse_args()
+    model = random_model(cell=args.cell, scheme=args.scheme, input_size=args.inputs,
+                         hidden_size=args.hidden, outputs=args.outputs, seed=0)
+    gates = model.gates
+    print(f"model: random_model(cell={args.cell!r}, scheme={args.scheme!r}, "
+          f"input_size={args.inputs}, hidden_size={args.hidden}, outputs={args.outputs}, "
+          f"seed=0), emit 'last'\n")
+    print("| P | cycles/step | bound | latency | adders | shifters | weight mults | "
+          "elementwise mults | memory bits | yosys $add+$sub | yosys $mul | yosys shifts | "
+          "yosys flip-flop cells | generation s |")
+    print("|" + "---|" * 14)
+    for text in args.parallel.split(","):
+        par = text if text == "unrolled" else int(text)
+        t0 = time.monotonic()
+        verilog, man = generate(model, par)
+        gen = time.monotonic() - t0
+        cells = cell_counts(verilog)
+        rows, cols = gates * args.hidden, args.inputs + args.hidden
+        bound = "-" if par == "unrolled" else math.ceil(rows / par) * cols
+        r = man["resources"]
+        adds = cells.get("$add", 0) + cells.get("$sub", 0)
+        shifts = sum(v for k, v in cells.items() if k in ("$shl", "$sshl", "$shr", "$sshr",
+                                                          "$shift", "$shiftx"))
+        ffs = sum(v for k, v in cells.items() if "dff" in k)
+        print(f"| {par} | {man['cycles_per_step']} | {bound} | {man['latency']} | "
+              f"{r['adders']} | {r['shifters']} | {r['multipliers']} | "
+              f"{r['elementwise_multipliers']} | {r['memory_bits']} | {adds} | "
+              f"{cells.get('$mul', 0)} | {shifts} | {ffs} | {gen:.1f} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
