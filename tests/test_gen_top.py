@@ -141,3 +141,21 @@ def test_cell_units(cell, parallel, units):
     trace = simulate(top, seqs, seed=seed)
     check_against_reference(top, seqs, trace)
     check_timing(top, seqs, trace)
+
+
+@pytest.mark.parametrize("cell", CELLS)
+@pytest.mark.parametrize("parallel", [2, "unrolled"])
+def test_reset_at_any_time(cell, parallel):
+    """rst in the middle of a sequence, of a step, or with an output beat waiting: afterwards
+    the circuit behaves as new (the sequences after the reset match the reference)."""
+    seed = _seed("reset", cell, parallel) % 10_000
+    model, rng = build(cell, "ternary", "hard", seed, layers=2, head=2, emit="every")
+    top = ModelTop(model, parallel=parallel)
+    before = [random_inputs(rng, model, (5,)) for _ in range(2)]
+    after = [random_inputs(rng, model, (3,)) for _ in range(2)]
+    span = 2 * 5 * top.cycles_per_step
+    for n, cut in enumerate(sorted(rng.integers(1, span, size=4).tolist())):
+        top = top if n == 0 else ModelTop(model, parallel=parallel)
+        trace = simulate(top, after, before=before, reset_cycle=cut, idle=0.2, stall=0.5,
+                         seed=seed + n)
+        check_against_reference(top, after, trace)

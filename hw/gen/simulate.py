@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+from amaranth.hdl import ClockDomain, Module
 from amaranth.sim import Simulator
 
 from .top import ModelTop
@@ -66,23 +67,48 @@ def expected_count(top: ModelTop, sequences) -> int:
 
 
 def simulate(top: ModelTop, sequences, *, idle: float = 0.0, stall: float = 0.0,
-             seed: int = 0, vcd: str | None = None) -> Trace:
-    """Feed each sequence (T, input_size) of input-format integers, first/last set by position."""
+             seed: int = 0, vcd: str | None = None, before=(), reset_cycle: int | None = None
+             ) -> Trace:
+    """Feed each sequence (T, input_size) of input-format integers, first/last set by position.
+
+    With `reset_cycle`, the sequences in `before` are fed first and `rst` is pulsed for one
+    cycle at that cycle (wherever the circuit is); the trace then covers only `sequences`,
+    fed after the reset."""
     rng = np.random.default_rng(seed)
-    beats_in = [pack_input(top, x, t == 0, t == len(s) - 1)
-                for s in sequences for t, x in enumerate(np.asarray(s))]
+
+    def pack(seqs):
+        return [pack_input(top, x, t == 0, t == len(s) - 1)
+                for s in seqs for t, x in enumerate(np.asarray(s))]
+
+    beats_in = pack(sequences)
     want = expected_count(top, sequences)
     limit = (len(beats_in) + 4) * (top.latency + top.cycles_per_step + 4) \
-        * int(4 / (1 - max(idle, stall) + 1e-9))
+        * int(4 / (1 - max(idle, stall) + 1e-9)) + (reset_cycle or 0)
     trace = Trace()
     i_payload, o_payload = top.i.payload.as_value(), top.o.payload.as_value()
+    m = Module()
+    m.domains.sync = cd = ClockDomain()
+    m.submodules.top = top
 
     async def bench(ctx):
+        queue = pack(before) if reset_cycle is not None else beats_in
         k, cycle, offered, held = 0, 0, False, None
-        while k < len(beats_in) or len(trace.beats) < want:
-            if k < len(beats_in) and not offered and rng.random() >= idle:
+        while (reset_cycle is not None and cycle <= reset_cycle) or k < len(queue) \
+                or len(trace.beats) < want:
+            if cycle == reset_cycle:
+                # the source resets too: whatever it offered is gone
+                ctx.set(cd.rst, 1)
+                ctx.set(top.i.valid, 0)
+                ctx.set(top.o.ready, int(rng.random() >= stall))
+                await ctx.tick()
+                ctx.set(cd.rst, 0)
+                queue, k, offered, held = beats_in, 0, False, None
+                trace.beats.clear(), trace.accepted.clear(), trace.valid_at.clear()
+                cycle += 1
+                continue
+            if k < len(queue) and not offered and rng.random() >= idle:
                 offered = True
-                ctx.set(i_payload, beats_in[k])
+                ctx.set(i_payload, queue[k])
             ctx.set(top.i.valid, int(offered))
             ctx.set(top.o.ready, int(rng.random() >= stall))
             _, _, iv, ir, ov, orr, op = await ctx.tick().sample(
@@ -101,10 +127,10 @@ def simulate(top: ModelTop, sequences, *, idle: float = 0.0, stall: float = 0.0,
             cycle += 1
             if cycle > limit:
                 raise AssertionError(f"no progress after {cycle} cycles: {k} of "
-                                     f"{len(beats_in)} beats in, {len(trace.beats)} of {want} out")
+                                     f"{len(queue)} beats in, {len(trace.beats)} of {want} out")
         trace.cycles = cycle
 
-    sim = Simulator(top)
+    sim = Simulator(m)
     sim.add_clock(1e-6)
     sim.add_testbench(bench)
     if vcd:
