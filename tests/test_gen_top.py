@@ -52,7 +52,8 @@ def check_against_reference(top: ModelTop, sequences, trace) -> None:
     for (s, t), (data, am, last), beat in zip(where, expected, trace.beats):
         for u, (e, g) in enumerate(zip(data.tolist(), beat.data)):
             assert e == g, f"sequence {s}, step {t}, unit {u}: expected {e}, got {g}"
-        assert beat.argmax == am, f"sequence {s}, step {t}, argmax: expected {am}, got {beat.argmax}"
+        assert beat.argmax == am, \
+            f"sequence {s}, step {t}, argmax: expected {am}, got {beat.argmax}"
         assert beat.last == last, f"sequence {s}, step {t}, last: expected {last}, got {beat.last}"
 
 

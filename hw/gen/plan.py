@@ -19,7 +19,6 @@ restarted from b_hn, so a GRU costs 3 rows per unit, like the gates themselves.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 from .. import schemes
@@ -207,12 +206,6 @@ def serial_image(passes: list[Pass], lanes: int, multiply: bool) -> SerialImage:
         code_bits = 1 + mag_bits
     enc = Encoding(multiply, code_bits, mag_bits, max(1, max(bases + [0]).bit_length()))
 
-    def code(v: int) -> int:
-        if multiply:
-            return v & ((1 << code_bits) - 1)
-        # for shift schemes v is the magnitude; the sign comes from the multiplier
-        raise AssertionError("unreachable")
-
     groups, mem_base, group_base, words, bias, base, split = [], [], [], [], [], [], []
     for p, hp in zip(passes, halves):
         g_count = -(-len(p.rows) // lanes)
@@ -231,8 +224,8 @@ def serial_image(passes: list[Pass], lanes: int, multiply: bool) -> SerialImage:
                         continue
                     v = (hp[r][1] + hp[r][3])[j]
                     if multiply:
-                        c = code(v)
-                    else:
+                        c = v & ((1 << code_bits) - 1)
+                    else:  # v is the magnitude; the sign comes from the multiplier
                         neg = p.rows[r].mults[j] < 0
                         c = (int(neg) << mag_bits) | (v if mag_bits else 0)
                     word |= c << (q * code_bits)
@@ -245,6 +238,3 @@ def uses_multipliers(model: Model) -> bool:
     """intN weights go through real multipliers; every other scheme is shift-and-add."""
     return any(schemes.int_bits(m.scheme) is not None for _, m in model.matrices())
 
-
-def ceil_log2(n: int) -> int:
-    return max(0, math.ceil(math.log2(n))) if n > 1 else 0
