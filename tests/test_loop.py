@@ -102,10 +102,14 @@ def test_bad_input_is_one_error_line_and_exit_2(tmp_path, capsys, args, message)
     assert re.search(message, err), err
 
 
-def test_resume_with_other_options_is_refused(tmp_path, capsys):
-    out, _ = _run(tmp_path, "--epochs", "1")
+def test_resume_takes_the_checkpoint_options_and_refuses_other_ones(tmp_path, capsys):
+    out, first = _run(tmp_path, "--epochs", "1", "--quant", "int4")
+    assert main(["--out", str(out), "--resume", "--no-progress"]) == 0  # a finished run: re-export
+    again = json.loads((out / "train.json").read_text())
+    assert again["config"] == first["config"] and again["integer"] == first["integer"]
     assert main([*TINY, "--epochs", "1", "--quant", "binary", "--out", str(out), "--resume"]) == 2
-    assert "the options differ" in capsys.readouterr().err
+    assert "error: --resume: --quant 'binary' differs from the checkpoint's 'int4'" in \
+        capsys.readouterr().err
 
 
 def test_the_command_line_prints_no_traceback(tmp_path):

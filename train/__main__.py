@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 from dataclasses import fields
+from pathlib import Path
 
 from hw.modelfile import UserError
 
@@ -48,9 +49,20 @@ def parser() -> argparse.ArgumentParser:
 
 
 def config_from(args: argparse.Namespace) -> Config:
+    """The options given; with --resume the others come from the run's checkpoint, and a given
+    option that differs from the checkpoint's is refused (the run would not be the same run)."""
     given = {f.name: getattr(args, f.name) for f in fields(Config)
              if getattr(args, f.name, None) is not None}
-    return Config(**given)
+    if not args.resume:
+        return Config(**given)
+    from .loop import load_checkpoint
+
+    saved = load_checkpoint(Path(args.out) / "checkpoint.pt")["config"]
+    for k, v in given.items():
+        if saved.get(k) != v:
+            raise UserError(f"--resume: --{k.replace('_', '-')} {v!r} differs from the "
+                            f"checkpoint's {saved.get(k)!r}")
+    return Config.from_dict(saved)
 
 
 def main(argv=None) -> int:

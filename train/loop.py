@@ -103,8 +103,8 @@ def evaluate(net: Net, inputs: Inputs, split: data.Split) -> tuple[float, np.nda
 
 
 def cosine_lr(base: float, step: int, total: int) -> float:
-    """Cosine decay from base to 2% of base over `total` steps."""
-    return base * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * min(step, total) / total)))
+    """Cosine decay from base to 0 over `total` steps (the codes settle at the end)."""
+    return base * 0.5 * (1 + math.cos(math.pi * min(step, total) / total))
 
 
 def _epoch_seed(cfg: Config, phase: int, epoch: int) -> int:
