@@ -10,7 +10,7 @@ import pytest
 
 from hw import metrics, modelfile
 from hw.reference import Reference
-from train import loop
+from train import loop, report
 from train.__main__ import main
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -39,6 +39,15 @@ def test_a_digits_run_writes_every_output_and_the_integer_model_agrees(tmp_path)
     assert model.meta["task"] == "digits" and model.meta["emit"] == "last"
     assert model.meta["config"] == res["config"] and len(model.meta["classes"]) == 10
     assert (out / "curves.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_report_tables_finished_runs(tmp_path, capsys):
+    out, res = _run(tmp_path, "--quant", "exponential", "--epochs", "1")
+    assert report.main([str(out)]) == 0
+    last = capsys.readouterr().out.splitlines()[-1]
+    assert last.startswith("| digits | gru | 8 | exponential | hardware | 1 |")
+    assert f"| {res['qat']:.4f} | {res['integer']:.4f} |" in last
+    assert report.main([str(tmp_path / "none")]) == 2
 
 
 def test_runs_are_deterministic(tmp_path):

@@ -28,6 +28,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--mode", help="weights or hardware (default)")
     p.add_argument("--activation", help="integer activations: pwl (default) or hard")
     p.add_argument("--levels", type=int, help="exponential: levels below the top (default 7)")
+    p.add_argument("--level-shift", type=int,
+                   help="binary/ternary level: the Glorot bound as a power of two times 2**SHIFT "
+                        "(also the clip bound of pow2-ternary/exponential; default per task)")
     p.add_argument("--epochs", type=int, help="training epochs (default per task)")
     p.add_argument("--lr", type=float, help="Adam learning rate (default per task)")
     p.add_argument("--batch", type=int, help="batch size (default per task)")

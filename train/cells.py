@@ -88,7 +88,7 @@ class QuantRecurrent(QuantMixin, nn.Module):
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, *,
                  quant: str = "float", mode: str = "weights", activation: str = "pwl",
-                 levels: int = 7, formats: dict | None = None):
+                 levels: int = 7, formats: dict | None = None, level_shift: int = 0):
         super().__init__()
         for what, v in (("input size", input_size), ("hidden size", hidden_size),
                         ("number of layers", num_layers)):
@@ -105,8 +105,8 @@ class QuantRecurrent(QuantMixin, nn.Module):
             self.register_parameter(f"weight_hh_l{k}", nn.Parameter(torch.empty(G * H, H)))
             self.register_parameter(f"bias_ih_l{k}", nn.Parameter(torch.empty(G * H)))
             self.register_parameter(f"bias_hh_l{k}", nn.Parameter(torch.empty(G * H)))
-            self._exp[f"weight_ih_l{k}"] = Q.glorot_exponent(cols, H)
-            self._exp[f"weight_hh_l{k}"] = Q.glorot_exponent(H, H)
+            self._exp[f"weight_ih_l{k}"] = Q.glorot_exponent(cols, H) + level_shift
+            self._exp[f"weight_hh_l{k}"] = Q.glorot_exponent(H, H) + level_shift
         f = self.formats
         self.sig = Activation("sigmoid", activation, f["preact"], f["state"])
         self.tanh = Activation("tanh", activation, f["preact"], f["state"])
@@ -214,12 +214,13 @@ class QuantLinear(QuantMixin, nn.Module):
     """The dense head: logits = W h + b; in hardware mode `preact` in the output format."""
 
     def __init__(self, in_features: int, out_features: int, *, quant: str = "float",
-                 mode: str = "weights", levels: int = 7, formats: dict | None = None):
+                 mode: str = "weights", levels: int = 7, formats: dict | None = None,
+                 level_shift: int = 0):
         super().__init__()
         self._setup(quant, mode, levels, formats)
         lin = nn.Linear(in_features, out_features)  # torch's init
         self.weight, self.bias = lin.weight, lin.bias
-        self._exp = {"weight": Q.glorot_exponent(in_features, out_features)}
+        self._exp = {"weight": Q.glorot_exponent(in_features, out_features) + level_shift}
         self.init_shadow_()
 
     def forward(self, h: torch.Tensor) -> torch.Tensor:
@@ -237,11 +238,11 @@ class Net(nn.Module):
     def __init__(self, *, cell: str, input_size: int, hidden: int, layers: int = 1,
                  outputs: int | None = None, emit: str = "last", quant: str = "float",
                  mode: str = "weights", activation: str = "pwl", levels: int = 7,
-                 formats: dict | None = None):
+                 formats: dict | None = None, level_shift: int = 0):
         super().__init__()
         if cell not in CELLS:
             raise ValueError(f"cell must be one of {', '.join(CELLS)}, not {cell!r}")
-        kw = dict(quant=quant, mode=mode, levels=levels, formats=formats)
+        kw = dict(quant=quant, mode=mode, levels=levels, formats=formats, level_shift=level_shift)
         self.rnn = CELLS[cell](input_size, hidden, layers, activation=activation, **kw)
         self.head = QuantLinear(hidden, outputs, **kw) if outputs else None
         self.emit = emit if outputs else "hidden"

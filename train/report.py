@@ -25,14 +25,15 @@ def row(path: Path) -> dict:
 
 
 def table(rows: list[dict]) -> str:
-    def fmt(v):
+    def fmt(key, v):
         if v is None:
             return ""
-        return f"{v:.4f}" if isinstance(v, float) and v < 100 else str(round(v) if
-                                                                      isinstance(v, float) else v)
+        if key == "seconds":
+            return f"{v:.0f}"
+        return f"{v:.4f}" if isinstance(v, float) else str(v)
 
     out = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
-    out += ["| " + " | ".join(fmt(r[k]) for k in COLUMNS) + " |" for r in rows]
+    out += ["| " + " | ".join(fmt(k, r[k]) for k in COLUMNS) + " |" for r in rows]
     return "\n".join(out)
 
 
