@@ -93,6 +93,18 @@ def test_nan_loss_stops_with_a_clear_message(tmp_path, monkeypatch, capsys):
                   "or check the data\n"
 
 
+def test_nan_weights_stop_with_a_clear_message(tmp_path, monkeypatch, capsys):
+    from train.cells import Net
+
+    def poisoned(net):
+        net.rnn.weight_hh_l0.data[0, 0] = float("inf")
+
+    monkeypatch.setattr(Net, "clip_shadow_", poisoned)
+    assert main([*TINY, "--batch", "5000", "--out", str(tmp_path / "r")]) == 2  # 1 step/epoch
+    assert capsys.readouterr().err == "error: parameter rnn.weight_hh_l0 became NaN/inf at the " \
+        "end of qat epoch 1; lower --lr (now 0.01)\n"
+
+
 @pytest.mark.parametrize("args,message", [
     (["--task", "char"], "task char needs --data PATH"),
     (["--task", "vowels", "--data", "/no/such/folder"], "data path /no/such/folder does not exist"),

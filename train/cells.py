@@ -204,7 +204,7 @@ class QuantLSTM(QuantRecurrent):
         i, f, o = s[:, :H], s[:, H:2 * H], s[:, 3 * H:]
         g = self.tanh(pre[:, 2 * H:3 * H])
         c = saturate(round_to(f * c, fc.frac) + round_to(i * g, fc.frac), fc)
-        return saturate(round_to(o * self.tanh(to_format(c, fp)), fs.frac), fs), c
+        return to_format(o * self.tanh(to_format(c, fp)), fs), c  # round, then saturate
 
 
 CELLS = {"rnn": QuantRNN, "gru": QuantGRU, "lstm": QuantLSTM}

@@ -111,10 +111,13 @@ def _epoch_seed(cfg: Config, phase: int, epoch: int) -> int:
     return (cfg.seed * 1000003 + phase * 1009 + epoch) % (2**31)
 
 
-def _check_finite(net: Net, loss: torch.Tensor, where: str, lr: float) -> None:
+def _check_loss(loss: torch.Tensor, where: str, lr: float) -> None:
     if not torch.isfinite(loss):
         raise Diverged(f"the loss became {loss.item()} at {where}; lower --lr (now {lr:g}) "
                        f"or check the data")
+
+
+def _check_weights(net: Net, where: str, lr: float) -> None:
     for name, p in net.named_parameters():
         if not torch.isfinite(p).all():
             raise Diverged(f"parameter {name} became NaN/inf at {where}; lower --lr (now {lr:g})")
@@ -138,7 +141,7 @@ def train_epoch(net, opt, cfg, inputs, phase_i, phase, epoch, epochs, lr, progre
             g["lr"] = step_lr
         logits = net(x, lengths)
         loss = loss_fn(logits, y)
-        _check_finite(net, loss, f"{phase} epoch {epoch + 1} step {s + 1}", lr)
+        _check_loss(loss, f"{phase} epoch {epoch + 1} step {s + 1}", lr)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(net.parameters(), cfg.clip)
@@ -152,9 +155,9 @@ def train_epoch(net, opt, cfg, inputs, phase_i, phase, epoch, epochs, lr, progre
             live = {"loss": f"{total_loss / count:.3f}", "acc": f"{correct / count:.3f}"}
         else:
             live = {"bpc": f"{total_loss / count / math.log(2):.3f}"}
-        bar.set_postfix(live)
+        bar.set_postfix(live, refresh=False)
     bar.close()
-    _check_finite(net, torch.tensor(0.0), f"the end of {phase} epoch {epoch + 1}", lr)
+    _check_weights(net, f"the end of {phase} epoch {epoch + 1}", lr)
     train_metric = correct / count if task.metric == "accuracy" else total_loss / count / math.log(2)
     return {"loss": total_loss / count, "train_" + task.metric: train_metric}
 
