@@ -1,0 +1,149 @@
+"""`python -m sim RUN`: simulate a run folder's top.v on its test set and write RUN/sim.json.
+
+RUN/top.v (generated first from RUN/model.json when missing) streams every sequence of the
+test set in a cocotb testbench (sim/tb_top.py, flow `steady`: input always valid, output
+always ready); every output beat is compared with the reference model's. sim.json reports
+the counts, the task metric computed from the RTL's own output beats next to the reference
+model's, and the measured speed. Bad input is a UserError (one line, exit 2).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from hw import metrics
+from hw.modelfile import Model, UserError, atomic_write_text, load
+from hw.reference import Reference
+
+from . import runner
+from .expect import Item, expected_items
+from .job import Flow, Job, read_report, write_job
+from .layout import Manifest, load_manifest
+from .stimulus import generate
+
+
+def prepare(run: Path, parallel: str) -> tuple[Model, Manifest]:
+    """Check the run folder; generate top.v and manifest.json when top.v is missing."""
+    if not run.is_dir():
+        raise UserError(f"run folder {run} does not exist (make train RUN={run} creates it)")
+    if not (run / "model.json").is_file():
+        raise UserError(f"{run / 'model.json'} does not exist (make train writes it)")
+    model = load(run / "model.json")
+    if not (run / "top.v").is_file():
+        print(f"{run / 'top.v'} is missing: generating it (--parallel {parallel})", flush=True)
+        generate(None, run, parallel)
+    if not (run / "manifest.json").is_file():
+        raise UserError(f"{run / 'manifest.json'} does not exist but top.v does; regenerate "
+                        f"both with make verilog RUN={run}")
+    man = load_manifest(run / "manifest.json")
+    raw = man.raw
+    for key, want in (("input_size", model.input_size), ("hidden_size", model.hidden_size),
+                      ("cell", model.cell), ("num_layers", model.num_layers)):
+        if raw.get(key) != want:
+            raise UserError(f"{run / 'manifest.json'} says {key} {raw.get(key)!r} but "
+                            f"model.json has {want!r}; regenerate with make verilog RUN={run}")
+    return model, man
+
+
+def beat_outputs(T: int, n_items: int, item, data, argmax, emit: str):
+    """Per sequence: logits (N, C) at the last step for `last`, else (N, T, C) at every step
+    (zero where padded), and the argmax beats the same way (-1 where none came)."""
+    C = data.shape[1] if data.ndim == 2 and data.shape[1] else 1
+    if emit == "last":
+        logits, am = np.zeros((n_items, C), np.int64), np.full(n_items, -1, np.int64)
+        logits[item], am[item] = data, argmax
+        return logits, am
+    logits, am = np.zeros((n_items, T, C), np.int64), np.full((n_items, T), -1, np.int64)
+    step = np.zeros(len(item), np.int64)
+    for i in np.unique(item):  # beats of one sequence arrive in step order
+        where = np.flatnonzero(item == i)
+        step[where] = np.arange(len(where))
+    logits[item, step], am[item, step] = data, argmax
+    return logits, am
+
+
+def task_metric(name: str, model: Model, logits, argmax, ts: metrics.TestSet, emit: str):
+    """Accuracy from the argmax beats (at each sequence's last step for class labels, at
+    every labelled step for per-step labels) or bits per symbol from the logits."""
+    if name == "accuracy":
+        if ts.y.ndim == 1:
+            pred = argmax if emit == "last" else argmax[np.arange(len(ts)), ts.lengths - 1]
+            return metrics.accuracy(pred, ts.y)
+        keep = ts.y >= 0
+        return metrics.accuracy(argmax[keep], ts.y[keep])
+    if name == "bpc":
+        if emit == "every" and ts.y.ndim == 1:
+            logits = logits[np.arange(len(ts)), ts.lengths - 1]
+        return metrics.bits_per_symbol(logits, model.fmt("output"), ts.y)
+    raise UserError(f"model.json meta.metric is {name!r}; sim knows {', '.join(metrics.METRICS)}")
+
+
+def simulate_run(run, simulator: str, data=None, *, parallel: str = "4",
+                 waves: bool = False) -> dict:
+    """Simulate RUN's top.v on its test set, write RUN/sim.json and return its content."""
+    run = Path(run)
+    runner.check_simulator(simulator)
+    model, man = prepare(run, parallel)
+    ts = metrics.load_testset(Path(data) if data else run / "testset.npz")
+    if ts.x.shape[-1] != model.input_size or len(ts) == 0 or (ts.lengths < 1).any() \
+            or (ts.lengths > ts.x.shape[1]).any():
+        raise UserError(f"the test set has {ts.x.shape[-1]} features per step and lengths "
+                        f"{ts.lengths.min(initial=0)}..{ts.lengths.max(initial=0)}; the model "
+                        f"takes {model.input_size} and lengths must be 1..{ts.x.shape[1]}")
+    build = run / "sim_build" / simulator
+    build.mkdir(parents=True, exist_ok=True)
+    job = write_job(Job(model=str((run / "model.json").resolve()),
+                        manifest=str((run / "manifest.json").resolve()),
+                        folder=str(build.resolve()), stop_at_first=False,
+                        flows={"steady": Flow()}, checks=False, progress=True),
+                    ts.x, ts.lengths)
+    print(f"building {run / 'top.v'} for {simulator} (log: {build / 'build.log'})", flush=True)
+    t0 = time.perf_counter()
+    try:
+        runner.build([run / "top.v"], man.top, build, simulator, waves=waves,
+                     log_file=build / "build.log")
+    except RuntimeError as e:
+        raise UserError(f"{simulator} could not build {run / 'top.v'} ({e}); see "
+                        f"{build / 'build.log'}")
+    print(f"built in {time.perf_counter() - t0:.1f} s; simulating {len(ts)} sequences, "
+          f"{int(ts.lengths.sum())} steps", flush=True)
+    result = runner.run(man.top, "sim.tb_top", build, simulator, extra_env=job.env(),
+                        waves=waves, test_filter="stream/flow=steady", check=False)
+    try:
+        rep, beats = read_report(build, "stream_steady")
+    except FileNotFoundError:
+        raise runner.SimulationFailed(f"the simulation wrote no report: "
+                                      f"{'; '.join(result.failures) or 'see its output'}")
+    ref = Reference(model)
+    items = expected_items(ref, [Item(str(i), ts.sequence(i)) for i in range(len(ts))],
+                           man.emit)
+    out = {"simulator": simulator, "sequences": len(ts), "steps": int(ts.lengths.sum()),
+           "mismatches": rep["mismatches"], "first_mismatch": rep["first_mismatch"],
+           "metric": None, "rtl_metric": None, "reference_metric": None}
+    if man.emit != "hidden":
+        name = model.meta.get("metric", "accuracy")
+        exp = np.concatenate([it.data for it in items])
+        exp_item = np.concatenate([np.full(len(it.data), i) for i, it in enumerate(items)])
+        exp_am = np.concatenate([it.argmax for it in items])
+        r_logits, r_am = beat_outputs(ts.x.shape[1], len(ts), exp_item, exp, exp_am, man.emit)
+        out.update(metric=name, reference_metric=task_metric(name, model, r_logits, r_am, ts,
+                                                             man.emit))
+        got_item = beats["item"]
+        if len(got_item) == len(exp_item) and (got_item == exp_item).all():
+            g_logits, g_am = beat_outputs(ts.x.shape[1], len(ts), got_item, beats["data"],
+                                          beats["argmax"], man.emit)
+            out["rtl_metric"] = task_metric(name, model, g_logits, g_am, ts, man.emit)
+    out.update({
+        "cycles_per_step": rep["interval_mean"], "manifest_cycles_per_step": man.cycles_per_step,
+        "latency": rep["latency_max"], "manifest_latency": man.latency,
+        "cycles": rep["cycles"], "cycles_per_step_overall": rep["cycles"] / max(1, out["steps"]),
+        "sim_cycles_per_second": rep["cycles_per_second"], "sim_wall_s": rep["wall_s"],
+        "emit": man.emit, "parallel": man.parallel, "top": str(run / "top.v"),
+        "testset": str(Path(data) if data else run / "testset.npz"),
+    })
+    atomic_write_text(run / "sim.json", json.dumps(out, indent=1) + "\n")
+    return out
