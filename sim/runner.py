@@ -93,23 +93,48 @@ def _make_overrides(simulator: str) -> str | None:
 
 def build(verilog_sources, toplevel: str, build_dir, simulator: str, *,
           waves: bool | None = None, log_file=None) -> None:
-    """Compile the sources into build_dir (WAVES=1 in the environment turns waves on)."""
+    """Compile the sources into build_dir; `waves` (or WAVES=1 in the environment) records
+    build_dir/TOPLEVEL.fst (Icarus) or build_dir/dump.vcd (Verilator) when run."""
     build_dir = Path(build_dir).resolve()
     build_dir.mkdir(parents=True, exist_ok=True)
     r = _runner(simulator)
-    flags, saved = _make_overrides(simulator), os.environ.get("MAKEFLAGS")
+    sources = [Path(s).resolve() for s in verilog_sources]
+    args = list(BUILD_ARGS[simulator])
+    waves = wants_waves(waves)
+    saved = {k: os.environ.get(k) for k in ("MAKEFLAGS", "WAVES")}
     try:
+        flags = _make_overrides(simulator)
         if flags is not None:
             os.environ["MAKEFLAGS"] = flags  # the runner copies os.environ for its commands
-        r.build(sources=[Path(s).resolve() for s in verilog_sources], hdl_toplevel=toplevel,
-                build_dir=build_dir, always=True, timescale=TIMESCALE, waves=bool(waves),
-                build_args=BUILD_ARGS[simulator], log_file=log_file)
+        if simulator == "icarus":
+            # cocotb's own dump module is SystemVerilog; ours works with -g2005
+            os.environ.pop("WAVES", None)
+            if waves:
+                sources.append(_icarus_dump(build_dir, toplevel))
+                args += ["-s", "shiftrnn_dump"]
+            waves = False
+        r.build(sources=sources, hdl_toplevel=toplevel, build_dir=build_dir, always=True,
+                timescale=TIMESCALE, waves=waves, build_args=args, log_file=log_file)
     finally:
-        if flags is not None:
-            if saved is None:
-                os.environ.pop("MAKEFLAGS", None)
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
             else:
-                os.environ["MAKEFLAGS"] = saved
+                os.environ[k] = v
+
+
+def wants_waves(waves: bool | None) -> bool:
+    if waves:
+        return True
+    return os.environ.get("WAVES", "0").strip().lower() not in ("", "0", "false", "no", "off")
+
+
+def _icarus_dump(build_dir: Path, toplevel: str) -> Path:
+    path = build_dir / "shiftrnn_dump.v"
+    path.write_text(f"module shiftrnn_dump;\ninitial begin\n"
+                    f"  $dumpfile(\"{build_dir / (toplevel + '.fst')}\");\n"
+                    f"  $dumpvars(0, {toplevel});\nend\nendmodule\n")
+    return path
 
 
 def run(toplevel: str, test_module: str, build_dir, simulator: str, *,
@@ -127,7 +152,7 @@ def run(toplevel: str, test_module: str, build_dir, simulator: str, *,
         # the runner exits (SystemExit) on a failed test under pytest; read the file instead
         runner.test(hdl_toplevel=toplevel, hdl_toplevel_lang="verilog", test_module=test_module,
                     build_dir=build_dir, test_dir=build_dir, extra_env=dict(extra_env or {}),
-                    waves=bool(waves), results_xml=str(xml), timescale=TIMESCALE,
+                    waves=wants_waves(waves), results_xml=str(xml), timescale=TIMESCALE,
                     test_filter=test_filter, log_file=log_file)
         code = 0
     except SystemExit as e:
