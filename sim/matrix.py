@@ -51,13 +51,13 @@ class Config:
 
 REPRESENTATIVE = (
     Config("icarus", "gru", "ternary", 2, "last", long=1000),
-    Config("icarus", "lstm", "exponential", "unrolled", "every", layers=2, long=1200),
+    Config("icarus", "lstm", "exponential", "unrolled", "every", layers=2, long=1000),
     Config("icarus", "rnn", "int4", 1, "hidden", activation="hard", hidden=5),
     Config("icarus", "gru", "pow2-ternary", 3, "every", hidden=5),
     Config("icarus", "lstm", "binary", 4, "last"),
     Config("icarus", "rnn", "int8", "unrolled", "last", layers=2),
     Config("verilator", "gru", "ternary", 2, "last", long=1000),
-    Config("verilator", "lstm", "int8", "unrolled", "every", layers=2),
+    Config("verilator", "lstm", "int8", 3, "every", layers=2),
 )
 
 

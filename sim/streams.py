@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 import cocotb
 import numpy as np
 from cocotb.clock import Clock
-from cocotb.triggers import FallingEdge, ReadOnly
+from cocotb.simtime import get_sim_time
+from cocotb.triggers import FallingEdge, First, ReadOnly, RisingEdge, Timer
 
 from .expect import Checker, Item
 from .layout import Manifest
@@ -46,22 +47,25 @@ class Bench:
         self.i_payload = getattr(dut, i.payload)
         self.o_valid, self.o_ready = getattr(dut, o.valid), getattr(dut, o.ready)
         self.o_payload = getattr(dut, o.payload)
-        self.cycle = 0
 
     async def start(self) -> None:
         cocotb.start_soon(Clock(self.clk, PERIOD_NS, unit="ns").start())
         self.i_payload.value = 0
         await self.reset(3)
 
-    async def reset(self, cycles: int = 2) -> None:
+    async def reset(self, cycles: int = 2, at_falling_edge: bool = False) -> None:
         """Hold rst high for `cycles` rising edges with no beat offered or taken."""
-        for _ in range(cycles):
-            await FallingEdge(self.clk)
+        for n in range(cycles):
+            if n or not at_falling_edge:
+                await FallingEdge(self.clk)
             self.rst.value, self.i_valid.value, self.o_ready.value = 1, 0, 0
-            self.cycle += 1
         await FallingEdge(self.clk)
         self.rst.value = 0
-        self.cycle += 1
+
+    @property
+    def cycle(self) -> int:
+        """The clock cycle we are in (the rising edge at its end samples what we set)."""
+        return int(get_sim_time("ps") // (PERIOD_NS * 1000))
 
     def _bit(self, sig, what: str) -> int:
         v = sig.value
@@ -91,7 +95,8 @@ class Bench:
         man, out, st = self.man, self.man.output, Stats()
         stall_limit = 20 * (man.latency + man.cycles_per_step) + 200
         stall_limit = int(stall_limit / max(0.05, (1 - idle) * (1 - backpressure))) * 4
-        k, offered, held, quiet = 0, False, None, 0
+        steady = idle == 0 and backpressure == 0
+        k, offered, held = 0, False, None
         span = man.cycles_per_step + man.latency + 1
         gap = hold = 0  # idle cycles left before the next offer; cycles of ready low left
         prev_accept: tuple[int, int] | None = None  # (item, cycle) of the last accept
@@ -99,18 +104,20 @@ class Bench:
         wait_valid: int | None = None  # cycle the current output beat became valid
         reset_cycle = None
         offsets = np.cumsum([0] + [len(it.x) for it in items])
-        t0 = time.perf_counter()
+        t0, c0, cyc, last_progress = time.perf_counter(), None, 0, 0
         while k < len(queue) or checker.pending:
-            if reset_cycle is not None and st.cycles == reset_cycle:
+            await FallingEdge(self.clk)
+            c0 = self.cycle if c0 is None else c0
+            cyc = self.cycle - c0
+            if reset_cycle is not None and cyc >= reset_cycle:
                 # every beat in flight is lost: the sequence taken last ends here
-                await self.reset(2)
+                await self.reset(2, at_falling_edge=True)
                 cut = -1 if prev_accept is None else prev_accept[0]
                 checker.cut(cut)
                 while k < len(queue) and queue[k][1] == cut:
                     k += 1
                 offered, held, wait_valid, prev_accept, reset_cycle = False, None, None, None, None
                 continue
-            await FallingEdge(self.clk)
             if not offered and k < len(queue):
                 if gap == 0 and idle and self.rng.random() < idle:
                     gap = int(self.rng.integers(1, span))
@@ -136,12 +143,11 @@ class Bench:
                     raise AssertionError(f"cycle {self.cycle}: {out.payload} is {v} while valid")
                 word = v.to_unsigned()
                 if wait_valid is None:
-                    wait_valid = st.cycles
+                    wait_valid = cyc
             if held is not None and word != held:
                 raise AssertionError(f"cycle {self.cycle}: the output beat changed or vanished "
                                      f"before it was taken ({held:#x} -> {word})")
             held = word if o_valid and not ready else None
-            progressed = False
             if o_valid and ready:
                 f = out.unpack(word)
                 where = checker.where()
@@ -150,25 +156,29 @@ class Bench:
                     if src < len(accept_cycle):
                         st.latencies.append(wait_valid - accept_cycle[src])
                 checker.receive(f["data"], f.get("argmax"), f["last"])
-                st.beats, wait_valid, progressed = st.beats + 1, None, True
+                st.beats, wait_valid, last_progress = st.beats + 1, None, cyc
             if offered and i_ready:
                 item = queue[k][1]
                 if prev_accept is not None and prev_accept[0] == item:
-                    st.intervals.append(st.cycles - prev_accept[1])
-                prev_accept = (item, st.cycles)
-                accept_cycle.append(st.cycles)
-                st.steps, k, offered, progressed = st.steps + 1, k + 1, False, True
+                    st.intervals.append(cyc - prev_accept[1])
+                prev_accept = (item, cyc)
+                accept_cycle.append(cyc)
+                st.steps, k, offered, last_progress = st.steps + 1, k + 1, False, cyc
                 if reset_after is not None and st.steps == reset_after[0]:
-                    reset_cycle = st.cycles + 1 + reset_after[1]
+                    reset_cycle = cyc + 1 + reset_after[1]
                 if progress is not None:
                     progress(k, len(queue), st)
-            st.cycles += 1
-            self.cycle += 1
-            quiet = 0 if progressed else quiet + 1
-            if quiet > stall_limit:
-                raise AssertionError(f"no handshake for {quiet} cycles: {k} of {len(queue)} "
-                                     f"input beats taken, {checker.pending} output beats "
-                                     f"still expected")
+            if cyc - last_progress > stall_limit:
+                raise AssertionError(f"no handshake for {cyc - last_progress} cycles: {k} of "
+                                     f"{len(queue)} input beats taken, {checker.pending} output "
+                                     f"beats still expected")
+            if steady and last_progress != cyc and reset_cycle is None:
+                # nothing to do until the DUT raises a ready or a valid: skip the idle cycles
+                wake = [RisingEdge(self.o_valid), Timer(stall_limit * PERIOD_NS, "ns")]
+                if offered:
+                    wake.append(RisingEdge(self.i_ready))
+                await First(*wake)
+        st.cycles = cyc + 1
         await self.drain(checker)
         st.wall_s = time.perf_counter() - t0
         return st
@@ -182,4 +192,3 @@ class Bench:
             if self._bit(self.o_valid, self.man.output.valid):
                 f = self.man.output.unpack(self.o_payload.value.to_unsigned())
                 checker.receive(f["data"], f.get("argmax"), f["last"])
-            self.cycle += 1

@@ -17,6 +17,14 @@ from sim.layout import from_dict, load_manifest
 from sim.stimulus import extremes, sequences
 
 
+def unbuilt_top(model, parallel):
+    """A ModelTop for its manifest and layouts only (never elaborated: no unused warning)."""
+    top = ModelTop(model, parallel=parallel)
+    top._MustUse__silence = True
+    top.engine._MustUse__silence = True
+    return top
+
+
 def model_for(emit):
     m = random_model(cell="lstm", scheme="exponential", input_size=3, hidden_size=4,
                      num_layers=2, outputs=None if emit == "hidden" else 3, seed=11)
@@ -107,7 +115,7 @@ def test_checker_cut_keeps_what_came():
 @pytest.mark.parametrize("emit", ["hidden", "last"])
 def test_layout_packs_as_the_generator(emit):
     model = model_for(emit)
-    top = ModelTop(model, parallel=2)
+    top = unbuilt_top(model, 2)
     man = from_dict(json.loads(json.dumps(manifest(top))))
     rng = np.random.default_rng(3)
     for x in list(random_inputs(rng, model, (5,))) + list(extremes(model, 1)[:, 0]):
@@ -125,7 +133,7 @@ def test_layout_packs_as_the_generator(emit):
 def test_manifest_errors_name_the_field(tmp_path):
     with pytest.raises(UserError, match="does not exist"):
         load_manifest(tmp_path / "manifest.json")
-    good = manifest(ModelTop(model_for("last"), parallel=1))
+    good = manifest(unbuilt_top(model_for("last"), 1))
     bad = json.loads(json.dumps(good))
     del bad["input"]["fields"]["first"]
     with pytest.raises(UserError, match="input.fields.first is missing"):
