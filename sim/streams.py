@@ -167,6 +167,7 @@ class Bench:
                 if reset_after is not None and st.steps == reset_after[0]:
                     reset_cycle = cyc + 1 + reset_after[1]
                 if progress is not None:
+                    st.cycles = cyc + 1
                     progress(k, len(queue), st)
             if cyc - last_progress > stall_limit:
                 raise AssertionError(f"no handshake for {cyc - last_progress} cycles: {k} of "
