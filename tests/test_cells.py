@@ -1,4 +1,4 @@
-"""train/cells.py: torch.nn compatibility, and hardware mode equal to hw.reference on every integer."""
+"""train/cells.py: torch.nn compatibility; hardware mode equals hw.reference on every integer."""
 
 import numpy as np
 import pytest

@@ -23,7 +23,8 @@ def digits():
 
 
 @pytest.mark.parametrize("quant,scheme,exps", [
-    ("float", "int16", None), ("ternary", "ternary", (-1, -2)), ("binary-stoch", "binary", (-1, -2)),
+    ("float", "int16", None), ("ternary", "ternary", (-1, -2)),
+    ("binary-stoch", "binary", (-1, -2)),
     ("pow2-ternary", "pow2-ternary", None), ("exponential-stoch", "exponential", None),
     ("int4", "int4", None),
 ])
@@ -51,7 +52,8 @@ def test_biases_are_rounded_half_up_and_saturated(digits):
         net.rnn.bias_ih_l0[:4] = torch.tensor([3 / 256, -3 / 256, 100.0, -100.0])
         net.head.bias[:2] = torch.tensor([1000.0, 1 / 512])
     m = export.to_model(net, digits)
-    assert list(m.layers[0].b_ih[:4]) == [2, -1, 2047, -2048]  # Q12.7: 1.5 -> 2, -1.5 -> -1 (half up)
+    # Q12.7: 1.5 -> 2 and -1.5 -> -1 (half up), then saturation
+    assert list(m.layers[0].b_ih[:4]) == [2, -1, 2047, -2048]
     assert list(m.head.bias[:2]) == [32767, 1]  # Q16.8 saturates; 0.5 rounds up
 
 

@@ -42,7 +42,8 @@ def test_every_code_is_legal_and_loads_in_a_model_file(w, quant, exp, levels, st
     m = random_model(cell="rnn", scheme=scheme if scheme != "int16" else "int8",
                      input_size=w.shape[1], hidden_size=w.shape[0], outputs=None)
     d = m.as_dict()
-    d["layers"][0]["w_ih"] = Matrix(scheme, c, s, levels if scheme == "exponential" else 1).as_dict()
+    lv = levels if scheme == "exponential" else 1
+    d["layers"][0]["w_ih"] = Matrix(scheme, c, s, lv).as_dict()
     from_dict(d)
 
 
@@ -146,7 +147,7 @@ def test_stochastic_quantizers_are_deterministic_outside_training(quant):
     a = _codes(w, quant, exp=-1, stochastic=False, seed=1)
     b = _codes(w, quant, exp=-1, stochastic=False, seed=2)
     det = _codes(w, quant.removesuffix("-stoch"), exp=-1)
-    assert all(torch.equal(x, y) and torch.equal(x, z) for x, y, z in zip(a, b, det))
+    assert all(torch.equal(x, y) and torch.equal(x, z) for x, y, z in zip(a, b, det, strict=True))
     s1 = _codes(w, quant, exp=-1, stochastic=True, seed=1)
     s2 = _codes(w, quant, exp=-1, stochastic=True, seed=2)
     assert not torch.equal(s1[0], s2[0])

@@ -35,7 +35,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--lr", type=float, help="Adam learning rate (default per task)")
     p.add_argument("--batch", type=int, help="batch size (default per task)")
     p.add_argument("--seed", type=int, help="random seed (default 0)")
-    p.add_argument("--threads", type=int, help="torch CPU threads (default 2)")
+    p.add_argument("--threads", type=int,
+                   help="torch CPU threads (default 1: on a busy machine, threads wait on "
+                        "each other)")
     p.add_argument("--clip", type=float, help="gradient norm clipping (default 1.0)")
     p.add_argument("--seq-len", type=int, help="char: symbols per sequence (default 100)")
     p.add_argument("--ptq", action="store_true", default=None,

@@ -12,7 +12,8 @@ with the per-feature `offset` and `scale` computed here from the training split 
   input.txt (split 90/5/5). One-hot inputs, next-symbol targets at every step, sequences of
   `seq_len` symbols with the state reset at each (as the hardware does); metric bits per symbol.
 - `vowels`: UCI Japanese Vowels, sktime .ts files (12 channels, 7-29 frames, 9 speakers).
-- `fsdd`: Free Spoken Digit Dataset wav folder -> log-mel frames (numpy); takes 0-4 are the test set.
+- `fsdd`: Free Spoken Digit Dataset wav folder -> log-mel frames (numpy); takes 0-4 are the test
+  set.
 """
 
 from __future__ import annotations
@@ -107,9 +108,9 @@ def _read_text(p: Path) -> str:
     try:
         text = p.read_text(encoding="utf-8")
     except UnicodeDecodeError as e:
-        raise UserError(f"{p} is not UTF-8 text (byte {e.start})")
+        raise UserError(f"{p} is not UTF-8 text (byte {e.start})") from None
     except OSError as e:
-        raise UserError(f"cannot read {p}: {e.strerror}")
+        raise UserError(f"cannot read {p}: {e.strerror}") from None
     if not text.strip():
         raise UserError(f"{p} is empty")
     return text
@@ -187,7 +188,8 @@ def _read_ts(f: Path) -> tuple[list[np.ndarray], list[str], list[str]]:
             try:
                 arr = np.array([[float(v) for v in c.split(",")] for c in chans])
             except ValueError:
-                raise UserError(f"{f} line {n}: a channel holds a value that is not a number")
+                raise UserError(f"{f} line {n}: a channel holds a value that is not a "
+                                f"number") from None
             if arr.ndim != 2 or arr.shape[0] != 12:
                 raise UserError(f"{f} line {n}: expected 12 channels of equal length, got "
                                 f"{len(chans)}")
@@ -238,7 +240,7 @@ def _read_wav(f: Path) -> np.ndarray:
                                 f"bit, {w.getframerate()} Hz; expected mono 16-bit 8000 Hz")
             data = w.readframes(w.getnframes())
     except (wave.Error, EOFError) as e:
-        raise UserError(f"{f} is not a valid WAV file: {e}")
+        raise UserError(f"{f} is not a valid WAV file: {e}") from None
     return np.frombuffer(data, dtype="<i2").astype(np.float64) / 32768.0
 
 

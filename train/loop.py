@@ -158,7 +158,8 @@ def train_epoch(net, opt, cfg, inputs, phase_i, phase, epoch, epochs, lr, progre
         bar.set_postfix(live, refresh=False)
     bar.close()
     _check_weights(net, f"the end of {phase} epoch {epoch + 1}", lr)
-    train_metric = correct / count if task.metric == "accuracy" else total_loss / count / math.log(2)
+    bpc = total_loss / count / math.log(2)
+    train_metric = correct / count if task.metric == "accuracy" else bpc
     return {"loss": total_loss / count, "train_" + task.metric: train_metric}
 
 
@@ -174,7 +175,8 @@ def load_checkpoint(path: Path) -> dict:
     try:
         return torch.load(path, map_location="cpu", weights_only=False)
     except Exception as e:  # a truncated or foreign file
-        raise UserError(f"--resume: {path} is not a readable checkpoint ({type(e).__name__})")
+        raise UserError(f"--resume: {path} is not a readable checkpoint "
+                        f"({type(e).__name__})") from None
 
 
 def phases(cfg: Config) -> list[dict]:

@@ -6,20 +6,20 @@ into real weights (exact dyadic rationals). The straight-through estimator lives
 apart from the quantizers; nothing here keeps state, so export and the forward pass call the
 same function and cannot disagree.
 
-| name              | scheme       | codes from shadow weight w (L: the matrix's level 2**s)       |
-|-------------------|--------------|---------------------------------------------------------------|
-| float             | int16        | weights mode: no quantization; hardware mode/export: int16    |
-| binary            | binary       | sign(w) (0 -> +1)                                              |
-| binary-stoch      | binary       | +1 with p = clip((w/L + 1)/2, 0, 1) in training (BinaryConnect)|
-| ternary           | ternary      | sign(w) where |w| > L/2, else 0                                |
-| ternary-stoch     | ternary      | sign(w) with p = min(|w|/L, 1) in training (TernaryConnect)    |
-| pow2-ternary      | pow2-ternary | ternary with a per-row level: the power of two nearest mean|w| |
-| exponential       | exponential  | 2**round(log2|w|) in [2**(s-K+1), 2**s], s per row, else 0     |
-| exponential-stoch | exponential  | 2**floor or 2**ceil, unbiased in expectation, in training      |
-| int4, int8        | int4, int8   | round(w / 2**s), s per row the smallest that holds max|w|      |
+name -> scheme: codes from the shadow weight w (L: the matrix's level, a power of two 2**s)
+
+- float -> int16: weights mode uses w itself; hardware mode and export use int16 (intN below)
+- binary -> binary: sign(w) (0 -> +1)
+- binary-stoch -> binary: +1 with p = clip((w/L + 1)/2, 0, 1) in training (BinaryConnect)
+- ternary -> ternary: sign(w) where |w| > L/2, else 0
+- ternary-stoch -> ternary: sign(w) with p = min(|w|/L, 1) in training (TernaryConnect)
+- pow2-ternary -> pow2-ternary: ternary with a per-row level, the power of two nearest mean|w|
+- exponential -> exponential: 2**round(log2|w|) in [2**(s-K+1), 2**s] (s per row), else 0
+- exponential-stoch -> exponential: 2**floor or 2**ceil, unbiased in expectation, in training
+- int4, int8 -> int4, int8: round(w / 2**s), s per row the smallest that holds max|w|
 
 Stochastic quantizers are deterministic (the first formula of their family) in evaluation and
-export. This module must not import anything from train/ but `torch` and `hw`.
+export. This module imports only torch and hw.
 """
 
 from __future__ import annotations
