@@ -8,8 +8,8 @@ from hw.numerics import Fixed, activate
 from hw.random_model import random_inputs
 from hw.reference import Reference
 from train import data, export
-from train.cells import CELLS, Net, QuantGRU
-from train.ste import Activation, integers
+from train.cells import CELLS, Net, QuantGRU, QuantLSTM
+from train.ste import Activation, integers, round_to, saturate, to_format
 
 NN = {"rnn": torch.nn.RNN, "gru": torch.nn.GRU, "lstm": torch.nn.LSTM}
 
@@ -141,3 +141,36 @@ def test_bad_options_are_named():
 def test_digits_task_has_the_documented_shape():
     t = data.digits(0)
     assert t.train.x.shape == (1438, 8, 8) and t.test.x.shape == (359, 8, 8)
+
+
+def _lstm_step_one_op_at_a_time(self, gx, gh, h, c):
+    """The LSTM step of numerics.md with each rounding an autograd node of its own."""
+    fs, fp, fc, H = (self.formats["state"], self.formats["preact"], self.formats["cell"],
+                     self.hidden_size)
+    pre = self.preact(gx + gh)
+    i, f, o = self.sig(pre[:, :H]), self.sig(pre[:, H:2 * H]), self.sig(pre[:, 3 * H:])
+    g = self.tanh(pre[:, 2 * H:3 * H])
+    c = saturate(round_to(f * c, fc.frac) + round_to(i * g, fc.frac), fc)
+    return saturate(round_to(o * self.tanh(to_format(c, fp)), fs.frac), fs), c
+
+
+def test_the_fused_lstm_step_equals_the_step_op_by_op_in_values_and_gradients(monkeypatch):
+    torch.manual_seed(5)
+    net = Net(cell="lstm", input_size=4, hidden=6, layers=2, outputs=3, quant="exponential",
+              mode="hardware")
+    x = torch.randint(-128, 128, (9, 12, 4)).double() / 64
+    weights = torch.randn(9, 3, dtype=torch.float64)
+
+    def run():
+        net.zero_grad()
+        out = net(x)
+        (out * weights).sum().backward()
+        return out.detach(), {n: p.grad.clone() for n, p in net.named_parameters()}
+
+    fused, fused_grads = run()
+    monkeypatch.setattr(QuantLSTM, "step", _lstm_step_one_op_at_a_time)
+    plain, plain_grads = run()
+    assert torch.equal(fused, plain)
+    for name, grad in plain_grads.items():
+        assert torch.allclose(fused_grads[name], grad, rtol=1e-12, atol=1e-12), name
+        assert grad.abs().sum() > 0, name

