@@ -137,13 +137,20 @@ def build(model, *, board: Board, parallel, clock_hz: float, baud: int, out_dir:
         proc = subprocess.Popen(["sh", "build_top.sh"], cwd=out_dir, env=tool_env(),
                                 stdout=log_fh, stderr=subprocess.STDOUT)
         last = time.monotonic()
-        while proc.poll() is None:
-            time.sleep(0.5)
-            if stages and (out_dir / stages[0][0]).exists():
-                progress(f"[{board.name}] {stages.pop(0)[1]} ({time.monotonic() - t0:.0f} s)")
-            elif time.monotonic() - last > 30:
-                progress(f"[{board.name}] ... {time.monotonic() - t0:.0f} s")
-                last = time.monotonic()
+        try:
+            while proc.poll() is None:
+                time.sleep(0.5)
+                if stages and (out_dir / stages[0][0]).exists():
+                    progress(f"[{board.name}] {stages.pop(0)[1]} "
+                             f"({time.monotonic() - t0:.0f} s)")
+                elif time.monotonic() - last > 30:
+                    progress(f"[{board.name}] ... {time.monotonic() - t0:.0f} s")
+                    last = time.monotonic()
+        finally:
+            if proc.poll() is None:  # interrupted (Ctrl-C, SIGTERM): no orphaned tools
+                proc.kill()
+                subprocess.run(["pkill", "-KILL", "-P", str(proc.pid)], check=False)
+                proc.wait()
     pnr_log = (out_dir / "top.tim").read_text() if (out_dir / "top.tim").exists() else ""
     if proc.returncode != 0:
         problem = fit_error(pnr_log, board)

@@ -1,0 +1,68 @@
+"""One measurement for the board benches: build a model's board top and keep the figures, or
+the reason it failed, as one JSON-able record; records persist in a JSON file so that an
+interrupted bench resumes where it stopped (bench/capacity.py, bench/shift_vs_int8.py)."""
+
+import json
+import subprocess
+import tempfile
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+from ..modelfile import UserError, atomic_write_text
+from .build import build
+from .top import BOARDS
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def source_version() -> str:
+    """The last commit touching the generator or the board top (what the figures depend on)."""
+    try:
+        out = subprocess.run(["git", "log", "-1", "--format=%h", "--", "hw/gen", "hw/board"],
+                             cwd=REPO, capture_output=True, text=True, timeout=30)
+        return out.stdout.strip() or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+class Records:
+    """A JSON list of probe records, rewritten atomically after each new one."""
+
+    def __init__(self, path):
+        self.path = Path(path)
+        self.items = json.loads(self.path.read_text()) if self.path.is_file() else []
+
+    def find(self, key: dict):
+        for r in self.items:
+            if all(r.get(k) == v for k, v in key.items()):
+                return r
+        return None
+
+    def add(self, rec: dict) -> None:
+        self.items.append(rec)
+        atomic_write_text(self.path, json.dumps(self.items, indent=1) + "\n")
+
+
+def probe(model, *, board: str, parallel, clock_mhz: float, dsp: bool = True,
+          keep: Path | None = None, progress=print) -> dict:
+    """Build at `clock_mhz`; the record says whether it fits and meets that clock."""
+    b = BOARDS[board]
+    t0 = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="shiftrnn-probe-") as tmp:
+        out = Path(keep) if keep else Path(tmp) / "build"
+        rec = {"fits": True, "error": ""}
+        try:
+            res = build(model, board=b, parallel=parallel, clock_hz=clock_mhz * 1e6,
+                        baud=1_000_000, out_dir=out, dsp=dsp, progress=progress)
+        except UserError as e:
+            if "does not fit" not in str(e):
+                raise  # a tool failure is no measurement: nothing is recorded
+            rec.update(fits=False, error=str(e))
+        else:
+            rec.update({k: v for k, v in asdict(res).items()
+                        if k not in ("bitstream", "pll", "fingerprint", "board")})
+            rec["meets_clock"] = res.meets_clock
+    rec["seconds"] = round(time.monotonic() - t0, 1)
+    rec["ok"] = rec["fits"] and rec.get("meets_clock", False)
+    return rec
