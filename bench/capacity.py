@@ -102,7 +102,8 @@ def main() -> int:
     for cell in args.cells.split(","):
         for scheme in args.schemes.split(","):
             key = {"board": args.board, "cell": cell, "scheme": scheme, "parallel": args.parallel,
-                   "clock_mhz": clock, "inputs": INPUTS, "outputs": OUTPUTS, "dsp": True}
+                   "clock_mhz": clock, "inputs": INPUTS, "outputs": OUTPUTS,
+                   "dsp_inference": True}
 
             def measure(h, cell=cell, scheme=scheme):
                 print(f"== {args.board} {cell} {scheme} hidden {h}", flush=True)
@@ -117,8 +118,9 @@ def main() -> int:
             good, bad = search(records, key, start=args.start, limit=args.max_hidden,
                                resolution=args.resolution, measure=measure)
             rows.append((cell, scheme, good, bad))
+    used = sorted({r.get("version", "?") for _, _, g, b in rows for r in (g, b) if r})
     print(f"\n{BOARDS[args.board].title}, clock {clock:g} MHz, parallel {args.parallel}, "
-          f"input {INPUTS}, {OUTPUTS} outputs (source {version}):\n")
+          f"input {INPUTS}, {OUTPUTS} outputs (probes of source {', '.join(used)}):\n")
     print("| cell | weights | largest hidden | LUTs | FFs | BRAM | DSP | Fmax MHz | cycles/step "
           "| us/step | next size tried |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")

@@ -57,7 +57,7 @@ def main() -> int:
         for scheme in SCHEMES:
             key = {"board": args.board, "cell": args.cell, "scheme": scheme,
                    "hidden": args.hidden, "inputs": INPUTS, "outputs": OUTPUTS,
-                   "parallel": args.parallel, "clock_mhz": clock, "dsp": dsp}
+                   "parallel": args.parallel, "clock_mhz": clock, "dsp_inference": dsp}
             rec = records.find(key)
             if rec is None:
                 print(f"== {args.board} {args.cell} {scheme} hidden {args.hidden} "
@@ -79,7 +79,8 @@ def main() -> int:
             got[dsp, scheme] = rec
     print(f"\n{board.title}: {args.cell.upper()} input {INPUTS}, hidden {args.hidden}, "
           f"{OUTPUTS} outputs, P = {args.parallel} lanes, clock {clock:g} MHz, whole board "
-          f"top (source {version}). Ratios: scheme / int8 at the same DSP setting.\n")
+          f"top (probes of source {', '.join(sorted({r['version'] for r in got.values()}))}). "
+          f"Ratios: scheme / int8 at the same DSP setting.\n")
     print("| DSP inference | weights | LUTs | FFs | DSP | BRAM | Fmax MHz | weight mults "
           "(generator) | LUT ratio | FF ratio | DSP ratio | Fmax ratio |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")

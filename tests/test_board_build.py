@@ -78,6 +78,10 @@ def test_yosys_flipflop_count_either_column_order():
     new = "Printing statistics.\n       9 cells\n       3   SB_DFFE\n       4   SB_DFFR\n" \
           "       2   SB_LUT4\n"
     assert yosys_flipflops(old) == yosys_flipflops(new) == 7
+    hier = new.replace("Printing statistics.\n", "Printing statistics.\n\n=== top ===\n") + \
+        "\n=== design hierarchy ===\n\n       9 cells\n       3   SB_DFFE\n" \
+        "       4   SB_DFFR\n"
+    assert yosys_flipflops(hier) == 7  # not counted again in the hierarchy totals
 
 
 # ------------------------------------------------------------------ CLI failures

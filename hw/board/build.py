@@ -72,8 +72,9 @@ def utilisation(log: str) -> dict[str, tuple[int, int]]:
 
 
 def yosys_flipflops(rpt: str) -> int:
-    """Flip-flop cells in yosys' last statistics (either column order)."""
-    stats = rpt.split("Printing statistics")[-1]
+    """Flip-flop cells in yosys' last statistics (either column order); of the top module
+    only, not again in the "design hierarchy" totals that newer yosys prints after it."""
+    stats = rpt.split("Printing statistics")[-1].split("=== design hierarchy ===")[0]
     total = 0
     for a, b in re.findall(r"^\s+(\S+)\s+(\S+)\s*$", stats, re.M):
         name, count = (a, b) if b.isdigit() else (b, a)
@@ -148,8 +149,8 @@ def build(model, *, board: Board, parallel, clock_hz: float, baud: int, out_dir:
                     last = time.monotonic()
         finally:
             if proc.poll() is None:  # interrupted (Ctrl-C, SIGTERM): no orphaned tools
-                proc.kill()
                 subprocess.run(["pkill", "-KILL", "-P", str(proc.pid)], check=False)
+                proc.kill()  # after its children: they would be orphaned first
                 proc.wait()
     pnr_log = (out_dir / "top.tim").read_text() if (out_dir / "top.tim").exists() else ""
     if proc.returncode != 0:

@@ -254,13 +254,22 @@ class ModelTop(wiring.Component):
         return m
 
     def _argmax(self, m: Module, vals):
-        """Index of the largest value, the first one on ties (a chain of comparators)."""
-        best_v, best_i = vals[0], 0
-        for k in range(1, len(vals)):
-            nv = Signal(signed(self.engine.res_bits), name=f"argmax_v{k}")
-            ni = Signal(len(self.o.payload.argmax), name=f"argmax_i{k}")
-            m.d.comb += [nv.eq(best_v), ni.eq(best_i)]
-            with m.If(vals[k] > best_v):
-                m.d.comb += [nv.eq(vals[k]), ni.eq(k)]
-            best_v, best_i = nv, ni
-        return best_i
+        """Index of the largest value, the first one on ties: a tree of comparators (log2 n
+        deep; a chain of n - 1 was the board builds' critical path). Each node keeps its left
+        (lower-index) input unless the right one is strictly larger."""
+        nodes = [(v, i) for i, v in enumerate(vals)]
+        level = 0
+        while len(nodes) > 1:
+            up = []
+            for k in range(0, len(nodes) - 1, 2):
+                (lv, li), (rv, ri) = nodes[k], nodes[k + 1]
+                nv = Signal(signed(self.engine.res_bits), name=f"argmax_v{level}_{k // 2}")
+                ni = Signal(len(self.o.payload.argmax), name=f"argmax_i{level}_{k // 2}")
+                m.d.comb += [nv.eq(lv), ni.eq(li)]
+                with m.If(rv > lv):
+                    m.d.comb += [nv.eq(rv), ni.eq(ri)]
+                up.append((nv, ni))
+            if len(nodes) % 2:
+                up.append(nodes[-1])
+            nodes, level = up, level + 1
+        return nodes[0][1]
