@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 COLUMNS = ("task", "cell", "hidden", "quant", "mode", "epochs", "float", "ptq", "qat", "integer",
-           "seconds")
+           "exact", "seconds")
 
 
 def row(path: Path) -> dict:
@@ -20,7 +20,8 @@ def row(path: Path) -> dict:
     quant = c["quant"] + (f" (PTQ, {c['ptq_finetune']} ft)" if c["ptq"] else "")
     return {"task": c["task"], "cell": c["cell"], "hidden": c["hidden"], "quant": quant,
             "mode": c["mode"], "epochs": epochs, "float": r.get("float"), "ptq": r.get("ptq"),
-            "qat": r["qat"], "integer": r["integer"], "seconds": r["seconds"],
+            "qat": r["qat"], "integer": r["integer"], "exact": "yes" if r.get("exact") else "no",
+            "seconds": r["seconds"],
             "metric": r["metric"]}
 
 
