@@ -143,17 +143,21 @@ class QuantRecurrent(QuantMixin, nn.Module):
             w_ih, w_hh, b_ih, b_hh = self.layer_params(k, F64)
             b_ih, b_hh = to_format(b_ih.to(F64), f["preact"]), to_format(b_hh.to(F64), f["preact"])
             bx, bh = self.biases(b_ih, b_hh)
-            # every step at once (layer k only needs layer k-1's outputs); unbind, not gx[:, t],
-            # whose backward would add a zero-filled full-size gradient per step
-            gx = torch.addmm(bx, v.flatten(0, 1), w_ih.T).unflatten(0, v.shape[:2]).unbind(1)
-            h = v.new_zeros(v.shape[0], self.hidden_size)
-            c = h
-            out = []
-            for gx_t in gx:
-                h, c = self.step(gx_t, torch.addmm(bh, h, w_hh.T), h, c)
-                out.append(h)
-            v = torch.stack(out, dim=1)
+            # every step at once (layer k only needs layer k-1's outputs)
+            gx = torch.addmm(bx, v.flatten(0, 1), w_ih.T).unflatten(0, v.shape[:2])
+            v = self.sequence(gx, w_hh, bh)
         return v
+
+    def sequence(self, gx: torch.Tensor, w_hh, bh) -> torch.Tensor:
+        """One layer over all steps from its input products gx (B, T, G*H): h (B, T, H)."""
+        # unbind, not gx[:, t], whose backward would add a zero-filled full-size gradient per step
+        h = gx.new_zeros(gx.shape[0], self.hidden_size)
+        c = h
+        out = []
+        for gx_t in gx.unbind(1):
+            h, c = self.step(gx_t, torch.addmm(bh, h, w_hh.T), h, c)
+            out.append(h)
+        return torch.stack(out, dim=1)
 
     def preact(self, total: torch.Tensor) -> torch.Tensor:
         """docs/numerics.md `preact`: the exact sum rounded half up to preact.frac, saturated."""
@@ -203,50 +207,102 @@ def _lookup(table: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
     return table.index_select(0, idx.reshape(-1)).view(idx.shape)
 
 
-class _LSTMTail(torch.autograd.Function):
-    """The LSTM step from the input and hidden products on, as one autograd node (faster than
-    the same ops one by one; tests/test_cells.py checks values and gradients against that
-    composition).
+def _lstm_forward(gx, gh, c, sig, tanh, formats, H):
+    """The LSTM step from the input and hidden products on, without autograd; (h', c', saved).
 
-    Forward, with pre = preact(gx + gh), i, f, o = sig(pre), g = tanh(pre) for their rows
-    (numerics.md):
+    With pre = preact(gx + gh), i, f, o = sig(pre), g = tanh(pre) for their rows (numerics.md):
         c' = saturate(mul_round(f, c) + mul_round(i, g));  h' = saturate(mul_round(o, tanh(c_in)))
-        with c_in = c' in the preact format (rounded, saturated).
-    Backward: rounding and saturation pass gradients straight through; each activation's
-    derivative is its surrogate slope."""
+        with c_in = c' in the preact format (rounded, saturated)."""
+    fs, fp, fc = formats["state"], formats["preact"], formats["cell"]
+    (sig_t, sig_d), (tanh_t, tanh_d) = sig.tables(gx.dtype), tanh.tables(gx.dtype)
+    # the table index, preact integer - fp.min: floor(x one + 0.5 - min), clamped (min integer)
+    lo, span = fp.min, fp.max - fp.min
+    idx = (gx + gh).mul_(float(fp.one)).add_(0.5 - lo).floor_().clamp_(0, span).long()
+    ifo = torch.cat([idx[:, :2 * H], idx[:, 3 * H:]], dim=1)
+    s = _lookup(sig_t, ifo)
+    i, f, o = s[:, :H], s[:, H:2 * H], s[:, 2 * H:]
+    g_idx = idx[:, 2 * H:3 * H]
+    g = _lookup(tanh_t, g_idx)
+    # c' in cell integers, then as a real; tanh reads it rounded to the preact format
+    cq = torch.mul(f, c).mul_(fc.one).add_(0.5).floor_()
+    cq = cq.add_(torch.mul(i, g).mul_(fc.one).add_(0.5).floor_()).clamp_(fc.min, fc.max)
+    c_new = cq * 2.0**-fc.frac
+    c_idx = cq.mul_(2.0**(fp.frac - fc.frac)).add_(0.5 - lo).floor_().clamp_(0, span).long()
+    t = _lookup(tanh_t, c_idx)
+    saved = (_lookup(sig_d, ifo), _lookup(tanh_d, g_idx), _lookup(tanh_d, c_idx), c, i, f, g, o, t)
+    return _fixed(o * t, fs), c_new, saved
+
+
+def _lstm_backward(saved, grad_h, grad_c, H):
+    """(d pre, d c) of one step from the gradients of h' and c' (grad_c may be None).
+    Rounding and saturation pass gradients straight through; each activation's derivative is
+    its surrogate slope."""
+    sig_d, g_d, t_d, c, i, f, g, o, t = saved
+    gc = grad_h * o * t_d  # through h' = o tanh(c') to c'
+    if grad_c is not None:
+        gc = gc + grad_c
+    d_pre = torch.cat([gc * g * sig_d[:, :H], gc * c * sig_d[:, H:2 * H], gc * i * g_d,
+                       grad_h * t * sig_d[:, 2 * H:]], dim=1)
+    return d_pre, gc * f
+
+
+class _LSTMTail(torch.autograd.Function):
+    """One LSTM step from the input and hidden products on as one autograd node (faster than
+    the same ops one by one; tests/test_cells.py checks values and gradients against that
+    composition)."""
 
     @staticmethod
     def forward(ctx, gx, gh, c, sig, tanh, formats, H):
-        fs, fp, fc = formats["state"], formats["preact"], formats["cell"]
-        (sig_t, sig_d), (tanh_t, tanh_d) = sig.tables(gx.dtype), tanh.tables(gx.dtype)
-        # the preact integers minus fp.min: the table index (sig and tanh read preact)
-        idx = torch.floor((gx + gh).mul_(float(fp.one)).add_(0.5)).clamp_(fp.min, fp.max)
-        idx = idx.sub_(fp.min).long()
-        ifo = torch.cat([idx[:, :2 * H], idx[:, 3 * H:]], dim=1)
-        s = _lookup(sig_t, ifo)
-        i, f, o = s[:, :H], s[:, H:2 * H], s[:, 2 * H:]
-        g_idx = idx[:, 2 * H:3 * H]
-        g = _lookup(tanh_t, g_idx)
-        one_c = 2.0**-fc.frac
-        c_new = (torch.floor(f * c * fc.one + 0.5) + torch.floor(i * g * fc.one + 0.5))
-        c_new = c_new.clamp_(fc.min, fc.max).mul_(one_c)
-        c_idx = tanh.index(_fixed(c_new, fp))
-        t = _lookup(tanh_t, c_idx)
-        ctx.save_for_backward(_lookup(sig_d, ifo), _lookup(tanh_d, g_idx),
-                              _lookup(tanh_d, c_idx), c, i, f, g, o, t)
+        h_new, c_new, saved = _lstm_forward(gx, gh, c, sig, tanh, formats, H)
+        ctx.save_for_backward(*saved)
         ctx.H = H
-        return _fixed(o * t, fs), c_new
+        return h_new, c_new
 
     @staticmethod
     def backward(ctx, grad_h, grad_c):
-        sig_d, g_d, t_d, c, i, f, g, o, t = ctx.saved_tensors
-        H = ctx.H
-        gc = grad_h * o * t_d  # through h' = o tanh(c') to c'
-        if grad_c is not None:
-            gc = gc + grad_c
-        d_pre = torch.cat([gc * g * sig_d[:, :H], gc * c * sig_d[:, H:2 * H], gc * i * g_d,
-                           grad_h * t * sig_d[:, 2 * H:]], dim=1)
-        return d_pre, d_pre, gc * f, None, None, None, None
+        d_pre, d_c = _lstm_backward(ctx.saved_tensors, grad_h, grad_c, ctx.H)
+        return d_pre, d_pre, d_c, None, None, None, None
+
+
+class _LSTMSequence(torch.autograd.Function):
+    """A whole LSTM layer from its input products gx (B, T, 4H) as one autograd node: the same
+    steps as _LSTMTail, with the hidden products inside, and in the backward pass one product
+    for the recurrent weight's gradient over all steps instead of one per step."""
+
+    @staticmethod
+    def forward(ctx, gx, w_hh, bh, sig, tanh, formats, H):
+        B, T = gx.shape[:2]
+        h = c = gx.new_zeros(B, H)
+        hs = gx.new_empty(B, T + 1, H)  # hs[:, 0] = h0 = 0, hs[:, t + 1] = h after step t
+        hs[:, 0] = 0
+        w_t = w_hh.T
+        steps = []
+        for t in range(T):
+            h, c, saved = _lstm_forward(gx[:, t], torch.addmm(bh, h, w_t), c, sig, tanh, formats,
+                                        H)
+            hs[:, t + 1] = h
+            steps.append(saved)
+        ctx.steps, ctx.H = steps, H
+        ctx.save_for_backward(w_hh, hs)
+        return hs[:, 1:].clone()  # not a view of the saved states
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        w_hh, hs = ctx.saved_tensors
+        steps, H = ctx.steps, ctx.H
+        B, T = hs.shape[0], hs.shape[1] - 1
+        d_gx = grad_out.new_empty(B, T, 4 * H)
+        d_h = grad_out.new_zeros(B, H)
+        d_c = None
+        for t in range(T - 1, -1, -1):
+            d_pre, d_c = _lstm_backward(steps[t], grad_out[:, t] + d_h, d_c, H)
+            d_gx[:, t] = d_pre
+            d_h = d_pre @ w_hh
+        ctx.steps = None
+        flat = d_gx.flatten(0, 1)
+        d_w = flat.T @ hs[:, :-1].flatten(0, 1) if ctx.needs_input_grad[1] else None
+        d_b = flat.sum(0) if ctx.needs_input_grad[2] else None
+        return d_gx, d_w, d_b, None, None, None, None
 
 
 class QuantLSTM(QuantRecurrent):
@@ -255,7 +311,15 @@ class QuantLSTM(QuantRecurrent):
     def step(self, gx, gh, h, c):
         return _LSTMTail.apply(gx, gh, c, self.sig, self.tanh, self.formats, self.hidden_size)
 
+    def sequence(self, gx, w_hh, bh):
+        # evaluation (nothing to save) or a replaced step (tests): step by step
+        if not torch.is_grad_enabled() or type(self).step is not _LSTM_STEP:
+            return super().sequence(gx, w_hh, bh)
+        return _LSTMSequence.apply(gx, w_hh, bh, self.sig, self.tanh, self.formats,
+                                   self.hidden_size)
 
+
+_LSTM_STEP = QuantLSTM.step
 CELLS = {"rnn": QuantRNN, "gru": QuantGRU, "lstm": QuantLSTM}
 
 
