@@ -108,7 +108,7 @@ def simulate_run(run, simulator: str, data=None, *, parallel: str = "4",
                      log_file=build / "build.log")
     except RuntimeError as e:
         raise UserError(f"{simulator} could not build {run / 'top.v'} ({e}); see "
-                        f"{build / 'build.log'}")
+                        f"{build / 'build.log'}") from None
     print(f"built in {time.perf_counter() - t0:.1f} s; simulating {len(ts)} sequences, "
           f"{int(ts.lengths.sum())} steps", flush=True)
     result = runner.run(man.top, "sim.tb_top", build, simulator, extra_env=job.env(),
@@ -117,7 +117,8 @@ def simulate_run(run, simulator: str, data=None, *, parallel: str = "4",
         rep, beats = read_report(build, "stream_steady")
     except FileNotFoundError:
         raise runner.SimulationFailed(f"the simulation wrote no report: "
-                                      f"{'; '.join(result.failures) or 'see its output'}")
+                                      f"{'; '.join(result.failures) or 'see its output'}"
+                                      ) from None
     ref = Reference(model)
     items = expected_items(ref, [Item(str(i), ts.sequence(i)) for i in range(len(ts))],
                            man.emit)
@@ -137,6 +138,8 @@ def simulate_run(run, simulator: str, data=None, *, parallel: str = "4",
             g_logits, g_am = beat_outputs(ts.x.shape[1], len(ts), got_item, beats["data"],
                                           beats["argmax"], man.emit)
             out["rtl_metric"] = task_metric(name, model, g_logits, g_am, ts, man.emit)
+            if man.emit == "last":  # one class per sequence, as the RTL chose it
+                out["rtl_predictions"] = g_am.tolist()
     out.update({
         "cycles_per_step": rep["interval_mean"], "manifest_cycles_per_step": man.cycles_per_step,
         "latency": rep["latency_max"], "manifest_latency": man.latency,

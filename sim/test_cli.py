@@ -49,8 +49,9 @@ def test_accuracy_of_rtl_equals_reference_icarus(tmp_path):
     assert main([str(run), "--simulator", "icarus", "--parallel", "2"]) == 0  # generates top.v
     out = json.loads((run / "sim.json").read_text())
     model = load(run / "model.json")
-    want = metrics.accuracy(
-        [Reference(model).predict(ts.sequence(i)) for i in range(len(ts))], ts.y)
+    pred = [Reference(model).predict(ts.sequence(i)) for i in range(len(ts))]
+    want = metrics.accuracy(pred, ts.y)
+    assert out["rtl_predictions"] == [int(p) for p in pred]
     assert out["metric"] == "accuracy"
     assert out["rtl_metric"] == out["reference_metric"] == want
     assert 0 < want < 1  # random labels: a real number, not a trivial 0 or 1
