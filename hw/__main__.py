@@ -35,7 +35,8 @@ def main(argv=None) -> int:
         modules[name].add_arguments(p)
     args = parser.parse_args(argv)
     if args.command not in modules:
-        print(f"error: the {args.command!r} command is not available in this build", file=sys.stderr)
+        print(f"error: the {args.command!r} command is not available in this build",
+              file=sys.stderr)
         return 2
     try:
         return modules[args.command].main(args)

@@ -40,7 +40,7 @@ def load_testset(path) -> TestSet:
             ts = TestSet(z["x"].astype(np.int64), z["lengths"].astype(np.int64),
                          z["y"].astype(np.int64))
     except (OSError, ValueError, KeyError) as e:
-        raise UserError(f"test set {path} is malformed: {e}")
+        raise UserError(f"test set {path} is malformed: {e}") from None
     if ts.x.ndim != 3 or ts.lengths.shape != (len(ts.x),) or len(ts.y) != len(ts.x):
         raise UserError(f"test set {path} has inconsistent shapes x{ts.x.shape} "
                         f"lengths{ts.lengths.shape} y{ts.y.shape}")

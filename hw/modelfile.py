@@ -156,7 +156,7 @@ def _int_array(value, where: str, shape: tuple) -> np.ndarray:
     try:
         arr = np.array(value, dtype=object)
     except ValueError:
-        raise ModelError(f"{where} is a ragged array; expected shape {shape}")
+        raise ModelError(f"{where} is a ragged array; expected shape {shape}") from None
     if arr.shape != shape:
         raise ModelError(f"{where} has shape {arr.shape}, expected {shape}")
     for v in arr.flat:
@@ -252,7 +252,8 @@ def from_dict(d) -> Model:
         codes = _get(wd, "codes", "head.weight")
         n_out = len(codes) if isinstance(codes, list) else 0
         if n_out < 1:
-            raise ModelError(f"head.weight.codes must be a non-empty list of rows, not {codes!r:.40}")
+            raise ModelError(f"head.weight.codes must be a non-empty list of rows, "
+                             f"not {codes!r:.40}")
         head = Head(_matrix(wd, "head.weight", n_out, hidden),
                     _bias(_get(raw_head, "bias", "head"), "head.bias", n_out, formats["output"]))
     offset = scale = None
@@ -298,11 +299,12 @@ def load(path) -> Model:
         with open(path, encoding="utf-8") as fh:
             text = fh.read()
     except OSError as e:
-        raise ModelError(f"cannot read model file {path}: {e.strerror}")
+        raise ModelError(f"cannot read model file {path}: {e.strerror}") from None
     try:
         d = json.loads(text)
     except json.JSONDecodeError as e:
-        raise ModelError(f"{path} is not valid JSON: {e.msg} at line {e.lineno} column {e.colno}")
+        raise ModelError(f"{path} is not valid JSON: {e.msg} at line {e.lineno} "
+                         f"column {e.colno}") from None
     return from_dict(d)
 
 

@@ -31,7 +31,8 @@ class Fixed:
     frac: int
 
     def __post_init__(self):
-        if not isinstance(self.bits, int) or isinstance(self.bits, bool) or not 2 <= self.bits <= 32:
+        bits = self.bits
+        if not isinstance(bits, int) or isinstance(bits, bool) or not 2 <= bits <= 32:
             raise ValueError(f"bits must be an integer from 2 to 32, not {self.bits!r}")
         if not isinstance(self.frac, int) or isinstance(self.frac, bool) or not 0 <= self.frac < 48:
             raise ValueError(f"frac must be an integer from 0 to 47, not {self.frac!r}")
@@ -137,7 +138,8 @@ def segments(func: str, kind: str) -> tuple[Segment, ...]:
     try:
         return _SEGMENTS[(func, kind)]
     except KeyError:
-        raise ValueError(f"no activation {func!r} of kind {kind!r}; kinds are {ACTIVATION_KINDS}")
+        raise ValueError(f"no activation {func!r} of kind {kind!r}; kinds are "
+                         f"{ACTIVATION_KINDS}") from None
 
 
 def _frac_needed(values) -> int:
@@ -196,7 +198,10 @@ def activation_real(func: str, kind: str, x) -> np.ndarray:
     a = np.abs(x)
     y = np.zeros_like(a)
     for seg in segments(func, kind):
-        val = np.full_like(a, float(seg.offset)) if seg.shift is None else a * 2.0**-seg.shift + float(seg.offset)
+        if seg.shift is None:
+            val = np.full_like(a, float(seg.offset))
+        else:
+            val = a * 2.0**-seg.shift + float(seg.offset)
         y = np.where(a >= float(seg.start), val, y)
     if func == "sigmoid":
         return np.clip(np.where(x < 0, 1.0 - y, y), 0.0, 1.0)

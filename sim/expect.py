@@ -117,7 +117,8 @@ class Checker:
         k, step = self._beat, int(it.steps[self._beat])
         self.got.append((self._item, list(data), argmax))
         self._beat += 1
-        units = [(f"data[{u}]", int(e), int(g)) for u, (e, g) in enumerate(zip(it.data[k], data))]
+        units = [(f"data[{u}]", int(e), int(g))
+                 for u, (e, g) in enumerate(zip(it.data[k], data, strict=False))]
         if len(data) != it.data.shape[1]:
             units.append(("data count", it.data.shape[1], len(data)))
         if it.argmax is not None:

@@ -123,9 +123,9 @@ def load_manifest(path) -> Manifest:
     try:
         d = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise UserError(f"{path} does not exist (python -m hw verilog writes it)")
+        raise UserError(f"{path} does not exist (python -m hw verilog writes it)") from None
     except (OSError, json.JSONDecodeError) as e:
-        raise UserError(f"{path} is not a readable JSON file: {e}")
+        raise UserError(f"{path} is not a readable JSON file: {e}") from None
     return from_dict(d)
 
 

@@ -7,7 +7,13 @@ from hw.modelfile import Head, Layer, Matrix
 from hw.numerics import activate, activation_real
 from hw.random_model import DEFAULT_FORMATS, random_inputs, random_model
 from hw.reference import (
-    Reference, accumulator_range, accumulator_widths, expected_beats, matvec, preact, width_for,
+    Reference,
+    accumulator_range,
+    accumulator_widths,
+    expected_beats,
+    matvec,
+    preact,
+    width_for,
 )
 
 SCHEMES = ["binary", "ternary", "pow2-ternary", "exponential", "int4", "int8"]
@@ -33,12 +39,13 @@ def test_worst_case_input_reaches_exactly_the_derived_width(cell, scheme):
             for r, row in enumerate(mult):
                 up = [fv.max if c > 0 else fv.min for c in row]
                 down = [fv.min if c > 0 else fv.max for c in row]
-                s_hi, s_lo = sum(c * x for c, x in zip(row, up)), sum(c * x for c, x in zip(row, down))
+                s_hi = sum(c * x for c, x in zip(row, up, strict=True))
+                s_lo = sum(c * x for c, x in zip(row, down, strict=True))
                 assert (s_lo, s_hi) == (lo[r], hi[r])
                 # and no other input goes beyond them
                 rng = np.random.default_rng(r)
                 for x in rng.integers(fv.min, fv.max + 1, (50, len(row))).tolist():
-                    assert s_lo <= sum(c * v for c, v in zip(row, x)) <= s_hi
+                    assert s_lo <= sum(c * v for c, v in zip(row, x, strict=False)) <= s_hi
                 best_lo, best_hi = min(best_lo, s_lo), max(best_hi, s_hi)
             assert fits(best_lo, w) and fits(best_hi, w)
             assert not (fits(best_lo, w - 1) and fits(best_hi, w - 1)), "width is not tight"
