@@ -1,6 +1,6 @@
 """Shift-and-add weights (ternary, exponential) against the int8 multiplier baseline on a board.
 
-    .venv/bin/python bench/shift_vs_int8.py [--board icebreaker] [--cell gru] [--hidden 16]
+    .venv/bin/python bench/shift_vs_int8.py [--board ulx3s] [--cell gru] [--hidden 16]
         [--parallel 4] [--dsp both|on|off]
 
 One model shape (random_model, input 16, 10 outputs, seed 0), the same engine parallelism P for
@@ -34,7 +34,7 @@ def ratio(a, b) -> str:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--board", default="icebreaker", choices=sorted(BOARDS))
+    ap.add_argument("--board", default="ulx3s", choices=sorted(BOARDS))
     ap.add_argument("--cell", default="gru", choices=("rnn", "gru", "lstm"))
     ap.add_argument("--hidden", type=int, default=16)
     ap.add_argument("--parallel", type=int, default=4)
@@ -71,7 +71,7 @@ def main() -> int:
                 core = ModelTop(model, parallel=args.parallel)  # its counts, never built:
                 core._MustUse__silence = core.engine._MustUse__silence = True  # no warning
                 res = core.resources
-                rec["weight_multipliers"] = res.get("weight_multipliers", 0)
+                rec["weight_multipliers"] = res.get("multipliers", 0)
                 rec["elementwise_multipliers"] = res.get("elementwise_multipliers", 0)
                 rec["version"] = version
                 records.add(rec)

@@ -47,6 +47,7 @@ class BuildResult:
     cycles_per_step: int = 0
     us_per_step: float = 0.0
     fingerprint: str = ""
+    synth_opts: str = ""
 
     @property
     def meets_clock(self) -> bool:
@@ -119,14 +120,51 @@ def build(model, *, board: Board, parallel, clock_hz: float, baud: int, out_dir:
                        fingerprint=protocol.fingerprint(model))
     except ValueError as e:
         raise UserError(str(e))
-    platform = board.platform()
     synth = "-dsp" if (dsp and board.family == "ice40") else ("-nodsp" if not dsp and
                                                               board.family == "ecp5" else "")
     out_dir = Path(out_dir)
-    if out_dir.exists():
-        shutil.rmtree(out_dir)
     progress(f"[{board.name}] elaborating: {model.cell} hidden {model.hidden_size}, "
              f"parallel {parallel}, clock {top.clock_hz / 1e6:g} MHz")
+    rc, pnr_log = _run_tools(top, board, out_dir, synth, seed, t0, progress)
+    rpt = out_dir / "top.rpt"
+    rpt_text = rpt.read_text(errors="replace") if rpt.exists() else ""
+    if rc != 0:
+        problem = fit_error(pnr_log, board)
+        if problem is None:
+            log_path = out_dir / "build.log"
+            errs = re.findall(r"^ERROR: (.*)$", log_path.read_text() + rpt_text + pnr_log,
+                              re.M)
+            problem = (f"the {board.name} build failed: "
+                       f"{errs[0] if errs else 'see ' + str(log_path)}")
+        raise UserError(problem)
+    use = utilisation(pnr_log)
+    fmax = fmax_from_log(pnr_log)
+    if fmax is None:
+        raise UserError(f"nextpnr reported no Fmax for the sync clock; see {out_dir / 'top.tim'}")
+    ff = use.get(board.ff_cell, (0, 0))[0] if board.ff_cell else \
+        yosys_flipflops((out_dir / "top.rpt").read_text())
+    bit = out_dir / f"top.{board.bitstream_ext}"
+    clock_mhz = top.clock_hz / 1e6
+    return BuildResult(
+        board=board.name, lut=use[board.lut_cell][0], ff=ff,
+        bram=use.get(board.bram_cell, (0, 0))[0], dsp=use.get(board.dsp_cell, (0, 0))[0],
+        fmax_mhz=fmax, clock_mhz=clock_mhz, bitstream=str(bit) if bit.exists() else None,
+        build_seconds=round(time.monotonic() - t0, 1), lut_available=use[board.lut_cell][1],
+        bram_available=use.get(board.bram_cell, (0, 0))[1],
+        dsp_available=use.get(board.dsp_cell, (0, 0))[1], parallel=parallel,
+        dsp_inference=dsp, baud=baud,
+        pll=None if top.pll_config is None else top.pll_config.params,
+        cycles_per_step=core.cycles_per_step,
+        us_per_step=round(core.cycles_per_step / clock_mhz, 3),
+        fingerprint=f"{protocol.fingerprint(model):08x}", synth_opts=synth)
+
+
+def _run_tools(top, board: Board, out_dir: Path, synth: str, seed: int, t0: float,
+               progress) -> tuple[int, str]:
+    """Extract the build plan into `out_dir` and run it; (exit status, nextpnr's log)."""
+    platform = board.platform()  # a platform builds once
+    if out_dir.exists():
+        shutil.rmtree(out_dir)
     plan = platform.build(top, name="top", build_dir=str(out_dir), do_build=False,
                           synth_opts=synth, nextpnr_opts=f"--timing-allow-fail --seed {seed}")
     plan.extract(str(out_dir))
@@ -153,33 +191,7 @@ def build(model, *, board: Board, parallel, clock_hz: float, baud: int, out_dir:
                 proc.kill()  # after its children: they would be orphaned first
                 proc.wait()
     pnr_log = (out_dir / "top.tim").read_text() if (out_dir / "top.tim").exists() else ""
-    if proc.returncode != 0:
-        problem = fit_error(pnr_log, board)
-        if problem is None:
-            errs = re.findall(r"^ERROR: (.*)$", log_path.read_text() + pnr_log, re.M)
-            problem = (f"the {board.name} build failed: "
-                       f"{errs[0] if errs else 'see ' + str(log_path)}")
-        raise UserError(problem)
-    use = utilisation(pnr_log)
-    fmax = fmax_from_log(pnr_log)
-    if fmax is None:
-        raise UserError(f"nextpnr reported no Fmax for the sync clock; see {out_dir / 'top.tim'}")
-    ff = use.get(board.ff_cell, (0, 0))[0] if board.ff_cell else \
-        yosys_flipflops((out_dir / "top.rpt").read_text())
-    bit = out_dir / f"top.{board.bitstream_ext}"
-    clock_mhz = top.clock_hz / 1e6
-    return BuildResult(
-        board=board.name, lut=use[board.lut_cell][0], ff=ff,
-        bram=use.get(board.bram_cell, (0, 0))[0], dsp=use.get(board.dsp_cell, (0, 0))[0],
-        fmax_mhz=fmax, clock_mhz=clock_mhz, bitstream=str(bit) if bit.exists() else None,
-        build_seconds=round(time.monotonic() - t0, 1), lut_available=use[board.lut_cell][1],
-        bram_available=use.get(board.bram_cell, (0, 0))[1],
-        dsp_available=use.get(board.dsp_cell, (0, 0))[1], parallel=parallel,
-        dsp_inference=dsp, baud=baud,
-        pll=None if top.pll_config is None else top.pll_config.params,
-        cycles_per_step=core.cycles_per_step,
-        us_per_step=round(core.cycles_per_step / clock_mhz, 3),
-        fingerprint=f"{protocol.fingerprint(model):08x}")
+    return proc.returncode, pnr_log
 
 
 def pll_clock(board: Board, res: BuildResult, baud: int, margin: float = 0.9) -> float | None:
