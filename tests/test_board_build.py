@@ -16,7 +16,6 @@ from hw.board.top import BOARDS
 from hw.modelfile import save
 from hw.random_model import random_model
 
-
 # ------------------------------------------------------------------ PLL settings
 
 def test_pll_settings_match_icepll_and_ecppll():

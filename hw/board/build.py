@@ -114,12 +114,12 @@ def build(model, *, board: Board, parallel, clock_hz: float, baud: int, out_dir:
     try:
         core = ModelTop(model, parallel=parallel)
     except ValueError as e:
-        raise UserError(str(e))
+        raise UserError(str(e)) from None
     try:
         top = BoardTop(core, board=board, clock_hz=clock_hz, baud=baud, emit=core.emit,
                        fingerprint=protocol.fingerprint(model))
     except ValueError as e:
-        raise UserError(str(e))
+        raise UserError(str(e)) from None
     synth = "-dsp" if (dsp and board.family == "ice40") else ("-nodsp" if not dsp and
                                                               board.family == "ecp5" else "")
     out_dir = Path(out_dir)

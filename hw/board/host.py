@@ -55,7 +55,7 @@ def compare(model, seqs, outputs, emit: str) -> tuple[int, list[str]]:
     """(beats compared, mismatch lines naming sequence, beat, element, expected, got)."""
     ref = Reference(model)
     bad, beats = [], 0
-    for i, (xs, got) in enumerate(zip(seqs, outputs)):
+    for i, (xs, got) in enumerate(zip(seqs, outputs, strict=False)):
         data, argmax = expected_beats(ref, xs, emit)
         if len(got) != len(data):
             bad.append(f"sequence {i}: expected {len(data)} output beats, got {len(got)}")
@@ -63,7 +63,7 @@ def compare(model, seqs, outputs, emit: str) -> tuple[int, list[str]]:
         for b, (g_data, g_argmax, g_last) in enumerate(got):
             beats += 1
             step = len(xs) - 1 if emit == "last" else b
-            for k, (e, g) in enumerate(zip(data[b].tolist(), g_data)):
+            for k, (e, g) in enumerate(zip(data[b].tolist(), g_data, strict=False)):
                 if e != g:
                     bad.append(f"sequence {i}, step {step}, element {k}: expected {e}, got {g}")
             if argmax is not None and int(argmax[b]) != g_argmax:
@@ -113,7 +113,7 @@ def run_testset(transport, model, ts, *, limit: int | None = None, timing: Timin
                  f"running {n} sequences")
         res = session.run(link, seqs)
     except LinkError as e:
-        raise UserError(f"link failure: {e}")
+        raise UserError(f"link failure: {e}") from None
     beats, bad = compare(model, seqs, res.outputs, link.emit)
     return Report(sequences=n, steps=sum(len(s) for s in seqs), beats=beats, mismatches=bad,
                   seconds=res.seconds, resyncs=res.resyncs,

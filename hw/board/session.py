@@ -26,7 +26,7 @@ class SerialTransport:
         try:
             self.ser = serial.Serial(port, baud, timeout=0)
         except (serial.SerialException, OSError, ValueError) as e:
-            raise UserError(f"cannot open serial port {port}: {e}")
+            raise UserError(f"cannot open serial port {port}: {e}") from None
         self.ser.reset_input_buffer()
 
     def write(self, data: bytes) -> None:
@@ -101,7 +101,7 @@ class Session:
                 try:
                     return p.Link.from_info_payload(fr[1])
                 except ValueError as e:
-                    raise LinkError(str(e))
+                    raise LinkError(str(e)) from None
         raise LinkError("the board does not answer INFO requests (is the bitstream loaded, "
                         "the port and baud rate right?)")
 
@@ -118,7 +118,8 @@ class Session:
                 attempts += 1
                 res.errors.append(str(e))
                 if attempts > self.timing.retries:
-                    raise LinkError(f"giving up after {attempts} link errors; the last: {e}")
+                    raise LinkError(f"giving up after {attempts} link errors; "
+                                    f"the last: {e}") from None
                 res.resyncs += 1
                 self.drain()
                 start = next((i for i, o in enumerate(res.outputs)
@@ -165,7 +166,7 @@ class Session:
                 try:
                     data, argmax = link.decode_out(payload)
                 except ValueError as e:
-                    raise LinkError(str(e))
+                    raise LinkError(str(e)) from None
                 res.outputs[s.seq].append((data, argmax, type_ & 1))
             else:
                 raise LinkError(f"an unexpected reply of type {type_:#04x}")
