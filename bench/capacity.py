@@ -22,6 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from hw.board.probe import Records, probe, source_version  # noqa: E402
 from hw.board.top import BOARDS  # noqa: E402
+from hw.modelfile import UserError  # noqa: E402
 from hw.random_model import random_model  # noqa: E402
 
 # the iCEBreaker's oscillator; on the ULX3S the PLL's 15 MHz (exact from 25 MHz, 1 Mbaud within
@@ -142,4 +143,8 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except UserError as e:  # a tool failure that is not a measurement: one line, no record
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(2)

@@ -21,6 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from hw.board.probe import Records, probe, source_version  # noqa: E402
 from hw.board.top import BOARDS  # noqa: E402
 from hw.gen.top import ModelTop  # noqa: E402
+from hw.modelfile import UserError  # noqa: E402
 from hw.random_model import random_model  # noqa: E402
 
 SCHEMES = ("ternary", "exponential", "int8")
@@ -107,4 +108,8 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except UserError as e:  # a tool failure that is not a measurement: one line, no record
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(2)
