@@ -49,8 +49,8 @@ def check_against_reference(top: ModelTop, sequences, trace) -> None:
                              1 if top.emit == "last" else int(step == len(xs) - 1)))
     assert len(trace.beats) == len(expected), \
         f"{len(trace.beats)} output beats, expected {len(expected)}"
-    for (s, t), (data, am, last), beat in zip(where, expected, trace.beats):
-        for u, (e, g) in enumerate(zip(data.tolist(), beat.data)):
+    for (s, t), (data, am, last), beat in zip(where, expected, trace.beats, strict=False):
+        for u, (e, g) in enumerate(zip(data.tolist(), beat.data, strict=False)):
             assert e == g, f"sequence {s}, step {t}, unit {u}: expected {e}, got {g}"
         assert beat.argmax == am, \
             f"sequence {s}, step {t}, argmax: expected {am}, got {beat.argmax}"
@@ -69,7 +69,7 @@ def check_timing(top: ModelTop, sequences, trace) -> None:
         sources = [trace.accepted[e - 1] for e in starts[1:]]
     else:
         sources = trace.accepted
-    lat = {v - a for v, a in zip(trace.valid_at, sources)}
+    lat = {v - a for v, a in zip(trace.valid_at, sources, strict=False)}
     assert lat == {top.latency}, f"latency {sorted(lat)}, property {top.latency}"
 
 

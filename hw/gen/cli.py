@@ -43,7 +43,7 @@ def generate(model, parallel, cell_units: int | None = None) -> tuple[str, dict]
     try:
         top = ModelTop(model, parallel=parallel, cell_units=cell_units)
     except ValueError as e:  # a bad meta.emit in the model file, a bad --cell-units
-        raise UserError(str(e))
+        raise UserError(str(e)) from None
     text = verilog.convert(top, name=TOP, emit_src=False)
     man = manifest(top)
     check_ports(man, text)

@@ -82,9 +82,10 @@ class SerialEngine(wiring.Component):
     def _info_words(self) -> list[int]:
         W, sb = self.acc_bits, self.image.enc.shift_bits
         words = []
-        for bias, base, split in zip(self.image.bias, self.image.base, self.image.split_bias):
+        img = self.image
+        for bias, base, split in zip(img.bias, img.base, img.split_bias, strict=True):
             w = 0
-            for q, (b, (ba, bb), sp) in enumerate(zip(bias, base, split)):
+            for q, (b, (ba, bb), sp) in enumerate(zip(bias, base, split, strict=False)):
                 lane = (b & ((1 << W) - 1)) | (ba << W) | (bb << (W + sb))
                 if self.split and sp is not None:
                     lane |= ((sp & ((1 << W) - 1)) | (1 << W)) << (W + 2 * sb)
@@ -105,7 +106,7 @@ class SerialEngine(wiring.Component):
         # control: a pass runs from the cycle after `start` for groups*cols + 2 cycles
         cur = Signal.like(self.sel)
         active = Signal()
-        total = [g * p.cols for g, p in zip(img.groups, self.passes)]
+        total = [g * p.cols for g, p in zip(img.groups, self.passes, strict=False)]
         cnt = Signal(range(max(total) + 3))
         j = Signal(range(max(p.cols for p in self.passes) + 1))
         g = Signal(range(max(img.groups) + 1))

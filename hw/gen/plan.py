@@ -109,7 +109,7 @@ def make_passes(model: Model) -> list[Pass]:
         fo, w = f["output"], model.head.weight
         frac = max(_frac(w, fs), fo.frac)
         rows = tuple(Row(tuple(m), int(b) << (frac - fo.frac))
-                     for m, b in zip(_aligned(w, fs, frac), model.head.bias.tolist()))
+                     for m, b in zip(_aligned(w, fs, frac), model.head.bias.tolist(), strict=False))
         p = Pass("head", I + (model.num_layers - 1) * H, H, rows, frac, fo, widths[-1].sum,
                  fs, fs)
         _check_width(p)
@@ -130,7 +130,7 @@ def _check_width(p: Pass) -> None:
             [(0, p.split, row.bias), (p.split, p.cols, row.split_bias)]
         for a, b, bias in cuts:
             lo = hi = bias
-            for m, fv in zip(row.mults[a:b], fmts[a:b]):
+            for m, fv in zip(row.mults[a:b], fmts[a:b], strict=False):
                 lo += min(m * fv.min, m * fv.max)
                 hi += max(m * fv.min, m * fv.max)
             if lo < -lim or hi >= lim:
@@ -207,7 +207,7 @@ def serial_image(passes: list[Pass], lanes: int, multiply: bool) -> SerialImage:
     enc = Encoding(multiply, code_bits, mag_bits, max(1, max(bases + [0]).bit_length()))
 
     groups, mem_base, group_base, words, bias, base, split = [], [], [], [], [], [], []
-    for p, hp in zip(passes, halves):
+    for p, hp in zip(passes, halves, strict=False):
         g_count = -(-len(p.rows) // lanes)
         groups.append(g_count)
         mem_base.append(len(words))

@@ -11,8 +11,8 @@ from __future__ import annotations
 from amaranth.hdl import Const, Module, Signal, signed
 from amaranth.lib import wiring
 
-from .engine import engine_ports, finalize, has_split
 from ..reference import width_for
+from .engine import engine_ports, finalize, has_split
 from .plan import Pass, col_formats
 
 
