@@ -1,7 +1,7 @@
 """Shift-and-add weights (ternary, exponential) against the int8 multiplier baseline on a board.
 
     .venv/bin/python bench/shift_vs_int8.py [--board ulx3s] [--cell gru] [--hidden 16]
-        [--parallel 4] [--dsp both|on|off]
+        [--parallel 4|unrolled] [--dsp both|on|off]
 
 One model shape (random_model, input 16, 10 outputs, seed 0), the same engine parallelism P for
 every scheme, each built as the whole board top (UART bridge included) with the YoWASP tools
@@ -20,6 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from hw.board.probe import Records, probe, source_version  # noqa: E402
 from hw.board.top import BOARDS  # noqa: E402
+from hw.gen.cli import parse_parallel  # noqa: E402
 from hw.gen.top import ModelTop  # noqa: E402
 from hw.modelfile import UserError  # noqa: E402
 from hw.random_model import random_model  # noqa: E402
@@ -38,7 +39,7 @@ def main() -> int:
     ap.add_argument("--board", default="ulx3s", choices=sorted(BOARDS))
     ap.add_argument("--cell", default="gru", choices=("rnn", "gru", "lstm"))
     ap.add_argument("--hidden", type=int, default=16)
-    ap.add_argument("--parallel", type=int, default=4)
+    ap.add_argument("--parallel", type=parse_parallel, default=4, metavar="P|unrolled")
     ap.add_argument("--dsp", default="both", choices=("both", "on", "off"))
     ap.add_argument("--results", default=None)
     ap.add_argument("--fresh", action="store_true")
