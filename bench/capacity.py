@@ -31,9 +31,9 @@ CLOCK_MHZ = {"icebreaker": 12.0, "ulx3s": 15.0}
 INPUTS, OUTPUTS = 16, 10
 
 
-def model_for(cell: str, scheme: str, hidden: int):
+def model_for(cell: str, scheme: str, hidden: int, seed: int = 0):
     return random_model(cell=cell, scheme=scheme, input_size=INPUTS, hidden_size=hidden,
-                        outputs=OUTPUTS, seed=0, levels=3)
+                        outputs=OUTPUTS, seed=seed, levels=3)
 
 
 def search(records: Records, key: dict, *, start: int, limit: int, resolution: int,
@@ -94,6 +94,7 @@ def main() -> int:
     ap.add_argument("--max-hidden", type=int, default=1024)
     ap.add_argument("--resolution", type=int, default=8)
     ap.add_argument("--results", default=None)
+    ap.add_argument("--seed", type=int, default=0, help="random_model seed (default 0)")
     ap.add_argument("--fresh", action="store_true")
     args = ap.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stop the tools too
@@ -109,10 +110,12 @@ def main() -> int:
             key = {"board": args.board, "cell": cell, "scheme": scheme, "parallel": args.parallel,
                    "clock_mhz": clock, "inputs": INPUTS, "outputs": OUTPUTS,
                    "dsp_inference": True}
+            if args.seed:  # older records (seed 0) carry no seed field
+                key["seed"] = args.seed
 
             def measure(h, cell=cell, scheme=scheme):
                 print(f"== {args.board} {cell} {scheme} hidden {h}", flush=True)
-                rec = probe(model_for(cell, scheme, h), board=args.board,
+                rec = probe(model_for(cell, scheme, h, args.seed), board=args.board,
                             parallel=args.parallel, clock_mhz=clock,
                             progress=lambda s: print("   " + s, flush=True))
                 rec["version"] = version
