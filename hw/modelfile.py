@@ -308,6 +308,12 @@ def load(path) -> Model:
     return from_dict(d)
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write_text(path, text: str) -> None:
     """Write a file so that readers see the old or the new content, never a half."""
     path = os.fspath(path)
@@ -317,6 +323,7 @@ def atomic_write_text(path, text: str) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it 0600; a plain file honours umask
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
