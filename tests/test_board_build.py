@@ -139,3 +139,56 @@ def test_tiny_bitstream_builds(board, extra, tmp_path, capsys):
     assert np.isclose(info["us_per_step"], info["cycles_per_step"] / info["clock_mhz"],
                       atol=1e-3)
     assert re.search(rf"wrote {re.escape(str(bit))} and ", out)
+
+
+ECP5_PNR = """Info: Device utilisation:
+Info: 	          TRELLIS_COMB:  6394/ 83640     7%
+Info: 	            TRELLIS_FF:  2500/ 83640     2%
+Info: 	                DP16KD:     2/   208     0%
+Info: 	            MULT18X18D:     2/   156     1%
+Info: Routing complete.
+Info: Max frequency for clock '$glbnet$clk': 11.49 MHz (PASS at 10.00 MHz)
+"""
+
+
+def test_ecp5_builds_fall_back_to_classic_abc_on_the_yosys_abc9_assertion(tmp_path,
+                                                                           monkeypatch):
+    calls = []
+
+    def fake_tools(top, board, out_dir, synth, seed, t0, progress, script_after_synth=""):
+        calls.append((synth, script_after_synth))
+        out_dir.mkdir(parents=True, exist_ok=True)
+        if len(calls) == 1:
+            (out_dir / "build.log").write_text(
+                "2.46.16.7. Executing ABC_OPS_REINTEGRATE pass\nERROR: Assert "
+                "`GetSize(conn.first) == GetSize(conn.second)' failed in kernel/rtlil.cc:3091.\n")
+            return 1, ""
+        (out_dir / "build.log").write_text("")
+        return 0, ECP5_PNR
+
+    monkeypatch.setattr(build_mod, "_run_tools", fake_tools)
+    model = random_model(cell="gru", scheme="ternary", input_size=4, hidden_size=8, seed=1)
+    res = build_mod.build(model, board=BOARDS["ulx3s"], parallel=4, clock_hz=10e6,
+                          baud=1_000_000, out_dir=tmp_path / "b", progress=lambda s: None)
+    assert calls[0] == ("", "")  # the usual flow first
+    assert calls[1] == ("-run :map_luts", build_mod.ECP5_CLASSIC_ABC)
+    assert "abc -dress -lut" in calls[1][1] and "-run map_cells:" in calls[1][1]
+    assert (res.lut, res.ff, res.fmax_mhz) == (6394, 2500, 11.49)
+    assert res.synth_opts == "-run :map_luts + classic abc"  # bitstream.json says how
+
+
+def test_other_yosys_failures_are_not_retried(tmp_path, monkeypatch):
+    calls = []
+
+    def fake_tools(top, board, out_dir, synth, seed, t0, progress, script_after_synth=""):
+        calls.append(synth)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        (out_dir / "build.log").write_text("ERROR: Module `foo' not found\n")
+        return 1, ""
+
+    monkeypatch.setattr(build_mod, "_run_tools", fake_tools)
+    model = random_model(cell="gru", scheme="ternary", input_size=4, hidden_size=8, seed=1)
+    with pytest.raises(build_mod.UserError, match="the ulx3s build failed: Module `foo'"):
+        build_mod.build(model, board=BOARDS["ulx3s"], parallel=4, clock_hz=10e6,
+                        baud=1_000_000, out_dir=tmp_path / "b", progress=lambda s: None)
+    assert len(calls) == 1

