@@ -20,9 +20,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from hw.board.probe import Records, probe, source_version  # noqa: E402
+from hw.board.probe import Records, bench_main, probe, source_version  # noqa: E402
 from hw.board.top import BOARDS  # noqa: E402
-from hw.modelfile import UserError  # noqa: E402
 from hw.random_model import random_model  # noqa: E402
 
 # the iCEBreaker's oscillator; on the ULX3S the PLL's 15 MHz (exact from 25 MHz, 1 Mbaud within
@@ -146,8 +145,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except UserError as e:  # a tool failure that is not a measurement: one line, no record
-        print(f"error: {e}", file=sys.stderr)
-        sys.exit(2)
+    bench_main(main)

@@ -18,11 +18,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from hw.board.probe import Records, probe, source_version  # noqa: E402
+from hw.board.probe import Records, bench_main, probe, source_version  # noqa: E402
 from hw.board.top import BOARDS  # noqa: E402
 from hw.gen.cli import parse_parallel  # noqa: E402
 from hw.gen.top import ModelTop  # noqa: E402
-from hw.modelfile import UserError  # noqa: E402
 from hw.random_model import random_model  # noqa: E402
 
 SCHEMES = ("ternary", "exponential", "int8")
@@ -109,8 +108,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except UserError as e:  # a tool failure that is not a measurement: one line, no record
-        print(f"error: {e}", file=sys.stderr)
-        sys.exit(2)
+    bench_main(main)

@@ -4,6 +4,7 @@ interrupted bench resumes where it stopped (bench/capacity.py, bench/shift_vs_in
 
 import json
 import subprocess
+import sys
 import tempfile
 import time
 from dataclasses import asdict
@@ -66,3 +67,13 @@ def probe(model, *, board: str, parallel, clock_mhz: float, dsp: bool = True,
     rec["seconds"] = round(time.monotonic() - t0, 1)
     rec["ok"] = rec["fits"] and rec.get("meets_clock", False)
     return rec
+
+
+def bench_main(main) -> None:
+    """Run a board bench's `main` and exit with its status; a tool failure that is not a
+    measurement (never recorded) ends with one error line and status 2, not a traceback."""
+    try:
+        sys.exit(main())
+    except UserError as e:
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(2)
