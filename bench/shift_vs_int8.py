@@ -1,14 +1,15 @@
 """Shift-and-add weights (ternary, exponential) against the int8 multiplier baseline on a board.
 
     .venv/bin/python bench/shift_vs_int8.py [--board ulx3s] [--cell gru] [--hidden 16]
-        [--parallel 4|unrolled] [--dsp both|on|off]
+        [--parallel 4[,16,...]|unrolled] [--dsp both|on|off]
 
 One model shape (random_model, input 16, 10 outputs, seed 0), the same engine parallelism P for
 every scheme, each built as the whole board top (UART bridge included) with the YoWASP tools
 at the board's oscillator clock, twice: with DSP inference off (all arithmetic in logic) and on
 (yosys may put multipliers in DSP blocks). Ratios are against int8 at the same DSP setting.
-Probes are kept in bench/results/shift-vs-int8-BOARD.json (a rerun reuses them; --fresh
-rebuilds). The Markdown table of docs/boards.md is printed at the end.
+Several parallelisms run one after another. Probes are kept per board and P in
+bench/results/shift-vs-int8-BOARD-pP.json (a rerun reuses them; --fresh rebuilds). The
+Markdown tables of docs/boards.md are printed at the end.
 """
 
 import argparse
@@ -33,78 +34,102 @@ def ratio(a, b) -> str:
     return f"{a / b:.2f}" if b else "-"
 
 
+def parse_list(text: str) -> list:
+    return [parse_parallel(t) for t in text.split(",")]
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--board", default="ulx3s", choices=sorted(BOARDS))
     ap.add_argument("--cell", default="gru", choices=("rnn", "gru", "lstm"))
     ap.add_argument("--hidden", type=int, default=16)
-    ap.add_argument("--parallel", type=parse_parallel, default=4, metavar="P|unrolled")
+    ap.add_argument("--parallel", type=parse_list, default=[4], metavar="P[,P...]|unrolled")
     ap.add_argument("--dsp", default="both", choices=("both", "on", "off"))
-    ap.add_argument("--results", default=None)
+    ap.add_argument("--results", default=None, help="one JSON file for every P given")
     ap.add_argument("--fresh", action="store_true")
     args = ap.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stop the tools too
+    settings = {"both": (False, True), "on": (True,), "off": (False,)}[args.dsp]
+    tables, summary = [], []
+    for parallel in args.parallel:
+        path = Path(args.results or Path(__file__).parent / "results" /
+                    f"shift-vs-int8-{args.board}-p{parallel}.json")
+        records = Records(path)
+        if args.fresh:
+            records.items = []
+        got = measure(args, parallel, settings, records)
+        tables.append(table(args, parallel, settings, got))
+        if False in settings and got[False, "ternary"]["fits"] and got[False, "int8"]["fits"]:
+            q = got[False, "ternary"]["lut"] / got[False, "int8"]["lut"]
+            verdict = "met" if q <= TARGET else "missed"
+            summary.append(f"P = {parallel}: ternary / int8 LUTs with DSP inference off: "
+                           f"{q:.2f} (target <= {TARGET:.2f}: {verdict})")
+    print("\n\n".join(tables))
+    print("\n" + "\n".join(summary))
+    return 0
+
+
+def measure(args, parallel, settings, records) -> dict:
     board = BOARDS[args.board]
     clock = board.osc_hz / 1e6
-    path = Path(args.results or Path(__file__).parent / "results" /
-                f"shift-vs-int8-{args.board}.json")
-    records = Records(path)
-    if args.fresh:
-        records.items = []
     version = source_version()
-    settings = {"both": (False, True), "on": (True,), "off": (False,)}[args.dsp]
     got = {}
     for dsp in settings:
         for scheme in SCHEMES:
             key = {"board": args.board, "cell": args.cell, "scheme": scheme,
                    "hidden": args.hidden, "inputs": INPUTS, "outputs": OUTPUTS,
-                   "parallel": args.parallel, "clock_mhz": clock, "dsp_inference": dsp}
+                   "parallel": parallel, "clock_mhz": clock, "dsp_inference": dsp}
             rec = records.find(key)
             if rec is None:
                 print(f"== {args.board} {args.cell} {scheme} hidden {args.hidden} "
-                      f"P {args.parallel} dsp {'on' if dsp else 'off'}", flush=True)
+                      f"P {parallel} dsp {'on' if dsp else 'off'}", flush=True)
                 model = random_model(cell=args.cell, scheme=scheme, input_size=INPUTS,
                                      hidden_size=args.hidden, outputs=OUTPUTS, seed=0,
                                      levels=3)
-                rec = {**key, **probe(model, board=args.board, parallel=args.parallel,
+                rec = {**key, **probe(model, board=args.board, parallel=parallel,
                                       clock_mhz=clock, dsp=dsp,
                                       progress=lambda s: print("   " + s, flush=True))}
-                core = ModelTop(model, parallel=args.parallel)  # its counts, never built:
+                core = ModelTop(model, parallel=parallel)  # its counts, never built:
                 core._MustUse__silence = core.engine._MustUse__silence = True  # no warning
                 res = core.resources
                 rec["weight_multipliers"] = res.get("multipliers", 0)
                 rec["elementwise_multipliers"] = res.get("elementwise_multipliers", 0)
+                rec["finalizers"] = res.get("finalizers")
                 rec["version"] = version
                 records.add(rec)
                 print(f"   -> {'fits' if rec['fits'] else rec['error']}", flush=True)
             got[dsp, scheme] = rec
-    print(f"\n{board.title}: {args.cell.upper()} input {INPUTS}, hidden {args.hidden}, "
-          f"{OUTPUTS} outputs, P = {args.parallel} lanes, clock {clock:g} MHz, whole board "
-          f"top (probes of source {', '.join(sorted({r['version'] for r in got.values()}))}). "
-          f"Ratios: scheme / int8 at the same DSP setting.\n")
-    print("| DSP inference | weights | LUTs | FFs | DSP | BRAM | Fmax MHz | weight mults "
-          "(generator) | LUT ratio | FF ratio | DSP ratio | Fmax ratio |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    return got
+
+
+def table(args, parallel, settings, got) -> str:
+    board = BOARDS[args.board]
+    clock = board.osc_hz / 1e6
+    lines = [f"{board.title}: {args.cell.upper()} input {INPUTS}, hidden {args.hidden}, "
+             f"{OUTPUTS} outputs, P = {parallel} lanes, clock {clock:g} MHz, whole board "
+             f"top (probes of source {', '.join(sorted({r['version'] for r in got.values()}))})."
+             f" Ratios: scheme / int8 at the same DSP setting.", "",
+             "| DSP inference | weights | LUTs | FFs | DSP | BRAM | Fmax MHz | cycles/step | "
+             "weight mults (generator) | LUT ratio | FF ratio | DSP ratio | Fmax ratio |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for dsp in settings:
         base = got[dsp, "int8"]
         for scheme in SCHEMES:
             r = got[dsp, scheme]
             on = "on" if dsp else "off"
             if not r["fits"]:
-                print(f"| {on} | {scheme} | {r['error']} | | | | | | | | | |")
+                lines.append(f"| {on} | {scheme} | {r['error']} | | | | | | | | | | |")
                 continue
             ok = base["fits"]
-            print(f"| {on} | {scheme} | {r['lut']} | {r['ff']} | {r['dsp']} | {r['bram']} | "
-                  f"{r['fmax_mhz']:.1f} | {r.get('weight_multipliers', '?')} | "
-                  f"{ratio(r['lut'], base['lut']) if ok else '-'} | "
-                  f"{ratio(r['ff'], base['ff']) if ok else '-'} | "
-                  f"{ratio(r['dsp'], base['dsp']) if ok else '-'} | "
-                  f"{ratio(r['fmax_mhz'], base['fmax_mhz']) if ok else '-'} |")
-    if False in settings and got[False, "ternary"]["fits"] and got[False, "int8"]["fits"]:
-        q = got[False, "ternary"]["lut"] / got[False, "int8"]["lut"]
-        print(f"\nternary / int8 LUTs with DSP inference off: {q:.2f} (target <= {TARGET:.2f}: "
-              f"{'met' if q <= TARGET else 'missed'})")
-    return 0
+            lines.append(
+                f"| {on} | {scheme} | {r['lut']} | {r['ff']} | {r['dsp']} | {r['bram']} | "
+                f"{r['fmax_mhz']:.1f} | {r.get('cycles_per_step', '?')} | "
+                f"{r.get('weight_multipliers', '?')} | "
+                f"{ratio(r['lut'], base['lut']) if ok else '-'} | "
+                f"{ratio(r['ff'], base['ff']) if ok else '-'} | "
+                f"{ratio(r['dsp'], base['dsp']) if ok else '-'} | "
+                f"{ratio(r['fmax_mhz'], base['fmax_mhz']) if ok else '-'} |")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

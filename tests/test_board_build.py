@@ -151,19 +151,32 @@ Info: Max frequency for clock '$glbnet$clk': 11.49 MHz (PASS at 10.00 MHz)
 """
 
 
-def test_ecp5_builds_fall_back_to_classic_abc_on_the_yosys_abc9_assertion(tmp_path,
-                                                                           monkeypatch):
+ABC9_FAILURES = {
+    # yosys stops: an assertion in ABC9's reintegration
+    "assertion": ("build.log", "2.46.16.7. Executing ABC_OPS_REINTEGRATE pass\nERROR: Assert "
+                  "`GetSize(conn.first) == GetSize(conn.second)' failed in "
+                  "kernel/rtlil.cc:3091.\n"),
+    # yosys finishes, its `check` warns, and nextpnr stops on the doubly driven net
+    "multiple drivers": ("top.rpt", "2.50. Executing CHECK pass (checking for obvious problems)."
+                         "\nWarning: multiple conflicting drivers for top.\\board_core.core."
+                         "engine.result [32]:\n"),
+}
+
+
+@pytest.mark.parametrize("failure", sorted(ABC9_FAILURES))
+def test_ecp5_builds_fall_back_to_classic_abc_when_yosys_abc9_fails(tmp_path, monkeypatch,
+                                                                    failure):
     calls = []
 
     def fake_tools(top, board, out_dir, synth, seed, t0, progress, script_after_synth=""):
         calls.append((synth, script_after_synth))
         out_dir.mkdir(parents=True, exist_ok=True)
         if len(calls) == 1:
-            (out_dir / "build.log").write_text(
-                "2.46.16.7. Executing ABC_OPS_REINTEGRATE pass\nERROR: Assert "
-                "`GetSize(conn.first) == GetSize(conn.second)' failed in kernel/rtlil.cc:3091.\n")
-            return 1, ""
+            name, text = ABC9_FAILURES[failure]
+            (out_dir / name).write_text(text)
+            return 1, "ERROR: Net 'x' is multiply driven by cell ports a.Q and b.Q\n"
         (out_dir / "build.log").write_text("")
+        (out_dir / "top.rpt").write_text("")
         return 0, ECP5_PNR
 
     monkeypatch.setattr(build_mod, "_run_tools", fake_tools)

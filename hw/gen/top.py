@@ -123,9 +123,9 @@ class ModelTop(wiring.Component):
                 t = max(t + 1, eng.visible(k, group))
             layers.append(t)
         head = 0
-        if self.model.head is not None:
-            k = self.model.num_layers
-            head = eng.visible(k, eng.groups(k) - 1)
+        if self.model.head is not None:  # the output beat waits for the head's rows only
+            n = len(self.passes[self.model.num_layers].rows)
+            head = eng.visible(self.model.num_layers, -(-n // eng.rows_per_write) - 1)
         return layers, head
 
     def elaborate(self, platform):

@@ -72,12 +72,9 @@ class UnrolledEngine(wiring.Component):
         super().__init__(engine_ports(passes, vec_bits, vec_len, self.res_bits, self.res_len,
                                       self.split))
 
-    def visible(self, k: int, group: int) -> int:
+    def visible(self, k: int, chunk: int) -> int:
         """Cycles after `start` from which pass k's rows are readable (all at once)."""
         return 2
-
-    def groups(self, k: int) -> int:
-        return 1
 
     def elaborate(self, platform):
         m = Module()
