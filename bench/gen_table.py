@@ -37,10 +37,10 @@ def main() -> int:
     print(f"model: random_model(cell={args.cell!r}, scheme={args.scheme!r}, "
           f"input_size={args.inputs}, hidden_size={args.hidden}, outputs={args.outputs}, "
           f"seed=0), emit 'last'\n")
-    print("| P | cycles/step | bound | latency | adders | shifters | weight mults | "
+    print("| P | cycles/step | bound | latency | adders | shifters | finalizers | weight mults | "
           "elementwise mults | memory bits | yosys $add+$sub | yosys $mul | yosys shifts | "
           "yosys flip-flop cells | generation s |")
-    print("|" + "---|" * 14)
+    print("|" + "---|" * 15)
     for text in args.parallel.split(","):
         par = text if text == "unrolled" else int(text)
         t0 = time.monotonic()
@@ -55,7 +55,8 @@ def main() -> int:
                                                           "$shift", "$shiftx"))
         ffs = sum(v for k, v in cells.items() if "dff" in k)
         print(f"| {par} | {man['cycles_per_step']} | {bound} | {man['latency']} | "
-              f"{r['adders']} | {r['shifters']} | {r['multipliers']} | "
+              f"{r['adders']} | {r['shifters']} | {r.get('finalizers', '-')} | "
+              f"{r['multipliers']} | "
               f"{r['elementwise_multipliers']} | {r['memory_bits']} | {adds} | "
               f"{cells.get('$mul', 0)} | {shifts} | {ffs} | {gen:.1f} |")
     return 0

@@ -205,3 +205,26 @@ def test_other_yosys_failures_are_not_retried(tmp_path, monkeypatch):
         build_mod.build(model, board=BOARDS["ulx3s"], parallel=4, clock_hz=10e6,
                         baud=1_000_000, out_dir=tmp_path / "b", progress=lambda s: None)
     assert len(calls) == 1
+
+
+def test_classic_abc_on_request_skips_abc9(tmp_path, monkeypatch):
+    # for like-for-like comparisons with a design that needed the fallback
+    calls = []
+
+    def fake_tools(top, board, out_dir, synth, seed, t0, progress, script_after_synth=""):
+        calls.append((synth, script_after_synth))
+        out_dir.mkdir(parents=True, exist_ok=True)
+        (out_dir / "build.log").write_text("")
+        return 0, ECP5_PNR
+
+    monkeypatch.setattr(build_mod, "_run_tools", fake_tools)
+    model = random_model(cell="gru", scheme="ternary", input_size=4, hidden_size=8, seed=1)
+    res = build_mod.build(model, board=BOARDS["ulx3s"], parallel=4, clock_hz=10e6,
+                          baud=1_000_000, out_dir=tmp_path / "b", dsp=False, classic_abc=True,
+                          progress=lambda s: None)
+    assert calls == [("-nodsp -run :map_luts", build_mod.ECP5_CLASSIC_ABC)]
+    assert res.synth_opts == "-nodsp -run :map_luts + classic abc"
+    with pytest.raises(build_mod.UserError, match="classic ABC mapping is an ECP5 option"):
+        build_mod.build(model, board=BOARDS["icebreaker"], parallel=4, clock_hz=12e6,
+                        baud=1_000_000, out_dir=tmp_path / "c", classic_abc=True,
+                        progress=lambda s: None)

