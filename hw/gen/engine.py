@@ -7,8 +7,10 @@ subtracts or skips the element shifted by the row's base shift minus the code's 
 results are rounded, saturated and written to the result registers, and `ready` counts the rows
 written so far, so the cell stage can start on the first units while later groups run.
 
-Pipeline: cycle t presents the memory addresses, t+1 accumulates, t+2 finalizes. `start` in
-cycle S runs a pass; group g's results are readable from cycle S + (g+1)*cols + 3 (`visible`).
+Pipeline: cycle t presents the memory addresses, t+1 accumulates, t+2 finalizes. With one
+finalizer per lane a group is written at t+2; with F < P shared finalizers its sums are latched
+at t+2 and written F rows a cycle from t+3 on. `start` in cycle S runs a pass; `visible` gives
+the cycle from which each chunk of rows is readable.
 Both engines (this and `unrolled.UnrolledEngine`) have the ports of `engine_ports`.
 """
 
