@@ -19,6 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from hw.board.build import used_classic_abc  # noqa: E402
 from hw.board.probe import Records, bench_main, probe, source_version  # noqa: E402
 from hw.board.top import BOARDS  # noqa: E402
 from hw.gen.cli import parse_parallel  # noqa: E402
@@ -84,7 +85,7 @@ def main() -> int:
 def mapping(rec) -> str:
     """The LUT mapping a build used: yosys' default ABC9, or the classic ABC fallback that
     hw/board/build.py takes when ABC9 fails (less timing-driven, often more LUTs)."""
-    return "classic ABC" if "classic abc" in rec.get("synth_opts", "") else "ABC9"
+    return "classic ABC" if used_classic_abc(rec.get("synth_opts", "")) else "ABC9"
 
 
 def measure(args, parallel, settings, records, schemes=SCHEMES, classic=False) -> dict:

