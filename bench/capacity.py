@@ -1,7 +1,8 @@
 """The largest 1-layer GRU / LSTM (input 16) that fits a board and meets its clock, per scheme.
 
     .venv/bin/python bench/capacity.py --board icebreaker [--cells gru,lstm]
-        [--schemes ternary,exponential,int8] [--parallel 1] [--clock-mhz 12] [--max-hidden 512]
+        [--schemes ternary,exponential,int8] [--parallel 1] [--storage registers|memory]
+        [--clock-mhz 12] [--max-hidden 512]
 
 Every probe is a full build of the board top (UART bridge + ModelTop of a random model from
 hw.random_model, seed 0, 10 outputs, emit "last") with the YoWASP tools; a hidden size passes
@@ -88,6 +89,8 @@ def main() -> int:
     ap.add_argument("--cells", default="gru,lstm")
     ap.add_argument("--schemes", default="ternary,exponential,int8")
     ap.add_argument("--parallel", type=int, default=1)
+    ap.add_argument("--storage", default="registers", choices=("registers", "memory"),
+                    help="where ModelTop keeps state and results (default registers)")
     ap.add_argument("--clock-mhz", type=float, default=None)
     ap.add_argument("--start", type=int, default=16)
     ap.add_argument("--max-hidden", type=int, default=1024)
@@ -111,11 +114,13 @@ def main() -> int:
                    "dsp_inference": True}
             if args.seed:  # older records (seed 0) carry no seed field
                 key["seed"] = args.seed
+            if args.storage != "registers":  # nor a storage field (registers)
+                key["storage"] = args.storage
 
             def measure(h, cell=cell, scheme=scheme):
                 print(f"== {args.board} {cell} {scheme} hidden {h}", flush=True)
                 rec = probe(model_for(cell, scheme, h, args.seed), board=args.board,
-                            parallel=args.parallel, clock_mhz=clock,
+                            parallel=args.parallel, clock_mhz=clock, storage=args.storage,
                             progress=lambda s: print("   " + s, flush=True))
                 rec["version"] = version
                 print(f"   -> {'ok' if rec['ok'] else 'FAIL'}: "
@@ -127,6 +132,7 @@ def main() -> int:
             rows.append((cell, scheme, good, bad))
     used = sorted({r.get("version", "?") for _, _, g, b in rows for r in (g, b) if r})
     print(f"\n{BOARDS[args.board].title}, clock {clock:g} MHz, parallel {args.parallel}, "
+          f"storage {args.storage}, "
           f"input {INPUTS}, {OUTPUTS} outputs (probes of source {', '.join(used)}):\n")
     print("| cell | weights | largest hidden | LUTs | FFs | BRAM | DSP | Fmax MHz | cycles/step "
           "| us/step | next size tried |")

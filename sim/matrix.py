@@ -31,13 +31,15 @@ class Config:
     activation: str = "pwl"
     long: int = 0  # steps of one extra long sequence (0: none)
     seed: int = 0
+    storage: str = "registers"
 
     @property
     def id(self) -> str:
         p = self.parallel if self.parallel == "unrolled" else f"p{self.parallel}"
         return (f"{self.simulator}-{self.cell}-{self.scheme}-{p}-{self.emit}"
                 f"{'-L' + str(self.layers) if self.layers > 1 else ''}"
-                f"{'-long' if self.long else ''}")
+                f"{'-long' if self.long else ''}"
+                f"{'-mem' if self.storage == 'memory' else ''}")
 
     def model(self) -> Model:
         m = random_model(cell=self.cell, scheme=self.scheme, input_size=3,
@@ -58,13 +60,17 @@ REPRESENTATIVE = (
     Config("icarus", "rnn", "int8", "unrolled", "last", layers=2),
     Config("verilator", "gru", "ternary", 2, "last", long=1000),
     Config("verilator", "lstm", "int8", 3, "every", layers=2),
+    # state and results in memories (the board builds' block RAM)
+    Config("icarus", "lstm", "ternary", 2, "every", layers=2, long=1000, storage="memory"),
+    Config("verilator", "gru", "exponential", 3, "hidden", storage="memory"),
 )
 
 
 def configs(full: bool = False) -> list[Config]:
-    """Icarus runs every cell x scheme x parallel style; Verilator (a build takes 15-80 s
-    here) every cell x scheme, the parallel style rotating. Emit mode, depth, activation,
-    seed and a long sequence rotate through the matrix."""
+    """Icarus runs every cell x scheme x parallel style, and each cell x scheme once with
+    storage 'memory'; Verilator (a build takes 15-80 s here) every cell x scheme, the parallel
+    style rotating. Emit mode, depth, activation, seed and a long sequence rotate through the
+    matrix."""
     if not full:
         return list(REPRESENTATIVE)
     out = []
@@ -78,4 +84,6 @@ def configs(full: bool = False) -> list[Config]:
                 if PARALLEL.index(par) == (n // 3) % 3:
                     out.append(Config("verilator", cell, scheme, par, EMITS[(n + 1) % 3], **kw))
                 n += 1
+            out.append(Config("icarus", cell, scheme, 2, EMITS[n % 3], layers=1 + n % 2,
+                              seed=n, storage="memory"))
     return out

@@ -43,7 +43,7 @@ def sequences(model: Model, rng: np.random.Generator, *, count: int, max_len: in
     return x, np.array([L for _, L in parts], dtype=np.int64)
 
 
-def generate(model: Model | None, folder, parallel) -> Path:
+def generate(model: Model | None, folder, parallel, storage: str = "registers") -> Path:
     """model.json (when a model is given), top.v and manifest.json in `folder`, written by
     the generator's command-line entry point (so its checks run too)."""
     from hw.gen import cli
@@ -55,6 +55,6 @@ def generate(model: Model | None, folder, parallel) -> Path:
     p = argparse.ArgumentParser()
     cli.add_arguments(p)
     args = p.parse_args([str(folder / "model.json"), "--parallel", str(parallel),
-                         "--out", str(folder)])
+                         "--storage", storage, "--out", str(folder)])
     cli.main(args)
     return folder

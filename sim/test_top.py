@@ -21,8 +21,8 @@ from sim.layout import load_manifest
 from sim.stimulus import generate, sequences
 
 
-def prepare(tmp_path, model, parallel, *, long=0, seed=0, stalls=True):
-    run = generate(model, tmp_path / "run", parallel)
+def prepare(tmp_path, model, parallel, *, long=0, seed=0, stalls=True, storage="registers"):
+    run = generate(model, tmp_path / "run", parallel, storage)
     x, lengths = sequences(model, np.random.default_rng(seed), count=8, max_len=10,
                            long_len=long)
     flows = {"steady": Flow(count=len(x) - (1 if long else 0))}
@@ -36,7 +36,7 @@ def prepare(tmp_path, model, parallel, *, long=0, seed=0, stalls=True):
 def test_top_matches_reference(config, tmp_path):
     model = config.model()
     run, job, x, lengths = prepare(tmp_path, model, config.parallel, long=config.long,
-                                   seed=config.seed)
+                                   seed=config.seed, storage=config.storage)
     runner.build([run / "top.v"], "top", job.folder, config.simulator)
     result = runner.run("top", "sim.tb_top", job.folder, config.simulator, extra_env=job.env())
     assert result.tests == 4 and not result.failures

@@ -112,10 +112,29 @@ def test_cli_fails_in_one_line_when_the_clock_is_missed(tmp_path, capsys, monkey
     assert not (tmp_path / "bitstream.json").exists()
 
 
+def test_cli_takes_parallel_and_storage_from_the_manifest(tmp_path, capsys, monkeypatch):
+    save(random_model(cell="rnn", input_size=2, hidden_size=3, seed=0), tmp_path / "model.json")
+    (tmp_path / "manifest.json").write_text(json.dumps({"parallel": 3, "storage": "memory"}))
+    seen = []
+
+    def fake_build(model, *, board, clock_hz, **kw):
+        seen.append((kw["parallel"], kw["storage"]))
+        return BuildResult(board.name, 100, 50, 1, 0, fmax_mhz=11.5, clock_mhz=clock_hz / 1e6,
+                           bitstream=None, build_seconds=1.0)
+
+    monkeypatch.setattr(build_mod, "build", fake_build)
+    assert hw_main(["bitstream", str(tmp_path), "--board", "icebreaker"]) == 2  # 11.5 < 12
+    assert hw_main(["bitstream", str(tmp_path), "--board", "icebreaker", "--storage",
+                    "registers", "--parallel", "2"]) == 2
+    assert seen == [(3, "memory"), (2, "registers")]
+    capsys.readouterr()
+
+
 # ------------------------------------------------------------------ real builds
 
 @pytest.mark.slow
-@pytest.mark.parametrize("board,extra", [("icebreaker", []), ("ulx3s", ["--clock-mhz", "20"])])
+@pytest.mark.parametrize("board,extra", [("icebreaker", []), ("ulx3s", ["--clock-mhz", "20"]),
+                                         ("icebreaker", ["--storage", "memory"])])
 def test_tiny_bitstream_builds(board, extra, tmp_path, capsys):
     model = random_model(cell="rnn", scheme="ternary", input_size=2, hidden_size=3, outputs=2,
                          seed=0)
@@ -125,6 +144,7 @@ def test_tiny_bitstream_builds(board, extra, tmp_path, capsys):
     info = json.loads((tmp_path / "bitstream.json").read_text())
     b = BOARDS[board]
     assert info["board"] == board and info["fmax_mhz"] >= info["clock_mhz"] > 0
+    assert info["storage"] == ("memory" if "memory" in extra else "registers")
     bit = Path(info["bitstream"])
     assert bit == tmp_path / f"{board}.{b.bitstream_ext}" and bit.stat().st_size > 1000
     if board == "icebreaker":

@@ -10,7 +10,7 @@ from hw.__main__ import main as hw_main
 from hw.gen.cli import generate
 from hw.gen.manifest import verilog_ports
 from hw.gen.stat import cell_counts
-from hw.modelfile import save
+from hw.modelfile import load, save
 from hw.random_model import random_model
 
 
@@ -51,6 +51,18 @@ def test_writes_top_and_manifest(run_dir, parallel, capsys):
     assert "wrote" in capsys.readouterr().out
 
 
+def test_memory_storage_in_the_manifest(run_dir, capsys):
+    out = run_dir / "mem"
+    assert hw_main(["verilog", str(run_dir / "model.json"), "--parallel", "2", "--storage",
+                    "memory", "--out", str(out)]) == 0
+    man = json.loads((out / "manifest.json").read_text())
+    assert man["storage"] == man["resources"]["storage"] == "memory"
+    _, reg = generate(load(run_dir / "model.json"), 2)
+    assert reg["storage"] == "registers"
+    # a memory read more per layer; the head's rows are registers as before
+    assert man["cycles_per_step"] == reg["cycles_per_step"] + 1
+
+
 def _err(capsys) -> str:
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("error: "), err
@@ -71,6 +83,8 @@ def test_user_errors(run_dir, capsys, tmp_path):
     (tmp_path / "afile").write_text("x")
     assert hw_main(["verilog", model, "--out", str(tmp_path / "afile")]) == 2
     assert "exists and is not a folder" in _err(capsys)
+    assert hw_main(["verilog", model, "--parallel", "unrolled", "--storage", "memory"]) == 2
+    assert "storage 'memory' needs the time-multiplexed engine" in _err(capsys)
     assert hw_main(["verilog", model, "--cell-units", "3"]) == 2
     assert "cell units must be a positive divisor of the hidden size 4, not 3" in _err(capsys)
     d = json.loads((run_dir / "model.json").read_text())

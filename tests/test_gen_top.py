@@ -86,8 +86,8 @@ def build(cell, scheme, kind, seed, *, layers=None, head=None, emit=None):
     return model, rng
 
 
-def run_both(model, rng, parallel, seed):
-    top = ModelTop(model, parallel=parallel)
+def run_both(model, rng, parallel, seed, storage="registers"):
+    top = ModelTop(model, parallel=parallel, storage=storage)
     seqs = [random_inputs(rng, model, (int(rng.integers(3, 7)),)) for _ in range(3)]
     seqs += extreme_sequences(model, rng, 3)[: 1 + seed % 3]
     check_against_reference(top, seqs, simulate(top, seqs, idle=0.3, stall=0.3, seed=seed))
@@ -105,6 +105,15 @@ def test_matrix(cell, scheme, parallel, kind):
     run_both(model, rng, parallel, seed)
 
 
+@pytest.mark.parametrize("cell,scheme,parallel",
+                         list(itertools.product(CELLS, SCHEMES, (1, 3))))
+def test_memory_storage(cell, scheme, parallel):
+    """State and results in memories: the same bits and the cycles its schedule says."""
+    seed = _seed("memory", cell, scheme, parallel) % 10_000
+    model, rng = build(cell, scheme, KINDS[seed % 2], seed)
+    run_both(model, rng, parallel, seed, storage="memory")
+
+
 @pytest.mark.parametrize("cell", CELLS)
 @pytest.mark.parametrize("emit", ["hidden", "last", "every"])
 def test_three_layers_and_each_emit(cell, emit):
@@ -114,10 +123,12 @@ def test_three_layers_and_each_emit(cell, emit):
     assert default_emit(model) == emit
     run_both(model, rng, 3, seed)
     run_both(model, rng, "unrolled", seed)
+    run_both(model, rng, 2, seed, storage="memory")
 
 
-@pytest.mark.parametrize("parallel", [4, 1000, "unrolled"])
-def test_saturating_model(parallel):
+@pytest.mark.parametrize("parallel,storage", [(4, "registers"), (1000, "registers"),
+                                              ("unrolled", "registers"), (2, "memory")])
+def test_saturating_model(parallel, storage):
     # large weights and biases drive every pre-activation, the cell state and the logits into
     # saturation: the clamps, not only the common path, must match
     model, rng = build("lstm", "binary", "hard", 7, layers=2, head=3)
@@ -125,7 +136,7 @@ def test_saturating_model(parallel):
         mat.scale[:] = 1
     for ly in model.layers:
         ly.b_ih[:] = np.where(ly.b_ih >= 0, model.fmt("preact").max, model.fmt("preact").min)
-    run_both(model, rng, parallel, 7)
+    run_both(model, rng, parallel, 7, storage)
 
 
 @pytest.mark.parametrize("cell", CELLS)
@@ -145,18 +156,20 @@ def test_cell_units(cell, parallel, units):
 
 
 @pytest.mark.parametrize("cell", CELLS)
-@pytest.mark.parametrize("parallel", [2, "unrolled"])
-def test_reset_at_any_time(cell, parallel):
+@pytest.mark.parametrize("parallel,storage", [(2, "registers"), ("unrolled", "registers"),
+                                              (2, "memory")])
+def test_reset_at_any_time(cell, parallel, storage):
     """rst in the middle of a sequence, of a step, or with an output beat waiting: afterwards
-    the circuit behaves as new (the sequences after the reset match the reference)."""
-    seed = _seed("reset", cell, parallel) % 10_000
+    the circuit behaves as new (the sequences after the reset match the reference; memories
+    keep their words through a reset, so this also checks that nothing stale is read)."""
+    seed = _seed("reset", cell, parallel, storage) % 10_000
     model, rng = build(cell, "ternary", "hard", seed, layers=2, head=2, emit="every")
-    top = ModelTop(model, parallel=parallel)
+    top = ModelTop(model, parallel=parallel, storage=storage)
     before = [random_inputs(rng, model, (5,)) for _ in range(2)]
     after = [random_inputs(rng, model, (3,)) for _ in range(2)]
     span = 2 * 5 * top.cycles_per_step
     for n, cut in enumerate(sorted(rng.integers(1, span, size=4).tolist())):
-        top = top if n == 0 else ModelTop(model, parallel=parallel)
+        top = top if n == 0 else ModelTop(model, parallel=parallel, storage=storage)
         trace = simulate(top, after, before=before, reset_cycle=cut, idle=0.2, stall=0.5,
                          seed=seed + n)
         check_against_reference(top, after, trace)

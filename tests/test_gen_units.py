@@ -105,3 +105,26 @@ def test_model_top_checks_cell_units():
     assert top.resources["elementwise_multipliers"] == 6
     del top
     gc.collect()  # the unelaborated top warns here, where it is filtered
+
+
+@pytest.mark.filterwarnings("ignore:.*created but never used")
+def test_model_top_checks_storage():
+    model = random_model(cell="gru", input_size=2, hidden_size=6, outputs=3)
+    with pytest.raises(ValueError) as e:
+        ModelTop(model, parallel=2, storage="dram")
+    assert str(e.value) == "storage must be one of registers, memory, not 'dram'"
+    need = ("storage 'memory' needs the time-multiplexed engine (an integer parallel) and one "
+            "cell unit")
+    for kw in ({"parallel": "unrolled"}, {"parallel": 2, "cell_units": 2}):
+        with pytest.raises(ValueError) as e:
+            ModelTop(model, storage="memory", **kw)
+        assert str(e.value) == need
+    # one result a cycle: 7 lanes could not write a group within the head's 6 columns
+    with pytest.raises(ValueError) as e:
+        ModelTop(model, parallel=7, storage="memory")
+    assert str(e.value) == ("storage 'memory' writes one result a cycle, so the lanes (7) must "
+                            "be at most the smallest pass's columns (6)")
+    top = ModelTop(model, parallel=6, storage="memory")
+    assert top.resources["storage"] == "memory" and top.engine.finalizers == 1
+    del top
+    gc.collect()

@@ -16,6 +16,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from ..gen.engine import STORAGES
 from ..gen.top import ModelTop
 from ..modelfile import UserError, atomic_write_text, load
 from . import protocol
@@ -41,6 +42,7 @@ class BuildResult:
     bram_available: int = 0
     dsp_available: int = 0
     parallel: int | str = 0
+    storage: str = "registers"
     dsp_inference: bool = True
     baud: int = 0
     pll: dict | None = None
@@ -108,14 +110,14 @@ def fit_error(log: str, board: Board) -> str | None:
 
 def build(model, *, board: Board, parallel, clock_hz: float, baud: int, out_dir: Path,
           dsp: bool = True, seed: int = 1, classic_abc: bool = False,
-          progress=print) -> BuildResult:
+          storage: str = "registers", progress=print) -> BuildResult:
     """Synthesise, place and route; returns the figures even when the clock is missed (the
     caller decides). Raises UserError when a tool fails (for example: the design does not fit).
     `classic_abc` (ECP5): map LUTs with classic ABC from the start, as the fallback does, so
     that a design compares like for like with one that needed the fallback."""
     t0 = time.monotonic()
     try:
-        core = ModelTop(model, parallel=parallel)
+        core = ModelTop(model, parallel=parallel, storage=storage)
     except ValueError as e:
         raise UserError(str(e)) from None
     try:
@@ -127,7 +129,7 @@ def build(model, *, board: Board, parallel, clock_hz: float, baud: int, out_dir:
                                                               board.family == "ecp5" else "")
     out_dir = Path(out_dir)
     progress(f"[{board.name}] elaborating: {model.cell} hidden {model.hidden_size}, "
-             f"parallel {parallel}, clock {top.clock_hz / 1e6:g} MHz")
+             f"parallel {parallel}, storage {storage}, clock {top.clock_hz / 1e6:g} MHz")
     if classic_abc and board.family != "ecp5":
         raise UserError(f"classic ABC mapping is an ECP5 option; the {board.name} is "
                         f"{board.family}")
@@ -170,7 +172,7 @@ def build(model, *, board: Board, parallel, clock_hz: float, baud: int, out_dir:
         fmax_mhz=fmax, clock_mhz=clock_mhz, bitstream=str(bit) if bit.exists() else None,
         build_seconds=round(time.monotonic() - t0, 1), lut_available=use[board.lut_cell][1],
         bram_available=use.get(board.bram_cell, (0, 0))[1],
-        dsp_available=use.get(board.dsp_cell, (0, 0))[1], parallel=parallel,
+        dsp_available=use.get(board.dsp_cell, (0, 0))[1], parallel=parallel, storage=storage,
         dsp_inference=dsp, baud=baud,
         pll=None if top.pll_config is None else top.pll_config.params,
         cycles_per_step=core.cycles_per_step,
@@ -264,6 +266,9 @@ def add_arguments(p) -> None:
     p.add_argument("--board", required=True, choices=sorted(BOARDS))
     p.add_argument("--parallel", default=None, metavar="P|unrolled",
                    help="engine lanes (default: RUN/manifest.json's, else 4)")
+    p.add_argument("--storage", default=None, choices=STORAGES,
+                   help="state and results in flip-flops or memories (default: "
+                        "RUN/manifest.json's, else registers)")
     p.add_argument("--clock-mhz", default="auto", metavar="MHZ|auto",
                    help="system clock; other than the oscillator's means the PLL. 'auto' "
                         "(default) builds at the oscillator's clock, then once more with the "
@@ -281,19 +286,18 @@ def main(args) -> int:
                         f"folder that holds one)")
     model = load(run / "model.json")
     board = BOARDS[args.board]
-    parallel = args.parallel
-    if parallel is None:
-        parallel = "4"
-        man = run / "manifest.json"
-        if man.is_file():
-            try:
-                parallel = str(json.loads(man.read_text()).get("parallel", 4))
-            except (OSError, json.JSONDecodeError):
-                pass
-    parallel = parse_parallel(parallel)
+    man = {}
+    if (run / "manifest.json").is_file():  # defaults: what `make verilog` generated
+        try:
+            man = json.loads((run / "manifest.json").read_text())
+        except (OSError, json.JSONDecodeError):
+            man = {}
+        man = man if isinstance(man, dict) else {}
+    parallel = parse_parallel(args.parallel or str(man.get("parallel", 4)))
+    storage = args.storage or man.get("storage", "registers")
     t0 = time.monotonic()
     common = dict(board=board, parallel=parallel, baud=args.baud, dsp=not args.no_dsp,
-                  seed=args.seed)
+                  seed=args.seed, storage=storage)
     if args.clock_mhz == "auto":
         res = build(model, clock_hz=board.osc_hz, out_dir=run / f"build-{board.name}", **common)
         f = pll_clock(board, res, args.baud)

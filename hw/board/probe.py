@@ -46,7 +46,8 @@ class Records:
 
 
 def probe(model, *, board: str, parallel, clock_mhz: float, dsp: bool = True,
-          classic_abc: bool = False, keep: Path | None = None, progress=print) -> dict:
+          classic_abc: bool = False, storage: str = "registers", keep: Path | None = None,
+          progress=print) -> dict:
     """Build at `clock_mhz`; the record says whether it fits and meets that clock."""
     b = BOARDS[board]
     t0 = time.monotonic()
@@ -56,7 +57,7 @@ def probe(model, *, board: str, parallel, clock_mhz: float, dsp: bool = True,
         try:
             res = build(model, board=b, parallel=parallel, clock_hz=clock_mhz * 1e6,
                         baud=1_000_000, out_dir=out, dsp=dsp, classic_abc=classic_abc,
-                        progress=progress)
+                        storage=storage, progress=progress)
         except UserError as e:
             if "does not fit" not in str(e):
                 raise  # a tool failure is no measurement: nothing is recorded

@@ -1,4 +1,4 @@
-"""`python -m hw verilog RUN/model.json --parallel P|unrolled --out RUN`.
+"""`python -m hw verilog RUN/model.json --parallel P|unrolled [--storage memory] --out RUN`.
 
 Writes RUN/top.v (module `top`, from amaranth.back.verilog) and RUN/manifest.json, both
 atomically. Bad input (a missing or malformed model, a bad --parallel) is a UserError.
@@ -13,6 +13,7 @@ from pathlib import Path
 from amaranth.back import verilog
 
 from ..modelfile import UserError, atomic_write_text, load
+from .engine import STORAGES
 from .manifest import TOP, check_ports, manifest
 from .top import UNROLLED, ModelTop
 
@@ -33,16 +34,20 @@ def add_arguments(p) -> None:
     p.add_argument("model", help="path to model.json")
     p.add_argument("--parallel", default="4", metavar="P|unrolled",
                    help="lanes of the time-multiplexed engine, or 'unrolled' (default 4)")
+    p.add_argument("--storage", choices=STORAGES, default="registers",
+                   help="hidden state and results in flip-flops (default) or in memories "
+                        "(block RAM: far less logic for large models; one cell unit)")
     p.add_argument("--cell-units", type=int, default=None, metavar="U",
                    help="hidden units updated per cycle (default 1, or all when unrolled)")
     p.add_argument("--out", default=None, help="output folder (default: the model's folder)")
 
 
-def generate(model, parallel, cell_units: int | None = None) -> tuple[str, dict]:
+def generate(model, parallel, cell_units: int | None = None,
+             storage: str = "registers") -> tuple[str, dict]:
     """(Verilog text, manifest) for a model."""
     try:
-        top = ModelTop(model, parallel=parallel, cell_units=cell_units)
-    except ValueError as e:  # a bad meta.emit in the model file, a bad --cell-units
+        top = ModelTop(model, parallel=parallel, cell_units=cell_units, storage=storage)
+    except ValueError as e:  # a bad meta.emit in the model file, a bad --cell-units/--storage
         raise UserError(str(e)) from None
     text = verilog.convert(top, name=TOP, emit_src=False)
     man = manifest(top)
@@ -57,7 +62,7 @@ def main(args) -> int:
     if out.exists() and not out.is_dir():
         raise UserError(f"--out {out} exists and is not a folder")
     t0 = time.monotonic()
-    text, man = generate(model, parallel, args.cell_units)
+    text, man = generate(model, parallel, args.cell_units, args.storage)
     atomic_write_text(out / "top.v", text)
     atomic_write_text(out / "manifest.json", json.dumps(man, indent=1) + "\n")
     r = man["resources"]

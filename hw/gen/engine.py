@@ -12,6 +12,12 @@ finalizer per lane a group is written at t+2; with F < P shared finalizers its s
 at t+2 and written F rows a cycle from t+3 on. `start` in cycle S runs a pass; `visible` gives
 the cycle from which each chunk of rows is readable.
 Both engines (this and `unrolled.UnrolledEngine`) have the ports of `engine_ports`.
+
+With `storage="memory"` this engine keeps no vector or results of its own (ModelTop holds them
+in block RAM): it presents the index of the column's vector element on `vaddr` with the code
+memory's address and takes the element on `vdata` in the next cycle (a memory read port's
+latency), and it hands each finished row out on `wen`/`wdata`/`waux`, one row a cycle in row
+order (padding rows of a pass's last group included), instead of writing result registers.
 """
 
 from __future__ import annotations
@@ -50,14 +56,33 @@ def walk_finalizers(lanes: int, cols: int) -> int:
     return next(f for f in range(1, lanes + 1) if lanes % f == 0 and lanes // f <= cols)
 
 
+def memory_ports(passes: list[Pass], vec_bits: int, vec_len: int, res_bits: int,
+                 aux: bool):
+    ports = {k: v for k, v in engine_ports(passes, vec_bits, vec_len, res_bits, 1, False).items()
+             if k in ("start", "sel")}
+    ports.update({
+        "ready": Out(range(max(len(p.rows) for p in passes) + 1)),
+        "vaddr": Out(range(max(2, vec_len))),  # the element to present on vdata next cycle
+        "vdata": In(signed(vec_bits)),
+        "wen": Out(1),  # a finished row this cycle (the next in row order)
+        "wdata": Out(signed(res_bits)),
+    })
+    if aux:
+        ports["waux"] = Out(signed(res_bits))
+    return ports
+
+
+STORAGES = ("registers", "memory")
+
+
 def has_split(passes: list[Pass]) -> bool:
     return any(r.split_bias is not None for p in passes for r in p.rows)
 
 
 class SerialEngine(wiring.Component):
     def __init__(self, *, passes: list[Pass], lanes: int, multiply: bool, vec_bits: int,
-                 vec_len: int):
-        self.passes, self.lanes = passes, lanes
+                 vec_len: int, storage: str = "registers"):
+        self.passes, self.lanes, self.storage, self.vec_len = passes, lanes, storage, vec_len
         self.image = serial_image(passes, lanes, multiply)
         self.split = has_split(passes)
         self.acc_bits = max(p.acc_bits for p in passes)
@@ -83,8 +108,20 @@ class SerialEngine(wiring.Component):
             "memory_bits": self.memory_bits,
             "code_bits": enc.code_bits,
         }
-        super().__init__(engine_ports(passes, vec_bits, vec_len, self.res_bits, self.res_len,
-                                      self.split))
+        if storage == "memory":
+            if self.finalizers != 1:
+                self._MustUse__silence = True  # never built
+                raise ValueError(f"storage 'memory' writes one result a cycle, so the lanes "
+                                 f"({lanes}) must be at most the smallest pass's columns "
+                                 f"({min(p.cols for p in passes)})")
+            ports = memory_ports(passes, vec_bits, vec_len, self.res_bits, self.split)
+        elif storage == "registers":
+            ports = engine_ports(passes, vec_bits, vec_len, self.res_bits, self.res_len,
+                                 self.split)
+        else:
+            self._MustUse__silence = True
+            raise ValueError(f"storage must be one of {', '.join(STORAGES)}, not {storage!r}")
+        super().__init__(ports)
 
     def visible(self, k: int, chunk: int) -> int:
         """Cycles after `start` from which pass k's rows up to the end of write chunk `chunk`
@@ -126,7 +163,7 @@ class SerialEngine(wiring.Component):
         j = Signal(range(max(p.cols for p in self.passes) + 1))
         g = Signal(range(max(img.groups) + 1))
         issue, last_col, split, col_base = (Signal(range(max(total) + 1)), Signal.like(j),
-                                            Signal.like(j), Signal(range(len(self.vec) + 1)))
+                                            Signal.like(j), Signal(range(self.vec_len + 1)))
         mem_base, grp_base = Signal(range(len(img.codes) + 1)), Signal(range(len(img.bias) + 1))
         with m.Switch(cur):
             for k, p in enumerate(self.passes):
@@ -149,16 +186,25 @@ class SerialEngine(wiring.Component):
 
         # stage 0 -> 1: the column's vector element. A case per element, not vec[index]: a
         # variable View index scales the index by the element width, a multiplier in the netlist.
-        v0 = Signal(signed(len(self.vec[0])))
-        with m.Switch(col_base + j):
-            for k in range(len(self.vec)):
-                with m.Case(k):
-                    m.d.comb += v0.eq(self.vec[k])
+        memory = self.storage == "memory"
+        if memory:  # the element arrives from ModelTop's memories in stage 1
+            m.d.comb += self.vaddr.eq(col_base + j)
+            v0 = None
+        else:
+            v0 = Signal(signed(len(self.vec[0])))
+            with m.Switch(col_base + j):
+                for k in range(len(self.vec)):
+                    with m.Case(k):
+                        m.d.comb += v0.eq(self.vec[k])
         s1_valid, s1_first, s1_last, s1_hb, s1_split = Signal(), Signal(), Signal(), Signal(), \
             Signal()
-        v1 = Signal.like(v0)
         m.d.sync += [s1_valid.eq(in_range), s1_first.eq(j == 0), s1_last.eq(j == last_col),
-                     s1_hb.eq(j >= split), s1_split.eq(j == split), v1.eq(v0)]
+                     s1_hb.eq(j >= split), s1_split.eq(j == split)]
+        if memory:
+            v1 = self.vdata
+        else:
+            v1 = Signal.like(v0)
+            m.d.sync += v1.eq(v0)
 
         # stage 1: every lane adds its term
         accs, auxs = [], []
@@ -202,8 +248,6 @@ class SerialEngine(wiring.Component):
 
         # stage 2: round and saturate the group (a finalizer has one circuit per distinct
         # (shift, bits), not per pass) and write it to its rows
-        res = [Signal(signed(self.res_bits), name=f"res{i}") for i in range(self.res_len)]
-        m.d.comb += [self.result[i].eq(r) for i, r in enumerate(res)]
         kinds = sorted({(p.shift, p.out.bits) for p in self.passes})
         kind = Signal(range(max(2, len(kinds))))
         with m.Switch(cur):
@@ -212,8 +256,6 @@ class SerialEngine(wiring.Component):
                     m.d.comb += kind.eq(kinds.index((p.shift, p.out.bits)))
         used = sorted({i for p in self.passes for i, r in enumerate(p.rows)
                        if r.split_bias is not None})  # rows with a first part (GRU n rows)
-        aux_res = {i: Signal(signed(self.res_bits), name=f"aux{i}") for i in used}
-        m.d.comb += [self.aux[i].eq(r) for i, r in aux_res.items()]
         F = self.finalizers
         if self.walk == 1:
             # every lane has its finalizers; the group is written in the cycle after its sums
@@ -243,23 +285,38 @@ class SerialEngine(wiring.Component):
                 m.d.sync += [d.eq(a) for d, a in zip(aux_done, auxs, strict=True)]
         final = self._finalizers(m, srcs, kinds, kind, "final")
         aux_final = self._finalizers(m, aux_srcs, kinds, kind, "auxfinal") if used else []
+
         def here(i):  # row i is written in this cycle's chunk
             return (wgroup == i // P) & (step == i % P // F) if self.walk > 1 else \
                 wgroup == i // P
 
         with m.If(write):
             m.d.sync += self.ready.eq(self.ready + F)
+        if memory:
+            m.d.comb += [self.wen.eq(write), self.wdata.eq(final[0])]
+            if self.split:
+                m.d.comb += self.waux.eq(aux_final[0])
+        else:
+            self._write_results(m, write, here, final, aux_final, used)
+        with m.If(self.start):
+            m.d.sync += self.ready.eq(0)
+            if self.walk > 1:  # a head pass may still be writing its padding rows
+                m.d.sync += walking.eq(0)
+        return m
+
+    def _write_results(self, m, write, here, final, aux_final, used):
+        P, F = self.lanes, self.finalizers
+        res = [Signal(signed(self.res_bits), name=f"res{i}") for i in range(self.res_len)]
+        m.d.comb += [self.result[i].eq(r) for i, r in enumerate(res)]
+        aux_res = {i: Signal(signed(self.res_bits), name=f"aux{i}") for i in used}
+        m.d.comb += [self.aux[i].eq(r) for i, r in aux_res.items()]
+        with m.If(write):
             for i, r in enumerate(res):
                 with m.If(here(i)):
                     m.d.sync += r.eq(final[i % P % F])
             for i, r in aux_res.items():
                 with m.If(here(i)):
                     m.d.sync += r.eq(aux_final[i % P % F])
-        with m.If(self.start):
-            m.d.sync += self.ready.eq(0)
-            if self.walk > 1:  # a head pass may still be writing its padding rows
-                m.d.sync += walking.eq(0)
-        return m
 
     def _finalizers(self, m, accs, kinds, kind, name):
         out = []

@@ -32,6 +32,7 @@ def manifest(top: ModelTop) -> dict:
         "top": TOP, "clock": CLOCK, "reset": RESET,
         "emit": top.emit,
         "parallel": top.parallel,
+        "storage": top.storage,
         "cell": model.cell,
         "activation": model.activation,
         "hidden_size": model.hidden_size,

@@ -19,8 +19,9 @@ from amaranth.lib.wiring import In, Out
 from ..modelfile import Model
 from ..reference import default_emit
 from .cell import CellUnit
-from .engine import SerialEngine
+from .engine import STORAGES, SerialEngine
 from .plan import ACTIVATIONS, ELEMENTWISE, UNIT_ROWS, make_passes, uses_multipliers
+from .state import make_state
 from .unrolled import UnrolledEngine
 
 UNROLLED = "unrolled"
@@ -43,9 +44,14 @@ class ModelTop(wiring.Component):
     `cycles_per_step`: cycles between accepting consecutive beats of a sequence (input always
     valid, output always ready). `latency`: cycles from accepting a beat to its output beat
     being valid (for emit "last", the sequence's last beat). `resources`: what the datapath uses.
+
+    `storage`: where the hidden state and the engine's results live, "registers" (flip-flops,
+    the default) or "memory" (block RAM; the time-multiplexed engine with one cell unit and at
+    most as many lanes as the smallest pass has columns); see hw/gen/state.py.
     """
 
-    def __init__(self, model: Model, *, parallel, cell_units: int | None = None):
+    def __init__(self, model: Model, *, parallel, cell_units: int | None = None,
+                 storage: str = "registers"):
         try:
             if not isinstance(model, Model):
                 raise TypeError(f"model must be a hw.modelfile.Model, not "
@@ -59,9 +65,20 @@ class ModelTop(wiring.Component):
                 raise ValueError(f"cell units must be a positive divisor of the hidden size "
                                  f"{H}, not {cell_units!r}")
             self.emit = default_emit(model)
+            if storage not in STORAGES:
+                raise ValueError(f"storage must be one of {', '.join(STORAGES)}, "
+                                 f"not {storage!r}")
+            if storage == "memory" and (parallel == UNROLLED or cell_units != 1):
+                raise ValueError("storage 'memory' needs the time-multiplexed engine (an "
+                                 "integer parallel) and one cell unit")
+            self.storage = storage
+            self._setup(model, parallel, cell_units)
         except (TypeError, ValueError):
             self._MustUse__silence = True  # never built: no "created but never used" warning
             raise
+        super().__init__(self._signature)
+
+    def _setup(self, model: Model, parallel, cell_units: int) -> None:
         self.model, self.parallel = model, parallel
         f = model.formats
         H, I, L = model.hidden_size, model.input_size, model.num_layers
@@ -77,7 +94,7 @@ class ModelTop(wiring.Component):
             lanes = min(parallel, max(len(p.rows) for p in self.passes))
             self.engine = SerialEngine(passes=self.passes, lanes=lanes,
                                        multiply=uses_multipliers(model), vec_bits=vec_bits,
-                                       vec_len=vec_len)
+                                       vec_len=vec_len, storage=self.storage)
         self.layer_cycles, self.head_cycles = self.schedule()
         layers = sum(self.layer_cycles)
         if self.emit == "last":
@@ -90,6 +107,7 @@ class ModelTop(wiring.Component):
             "elementwise_multipliers": self.units * ELEMENTWISE[model.cell],
             "activation_units": self.units * ACTIVATIONS[model.cell],
             "cell_units": self.units,
+            "storage": self.storage,
             "state_bits": L * H * (f["state"].bits + (f["cell"].bits if model.cell == "lstm"
                                                       else 0)),
         })
@@ -106,8 +124,8 @@ class ModelTop(wiring.Component):
             fields["argmax"] = unsigned(max(1, math.ceil(math.log2(n))))
         fields["last"] = 1
         self.out_layout = data.StructLayout(fields)
-        super().__init__({"i": In(stream.Signature(self.in_layout)),
-                          "o": Out(stream.Signature(self.out_layout))})
+        self._signature = {"i": In(stream.Signature(self.in_layout)),
+                           "o": Out(stream.Signature(self.out_layout))}
 
     def schedule(self) -> tuple[list[int], int]:
         """Cycles each layer takes from its pass's start (the previous layer's last cell cycle,
@@ -121,7 +139,7 @@ class ModelTop(wiring.Component):
                 need = (b + 1) * U * G
                 group = -(-need // eng.rows_per_write) - 1
                 t = max(t + 1, eng.visible(k, group))
-            layers.append(t)
+            layers.append(t + (self.storage == "memory"))  # a memory read takes a cycle
         head = 0
         if self.model.head is not None:  # the output beat waits for the head's rows only
             n = len(self.passes[self.model.num_layers].rows)
@@ -133,19 +151,12 @@ class ModelTop(wiring.Component):
         model, f, eng = self.model, self.model.formats, self.engine
         H, I, L, G, U = (model.hidden_size, model.input_size, model.num_layers, self.unit_rows,
                          self.units)
-        lstm = model.cell == "lstm"
         m.submodules.engine = eng
-
         x = Signal(data.ArrayLayout(signed(f["input"].bits), I))
-        h = [[Signal(signed(f["state"].bits), name=f"h{li}_{k}") for k in range(H)]
-             for li in range(L)]
-        c = [[Signal(signed(f["cell"].bits), name=f"c{li}_{k}") for k in range(H)]
-             for li in range(L)] if lstm else None
-        hn = [Signal(signed(f["state"].bits), name=f"hnext{k}") for k in range(H - U)]
-        m.d.comb += [eng.vec[k].eq(x[k]) for k in range(I)]
-        m.d.comb += [eng.vec[I + li * H + k].eq(h[li][k]) for li in range(L) for k in range(H)]
+        state = make_state(self.storage, self, m, x)
 
-        # the cell stage: batch b handles units b*U .. b*U+U-1
+        # the cell stage: batch b handles units b*U .. b*U+U-1; with storage "memory" it reads
+        # in the `go` cycle and computes in the next (`consume`, for unit `index`)
         batch = Signal(range(H // U + 1))
         need = Signal(range(H * G + U * G + 1))  # rows the batch needs written
         units = []
@@ -153,20 +164,15 @@ class ModelTop(wiring.Component):
             cu = CellUnit(cell=model.cell, kind=model.activation, formats=f)
             m.submodules[f"cell{u}"] = cu
             units.append(cu)
-        with m.Switch(batch):
-            for b in range(H // U):
-                with m.Case(b):
-                    for u, cu in enumerate(units):
-                        row = (b * U + u) * G
-                        pre = []
-                        for g, (part, _) in enumerate(UNIT_ROWS[model.cell]):
-                            if part == "split":
-                                pre += [eng.aux[row + g], eng.result[row + g]]
-                            else:
-                                pre.append(eng.result[row + g])
-                        m.d.comb += [cu.pre[n].eq(v) for n, v in enumerate(pre)]
+        state.pre_inputs(m, units, batch)
         go = Signal()
         m.d.comb += go.eq(eng.ready >= need)
+        if state.pipelined:  # the layer stays in its state for the last unit's consume
+            m.d.comb += go.eq((eng.ready >= need) & (batch < H // U))
+            consume, index = Signal(), Signal.like(batch)
+            m.d.sync += [consume.eq(0), index.eq(batch)]
+        else:
+            consume, index = go, batch
 
         last_in = Signal()
         o_valid = Signal()
@@ -193,35 +199,21 @@ class ModelTop(wiring.Component):
                 with m.If(self.i.valid):
                     m.d.sync += [x.eq(self.i.payload.data), last_in.eq(self.i.payload.last)]
                     with m.If(self.i.payload.first):
-                        m.d.sync += [r.eq(0) for hl in h for r in hl]
-                        if lstm:
-                            m.d.sync += [r.eq(0) for cl in c for r in cl]
+                        state.clear(m)
                     start(0)
                     m.next = "LAYER0"
             for li in range(L):
                 with m.State(f"LAYER{li}"):
-                    with m.Switch(batch):
-                        for b in range(H // U):
-                            with m.Case(b):
-                                for u, cu in enumerate(units):
-                                    m.d.comb += cu.h.eq(h[li][b * U + u])
-                    if lstm:  # c is the cell stage's alone: rotate it in place
-                        for u, cu in enumerate(units):
-                            m.d.comb += cu.c.eq(c[li][u])
-                    new = [cu.h_new for cu in units]
+                    state.cell_inputs(m, li, units, batch)
                     with m.If(go):
                         m.d.sync += [batch.eq(batch + 1), need.eq(need + U * G)]
-                        m.d.sync += [hn[k].eq(hn[k + U]) for k in range(H - 2 * U)]
-                        m.d.sync += [hn[H - 2 * U + u].eq(v) for u, v in enumerate(new)
-                                     if H - 2 * U + u >= 0]
-                        if lstm:
-                            m.d.sync += [c[li][k].eq(c[li][k + U]) for k in range(H - U)]
-                            m.d.sync += [c[li][H - U + u].eq(cu.c_new)
-                                         for u, cu in enumerate(units)]
-                        with m.If(batch == H // U - 1):
+                        if state.pipelined:
+                            m.d.sync += consume.eq(1)
+                    with m.If(consume):
+                        state.consume(m, li, units, index)
+                        with m.If(index == H // U - 1):
                             # commit the layer's new h; the next pass reads it from next cycle
-                            committed = hn + new
-                            m.d.sync += [h[li][k].eq(v) for k, v in enumerate(committed)]
+                            committed = state.commit(m, li, units)
                             if li < L - 1:
                                 start(li + 1)
                                 m.next = f"LAYER{li + 1}"
@@ -243,13 +235,12 @@ class ModelTop(wiring.Component):
                 with m.State("HEAD"):
                     n = self.out_count
                     with m.If((eng.ready >= n) & free):
-                        load([eng.result[k] for k in range(n)],
-                             1 if self.emit == "last" else last_in)
+                        load(state.head_results(n), 1 if self.emit == "last" else last_in)
                         m.next = "IDLE"
             else:
                 with m.State("FINISH"):
                     with m.If(free):
-                        load(h[L - 1], last_in)
+                        load(state.last_hidden(), last_in)
                         m.next = "IDLE"
         return m
 
