@@ -20,6 +20,7 @@ DATA ?=
 EPOCHS ?=
 RUN ?= build/run
 PARALLEL ?= 4
+STORAGE ?= registers
 SIM ?= icarus
 BOARD ?= icebreaker
 PYTEST_ARGS ?=
@@ -49,7 +50,8 @@ train: setup
 		--mode $(MODE) --out $(RUN) $(if $(DATA),--data $(DATA)) $(if $(EPOCHS),--epochs $(EPOCHS))
 
 verilog: setup
-	$(PY) -m hw verilog $(RUN)/model.json --parallel $(PARALLEL) --out $(RUN)
+	$(PY) -m hw verilog $(RUN)/model.json --parallel $(PARALLEL) --storage $(STORAGE) \
+		--out $(RUN)
 
 sim: setup
 	$(PY) -m sim $(RUN) --simulator $(SIM) $(if $(DATA),--data $(DATA))
