@@ -1,14 +1,14 @@
 """Shift-and-add weights (ternary, exponential) against the int8 multiplier baseline on a board.
 
     .venv/bin/python bench/shift_vs_int8.py [--board ulx3s] [--cell gru] [--hidden 16]
-        [--parallel 4[,16,...]|unrolled] [--dsp both|on|off]
+        [--parallel 4[,16,...]|unrolled] [--dsp both|on|off] [--storage registers|memory]
 
 One model shape (random_model, input 16, 10 outputs, seed 0), the same engine parallelism P for
 every scheme, each built as the whole board top (UART bridge included) with the YoWASP tools
 at the board's oscillator clock, twice: with DSP inference off (all arithmetic in logic) and on
 (yosys may put multipliers in DSP blocks). Ratios are against int8 at the same DSP setting.
 Several parallelisms run one after another. Probes are kept per board and P in
-bench/results/shift-vs-int8-BOARD-pP.json (a rerun reuses them; --fresh rebuilds). The
+bench/results/shift-vs-int8-BOARD-pP[-memory].json (a rerun reuses them; --fresh rebuilds). The
 Markdown tables of docs/boards.md are printed at the end.
 """
 
@@ -46,6 +46,8 @@ def main() -> int:
     ap.add_argument("--hidden", type=int, default=16)
     ap.add_argument("--parallel", type=parse_list, default=[4], metavar="P[,P...]|unrolled")
     ap.add_argument("--dsp", default="both", choices=("both", "on", "off"))
+    ap.add_argument("--storage", default="registers", choices=("registers", "memory"),
+                    help="where ModelTop keeps state and results (default registers)")
     ap.add_argument("--results", default=None, help="one JSON file for every P given")
     ap.add_argument("--fresh", action="store_true")
     args = ap.parse_args()
@@ -54,7 +56,8 @@ def main() -> int:
     tables, summary = [], []
     for parallel in args.parallel:
         path = Path(args.results or Path(__file__).parent / "results" /
-                    f"shift-vs-int8-{args.board}-p{parallel}.json")
+                    f"shift-vs-int8-{args.board}-p{parallel}"
+                    f"{'-memory' if args.storage == 'memory' else ''}.json")
         records = Records(path)
         if args.fresh:
             records.items = []
@@ -99,6 +102,8 @@ def measure(args, parallel, settings, records, schemes=SCHEMES, classic=False) -
                    "hidden": args.hidden, "inputs": INPUTS, "outputs": OUTPUTS,
                    "parallel": parallel, "clock_mhz": clock, "dsp_inference": dsp,
                    "classic_abc": classic}
+            if args.storage != "registers":  # older records carry no storage field
+                key["storage"] = args.storage
             rec = records.find(key)
             if rec is None:
                 print(f"== {args.board} {args.cell} {scheme} hidden {args.hidden} "
@@ -109,8 +114,9 @@ def measure(args, parallel, settings, records, schemes=SCHEMES, classic=False) -
                                      levels=3)
                 rec = {**key, **probe(model, board=args.board, parallel=parallel,
                                       clock_mhz=clock, dsp=dsp, classic_abc=classic,
+                                      storage=args.storage,
                                       progress=lambda s: print("   " + s, flush=True))}
-                core = ModelTop(model, parallel=parallel)  # its counts, never built:
+                core = ModelTop(model, parallel=parallel, storage=args.storage)  # never built:
                 core._MustUse__silence = core.engine._MustUse__silence = True  # no warning
                 res = core.resources
                 rec["weight_multipliers"] = res.get("multipliers", 0)
@@ -127,7 +133,8 @@ def table(args, parallel, settings, got, extra) -> str:
     board = BOARDS[args.board]
     clock = board.osc_hz / 1e6
     lines = [f"{board.title}: {args.cell.upper()} input {INPUTS}, hidden {args.hidden}, "
-             f"{OUTPUTS} outputs, P = {parallel} lanes, clock {clock:g} MHz, whole board "
+             f"{OUTPUTS} outputs, P = {parallel} lanes, storage {args.storage}, clock "
+             f"{clock:g} MHz, whole board "
              f"top (probes of source {', '.join(sorted({r['version'] for r in got.values()}))})."
              f" Ratios: scheme / int8 at the same DSP setting.", "",
              "| DSP inference | weights | LUTs | FFs | DSP | BRAM | Fmax MHz | cycles/step | "

@@ -175,6 +175,21 @@ def test_reset_at_any_time(cell, parallel, storage):
         check_against_reference(top, after, trace)
 
 
+@pytest.mark.parametrize("cell", CELLS)
+@pytest.mark.parametrize("storage", ["registers", "memory"])
+def test_reset_zeroes_the_state_without_a_first_beat(cell, storage):
+    """After rst the state is zero even if the next sequence does not set `first` (memories
+    keep their words through a reset: their `fresh` flags must start set)."""
+    seed = _seed("reset-first", cell, storage) % 10_000
+    model, rng = build(cell, "ternary", "hard", seed, layers=2, head=2, emit="every")
+    before = [random_inputs(rng, model, (4,))]
+    after = [random_inputs(rng, model, (3,))]
+    top = ModelTop(model, parallel=2, storage=storage)
+    cut = 4 * top.cycles_per_step + 2  # after the first sequence, between beats
+    trace = simulate(top, after, before=before, reset_cycle=cut, seed=seed, mark_first=False)
+    check_against_reference(top, after, trace)
+
+
 def test_finalizers_are_shared_when_groups_have_time():
     from hw.gen.engine import walk_finalizers
     # the fewest divisors of P that write a group of P rows within `cols` cycles

@@ -67,9 +67,10 @@ def expected_count(top: ModelTop, sequences) -> int:
 
 
 def simulate(top: ModelTop, sequences, *, idle: float = 0.0, stall: float = 0.0,
-             seed: int = 0, vcd: str | None = None, before=(), reset_cycle: int | None = None
-             ) -> Trace:
-    """Feed each sequence (T, input_size) of input-format integers, first/last set by position.
+             seed: int = 0, vcd: str | None = None, before=(), reset_cycle: int | None = None,
+             mark_first: bool = True) -> Trace:
+    """Feed each sequence (T, input_size) of input-format integers, first/last set by position
+    (`mark_first=False`: `first` never set, so each sequence goes on from the state before).
 
     With `reset_cycle`, the sequences in `before` are fed first and `rst` is pulsed for one
     cycle at that cycle (wherever the circuit is); the trace then covers only `sequences`,
@@ -77,7 +78,7 @@ def simulate(top: ModelTop, sequences, *, idle: float = 0.0, stall: float = 0.0,
     rng = np.random.default_rng(seed)
 
     def pack(seqs):
-        return [pack_input(top, x, t == 0, t == len(s) - 1)
+        return [pack_input(top, x, mark_first and t == 0, t == len(s) - 1)
                 for s in seqs for t, x in enumerate(np.asarray(s))]
 
     beats_in = pack(sequences)
