@@ -209,28 +209,11 @@ class ModelTop(wiring.Component):
                         m.d.sync += [batch.eq(batch + 1), need.eq(need + U * G)]
                         if state.pipelined:
                             m.d.sync += consume.eq(1)
-                    with m.If(consume):
-                        state.consume(m, li, units, index)
-                        with m.If(index == H // U - 1):
-                            # commit the layer's new h; the next pass reads it from next cycle
-                            committed = state.commit(m, li, units)
-                            if li < L - 1:
-                                start(li + 1)
-                                m.next = f"LAYER{li + 1}"
-                            elif self.emit == "hidden":
-                                with m.If(free):
-                                    load(committed, last_in)
-                                    m.next = "IDLE"
-                                with m.Else():
-                                    m.next = "FINISH"
-                            elif self.emit == "every":
-                                start(L)
-                                m.next = "HEAD"
-                            else:
-                                m.next = "IDLE"
-                                with m.If(last_in):
-                                    start(L)
-                                    m.next = "HEAD"
+                        else:  # nested, as in the register design's netlist before memories
+                            self._consume(m, state, li, units, index, start, load, free, last_in)
+                    if state.pipelined:
+                        with m.If(consume):
+                            self._consume(m, state, li, units, index, start, load, free, last_in)
             if model.head is not None:
                 with m.State("HEAD"):
                     n = self.out_count
@@ -243,6 +226,32 @@ class ModelTop(wiring.Component):
                         load(state.last_hidden(), last_in)
                         m.next = "IDLE"
         return m
+
+    def _consume(self, m, state, li, units, index, start, load, free, last_in):
+        """The cell stage's results for batch `index` of layer li; after the layer's last
+        batch, commit its new h and go on to the next layer, the head or the next beat."""
+        L = self.model.num_layers
+        state.consume(m, li, units, index)
+        with m.If(index == self.model.hidden_size // self.units - 1):
+            # commit the layer's new h; the next pass reads it from next cycle
+            committed = state.commit(m, li, units)
+            if li < L - 1:
+                start(li + 1)
+                m.next = f"LAYER{li + 1}"
+            elif self.emit == "hidden":
+                with m.If(free):
+                    load(committed, last_in)
+                    m.next = "IDLE"
+                with m.Else():
+                    m.next = "FINISH"
+            elif self.emit == "every":
+                start(L)
+                m.next = "HEAD"
+            else:
+                m.next = "IDLE"
+                with m.If(last_in):
+                    start(L)
+                    m.next = "HEAD"
 
     def _argmax(self, m: Module, vals):
         """Index of the largest value, the first one on ties: a tree of comparators (log2 n
