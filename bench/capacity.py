@@ -23,6 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from hw.board.probe import Records, bench_main, probe, source_version  # noqa: E402
 from hw.board.top import BOARDS  # noqa: E402
+from hw.gen.engine import STORAGES  # noqa: E402
 from hw.random_model import random_model  # noqa: E402
 
 # the iCEBreaker's oscillator; on the ULX3S the PLL's 15 MHz (exact from 25 MHz, 1 Mbaud within
@@ -89,7 +90,7 @@ def main() -> int:
     ap.add_argument("--cells", default="gru,lstm")
     ap.add_argument("--schemes", default="ternary,exponential,int8")
     ap.add_argument("--parallel", type=int, default=1)
-    ap.add_argument("--storage", default="registers", choices=("registers", "memory"),
+    ap.add_argument("--storage", default="registers", choices=STORAGES,
                     help="where ModelTop keeps state and results (default registers)")
     ap.add_argument("--clock-mhz", type=float, default=None)
     ap.add_argument("--start", type=int, default=16)

@@ -23,6 +23,7 @@ from hw.board.build import used_classic_abc  # noqa: E402
 from hw.board.probe import Records, bench_main, probe, source_version  # noqa: E402
 from hw.board.top import BOARDS  # noqa: E402
 from hw.gen.cli import parse_parallel  # noqa: E402
+from hw.gen.engine import STORAGES  # noqa: E402
 from hw.gen.top import ModelTop  # noqa: E402
 from hw.random_model import random_model  # noqa: E402
 
@@ -46,7 +47,7 @@ def main() -> int:
     ap.add_argument("--hidden", type=int, default=16)
     ap.add_argument("--parallel", type=parse_list, default=[4], metavar="P[,P...]|unrolled")
     ap.add_argument("--dsp", default="both", choices=("both", "on", "off"))
-    ap.add_argument("--storage", default="registers", choices=("registers", "memory"),
+    ap.add_argument("--storage", default="registers", choices=STORAGES,
                     help="where ModelTop keeps state and results (default registers)")
     ap.add_argument("--results", default=None, help="one JSON file for every P given")
     ap.add_argument("--fresh", action="store_true")

@@ -286,13 +286,12 @@ def main(args) -> int:
                         f"folder that holds one)")
     model = load(run / "model.json")
     board = BOARDS[args.board]
-    man = {}
-    if (run / "manifest.json").is_file():  # defaults: what `make verilog` generated
-        try:
-            man = json.loads((run / "manifest.json").read_text())
-        except (OSError, json.JSONDecodeError):
-            man = {}
-        man = man if isinstance(man, dict) else {}
+    man = {}  # defaults: what `make verilog` generated
+    try:
+        man = json.loads((run / "manifest.json").read_text())
+    except (OSError, json.JSONDecodeError):
+        pass
+    man = man if isinstance(man, dict) else {}
     parallel = parse_parallel(args.parallel or str(man.get("parallel", 4)))
     storage = args.storage or man.get("storage", "registers")
     t0 = time.monotonic()

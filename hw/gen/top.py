@@ -165,14 +165,13 @@ class ModelTop(wiring.Component):
             m.submodules[f"cell{u}"] = cu
             units.append(cu)
         state.pre_inputs(m, units, batch)
-        go = Signal()
-        m.d.comb += go.eq(eng.ready >= need)
+        go, index = Signal(), batch
         if state.pipelined:  # the layer stays in its state for the last unit's consume
             m.d.comb += go.eq((eng.ready >= need) & (batch < H // U))
             consume, index = Signal(), Signal.like(batch)
             m.d.sync += [consume.eq(0), index.eq(batch)]
         else:
-            consume, index = go, batch
+            m.d.comb += go.eq(eng.ready >= need)
 
         last_in = Signal()
         o_valid = Signal()
@@ -193,6 +192,31 @@ class ModelTop(wiring.Component):
             if self.emit != "hidden":
                 m.d.sync += o_payload.argmax.eq(self._argmax(m, values))
 
+        def finish_batch(li):
+            """Batch `index` of layer li is computed; after the layer's last batch, commit
+            its new h and go on to the next layer, the head or the next beat."""
+            state.consume(m, li, units, index)
+            with m.If(index == H // U - 1):
+                # commit the layer's new h; the next pass reads it from next cycle
+                committed = state.commit(m, li, units)
+                if li < L - 1:
+                    start(li + 1)
+                    m.next = f"LAYER{li + 1}"
+                elif self.emit == "hidden":
+                    with m.If(free):
+                        load(committed, last_in)
+                        m.next = "IDLE"
+                    with m.Else():
+                        m.next = "FINISH"
+                elif self.emit == "every":
+                    start(L)
+                    m.next = "HEAD"
+                else:
+                    m.next = "IDLE"
+                    with m.If(last_in):
+                        start(L)
+                        m.next = "HEAD"
+
         with m.FSM():
             with m.State("IDLE"):
                 m.d.comb += self.i.ready.eq(1)
@@ -210,10 +234,10 @@ class ModelTop(wiring.Component):
                         if state.pipelined:
                             m.d.sync += consume.eq(1)
                         else:  # nested, as in the register design's netlist before memories
-                            self._consume(m, state, li, units, index, start, load, free, last_in)
+                            finish_batch(li)
                     if state.pipelined:
                         with m.If(consume):
-                            self._consume(m, state, li, units, index, start, load, free, last_in)
+                            finish_batch(li)
             if model.head is not None:
                 with m.State("HEAD"):
                     n = self.out_count
@@ -226,32 +250,6 @@ class ModelTop(wiring.Component):
                         load(state.last_hidden(), last_in)
                         m.next = "IDLE"
         return m
-
-    def _consume(self, m, state, li, units, index, start, load, free, last_in):
-        """The cell stage's results for batch `index` of layer li; after the layer's last
-        batch, commit its new h and go on to the next layer, the head or the next beat."""
-        L = self.model.num_layers
-        state.consume(m, li, units, index)
-        with m.If(index == self.model.hidden_size // self.units - 1):
-            # commit the layer's new h; the next pass reads it from next cycle
-            committed = state.commit(m, li, units)
-            if li < L - 1:
-                start(li + 1)
-                m.next = f"LAYER{li + 1}"
-            elif self.emit == "hidden":
-                with m.If(free):
-                    load(committed, last_in)
-                    m.next = "IDLE"
-                with m.Else():
-                    m.next = "FINISH"
-            elif self.emit == "every":
-                start(L)
-                m.next = "HEAD"
-            else:
-                m.next = "IDLE"
-                with m.If(last_in):
-                    start(L)
-                    m.next = "HEAD"
 
     def _argmax(self, m: Module, vals):
         """Index of the largest value, the first one on ties: a tree of comparators (log2 n
