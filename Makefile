@@ -19,8 +19,10 @@ MODE ?= hardware
 DATA ?=
 EPOCHS ?=
 RUN ?= build/run
-PARALLEL ?= 4
-STORAGE ?= registers
+PARALLEL ?= auto
+SIMD ?=
+STORAGE ?= memory
+CLOCK_MHZ ?= auto
 SIM ?= icarus
 BOARD ?= icebreaker
 PYTEST_ARGS ?=
@@ -50,8 +52,8 @@ train: setup
 		--mode $(MODE) --out $(RUN) $(if $(DATA),--data $(DATA)) $(if $(EPOCHS),--epochs $(EPOCHS))
 
 verilog: setup
-	$(PY) -m hw verilog $(RUN)/model.json --parallel $(PARALLEL) --storage $(STORAGE) \
-		--out $(RUN)
+	$(PY) -m hw verilog $(RUN)/model.json --parallel $(PARALLEL) $(if $(SIMD),--simd $(SIMD)) \
+		--storage $(STORAGE) --board $(BOARD) --out $(RUN)
 
 sim: setup
 	$(PY) -m sim $(RUN) --simulator $(SIM) $(if $(DATA),--data $(DATA))
@@ -60,7 +62,7 @@ sim-full: setup
 	$(PY) -m pytest -q -n 2 --full sim
 
 bitstream: setup
-	$(PY) -m hw bitstream $(RUN) --board $(BOARD)
+	$(PY) -m hw bitstream $(RUN) --board $(BOARD) --clock-mhz $(CLOCK_MHZ)
 
 demo: setup
 	$(PY) -m demo

@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from hw.board.probe import Records, bench_main, probe, source_version  # noqa: E402
 from hw.board.top import BOARDS  # noqa: E402
-from hw.gen.engine import STORAGES  # noqa: E402
+from hw.gen.top import STORAGES  # noqa: E402
 from hw.random_model import random_model  # noqa: E402
 
 # the iCEBreaker's oscillator; on the ULX3S the PLL's 15 MHz (exact from 25 MHz, 1 Mbaud within

@@ -23,8 +23,10 @@ from hw.board.build import used_classic_abc  # noqa: E402
 from hw.board.probe import Records, bench_main, probe, source_version  # noqa: E402
 from hw.board.top import BOARDS  # noqa: E402
 from hw.gen.cli import parse_parallel  # noqa: E402
-from hw.gen.engine import STORAGES  # noqa: E402
-from hw.gen.top import ModelTop  # noqa: E402
+from hw.gen.top import (
+    STORAGES,  # noqa: E402
+    ModelTop,  # noqa: E402
+)
 from hw.random_model import random_model  # noqa: E402
 
 SCHEMES = ("ternary", "exponential", "int8")

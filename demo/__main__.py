@@ -32,13 +32,16 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--hidden", type=int, default=d.hidden, help="hidden units (default 16)")
     p.add_argument("--epochs", type=int, default=d.epochs, help="training epochs "
                    "(default: the trainer's for the task)")
-    p.add_argument("--parallel", type=int, default=d.parallel, help="engine lanes (default 4)")
+    p.add_argument("--parallel", default=d.parallel,
+                   help="engine lanes, a multiple of the cell's gate rows, or 'auto' (default: "
+                        "the folding with the most steps/s that fits the board)")
     p.add_argument("--board", default=d.board, help="icebreaker (default) or ulx3s")
     p.add_argument("--simulator", default=d.simulator, help="verilator (default) or icarus")
     p.add_argument("--no-dsp", dest="dsp", action="store_false",
                    help="keep both bitstreams out of the DSP blocks (every product in LUTs)")
-    p.add_argument("--clock-mhz", default=d.clock_mhz, help="'osc' (default: the board's "
-                   "oscillator, one build), 'auto' (also try the PLL) or MHz")
+    p.add_argument("--clock-mhz", default=d.clock_mhz,
+                   help="'auto' (default: build at the oscillator, then with the PLL at the "
+                        "fastest clock the design meets), 'osc' (the board's oscillator) or MHz")
     p.add_argument("--fresh", action="store_true", help="start over: delete OUT first")
     return p
 
@@ -69,8 +72,8 @@ def main(argv=None) -> int:
     try:
         if s.simulator not in ("icarus", "verilator"):
             raise UserError(f"--simulator must be icarus or verilator, not {s.simulator!r}")
-        if s.parallel < 1:
-            raise UserError(f"--parallel must be a positive integer, not {s.parallel}")
+        from hw.gen.cli import parse_parallel
+        s.parallel = str(parse_parallel(str(s.parallel), auto=True))
         commands: list[str] = []
 
         def write_report():

@@ -26,11 +26,20 @@ class Settings:
     hidden: int = 16  # 32 does not fit the iCE40UP5K with this generator (docs/boards.md)
     quant: str = "ternary"
     epochs: int | None = None  # the trainer's default for the task
-    parallel: int = 4
+    parallel: str = "auto"  # the engine's lanes; auto: sized for the board (hw.gen.fit)
     board: str = "icebreaker"
     simulator: str = "verilator"
     dsp: bool = True  # both bitstreams may use DSP blocks (the UP5K has 8)
-    clock_mhz: str = "osc"  # the board's oscillator; "auto" tries the PLL too (two builds)
+    clock_mhz: str = "auto"  # the fastest PLL clock the design meets; "osc": the oscillator
+
+
+def same_folding(run: Path) -> list[str]:
+    """The shift-add design's lanes, columns and storage (its manifest), for the int8 build."""
+    import json
+
+    man = json.loads((run / "manifest.json").read_text())
+    return ["--parallel", str(man["parallel"]), "--simd", str(man["simd"]), "--storage",
+            man["storage"]]
 
 
 @dataclass
@@ -106,17 +115,17 @@ def stages(s: Settings, out: Path, baseline: Callable[[], None],
         raise UserError(f"--board must be one of {', '.join(sorted(BOARDS))}, not {s.board!r}")
     clock = f"{BOARDS[s.board].osc_hz / 1e6:g}" if s.clock_mhz == "osc" else s.clock_mhz
     dsp = [] if s.dsp else ["--no-dsp"]
-    bitstream = ["--board", s.board, "--parallel", str(s.parallel), "--clock-mhz", clock, *dsp]
+    bitstream = ["--board", s.board, "--clock-mhz", clock, *dsp]  # folding: the manifest's
     model = run / "model.json"
     return [
         Stage("train", f"train a hardware-mode {s.quant} {s.cell.upper()} (hidden {s.hidden}) "
               f"on {s.task}, after a float baseline", [], [model, run / "train.json",
                                                           run / "testset.npz"],
               argv=train, extra=resume),
-        Stage("verilog", f"generate Verilog with {s.parallel} lanes", [model],
-              [run / "top.v", run / "manifest.json"],
-              argv=["hw", "verilog", str(model), "--parallel", str(s.parallel), "--out",
-                    str(run)]),
+        Stage("verilog", f"generate Verilog (--parallel {s.parallel}, sized for the {s.board})",
+              [model], [run / "top.v", run / "manifest.json"],
+              argv=["hw", "verilog", str(model), "--parallel", str(s.parallel), "--board",
+                    s.board, "--out", str(run)]),
         Stage("sim", f"simulate top.v on the whole test set with cocotb on {s.simulator}, "
               f"bit for bit against the reference model", [run / "top.v", run / "testset.npz"],
               [run / "sim.json"], argv=["sim", str(run), "--simulator", s.simulator]),
@@ -127,7 +136,7 @@ def stages(s: Settings, out: Path, baseline: Callable[[], None],
               [base / "model.json", base / "int8.json"], func=baseline),
         Stage("int8-bitstream", f"build the int8 baseline's {s.board} bitstream the same way",
               [base / "model.json"], [base / "bitstream.json"],
-              argv=["hw", "bitstream", str(base), *bitstream]),
+              argv=["hw", "bitstream", str(base), *bitstream], extra=lambda: same_folding(run)),
         Stage("report", "write report.md and report.json",
               [run / "train.json", run / "sim.json", run / "bitstream.json",
                base / "bitstream.json"], [out / "report.md", out / "report.json"],

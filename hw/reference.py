@@ -10,8 +10,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .cell import CellParams
 from .modelfile import Matrix, Model
-from .numerics import Fixed, activate, mul_round, saturate, shift_round
+from .numerics import Fixed, saturate, shift_round
 
 
 @dataclass(frozen=True)
@@ -46,14 +47,15 @@ class Reference:
         f = model.formats
         self.fx, self.fs, self.fp, self.fc, self.fo = (
             f["input"], f["state"], f["preact"], f["cell"], f["output"])
+        self.cell = CellParams.of(model)  # the unit update, shared with the circuit
 
     # ---- one layer, one step
     def layer_step(self, i: int, h, c, x):
         """One time step of layer i: (h, c) -> (h', c'). c is None except for LSTM."""
         m, ly, H = self.model, self.model.layers[i], self.model.hidden_size
         fin = self.fx if i == 0 else self.fs
-        fs, fp, kind = self.fs, self.fp, m.activation
-        tx, th = matvec(ly.w_ih, x, fin), matvec(ly.w_hh, h, fs)
+        fp = self.fp
+        tx, th = matvec(ly.w_ih, x, fin), matvec(ly.w_hh, h, self.fs)
 
         def part(t: Term, g: int) -> Term:
             return Term(t.acc[..., g * H:(g + 1) * H], t.frac)
@@ -61,32 +63,17 @@ class Reference:
         def bias(b, g):
             return b[g * H:(g + 1) * H]
 
-        def sig(a):
-            return activate("sigmoid", kind, a, fp, fs)
-
-        def tanh(a):
-            return activate("tanh", kind, a, fp, fs)
-
         if m.cell == "rnn":
-            return tanh(preact([tx, th], ly.b_ih + ly.b_hh, fp)), None
-        if m.cell == "gru":
-            r = sig(preact([part(tx, 0), part(th, 0)], bias(ly.b_ih, 0) + bias(ly.b_hh, 0), fp))
-            z = sig(preact([part(tx, 1), part(th, 1)], bias(ly.b_ih, 1) + bias(ly.b_hh, 1), fp))
-            a_in = preact([part(tx, 2)], bias(ly.b_ih, 2), fp)
-            a_hn = preact([part(th, 2)], bias(ly.b_hh, 2), fp)
-            n = tanh(saturate(a_in + mul_round(r, a_hn, fs.frac, fp.frac, fp.frac), fp.bits))
-            h_new = saturate(n + mul_round(z, h - n, fs.frac, fs.frac, fs.frac), fs.bits)
-            return h_new, None
-        # lstm, gate order i, f, g, o
-        fc = self.fc
-        pre = [preact([part(tx, g), part(th, g)], bias(ly.b_ih, g) + bias(ly.b_hh, g), fp)
-               for g in range(4)]
-        ig, fg, gg, og = sig(pre[0]), sig(pre[1]), tanh(pre[2]), sig(pre[3])
-        c_new = saturate(mul_round(fg, c, fs.frac, fc.frac, fc.frac)
-                         + mul_round(ig, gg, fs.frac, fs.frac, fc.frac), fc.bits)
-        c_in = saturate(shift_round(c_new, fc.frac - fp.frac), fp.bits)
-        h_new = saturate(mul_round(og, tanh(c_in), fs.frac, fs.frac, fs.frac), fs.bits)
-        return h_new, c_new
+            pre = [preact([tx, th], ly.b_ih + ly.b_hh, fp)]
+        elif m.cell == "gru":  # r, z, then the n gate's two parts, rounded apart
+            pre = [preact([part(tx, g), part(th, g)], bias(ly.b_ih, g) + bias(ly.b_hh, g), fp)
+                   for g in range(2)]
+            pre += [preact([part(tx, 2)], bias(ly.b_ih, 2), fp),
+                    preact([part(th, 2)], bias(ly.b_hh, 2), fp)]
+        else:  # lstm, gate order i, f, g, o
+            pre = [preact([part(tx, g), part(th, g)], bias(ly.b_ih, g) + bias(ly.b_hh, g), fp)
+                   for g in range(4)]
+        return self.cell.compute(pre, h, c)
 
     # ---- whole model
     def initial_state(self, batch: tuple = ()) -> list[tuple[np.ndarray, np.ndarray | None]]:

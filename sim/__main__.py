@@ -21,7 +21,7 @@ def main(argv=None) -> int:
                    "top.v and manifest.json")
     p.add_argument("--simulator", default="icarus", help=f"one of {', '.join(SIMULATORS)}")
     p.add_argument("--data", default=None, help="test set (default RUN/testset.npz)")
-    p.add_argument("--parallel", default="4",
+    p.add_argument("--parallel", default="auto",
                    help="lanes or 'unrolled', used only when top.v must be generated")
     p.add_argument("--waves", action="store_true",
                    help="record waveforms in RUN/sim_build/SIM (also WAVES=1)")

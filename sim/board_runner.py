@@ -20,7 +20,7 @@ TOPLEVEL = "board_top"
 ICARUS_ARGS = ["-g2005"]
 
 
-def run_board_sim(model, testset, folder, *, parallel=2, clock_hz=4_000_000, baud=1_000_000,
+def run_board_sim(model, testset, folder, *, parallel=6, clock_hz=4_000_000, baud=1_000_000,
                   corrupt=None, garbage=b"", simulator="icarus") -> dict:
     """Simulate; returns the cocotb test's report (report.json). The runner fails the calling
     pytest test when the cocotb test fails."""

@@ -31,15 +31,24 @@ class Config:
     activation: str = "pwl"
     long: int = 0  # steps of one extra long sequence (0: none)
     seed: int = 0
-    storage: str = "registers"
+    storage: str = "memory"
+    simd: int = 1
+
+    @property
+    def lanes(self):
+        """`parallel` counts units whose rows go through the engine at once: the lanes are
+        that many times the cell's gate rows (or "unrolled")."""
+        if self.parallel == "unrolled":
+            return "unrolled"
+        return self.parallel * {"rnn": 1, "gru": 3, "lstm": 4}[self.cell]
 
     @property
     def id(self) -> str:
-        p = self.parallel if self.parallel == "unrolled" else f"p{self.parallel}"
+        p = self.parallel if self.parallel == "unrolled" else f"u{self.parallel}s{self.simd}"
         return (f"{self.simulator}-{self.cell}-{self.scheme}-{p}-{self.emit}"
                 f"{'-L' + str(self.layers) if self.layers > 1 else ''}"
                 f"{'-long' if self.long else ''}"
-                f"{'-mem' if self.storage == 'memory' else ''}")
+                f"{'-reg' if self.storage == 'registers' else ''}")
 
     def model(self) -> Model:
         m = random_model(cell=self.cell, scheme=self.scheme, input_size=3,
@@ -52,17 +61,18 @@ class Config:
 
 
 REPRESENTATIVE = (
-    Config("icarus", "gru", "ternary", 2, "last", long=1000),
-    Config("icarus", "lstm", "exponential", "unrolled", "every", layers=2, long=1000),
+    Config("icarus", "gru", "ternary", 2, "last", long=1000, simd=2),
+    Config("icarus", "lstm", "exponential", "unrolled", "every", layers=2, long=1000,
+           storage="registers"),
     Config("icarus", "rnn", "int4", 1, "hidden", activation="hard", hidden=5),
-    Config("icarus", "gru", "pow2-ternary", 3, "every", hidden=5),
-    Config("icarus", "lstm", "binary", 4, "last"),
-    Config("icarus", "rnn", "int8", "unrolled", "last", layers=2),
-    Config("verilator", "gru", "ternary", 2, "last", long=1000),
-    Config("verilator", "lstm", "int8", 3, "every", layers=2),
-    # state and results in memories (the board builds' block RAM)
-    Config("icarus", "lstm", "ternary", 2, "every", layers=2, long=1000, storage="memory"),
-    Config("verilator", "gru", "exponential", 3, "hidden", storage="memory"),
+    Config("icarus", "gru", "pow2-ternary", 3, "every", hidden=5, simd=4),
+    Config("icarus", "lstm", "binary", 4, "last", simd=8),
+    Config("icarus", "rnn", "int8", "unrolled", "last", layers=2, storage="registers"),
+    Config("verilator", "gru", "ternary", 2, "last", long=1000, simd=4),
+    Config("verilator", "lstm", "int8", 3, "every", layers=2, simd=2),
+    # the same memories as flip-flops
+    Config("icarus", "lstm", "ternary", 2, "every", layers=2, long=1000, storage="registers"),
+    Config("verilator", "gru", "exponential", 3, "hidden", storage="registers", simd=2),
 )
 
 
@@ -80,10 +90,13 @@ def configs(full: bool = False) -> list[Config]:
             for par in PARALLEL:
                 kw = dict(layers=1 + (n // 3) % 2, activation=("pwl", "hard")[(n // 2) % 2],
                           long=1000 if n % 9 == 0 else 0, seed=n)
+                kw["simd"] = 1 if par == "unrolled" else (1, 2, 4)[n % 3]
+                if par == "unrolled":
+                    kw["storage"] = "registers"
                 out.append(Config("icarus", cell, scheme, par, EMITS[n % 3], **kw))
                 if PARALLEL.index(par) == (n // 3) % 3:
                     out.append(Config("verilator", cell, scheme, par, EMITS[(n + 1) % 3], **kw))
                 n += 1
             out.append(Config("icarus", cell, scheme, 2, EMITS[n % 3], layers=1 + n % 2,
-                              seed=n, storage="memory"))
+                              seed=n, storage="registers", simd=2))
     return out

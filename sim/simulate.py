@@ -82,7 +82,7 @@ def task_metric(name: str, model: Model, logits, argmax, ts: metrics.TestSet, em
     raise UserError(f"model.json meta.metric is {name!r}; sim knows {', '.join(metrics.METRICS)}")
 
 
-def simulate_run(run, simulator: str, data=None, *, parallel: str = "4",
+def simulate_run(run, simulator: str, data=None, *, parallel: str = "auto",
                  waves: bool = False) -> dict:
     """Simulate RUN's top.v on its test set, write RUN/sim.json and return its content."""
     run = Path(run)

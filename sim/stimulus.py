@@ -43,7 +43,8 @@ def sequences(model: Model, rng: np.random.Generator, *, count: int, max_len: in
     return x, np.array([L for _, L in parts], dtype=np.int64)
 
 
-def generate(model: Model | None, folder, parallel, storage: str = "registers") -> Path:
+def generate(model: Model | None, folder, parallel, storage: str = "memory",
+             simd: int = 1) -> Path:
     """model.json (when a model is given), top.v and manifest.json in `folder`, written by
     the generator's command-line entry point (so its checks run too)."""
     from hw.gen import cli
@@ -54,7 +55,10 @@ def generate(model: Model | None, folder, parallel, storage: str = "registers") 
         save(model, folder / "model.json")
     p = argparse.ArgumentParser()
     cli.add_arguments(p)
+    extra = [] if parallel in ("unrolled", "auto") else ["--simd", str(simd)]
+    if parallel == "unrolled":
+        storage = "registers"
     args = p.parse_args([str(folder / "model.json"), "--parallel", str(parallel),
-                         "--storage", storage, "--out", str(folder)])
+                         "--storage", storage, "--out", str(folder)] + extra)
     cli.main(args)
     return folder

@@ -18,9 +18,9 @@ def make_testset(model, n, seed):
 
 CASES = {
     # name: (model arguments, emit, parallel, corrupt {frame: byte}, garbage)
-    "gru-ternary-last": (dict(cell="gru", scheme="ternary", outputs=3), "last", 2, {}, b""),
+    "gru-ternary-last": (dict(cell="gru", scheme="ternary", outputs=3), "last", 6, {}, b""),
     "lstm-exponential-hidden": (dict(cell="lstm", scheme="exponential", outputs=None),
-                                "hidden", 1, {}, b""),
+                                "hidden", 4, {}, b""),
     "rnn-int8-every-errors": (dict(cell="rnn", scheme="int8", outputs=3), "every", 2,
                               {5: 3}, bytes((0x12, 0xC0, 0xDB, 0x00, 0xC0, 0x99, 0x10))),
 }

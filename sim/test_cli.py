@@ -46,7 +46,7 @@ def cli(*args):
 def test_accuracy_of_rtl_equals_reference_icarus(tmp_path):
     run = tmp_path / "run"
     ts = run_folder(run)
-    assert main([str(run), "--simulator", "icarus", "--parallel", "2"]) == 0  # generates top.v
+    assert main([str(run), "--simulator", "icarus", "--parallel", "3"]) == 0  # generates top.v
     out = json.loads((run / "sim.json").read_text())
     model = load(run / "model.json")
     pred = [Reference(model).predict(ts.sequence(i)) for i in range(len(ts))]

@@ -115,7 +115,7 @@ def test_checker_cut_keeps_what_came():
 @pytest.mark.parametrize("emit", ["hidden", "last"])
 def test_layout_packs_as_the_generator(emit):
     model = model_for(emit)
-    top = unbuilt_top(model, 2)
+    top = unbuilt_top(model, 8)
     man = from_dict(json.loads(json.dumps(manifest(top))))
     rng = np.random.default_rng(3)
     for x in list(random_inputs(rng, model, (5,))) + list(extremes(model, 1)[:, 0]):
@@ -133,7 +133,7 @@ def test_layout_packs_as_the_generator(emit):
 def test_manifest_errors_name_the_field(tmp_path):
     with pytest.raises(UserError, match="does not exist"):
         load_manifest(tmp_path / "manifest.json")
-    good = manifest(unbuilt_top(model_for("last"), 1))
+    good = manifest(unbuilt_top(model_for("last"), 4))
     bad = json.loads(json.dumps(good))
     del bad["input"]["fields"]["first"]
     with pytest.raises(UserError, match="input.fields.first is missing"):

@@ -21,8 +21,9 @@ from sim.layout import load_manifest
 from sim.stimulus import generate, sequences
 
 
-def prepare(tmp_path, model, parallel, *, long=0, seed=0, stalls=True, storage="registers"):
-    run = generate(model, tmp_path / "run", parallel, storage)
+def prepare(tmp_path, model, parallel, *, long=0, seed=0, stalls=True, storage="memory",
+            simd=1):
+    run = generate(model, tmp_path / "run", parallel, storage, simd)
     x, lengths = sequences(model, np.random.default_rng(seed), count=8, max_len=10,
                            long_len=long)
     flows = {"steady": Flow(count=len(x) - (1 if long else 0))}
@@ -35,8 +36,8 @@ def prepare(tmp_path, model, parallel, *, long=0, seed=0, stalls=True, storage="
 
 def test_top_matches_reference(config, tmp_path):
     model = config.model()
-    run, job, x, lengths = prepare(tmp_path, model, config.parallel, long=config.long,
-                                   seed=config.seed, storage=config.storage)
+    run, job, x, lengths = prepare(tmp_path, model, config.lanes, long=config.long,
+                                   seed=config.seed, storage=config.storage, simd=config.simd)
     runner.build([run / "top.v"], "top", job.folder, config.simulator)
     result = runner.run("top", "sim.tb_top", job.folder, config.simulator, extra_env=job.env())
     assert result.tests == 4 and not result.failures
@@ -60,7 +61,7 @@ def test_mismatch_names_sequence_step_unit_expected_got(tmp_path):
     """The check can fail: against a reference whose head bias is one LSB off, the run fails
     at the first beat, naming where, the (wrong) reference value and the RTL's value."""
     model = random_model(cell="gru", scheme="ternary", input_size=3, hidden_size=4, seed=5)
-    run, job, x, lengths = prepare(tmp_path, model, 2, seed=5, stalls=False)
+    run, job, x, lengths = prepare(tmp_path, model, 6, seed=5, stalls=False)
     wrong = load(run / "model.json")
     wrong.head.bias[1] += 1
     save(wrong, tmp_path / "wrong.json")

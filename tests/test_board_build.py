@@ -114,20 +114,32 @@ def test_cli_fails_in_one_line_when_the_clock_is_missed(tmp_path, capsys, monkey
 
 def test_cli_takes_parallel_and_storage_from_the_manifest(tmp_path, capsys, monkeypatch):
     save(random_model(cell="rnn", input_size=2, hidden_size=3, seed=0), tmp_path / "model.json")
-    (tmp_path / "manifest.json").write_text(json.dumps({"parallel": 3, "storage": "memory"}))
+    (tmp_path / "manifest.json").write_text(json.dumps({"parallel": 3, "simd": 2,
+                                                        "storage": "memory"}))
     seen = []
 
     def fake_build(model, *, board, clock_hz, **kw):
-        seen.append((kw["parallel"], kw["storage"]))
+        seen.append((kw["parallel"], kw["simd"], kw["storage"]))
         return BuildResult(board.name, 100, 50, 1, 0, fmax_mhz=11.5, clock_mhz=clock_hz / 1e6,
                            bitstream=None, build_seconds=1.0)
 
     monkeypatch.setattr(build_mod, "build", fake_build)
     assert hw_main(["bitstream", str(tmp_path), "--board", "icebreaker"]) == 2  # 11.5 < 12
     assert hw_main(["bitstream", str(tmp_path), "--board", "icebreaker", "--storage",
-                    "registers", "--parallel", "2"]) == 2
-    assert seen == [(3, "memory"), (2, "registers")]
+                    "registers", "--parallel", "2", "--simd", "4"]) == 2
+    assert seen == [(3, 2, "memory"), (2, 4, "registers")]
     capsys.readouterr()
+
+
+def test_cli_refuses_a_manifest_of_another_model(tmp_path, capsys):
+    from hw.board.protocol import fingerprint
+    model = random_model(cell="rnn", input_size=2, hidden_size=3, seed=0)
+    save(model, tmp_path / "model.json")
+    (tmp_path / "manifest.json").write_text(json.dumps({
+        "parallel": 3, "simd": 2, "model_fingerprint": f"{fingerprint(model) ^ 1:08x}"}))
+    assert hw_main(["bitstream", str(tmp_path), "--board", "icebreaker"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "was generated from another model.json" in err
 
 
 # ------------------------------------------------------------------ real builds
@@ -201,7 +213,7 @@ def test_ecp5_builds_fall_back_to_classic_abc_when_yosys_abc9_fails(tmp_path, mo
 
     monkeypatch.setattr(build_mod, "_run_tools", fake_tools)
     model = random_model(cell="gru", scheme="ternary", input_size=4, hidden_size=8, seed=1)
-    res = build_mod.build(model, board=BOARDS["ulx3s"], parallel=4, clock_hz=10e6,
+    res = build_mod.build(model, board=BOARDS["ulx3s"], parallel=6, clock_hz=10e6,
                           baud=1_000_000, out_dir=tmp_path / "b", progress=lambda s: None)
     assert calls[0] == ("", "")  # the usual flow first
     assert calls[1] == ("-run :map_luts", build_mod.ECP5_CLASSIC_ABC)
@@ -222,7 +234,7 @@ def test_other_yosys_failures_are_not_retried(tmp_path, monkeypatch):
     monkeypatch.setattr(build_mod, "_run_tools", fake_tools)
     model = random_model(cell="gru", scheme="ternary", input_size=4, hidden_size=8, seed=1)
     with pytest.raises(build_mod.UserError, match="the ulx3s build failed: Module `foo'"):
-        build_mod.build(model, board=BOARDS["ulx3s"], parallel=4, clock_hz=10e6,
+        build_mod.build(model, board=BOARDS["ulx3s"], parallel=6, clock_hz=10e6,
                         baud=1_000_000, out_dir=tmp_path / "b", progress=lambda s: None)
     assert len(calls) == 1
 
@@ -239,12 +251,12 @@ def test_classic_abc_on_request_skips_abc9(tmp_path, monkeypatch):
 
     monkeypatch.setattr(build_mod, "_run_tools", fake_tools)
     model = random_model(cell="gru", scheme="ternary", input_size=4, hidden_size=8, seed=1)
-    res = build_mod.build(model, board=BOARDS["ulx3s"], parallel=4, clock_hz=10e6,
+    res = build_mod.build(model, board=BOARDS["ulx3s"], parallel=6, clock_hz=10e6,
                           baud=1_000_000, out_dir=tmp_path / "b", dsp=False, classic_abc=True,
                           progress=lambda s: None)
     assert calls == [("-nodsp -run :map_luts", build_mod.ECP5_CLASSIC_ABC)]
     assert res.synth_opts == "-nodsp -run :map_luts + classic abc"
     with pytest.raises(build_mod.UserError, match="classic ABC mapping is an ECP5 option"):
-        build_mod.build(model, board=BOARDS["icebreaker"], parallel=4, clock_hz=12e6,
+        build_mod.build(model, board=BOARDS["icebreaker"], parallel=6, clock_hz=12e6,
                         baud=1_000_000, out_dir=tmp_path / "c", classic_abc=True,
                         progress=lambda s: None)

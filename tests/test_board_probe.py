@@ -69,7 +69,7 @@ def test_probe_records_a_misfit_but_not_a_tool_failure(monkeypatch):
         raise UserError("the design does not fit the iCEBreaker: it needs 9999 ICESTORM_LC")
 
     monkeypatch.setattr(probe_mod, "build", no_fit)
-    rec = probe_mod.probe(model, board="icebreaker", parallel=1, clock_mhz=12.0,
+    rec = probe_mod.probe(model, board="icebreaker", parallel=3, clock_mhz=12.0,
                           progress=lambda s: None)
     assert rec["fits"] is False and rec["ok"] is False and "9999" in rec["error"]
 
@@ -78,5 +78,5 @@ def test_probe_records_a_misfit_but_not_a_tool_failure(monkeypatch):
 
     monkeypatch.setattr(probe_mod, "build", broken)
     with pytest.raises(UserError, match="yosys crashed"):
-        probe_mod.probe(model, board="icebreaker", parallel=1, clock_mhz=12.0,
+        probe_mod.probe(model, board="icebreaker", parallel=3, clock_mhz=12.0,
                         progress=lambda s: None)

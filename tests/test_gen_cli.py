@@ -51,16 +51,38 @@ def test_writes_top_and_manifest(run_dir, parallel, capsys):
     assert "wrote" in capsys.readouterr().out
 
 
-def test_memory_storage_in_the_manifest(run_dir, capsys):
-    out = run_dir / "mem"
-    assert hw_main(["verilog", str(run_dir / "model.json"), "--parallel", "2", "--storage",
-                    "memory", "--out", str(out)]) == 0
+def test_storage_and_folding_in_the_manifest(run_dir, capsys):
+    out = run_dir / "reg"
+    assert hw_main(["verilog", str(run_dir / "model.json"), "--parallel", "6", "--simd", "2",
+                    "--storage", "registers", "--out", str(out)]) == 0
     man = json.loads((out / "manifest.json").read_text())
-    assert man["storage"] == man["resources"]["storage"] == "memory"
-    _, reg = generate(load(run_dir / "model.json"), 2)
-    assert reg["storage"] == "registers"
-    # a memory read more per layer; the head's rows are registers as before
-    assert man["cycles_per_step"] == reg["cycles_per_step"] + 1
+    assert man["storage"] == man["resources"]["storage"] == "registers"
+    assert (man["parallel"], man["simd"], man["lanes"]) == (6, 2, 6)
+    _, mem = generate(load(run_dir / "model.json"), 6, simd=2)
+    assert mem["storage"] == "memory"
+    # the same memories, as flip-flops: the same cycles
+    assert man["cycles_per_step"] == mem["cycles_per_step"]
+    assert man["latency"] == mem["latency"]
+
+
+def test_parallel_auto_sizes_the_engine_for_the_board(run_dir, capsys):
+    """auto picks the folding with the most steps per second that fits (an exact cycle
+    count for each; a bigger board allows at least as many weights per cycle)."""
+    chosen = {}
+    for board in ("icebreaker", "ulx3s"):
+        out = run_dir / board
+        assert hw_main(["verilog", str(run_dir / "model.json"), "--parallel", "auto",
+                        "--board", board, "--out", str(out)]) == 0
+        chosen[board] = man = json.loads((out / "manifest.json").read_text())
+        assert man["parallel"] % 3 == 0 and man["simd"] & (man["simd"] - 1) == 0
+        roof = man["roofline"]
+        assert 0 < roof["fraction_of_bound"] <= 1
+        assert roof["weights_per_cycle"] == round(man["weights_per_step"]
+                                                  / man["cycles_per_step"], 2)
+    assert chosen["ulx3s"]["cycles_per_step"] <= chosen["icebreaker"]["cycles_per_step"]
+    assert hw_main(["verilog", str(run_dir / "model.json"), "--parallel", "auto", "--simd",
+                    "2"]) == 2
+    assert "--simd is chosen by --parallel auto" in _err(capsys)
 
 
 def _err(capsys) -> str:
@@ -72,7 +94,7 @@ def _err(capsys) -> str:
 def test_user_errors(run_dir, capsys, tmp_path):
     model = str(run_dir / "model.json")
     assert hw_main(["verilog", model, "--parallel", "0"]) == 2
-    assert "--parallel must be a positive integer or 'unrolled', not '0'" in _err(capsys)
+    assert "--parallel must be a positive integer, 'auto' or 'unrolled', not '0'" in _err(capsys)
     assert hw_main(["verilog", model, "--parallel", "many"]) == 2
     assert "not 'many'" in _err(capsys)
     assert hw_main(["verilog", str(tmp_path / "missing.json")]) == 2
@@ -83,9 +105,12 @@ def test_user_errors(run_dir, capsys, tmp_path):
     (tmp_path / "afile").write_text("x")
     assert hw_main(["verilog", model, "--out", str(tmp_path / "afile")]) == 2
     assert "exists and is not a folder" in _err(capsys)
-    assert hw_main(["verilog", model, "--parallel", "unrolled", "--storage", "memory"]) == 2
-    assert "storage 'memory' needs the time-multiplexed engine" in _err(capsys)
-    assert hw_main(["verilog", model, "--cell-units", "3"]) == 2
+    assert hw_main(["verilog", model, "--parallel", "4"]) == 2
+    assert "parallel (lanes) must be a multiple of the 3 gate rows of a gru unit, not 4" \
+        in _err(capsys)
+    assert hw_main(["verilog", model, "--parallel", "3", "--simd", "3"]) == 2
+    assert "simd must be a power of two, not 3" in _err(capsys)
+    assert hw_main(["verilog", model, "--parallel", "unrolled", "--cell-units", "3"]) == 2
     assert "cell units must be a positive divisor of the hidden size 4, not 3" in _err(capsys)
     d = json.loads((run_dir / "model.json").read_text())
     d["meta"]["emit"] = "never"
@@ -96,7 +121,7 @@ def test_user_errors(run_dir, capsys, tmp_path):
 
 
 @pytest.mark.parametrize("scheme", ["ternary", "exponential", "int8"])
-@pytest.mark.parametrize("parallel", [2, "unrolled"])
+@pytest.mark.parametrize("parallel", [3, "unrolled"])
 def test_yosys_multipliers(scheme, parallel):
     """Shift schemes: the only $mul cells are the element-wise gate products the manifest
     counts. int8: the weight multipliers are there too, as many as the manifest says."""

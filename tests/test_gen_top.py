@@ -3,6 +3,8 @@
 Every cell x scheme x engine style x activation kind, on tiny random models, random sequences
 with format-extreme inputs, random idle input cycles and random output backpressure. A second
 run without idling or stalls measures cycles per step and latency against the properties.
+A style (k, S) is the wide-lane engine with k units' rows a group (P = k x the cell's gate
+rows) and S columns a lane a cycle.
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ from hw.reference import Reference, default_emit, expected_beats
 
 CELLS = ("rnn", "gru", "lstm")
 SCHEMES = ("binary", "ternary", "pow2-ternary", "exponential", "int8")
-STYLES = (1, 2, 5, "unrolled")
+STYLES = ((1, 1), (2, 4), (5, 2), "unrolled")
+GATE_ROWS = {"rnn": 1, "gru": 3, "lstm": 4}
 KINDS = ("hard", "pwl")
 
 
@@ -86,8 +89,16 @@ def build(cell, scheme, kind, seed, *, layers=None, head=None, emit=None):
     return model, rng
 
 
-def run_both(model, rng, parallel, seed, storage="registers"):
-    top = ModelTop(model, parallel=parallel, storage=storage)
+def make_top(model, style, storage="memory"):
+    """(k, S), k, or "unrolled" -> the top (k units' rows a group, S columns a cycle)."""
+    if style == "unrolled":
+        return ModelTop(model, parallel="unrolled")
+    k, S = style if isinstance(style, tuple) else (style, 1)
+    return ModelTop(model, parallel=k * GATE_ROWS[model.cell], simd=S, storage=storage)
+
+
+def run_both(model, rng, style, seed, storage="memory"):
+    top = make_top(model, style, storage)
     seqs = [random_inputs(rng, model, (int(rng.integers(3, 7)),)) for _ in range(3)]
     seqs += extreme_sequences(model, rng, 3)[: 1 + seed % 3]
     check_against_reference(top, seqs, simulate(top, seqs, idle=0.3, stall=0.3, seed=seed))
@@ -105,13 +116,13 @@ def test_matrix(cell, scheme, parallel, kind):
     run_both(model, rng, parallel, seed)
 
 
-@pytest.mark.parametrize("cell,scheme,parallel",
-                         list(itertools.product(CELLS, SCHEMES, (1, 3))))
-def test_memory_storage(cell, scheme, parallel):
-    """State and results in memories: the same bits and the cycles its schedule says."""
-    seed = _seed("memory", cell, scheme, parallel) % 10_000
+@pytest.mark.parametrize("cell,scheme,style",
+                         list(itertools.product(CELLS, SCHEMES, ((1, 2), (3, 1)))))
+def test_register_storage(cell, scheme, style):
+    """The same memories as flip-flops ("registers"): the same bits and cycles."""
+    seed = _seed("registers", cell, scheme, style) % 10_000
     model, rng = build(cell, scheme, KINDS[seed % 2], seed)
-    run_both(model, rng, parallel, seed, storage="memory")
+    run_both(model, rng, style, seed, storage="registers")
 
 
 @pytest.mark.parametrize("cell", CELLS)
@@ -121,13 +132,13 @@ def test_three_layers_and_each_emit(cell, emit):
     model, rng = build(cell, "pow2-ternary", "pwl", seed, layers=3,
                        head=0 if emit == "hidden" else 2, emit=emit)
     assert default_emit(model) == emit
-    run_both(model, rng, 3, seed)
+    run_both(model, rng, (3, 1), seed)
     run_both(model, rng, "unrolled", seed)
-    run_both(model, rng, 2, seed, storage="memory")
+    run_both(model, rng, (2, 8), seed, storage="registers")
 
 
-@pytest.mark.parametrize("parallel,storage", [(4, "registers"), (1000, "registers"),
-                                              ("unrolled", "registers"), (2, "memory")])
+@pytest.mark.parametrize("parallel,storage", [((1, 4), "registers"), ((1000, 64), "memory"),
+                                              ("unrolled", "registers"), ((2, 1), "memory")])
 def test_saturating_model(parallel, storage):
     # large weights and biases drive every pre-activation, the cell state and the logits into
     # saturation: the clamps, not only the common path, must match
@@ -140,13 +151,13 @@ def test_saturating_model(parallel, storage):
 
 
 @pytest.mark.parametrize("cell", CELLS)
-@pytest.mark.parametrize("parallel,units", [(4, "all"), (6, 2), ("unrolled", 1)])
-def test_cell_units(cell, parallel, units):
-    seed = _seed("units", cell, parallel, units) % 10_000
+@pytest.mark.parametrize("units", ["all", 2, 1])
+def test_cell_units_of_the_unrolled_engine(cell, units):
+    seed = _seed("units", cell, units) % 10_000
     model, rng = build(cell, "exponential", "pwl", seed, layers=2, head=2)
     H = model.hidden_size
     u = H if units == "all" else (units if H % units == 0 else 1)
-    top = ModelTop(model, parallel=parallel, cell_units=u)
+    top = ModelTop(model, parallel="unrolled", cell_units=u)
     assert top.resources["cell_units"] == u
     seqs = [random_inputs(rng, model, (4,)) for _ in range(2)]
     check_against_reference(top, seqs, simulate(top, seqs, idle=0.2, stall=0.4, seed=seed))
@@ -156,20 +167,20 @@ def test_cell_units(cell, parallel, units):
 
 
 @pytest.mark.parametrize("cell", CELLS)
-@pytest.mark.parametrize("parallel,storage", [(2, "registers"), ("unrolled", "registers"),
-                                              (2, "memory")])
+@pytest.mark.parametrize("parallel,storage", [((2, 2), "registers"), ("unrolled", "registers"),
+                                              ((1, 1), "memory")])
 def test_reset_at_any_time(cell, parallel, storage):
     """rst in the middle of a sequence, of a step, or with an output beat waiting: afterwards
     the circuit behaves as new (the sequences after the reset match the reference; memories
     keep their words through a reset, so this also checks that nothing stale is read)."""
     seed = _seed("reset", cell, parallel, storage) % 10_000
     model, rng = build(cell, "ternary", "hard", seed, layers=2, head=2, emit="every")
-    top = ModelTop(model, parallel=parallel, storage=storage)
+    top = make_top(model, parallel, storage)
     before = [random_inputs(rng, model, (5,)) for _ in range(2)]
     after = [random_inputs(rng, model, (3,)) for _ in range(2)]
     span = 2 * 5 * top.cycles_per_step
     for n, cut in enumerate(sorted(rng.integers(1, span, size=4).tolist())):
-        top = top if n == 0 else ModelTop(model, parallel=parallel, storage=storage)
+        top = top if n == 0 else make_top(model, parallel, storage)
         trace = simulate(top, after, before=before, reset_cycle=cut, idle=0.2, stall=0.5,
                          seed=seed + n)
         check_against_reference(top, after, trace)
@@ -184,35 +195,29 @@ def test_reset_zeroes_the_state_without_a_first_beat(cell, storage):
     model, rng = build(cell, "ternary", "hard", seed, layers=2, head=2, emit="every")
     before = [random_inputs(rng, model, (4,))]
     after = [random_inputs(rng, model, (3,))]
-    top = ModelTop(model, parallel=2, storage=storage)
+    top = make_top(model, (2, 2), storage)
     cut = 4 * top.cycles_per_step + 2  # after the first sequence, between beats
     trace = simulate(top, after, before=before, reset_cycle=cut, seed=seed, mark_first=False)
     check_against_reference(top, after, trace)
 
 
-def test_finalizers_are_shared_when_groups_have_time():
-    from hw.gen.engine import walk_finalizers
-    # the fewest divisors of P that write a group of P rows within `cols` cycles
-    assert [walk_finalizers(p, 32) for p in (1, 4, 16, 32)] == [1, 1, 1, 1]
-    assert walk_finalizers(48, 16) == 3 and walk_finalizers(6, 4) == 2
-    assert walk_finalizers(5, 3) == 5  # no divisor between: every lane keeps its own
-
-
 @pytest.mark.parametrize("cell", CELLS)
 @pytest.mark.parametrize("emit", ["every", "last"])
-def test_walked_finalizers_with_padding_rows(cell, emit):
-    """P = 6 lanes, 3 hidden units: 2 finalizers walk each group in 3 cycles. Groups end in
-    padding lanes (the RNN layer's 3 rows, the GRU's 9, the head's 2 of GRU and LSTM) that are
-    still being walked when the next pass starts."""
+def test_walks_longer_than_a_group_and_padding_rows(cell, emit):
+    """Two units' rows a group and 8 columns a cycle: a group's columns take fewer cycles
+    than its walk (P / F rows), so groups are issued every `period` = walk cycles; the last
+    groups of the layers and the head end in padding lanes."""
     seed = _seed("walk", cell, emit) % 10_000
     rng = np.random.default_rng(seed)
     model = random_model(cell=cell, scheme="ternary", input_size=2, hidden_size=3, num_layers=2,
-                         outputs=6 if cell == "rnn" else 2, activation="pwl", seed=seed,
-                         levels=2)
+                         outputs=5, activation="pwl", seed=seed, levels=2)
     model.meta["emit"] = emit
-    top = ModelTop(model, parallel=6)
-    assert (top.engine.finalizers, top.engine.walk) == (2, 3)
-    assert top.engine.resources["finalizers"] == 2
+    G = GATE_ROWS[cell]
+    top = ModelTop(model, parallel=2 * G, simd=8)
+    assert top.plan.walk == 2 and top.plan.finalizers == G
+    assert [lay.period for lay in top.plan.layouts] == [
+        max(lay.chunks, 2) for lay in top.plan.layouts]
+    assert top.plan.layouts[0].chunks == 2  # x and h each in one chunk of 8
     seqs = [random_inputs(rng, model, (4,)) for _ in range(3)]
     check_against_reference(top, seqs, simulate(top, seqs, idle=0.3, stall=0.3, seed=seed))
     trace = simulate(top, seqs, seed=seed)

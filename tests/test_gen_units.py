@@ -1,4 +1,4 @@
-"""Building blocks of the generator: activation units (exhaustively), constructor checks, plan."""
+"""Building blocks of the generator: activations (exhaustively), constructor checks, plans."""
 
 from __future__ import annotations
 
@@ -6,14 +6,17 @@ import gc
 
 import numpy as np
 import pytest
+from amaranth.hdl import Module, Signal, signed
 from amaranth.sim import Simulator
 
-from hw.gen.activation import Activation
-from hw.gen.cell import CellUnit
-from hw.gen.plan import make_passes, serial_image
+from hw.cell import CellParams
+from hw.gen.activation import activation, segment_table
+from hw.gen.lanes import make_lane_plan
+from hw.gen.pipe import Pipe, Staged
+from hw.gen.plan import make_passes
 from hw.gen.top import ModelTop
 from hw.numerics import Fixed, activation_table
-from hw.random_model import DEFAULT_FORMATS, random_model
+from hw.random_model import random_model
 from hw.reference import accumulator_widths
 
 # tops built only to read their properties are never elaborated, which amaranth warns about
@@ -24,16 +27,18 @@ pytestmark = pytest.mark.filterwarnings("ignore:.*created but never used")
 @pytest.mark.parametrize("kind", ["hard", "pwl"])
 @pytest.mark.parametrize("fin,fout", [(Fixed(12, 7), Fixed(10, 8)), (Fixed(9, 4), Fixed(8, 6))])
 def test_activation_every_input(func, kind, fin, fout):
-    dut = Activation(func=func, kind=kind, fin=fin, fout=fout)
+    m = Module()
+    x = Signal(signed(fin.bits))
+    y = activation(Pipe(m, "act", registered=False), func, kind, Staged(x, 0), fin, fout)
     want = activation_table(func, kind, fin, fout)
     got = []
 
     async def bench(ctx):
-        for x in range(fin.min, fin.max + 1):
-            ctx.set(dut.x, x)
-            got.append(ctx.get(dut.y))
+        for v in range(fin.min, fin.max + 1):
+            ctx.set(x, v)
+            got.append(ctx.get(y.sig))
 
-    sim = Simulator(dut)
+    sim = Simulator(m)
     sim.add_testbench(bench)
     sim.run()
     bad = np.flatnonzero(np.array(got) != want)
@@ -60,15 +65,15 @@ def test_model_top_checks_emit():
     model = random_model(cell="gru", input_size=2, hidden_size=3, outputs=2)
     model.meta["emit"] = "sometimes"
     with pytest.raises(ValueError, match="meta.emit is 'sometimes'"):
-        ModelTop(model, parallel=1)
+        ModelTop(model, parallel=3)
 
 
 def test_block_checks():
     with pytest.raises(ValueError) as e:
-        Activation(func="relu", kind="hard", fin=Fixed(12, 7), fout=Fixed(10, 8))
+        segment_table("relu", "hard", Fixed(12, 7), Fixed(10, 8))
     assert str(e.value) == "activation function must be one of ('sigmoid', 'tanh'), not 'relu'"
     with pytest.raises(ValueError) as e:
-        CellUnit(cell="mgu", kind="hard", formats=DEFAULT_FORMATS)
+        CellParams("mgu", "hard", Fixed(8, 6), Fixed(12, 7), Fixed(14, 8))
     assert str(e.value) == "cell must be one of ('rnn', 'gru', 'lstm'), not 'mgu'"
 
 
@@ -82,26 +87,45 @@ def test_plan_widths_are_the_reference_widths(cell, scheme):
     assert [len(p.rows) for p in passes] == [rows, rows, 3]
 
 
-def test_serial_code_bits():
-    # the memory holds 1 bit per binary weight, 2 per ternary, sign+magnitude for exponential
+def test_lane_code_bits():
+    # exactly 1 bit per binary weight, 2 per ternary, sign + magnitude for exponential (a row
+    # spanning all `levels` magnitudes), the widest code's two's complement bits for int8
     for scheme, levels, bits in [("binary", 1, 1), ("ternary", 1, 2), ("pow2-ternary", 1, 2),
                                  ("exponential", 3, 3), ("exponential", 7, 4)]:
         model = random_model(cell="rnn", scheme=scheme, input_size=3, hidden_size=4,
                              outputs=0, levels=levels, seed=5)
-        img = serial_image(make_passes(model), 2, False)
-        assert img.enc.code_bits <= bits, (scheme, levels, img.enc)
+        if scheme == "exponential":
+            model.layers[0].w_hh.codes[0, :2] = [1, -levels]
+        plan = make_lane_plan(make_passes(model), lanes=2, simd=1, finalizers=1,
+                              multiply=False)
+        assert plan.code_bits == bits, (scheme, levels, plan.code_bits)
     model = random_model(cell="rnn", scheme="int8", input_size=3, hidden_size=4, outputs=0)
-    assert serial_image(make_passes(model), 2, True).enc.code_bits <= 8
+    model.layers[0].w_hh.codes[0, 0] = -127
+    model.layers[0].w_hh.scale[0] = 0
+    plan = make_lane_plan(make_passes(model), lanes=2, simd=1, finalizers=1, multiply=True)
+    assert plan.code_bits == 8
 
 
-def test_model_top_checks_cell_units():
+def test_model_top_checks_lanes_simd_and_cell_units():
     model = random_model(cell="gru", input_size=2, hidden_size=6, outputs=0)
+    with pytest.raises(ValueError) as e:
+        ModelTop(model, parallel=4)
+    assert str(e.value) == "parallel (lanes) must be a multiple of the 3 gate rows of a gru " \
+                           "unit, not 4"
+    for bad in (0, 3, True, 2.0):
+        with pytest.raises(ValueError) as e:
+            ModelTop(model, parallel=3, simd=bad)
+        assert str(e.value) == f"simd must be a power of two, not {bad!r}"
+    with pytest.raises(ValueError) as e:
+        ModelTop(model, parallel=3, cell_units=2)
+    assert str(e.value) == ("the time-multiplexed engine updates one unit a cycle; cell units "
+                            "must be 1, not 2")
     for bad in (0, 4, True, 2.5):
         with pytest.raises(ValueError) as e:
-            ModelTop(model, parallel=2, cell_units=bad)
+            ModelTop(model, parallel="unrolled", cell_units=bad)
         assert str(e.value) == \
             f"cell units must be a positive divisor of the hidden size 6, not {bad!r}"
-    top = ModelTop(model, parallel=2, cell_units=3)
+    top = ModelTop(model, parallel="unrolled", cell_units=3)
     assert top.resources["elementwise_multipliers"] == 6
     del top
     gc.collect()  # the unelaborated top warns here, where it is filtered
@@ -111,20 +135,14 @@ def test_model_top_checks_cell_units():
 def test_model_top_checks_storage():
     model = random_model(cell="gru", input_size=2, hidden_size=6, outputs=3)
     with pytest.raises(ValueError) as e:
-        ModelTop(model, parallel=2, storage="dram")
-    assert str(e.value) == "storage must be one of registers, memory, not 'dram'"
-    need = ("storage 'memory' needs the time-multiplexed engine (an integer parallel) and one "
-            "cell unit")
-    for kw in ({"parallel": "unrolled"}, {"parallel": 2, "cell_units": 2}):
-        with pytest.raises(ValueError) as e:
-            ModelTop(model, storage="memory", **kw)
-        assert str(e.value) == need
-    # one result a cycle: 7 lanes could not write a group within the head's 6 columns
+        ModelTop(model, parallel=3, storage="dram")
+    assert str(e.value) == "storage must be one of memory, registers, not 'dram'"
     with pytest.raises(ValueError) as e:
-        ModelTop(model, parallel=7, storage="memory")
-    assert str(e.value) == ("storage 'memory' writes one result a cycle, so the lanes (7) must "
-                            "be at most the smallest pass's columns (6)")
-    top = ModelTop(model, parallel=6, storage="memory")
-    assert top.resources["storage"] == "memory" and top.engine.finalizers == 1
+        ModelTop(model, parallel="unrolled", storage="memory")
+    assert str(e.value) == ("the unrolled engine keeps its state in registers; storage "
+                            "'memory' needs an integer parallel")
+    top = ModelTop(model, parallel=6, simd=4)
+    assert top.resources["storage"] == "memory" and top.plan.finalizers == 3
+    assert (top.resources["lanes"], top.resources["simd"]) == (6, 4)
     del top
     gc.collect()

@@ -16,8 +16,8 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from ..gen.engine import STORAGES
-from ..gen.top import ModelTop
+from ..gen.fit import DEVICES, choose
+from ..gen.top import STORAGES, UNROLLED, ModelTop
 from ..modelfile import UserError, atomic_write_text, load
 from . import protocol
 from .top import BOARDS, Board, BoardTop
@@ -42,7 +42,8 @@ class BuildResult:
     bram_available: int = 0
     dsp_available: int = 0
     parallel: int | str = 0
-    storage: str = "registers"
+    simd: int = 1
+    storage: str = "memory"
     dsp_inference: bool = True
     baud: int = 0
     pll: dict | None = None
@@ -110,14 +111,15 @@ def fit_error(log: str, board: Board) -> str | None:
 
 def build(model, *, board: Board, parallel, clock_hz: float, baud: int, out_dir: Path,
           dsp: bool = True, seed: int = 1, classic_abc: bool = False,
-          storage: str = "registers", progress=print) -> BuildResult:
+          storage: str = "memory", simd: int = 1, progress=print) -> BuildResult:
     """Synthesise, place and route; returns the figures even when the clock is missed (the
     caller decides). Raises UserError when a tool fails (for example: the design does not fit).
     `classic_abc` (ECP5): map LUTs with classic ABC from the start, as the fallback does, so
     that a design compares like for like with one that needed the fallback."""
     t0 = time.monotonic()
     try:
-        core = ModelTop(model, parallel=parallel, storage=storage)
+        kw = {} if parallel == UNROLLED else {"simd": simd}
+        core = ModelTop(model, parallel=parallel, storage=storage, **kw)
     except ValueError as e:
         raise UserError(str(e)) from None
     try:
@@ -129,7 +131,8 @@ def build(model, *, board: Board, parallel, clock_hz: float, baud: int, out_dir:
                                                               board.family == "ecp5" else "")
     out_dir = Path(out_dir)
     progress(f"[{board.name}] elaborating: {model.cell} hidden {model.hidden_size}, "
-             f"parallel {parallel}, storage {storage}, clock {top.clock_hz / 1e6:g} MHz")
+             f"parallel {parallel}, simd {simd}, storage {storage}, "
+             f"clock {top.clock_hz / 1e6:g} MHz")
     if classic_abc and board.family != "ecp5":
         raise UserError(f"classic ABC mapping is an ECP5 option; the {board.name} is "
                         f"{board.family}")
@@ -172,8 +175,8 @@ def build(model, *, board: Board, parallel, clock_hz: float, baud: int, out_dir:
         fmax_mhz=fmax, clock_mhz=clock_mhz, bitstream=str(bit) if bit.exists() else None,
         build_seconds=round(time.monotonic() - t0, 1), lut_available=use[board.lut_cell][1],
         bram_available=use.get(board.bram_cell, (0, 0))[1],
-        dsp_available=use.get(board.dsp_cell, (0, 0))[1], parallel=parallel, storage=storage,
-        dsp_inference=dsp, baud=baud,
+        dsp_available=use.get(board.dsp_cell, (0, 0))[1], parallel=parallel, simd=simd,
+        storage=storage, dsp_inference=dsp, baud=baud,
         pll=None if top.pll_config is None else top.pll_config.params,
         cycles_per_step=core.cycles_per_step,
         us_per_step=round(core.cycles_per_step / clock_mhz, 3),
@@ -265,10 +268,12 @@ def add_arguments(p) -> None:
     p.add_argument("run", help="run folder with model.json; RUN/bitstream.json is written")
     p.add_argument("--board", required=True, choices=sorted(BOARDS))
     p.add_argument("--parallel", default=None, metavar="P|unrolled",
-                   help="engine lanes (default: RUN/manifest.json's, else 4)")
+                   help="engine lanes (default: what make verilog wrote in RUN/manifest.json)")
+    p.add_argument("--simd", type=int, default=None, metavar="S",
+                   help="columns per lane a cycle (default: RUN/manifest.json's)")
     p.add_argument("--storage", default=None, choices=STORAGES,
-                   help="state and results in flip-flops or memories (default: "
-                        "RUN/manifest.json's, else registers)")
+                   help="vectors in memories or flip-flops (default: RUN/manifest.json's, "
+                        "else memory)")
     p.add_argument("--clock-mhz", default="auto", metavar="MHZ|auto",
                    help="system clock; other than the oscillator's means the PLL. 'auto' "
                         "(default) builds at the oscillator's clock, then once more with the "
@@ -292,11 +297,23 @@ def main(args) -> int:
     except (OSError, json.JSONDecodeError):
         pass
     man = man if isinstance(man, dict) else {}
-    parallel = parse_parallel(args.parallel or str(man.get("parallel", 4)))
-    storage = args.storage or man.get("storage", "registers")
+    stamp = man.get("model_fingerprint")
+    if stamp is not None and stamp != f"{protocol.fingerprint(model):08x}" and (
+            args.parallel is None or args.simd is None):
+        raise UserError(f"{run / 'manifest.json'} was generated from another model.json; run "
+                        f"make verilog again (or give --parallel and --simd)")
+    storage = args.storage or man.get("storage", "memory")
+    if args.parallel is None and not man:
+        # no make verilog yet: size the engine as `--parallel auto` would for this board
+        fit = choose(model, DEVICES.get(board.name, DEVICES["icebreaker"]), storage)
+        print(f"[{board.name}] no {run / 'manifest.json'}: sizing the engine for the board "
+              f"(parallel {fit.parallel}, simd {fit.simd})")
+        man = {"parallel": fit.parallel, "simd": fit.simd}
+    parallel = parse_parallel(args.parallel or str(man.get("parallel")))
+    simd = args.simd or man.get("simd", 1)
     t0 = time.monotonic()
     common = dict(board=board, parallel=parallel, baud=args.baud, dsp=not args.no_dsp,
-                  seed=args.seed, storage=storage)
+                  seed=args.seed, storage=storage, simd=simd)
     if args.clock_mhz == "auto":
         res = build(model, clock_hz=board.osc_hz, out_dir=run / f"build-{board.name}", **common)
         f = pll_clock(board, res, args.baud)

@@ -7,7 +7,7 @@
 its serial lines; `link` says what its frames carry (the host reads the same from INFO).
 """
 
-from amaranth import Module
+from amaranth import Module, Signal
 from amaranth.lib import wiring
 from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.wiring import In, Out
@@ -84,8 +84,14 @@ class BoardCore(wiring.Component):
         m.d.comb += [urx.rx.eq(self.rx), self.tx.eq(utx.tx)]
         m.d.comb += [fifo.w_data.eq(urx.o.payload), fifo.w_en.eq(urx.o.valid),
                      urx.o.ready.eq(fifo.w_rdy)]
-        m.d.comb += [dec.i.payload.eq(fifo.r_data), dec.i.valid.eq(fifo.r_rdy),
-                     fifo.r_en.eq(dec.i.ready)]
+        # a register between the FIFO's block RAM and the decoder: the decoder's logic starts
+        # from a register (one byte every other cycle at most, far above the line rate)
+        held, full = Signal(RxEntry.size), Signal()
+        m.d.comb += [fifo.r_en.eq(~full), dec.i.payload.eq(held), dec.i.valid.eq(full)]
+        with m.If(dec.i.ready):
+            m.d.sync += full.eq(0)
+        with m.If(~full & fifo.r_rdy):
+            m.d.sync += [held.eq(fifo.r_data), full.eq(1)]
         wiring.connect(m, dec.step, self.core.i)
         wiring.connect(m, self.core.o, enc.out)
         wiring.connect(m, dec.reply, enc.reply)

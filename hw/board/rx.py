@@ -62,8 +62,20 @@ class FrameDecoder(wiring.Component):
             m.d.comb += self.step.payload.data[k].eq(payload[lo:lo + self.bits])
         m.d.comb += [self.step.payload.first.eq(type_[0]), self.step.payload.last.eq(type_[1])]
 
+        # comparisons of the counter and the frame, registered: the decoder takes an entry at
+        # most every other cycle (`rested`), so these are up to date when the next one comes
+        is0, is1, is2, is_full, in_body, not_over = (Signal(), Signal(), Signal(), Signal(),
+                                                      Signal(), Signal())
+        is_step, is_info, crc_ok = Signal(), Signal(), Signal()
+        rested = Signal(init=1)
+        m.d.sync += rested.eq(~(self.i.valid & self.i.ready))
+        m.d.sync += [is0.eq(count == 0), is1.eq(count == 1), is2.eq(count == 2),
+                     is_full.eq(count == P + 2), in_body.eq(count <= P),
+                     not_over.eq(count != P + 3), is_step.eq(type_[2:] == p.T_STEP >> 2),
+                     is_info.eq(type_ == p.T_INFO), crc_ok.eq(crc.match_detected)]
+
         byte = Signal(8)  # the unescaped byte of this entry
-        m.d.comb += [crc.data.eq(byte), crc.start.eq(count == 0)]
+        m.d.comb += [crc.data.eq(byte), crc.start.eq(is0 & self.i.valid & rested)]
 
         def restart():
             return [count.eq(0), esc.eq(0), bad_line.eq(0), bad_escape.eq(0)]
@@ -73,14 +85,14 @@ class FrameDecoder(wiring.Component):
 
         with m.FSM():
             with m.State("RECV"):
-                m.d.comb += self.i.ready.eq(1)
+                m.d.comb += self.i.ready.eq(rested)
                 entry = self.i.payload
-                with m.If(self.i.valid):
+                with m.If(self.i.valid & rested):
                     with m.Switch(entry.kind):
                         with m.Case(RxKind.ERROR):
                             m.d.sync += bad_line.eq(1)
                         with m.Case(RxKind.IDLE):
-                            with m.If((count != 0) | esc | bad_line | bad_escape):
+                            with m.If(~is0 | esc | bad_line | bad_escape):
                                 m.d.sync += restart() + [queue(p.T_ERROR | p.E_TIMEOUT)]
                                 m.next = "ERROR"
                         with m.Case(RxKind.BYTE):
@@ -92,19 +104,19 @@ class FrameDecoder(wiring.Component):
                                 with m.Elif(bad_line):
                                     m.d.sync += queue(p.T_ERROR | p.E_LINE)
                                     m.next = "ERROR"
-                                with m.Elif(count == 0):
+                                with m.Elif(is0):
                                     pass  # an empty frame: the leading END of the next one
-                                with m.Elif(~crc.match_detected | (count == 1)):
+                                with m.Elif(~crc_ok | is1):
                                     m.d.sync += queue(p.T_ERROR | p.E_CRC)
                                     m.next = "ERROR"
-                                with m.Elif(type_[2:] == p.T_STEP >> 2):
-                                    with m.If(count == P + 2):
+                                with m.Elif(is_step):
+                                    with m.If(is_full):
                                         m.next = "STEP"
                                     with m.Else():
                                         m.d.sync += queue(p.T_ERROR | p.E_LENGTH)
                                         m.next = "ERROR"
-                                with m.Elif(type_ == p.T_INFO):
-                                    with m.If(count == 2):
+                                with m.Elif(is_info):
+                                    with m.If(is2):
                                         m.d.sync += queue(p.T_INFO)
                                         m.next = "REPLY"
                                     with m.Else():
@@ -126,11 +138,11 @@ class FrameDecoder(wiring.Component):
                                             m.d.comb += byte.eq(p.ESC)
                                         with m.Default():
                                             m.d.sync += bad_escape.eq(1)
-                                with m.If(count == 0):
+                                with m.If(is0):
                                     m.d.sync += type_.eq(byte)
-                                with m.Elif(count <= P):
+                                with m.Elif(in_body):
                                     m.d.sync += payload.eq(Cat(payload[8:], byte))
-                                with m.If(count != P + 3):
+                                with m.If(not_over):
                                     m.d.sync += count.eq(count + 1)
             with m.State("STEP"):
                 m.d.comb += self.step.valid.eq(1)

@@ -58,9 +58,11 @@ class FrameEncoder(wiring.Component):
         idx = Signal(range(n_body + 2))  # 0: type, 1..length: payload, length + 1: crc
         escaped = Signal()  # the ESC of the current byte has gone out
 
+        # each byte is prepared in two cycles of its own (PREP, PICK), so every cycle's logic
+        # starts from registers: the byte, whether it needs an escape, whether the CRC takes
+        # it (a byte takes 10 bit times on the line, so the cycles cost nothing)
         raw = Signal(8)
-        m.d.comb += raw.eq(Mux(idx == 0, type_, Mux(idx <= length, body[:8], crc.crc)))
-        special = (raw == p.END) | (raw == p.ESC)
+        special, to_crc, first, final = Signal(), Signal(), Signal(), Signal()
 
         with m.FSM():
             with m.State("IDLE"):
@@ -80,7 +82,15 @@ class FrameEncoder(wiring.Component):
                 m.d.comb += [self.o.valid.eq(1), self.o.payload.eq(p.END)]
                 with m.If(self.o.ready):
                     m.d.sync += [idx.eq(0), escaped.eq(0)]
-                    m.next = "BODY"
+                    m.next = "PREP"
+            with m.State("PREP"):  # where the byte comes from
+                m.d.sync += [to_crc.eq(idx <= length), first.eq(idx == 0),
+                             final.eq(idx == length + 1)]
+                m.next = "PICK"
+            with m.State("PICK"):  # the byte, and whether it needs an escape
+                byte = Mux(first, type_, Mux(to_crc, body[:8], crc.crc))
+                m.d.sync += [raw.eq(byte), special.eq((byte == p.END) | (byte == p.ESC))]
+                m.next = "BODY"
             with m.State("BODY"):
                 m.d.comb += self.o.valid.eq(1)
                 with m.If(special & ~escaped):
@@ -92,11 +102,11 @@ class FrameEncoder(wiring.Component):
                         Mux(special, Mux(raw == p.END, p.ESC_END, p.ESC_ESC), raw))
                     with m.If(self.o.ready):  # this byte is done
                         m.d.sync += [escaped.eq(0), idx.eq(idx + 1)]
-                        m.d.comb += [crc.data.eq(raw), crc.valid.eq(idx <= length),
-                                     crc.start.eq(idx == 0)]
-                        with m.If((idx != 0) & (idx <= length)):
+                        m.d.comb += [crc.data.eq(raw), crc.valid.eq(to_crc), crc.start.eq(first)]
+                        with m.If(~first & to_crc):
                             m.d.sync += body.eq(body >> 8)
-                        with m.If(idx == length + 1):
+                        m.next = "PREP"
+                        with m.If(final):
                             m.next = "TRAIL"
             with m.State("TRAIL"):
                 m.d.comb += [self.o.valid.eq(1), self.o.payload.eq(p.END)]

@@ -6,7 +6,7 @@ narrower signal is the caller's (checked) decision. They mirror hw.numerics one 
 
 from __future__ import annotations
 
-from amaranth.hdl import Const, Mux, Value, signed
+from amaranth.hdl import Cat, Const, Mux, Value, signed
 
 
 def shift_round(v: Value, s: int) -> Value:
@@ -24,8 +24,13 @@ def saturate(v: Value, bits: int) -> Value:
     lo, hi = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
     if v.shape().signed and len(v) <= bits:
         return v.as_signed()
-    clamped = Mux(v > hi, Const(hi, signed(bits)), Mux(v < lo, Const(lo, signed(bits)), v))
-    return clamped[:bits].as_signed()
+    if not v.shape().signed:
+        v = Cat(v, Const(0, 1)).as_signed()
+    # v fits when the bits from bits-1 up are all equal (a reduction, not a comparator chain)
+    top = v[bits - 1:]
+    fits = (top == 0) | (top == (1 << len(top)) - 1)
+    return Mux(fits, v[:bits], Mux(v[-1], Const(lo, signed(bits)), Const(hi, signed(bits))))[
+        :bits].as_signed()
 
 
 def mul_round(a: Value, b: Value, frac_a: int, frac_b: int, frac_out: int) -> Value:

@@ -1,78 +1,118 @@
-"""One hidden unit's cell update from its gate pre-activations (combinational).
+"""The circuit of `hw.cell.CellParams`: one hidden unit's update as a balanced pipeline.
 
-The same parameters give the reference (hw.reference.Reference.layer_step) and this circuit:
-activations from `Activation`, element-wise products from `mul_round` (real multipliers, few
-enough to map to DSP blocks), then the contract's saturations, in the order the contract uses.
+Every stage holds at most one adder, comparator chain or multiplier (`hw.gen.pipe`): the
+activations take four stages each, a gate product one, its rounding one, each sum and each
+saturation one. `latency` (published in `__init__` from a dry run of the same description)
+is the number of cycles from `pre`/`h`/`c` to `h_new`/`c_new`; a new unit may enter every
+cycle. With `pipelined=False` the same description is one combinational path (latency 0).
 """
 
 from __future__ import annotations
 
-from amaranth.hdl import Module, Signal, signed
+from amaranth.hdl import Module, signed
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
-from ..numerics import Fixed
-from .activation import Activation
-from .arith import mul_round, saturate, shift_round
-from .plan import PRE_VALUES, UNIT_ROWS
+from ..cell import CellParams
+from .activation import activation
+from .arith import saturate, shift_round
+from .pipe import Pipe, Staged
+
+
+def _round(pipe: Pipe, v: Staged, s: int, name: str) -> Staged:
+    """shift_round as a stage when it adds (s > 0), as wiring otherwise."""
+    if s > 0:
+        return pipe.op(lambda x: shift_round(x, s), v, name=name)
+    return pipe.comb(lambda x: shift_round(x, s), v)
+
+
+def datapath(pipe: Pipe, p: CellParams, pre: list[Staged], h_at, c_at):
+    """(h_new, c_new) as staged values (c_new, LSTM only, is ready before h_new). `h_at(s)` and
+    `c_at(s)` give the old h and c as values of stage s, the stage where they are first used:
+    the owner reads them from memory just in time instead of carrying them down the pipe."""
+    fs, fp, fc = p.state, p.preact, p.cell_fmt
+
+    def act(func, x):
+        return activation(pipe, func, p.kind, x, fp, fs)
+
+    if p.cell == "rnn":
+        return act("tanh", pre[0]), None
+    if p.cell == "gru":
+        # an add and its saturation share a stage: the saturation is a sign-extension check
+        # and a select, not a comparator chain
+        r, z = act("sigmoid", pre[0]), act("sigmoid", pre[1])
+        rh = _round(pipe, pipe.op(lambda a, b: a * b, r, pre[3], name="rmul"), fs.frac, "rr")
+        n_in = pipe.op(lambda a, b: saturate(a + b, fp.bits), pre[2], rh, name="nin")
+        n = act("tanh", n_in)
+        d = pipe.op(lambda a, b: a - b, h_at(n.stage), n, name="hmn")
+        zd = _round(pipe, pipe.op(lambda a, b: a * b, z, d, name="zmul"), fs.frac, "zr")
+        return pipe.op(lambda a, b: saturate(a + b, fs.bits), n, zd, name="hnew"), None
+    ig, fg = act("sigmoid", pre[0]), act("sigmoid", pre[1])
+    gg, og = act("tanh", pre[2]), act("sigmoid", pre[3])
+    fcp = _round(pipe, pipe.op(lambda a, b: a * b, fg, c_at(fg.stage), name="fmul"), fs.frac,
+                 "fr")
+    igp = _round(pipe, pipe.op(lambda a, b: a * b, ig, gg, name="imul"),
+                 2 * fs.frac - fc.frac, "ir")
+    c_new = pipe.op(lambda a, b: saturate(a + b, fc.bits), fcp, igp, name="cnew")
+    sh = fc.frac - fp.frac
+    if sh > 0:
+        c_in = pipe.op(lambda v: saturate(shift_round(v, sh), fp.bits), c_new, name="cin")
+    else:
+        c_in = pipe.op(lambda v: saturate(shift_round(v, sh), fp.bits), c_new, name="cin")
+    tc = act("tanh", c_in)
+    h_new = pipe.op(lambda v: saturate(v, fs.bits),
+                    _round(pipe, pipe.op(lambda a, b: a * b, og, tc, name="omul"), fs.frac,
+                           "or"), name="hnew")
+    return h_new, c_new
+
+
+def cell_timing(params: CellParams, pipelined: bool = True) -> tuple[int, int | None,
+                                                                      int | None]:
+    """(latency, stage where h is used, stage where c is used; None where unused): a dry run
+    of `datapath`."""
+    used = {}
+
+    def at(name):
+        def f(stage):
+            used[name] = stage
+            return Staged(None, stage)
+        return f
+
+    h_new, _ = datapath(Pipe(None, "dry", registered=pipelined), params,
+                        [Staged(None, 0)] * params.pre_values, at("h"), at("c"))
+    return h_new.stage, used.get("h"), used.get("c")
 
 
 class CellUnit(wiring.Component):
-    """pre (the unit's rows in plan.UNIT_ROWS order, a split row's two parts first the
-    input part), h, c -> h_new, c_new.
+    """pre (the unit's pre-activations, hw.cell's order), h, c -> h_new, c_new after
+    `latency` cycles. `h` is sampled `h_stage` cycles after `pre` (and `c` `c_stage` cycles
+    after): where the cell first uses them. `c` and `c_new` exist only for lstm."""
 
-    rnn: pre = [a];  gru: [r, z, W_in x + b_in, W_hn h + b_hn];  lstm: [i, f, g, o].
-    `c` and `c_new` exist only for lstm.
-    """
-
-    def __init__(self, *, cell: str, kind: str, formats: dict[str, Fixed]):
-        if cell not in UNIT_ROWS:
-            self._MustUse__silence = True  # never built
-            raise ValueError(f"cell must be one of {tuple(UNIT_ROWS)}, not {cell!r}")
-        self.cell, self.kind = cell, kind
-        self.fs, self.fp, self.fc = formats["state"], formats["preact"], formats["cell"]
+    def __init__(self, *, params: CellParams, pipelined: bool = True):
+        if not isinstance(params, CellParams):
+            raise TypeError(f"params must be a hw.cell.CellParams, not {type(params).__name__}")
+        self.params, self.pipelined = params, pipelined
+        self.latency, self.h_stage, self.c_stage = cell_timing(params, pipelined)
+        fs, fp, fc = params.state, params.preact, params.cell_fmt
         ports = {
-            "pre": In(data.ArrayLayout(signed(self.fp.bits), PRE_VALUES[cell])),
-            "h": In(signed(self.fs.bits)),
-            "h_new": Out(signed(self.fs.bits)),
+            "pre": In(data.ArrayLayout(signed(fp.bits), params.pre_values)),
+            "h": In(signed(fs.bits)),
+            "h_new": Out(signed(fs.bits)),
         }
-        if cell == "lstm":
-            ports["c"] = In(signed(self.fc.bits))
-            ports["c_new"] = Out(signed(self.fc.bits))
+        if params.cell == "lstm":
+            ports["c"] = In(signed(fc.bits))
+            ports["c_new"] = Out(signed(fc.bits))
         super().__init__(ports)
-
-    def _act(self, m: Module, name: str, func: str, x, fin: Fixed | None = None):
-        unit = Activation(func=func, kind=self.kind, fin=fin or self.fp, fout=self.fs)
-        m.submodules[name] = unit
-        m.d.comb += unit.x.eq(x)
-        return unit.y
 
     def elaborate(self, platform):
         m = Module()
-        fs, fp, fc = self.fs, self.fp, self.fc
-        pre = [self.pre[i] for i in range(PRE_VALUES[self.cell])]
-        if self.cell == "rnn":
-            m.d.comb += self.h_new.eq(self._act(m, "tanh", "tanh", pre[0]))
-        elif self.cell == "gru":
-            r = self._act(m, "sig_r", "sigmoid", pre[0])
-            z = self._act(m, "sig_z", "sigmoid", pre[1])
-            n_in = Signal(signed(fp.bits))
-            m.d.comb += n_in.eq(saturate(pre[2] + mul_round(r, pre[3], fs.frac, fp.frac, fp.frac),
-                                         fp.bits))
-            n = self._act(m, "tanh_n", "tanh", n_in)
-            m.d.comb += self.h_new.eq(
-                saturate(n + mul_round(z, self.h - n, fs.frac, fs.frac, fs.frac), fs.bits))
-        else:
-            ig = self._act(m, "sig_i", "sigmoid", pre[0])
-            fg = self._act(m, "sig_f", "sigmoid", pre[1])
-            gg = self._act(m, "tanh_g", "tanh", pre[2])
-            og = self._act(m, "sig_o", "sigmoid", pre[3])
-            m.d.comb += self.c_new.eq(saturate(
-                mul_round(fg, self.c, fs.frac, fc.frac, fc.frac)
-                + mul_round(ig, gg, fs.frac, fs.frac, fc.frac), fc.bits))
-            c_in = Signal(signed(fp.bits))
-            m.d.comb += c_in.eq(saturate(shift_round(self.c_new, fc.frac - fp.frac), fp.bits))
-            tc = self._act(m, "tanh_c", "tanh", c_in)
-            m.d.comb += self.h_new.eq(
-                saturate(mul_round(og, tc, fs.frac, fs.frac, fs.frac), fs.bits))
+        pipe = Pipe(m, "cell", registered=self.pipelined)
+        p = self.params
+        pre = [Staged(self.pre[i], 0) for i in range(p.pre_values)]
+        h_new, c_new = datapath(pipe, p, pre, lambda s: Staged(self.h, s),
+                                lambda s: Staged(self.c, s))
+        assert h_new.stage == self.latency
+        m.d.comb += self.h_new.eq(h_new.sig)
+        if c_new is not None:
+            m.d.comb += self.c_new.eq(pipe.at(c_new, self.latency))
         return m

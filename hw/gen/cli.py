@@ -1,4 +1,4 @@
-"""`python -m hw verilog RUN/model.json --parallel P|unrolled [--storage memory] --out RUN`.
+"""`python -m hw verilog RUN/model.json --parallel P|auto|unrolled [--simd S] --out RUN`.
 
 Writes RUN/top.v (module `top`, from amaranth.back.verilog) and RUN/manifest.json, both
 atomically. Bad input (a missing or malformed model, a bad --parallel) is a UserError.
@@ -13,60 +13,86 @@ from pathlib import Path
 from amaranth.back import verilog
 
 from ..modelfile import UserError, atomic_write_text, load
-from .engine import STORAGES
+from .fit import DEVICES, choose
 from .manifest import TOP, check_ports, manifest
-from .top import UNROLLED, ModelTop
+from .top import STORAGES, UNROLLED, ModelTop
+
+AUTO = "auto"
 
 
-def parse_parallel(text: str):
-    if text == UNROLLED:
-        return UNROLLED
+def parse_parallel(text: str, *, auto: bool = False):
+    if text == UNROLLED or (auto and text == AUTO):
+        return text
     try:
         value = int(text)
     except ValueError:
         value = None
     if value is None or value < 1:
-        raise UserError(f"--parallel must be a positive integer or {UNROLLED!r}, not {text!r}")
+        also = f", {AUTO!r}" if auto else ""
+        raise UserError(f"--parallel must be a positive integer{also} or {UNROLLED!r}, "
+                        f"not {text!r}")
     return value
 
 
 def add_arguments(p) -> None:
     p.add_argument("model", help="path to model.json")
-    p.add_argument("--parallel", default="4", metavar="P|unrolled",
-                   help="lanes of the time-multiplexed engine, or 'unrolled' (default 4)")
-    p.add_argument("--storage", choices=STORAGES, default="registers",
-                   help="hidden state and results in flip-flops (default) or in memories "
-                        "(block RAM: far less logic for large models; one cell unit)")
+    p.add_argument("--parallel", default=AUTO, metavar="P|auto|unrolled",
+                   help="lanes (rows a cycle, a multiple of the cell's gate rows), 'auto' "
+                        "(default: the folding with the most steps/s that fits --board), or "
+                        "'unrolled'")
+    p.add_argument("--board", default="icebreaker", choices=sorted(DEVICES),
+                   help="the board --parallel auto sizes the engine for (default icebreaker)")
+    p.add_argument("--simd", type=int, default=None, metavar="S",
+                   help="columns each lane takes a cycle, a power of two (default 1; "
+                        "chosen with --parallel auto)")
+    p.add_argument("--storage", choices=STORAGES, default="memory",
+                   help="vectors in memories (default; block RAM on the boards) or in "
+                        "flip-flops ('registers')")
     p.add_argument("--cell-units", type=int, default=None, metavar="U",
                    help="hidden units updated per cycle (default 1, or all when unrolled)")
     p.add_argument("--out", default=None, help="output folder (default: the model's folder)")
 
 
-def generate(model, parallel, cell_units: int | None = None,
-             storage: str = "registers") -> tuple[str, dict]:
-    """(Verilog text, manifest) for a model."""
+def generate(model, parallel, cell_units: int | None = None, storage: str = "memory",
+             simd: int = 1, board: str | None = None) -> tuple[str, dict]:
+    """(Verilog text, manifest) for a model; `board`: the device the manifest's roofline
+    refers to (and that `parallel="auto"` sizes the engine for)."""
+    if parallel == AUTO:
+        try:
+            fit = choose(model, DEVICES[board or "icebreaker"], storage)
+        except ValueError as e:
+            raise UserError(str(e)) from None
+        parallel, simd = fit.parallel, fit.simd
+    kw = {} if parallel == UNROLLED else {"simd": simd}
+    if parallel == UNROLLED and storage == "memory":
+        storage = "registers"  # the unrolled engine's only storage
     try:
-        top = ModelTop(model, parallel=parallel, cell_units=cell_units, storage=storage)
+        top = ModelTop(model, parallel=parallel, cell_units=cell_units, storage=storage, **kw)
     except ValueError as e:  # a bad meta.emit in the model file, a bad --cell-units/--storage
         raise UserError(str(e)) from None
     text = verilog.convert(top, name=TOP, emit_src=False)
-    man = manifest(top)
+    man = manifest(top, DEVICES.get(board) if board else None)
     check_ports(man, text)
     return text, man
 
 
 def main(args) -> int:
-    parallel = parse_parallel(args.parallel)
+    parallel = parse_parallel(args.parallel, auto=True)
     model = load(args.model)
     out = Path(args.out) if args.out is not None else Path(args.model).parent
     if out.exists() and not out.is_dir():
         raise UserError(f"--out {out} exists and is not a folder")
     t0 = time.monotonic()
-    text, man = generate(model, parallel, args.cell_units, args.storage)
+    if parallel != AUTO and args.simd is None:
+        args.simd = 1
+    elif parallel == AUTO and args.simd is not None:
+        raise UserError("--simd is chosen by --parallel auto; give --parallel P with it")
+    text, man = generate(model, parallel, args.cell_units, args.storage, args.simd, args.board)
     atomic_write_text(out / "top.v", text)
     atomic_write_text(out / "manifest.json", json.dumps(man, indent=1) + "\n")
     r = man["resources"]
     print(f"wrote {out / 'top.v'} and {out / 'manifest.json'} in {time.monotonic() - t0:.1f} s: "
+          f"parallel {man['parallel']}, simd {man['simd']}, "
           f"{man['cycles_per_step']} cycles/step, latency {man['latency']}, "
           f"{r['adders']} adders, {r['multipliers']} weight multipliers, "
           f"{r['elementwise_multipliers']} element-wise multipliers, "

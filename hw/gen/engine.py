@@ -1,330 +1,334 @@
-"""The time-multiplexed matrix-vector engine: P lanes, weight codes in on-chip memory.
+"""The wide-lane matrix-vector engine: P lanes x S columns a cycle, pipelined, F finalizers.
 
-Each cycle every lane reads one weight code (a word of the code memory holds the codes of P
-rows for one column) and the vector element of that column (broadcast to all lanes), and adds,
-subtracts or skips the element shifted by the row's base shift minus the code's magnitude
-(intN: multiplies by the code, then shifts). A row group of P rows takes `cols` cycles; its
-results are rounded, saturated and written to the result registers, and `ready` counts the rows
-written so far, so the cell stage can start on the first units while later groups run.
+Fed by hw.gen.lanes.LanePlan. Per cycle of a pass it presents one code-memory word (P x S
+codes) and asks its owner for one chunk of S vector elements (`vsrc`, `vchunk`; the elements
+arrive on `vdata` a cycle later, like a memory read). Stages, each registered:
 
-Pipeline: cycle t presents the memory addresses, t+1 accumulates, t+2 finalizes. With one
-finalizer per lane a group is written at t+2; with F < P shared finalizers its sums are latched
-at t+2 and written F rows a cycle from t+3 on. `start` in cycle S runs a pass; `visible` gives
-the cycle from which each chunk of rows is readable.
-Both engines (this and `unrolled.UnrolledEngine`) have the ports of `engine_ports`.
+- issue (stage 0): addresses; stage 1: codes and elements arrive and are registered; stage 2:
+  each lane's S terms t * v (a sign, a select, and for exponential a shift by K - |c|; intN a
+  multiplier) straight into the first adder level;
+- an adder tree per lane, one level a stage;
+- the accumulator: restarts at each half of a row, keeps the first half's sum apart (`aux`),
+  and latches both halves of a group's P rows when the group's last chunk is in;
+- the walk: F finalizers take the latched sums F rows a cycle, shift each half by its row's
+  exponent, add the biases, round half up and saturate (the contract's preact()), in stages.
 
-With `storage="memory"` this engine keeps no vector or results of its own (ModelTop holds them
-in block RAM): it presents the index of the column's vector element on `vaddr` with the code
-memory's address and takes the element on `vdata` in the next cycle (a memory read port's
-latency), and it hands each finished row out on `wen`/`wdata`/`waux`, one row a cycle in row
-order (padding rows of a pass's last group included), instead of writing result registers.
+Results leave on `out_*`, F rows a cycle: row `out_row + f` of the pass has `out_main[f]`
+(and for a GRU's split n row `out_aux[f]`, the input part). Row i of group g leaves
+`result_delay + w` cycles after the issue of the group's last chunk, w = (i % P) // F.
 """
 
 from __future__ import annotations
 
-from amaranth.hdl import Module, Mux, Signal, signed, unsigned
+from dataclasses import dataclass
+
+from amaranth.hdl import Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from .arith import saturate, shift_round
-from .plan import Pass, serial_image
+from .arith import saturate
+from .lanes import LanePlan
+from .pipe import Pipe, Staged
 
 
-def engine_ports(passes: list[Pass], vec_bits: int, vec_len: int, res_bits: int, res_len: int,
-                 aux: bool):
-    ports = {
-        "start": In(1),  # run pass `sel` (both sampled in this cycle)
-        "sel": In(range(max(2, len(passes)))),
-        "vec": In(data.ArrayLayout(signed(vec_bits), vec_len)),
-        "ready": Out(range(res_len + 1)),  # rows of the current pass written to `result`
-        "result": Out(data.ArrayLayout(signed(res_bits), res_len)),
-    }
-    if aux:  # split rows' first results (a GRU's W_in x + b_in)
-        ports["aux"] = Out(data.ArrayLayout(signed(res_bits), res_len))
-    return ports
+def _shift_by(v, u, values: tuple[int, ...]):
+    """v << u for u one of `values`: a select among the few shifts a model uses, or a barrel
+    shifter when there are many."""
+    if len(values) > 4:
+        return v << u
+    out = v << values[0]
+    for val in values[1:]:
+        out = Mux(u == val, v << val, out)
+    return out
 
 
-def finalize(acc, p: Pass):
-    """The contract's preact(): round half up from F to the output fraction, saturate."""
-    return saturate(shift_round(acc, p.shift), p.out.bits)
+def finalize_row(pipe: Pipe, plan: LanePlan, kinds: list, a: Staged, b: Staged, info: Staged,
+                 kind: Staged, split: Staged):
+    """(main, aux) of one row from its two half sums and its row info."""
+    sb, ub = plan.sum_bits, plan.u_bits
+
+    def field(lo, n, sgn=False):
+        return pipe.comb(lambda w: w[lo:lo + n].as_signed() if sgn else w[lo:lo + n], info)
+
+    bias, sbias = field(0, sb, True), field(sb, sb, True)
+    ua, ubv = field(2 * sb, ub), field(2 * sb + ub, ub)
+    # a select among the shifts, then the bias: one adder chain per stage
+    first = pipe.op(lambda v, u, c: _shift_by(v, u, plan.ua_values) + c, a, ua, bias,
+                    name="first")
+    second = pipe.op(lambda v, u, c: _shift_by(v, u, plan.ub_values) + c, b, ubv, sbias,
+                     name="second")
+    main = pipe.op(lambda s, f, t: Mux(s, t, f + t), split, first, second, name="main")
+
+    def round_sat(v: Staged, name: str) -> Staged:
+        # one adder (the rounding constant of the pass's kind), then the shift (wiring) and
+        # the saturation (a sign-extension check and a select, no comparator chain)
+        def rnd_sat(k, x):
+            half = Const(0, 1)
+            for i, (sh, _) in enumerate(kinds):
+                half = Mux(k == i, (1 << (sh - 1)) if sh > 0 else 0, half)
+            t = x + half
+            out = Const(0, signed(plan.res_bits))
+            for i, (sh, bits) in enumerate(kinds):
+                out = Mux(k == i, saturate(t >> sh if sh > 0 else x << -sh, bits), out)
+            return out
+
+        return pipe.op(rnd_sat, kind, v, name=f"{name}rs", shape=signed(plan.res_bits))
+
+    return round_sat(main, "m"), round_sat(first, "a")
 
 
-def walk_finalizers(lanes: int, cols: int) -> int:
-    """The fewest finalizers F (a divisor of `lanes`) that write a row group's `lanes` results
-    in lanes / F <= cols cycles, before the next group's sums arrive."""
-    return next(f for f in range(1, lanes + 1) if lanes % f == 0 and lanes // f <= cols)
+def _tree_levels(n: int) -> int:
+    return max(0, (n - 1).bit_length())
 
 
-def memory_ports(passes: list[Pass], vec_bits: int, vec_len: int, res_bits: int,
-                 aux: bool):
-    ports = {k: v for k, v in engine_ports(passes, vec_bits, vec_len, res_bits, 1, False).items()
-             if k in ("start", "sel")}
-    ports.update({
-        "ready": Out(range(max(len(p.rows) for p in passes) + 1)),
-        "vaddr": Out(range(max(2, vec_len))),  # the element to present on vdata next cycle
-        "vdata": In(signed(vec_bits)),
-        "wen": Out(1),  # a finished row this cycle (the next in row order)
-        "wdata": Out(signed(res_bits)),
-    })
-    if aux:
-        ports["waux"] = Out(signed(res_bits))
-    return ports
+def pass_kinds(plan: LanePlan) -> list[tuple[int, int]]:
+    """The distinct (fraction bits dropped, output bits) of the passes: the finalizers'
+    rounding and saturation cases."""
+    return sorted({(lay.shift, lay.out_bits) for lay in plan.layouts})
 
 
-STORAGES = ("registers", "memory")
+@dataclass(frozen=True)
+class EngineTiming:
+    """When results leave the engine, from the plan alone (nothing is built)."""
+
+    plan: LanePlan
+    sum_stage: int  # the stage at which a lane's chunk sum is ready
+    fin_latency: int  # the finalizers' stages
+
+    @classmethod
+    def of(cls, plan: LanePlan) -> EngineTiming:
+        one = Staged(None, 1)  # the latched sums and the row info arrive in stage 1
+        fin = finalize_row(Pipe(None, "dry"), plan, pass_kinds(plan), one, one, one,
+                           Staged(None, 0), one)[0].stage
+        return cls(plan, 2 + _tree_levels(plan.simd), fin)
+
+    @property
+    def result_delay(self) -> int:
+        """From a group's last issue to its walk step 0 leaving the engine."""
+        return self.sum_stage + 1 + self.fin_latency
+
+    def done_cycle(self, k: int, row: int) -> int:
+        """Cycles after `start` at which pass k's row leaves on `out_*`."""
+        lay, P, F = self.plan.layouts[k], self.plan.lanes, self.plan.finalizers
+        g, w = row // P, (row % P) // F
+        return 1 + g * lay.period + lay.chunks - 1 + self.result_delay + w
 
 
-def has_split(passes: list[Pass]) -> bool:
-    return any(r.split_bias is not None for p in passes for r in p.rows)
-
-
-class SerialEngine(wiring.Component):
-    def __init__(self, *, passes: list[Pass], lanes: int, multiply: bool, vec_bits: int,
-                 vec_len: int, storage: str = "registers"):
-        self.passes, self.lanes, self.storage, self.vec_len = passes, lanes, storage, vec_len
-        self.image = serial_image(passes, lanes, multiply)
-        self.split = has_split(passes)
-        self.acc_bits = max(p.acc_bits for p in passes)
-        self.res_bits = max(p.out.bits for p in passes)
-        self.res_len = max(g * lanes for g in self.image.groups)
-        # The round-and-saturate circuits cost more logic than a shift lane's arithmetic, so
-        # with P > 1 lanes they are shared: a group's sums are latched, and F finalizers write
-        # them F rows a cycle while the next group accumulates (see `walk_finalizers`).
-        self.finalizers = walk_finalizers(lanes, min(p.cols for p in passes))
-        self.walk = lanes // self.finalizers  # cycles to write one group
-        self.rows_per_write = self.finalizers
-        enc = self.image.enc
-        self.info_bits = self.acc_bits + 2 * enc.shift_bits + (self.acc_bits + 1) * self.split
-        self.memory_bits = (len(self.image.codes) * lanes * enc.code_bits
-                            + len(self.image.bias) * lanes * self.info_bits)
-        variable = enc.mag_bits > 1 or len({b for g in self.image.base for lb in g for b in lb}) > 1
-        self.resources = {
-            "lanes": lanes,
-            "adders": lanes,
-            "shifters": lanes if variable else 0,
-            "multipliers": lanes if multiply else 0,
-            "finalizers": self.finalizers,
-            "memory_bits": self.memory_bits,
-            "code_bits": enc.code_bits,
+class WideEngine(wiring.Component):
+    def __init__(self, *, plan: LanePlan, sources: list[tuple[int, int]], vec_bits: int,
+                 ram_style: str = "block"):
+        """`sources[k]`: (source of half a, source of half b) of pass k, as the owner numbers
+        its vectors (0: the input x, l + 1: layer l's h). `ram_style`: the memories' yosys
+        attribute ("block" or "logic")."""
+        self.plan, self.sources, self.vec_bits = plan, sources, vec_bits
+        # yosys' memory_libmap weighs a wide, shallow ROM as cheaper in logic than in block
+        # RAM; on a small FPGA the logic is what runs out, so the memories ask for block RAM
+        self.attrs = {"ram_style": ram_style}
+        P, S, F = plan.lanes, plan.simd, plan.finalizers
+        self.split = any(r.split for r in plan.info)
+        self.kinds = pass_kinds(plan)
+        self.timing = EngineTiming.of(plan)
+        self.info_bits = plan.info_bits
+        self.memory_bits = plan.memory_bits
+        n_src = 1 + max(max(s) for s in sources)
+        ports = {
+            "start": In(1),
+            "sel": In(range(max(2, len(plan.layouts)))),
+            "vsrc": Out(range(max(2, n_src))),
+            "vchunk": Out(range(max(2, max(lay.chunks for lay in plan.layouts)))),
+            "vdata": In(data.ArrayLayout(signed(vec_bits), S)),
+            "out_valid": Out(1),
+            "out_row": Out(range(max(lay.groups for lay in plan.layouts) * P + 1)),
+            "out_main": Out(data.ArrayLayout(signed(plan.res_bits), F)),
         }
-        if storage == "memory":
-            if self.finalizers != 1:
-                self._MustUse__silence = True  # never built
-                raise ValueError(f"storage 'memory' writes one result a cycle, so the lanes "
-                                 f"({lanes}) must be at most the smallest pass's columns "
-                                 f"({min(p.cols for p in passes)})")
-            ports = memory_ports(passes, vec_bits, vec_len, self.res_bits, self.split)
-        elif storage == "registers":
-            ports = engine_ports(passes, vec_bits, vec_len, self.res_bits, self.res_len,
-                                 self.split)
-        else:
-            self._MustUse__silence = True
-            raise ValueError(f"storage must be one of {', '.join(STORAGES)}, not {storage!r}")
+        if self.split:
+            ports["out_aux"] = Out(data.ArrayLayout(signed(plan.res_bits), F))
         super().__init__(ports)
 
-    def visible(self, k: int, chunk: int) -> int:
-        """Cycles after `start` from which pass k's rows up to the end of write chunk `chunk`
-        (`rows_per_write` rows each) are readable."""
-        group, step = divmod(chunk, self.walk)
-        if self.walk == 1:  # written straight from the accumulators
-            return (group + 1) * self.passes[k].cols + 3
-        return (group + 1) * self.passes[k].cols + 4 + step
-
     def _info_words(self) -> list[int]:
-        W, sb = self.acc_bits, self.image.enc.shift_bits
+        plan, F = self.plan, self.plan.finalizers
+        sb, ub = plan.sum_bits, plan.u_bits
         words = []
-        img = self.image
-        for bias, base, split in zip(img.bias, img.base, img.split_bias, strict=True):
+        for i in range(0, len(plan.info), F):
             w = 0
-            for q, (b, (ba, bb), sp) in enumerate(zip(bias, base, split, strict=False)):
-                lane = (b & ((1 << W) - 1)) | (ba << W) | (bb << (W + sb))
-                if self.split and sp is not None:
-                    lane |= ((sp & ((1 << W) - 1)) | (1 << W)) << (W + 2 * sb)
-                w |= lane << (q * self.info_bits)
+            for f, r in enumerate(plan.info[i:i + F]):
+                lane = ((r.bias & ((1 << sb) - 1)) | ((r.split_bias & ((1 << sb) - 1)) << sb)
+                        | (r.ua << 2 * sb) | (r.ub << (2 * sb + ub))
+                        | (int(r.split) << (2 * sb + 2 * ub)))
+                w |= lane << (f * self.info_bits)
             words.append(w)
         return words
 
     def elaborate(self, platform):
         m = Module()
-        img, enc, P, W = self.image, self.image.enc, self.lanes, self.acc_bits
-        sb, cb = enc.shift_bits, enc.code_bits
-        m.submodules.codes = codes = Memory(shape=unsigned(P * cb), depth=max(1, len(img.codes)),
-                                            init=img.codes)
-        m.submodules.rowinfo = info = Memory(shape=unsigned(P * self.info_bits),
-                                             depth=max(1, len(img.bias)), init=self._info_words())
-        rd, ri = codes.read_port(), info.read_port()
+        plan, L = self.plan, self.plan.layouts
+        P, S, F, cb = plan.lanes, plan.simd, plan.finalizers, plan.code_bits
+        m.submodules.codes = codes = Memory(shape=unsigned(P * S * cb),
+                                            depth=max(1, len(plan.codes)), init=plan.codes,
+                                            attrs=self.attrs)
+        words = self._info_words()
+        m.submodules.rowinfo = rinfo = Memory(shape=unsigned(F * self.info_bits),
+                                              depth=max(1, len(words)), init=words,
+                                              attrs=self.attrs)
+        rd, ri = codes.read_port(), rinfo.read_port()
 
-        # control: a pass runs from the cycle after `start` for groups*cols + 2 cycles
-        cur = Signal.like(self.sel)
-        active = Signal()
-        total = [g * p.cols for g, p in zip(img.groups, self.passes, strict=False)]
-        cnt = Signal(range(max(total) + 3))
-        j = Signal(range(max(p.cols for p in self.passes) + 1))
-        g = Signal(range(max(img.groups) + 1))
-        issue, last_col, split, col_base = (Signal(range(max(total) + 1)), Signal.like(j),
-                                            Signal.like(j), Signal(range(self.vec_len + 1)))
-        mem_base, grp_base = Signal(range(len(img.codes) + 1)), Signal(range(len(img.bias) + 1))
+        # ---- issue: group g, chunk j of the current pass; a group every `period` cycles
+        cur, active = Signal.like(self.sel), Signal()
+        g = Signal(range(max(lay.groups for lay in L) + 1))
+        j = Signal(range(max(lay.period for lay in L) + 1))
+        addr = Signal.like(rd.addr)
+        c_a, c_all, period, groups, base, kind = (
+            Signal.like(j), Signal.like(j), Signal.like(j), Signal.like(g),
+            Signal.like(rd.addr), Signal(range(max(2, len(self.kinds)))))
+        src_a, src_b = Signal.like(self.vsrc), Signal.like(self.vsrc)
+        last_steps = Signal(range(plan.walk + 1))
+        info_base = Signal(range(len(words) + 1))
         with m.Switch(cur):
-            for k, p in enumerate(self.passes):
+            for k, lay in enumerate(L):
                 with m.Case(k):
-                    m.d.comb += [issue.eq(total[k]), last_col.eq(p.cols - 1),
-                                 split.eq(p.split), col_base.eq(p.col_base),
-                                 mem_base.eq(img.mem_base[k]), grp_base.eq(img.group_base[k])]
-        in_range = Signal()
-        m.d.comb += [in_range.eq(active & (cnt < issue)),
-                     rd.addr.eq(mem_base + cnt), ri.addr.eq(grp_base + g)]
+                    m.d.comb += [c_a.eq(lay.chunks_a), c_all.eq(lay.chunks),
+                                 period.eq(lay.period), groups.eq(lay.groups),
+                                 base.eq(lay.code_base),
+                                 kind.eq(self.kinds.index((lay.shift, lay.out_bits))),
+                                 src_a.eq(self.sources[k][0]), src_b.eq(self.sources[k][1]),
+                                 last_steps.eq(lay.walk_steps(lay.groups - 1, F)),
+                                 info_base.eq(lay.info_base // F)]
+        issue = Signal()
+        m.d.comb += [issue.eq(active & (j < c_all)), rd.addr.eq(addr)]
+        m.d.comb += [self.vsrc.eq(Mux(j < c_a, src_a, src_b)),
+                     self.vchunk.eq(Mux(j < c_a, j, j - c_a))]
         with m.If(active):
-            m.d.sync += cnt.eq(cnt + 1)
-            with m.If(in_range):
-                m.d.sync += j.eq(Mux(j == last_col, 0, j + 1))
-                m.d.sync += g.eq(g + (j == last_col))
-            with m.If(cnt == issue + 1):
-                m.d.sync += active.eq(0)
+            with m.If(issue):
+                m.d.sync += addr.eq(addr + 1)
+            m.d.sync += j.eq(j + 1)
+            with m.If(j == period - 1):
+                m.d.sync += [j.eq(0), g.eq(g + 1)]
+                with m.If(g == groups - 1):
+                    m.d.sync += active.eq(0)
         with m.If(self.start):
-            m.d.sync += [cur.eq(self.sel), active.eq(1), cnt.eq(0), j.eq(0), g.eq(0)]
-
-        # stage 0 -> 1: the column's vector element. A case per element, not vec[index]: a
-        # variable View index scales the index by the element width, a multiplier in the netlist.
-        memory = self.storage == "memory"
-        if memory:  # the element arrives from ModelTop's memories in stage 1
-            m.d.comb += self.vaddr.eq(col_base + j)
-            v0 = None
-        else:
-            v0 = Signal(signed(len(self.vec[0])))
-            with m.Switch(col_base + j):
-                for k in range(len(self.vec)):
+            m.d.sync += [cur.eq(self.sel), active.eq(1), g.eq(0), j.eq(0)]
+            with m.Switch(self.sel):
+                for k, lay in enumerate(L):
                     with m.Case(k):
-                        m.d.comb += v0.eq(self.vec[k])
-        s1_valid, s1_first, s1_last, s1_hb, s1_split = Signal(), Signal(), Signal(), Signal(), \
-            Signal()
-        m.d.sync += [s1_valid.eq(in_range), s1_first.eq(j == 0), s1_last.eq(j == last_col),
-                     s1_hb.eq(j >= split), s1_split.eq(j == split)]
-        if memory:
-            v1 = self.vdata
-        else:
-            v1 = Signal.like(v0)
-            m.d.sync += v1.eq(v0)
+                        m.d.sync += addr.eq(lay.code_base)
 
-        # stage 1: every lane adds its term
-        accs, auxs = [], []
+        pipe = Pipe(m, "lane")
+        valid0 = Staged(issue, 0)
+        first0 = Staged(j == 0, 0)
+        bound0 = Staged((j == c_a) & (c_a != 0), 0)
+        last0 = Staged(j == c_all - 1, 0)
+        g0 = Staged(g, 0)
+        # the memories' outputs are registered before any logic: a block RAM's clock-to-out
+        # and the owner's source select leave no room for the terms in the same cycle
+        code1 = pipe.op(lambda c: c, Staged(rd.data, 1), name="code")
+        v1 = pipe.op(lambda v: v, Staged(self.vdata.as_value(), 1), name="vec")
+
+        # ---- terms and trees. A negative term is sent as ~v (one LUT a bit, no negation
+        # adder) and its +1 rides as the carry-in of one of the S adders that sum the lane:
+        # S - 1 in the tree and the accumulator's
+        sums = []
         for q in range(P):
-            code = rd.data[q * cb:(q + 1) * cb]
-            word = ri.data[q * self.info_bits:(q + 1) * self.info_bits]
-            bias = word[:W].as_signed()
-            base = Mux(s1_hb, word[W + sb:W + 2 * sb], word[W:W + sb])
-            term = Signal(signed(W), name=f"term{q}")
-            if enc.multiply:
-                m.d.comb += term.eq((code.as_signed() * v1) << base)
-            else:
-                neg, mag = code[enc.mag_bits], code[:enc.mag_bits]
-                if enc.mag_bits > 1:
-                    sh = Signal(sb, name=f"sh{q}")
-                    m.d.comb += sh.eq(base + 1 - mag)
-                    nz = mag != 0
-                else:
-                    sh, nz = base, (mag[0] if enc.mag_bits else 1)
-                shifted = Signal(signed(W), name=f"shifted{q}")
-                m.d.comb += shifted.eq(v1 << sh)
-                m.d.comb += term.eq(Mux(nz, Mux(neg, -shifted, shifted), 0))
-            acc = Signal(signed(W), name=f"acc{q}")
-            start = Signal(signed(W), name=f"from{q}")
-            m.d.comb += start.eq(Mux(s1_first, bias, acc))
-            if self.split:
-                # a split row hands its first part over at the split column and restarts
-                aux = Signal(signed(W), name=f"auxacc{q}")
-                restart = s1_split & word[2 * W + 2 * sb]
-                with m.If(restart):
-                    m.d.comb += start.eq(word[W + 2 * sb:2 * W + 2 * sb].as_signed())
-                    with m.If(s1_valid):
-                        m.d.sync += aux.eq(acc)
-                auxs.append(aux)
-            with m.If(s1_valid):
-                m.d.sync += acc.eq(start + term)
-            accs.append(acc)
-        s2_valid = Signal()
-        s1_group, s2_group = Signal.like(g), Signal.like(g)
-        m.d.sync += [s2_valid.eq(s1_valid & s1_last), s1_group.eq(g), s2_group.eq(s1_group)]
+            nodes = []
+            for s in range(S):
+                o = (q * S + s) * cb
+                x = pipe.comb(lambda c, v, o=o, s=s: self._term(c[o:o + cb], v, s)[0],
+                              code1, v1)
+                n = pipe.comb(lambda c, o=o: self._term(c[o:o + cb], None, None)[1], code1)
+                nodes.append((x, [n]))
+            while len(nodes) > 1:
+                nxt = []
+                for i in range(0, len(nodes) - 1, 2):
+                    (x, cx), (y, cy) = nodes[i], nodes[i + 1]
+                    carries = cx + cy
+                    nxt.append((pipe.op(lambda u, v, c: u + v + c, x, y, carries[0],
+                                        name=f"s{q}_"), carries[1:]))
+                nodes = nxt + ([nodes[-1]] if len(nodes) % 2 else [])
+            (total, carries), = nodes
+            if len(carries) > 1:
+                raise AssertionError("more negation carries than adders")
+            sums.append((total, carries[0] if carries else None))
+        a = self.timing.sum_stage
+        at = [pipe.at(x, a) for x in (valid0, first0, bound0, last0, g0)]
+        valid_a, first_a, bound_a, last_a, g_a = at
 
-        # stage 2: round and saturate the group (a finalizer has one circuit per distinct
-        # (shift, bits), not per pass) and write it to its rows
-        kinds = sorted({(p.shift, p.out.bits) for p in self.passes})
-        kind = Signal(range(max(2, len(kinds))))
-        with m.Switch(cur):
-            for k, p in enumerate(self.passes):
-                with m.Case(k):
-                    m.d.comb += kind.eq(kinds.index((p.shift, p.out.bits)))
-        used = sorted({i for p in self.passes for i, r in enumerate(p.rows)
-                       if r.split_bias is not None})  # rows with a first part (GRU n rows)
-        F = self.finalizers
-        if self.walk == 1:
-            # every lane has its finalizers; the group is written in the cycle after its sums
-            wgroup, step, srcs, aux_srcs, write = s2_group, 0, accs, auxs, s2_valid
-        else:
-            # latch the group's sums, then walk them: F rows a cycle, lane step*F + f through
-            # finalizer f, while the next group accumulates
-            done = [Signal(signed(W), name=f"done{q}") for q in range(P)]
-            aux_done = [Signal(signed(W), name=f"auxdone{q}") for q in range(len(auxs))]
-            wgroup, step, walking = Signal.like(g), Signal(range(self.walk)), Signal()
-            srcs = [Signal(signed(W), name=f"walk{f}") for f in range(F)]
-            aux_srcs = [Signal(signed(W), name=f"auxwalk{f}") for f in range(F)] if auxs else []
-            with m.Switch(step):
-                for st in range(self.walk):
-                    with m.Case(st):
-                        m.d.comb += [srcs[f].eq(done[st * F + f]) for f in range(F)]
-                        m.d.comb += [aux_srcs[f].eq(aux_done[st * F + f])
-                                     for f in range(len(aux_srcs))]
-            write = walking
-            with m.If(walking):
-                m.d.sync += step.eq(step + 1)
-                with m.If(step == self.walk - 1):
-                    m.d.sync += walking.eq(0)
-            with m.If(s2_valid):
-                m.d.sync += [walking.eq(1), step.eq(0), wgroup.eq(s2_group)]
-                m.d.sync += [d.eq(a) for d, a in zip(done, accs, strict=True)]
-                m.d.sync += [d.eq(a) for d, a in zip(aux_done, auxs, strict=True)]
-        final = self._finalizers(m, srcs, kinds, kind, "final")
-        aux_final = self._finalizers(m, aux_srcs, kinds, kind, "auxfinal") if used else []
+        # ---- accumulators and the group latch
+        W = plan.acc_bits
+        done_a = [Signal(signed(W), name=f"done_a{q}") for q in range(P)]
+        done_b = [Signal(signed(W), name=f"done_b{q}") for q in range(P)]
+        for q in range(P):
+            acc, aux = Signal(signed(W), name=f"acc{q}"), Signal(signed(W), name=f"aux{q}")
+            new = Signal(signed(W), name=f"new{q}")
+            total, carry = sums[q]
+            cin = pipe.at(carry, a) if carry is not None else 0
+            m.d.comb += new.eq(Mux(first_a | bound_a, 0, acc) + pipe.at(total, a) + cin)
+            with m.If(valid_a):
+                m.d.sync += acc.eq(new)
+                with m.If(first_a):
+                    m.d.sync += aux.eq(0)
+                with m.If(bound_a):
+                    m.d.sync += aux.eq(acc)
+                with m.If(last_a):
+                    m.d.sync += [done_a[q].eq(Mux(bound_a, acc, Mux(first_a, 0, aux))),
+                                 done_b[q].eq(new)]
 
-        def here(i):  # row i is written in this cycle's chunk
-            return (wgroup == i // P) & (step == i % P // F) if self.walk > 1 else \
-                wgroup == i // P
-
-        with m.If(write):
-            m.d.sync += self.ready.eq(self.ready + F)
-        if memory:
-            m.d.comb += [self.wen.eq(write), self.wdata.eq(final[0])]
-            if self.split:
-                m.d.comb += self.waux.eq(aux_final[0])
-        else:
-            self._write_results(m, write, here, final, aux_final, used)
-        with m.If(self.start):
-            m.d.sync += self.ready.eq(0)
-            if self.walk > 1:  # a head pass may still be writing its padding rows
+        # ---- the walk: F rows a cycle through the finalizers
+        walking, step, wgroup = Signal(), Signal(range(max(2, plan.walk))), Signal.like(g)
+        steps = Signal(range(plan.walk + 1))
+        with m.If(walking):
+            m.d.sync += step.eq(step + 1)
+            with m.If(step == steps - 1):
                 m.d.sync += walking.eq(0)
+        with m.If(valid_a & last_a):
+            m.d.sync += [walking.eq(1), step.eq(0), wgroup.eq(g_a),
+                         steps.eq(Mux(g_a == groups - 1, last_steps, plan.walk))]
+        with m.If(self.start):
+            m.d.sync += walking.eq(0)
+        fp = Pipe(m, "fin")
+        w0, wg0 = Staged(step, 0), Staged(wgroup, 0)
+        wvalid0 = Staged(walking, 0)
+        row0 = fp.comb(lambda gg, s: gg * P + s * F, wg0, w0)
+        info = fp.read(ri, fp.comb(lambda gg, s: info_base + gg * plan.walk + s, wg0, w0))
+        kind0 = Staged(kind, 0)
+        mains, auxs = [], []
+        for f in range(F):
+            def pick(s, regs, f=f):
+                out = regs[f]
+                for st in range(1, plan.walk):
+                    out = Mux(s == st, regs[st * F + f], out)
+                return out
+
+            av = fp.op(lambda s: pick(s, done_a), w0, name=f"wa{f}_")
+            bv = fp.op(lambda s: pick(s, done_b), w0, name=f"wb{f}_")
+            inf = fp.comb(lambda x, f=f: x[f * self.info_bits:(f + 1) * self.info_bits], info)
+            split = fp.comb(lambda x: x[-1], inf)
+            main, aux = finalize_row(fp, plan, self.kinds, av, bv, inf, kind0, split)
+            mains.append(main)
+            auxs.append(aux)
+        end = mains[0].stage
+        assert end == self.timing.fin_latency
+        m.d.comb += [self.out_valid.eq(fp.at(wvalid0, end)), self.out_row.eq(fp.at(row0, end))]
+        m.d.comb += [self.out_main[f].eq(fp.at(x, end)) for f, x in enumerate(mains)]
+        if self.split:
+            m.d.comb += [self.out_aux[f].eq(fp.at(x, end)) for f, x in enumerate(auxs)]
         return m
 
-    def _write_results(self, m, write, here, final, aux_final, used):
-        P, F = self.lanes, self.finalizers
-        res = [Signal(signed(self.res_bits), name=f"res{i}") for i in range(self.res_len)]
-        m.d.comb += [self.result[i].eq(r) for i, r in enumerate(res)]
-        aux_res = {i: Signal(signed(self.res_bits), name=f"aux{i}") for i in used}
-        m.d.comb += [self.aux[i].eq(r) for i, r in aux_res.items()]
-        with m.If(write):
-            for i, r in enumerate(res):
-                with m.If(here(i)):
-                    m.d.sync += r.eq(final[i % P % F])
-            for i, r in aux_res.items():
-                with m.If(here(i)):
-                    m.d.sync += r.eq(aux_final[i % P % F])
-
-    def _finalizers(self, m, accs, kinds, kind, name):
-        out = []
-        for q, a in enumerate(accs):
-            f = Signal(signed(self.res_bits), name=f"{name}{q}")
-            with m.Switch(kind):
-                for i, (shift, bits) in enumerate(kinds):
-                    with m.Case(i):
-                        m.d.comb += f.eq(saturate(shift_round(a, shift), bits))
-            out.append(f)
-        return out
+    def _term(self, code, v, s):
+        """(x, n) for one code and the element in slot s, with t * v = x + n: a negative term
+        is x = ~(|t| v), n = 1. `v` None: only n."""
+        plan, vb = self.plan, self.vec_bits
+        if plan.multiply:
+            return (None if v is None else code.as_signed() * v[s * vb:(s + 1) * vb].as_signed(),
+                    Const(0, 1))
+        if plan.mag_bits == 0:  # binary: every weight is +-1
+            neg, nz = code[0], Const(1, 1)
+        else:
+            neg, nz = code[plan.mag_bits], code[:plan.mag_bits] != 0
+        n = neg & nz
+        if v is None:
+            return None, n
+        x = v[s * vb:(s + 1) * vb].as_signed()
+        if plan.K > 1:
+            x = x << (Const(plan.K) - code[:plan.mag_bits])[:plan.K.bit_length()].as_unsigned()
+        mask = Mux(n, -1, 0)
+        return Mux(nz, x ^ mask, 0), n

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import re
 
+from ..board.protocol import fingerprint
+from .fit import roofline
 from .top import ModelTop
 
 TOP, CLOCK, RESET = "top", "clk", "rst"
@@ -26,12 +28,24 @@ def _stream(prefix: str, layout, elem_bits: int, elem_count: int, signed_data: b
             "payload": f"{prefix}__payload", "payload_width": layout.size, "fields": fields}
 
 
-def manifest(top: ModelTop) -> dict:
+def manifest(top: ModelTop, device=None) -> dict:
+    """`device` (hw.gen.fit.Device): the board the roofline figures refer to, at its clock."""
     model = top.model
-    return {
+    tp = getattr(top, "tp", None)
+    extra = {}
+    if tp is not None:
+        extra = {"weights_per_step": tp.weights_per_step,
+                 "sequence_cycles_8": tp.sequence_cycles(8)}
+        if device is not None:
+            extra["board_device"] = device.name
+            extra["roofline"] = roofline(tp, device, device.clock_mhz)
+    return extra | {
         "top": TOP, "clock": CLOCK, "reset": RESET,
+        "model_fingerprint": f"{fingerprint(model):08x}",
         "emit": top.emit,
         "parallel": top.parallel,
+        "simd": getattr(top, "simd", 1),
+        "lanes": top.resources.get("lanes", top.parallel),
         "storage": top.storage,
         "cell": model.cell,
         "activation": model.activation,
@@ -43,6 +57,7 @@ def manifest(top: ModelTop) -> dict:
         "output": _stream("o", top.out_layout, top.out_bits, top.out_count, True),
         "cycles_per_step": top.cycles_per_step,
         "latency": top.latency,
+        "bound_cycles": getattr(top, "bound_cycles", None),
         "resources": top.resources,
         "formats": {k: v.as_dict() for k, v in model.formats.items()},
         "schemes": {name: m.scheme for name, m in model.matrices()},

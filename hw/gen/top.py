@@ -1,178 +1,259 @@
 """`ModelTop`: the whole model as one streaming component (the interface of docs/hardware.md).
 
-One input beat is one time step. Per layer, the engine runs one pass over all gate rows while
-the cell stage turns finished rows into new hidden units, in order, as soon as each unit's rows
-are written (new h goes to a side buffer: the engine still reads the old h). The last unit of a
-layer commits the buffer and starts the next pass in the same cycle; the head's pass runs when
-the step emits logits. `schedule` computes the cycle counts from the same rules the FSM follows,
-and the tests measure them.
+One input beat is one time step. Per layer, the wide-lane engine (hw.gen.engine) runs one pass
+over all gate rows; its finalizers hand out one hidden unit's pre-activations a cycle, in unit
+order, straight into the pipelined cell unit (hw.gen.cell), which reads the unit's old h (and
+c) from memory and writes the new h into the layer's other bank. The layer's last unit commits
+(flips the bank) and starts the next pass in the same cycle; the head's pass runs when the step
+emits logits, its rows go to registers and a registered comparator tree finds the argmax.
+
+Storage: every vector lives in `lib.memory` blocks, S words read a cycle (h of layer l is S
+memories, element k in memory k % S, two banks each); "memory" lets the tools use block RAM,
+"registers" marks the same memories `ram_style = "logic"` (flip-flops). A layer's `fresh` flag
+(set by a sequence's first beat and by reset) makes its state read as zero, so nothing is
+cleared word by word.
+
+`schedule` computes the cycle counts from the same plan the circuit is built from, and the
+tests measure them. `parallel="unrolled"` gives `hw.gen.unrolled_top.UnrolledTop`.
 """
 
 from __future__ import annotations
 
-import math
-
-from amaranth.hdl import Module, Signal, signed, unsigned
+from amaranth.hdl import Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
+from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from ..modelfile import Model
-from ..reference import default_emit
-from .cell import CellUnit
-from .engine import STORAGES, SerialEngine
-from .plan import ACTIVATIONS, ELEMENTWISE, UNIT_ROWS, make_passes, uses_multipliers
-from .state import make_state
-from .unrolled import UnrolledEngine
+from .engine import WideEngine
+from .pipe import Pipe, Staged
+from .plan import UNIT_ROWS
+from .topplan import STORAGES, TopPlan
+from .unrolled_top import UNROLLED, UnrolledTop
 
-UNROLLED = "unrolled"
+__all__ = ["ModelTop", "STORAGES", "UNROLLED"]
 
 
-def check_parallel(parallel) -> None:
-    ok = parallel == UNROLLED or (isinstance(parallel, int) and not isinstance(parallel, bool)
-                                  and parallel >= 1)
-    if not ok:
-        raise ValueError(f"parallel must be a positive integer or {UNROLLED!r}, not {parallel!r}")
+def _argmax_tree(pipe: Pipe, vals: list[Staged], bits: int, idx_bits: int) -> Staged:
+    """Index of the largest value, the first one on ties: one registered comparator level a
+    stage. Each node keeps its left (lower-index) input unless the right one is larger."""
+    nodes = [(v, pipe.comb(lambda x, i=i: Const(i, unsigned(idx_bits)), v))
+             for i, v in enumerate(vals)]
+    while len(nodes) > 1:
+        up = []
+        for k in range(0, len(nodes) - 1, 2):
+            (lv, li), (rv, ri) = nodes[k], nodes[k + 1]
+            nv = pipe.op(lambda a, b: Mux(b > a, b, a), lv, rv, name="mv", shape=signed(bits))
+            ni = pipe.op(lambda a, b, i, j: Mux(b > a, j, i), lv, rv, li, ri, name="mi",
+                         shape=unsigned(idx_bits))
+            up.append((nv, ni))
+        if len(nodes) % 2:
+            up.append(nodes[-1])
+        nodes = up
+    return nodes[0][1]
 
 
 class ModelTop(wiring.Component):
     """Streams one time step per input beat; see docs/hardware.md for the protocol.
 
-    `parallel`: lanes of the time-multiplexed engine, or "unrolled". `cell_units`: hidden units
-    the cell stage updates per cycle, each with its own activation units and element-wise
-    multipliers (default 1, or hidden_size when unrolled); more shortens the tail after a pass.
+    `parallel`: P, the engine's lanes (rows a cycle; a multiple of the cell's gate rows per
+    unit, 3 for a GRU and 4 for an LSTM), or "unrolled". `simd`: S, the columns each lane takes
+    a cycle (a power of two). `storage`: "memory" (block RAM, the default) or "registers".
 
     `cycles_per_step`: cycles between accepting consecutive beats of a sequence (input always
     valid, output always ready). `latency`: cycles from accepting a beat to its output beat
-    being valid (for emit "last", the sequence's last beat). `resources`: what the datapath uses.
-
-    `storage`: where the hidden state and the engine's results live, "registers" (flip-flops,
-    the default) or "memory" (block RAM; the time-multiplexed engine with one cell unit and at
-    most as many lanes as the smallest pass has columns); see hw/gen/state.py.
+    being valid (for emit "last", the sequence's last beat). `resources`: what it uses.
+    `bound_cycles`: the engine's own bound per step, sum over the step's passes of
+    ceil(rows / P) * ceil(cols / S).
     """
 
-    def __init__(self, model: Model, *, parallel, cell_units: int | None = None,
-                 storage: str = "registers"):
+    def __new__(cls, model=None, *, parallel=4, **kwargs):
+        if parallel == UNROLLED:
+            return UnrolledTop(model, parallel=parallel, **kwargs)
+        return super().__new__(cls)
+
+    def __init__(self, model: Model, *, parallel, simd: int = 1, cell_units: int | None = None,
+                 storage: str = "memory"):
         try:
-            if not isinstance(model, Model):
-                raise TypeError(f"model must be a hw.modelfile.Model, not "
-                                f"{type(model).__name__}")
-            check_parallel(parallel)
-            H = model.hidden_size
-            if cell_units is None:
-                cell_units = H if parallel == UNROLLED else 1
-            if (not isinstance(cell_units, int) or isinstance(cell_units, bool)
-                    or cell_units < 1 or H % cell_units):
-                raise ValueError(f"cell units must be a positive divisor of the hidden size "
-                                 f"{H}, not {cell_units!r}")
-            self.emit = default_emit(model)
-            if storage not in STORAGES:
-                raise ValueError(f"storage must be one of {', '.join(STORAGES)}, "
-                                 f"not {storage!r}")
-            if storage == "memory" and (parallel == UNROLLED or cell_units != 1):
-                raise ValueError("storage 'memory' needs the time-multiplexed engine (an "
-                                 "integer parallel) and one cell unit")
-            self.storage = storage
-            self._setup(model, parallel, cell_units)
+            if cell_units not in (None, 1):
+                raise ValueError(f"the time-multiplexed engine updates one unit a cycle; "
+                                 f"cell units must be 1, not {cell_units!r}")
+            self.tp = tp = TopPlan.of(model, parallel=parallel, simd=simd, storage=storage)
         except (TypeError, ValueError):
             self._MustUse__silence = True  # never built: no "created but never used" warning
             raise
-        super().__init__(self._signature)
-
-    def _setup(self, model: Model, parallel, cell_units: int) -> None:
-        self.model, self.parallel = model, parallel
-        f = model.formats
-        H, I, L = model.hidden_size, model.input_size, model.num_layers
-        self.unit_rows = len(UNIT_ROWS[model.cell])
-        self.passes = make_passes(model)
-        vec_bits = max(f["input"].bits, f["state"].bits)
-        vec_len = I + L * H
-        self.units = cell_units  # hidden units the cell stage updates per cycle
-        if parallel == UNROLLED:
-            self.engine = UnrolledEngine(passes=self.passes, vec_bits=vec_bits, vec_len=vec_len)
-        else:
-            # lanes beyond the tallest pass would never hold a row
-            lanes = min(parallel, max(len(p.rows) for p in self.passes))
-            self.engine = SerialEngine(passes=self.passes, lanes=lanes,
-                                       multiply=uses_multipliers(model), vec_bits=vec_bits,
-                                       vec_len=vec_len, storage=self.storage)
-        self.layer_cycles, self.head_cycles = self.schedule()
-        layers = sum(self.layer_cycles)
-        if self.emit == "last":
-            self.cycles_per_step = 1 + layers  # steps that emit nothing skip the head
-            self.latency = 1 + layers + self.head_cycles
-        else:
-            self.cycles_per_step = self.latency = 1 + layers + self.head_cycles
-        self.resources = dict(self.engine.resources)
-        self.resources.update({
-            "elementwise_multipliers": self.units * ELEMENTWISE[model.cell],
-            "activation_units": self.units * ACTIVATIONS[model.cell],
-            "cell_units": self.units,
-            "storage": self.storage,
-            "state_bits": L * H * (f["state"].bits + (f["cell"].bits if model.cell == "lstm"
-                                                      else 0)),
-        })
-
+        f, I = model.formats, model.input_size
+        self.model, self.storage, self.emit, self.passes = model, storage, tp.emit, tp.passes
+        self.parallel, self.simd, self.plan, self.unit_rows = (tp.parallel, tp.simd, tp.lanes,
+                                                               tp.unit_rows)
+        self.cell, self.cell_latency, self.h_stage, self.c_stage = (
+            tp.cell, tp.cell_latency, tp.h_stage, tp.c_stage)
+        self.out_count, self.out_bits = tp.out_count, tp.out_bits
+        self.argmax_cycles, self.argmax_scan = tp.argmax_cycles, tp.emit == "last"
+        self.layer_cycles, self.head_cycles = tp.schedule()
+        self.cycles_per_step, self.latency = tp.cycles_per_step, tp.latency
+        self.bound_cycles, self.resources = tp.bound_cycles, tp.resources
+        L = model.num_layers
+        sources = [(0 if li == 0 else li, li + 1) for li in range(L)]
+        if model.head is not None:
+            sources.append((L, L))
+        self.vec_bits = max(f["input"].bits, f["state"].bits)
+        self.engine = WideEngine(plan=self.plan, sources=sources, vec_bits=self.vec_bits,
+                                 ram_style="logic" if storage == "registers" else "block")
+        self.h_words = -(-model.hidden_size // self.simd)  # words a bank of each h memory
+        self.x_chunks = -(-I // self.simd)
         self.in_layout = data.StructLayout({
             "data": data.ArrayLayout(signed(f["input"].bits), I), "first": 1, "last": 1})
-        if self.emit == "hidden":
-            n, width = H, f["state"].bits
-        else:
-            n, width = model.head.weight.shape[0], f["output"].bits
-        self.out_count, self.out_bits = n, width
-        fields = {"data": data.ArrayLayout(signed(width), n)}
+        fields = {"data": data.ArrayLayout(signed(tp.out_bits), tp.out_count)}
         if self.emit != "hidden":
-            fields["argmax"] = unsigned(max(1, math.ceil(math.log2(n))))
+            fields["argmax"] = unsigned(tp.argmax_bits)
         fields["last"] = 1
         self.out_layout = data.StructLayout(fields)
-        self._signature = {"i": In(stream.Signature(self.in_layout)),
-                           "o": Out(stream.Signature(self.out_layout))}
+        super().__init__({"i": In(stream.Signature(self.in_layout)),
+                          "o": Out(stream.Signature(self.out_layout))})
 
     def schedule(self) -> tuple[list[int], int]:
-        """Cycles each layer takes from its pass's start (the previous layer's last cell cycle,
-        or the accepting cycle) to its own last cell cycle, and the head's from its start to the
-        cycle its output beat is loaded. Mirrors the FSM in `elaborate`."""
-        eng, H, U, G = self.engine, self.model.hidden_size, self.units, self.unit_rows
-        layers = []
-        for k in range(self.model.num_layers):
-            t = 0  # the cell stage may first act in cycle 1 after the start
-            for b in range(H // U):
-                need = (b + 1) * U * G
-                group = -(-need // eng.rows_per_write) - 1
-                t = max(t + 1, eng.visible(k, group))
-            layers.append(t + (self.storage == "memory"))  # a memory read takes a cycle
-        head = 0
-        if self.model.head is not None:  # the output beat waits for the head's rows only
-            n = len(self.passes[self.model.num_layers].rows)
-            head = eng.visible(self.model.num_layers, -(-n // eng.rows_per_write) - 1)
-        return layers, head
+        return self.tp.schedule()
+
+    # ---- the circuit
+    def _memory(self, m, name, shape, depth):
+        attrs = {"ram_style": "logic" if self.storage == "registers" else "block"}
+        m.submodules[name] = mem = Memory(shape=shape, depth=max(2, depth), init=[],
+                                          attrs=attrs)
+        return mem
 
     def elaborate(self, platform):
         m = Module()
         model, f, eng = self.model, self.model.formats, self.engine
-        H, I, L, G, U = (model.hidden_size, model.input_size, model.num_layers, self.unit_rows,
-                         self.units)
+        H, I, L, S = model.hidden_size, model.input_size, model.num_layers, self.simd
+        lstm = model.cell == "lstm"
         m.submodules.engine = eng
-        x = Signal(data.ArrayLayout(signed(f["input"].bits), I))
-        state = make_state(self.storage, self, m, x)
+        sb = f["state"].bits
+        x = Signal(data.ArrayLayout(signed(f["input"].bits), self.x_chunks * S))
+        fresh = Signal(L, init=(1 << L) - 1)
+        bank = Signal(L)
+        layer = Signal(range(max(2, L + 1)))  # the pass running (L: the head)
 
-        # the cell stage: batch b handles units b*U .. b*U+U-1; with storage "memory" it reads
-        # in the `go` cycle and computes in the next (`consume`, for unit `index`)
-        batch = Signal(range(H // U + 1))
-        need = Signal(range(H * G + U * G + 1))  # rows the batch needs written
-        units = []
-        for u in range(U):
-            cu = CellUnit(cell=model.cell, kind=model.activation, formats=f)
-            m.submodules[f"cell{u}"] = cu
-            units.append(cu)
-        state.pre_inputs(m, units, batch)
-        go, index = Signal(), batch
-        if state.pipelined:  # the layer stays in its state for the last unit's consume
-            m.d.comb += go.eq((eng.ready >= need) & (batch < H // U))
-            consume, index = Signal(), Signal.like(batch)
-            m.d.sync += [consume.eq(0), index.eq(batch)]
-        else:
-            m.d.comb += go.eq(eng.ready >= need)
+        # ---- vector reads: chunk `vchunk` of source `vsrc`, S elements a cycle later
+        vsrc1 = Signal.like(eng.vsrc)
+        m.d.sync += vsrc1.eq(eng.vsrc)
+        xdata = Signal(data.ArrayLayout(signed(self.vec_bits), S))
+        with m.Switch(eng.vchunk):
+            for c in range(self.x_chunks):
+                with m.Case(c):
+                    m.d.sync += [xdata[s].eq(x[c * S + s]) for s in range(S)]
+        hmem = [[self._memory(m, f"h{li}_{s}", signed(sb), 2 * self.h_words) for s in range(S)]
+                for li in range(L)]
+        vdata = [xdata[s] for s in range(S)]
+        for li in range(L):
+            for s, mem in enumerate(hmem[li]):
+                port = mem.read_port()
+                m.d.comb += port.addr.eq(Mux(bank[li], self.h_words, 0) + eng.vchunk)
+                vdata[s] = Mux(vsrc1 == li + 1, Mux(fresh[li], 0, port.data), vdata[s])
+        m.d.comb += [eng.vdata[s].eq(v) for s, v in enumerate(vdata)]
 
+        # ---- the cell stage: one unit a cycle from the finalizers
+        cu = self.cell.create()
+        m.submodules.cell = cu
+        pipe = Pipe(m, "top")
+        # the unit (the head: the group of G rows) the engine hands out now
+        unit = Signal(range(max(2, H + 1, -(-self.out_count // self.unit_rows) + 1)))
+        with m.If(eng.out_valid):
+            m.d.sync += unit.eq(unit + 1)
+        e_valid = Staged(eng.out_valid & (layer < L), 0)
+        e_unit = Staged(unit, 0)
+        pre = []
+        for g, (part, _) in enumerate(UNIT_ROWS[model.cell]):
+            if part == "split":
+                pre.append(pipe.op(lambda v, g=g: v, Staged(eng.out_aux[g], 0), name="pre"))
+            pre.append(pipe.op(lambda v, g=g: v, Staged(eng.out_main[g], 0), name="pre"))
+        m.d.comb += [cu.pre[n].eq(p.sig) for n, p in enumerate(pre)]
+        cur_fresh = Signal()
+        cur_bank = Signal()
+        with m.Switch(layer):
+            for li in range(L):
+                with m.Case(li):
+                    m.d.comb += [cur_fresh.eq(fresh[li]), cur_bank.eq(bank[li])]
+        # old h (and c) are read just before the cell uses them: cell stage h_stage is stage
+        # 1 + h_stage here, so the address goes out at stage h_stage
+        lb = max(1, (S - 1).bit_length())
+        h_unit = pipe.at(e_unit, self.h_stage) if self.h_stage is not None else unit
+        sub = pipe.op(lambda u: u[:lb] if S > 1 else 0, Staged(h_unit, 0), name="sub")
+        old = []
+        for li in range(L):
+            for s, mem in enumerate(hmem[li]):
+                port = mem.read_port()
+                m.d.comb += port.addr.eq(Mux(bank[li], self.h_words, 0)
+                                         + (h_unit >> (S - 1).bit_length()))
+                old.append((li, s, port.data))
+        h_old = Signal(signed(sb))
+        with m.Switch(layer * S + (sub.sig if S > 1 else 0)):
+            for li, s, d in old:
+                with m.Case(li * S + s):
+                    m.d.comb += h_old.eq(d)
+        m.d.comb += cu.h.eq(Mux(cur_fresh, 0, h_old))
+        cmem = []
+        if lstm:
+            c_old = Signal(signed(f["cell"].bits))
+            c_unit = pipe.at(e_unit, self.c_stage)
+            for li in range(L):
+                mem = self._memory(m, f"c{li}", signed(f["cell"].bits), H)
+                port = mem.read_port()
+                m.d.comb += port.addr.eq(c_unit)
+                with m.If(layer == li):
+                    m.d.comb += c_old.eq(port.data)
+                cmem.append(mem)
+            m.d.comb += cu.c.eq(Mux(cur_fresh, 0, c_old))
+        lat = 1 + self.cell_latency
+        w_valid = pipe.at(e_valid, lat)
+        w_unit = pipe.at(e_unit, lat)
+        # the layer's last unit is written in this cycle (registered from the stage before,
+        # so the FSM's start of the next pass begins at a register)
+        commit = pipe.op(lambda v, u: v & (u == H - 1), e_valid, e_unit, name="commit")
+        commit = pipe.at(commit, lat)
+        for li in range(L):
+            for s, mem in enumerate(hmem[li]):
+                w = mem.write_port()
+                m.d.comb += [w.addr.eq(Mux(bank[li], 0, self.h_words)
+                                       + (w_unit >> (S - 1).bit_length())),
+                             w.data.eq(cu.h_new),
+                             w.en.eq(w_valid & (layer == li)
+                                     & ((w_unit[:max(1, (S - 1).bit_length())] == s)
+                                        if S > 1 else 1))]
+            if lstm:
+                wc = cmem[li].write_port()
+                m.d.comb += [wc.addr.eq(w_unit), wc.data.eq(cu.c_new),
+                             wc.en.eq(w_valid & (layer == li))]
+        hn = []
+        if self.emit == "hidden":
+            hn = [Signal(signed(sb), name=f"hout{k}") for k in range(H)]
+            with m.If(w_valid & (layer == L - 1)):
+                m.d.sync += [hn[k].eq(hn[k + 1]) for k in range(H - 1)]
+                m.d.sync += hn[H - 1].eq(cu.h_new)
+
+        # ---- the head's rows, and its argmax
+        n = self.out_count
+        head = []
+        head_done = Signal()
+        if model.head is not None:
+            G = self.unit_rows
+            head = [Signal(signed(eng.plan.res_bits), name=f"head{k}") for k in range(n)]
+            with m.If(eng.out_valid & (layer == L)):
+                for k, r in enumerate(head):
+                    with m.If(unit == k // G):
+                        m.d.sync += r.eq(eng.out_main[k % G])
+            m.d.comb += head_done.eq(eng.out_valid & (layer == L) & (unit == (n - 1) // G))
+            ib = len(self.o.payload.argmax)
+            if self.argmax_scan:
+                best_v = Signal(signed(eng.plan.res_bits))
+                best_i = Signal(unsigned(ib))
+                best = best_i
+            else:
+                ap = Pipe(m, "argmax")
+                best = ap.at(_argmax_tree(ap, [Staged(r, 0) for r in head], eng.plan.res_bits,
+                                          ib), self.argmax_cycles)
+
+        # ---- the step FSM
         last_in = Signal()
         o_valid = Signal()
         o_payload = Signal(self.out_layout)
@@ -181,93 +262,69 @@ class ModelTop(wiring.Component):
         m.d.comb += free.eq(~o_valid | self.o.ready)
         with m.If(self.o.ready):
             m.d.sync += o_valid.eq(0)
+        wait = Signal(range(self.argmax_cycles + 2))
 
         def start(k):
             m.d.comb += [eng.start.eq(1), eng.sel.eq(k)]
-            m.d.sync += [batch.eq(0), need.eq(U * G)]
+            m.d.sync += [layer.eq(k), unit.eq(0)]
 
-        def load(values, last):
+        def load(values, last, argmax=None):
             m.d.sync += [o_valid.eq(1), o_payload.last.eq(last)]
             m.d.sync += [o_payload.data[k].eq(v) for k, v in enumerate(values)]
-            if self.emit != "hidden":
-                m.d.sync += o_payload.argmax.eq(self._argmax(m, values))
-
-        def finish_batch(li):
-            """Batch `index` of layer li is computed; after the layer's last batch, commit
-            its new h and go on to the next layer, the head or the next beat."""
-            state.consume(m, li, units, index)
-            with m.If(index == H // U - 1):
-                # commit the layer's new h; the next pass reads it from next cycle
-                committed = state.commit(m, li, units)
-                if li < L - 1:
-                    start(li + 1)
-                    m.next = f"LAYER{li + 1}"
-                elif self.emit == "hidden":
-                    with m.If(free):
-                        load(committed, last_in)
-                        m.next = "IDLE"
-                    with m.Else():
-                        m.next = "FINISH"
-                elif self.emit == "every":
-                    start(L)
-                    m.next = "HEAD"
-                else:
-                    m.next = "IDLE"
-                    with m.If(last_in):
-                        start(L)
-                        m.next = "HEAD"
+            if argmax is not None:
+                m.d.sync += o_payload.argmax.eq(argmax)
 
         with m.FSM():
             with m.State("IDLE"):
                 m.d.comb += self.i.ready.eq(1)
                 with m.If(self.i.valid):
-                    m.d.sync += [x.eq(self.i.payload.data), last_in.eq(self.i.payload.last)]
+                    m.d.sync += [x[k].eq(self.i.payload.data[k]) for k in range(I)]
+                    m.d.sync += last_in.eq(self.i.payload.last)
                     with m.If(self.i.payload.first):
-                        state.clear(m)
+                        m.d.sync += fresh.eq(-1)
                     start(0)
                     m.next = "LAYER0"
             for li in range(L):
                 with m.State(f"LAYER{li}"):
-                    state.cell_inputs(m, li, units, batch)
-                    with m.If(go):
-                        m.d.sync += [batch.eq(batch + 1), need.eq(need + U * G)]
-                        if state.pipelined:
-                            m.d.sync += consume.eq(1)
-                        else:  # nested, as in the register design's netlist before memories
-                            finish_batch(li)
-                    if state.pipelined:
-                        with m.If(consume):
-                            finish_batch(li)
+                    with m.If(commit):
+                        m.d.sync += [bank[li].eq(~bank[li]), fresh[li].eq(0)]
+                        if li < L - 1:
+                            start(li + 1)
+                            m.next = f"LAYER{li + 1}"
+                        elif self.emit == "hidden":
+                            m.next = "OUT"
+                        elif self.emit == "every":
+                            start(L)
+                            m.next = "HEAD"
+                        else:
+                            m.next = "IDLE"
+                            with m.If(last_in):
+                                start(L)
+                                m.next = "HEAD"
             if model.head is not None:
                 with m.State("HEAD"):
-                    n = self.out_count
-                    with m.If((eng.ready >= n) & free):
-                        load(state.head_results(n), 1 if self.emit == "last" else last_in)
+                    with m.If(head_done):
+                        m.d.sync += wait.eq(0)
+                        m.next = "HOUT"
+                with m.State("HOUT"):
+                    with m.If(wait != self.argmax_cycles):
+                        m.d.sync += wait.eq(wait + 1)
+                        if self.argmax_scan:
+                            # row `wait` into a register, compared with the best a cycle later
+                            cand = Signal(signed(eng.plan.res_bits))
+                            with m.Switch(wait):
+                                for k, r in enumerate(head):
+                                    with m.Case(k):
+                                        m.d.sync += cand.eq(r)
+                            with m.If((wait == 1) | ((wait != 0) & (cand > best_v))):
+                                m.d.sync += [best_v.eq(cand), best_i.eq(wait - 1)]
+                    with m.Elif(free):
+                        load(head, 1 if self.emit == "last" else last_in, best)
                         m.next = "IDLE"
             else:
-                with m.State("FINISH"):
+                with m.State("OUT"):
                     with m.If(free):
-                        load(state.last_hidden(), last_in)
+                        load(hn, last_in)
                         m.next = "IDLE"
         return m
 
-    def _argmax(self, m: Module, vals):
-        """Index of the largest value, the first one on ties: a tree of comparators (log2 n
-        deep; a chain of n - 1 was the board builds' critical path). Each node keeps its left
-        (lower-index) input unless the right one is strictly larger."""
-        nodes = [(v, i) for i, v in enumerate(vals)]
-        level = 0
-        while len(nodes) > 1:
-            up = []
-            for k in range(0, len(nodes) - 1, 2):
-                (lv, li), (rv, ri) = nodes[k], nodes[k + 1]
-                nv = Signal(signed(self.engine.res_bits), name=f"argmax_v{level}_{k // 2}")
-                ni = Signal(len(self.o.payload.argmax), name=f"argmax_i{level}_{k // 2}")
-                m.d.comb += [nv.eq(lv), ni.eq(li)]
-                with m.If(rv > lv):
-                    m.d.comb += [nv.eq(rv), ni.eq(ri)]
-                up.append((nv, ni))
-            if len(nodes) % 2:
-                up.append(nodes[-1])
-            nodes, level = up, level + 1
-        return nodes[0][1]

@@ -9,11 +9,35 @@ wider than the pass's accumulator from hw.reference.accumulator_widths), so noth
 from __future__ import annotations
 
 from amaranth.hdl import Const, Module, Signal, signed
-from amaranth.lib import wiring
+from amaranth.lib import data, wiring
+from amaranth.lib.wiring import In, Out
 
 from ..reference import width_for
-from .engine import engine_ports, finalize, has_split
+from .arith import saturate, shift_round
 from .plan import Pass, col_formats
+
+
+def engine_ports(passes: list[Pass], vec_bits: int, vec_len: int, res_bits: int, res_len: int,
+                 aux: bool):
+    ports = {
+        "start": In(1),  # run pass `sel` (both sampled in this cycle)
+        "sel": In(range(max(2, len(passes)))),
+        "vec": In(data.ArrayLayout(signed(vec_bits), vec_len)),
+        "ready": Out(range(res_len + 1)),  # rows of the current pass written to `result`
+        "result": Out(data.ArrayLayout(signed(res_bits), res_len)),
+    }
+    if aux:  # split rows' first results (a GRU's W_in x + b_in)
+        ports["aux"] = Out(data.ArrayLayout(signed(res_bits), res_len))
+    return ports
+
+
+def finalize(acc, p: Pass):
+    """The contract's preact(): round half up from F to the output fraction, saturate."""
+    return saturate(shift_round(acc, p.shift), p.out.bits)
+
+
+def has_split(passes: list[Pass]) -> bool:
+    return any(r.split_bias is not None for p in passes for r in p.rows)
 
 
 def _tree(m: Module, leaves: list, name: str):

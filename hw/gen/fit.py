@@ -1,0 +1,126 @@
+"""`--parallel auto`: the folding (lanes P, columns per lane S) with the most steps per second
+that fits a board, and the device's roofline bound.
+
+A folding's cycles per step are exact (hw.gen.topplan); its block RAMs are counted from the
+memories' widths and depths in the device's block RAM shapes; its logic is an estimate, a
+fixed part plus a cost per weight per cycle and per lane, measured on the boards
+(docs/hardware.md, "Choosing the folding") and checked by the build, which reports the real
+figures. The clock is the one the engine is built to meet on that device.
+
+The roofline bound of a scheme on a device (Williams, Waterman and Patterson): weights per
+cycle limited by memory, all block RAMs read at full width each cycle / code bits, and by
+logic, the LUTs left after the fixed part / the LUTs per weight per cycle; the smaller one,
+times the clock, is the bound on weight operations per second.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from ..modelfile import Model
+from .plan import UNIT_ROWS, make_passes
+from .topplan import TopPlan
+
+
+@dataclass(frozen=True)
+class Device:
+    name: str
+    luts: int
+    brams: int
+    bram_shapes: tuple[tuple[int, int], ...]  # (width, depth) modes of one block RAM
+    clock_mhz: float  # the clock the pipelined engine is expected to meet
+    fixed_luts: int  # the board top, cell stage, finalizers and control
+    luts_per_weight: float  # per weight per cycle (P x S): terms and adder trees
+    luts_per_lane: float  # per lane: accumulators, latches, walk selects
+    fill: float = 0.85  # the share of the LUTs a design may use and still route
+
+    @property
+    def bram_bits_per_cycle(self) -> int:
+        return self.brams * max(w for w, _ in self.bram_shapes)
+
+
+# fixed_luts / luts_per_* come from the builds in docs/hardware.md ("Choosing the folding")
+DEVICES = {
+    "icebreaker": Device("iCE40UP5K", 5280, 30, ((16, 256), (8, 512), (4, 1024), (2, 2048)),
+                         36.0, 3280, 40.0, 0.0),
+    "ulx3s": Device("ECP5-85F", 83640, 208,
+                    ((36, 512), (18, 1024), (9, 2048), (4, 4096), (2, 8192), (1, 16384)),
+                    75.0, 4000, 12.0, 60.0),
+}
+
+
+def bram_blocks(width: int, depth: int, device: Device) -> int:
+    return min(math.ceil(width / w) * math.ceil(depth / d) for w, d in device.bram_shapes)
+
+
+@dataclass(frozen=True)
+class Fit:
+    parallel: int
+    simd: int
+    cycles_per_step: int
+    luts: int  # estimated
+    brams: int
+    steps_per_s: float  # at the device's clock
+
+    @property
+    def weights_per_cycle(self) -> int:
+        return self.parallel * self.simd
+
+
+def estimate(tp: TopPlan, device: Device) -> Fit:
+    P, S = tp.parallel, tp.simd
+    luts = round(device.fixed_luts + device.luts_per_weight * P * S + device.luts_per_lane * P)
+    brams = sum(bram_blocks(w, d, device) for _, w, d in tp.memories())
+    return Fit(P, S, tp.cycles_per_step, luts, brams,
+               device.clock_mhz * 1e6 / tp.cycles_per_step)
+
+
+def fits(f: Fit, device: Device) -> bool:
+    return f.luts <= device.fill * device.luts and f.brams <= device.brams - 2  # UART FIFOs
+
+
+def choose(model: Model, device: Device, storage: str = "memory") -> Fit:
+    """The fitting folding with the most steps per second (then the fewest LUTs)."""
+    G = len(UNIT_ROWS[model.cell])
+    passes = make_passes(model)
+    rows = max(len(p.rows) for p in passes)
+    widest = max(max(p.split, p.cols - p.split) for p in passes)
+    best = None
+    S = 1
+    while S <= 1 << (widest - 1).bit_length():
+        k = 1
+        while k * G <= -(-rows // G) * G:
+            tp = TopPlan.of(model, parallel=k * G, simd=S, storage=storage, passes=passes,
+                            image=False)
+            f = estimate(tp, device)
+            if fits(f, device) and (best is None or (f.steps_per_s, -f.luts)
+                                    > (best.steps_per_s, -best.luts)):
+                best = f
+            k = k + 1 if k < 8 else k * 2
+        S *= 2
+    if best is None:
+        raise ValueError(f"no folding of this {model.cell} {model.hidden_size} fits the "
+                         f"{device.name}: even one unit's rows a cycle need more block RAM or "
+                         f"logic than it has")
+    return best
+
+
+def roofline(tp: TopPlan, device: Device, clock_mhz: float, luts_used: int | None = None
+             ) -> dict:
+    """Weights per cycle and weight operations per second reached, against the device's
+    bound for this scheme (memory and logic), at `clock_mhz`."""
+    cb = tp.lanes.code_bits
+    mem = device.bram_bits_per_cycle / cb
+    logic = (device.luts - device.fixed_luts) / (device.luts_per_weight
+                                                 + device.luts_per_lane / tp.simd)
+    bound = min(mem, logic)
+    reached = tp.weights_per_step / tp.cycles_per_step
+    return {
+        "weights_per_cycle": round(reached, 2),
+        "weight_ops_per_s": round(reached * clock_mhz * 1e6),
+        "bound_weights_per_cycle_memory": round(mem, 1),
+        "bound_weights_per_cycle_logic": round(logic, 1),
+        "bound_weight_ops_per_s": round(bound * clock_mhz * 1e6),
+        "fraction_of_bound": round(reached / bound, 4),
+    }

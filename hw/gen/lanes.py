@@ -1,0 +1,220 @@
+"""The wide-lane engine's plan, as plain Python integers: folding, memory images, widths.
+
+Vocabulary (FINN's MVAU): P *lanes* (PE, rows computed in parallel) each take S columns per
+cycle (SIMD), so a code word holds P x S weight codes and a row group of P rows takes
+C = ceil(cols_a / S) + ceil(cols_b / S) cycles (each half of a pass, the input matrix's
+columns and the hidden matrix's, is padded to whole chunks of S). F shared *finalizers* turn
+a group's P sums into results, F rows a cycle, in P / F cycles (the *walk*); a group is issued
+every T = max(C, P / F) cycles, so the walk of one group overlaps the next group's sums.
+
+No lane shifts by a per-row amount. Every weight's aligned multiplier (hw.gen.plan) is written
+m = t * 2**u, with u one exponent per row half and t a small integer the code alone gives:
+t = +-1 for binary, ternary and pow2-ternary, +-2**(K - |c|) for exponential (K the largest
+magnitude code), the code itself for intN. A lane accumulates sum t * v per half (A, B), and
+the finalizer computes (A << u_a) + (B << u_b) + bias at the pass's fraction F' = F + e, where
+e (0 unless exponential rows need it) makes every u non-negative; rounding half up from any
+fraction at least as fine as the terms gives the contract's preact(), so F' serves as F does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..numerics import Fixed
+from ..reference import width_for
+from .plan import Pass, col_formats, signed_bits
+
+
+@dataclass(frozen=True)
+class RowInfo:
+    bias: int  # at the pass's F' (the n row's input-part bias for a split row)
+    split_bias: int  # split rows: the hidden part's bias at F'; 0 otherwise
+    ua: int
+    ub: int
+    split: bool
+
+
+@dataclass(frozen=True)
+class PassLayout:
+    chunks_a: int
+    chunks_b: int
+    groups: int
+    period: int  # T: cycles between the issue of consecutive groups
+    extra: int  # e: fraction bits added to the plan's F
+    shift: int  # fraction bits the finalizer drops: F' - out.frac
+    out_bits: int
+    code_base: int  # first code word
+    info_base: int  # first row-info word
+    rows: int
+
+    @property
+    def chunks(self) -> int:
+        return self.chunks_a + self.chunks_b
+
+    def walk_steps(self, g: int, F: int) -> int:
+        """Walk steps of group g that hold a real row (the last group may end early)."""
+        P = self.lanes_per_group
+        return -(-min(P, self.rows - g * P) // F)
+
+    lanes_per_group: int = 1
+
+
+def _split_half(ms: list[int], multiply: bool, K: int) -> tuple[int, list[int]]:
+    """(top exponent or intN base, per-column t) of one row half, before the pass's e."""
+    nz = [abs(m) for m in ms if m]
+    if multiply:
+        base = min(((a & -a).bit_length() - 1 for a in nz), default=0)
+        return base, [m >> base for m in ms]
+    for a in nz:
+        if a & (a - 1):
+            raise AssertionError(f"multiplier {a} of a shift scheme is not a power of two")
+    top = max((a.bit_length() - 1 for a in nz), default=0)
+    ts = []
+    for m in ms:
+        if m == 0:
+            ts.append(0)
+            continue
+        mag = top - (abs(m).bit_length() - 1) + 1  # the code's magnitude, 1 .. K
+        if mag > K:
+            raise AssertionError(f"magnitude {mag} beyond the largest code {K}")
+        ts.append((1 << (K - mag)) * (1 if m > 0 else -1))
+    return top - (K - 1), ts
+
+
+@dataclass(frozen=True)
+class LanePlan:
+    """Everything the wide-lane engine is built from (hw.gen.engine.WideEngine)."""
+
+    lanes: int
+    simd: int
+    finalizers: int
+    multiply: bool
+    K: int  # shift schemes: the largest code magnitude (t = +-2**(K - |c|))
+    code_bits: int
+    mag_bits: int
+    layouts: tuple[PassLayout, ...]
+    codes: tuple[int, ...]  # code words, lane 0 / column 0 in the low bits
+    info: tuple[RowInfo, ...]  # per row slot: group-major, P slots per group
+    acc_bits: int  # a lane's half sums
+    sum_bits: int  # the finalizer's aligned sum
+    u_bits: int
+    res_bits: int
+    ua_values: tuple[int, ...]  # the distinct shifts of first halves (the finalizer's select)
+    ub_values: tuple[int, ...]
+
+    @property
+    def walk(self) -> int:
+        return self.lanes // self.finalizers
+
+    @property
+    def info_bits(self) -> int:
+        """One row's info word: bias, split bias, the two half shifts, the split flag."""
+        return 2 * self.sum_bits + 2 * self.u_bits + 1
+
+    @property
+    def memory_bits(self) -> int:
+        return (len(self.codes) * self.code_word_bits
+                + len(self.info) * self.info_bits)
+
+    @property
+    def code_word_bits(self) -> int:
+        return self.lanes * self.simd * self.code_bits
+
+    def memories(self) -> list[tuple[int, int]]:
+        """(width, depth) of the engine's two memories: codes and row info."""
+        return [(self.code_word_bits, len(self.codes)),
+                (self.finalizers * self.info_bits, len(self.info) // self.finalizers)]
+
+
+def _lane_bits(ts: list[int], fmts: list[Fixed]) -> int:
+    hi = sum(abs(t) * max(-f.min, f.max) for t, f in zip(ts, fmts, strict=True))
+    return width_for(-hi, hi)
+
+
+def make_lane_plan(passes: list[Pass], *, lanes: int, simd: int, finalizers: int,
+                   multiply: bool, image: bool = True) -> LanePlan:
+    """The plan; `image=False` leaves the code words out (`codes` is empty, every other field
+    is exact): what a search over foldings needs, at a fraction of the time."""
+    P, S, F = lanes, simd, finalizers
+    # the largest magnitude code K (shift schemes) over every pass
+    K = 1
+    if not multiply:
+        for p in passes:
+            for row in p.rows:
+                for a, b in ((0, p.split), (p.split, p.cols)):
+                    nz = [abs(m).bit_length() - 1 for m in row.mults[a:b] if m]
+                    if nz:
+                        K = max(K, max(nz) - min(nz) + 1)
+    binary = not multiply and all(m != 0 for p in passes for r in p.rows for m in r.mults)
+    # a pass with one matrix (the head) is all "half b": the lanes then never keep a first half
+    cuts = [p.split if p.split < p.cols else 0 for p in passes]
+    splits = []  # per pass, per row: ((base_a, t_a), (base_b, t_b))
+    for p, cut in zip(passes, cuts, strict=True):
+        splits.append([(_split_half(list(r.mults[:cut]), multiply, K),
+                        _split_half(list(r.mults[cut:]), multiply, K)) for r in p.rows])
+    if multiply:
+        code_bits = max([2] + [signed_bits(t) for hp in splits for h in hp for _, ts in h
+                               for t in ts])
+    else:
+        code_bits = 1 if binary else 1 + K.bit_length()
+    layouts, words, info = [], [], []
+    acc_bits = sum_bits = 2
+    u_max = 0
+    for p, cut, halves in zip(passes, cuts, splits, strict=True):
+        lows = [b for (ba, ta), (bb, tb) in halves for b, t in ((ba, ta), (bb, tb)) if any(t)]
+        e = max([0] + [-b for b in lows])
+        ca, cb = -(-cut // S), -(-(p.cols - cut) // S)
+        groups = -(-len(p.rows) // P)
+        fmts = col_formats(p)
+        layouts.append(PassLayout(ca, cb, groups, max(ca + cb, P // F), e, p.shift + e,
+                                  p.out.bits, len(words), len(info), len(p.rows),
+                                  lanes_per_group=P))
+        for row, ((ba, ta), (bb, tb)) in zip(p.rows, halves, strict=True):
+            ua, ub = (ba + e if any(ta) else 0), (bb + e if any(tb) else 0)
+            u_max = max(u_max, ua, ub)
+            bias = row.bias << e
+            sbias = (row.split_bias << e) if row.split_bias is not None else 0
+            info.append(RowInfo(bias, sbias, ua, ub, row.split_bias is not None))
+            la, lb = _lane_bits(ta, fmts[:cut]), _lane_bits(tb, fmts[cut:])
+            acc_bits = max(acc_bits, la, lb)
+            ma, mb = (1 << (la - 1)) << ua, (1 << (lb - 1)) << ub
+            if row.split_bias is None:
+                top = ma + mb + abs(bias)
+                sum_bits = max(sum_bits, width_for(-top, top))
+            else:
+                sum_bits = max(sum_bits, width_for(-(ma + abs(bias)), ma + abs(bias)),
+                               width_for(-(mb + abs(sbias)), mb + abs(sbias)))
+        info.extend(RowInfo(0, 0, 0, 0, False) for _ in range(groups * P - len(p.rows)))
+        ts = [ta + tb for (_, ta), (_, tb) in halves]
+        if not image:
+            words.extend([0] * (groups * (ca + cb)))
+            continue
+        for g in range(groups):
+            for j in range(ca + cb):
+                c0, end = (j * S, cut) if j < ca else (cut + (j - ca) * S, p.cols)
+                word = 0
+                for q in range(P):
+                    r = g * P + q
+                    for s in range(S):
+                        col = c0 + s
+                        t = ts[r][col] if r < len(p.rows) and col < end else 0
+                        word |= _code(t, multiply, K, binary, code_bits) << (
+                            (q * S + s) * code_bits)
+                words.append(word)
+    return LanePlan(P, S, F, multiply, K, code_bits,
+                    0 if binary or multiply else K.bit_length(), tuple(layouts), tuple(words),
+                    tuple(info), acc_bits, sum_bits, max(1, u_max.bit_length()),
+                    max(p.out.bits for p in passes), tuple(sorted({r.ua for r in info})),
+                    tuple(sorted({r.ub for r in info})))
+
+
+def _code(t: int, multiply: bool, K: int, binary: bool, bits: int) -> int:
+    """A weight's code: intN two's complement; else sign above the magnitude K - log2|t|
+    (0 for no weight; binary: the sign alone, every weight nonzero)."""
+    if multiply:
+        return t & ((1 << bits) - 1)
+    neg = int(t < 0)
+    if binary:
+        return neg
+    mag = 0 if t == 0 else K - (abs(t).bit_length() - 1)
+    return (neg << K.bit_length()) | mag

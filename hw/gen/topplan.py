@@ -1,0 +1,181 @@
+"""`TopPlan`: everything `ModelTop` is built from, as plain Python (nothing is elaborated).
+
+The folding (lanes P, columns per lane S), the engine's lane plan and timing, the cell's
+timing, the output beat's layout, the published cycle counts, the resources and the list of
+memories. `ModelTop` builds its circuit from this object; `--parallel auto`, the manifest and
+the benches read it without building a circuit.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from ..cell import CellParams
+from ..modelfile import Model
+from ..reference import default_emit
+from .cell import cell_timing
+from .engine import EngineTiming
+from .lanes import LanePlan, make_lane_plan
+from .plan import ACTIVATIONS, ELEMENTWISE, UNIT_ROWS, Pass, make_passes, uses_multipliers
+
+STORAGES = ("memory", "registers")
+
+
+def check_folding(model: Model, parallel, simd, storage) -> None:
+    """One ValueError naming the first bad choice."""
+    if not isinstance(model, Model):
+        raise TypeError(f"model must be a hw.modelfile.Model, not {type(model).__name__}")
+    if not (isinstance(parallel, int) and not isinstance(parallel, bool) and parallel >= 1):
+        raise ValueError(f"parallel must be a positive integer or 'unrolled', not {parallel!r}")
+    G = len(UNIT_ROWS[model.cell])
+    if parallel % G:
+        raise ValueError(f"parallel (lanes) must be a multiple of the {G} gate rows of a "
+                         f"{model.cell} unit, not {parallel}")
+    if not isinstance(simd, int) or isinstance(simd, bool) or simd < 1 or simd & (simd - 1):
+        raise ValueError(f"simd must be a power of two, not {simd!r}")
+    if storage not in STORAGES:
+        raise ValueError(f"storage must be one of {', '.join(STORAGES)}, not {storage!r}")
+
+
+@dataclass(frozen=True)
+class TopPlan:
+    model: Model
+    storage: str
+    emit: str
+    passes: tuple[Pass, ...]
+    lanes: LanePlan
+    timing: EngineTiming
+    cell: CellParams
+    cell_latency: int
+    h_stage: int | None  # cell stages from its inputs to where it reads h (None: unused)
+    c_stage: int | None
+    out_count: int
+    out_bits: int
+    argmax_bits: int
+    argmax_cycles: int
+
+    @classmethod
+    def of(cls, model: Model, *, parallel: int, simd: int = 1, storage: str = "memory",
+           passes: list[Pass] | None = None, image: bool = True) -> TopPlan:
+        """`passes`: make_passes(model), when the caller has them; `image=False`: no code
+        words (hw.gen.lanes.make_lane_plan), for a search that only reads figures."""
+        check_folding(model, parallel, simd, storage)
+        emit = default_emit(model)
+        G = len(UNIT_ROWS[model.cell])
+        passes = make_passes(model) if passes is None else passes
+        # lanes beyond the tallest pass (in whole units) would never hold a row, columns
+        # beyond the widest half never hold a weight
+        lanes = min(parallel, -(-max(len(p.rows) for p in passes) // G) * G)
+        widest = max(max(p.split, p.cols - p.split) for p in passes)
+        S = min(simd, 1 << (widest - 1).bit_length())
+        plan = make_lane_plan(passes, lanes=lanes, simd=S, finalizers=G,
+                              multiply=uses_multipliers(model), image=image)
+        cell = CellParams.of(model)
+        latency, h_stage, c_stage = cell_timing(cell)
+        f = model.formats
+        if emit == "hidden":
+            n, width = model.hidden_size, f["state"].bits
+        else:
+            n, width = model.head.weight.shape[0], f["output"].bits
+        # the argmax: a registered comparator tree when every step emits, a scan of one
+        # comparison a cycle (fewer registers) when only a sequence's last step does
+        cycles = {"hidden": 0, "last": n + 1, "every": (n - 1).bit_length()}[emit]
+        return cls(model, storage, emit, tuple(passes), plan, EngineTiming.of(plan), cell,
+                   latency, h_stage, c_stage, n, width, max(1, math.ceil(math.log2(n))),
+                   cycles)
+
+    @property
+    def parallel(self) -> int:
+        return self.lanes.lanes
+
+    @property
+    def simd(self) -> int:
+        return self.lanes.simd
+
+    @property
+    def unit_rows(self) -> int:
+        return len(UNIT_ROWS[self.model.cell])
+
+    def schedule(self) -> tuple[list[int], int]:
+        """Cycles each layer takes from its pass's start (the accepting cycle, or the previous
+        layer's commit) to its own commit, and the head's from its start to the cycle its
+        output beat is loaded."""
+        t, L = self.timing, self.model.num_layers
+        layers = [t.done_cycle(k, len(self.passes[k].rows) - 1) + 1 + self.cell_latency
+                  for k in range(L)]
+        head = 0
+        if self.model.head is not None:
+            head = t.done_cycle(L, len(self.passes[L].rows) - 1) + self.argmax_cycles
+        return layers, head
+
+    @property
+    def cycles_per_step(self) -> int:
+        """Cycles between accepting consecutive beats (input always valid, output ready)."""
+        layers, head = self.schedule()
+        if self.emit == "hidden":
+            return sum(layers) + 2
+        if self.emit == "last":
+            return sum(layers) + 1  # steps that emit nothing skip the head
+        return sum(layers) + head + 2
+
+    @property
+    def latency(self) -> int:
+        """Cycles from accepting a beat to its output beat being valid (emit "last": the
+        sequence's last beat)."""
+        layers, head = self.schedule()
+        return sum(layers) + (2 if self.emit == "hidden" else head + 2)
+
+    def sequence_cycles(self, steps: int) -> int:
+        """Cycles for a sequence of `steps` beats, back to back, to its last output beat."""
+        return (steps - 1) * self.cycles_per_step + self.latency + 1
+
+    @property
+    def bound_cycles(self) -> int:
+        """The engine's own bound per step: sum over the step's passes of
+        ceil(rows / P) * chunks (emit "last": the layers only)."""
+        lays, L = self.lanes.layouts, self.model.num_layers
+        passes = list(range(L)) + ([L] if self.emit == "every" else [])
+        return sum(lays[k].groups * lays[k].chunks for k in passes)
+
+    @property
+    def weights_per_step(self) -> int:
+        """Weight codes (padding excluded) one step reads: the layers, and the head when
+        every step emits."""
+        L = self.model.num_layers
+        passes = list(range(L)) + ([L] if self.emit == "every" else [])
+        return sum(len(self.passes[k].rows) * self.passes[k].cols for k in passes)
+
+    def memories(self) -> list[tuple[str, int, int]]:
+        """(name, width, depth) of every memory: the engine's and the state's."""
+        f, H, S = self.model.formats, self.model.hidden_size, self.simd
+        words = 2 * -(-H // S)
+        out = [("codes",) + self.lanes.memories()[0], ("rowinfo",) + self.lanes.memories()[1]]
+        for li in range(self.model.num_layers):
+            out += [(f"h{li}_{s}", f["state"].bits, words) for s in range(S)]
+            if self.model.cell == "lstm":
+                out.append((f"c{li}", f["cell"].bits, H))
+        return out
+
+    @property
+    def resources(self) -> dict:
+        pl, f, m = self.lanes, self.model.formats, self.model
+        return {
+            "lanes": pl.lanes,
+            "simd": pl.simd,
+            "weights_per_cycle": pl.lanes * pl.simd,
+            "adders": pl.lanes * pl.simd,
+            "shifters": pl.lanes * pl.simd if (pl.K > 1 and not pl.multiply) else 0,
+            "multipliers": pl.lanes * pl.simd if pl.multiply else 0,
+            "finalizers": pl.finalizers,
+            "memory_bits": pl.memory_bits,
+            "code_bits": pl.code_bits,
+            "code_word_bits": pl.code_word_bits,
+            "elementwise_multipliers": ELEMENTWISE[m.cell],
+            "activation_units": ACTIVATIONS[m.cell],
+            "cell_units": 1,
+            "cell_latency": self.cell_latency,
+            "storage": self.storage,
+            "state_bits": m.num_layers * m.hidden_size * (
+                f["state"].bits + (f["cell"].bits if m.cell == "lstm" else 0)),
+        }
