@@ -46,6 +46,15 @@ def parser() -> argparse.ArgumentParser:
                    help="epochs of quantized fine-tuning after --ptq (default 0)")
     p.add_argument("--baseline", action="store_true", default=None,
                    help="also train a float model first and report its metric")
+    p.add_argument("--init", metavar="CHECKPOINT",
+                   help="start from a plain torch model: the state_dict of a torch.nn.RNN "
+                        "(tanh), GRU or LSTM plus a Linear head; cell, hidden and layers come "
+                        "from it. With --ptq it is the float model (quantized, then "
+                        "--ptq-finetune epochs); without, QAT fine-tunes it for --epochs")
+    p.add_argument("--init-unsafe-pickle", dest="init_pickle", action="store_true",
+                   default=None,
+                   help="let --init read a whole pickled module (torch.save(model)); unpickling "
+                        "runs any code the file holds, so only for files you made yourself")
     p.add_argument("--out", required=True, help="run folder")
     p.add_argument("--resume", action="store_true",
                    help="continue the run in --out from its last finished epoch")
@@ -59,8 +68,16 @@ def config_from(args: argparse.Namespace) -> Config:
     given = {f.name: getattr(args, f.name) for f in fields(Config)
              if getattr(args, f.name, None) is not None}
     if not args.resume:
+        if given.get("init"):
+            from .checkpoint import read_init
+
+            init = read_init(given["init"], bool(given.get("init_pickle")))
+            for k in ("cell", "hidden", "layers"):
+                v = getattr(init, k)
+                if given.setdefault(k, v) != v:
+                    raise UserError(f"--{k} {given[k]!r} differs from --init's {v!r}")
         return Config(**given)
-    from .loop import load_checkpoint
+    from .checkpoint import load_checkpoint
 
     saved = load_checkpoint(Path(args.out) / "checkpoint.pt")["config"]
     for k, v in given.items():

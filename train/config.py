@@ -44,6 +44,8 @@ class Config:
     ptq: bool = False  # train float, then quantize with `quant`
     ptq_finetune: int = 0  # epochs of fine-tuning after post-training quantization
     baseline: bool = False  # QAT runs: also train a float baseline first
+    init: str | None = None  # start from a plain torch model's weights (train/checkpoint.py)
+    init_pickle: bool = False  # --init may be a whole pickled module (runs its code)
     formats: dict = field(default_factory=lambda: {k: list(v) for k, v in DEFAULT_FORMATS.items()})
 
     def __post_init__(self):
@@ -77,6 +79,8 @@ class Config:
                 raise UserError(f"--{name} must be a positive number, not {v!r}")
         if self.ptq_finetune and not self.ptq:
             raise UserError("--ptq-finetune needs --ptq")
+        if self.init_pickle and not self.init:
+            raise UserError("--init-unsafe-pickle needs --init")
         if self.ptq and self.quant == "float":
             raise UserError("--ptq with --quant float has nothing to quantize; pick a scheme")
         return self

@@ -29,6 +29,7 @@ from hw.numerics import Fixed
 
 from . import data, export
 from .cells import Net, fixed_formats
+from .checkpoint import load_checkpoint, read_init, save_checkpoint
 from .config import Config
 from .ste import integers
 
@@ -163,26 +164,12 @@ def train_epoch(net, opt, cfg, inputs, phase_i, phase, epoch, epochs, lr, progre
     return {"loss": total_loss / count, "train_" + task.metric: train_metric}
 
 
-def save_checkpoint(path: Path, state: dict) -> None:
-    tmp = path.with_name(f".tmp-{path.name}")
-    torch.save(state, tmp)
-    os.replace(tmp, path)
-
-
-def load_checkpoint(path: Path) -> dict:
-    if not path.is_file():
-        raise UserError(f"--resume: {path} does not exist")
-    try:
-        return torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as e:  # a truncated or foreign file
-        raise UserError(f"--resume: {path} is not a readable checkpoint "
-                        f"({type(e).__name__})") from None
-
-
 def phases(cfg: Config) -> list[dict]:
-    """name, quantizer, mode, epochs, learning rate, and whether the model is a fresh one."""
+    """name, quantizer, mode, epochs, learning rate, and whether the model is a fresh one (or,
+    with --init, the given one); --init's float phase trains nothing: it is the given model."""
+    float_epochs = 0 if cfg.init else cfg.epochs
     if cfg.ptq:
-        out = [dict(name="float", quant="float", mode="weights", epochs=cfg.epochs, lr=cfg.lr,
+        out = [dict(name="float", quant="float", mode="weights", epochs=float_epochs, lr=cfg.lr,
                     fresh=True)]
         if cfg.ptq_finetune:
             out.append(dict(name="finetune", quant=cfg.quant, mode=cfg.mode,
@@ -191,7 +178,7 @@ def phases(cfg: Config) -> list[dict]:
     out = [dict(name="qat", quant=cfg.quant, mode=cfg.mode, epochs=cfg.epochs, lr=cfg.lr,
                 fresh=True)]
     if cfg.baseline:
-        out.insert(0, dict(name="float", quant="float", mode="weights", epochs=cfg.epochs,
+        out.insert(0, dict(name="float", quant="float", mode="weights", epochs=float_epochs,
                            lr=cfg.lr, fresh=True))
     return out
 
@@ -213,6 +200,7 @@ def run(cfg: Config, out, *, resume: bool = False, progress: bool = True) -> dic
     shell = modelfile.Model(cfg.cell, task.input_size, cfg.hidden, cfg.activation,
                             fixed_formats(cfg.formats), [], None, task.offset, task.scale)
     inputs = Inputs(task, shell)
+    init = _init(cfg, task)
     eval_name = "valid" if task.valid is not None else "test"
     eval_split = task.valid if task.valid is not None else task.test
     plan = phases(cfg)
@@ -227,6 +215,8 @@ def run(cfg: Config, out, *, resume: bool = False, progress: bool = True) -> dic
         elif ph["fresh"]:
             torch.manual_seed(_epoch_seed(cfg, pi, 10**6))
             net = make_net(cfg, task, ph["quant"], ph["mode"])
+            if init is not None:
+                net.load_state_dict(init.state)
         else:  # post-training quantization of the float model, then fine-tuning
             net = _ptq(cfg, task, net, state, inputs)
         opt = torch.optim.Adam(net.parameters(), lr=ph["lr"])
@@ -258,6 +248,20 @@ def run(cfg: Config, out, *, resume: bool = False, progress: bool = True) -> dic
         net = make_net(cfg, task, cfg.quant, cfg.mode)
         net.load_state_dict(state["net"])
     return finish(cfg, task, net, state, out, start)
+
+
+def _init(cfg: Config, task: data.Task):
+    """--init's weights, checked against the options and the task (None without --init)."""
+    if not cfg.init:
+        return None
+    init = read_init(cfg.init, cfg.init_pickle)
+    for what, mine, theirs in (("cell", cfg.cell, init.cell), ("hidden", cfg.hidden, init.hidden),
+                               ("layers", cfg.layers, init.layers),
+                               ("input size", task.input_size, init.input_size),
+                               ("classes", len(task.classes), init.outputs)):
+        if mine != theirs:
+            raise UserError(f"--init: {cfg.init} has {what} {theirs}, the run {mine}")
+    return init
 
 
 def _ptq(cfg: Config, task: data.Task, net: Net | None, state: dict, inputs: Inputs) -> Net:
@@ -315,7 +319,8 @@ def plot(results: dict, path: Path) -> None:
     b.set(xlabel="epoch", ylabel=metric)
     for ax in (a, b):
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
+        if ax.get_legend_handles_labels()[0]:  # --init --ptq alone trains no epoch
+            ax.legend(fontsize=8)
     c = results["config"]
     fig.suptitle(f"{c['task']} {c['cell']} H{c['hidden']} {c['quant']} {c['mode']}: "
                  f"qat {results['qat']:.4f}, integer {results['integer']:.4f}", fontsize=10)
