@@ -165,6 +165,17 @@ def test_fsdd_not_a_wav(tmp_path):
         data.fsdd(tmp_path)
 
 
+@pytest.mark.parametrize("keep", [30, 45, -501])
+def test_fsdd_truncated_wav(tmp_path, keep):
+    _wav(tmp_path / "1_a_1.wav", np.zeros(1000, dtype=np.int64))
+    whole = (tmp_path / "1_a_1.wav").read_bytes()
+    (tmp_path / "1_a_1.wav").write_bytes(whole[:keep])
+    with pytest.raises(UserError, match=r"1_a_1.wav is (truncated: its header announces 1000 "
+                                        r"samples|not a valid WAV file: \w)") as e:
+        data.fsdd(tmp_path)
+    assert "\n" not in str(e.value)
+
+
 def test_fsdd_needs_both_splits(tmp_path):
     _wav(tmp_path / "1_a_10.wav", np.zeros(900, dtype=np.int64))
     with pytest.raises(UserError, match="has no test recordings"):

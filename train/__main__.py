@@ -7,7 +7,9 @@ RUN/curves.png (docs/training.md). Bad input prints one `error:` line and exits 
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
 from dataclasses import fields
 from pathlib import Path
 
@@ -87,19 +89,42 @@ def config_from(args: argparse.Namespace) -> Config:
     return Config.from_dict(saved)
 
 
+def _terminated(signum, frame):
+    raise KeyboardInterrupt  # SIGTERM (kill, a job scheduler) ends the run like Ctrl-C
+
+
+def _remove_if_empty(out: Path, existed: bool) -> bool:
+    """Remove the run folder this command created if nothing was written into it."""
+    if not existed and out.is_dir() and not any(out.iterdir()):
+        out.rmdir()
+        return True
+    return False
+
+
 def main(argv=None) -> int:
     args = parser().parse_args(argv)
+    out = Path(args.out)
+    existed = out.exists()
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _terminated) if main_thread else None
     try:
         from .loop import run
 
         cfg = config_from(args).check()
-        res = run(cfg, args.out, resume=args.resume, progress=not args.no_progress)
+        res = run(cfg, out, resume=args.resume, progress=not args.no_progress)
     except UserError as e:
+        _remove_if_empty(out, existed)
         print(f"error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(f"interrupted; continue with --resume --out {args.out}", file=sys.stderr)
+        if _remove_if_empty(out, existed) or not (out / "checkpoint.pt").is_file():
+            print("interrupted before the first checkpoint", file=sys.stderr)
+        else:
+            print(f"interrupted; continue with --resume --out {args.out}", file=sys.stderr)
         return 130
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGTERM, previous)
     extra = "".join(f", {k} {res[k]:.4f}" for k in ("float", "ptq") if k in res)
     print(f"{res['metric']}: qat {res['qat']:.4f}, integer {res['integer']:.4f}{extra} "
           f"({res['seconds']:.0f} s) -> {args.out}/model.json")

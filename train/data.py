@@ -238,9 +238,13 @@ def _read_wav(f: Path) -> np.ndarray:
             if (w.getnchannels(), w.getsampwidth(), w.getframerate()) != (1, 2, FSDD_RATE):
                 raise UserError(f"{f} is {w.getnchannels()} channel(s), {8 * w.getsampwidth()} "
                                 f"bit, {w.getframerate()} Hz; expected mono 16-bit 8000 Hz")
-            data = w.readframes(w.getnframes())
+            n = w.getnframes()
+            data = w.readframes(n)
     except (wave.Error, EOFError) as e:
-        raise UserError(f"{f} is not a valid WAV file: {e}") from None
+        raise UserError(f"{f} is not a valid WAV file: {str(e) or type(e).__name__}") from None
+    if len(data) != 2 * n:
+        raise UserError(f"{f} is truncated: its header announces {n} samples, it holds "
+                        f"{len(data) / 2:g}")
     return np.frombuffer(data, dtype="<i2").astype(np.float64) / 32768.0
 
 

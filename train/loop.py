@@ -187,7 +187,8 @@ def run(cfg: Config, out, *, resume: bool = False, progress: bool = True) -> dic
     """Train as `cfg` says, write the run folder `out`, return what train.json holds."""
     cfg.check()
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    if out.exists() and not out.is_dir():
+        raise UserError(f"--out {out} is a file; the run needs a folder")
     torch.set_num_threads(cfg.threads)
     ckpt_path = out / "checkpoint.pt"
     state = {"config": cfg.as_dict(), "phase": 0, "epoch": 0, "net": None, "opt": None,
@@ -201,6 +202,7 @@ def run(cfg: Config, out, *, resume: bool = False, progress: bool = True) -> dic
                             fixed_formats(cfg.formats), [], None, task.offset, task.scale)
     inputs = Inputs(task, shell)
     init = _init(cfg, task)
+    out.mkdir(parents=True, exist_ok=True)  # after the inputs load: no empty folder on errors
     eval_name = "valid" if task.valid is not None else "test"
     eval_split = task.valid if task.valid is not None else task.test
     plan = phases(cfg)
