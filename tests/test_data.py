@@ -9,8 +9,6 @@ import pytest
 from hw.modelfile import UserError
 from train import data
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
-
 
 def test_digits_is_a_seeded_shuffled_80_20_split():
     a, b, c = data.digits(0), data.digits(0), data.digits(1)
@@ -115,9 +113,9 @@ def test_vowels_missing_file(tmp_path):
         data.vowels(tmp_path)
 
 
-def test_the_real_vowels_data_set():
-    t = data.vowels(SHARED / "japanese_vowels")
-    assert (len(t.train), len(t.test)) == (270, 370) and len(t.classes) == 9
+def test_a_vowels_shaped_data_set(vowels_dir):
+    t = data.vowels(vowels_dir)
+    assert (len(t.train), len(t.test)) == (90, 45) and len(t.classes) == 9
     assert 7 <= t.train.lengths.min() and t.test.lengths.max() <= 29
 
 
