@@ -21,8 +21,10 @@ from .quantizers import QUANTIZERS
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m train", description=__doc__.splitlines()[0])
-    p.add_argument("--task", help="digits (default), char, vowels or fsdd")
-    p.add_argument("--data", help="data path (char, vowels, fsdd)")
+    p.add_argument("--task", help="digits (default), char, vowels, fsdd, ts (any UEA/UCR .ts "
+                                   "problem) or sequences (your .npz: x, y, optional lengths "
+                                   "and split)")
+    p.add_argument("--data", help="data path (every task but digits)")
     p.add_argument("--cell", help="rnn, gru (default) or lstm")
     p.add_argument("--hidden", type=int, help="hidden units per layer (default 32)")
     p.add_argument("--layers", type=int, help="stacked layers (default 1)")

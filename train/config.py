@@ -19,6 +19,8 @@ TASK_DEFAULTS = {
     "char": dict(epochs=2, lr=0.02, batch=32, level_shift=1),
     "vowels": dict(epochs=60, lr=0.01, batch=16, level_shift=0),
     "fsdd": dict(epochs=30, lr=0.005, batch=32, level_shift=0),
+    "ts": dict(epochs=60, lr=0.01, batch=16, level_shift=0),  # as vowels, a .ts problem
+    "sequences": dict(epochs=40, lr=0.01, batch=32, level_shift=0),
 }
 
 

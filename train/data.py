@@ -11,9 +11,11 @@ with the per-feature `offset` and `scale` computed here from the training split 
   separated by spaces, `_` between words; lines are joined) or a plain text file / a folder with
   input.txt (split 90/5/5). One-hot inputs, next-symbol targets at every step, sequences of
   `seq_len` symbols with the state reset at each (as the hardware does); metric bits per symbol.
-- `vowels`: UCI Japanese Vowels, sktime .ts files (12 channels, 7-29 frames, 9 speakers).
+- `vowels`: UCI Japanese Vowels, sktime .ts files (12 channels, 7-29 frames, 9 speakers); 15 %
+  of each speaker's training cases are the validation split.
 - `fsdd`: Free Spoken Digit Dataset wav folder -> log-mel frames (numpy); takes 0-4 are the test
-  set.
+  set, takes 5-9 the validation split.
+- `ts`, `sequences`: any UEA/UCR .ts problem, or the user's .npz (train/sequences.py).
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ import numpy as np
 
 from hw.modelfile import UserError
 
-TASKS = ("digits", "char", "vowels", "fsdd")
+TASKS = ("digits", "char", "vowels", "fsdd", "ts", "sequences")
 
 
 @dataclass
@@ -172,34 +174,6 @@ def char(path, seq_len: int = 100) -> Task:
 
 # ---------------------------------------------------------------- vowels
 
-def _read_ts(f: Path) -> tuple[list[np.ndarray], list[str], list[str]]:
-    seqs, labels, classes, in_data = [], [], [], False
-    text = _read_text(f)
-    for n, line in enumerate(text.splitlines(), 1):
-        line = line.strip()
-        if not line or line.startswith("#"):
-            continue
-        if line.lower().startswith("@classlabel"):
-            classes = line.split()[2:]
-        elif line.lower() == "@data":
-            in_data = True
-        elif in_data:
-            *chans, label = line.split(":")
-            try:
-                arr = np.array([[float(v) for v in c.split(",")] for c in chans])
-            except ValueError:
-                raise UserError(f"{f} line {n}: a channel holds a value that is not a "
-                                f"number") from None
-            if arr.ndim != 2 or arr.shape[0] != 12:
-                raise UserError(f"{f} line {n}: expected 12 channels of equal length, got "
-                                f"{len(chans)}")
-            seqs.append(arr.T)
-            labels.append(label.strip())
-    if not seqs:
-        raise UserError(f"{f} holds no @data lines")
-    return seqs, labels, classes
-
-
 def _pad(seqs: list[np.ndarray], labels: np.ndarray) -> Split:
     lengths = np.array([len(s) for s in seqs], dtype=np.int64)
     x = np.zeros((len(seqs), lengths.max(), seqs[0].shape[1]))
@@ -208,22 +182,15 @@ def _pad(seqs: list[np.ndarray], labels: np.ndarray) -> Split:
     return Split(x, lengths, labels)
 
 
-def vowels(path) -> Task:
+def vowels(path, seed: int = 0) -> Task:
+    from .sequences import ts_task
+
     p = _need_path("vowels", path)
     files = [p / f"JapaneseVowels_{s}.ts" for s in ("TRAIN", "TEST")]
     for f in files:
         if not f.is_file():
             raise UserError(f"{f} does not exist (expected the UCI Japanese Vowels .ts files)")
-    (s_tr, l_tr, classes), (s_te, l_te, _) = _read_ts(files[0]), _read_ts(files[1])
-    classes = classes or sorted(set(l_tr))
-    index = {c: i for i, c in enumerate(classes)}
-    bad = next((c for c in l_tr + l_te if c not in index), None)
-    if bad is not None:
-        raise UserError(f"{p}: label {bad!r} is not among the @classLabel values {classes}")
-    y_tr = np.array([index[c] for c in l_tr], dtype=np.int64)
-    y_te = np.array([index[c] for c in l_te], dtype=np.int64)
-    return _with_norm(Task("vowels", "accuracy", "last", classes, 12,
-                           _pad(s_tr, y_tr), None, _pad(s_te, y_te)))
+    return ts_task("vowels", *files, seed, channels=12)
 
 
 # ---------------------------------------------------------------- fsdd
@@ -280,20 +247,23 @@ def fsdd(path) -> Task:
     files = sorted(f for f in p.iterdir() if f.suffix == ".wav")
     if not files:
         raise UserError(f"{p} holds no .wav files")
-    split = {"train": ([], []), "test": ([], [])}
+    split = {"train": ([], []), "valid": ([], []), "test": ([], [])}
     for f in files:
         m = _FSDD_NAME.fullmatch(f.name)
         if m is None:
             raise UserError(f"{f.name}: FSDD files are named DIGIT_SPEAKER_TAKE.wav")
-        which = "test" if int(m.group(3)) < 5 else "train"
+        take = int(m.group(3))
+        which = "test" if take < 5 else "valid" if take < 10 else "train"
         split[which][0].append(log_mel(_read_wav(f)))
         split[which][1].append(int(m.group(1)))
     for which, (seqs, _) in split.items():
         if not seqs:
-            raise UserError(f"{p} has no {which} recordings (takes 0-4 test, 5-49 train)")
-    tr, te = (_pad(s, np.array(y, dtype=np.int64)) for s, y in split.values())
+            what = "validation" if which == "valid" else which
+            raise UserError(f"{p} has no {what} recordings (takes 0-4 test, 5-9 "
+                            f"validation, 10-49 train)")
+    tr, va, te = (_pad(s, np.array(y, dtype=np.int64)) for s, y in split.values())
     return _with_norm(Task("fsdd", "accuracy", "last", [str(i) for i in range(10)],
-                           FSDD_MELS, tr, None, te))
+                           FSDD_MELS, tr, va, te))
 
 
 def load(task: str, path=None, *, seed: int = 0, seq_len: int = 100) -> Task:
@@ -304,7 +274,11 @@ def load(task: str, path=None, *, seed: int = 0, seq_len: int = 100) -> Task:
     if task == "char":
         return char(path, seq_len)
     if task == "vowels":
-        return vowels(path)
+        return vowels(path, seed)
     if task == "fsdd":
         return fsdd(path)
+    if task in ("ts", "sequences"):
+        from . import sequences
+
+        return sequences.ts(path, seed) if task == "ts" else sequences.npz(path, seed)
     raise UserError(f"task {task!r} is unknown; tasks are {', '.join(TASKS)}")

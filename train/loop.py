@@ -228,9 +228,11 @@ def run(cfg: Config, out, *, resume: bool = False, progress: bool = True) -> dic
             t0 = time.monotonic()
             rec = train_epoch(net, opt, cfg, inputs, pi, ph["name"], epoch, ph["epochs"],
                               ph["lr"], progress)
-            rec.update(phase=ph["name"], epoch=epoch + 1,
-                       **{f"{eval_name}_{task.metric}": evaluate(net, inputs, eval_split)[0]},
+            score = evaluate(net, inputs, eval_split)[0]
+            rec.update(phase=ph["name"], epoch=epoch + 1, **{f"{eval_name}_{task.metric}": score},
                        seconds=round(time.monotonic() - t0, 3))
+            if task.valid is not None:
+                _keep_best(state, net, score, epoch + 1, task.metric)
             state["history"].append(rec)
             if progress:
                 shown = ", ".join(f"{k} {v:.4f}" for k, v in rec.items()
@@ -239,6 +241,7 @@ def run(cfg: Config, out, *, resume: bool = False, progress: bool = True) -> dic
             state.update(epoch=epoch + 1, net=net.state_dict(), opt=opt.state_dict(),
                          seconds=time.monotonic() - start)
             save_checkpoint(ckpt_path, state)
+        _select_best(state, net, ph["name"])
         if ph["name"] == "float":
             state["results"]["float"] = evaluate(net, inputs, task.test)[0]
         state.update(phase=pi + 1, epoch=0, opt=None, net=net.state_dict(),
@@ -250,6 +253,22 @@ def run(cfg: Config, out, *, resume: bool = False, progress: bool = True) -> dic
         net = make_net(cfg, task, cfg.quant, cfg.mode)
         net.load_state_dict(state["net"])
     return finish(cfg, task, net, state, out, start)
+
+
+def _keep_best(state: dict, net: Net, score: float, epoch: int, metric: str) -> None:
+    """Remember the weights of the phase's best epoch on the validation split."""
+    best = state.get("best")
+    if best is None or (score > best["score"] if metric == "accuracy" else score < best["score"]):
+        state["best"] = {"epoch": epoch, "score": score,
+                         "net": {k: v.detach().clone() for k, v in net.state_dict().items()}}
+
+
+def _select_best(state: dict, net: Net, phase: str) -> None:
+    """End of a phase: continue from (and export) its best validation epoch, not the last."""
+    best = state.pop("best", None)
+    if best is not None:
+        net.load_state_dict(best["net"])
+        state["results"].setdefault("selected_epoch", {})[phase] = best["epoch"]
 
 
 def _init(cfg: Config, task: data.Task):
