@@ -21,7 +21,8 @@ EPOCHS ?=
 RUN ?= build/run
 PARALLEL ?= 4
 STORAGE ?= registers
-SIM ?= icarus
+SIM ?= verilator
+LIMIT ?=
 BOARD ?= icebreaker
 PYTEST_ARGS ?=
 
@@ -54,7 +55,7 @@ verilog: setup
 		--out $(RUN)
 
 sim: setup
-	$(PY) -m sim $(RUN) --simulator $(SIM) $(if $(DATA),--data $(DATA))
+	$(PY) -m sim $(RUN) --simulator $(SIM) $(if $(DATA),--data $(DATA)) $(if $(LIMIT),--limit $(LIMIT))
 
 sim-full: setup
 	$(PY) -m pytest -q -n 2 --full sim
