@@ -1,7 +1,7 @@
 """A plain torch.nn.GRU trained on digits, then `python -m train --init` with ternary PTQ and
 quantization-aware fine-tuning: how much of the float accuracy each recovers.
 
-    OMP_NUM_THREADS=1 .venv/bin/python bench/init_ptq.py [--hidden 16] [--epochs 40] [--finetune 10]
+    OMP_NUM_THREADS=1 .venv/bin/python bench/init_ptq.py [--hidden 16] [--finetune 5,10,20]
 
 The plain model is an nn.GRU + nn.Linear trained with Adam (cosine schedule, clipping 1.0, the
 trainer's defaults for digits) on exactly the inputs the trainer feeds (the training split's
@@ -69,7 +69,7 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--hidden", type=int, default=16)
     p.add_argument("--epochs", type=int, default=40)
-    p.add_argument("--finetune", type=int, default=10)
+    p.add_argument("--finetune", default="5,10,20", help="epoch counts, comma-separated")
     p.add_argument("--quant", default="ternary")
     a = p.parse_args()
     torch.set_num_threads(1)
@@ -79,17 +79,20 @@ def main() -> int:
         ckpt = Path(tmp) / "plain.pt"
         torch.save(m.state_dict(), ckpt)
         base = ["--init", str(ckpt), "--quant", a.quant, "--no-progress"]
-        assert train_main([*base, "--ptq", "--ptq-finetune", str(a.finetune),
-                           "--out", f"{tmp}/ptq"]) == 0
-        r = json.loads(Path(f"{tmp}/ptq/train.json").read_text())
-        rows += [("trainer's float (the same weights)", r["float"]),
-                 (f"{a.quant} PTQ", r["ptq"]),
-                 (f"{a.quant} PTQ + {a.finetune} epochs QAT fine-tuning (lr/10), integer",
-                  r["integer"])]
-        assert train_main([*base, "--epochs", str(a.finetune), "--out", f"{tmp}/qat"]) == 0
-        r = json.loads(Path(f"{tmp}/qat/train.json").read_text())
-        rows.append((f"{a.quant} QAT for {a.finetune} epochs from the float weights (lr), "
-                     f"integer", r["integer"]))
+        for i, n in enumerate(int(v) for v in a.finetune.split(",")):
+            out = f"{tmp}/ptq{n}"
+            assert train_main([*base, "--ptq", "--ptq-finetune", str(n), "--out", out]) == 0
+            r = json.loads(Path(out, "train.json").read_text())
+            if i == 0:
+                rows += [("trainer's float (the same weights)", r["float"]),
+                         (f"{a.quant} PTQ", r["ptq"])]
+            rows.append((f"{a.quant} PTQ + {n} epochs QAT fine-tuning (lr 0.001), integer",
+                         r["integer"]))
+            out = f"{tmp}/qat{n}"
+            assert train_main([*base, "--epochs", str(n), "--out", out]) == 0
+            r = json.loads(Path(out, "train.json").read_text())
+            rows.append((f"{a.quant} QAT for {n} epochs from the float weights (lr 0.01), "
+                         f"integer", r["integer"]))
     print(f"\ndigits, GRU {a.hidden}, test accuracy ({len(data.digits(0).test)} sequences)")
     print("| model | accuracy | of float |\n|---|---|---|")
     for name, v in rows:

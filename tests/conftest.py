@@ -1,10 +1,9 @@
-import sys
+"""Fixtures shared by the tests: small data sets made on the spot (no ../shared/data)."""
+
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
+import numpy as np
+import pytest
 
 
 def write_ts(path: Path, cases, labels, name="X") -> None:
@@ -15,6 +14,11 @@ def write_ts(path: Path, cases, labels, name="X") -> None:
     rows = (":".join(",".join(f"{v:.5f}" for v in ch) for ch in x.T) + f":{y}\n"
             for x, y in zip(cases, labels, strict=True))
     path.write_text(head + "".join(rows))
+
+
+@pytest.fixture
+def ts_writer():
+    return write_ts
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ import json
 
 import numpy as np
 import pytest
-from conftest import write_ts
 
 from hw.modelfile import UserError
 from train import sequences
@@ -19,16 +18,19 @@ def _cases(rng, n, channels=3, classes=("a", "b")):
     return cases, labels
 
 
-def _problem(folder, name="Walk", channels=3):
-    rng = np.random.default_rng(1)
-    folder.mkdir(exist_ok=True)
-    for split, n in (("TRAIN", 20), ("TEST", 8)):
-        write_ts(folder / f"{name}_{split}.ts", *_cases(rng, n, channels), name)
-    return folder
+@pytest.fixture
+def problem(ts_writer):
+    def make(folder, name="Walk", channels=3):
+        rng = np.random.default_rng(1)
+        folder.mkdir(exist_ok=True)
+        for split, n in (("TRAIN", 20), ("TEST", 8)):
+            ts_writer(folder / f"{name}_{split}.ts", *_cases(rng, n, channels), name)
+        return folder
+    return make
 
 
-def test_any_ts_problem_by_folder_file_or_prefix(tmp_path):
-    _problem(tmp_path / "p")
+def test_any_ts_problem_by_folder_file_or_prefix(tmp_path, problem):
+    problem(tmp_path / "p")
     a = sequences.ts(tmp_path / "p")
     b = sequences.ts(tmp_path / "p" / "Walk_TEST.ts")
     c = sequences.ts(tmp_path / "p" / "Walk")
@@ -44,8 +46,8 @@ def test_any_ts_problem_by_folder_file_or_prefix(tmp_path):
     ("1,NaN,3:4,5,6:6,7,8:a", "line 10: missing or infinite values"),
     ("1,2,3:4,5,6:a", "line 10: expected 3 channels of equal length, got 2"),
 ])
-def test_ts_errors_name_the_line_and_the_problem(tmp_path, line, message):
-    p = _problem(tmp_path / "p")
+def test_ts_errors_name_the_line_and_the_problem(tmp_path, line, message, problem):
+    p = problem(tmp_path / "p")
     f = p / "Walk_TRAIN.ts"
     text = f.read_text().splitlines()
     text.insert(9, line)  # the first @data line is line 10
@@ -54,10 +56,10 @@ def test_ts_errors_name_the_line_and_the_problem(tmp_path, line, message):
         sequences.ts(p)
 
 
-def test_ts_folder_and_timestamp_errors(tmp_path):
+def test_ts_folder_and_timestamp_errors(tmp_path, problem):
     with pytest.raises(UserError, match="holds 0 \\*_TRAIN.ts files"):
         sequences.ts(tmp_path)
-    p = _problem(tmp_path / "p")
+    p = problem(tmp_path / "p")
     (p / "Walk_TEST.ts").unlink()
     with pytest.raises(UserError, match="Walk_TEST.ts does not exist"):
         sequences.ts(p)
@@ -122,8 +124,8 @@ def test_npz_not_an_npz(tmp_path):
         sequences.npz(tmp_path / "d.json")
 
 
-def test_a_run_monitors_and_selects_on_validation_never_test(tmp_path):
-    _problem(tmp_path / "p")
+def test_a_run_monitors_and_selects_on_validation_never_test(tmp_path, problem):
+    problem(tmp_path / "p")
     out = tmp_path / "r"
     assert main(["--task", "ts", "--data", str(tmp_path / "p"), "--hidden", "4", "--epochs", "4",
                  "--no-progress", "--out", str(out)]) == 0
