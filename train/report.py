@@ -37,8 +37,10 @@ def _load(path: Path) -> tuple[dict, dict]:
 
 def row(path: Path) -> dict:
     r, c = _load(path)
-    epochs = c["epochs"] + (c["ptq_finetune"] if c["ptq"] else 0)
-    quant = c["quant"] + (f" (PTQ, {c['ptq_finetune']} ft)" if c["ptq"] else "")
+    trained = 0 if c.get("init") and c["ptq"] else c["epochs"]  # --init is the float model
+    epochs = trained + (c["ptq_finetune"] if c["ptq"] else 0)
+    quant = c["quant"] + (f" (PTQ, {c['ptq_finetune']} ft)" if c["ptq"] else "") + \
+        (" (--init)" if c.get("init") else "")
     return {"task": c["task"], "cell": c["cell"], "hidden": c["hidden"], "quant": quant,
             "mode": c["mode"], "epochs": epochs, "float": r.get("float"), "ptq": r.get("ptq"),
             "qat": r["qat"], "integer": r["integer"], "exact": "yes" if r.get("exact") else "no",
