@@ -282,3 +282,14 @@ def load(task: str, path=None, *, seed: int = 0, seq_len: int = 100) -> Task:
 
         return sequences.ts(path, seed) if task == "ts" else sequences.npz(path, seed)
     raise UserError(f"task {task!r} is unknown; tasks are {', '.join(TASKS)}")
+
+
+if __name__ == "__main__":  # python -m train.data download fsdd|vowels|ptb-char DIR
+    import sys
+
+    from .download import main as _download
+
+    if sys.argv[1:2] != ["download"]:
+        print("usage: python -m train.data download fsdd|vowels|ptb-char DIR", file=sys.stderr)
+        sys.exit(2)
+    sys.exit(_download(sys.argv[2:]))
