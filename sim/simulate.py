@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from hw import metrics
+from hw.board.protocol import fingerprint
 from hw.modelfile import Model, UserError, atomic_write_text, load
 from hw.reference import Reference
 
@@ -46,6 +47,11 @@ def prepare(run: Path, parallel: str) -> tuple[Model, Manifest]:
         if raw.get(key) != want:
             raise UserError(f"{run / 'manifest.json'} says {key} {raw.get(key)!r} but "
                             f"model.json has {want!r}; regenerate with make verilog RUN={run}")
+    stamp = raw.get("model_fingerprint")  # CRC-32 of the model top.v was generated from
+    if stamp is not None and stamp != f"{fingerprint(model):08x}":
+        raise UserError(f"{run / 'top.v'} was generated from another model.json (fingerprint "
+                        f"{stamp}, model.json {fingerprint(model):08x}): stale or foreign; "
+                        f"regenerate with make verilog RUN={run}")
     return model, man
 
 

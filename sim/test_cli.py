@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from hw import metrics
+from hw.board.protocol import fingerprint
 from hw.modelfile import load, save
 from hw.random_model import random_inputs, random_model
 from hw.reference import Reference
@@ -154,3 +155,19 @@ def test_limit_simulates_the_first_sequences(tmp_path):
     out = json.loads((run / "sim.json").read_text())
     assert (out["simulator"], out["sequences"], out["limit"]) == ("verilator", 4, 4)
     assert out["steps"] == ts.lengths[:4].sum() and out["mismatches"] == 0
+
+
+def test_a_top_v_stamped_for_another_model_is_refused(tmp_path):
+    run = tmp_path / "run"
+    run_folder(run, n=3)
+    generate(None, run, 2)
+    man = json.loads((run / "manifest.json").read_text())
+    man["model_fingerprint"] = f"{fingerprint(load(run / 'model.json')):08x}"
+    (run / "manifest.json").write_text(json.dumps(man))
+    model = load(run / "model.json")
+    model.head.bias[0] += 1  # retrained into the same folder: same shapes, other numbers
+    save(model, run / "model.json")
+    r = cli(run, "--simulator", "icarus")
+    assert r.returncode == 2 and r.stderr.count("\n") == 1
+    assert "was generated from another model.json" in r.stderr
+    assert r.stderr.rstrip().endswith(f"regenerate with make verilog RUN={run}")
