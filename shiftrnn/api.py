@@ -117,10 +117,9 @@ def build(run, *, board: str = "icebreaker", parallel: int | str | None = None,
           dsp: bool = True, seed: int = 1):
     """The board bitstream (`make bitstream`); returns hw.board.build.BuildResult."""
     from hw.board import build as board_build
+    from hw.board.catalog import board as find_board
 
-    if board not in board_build.BOARDS:
-        raise UserError(f"unknown board {board!r}; boards are "
-                        f"{', '.join(sorted(board_build.BOARDS))}")
+    find_board(board)  # the one-line error before anything else
     run = Path(run)
     board_build.main(argparse.Namespace(
         run=str(run), board=board, parallel=None if parallel is None else str(parallel),
