@@ -95,3 +95,30 @@ def test_train_json_of_a_finished_run_is_complete(tmp_path, capsys):
     assert main([*TINY, "--epochs", "1", "--out", str(out)]) == 0
     assert report.main([str(out)]) == 0
     assert json.loads((out / "train.json").read_text())["config"]["hidden"] == 4
+
+
+def test_input_scale_range_uses_the_whole_input_format_without_saturating(tmp_path):
+    from hw import modelfile
+    from train import data
+
+    task = data.digits(0)
+    runs = {}
+    for scale in ("std", "range"):
+        out = tmp_path / scale
+        assert main([*TINY, "--epochs", "1", "--input-scale", scale, "--out", str(out)]) == 0
+        model = modelfile.load(out / "model.json")
+        assert model.meta["config"]["input_scale"] == scale
+        runs[scale] = model.quantize_input(task.train.x)  # what every later stage computes
+    f = modelfile.load(tmp_path / "range" / "model.json").fmt("input")
+    # std: some training pixels lie past 2 standard deviations and saturate
+    assert ((runs["std"] == f.max) | (runs["std"] == f.min)).mean() > 0.001
+    # range: each pixel column's extremes land on +-max, none beyond
+    r = runs["range"].reshape(-1, 8)
+    spread = task.train.x.reshape(-1, 8).max(axis=0) > task.train.x.reshape(-1, 8).min(axis=0)
+    assert (r.max(axis=0)[spread] == f.max).all() and (r.min(axis=0)[spread] == -f.max).all()
+    assert (r > f.min).all()
+
+
+def test_input_scale_is_checked(tmp_path, capsys):
+    assert main([*TINY, "--input-scale", "minmax", "--out", str(tmp_path / "r")]) == 2
+    assert "--input-scale 'minmax' is not one of std, range" in capsys.readouterr().err

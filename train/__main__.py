@@ -31,6 +31,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--quant", help=f"weight quantizer: {', '.join(QUANTIZERS)} (default ternary)")
     p.add_argument("--mode", help="weights or hardware (default)")
     p.add_argument("--activation", help="integer activations: pwl (default) or hard")
+    p.add_argument("--input-scale",
+                   help="the model file's input_transform, from the training split: std "
+                        "(default: mean 0, std 1; values past the input format's range "
+                        "saturate) or range (each feature's min..max onto the whole format)")
     p.add_argument("--levels", type=int, help="exponential: levels below the top (default 7)")
     p.add_argument("--level-shift", type=int,
                    help="binary/ternary level: the Glorot bound as a power of two times 2**SHIFT "

@@ -11,6 +11,8 @@ from .cells import CELLS, DEFAULT_FORMATS, MODES
 from .data import TASKS
 from .quantizers import QUANTIZERS
 
+INPUT_SCALES = ("std", "range")
+
 # Per task: epochs, learning rate, batch size, level shift (what `None` in Config means).
 # char: one-hot inputs reach a layer through one column only, and the recurrent weights of a
 # language model need more gain; levels twice the Glorot bound (and lr 0.02) measured best on PTB.
@@ -34,6 +36,7 @@ class Config:
     quant: str = "ternary"
     mode: str = "hardware"
     activation: str = "pwl"
+    input_scale: str = "std"  # input_transform from the training split: std or range
     levels: int = 7  # exponential: codes -levels..levels
     level_shift: int | None = None  # binary/ternary level: Glorot bound (pow2) times 2**shift
     epochs: int | None = None
@@ -67,6 +70,7 @@ class Config:
         choice("quant", QUANTIZERS)
         choice("mode", MODES)
         choice("activation", ACTIVATION_KINDS)
+        choice("input_scale", INPUT_SCALES)
         for name, lo, hi in (("hidden", 1, 4096), ("layers", 1, 16), ("levels", 1, 15),
                              ("epochs", 1, 100000), ("batch", 1, 1 << 20), ("threads", 1, 256),
                              ("seq_len", 2, 1 << 20), ("ptq_finetune", 0, 100000),

@@ -82,6 +82,17 @@ def _normalisation(split: Split) -> tuple[np.ndarray, np.ndarray]:
     return v.mean(axis=0), np.where(std > 1e-8, 1.0 / np.maximum(std, 1e-8), 1.0)
 
 
+def range_scaling(split: Split, max_real: float) -> tuple[np.ndarray, np.ndarray]:
+    """Per-feature offset and scale that map the training split's [min, max] onto
+    [-max_real, max_real]: the input format's whole range, and nothing of the training data
+    saturates (--input-scale range)."""
+    mask = np.arange(split.x.shape[1])[None, :] < split.lengths[:, None]
+    v = split.x[mask].astype(np.float64)
+    lo, hi = v.min(axis=0), v.max(axis=0)
+    half = (hi - lo) / 2
+    return (lo + hi) / 2, np.where(half > 1e-12, max_real / np.maximum(half, 1e-12), 1.0)
+
+
 def _with_norm(task: Task) -> Task:
     task.offset, task.scale = _normalisation(task.train)
     return task

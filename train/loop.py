@@ -198,6 +198,9 @@ def run(cfg: Config, out, *, resume: bool = False, progress: bool = True) -> dic
         if state.get("config") != cfg.as_dict():
             raise UserError(f"--resume: the options differ from those of {ckpt_path}")
     task = data.load(cfg.task, cfg.data, seed=cfg.seed, seq_len=cfg.seq_len)
+    if cfg.input_scale == "range" and task.offset is not None:
+        fmt = fixed_formats(cfg.formats)["input"]
+        task.offset, task.scale = data.range_scaling(task.train, fmt.max / fmt.one)
     shell = modelfile.Model(cfg.cell, task.input_size, cfg.hidden, cfg.activation,
                             fixed_formats(cfg.formats), [], None, task.offset, task.scale)
     inputs = Inputs(task, shell)
