@@ -118,6 +118,21 @@ def test_npz_errors(tmp_path, arrays, message):
         sequences.npz(_npz(tmp_path / "d.npz", **arrays))
 
 
+def test_save_npz_writes_a_list_of_sequences_without_pickle(tmp_path):
+    rng = np.random.default_rng(3)
+    xs = [rng.normal(size=(t, 2)) for t in (3, 7, 1, 5, 4, 6)]
+    split = ["train", "train", "valid", "test", "train", "test"]
+    sequences.save_npz(tmp_path / "d.npz", xs, ["a", "b", "a", "b", "b", "a"], split=split)
+    with np.load(tmp_path / "d.npz", allow_pickle=False) as z:
+        assert z["x"].shape == (26, 2) and z["lengths"].tolist() == [3, 7, 1, 5, 4, 6]
+    t = sequences.npz(tmp_path / "d.npz")
+    assert np.array_equal(t.test.x[0, :5], xs[3]) and list(t.test.lengths) == [5, 6]
+    assert list(t.valid.y) == [0] and t.classes == ["a", "b"]
+    with pytest.raises(UserError, match="same F"):
+        sequences.save_npz(tmp_path / "e.npz", [np.zeros((2, 2)), np.zeros((2, 3))], [0, 1])
+    assert not (tmp_path / "e.npz").exists()
+
+
 def test_npz_not_an_npz(tmp_path):
     (tmp_path / "d.json").write_text("{}")
     with pytest.raises(UserError, match="is not a readable .npz file"):

@@ -8,7 +8,8 @@
   sequences concatenated, with `lengths`), `y` (N,) integer or string labels, optional
   `lengths` (N,), optional `split` (N,) of "train"/"valid"/"test" and optional `classes`.
   Without a split, a seeded stratified 70/15/15 rule. Object arrays (a saved Python list of
-  arrays) are refused: loading them would unpickle, which can run code.
+  arrays) are refused: loading them would unpickle, which can run code; `save_npz` writes a
+  list of arrays in the concatenated form.
 
 Both carve a validation split out of the training cases when the file has none: it chooses
 the epoch to keep and shows progress; the test split is only measured at the end.
@@ -151,7 +152,27 @@ def _array(z, key: str, f: Path):
         raise UserError(f"{f}: {key} is an object array (a saved list of arrays?); loading it "
                         f"would unpickle, which can run code. Save the sequences padded as "
                         f"x (N, T, F) or concatenated as x (sum of lengths, F), with "
-                        f"lengths (N,)") from None
+                        f"lengths (N,): train.sequences.save_npz does that") from None
+
+
+def save_npz(path, xs, y, *, split=None, classes=None) -> None:
+    """Write sequences of different lengths (a list of (T_i, F) arrays) as `--task sequences`
+    reads them, without object arrays: x the rows concatenated, lengths, y, and the optional
+    split (N,) of train/valid/test and classes."""
+    xs = [np.asarray(x, dtype=np.float64) for x in xs]
+    if not xs or any(x.ndim != 2 or x.shape[1] != xs[0].shape[1] or not len(x) for x in xs):
+        raise UserError("save_npz: xs must be a non-empty list of (T_i, F) arrays, T_i >= 1, "
+                        "with the same F")
+    arrays = {"x": np.concatenate(xs), "lengths": np.array([len(x) for x in xs]),
+              "y": np.asarray(y)}
+    if split is not None:
+        arrays["split"] = np.asarray(split, dtype=str)
+    if classes is not None:
+        arrays["classes"] = np.asarray(classes, dtype=str)
+    tmp = Path(path).with_name(f".tmp-{Path(path).name}")
+    with open(tmp, "wb") as fh:
+        np.savez_compressed(fh, **arrays)
+    tmp.replace(path)
 
 
 def npz(path, seed: int = 0) -> Task:
