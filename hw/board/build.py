@@ -118,6 +118,10 @@ def build(model, *, board: Board, parallel, clock_hz: float, baud: int, out_dir:
     t0 = time.monotonic()
     dsp = dsp and board.dsp_blocks  # yosys would map multipliers to DSPs the part lacks
     try:
+        board.pll_config(clock_hz)  # an impossible clock before anything is elaborated
+    except ValueError as e:
+        raise UserError(str(e)) from None
+    try:
         core = ModelTop(model, parallel=parallel, storage=storage)
     except ValueError as e:
         raise UserError(str(e)) from None
