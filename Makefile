@@ -23,7 +23,8 @@ PARALLEL ?= auto
 SIMD ?=
 STORAGE ?= memory
 CLOCK_MHZ ?= auto
-SIM ?= icarus
+SIM ?= verilator
+LIMIT ?=
 BOARD ?= icebreaker
 PYTEST_ARGS ?=
 
@@ -56,7 +57,7 @@ verilog: setup
 		--storage $(STORAGE) --board $(BOARD) --out $(RUN)
 
 sim: setup
-	$(PY) -m sim $(RUN) --simulator $(SIM) $(if $(DATA),--data $(DATA))
+	$(PY) -m sim $(RUN) --simulator $(SIM) $(if $(DATA),--data $(DATA)) $(if $(LIMIT),--limit $(LIMIT))
 
 sim-full: setup
 	$(PY) -m pytest -q -n 2 --full sim

@@ -108,9 +108,9 @@ def plots(out: Path, rep: dict) -> None:
            title=f"RTL on {len(ts)} test sequences: accuracy {sim['rtl_metric']:.4f}")
     _save(fig, out / "confusion.png")
 
-    import torch  # the shadow weights live in the trainer's checkpoint
+    from train.checkpoint import load_checkpoint  # the shadow weights live in the checkpoint
 
-    state = torch.load(run / "checkpoint.pt", map_location="cpu", weights_only=False)
+    state = load_checkpoint(run / "checkpoint.pt", "report")
     model = modelfile.load(run / "model.json")
     shadow = np.concatenate([v.numpy().ravel() for k, v in state["net"].items()
                              if "weight" in k])

@@ -35,6 +35,11 @@ def load_testset(path) -> TestSet:
     path = Path(path)
     if not path.is_file():
         raise UserError(f"test set {path} does not exist (the trainer writes RUN/testset.npz)")
+    with open(path, "rb") as fh:
+        magic = fh.read(4)
+    if magic != b"PK\x03\x04":  # an .npz is a zip archive
+        raise UserError(f"test set {path} is not an .npz archive (numpy.savez of x, lengths "
+                        f"and y, as RUN/testset.npz)")
     try:
         with np.load(path) as z:
             ts = TestSet(z["x"].astype(np.int64), z["lengths"].astype(np.int64),

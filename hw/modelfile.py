@@ -22,6 +22,7 @@ VERSION = 1
 CELLS = ("rnn", "gru", "lstm")
 GATES = {"rnn": 1, "gru": 3, "lstm": 4}
 FORMAT_NAMES = ("input", "state", "preact", "cell", "output")
+EMITS_WITH_HEAD = ("last", "every")  # logits at each sequence's last step, or at every step
 
 
 class UserError(Exception):
@@ -264,6 +265,9 @@ def from_dict(d) -> Model:
     meta = d.get("meta", {})
     if not isinstance(meta, dict):
         raise ModelError(f"meta must be an object, not {type(meta).__name__}")
+    if head is not None and meta.get("emit", "last") not in EMITS_WITH_HEAD:
+        raise ModelError(f"meta.emit is {meta['emit']!r}; a model with a head emits "
+                         f"{' or '.join(map(repr, EMITS_WITH_HEAD))}")
     return Model(cell, n_in, hidden, act, formats, layers, head, offset, scale, meta)
 
 
@@ -300,6 +304,9 @@ def load(path) -> Model:
             text = fh.read()
     except OSError as e:
         raise ModelError(f"cannot read model file {path}: {e.strerror}") from None
+    except UnicodeDecodeError as e:
+        raise ModelError(f"{path} is not a model file: byte {e.start} is not UTF-8 text "
+                         f"(a binary file?)") from None
     try:
         d = json.loads(text)
     except json.JSONDecodeError as e:

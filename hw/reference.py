@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .cell import CellParams
-from .modelfile import Matrix, Model
+from .modelfile import EMITS_WITH_HEAD, Matrix, Model, ModelError
 from .numerics import Fixed, saturate, shift_round
 
 
@@ -180,8 +180,8 @@ def default_emit(model: Model) -> str:
     if model.head is None:
         return "hidden"
     emit = model.meta.get("emit", "last")
-    if emit not in ("last", "every"):
-        raise ValueError(f"meta.emit is {emit!r}; a model with a head emits 'last' or 'every'")
+    if emit not in EMITS_WITH_HEAD:
+        raise ModelError(f"meta.emit is {emit!r}; a model with a head emits 'last' or 'every'")
     return emit
 
 

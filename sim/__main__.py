@@ -19,7 +19,10 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m sim", description=__doc__.splitlines()[0])
     p.add_argument("run", help="run folder with model.json, testset.npz and (else generated) "
                    "top.v and manifest.json")
-    p.add_argument("--simulator", default="icarus", help=f"one of {', '.join(SIMULATORS)}")
+    p.add_argument("--simulator", default="verilator",
+                   help=f"one of {', '.join(SIMULATORS)} (default verilator, many times faster "
+                        f"than icarus)")
+    p.add_argument("--limit", type=int, metavar="N", help="simulate the first N sequences only")
     p.add_argument("--data", default=None, help="test set (default RUN/testset.npz)")
     p.add_argument("--parallel", default="auto",
                    help="lanes or 'unrolled', used only when top.v must be generated")
@@ -30,7 +33,7 @@ def main(argv=None) -> int:
         from .simulate import simulate_run
 
         out = simulate_run(args.run, args.simulator, args.data, parallel=args.parallel,
-                           waves=args.waves)
+                           waves=args.waves, limit=args.limit)
     except UserError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

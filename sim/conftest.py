@@ -1,11 +1,6 @@
 """pytest options for the cocotb tests: `--full` runs the whole configuration matrix
 (make sim-full); without it a representative set runs (make test)."""
 
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
 
 def pytest_addoption(parser):
     parser.addoption("--full", action="store_true", default=False,

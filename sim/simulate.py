@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from hw import metrics
+from hw.board.protocol import fingerprint
 from hw.modelfile import Model, UserError, atomic_write_text, load
 from hw.reference import Reference
 
@@ -46,7 +47,41 @@ def prepare(run: Path, parallel: str) -> tuple[Model, Manifest]:
         if raw.get(key) != want:
             raise UserError(f"{run / 'manifest.json'} says {key} {raw.get(key)!r} but "
                             f"model.json has {want!r}; regenerate with make verilog RUN={run}")
+    stamp = raw.get("model_fingerprint")  # CRC-32 of the model top.v was generated from
+    if stamp is not None and stamp != f"{fingerprint(model):08x}":
+        raise UserError(f"{run / 'top.v'} was generated from another model.json (fingerprint "
+                        f"{stamp}, model.json {fingerprint(model):08x}): stale or foreign; "
+                        f"regenerate with make verilog RUN={run}")
     return model, man
+
+
+# Rough simulated cycles per second on the 2-core development machine, only to warn before a
+# long run: Icarus ran a digits GRU 32 at about 2,300, Verilator the demo at about 69,000.
+TYPICAL_RATE = {"icarus": 2_300, "verilator": 69_000}
+WARN_SECONDS = 120
+
+
+def check_testset(ts: metrics.TestSet, model: Model, path: Path) -> None:
+    """UserError naming the first thing in a test set the model cannot take (before any build)."""
+    if len(ts) == 0:
+        raise UserError(f"test set {path} holds no sequences")
+    if ts.x.shape[-1] != model.input_size:
+        raise UserError(f"test set {path} has {ts.x.shape[-1]} features per step; the model "
+                        f"takes {model.input_size}")
+    T = ts.x.shape[1]
+    bad = np.flatnonzero((ts.lengths < 1) | (ts.lengths > T))
+    if len(bad):
+        i = int(bad[0])
+        raise UserError(f"test set {path}: sequence {i} has length {int(ts.lengths[i])}; "
+                        f"lengths must be 1..{T} (x has {T} steps)")
+    fmt = model.fmt("input")
+    valid = np.arange(T)[None, :] < ts.lengths[:, None]
+    out = valid[..., None] & ((ts.x < fmt.min) | (ts.x > fmt.max))
+    if out.any():
+        i, t, f = (int(v) for v in np.argwhere(out)[0])
+        raise UserError(f"test set {path}: x[{i}][{t}][{f}] is {int(ts.x[i, t, f])}, outside "
+                        f"the input format Q{fmt.bits}.{fmt.frac} ({fmt.min}..{fmt.max}); "
+                        f"test sets hold input-format integers (model.quantize_input)")
 
 
 def beat_outputs(T: int, n_items: int, item, data, argmax, emit: str):
@@ -83,17 +118,29 @@ def task_metric(name: str, model: Model, logits, argmax, ts: metrics.TestSet, em
 
 
 def simulate_run(run, simulator: str, data=None, *, parallel: str = "auto",
-                 waves: bool = False) -> dict:
-    """Simulate RUN's top.v on its test set, write RUN/sim.json and return its content."""
+                 waves: bool = False, limit: int | None = None) -> dict:
+    """Simulate RUN's top.v on its test set (the first `limit` sequences), write RUN/sim.json
+    and return its content."""
     run = Path(run)
     runner.check_simulator(simulator)
+    if limit is not None and limit < 1:
+        raise UserError(f"--limit must be a positive number of sequences, not {limit}")
+    ts_path = Path(data) if data else run / "testset.npz"
+    ts = None
+    if (run / "model.json").is_file():  # check the inputs before generating or building
+        ts = metrics.load_testset(ts_path)
+        check_testset(ts, load(run / "model.json"), ts_path)
     model, man = prepare(run, parallel)
-    ts = metrics.load_testset(Path(data) if data else run / "testset.npz")
-    if ts.x.shape[-1] != model.input_size or len(ts) == 0 or (ts.lengths < 1).any() \
-            or (ts.lengths > ts.x.shape[1]).any():
-        raise UserError(f"the test set has {ts.x.shape[-1]} features per step and lengths "
-                        f"{ts.lengths.min(initial=0)}..{ts.lengths.max(initial=0)}; the model "
-                        f"takes {model.input_size} and lengths must be 1..{ts.x.shape[1]}")
+    if ts is None:
+        ts = metrics.load_testset(ts_path)
+    check_testset(ts, model, ts_path)
+    if limit is not None and limit < len(ts):
+        ts = metrics.TestSet(ts.x[:limit], ts.lengths[:limit], ts.y[:limit])
+    estimate = int(ts.lengths.sum()) * man.cycles_per_step / TYPICAL_RATE[simulator]
+    if estimate > WARN_SECONDS:
+        print(f"{len(ts)} sequences will take about {estimate / 60:.0f} min on {simulator} "
+              f"(at a typical {TYPICAL_RATE[simulator]} cycles/s); LIMIT=N (--limit N) "
+              f"simulates the first N", flush=True)
     build = run / "sim_build" / simulator
     build.mkdir(parents=True, exist_ok=True)
     job = write_job(Job(model=str((run / "model.json").resolve()),
@@ -146,7 +193,7 @@ def simulate_run(run, simulator: str, data=None, *, parallel: str = "auto",
         "cycles": rep["cycles"], "cycles_per_step_overall": rep["cycles"] / max(1, out["steps"]),
         "sim_cycles_per_second": rep["cycles_per_second"], "sim_wall_s": rep["wall_s"],
         "emit": man.emit, "parallel": man.parallel, "top": str(run / "top.v"),
-        "testset": str(Path(data) if data else run / "testset.npz"),
+        "testset": str(ts_path), "limit": limit,
     })
     atomic_write_text(run / "sim.json", json.dumps(out, indent=1) + "\n")
     return out

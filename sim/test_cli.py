@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from hw import metrics
+from hw.board.protocol import fingerprint
 from hw.modelfile import load, save
 from hw.random_model import random_inputs, random_model
 from hw.reference import Reference
@@ -112,7 +113,61 @@ def test_bad_input_is_one_line_exit_2(tmp_path, case):
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: "), r.stderr
     assert "Traceback" not in r.stdout + r.stderr
-    word = {"no-run": "does not exist", "no-model": "model.json", "no-testset": "manifest",
+    word = {"no-run": "does not exist", "no-model": "model.json",
+            "no-testset": "testset.npz does not exist",
             "no-manifest": "manifest.json", "simulator": "unknown simulator 'xsim'",
             "bad-data": "nothing.npz"}[case]
     assert word in lines[0]
+
+
+@pytest.mark.parametrize("case", ["json", "range", "length", "limit"])
+def test_bad_test_sets_fail_before_any_build(tmp_path, case):
+    run = tmp_path / "run"
+    ts = run_folder(run, n=4)
+    data = tmp_path / "t.npz"
+    fmt = load(run / "model.json").fmt("input")
+    args = [run, "--data", data]
+    if case == "json":
+        data.write_text('{"x": [[[1, 2, 3]]]}')
+        message = f"test set {data} is not an .npz archive"
+    elif case == "range":
+        ts.x[2, 0, 1] = fmt.max + 1
+        metrics.save_testset(ts, data)
+        message = f"x[2][0][1] is {fmt.max + 1}, outside the input format Q{fmt.bits}.{fmt.frac}"
+    elif case == "length":
+        ts.lengths[3] = 0
+        metrics.save_testset(ts, data)
+        message = "sequence 3 has length 0; lengths must be 1..8"
+    else:
+        args = [run, "--limit", "0"]
+        message = "--limit must be a positive number of sequences, not 0"
+    r = cli(*args)
+    assert r.returncode == 2 and r.stderr.startswith("error: ") and message in r.stderr, \
+        r.stderr
+    assert r.stderr.count("\n") == 1 and "Traceback" not in r.stdout + r.stderr
+    assert not (run / "top.v").exists() and not (run / "sim_build").exists()
+
+
+def test_limit_simulates_the_first_sequences(tmp_path):
+    run = tmp_path / "run"
+    ts = run_folder(run, n=9)
+    assert main([str(run), "--limit", "4", "--parallel", "2"]) == 0  # verilator by default
+    out = json.loads((run / "sim.json").read_text())
+    assert (out["simulator"], out["sequences"], out["limit"]) == ("verilator", 4, 4)
+    assert out["steps"] == ts.lengths[:4].sum() and out["mismatches"] == 0
+
+
+def test_a_top_v_stamped_for_another_model_is_refused(tmp_path):
+    run = tmp_path / "run"
+    run_folder(run, n=3)
+    generate(None, run, 2)
+    man = json.loads((run / "manifest.json").read_text())
+    man["model_fingerprint"] = f"{fingerprint(load(run / 'model.json')):08x}"
+    (run / "manifest.json").write_text(json.dumps(man))
+    model = load(run / "model.json")
+    model.head.bias[0] += 1  # retrained into the same folder: same shapes, other numbers
+    save(model, run / "model.json")
+    r = cli(run, "--simulator", "icarus")
+    assert r.returncode == 2 and r.stderr.count("\n") == 1
+    assert "was generated from another model.json" in r.stderr
+    assert r.stderr.rstrip().endswith(f"regenerate with make verilog RUN={run}")

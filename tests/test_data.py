@@ -9,8 +9,6 @@ import pytest
 from hw.modelfile import UserError
 from train import data
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
-
 
 def test_digits_is_a_seeded_shuffled_80_20_split():
     a, b, c = data.digits(0), data.digits(0), data.digits(1)
@@ -88,15 +86,23 @@ def _ts(rows):
 
 def test_vowels_ts_files(tmp_path):
     rng = np.random.default_rng(0)
-    train = [(rng.normal(size=(t, 12)).round(3), y) for t, y in ((7, 1), (9, 2), (8, 3))]
+    shapes = ((7, 1), (9, 2), (8, 3), (6, 1), (10, 2), (11, 3))
+    train = [(rng.normal(size=(t, 12)).round(3), y) for t, y in shapes]
     test = [(rng.normal(size=(5, 12)).round(3), 3)]
     (tmp_path / "JapaneseVowels_TRAIN.ts").write_text(_ts(train))
     (tmp_path / "JapaneseVowels_TEST.ts").write_text(_ts(test))
     t = data.vowels(tmp_path)
-    assert t.train.x.shape == (3, 9, 12) and list(t.train.lengths) == [7, 9, 8]
-    assert list(t.train.y) == [0, 1, 2] and list(t.test.y) == [2]
-    assert np.array_equal(t.train.x[1], train[1][0]) and (t.train.x[0, 7:] == 0).all()
-    assert t.classes == ["1", "2", "3"]
+    # one case of each class is held out for validation, the rest keep the file's order
+    assert sorted(t.valid.y) == [0, 1, 2] and sorted(t.train.y) == [0, 1, 2]
+    kept = [i for i in range(6) if any(np.array_equal(t.train.x[j, :t.train.lengths[j]],
+                                                      train[i][0]) for j in range(3))]
+    held = [i for i in range(6) if i not in kept]
+    assert list(t.train.lengths) == [shapes[i][0] for i in kept]
+    assert list(t.valid.lengths) == [shapes[i][0] for i in held]
+    assert t.train.x.shape == (3, max(shapes[i][0] for i in kept), 12)
+    assert list(t.test.y) == [2] and t.classes == ["1", "2", "3"]
+    assert (t.train.x[0, t.train.lengths[0]:] == 0).all()
+    assert data.vowels(tmp_path, seed=0).valid.lengths.tolist() == t.valid.lengths.tolist()
 
 
 @pytest.mark.parametrize("line,message", [
@@ -115,9 +121,10 @@ def test_vowels_missing_file(tmp_path):
         data.vowels(tmp_path)
 
 
-def test_the_real_vowels_data_set():
-    t = data.vowels(SHARED / "japanese_vowels")
-    assert (len(t.train), len(t.test)) == (270, 370) and len(t.classes) == 9
+def test_a_vowels_shaped_data_set(vowels_dir):
+    t = data.vowels(vowels_dir)
+    assert (len(t.train), len(t.valid), len(t.test)) == (72, 18, 45) and len(t.classes) == 9
+    assert sorted(set(t.valid.y)) == list(range(9))  # 2 of each speaker's 10 held out
     assert 7 <= t.train.lengths.min() and t.test.lengths.max() <= 29
 
 
@@ -131,10 +138,11 @@ def _wav(path: Path, samples: np.ndarray, rate=8000, channels=1):
 
 def test_fsdd_log_mel_frames_and_official_split(tmp_path):
     rng = np.random.default_rng(0)
-    for digit, take, n in ((3, 0, 4000), (3, 7, 2000), (5, 12, 30000), (5, 4, 100)):
+    for digit, take, n in ((3, 0, 4000), (3, 17, 2000), (5, 12, 30000), (5, 4, 100),
+                           (7, 9, 900), (7, 5, 900)):
         _wav(tmp_path / f"{digit}_jackson_{take}.wav", rng.integers(-3000, 3000, n))
     t = data.fsdd(tmp_path)
-    assert list(t.train.y) == [3, 5] and list(t.test.y) == [3, 5]
+    assert list(t.train.y) == [3, 5] and list(t.test.y) == [3, 5] and list(t.valid.y) == [7, 7]
     hop, win = data.FSDD_HOP, data.FSDD_WINDOW
     assert list(t.train.lengths) == [1 + (2000 - win) // hop, data.FSDD_MAX_FRAMES]
     assert list(t.test.lengths) == [1 + (4000 - win) // hop, 1]  # a short clip is padded
@@ -165,7 +173,21 @@ def test_fsdd_not_a_wav(tmp_path):
         data.fsdd(tmp_path)
 
 
+@pytest.mark.parametrize("keep", [30, 45, -501])
+def test_fsdd_truncated_wav(tmp_path, keep):
+    _wav(tmp_path / "1_a_1.wav", np.zeros(1000, dtype=np.int64))
+    whole = (tmp_path / "1_a_1.wav").read_bytes()
+    (tmp_path / "1_a_1.wav").write_bytes(whole[:keep])
+    with pytest.raises(UserError, match=r"1_a_1.wav is (truncated: its header announces 1000 "
+                                        r"samples|not a valid WAV file: \w)") as e:
+        data.fsdd(tmp_path)
+    assert "\n" not in str(e.value)
+
+
 def test_fsdd_needs_both_splits(tmp_path):
     _wav(tmp_path / "1_a_10.wav", np.zeros(900, dtype=np.int64))
+    with pytest.raises(UserError, match="has no validation recordings"):
+        data.fsdd(tmp_path)
+    _wav(tmp_path / "1_a_5.wav", np.zeros(900, dtype=np.int64))
     with pytest.raises(UserError, match="has no test recordings"):
         data.fsdd(tmp_path)

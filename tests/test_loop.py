@@ -14,7 +14,6 @@ from train import loop, report
 from train.__main__ import main
 
 ROOT = Path(__file__).resolve().parents[1]
-VOWELS = ROOT.parent / "shared" / "data" / "japanese_vowels"
 TINY = ["--hidden", "8", "--epochs", "2", "--threads", "1", "--no-progress"]
 
 
@@ -157,8 +156,8 @@ def test_ptq_without_fine_tuning_and_a_float_baseline(tmp_path):
     assert [e["phase"] for e in qat["epochs"]] == ["float", "float", "qat", "qat"]
 
 
-def test_variable_length_vowels_in_hardware_mode(tmp_path):
-    _, res = _run(tmp_path, "--task", "vowels", "--data", str(VOWELS), "--cell", "lstm",
+def test_variable_length_vowels_in_hardware_mode(tmp_path, vowels_dir):
+    _, res = _run(tmp_path, "--task", "vowels", "--data", str(vowels_dir), "--cell", "lstm",
                   "--epochs", "1", "--activation", "hard")
     assert res["integer"] == res["qat"] > 1 / 9
 

@@ -159,3 +159,24 @@ def test_quantize_input_uses_the_stored_transform():
     got = m.quantize_input([[3.0, -1.0]])
     f = m.fmt("input")
     assert got.tolist() == [[f.quantize(1.0).item(), 0]]
+
+
+def test_check_on_a_binary_file_exits_2_with_one_line(tmp_path):
+    (tmp_path / "model.bin").write_bytes(b"\x89PNG\r\n\x1a\n\x00\xff")
+    r = run_cli("check", str(tmp_path / "model.bin"))
+    assert r.returncode == 2 and r.stdout == ""
+    assert r.stderr == f"error: {tmp_path / 'model.bin'} is not a model file: byte 0 is not " \
+                       f"UTF-8 text (a binary file?)\n"
+
+
+def test_check_refuses_an_emit_that_verilog_would_refuse(tmp_path):
+    d = good()
+    d["meta"]["emit"] = "never"
+    (tmp_path / "emit.json").write_text(json.dumps(d))
+    r = run_cli("check", str(tmp_path / "emit.json"))
+    assert r.returncode == 2 and r.stdout == ""
+    assert r.stderr == "error: meta.emit is 'never'; a model with a head emits 'last' or " \
+                       "'every'\n"
+    d["meta"]["emit"] = "every"  # a language model's head
+    (tmp_path / "emit.json").write_text(json.dumps(d))
+    assert run_cli("check", str(tmp_path / "emit.json")).returncode == 0

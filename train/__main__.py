@@ -7,7 +7,9 @@ RUN/curves.png (docs/training.md). Bad input prints one `error:` line and exits 
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
 from dataclasses import fields
 from pathlib import Path
 
@@ -19,14 +21,20 @@ from .quantizers import QUANTIZERS
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m train", description=__doc__.splitlines()[0])
-    p.add_argument("--task", help="digits (default), char, vowels or fsdd")
-    p.add_argument("--data", help="data path (char, vowels, fsdd)")
+    p.add_argument("--task", help="digits (default), char, vowels, fsdd, ts (any UEA/UCR .ts "
+                                   "problem) or sequences (your .npz: x, y, optional lengths "
+                                   "and split)")
+    p.add_argument("--data", help="data path (every task but digits)")
     p.add_argument("--cell", help="rnn, gru (default) or lstm")
     p.add_argument("--hidden", type=int, help="hidden units per layer (default 32)")
     p.add_argument("--layers", type=int, help="stacked layers (default 1)")
     p.add_argument("--quant", help=f"weight quantizer: {', '.join(QUANTIZERS)} (default ternary)")
     p.add_argument("--mode", help="weights or hardware (default)")
     p.add_argument("--activation", help="integer activations: pwl (default) or hard")
+    p.add_argument("--input-scale",
+                   help="the model file's input_transform, from the training split: std "
+                        "(default: mean 0, std 1; values past the input format's range "
+                        "saturate) or range (each feature's min..max onto the whole format)")
     p.add_argument("--levels", type=int, help="exponential: levels below the top (default 7)")
     p.add_argument("--level-shift", type=int,
                    help="binary/ternary level: the Glorot bound as a power of two times 2**SHIFT "
@@ -46,6 +54,15 @@ def parser() -> argparse.ArgumentParser:
                    help="epochs of quantized fine-tuning after --ptq (default 0)")
     p.add_argument("--baseline", action="store_true", default=None,
                    help="also train a float model first and report its metric")
+    p.add_argument("--init", metavar="CHECKPOINT",
+                   help="start from a plain torch model: the state_dict of a torch.nn.RNN "
+                        "(tanh), GRU or LSTM plus a Linear head; cell, hidden and layers come "
+                        "from it. With --ptq it is the float model (quantized, then "
+                        "--ptq-finetune epochs); without, QAT fine-tunes it for --epochs")
+    p.add_argument("--init-unsafe-pickle", dest="init_pickle", action="store_true",
+                   default=None,
+                   help="let --init read a whole pickled module (torch.save(model)); unpickling "
+                        "runs any code the file holds, so only for files you made yourself")
     p.add_argument("--out", required=True, help="run folder")
     p.add_argument("--resume", action="store_true",
                    help="continue the run in --out from its last finished epoch")
@@ -59,8 +76,16 @@ def config_from(args: argparse.Namespace) -> Config:
     given = {f.name: getattr(args, f.name) for f in fields(Config)
              if getattr(args, f.name, None) is not None}
     if not args.resume:
+        if given.get("init"):
+            from .checkpoint import read_init
+
+            init = read_init(given["init"], bool(given.get("init_pickle")))
+            for k in ("cell", "hidden", "layers"):
+                v = getattr(init, k)
+                if given.setdefault(k, v) != v:
+                    raise UserError(f"--{k} {given[k]!r} differs from --init's {v!r}")
         return Config(**given)
-    from .loop import load_checkpoint
+    from .checkpoint import load_checkpoint
 
     saved = load_checkpoint(Path(args.out) / "checkpoint.pt")["config"]
     for k, v in given.items():
@@ -70,19 +95,42 @@ def config_from(args: argparse.Namespace) -> Config:
     return Config.from_dict(saved)
 
 
+def _terminated(signum, frame):
+    raise KeyboardInterrupt  # SIGTERM (kill, a job scheduler) ends the run like Ctrl-C
+
+
+def _remove_if_empty(out: Path, existed: bool) -> bool:
+    """Remove the run folder this command created if nothing was written into it."""
+    if not existed and out.is_dir() and not any(out.iterdir()):
+        out.rmdir()
+        return True
+    return False
+
+
 def main(argv=None) -> int:
     args = parser().parse_args(argv)
+    out = Path(args.out)
+    existed = out.exists()
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _terminated) if main_thread else None
     try:
         from .loop import run
 
         cfg = config_from(args).check()
-        res = run(cfg, args.out, resume=args.resume, progress=not args.no_progress)
+        res = run(cfg, out, resume=args.resume, progress=not args.no_progress)
     except UserError as e:
+        _remove_if_empty(out, existed)
         print(f"error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(f"interrupted; continue with --resume --out {args.out}", file=sys.stderr)
+        if _remove_if_empty(out, existed) or not (out / "checkpoint.pt").is_file():
+            print("interrupted before the first checkpoint", file=sys.stderr)
+        else:
+            print(f"interrupted; continue with --resume --out {args.out}", file=sys.stderr)
         return 130
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGTERM, previous)
     extra = "".join(f", {k} {res[k]:.4f}" for k in ("float", "ptq") if k in res)
     print(f"{res['metric']}: qat {res['qat']:.4f}, integer {res['integer']:.4f}{extra} "
           f"({res['seconds']:.0f} s) -> {args.out}/model.json")

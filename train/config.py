@@ -11,6 +11,8 @@ from .cells import CELLS, DEFAULT_FORMATS, MODES
 from .data import TASKS
 from .quantizers import QUANTIZERS
 
+INPUT_SCALES = ("std", "range")
+
 # Per task: epochs, learning rate, batch size, level shift (what `None` in Config means).
 # char: one-hot inputs reach a layer through one column only, and the recurrent weights of a
 # language model need more gain; levels twice the Glorot bound (and lr 0.02) measured best on PTB.
@@ -19,6 +21,8 @@ TASK_DEFAULTS = {
     "char": dict(epochs=2, lr=0.02, batch=32, level_shift=1),
     "vowels": dict(epochs=60, lr=0.01, batch=16, level_shift=0),
     "fsdd": dict(epochs=30, lr=0.005, batch=32, level_shift=0),
+    "ts": dict(epochs=60, lr=0.01, batch=16, level_shift=0),  # as vowels, a .ts problem
+    "sequences": dict(epochs=40, lr=0.01, batch=32, level_shift=0),
 }
 
 
@@ -32,6 +36,7 @@ class Config:
     quant: str = "ternary"
     mode: str = "hardware"
     activation: str = "pwl"
+    input_scale: str = "std"  # input_transform from the training split: std or range
     levels: int = 7  # exponential: codes -levels..levels
     level_shift: int | None = None  # binary/ternary level: Glorot bound (pow2) times 2**shift
     epochs: int | None = None
@@ -44,6 +49,8 @@ class Config:
     ptq: bool = False  # train float, then quantize with `quant`
     ptq_finetune: int = 0  # epochs of fine-tuning after post-training quantization
     baseline: bool = False  # QAT runs: also train a float baseline first
+    init: str | None = None  # start from a plain torch model's weights (train/checkpoint.py)
+    init_pickle: bool = False  # --init may be a whole pickled module (runs its code)
     formats: dict = field(default_factory=lambda: {k: list(v) for k, v in DEFAULT_FORMATS.items()})
 
     def __post_init__(self):
@@ -63,6 +70,7 @@ class Config:
         choice("quant", QUANTIZERS)
         choice("mode", MODES)
         choice("activation", ACTIVATION_KINDS)
+        choice("input_scale", INPUT_SCALES)
         for name, lo, hi in (("hidden", 1, 4096), ("layers", 1, 16), ("levels", 1, 15),
                              ("epochs", 1, 100000), ("batch", 1, 1 << 20), ("threads", 1, 256),
                              ("seq_len", 2, 1 << 20), ("ptq_finetune", 0, 100000),
@@ -77,6 +85,8 @@ class Config:
                 raise UserError(f"--{name} must be a positive number, not {v!r}")
         if self.ptq_finetune and not self.ptq:
             raise UserError("--ptq-finetune needs --ptq")
+        if self.init_pickle and not self.init:
+            raise UserError("--init-unsafe-pickle needs --init")
         if self.ptq and self.quant == "float":
             raise UserError("--ptq with --quant float has nothing to quantize; pick a scheme")
         return self

@@ -11,9 +11,11 @@ with the per-feature `offset` and `scale` computed here from the training split 
   separated by spaces, `_` between words; lines are joined) or a plain text file / a folder with
   input.txt (split 90/5/5). One-hot inputs, next-symbol targets at every step, sequences of
   `seq_len` symbols with the state reset at each (as the hardware does); metric bits per symbol.
-- `vowels`: UCI Japanese Vowels, sktime .ts files (12 channels, 7-29 frames, 9 speakers).
+- `vowels`: UCI Japanese Vowels, sktime .ts files (12 channels, 7-29 frames, 9 speakers); 15 %
+  of each speaker's training cases are the validation split.
 - `fsdd`: Free Spoken Digit Dataset wav folder -> log-mel frames (numpy); takes 0-4 are the test
-  set.
+  set, takes 5-9 the validation split.
+- `ts`, `sequences`: any UEA/UCR .ts problem, or the user's .npz (train/sequences.py).
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ import numpy as np
 
 from hw.modelfile import UserError
 
-TASKS = ("digits", "char", "vowels", "fsdd")
+TASKS = ("digits", "char", "vowels", "fsdd", "ts", "sequences")
 
 
 @dataclass
@@ -78,6 +80,17 @@ def _normalisation(split: Split) -> tuple[np.ndarray, np.ndarray]:
     v = split.x[mask]
     std = v.std(axis=0)
     return v.mean(axis=0), np.where(std > 1e-8, 1.0 / np.maximum(std, 1e-8), 1.0)
+
+
+def range_scaling(split: Split, max_real: float) -> tuple[np.ndarray, np.ndarray]:
+    """Per-feature offset and scale that map the training split's [min, max] onto
+    [-max_real, max_real]: the input format's whole range, and nothing of the training data
+    saturates (--input-scale range)."""
+    mask = np.arange(split.x.shape[1])[None, :] < split.lengths[:, None]
+    v = split.x[mask].astype(np.float64)
+    lo, hi = v.min(axis=0), v.max(axis=0)
+    half = (hi - lo) / 2
+    return (lo + hi) / 2, np.where(half > 1e-12, max_real / np.maximum(half, 1e-12), 1.0)
 
 
 def _with_norm(task: Task) -> Task:
@@ -172,34 +185,6 @@ def char(path, seq_len: int = 100) -> Task:
 
 # ---------------------------------------------------------------- vowels
 
-def _read_ts(f: Path) -> tuple[list[np.ndarray], list[str], list[str]]:
-    seqs, labels, classes, in_data = [], [], [], False
-    text = _read_text(f)
-    for n, line in enumerate(text.splitlines(), 1):
-        line = line.strip()
-        if not line or line.startswith("#"):
-            continue
-        if line.lower().startswith("@classlabel"):
-            classes = line.split()[2:]
-        elif line.lower() == "@data":
-            in_data = True
-        elif in_data:
-            *chans, label = line.split(":")
-            try:
-                arr = np.array([[float(v) for v in c.split(",")] for c in chans])
-            except ValueError:
-                raise UserError(f"{f} line {n}: a channel holds a value that is not a "
-                                f"number") from None
-            if arr.ndim != 2 or arr.shape[0] != 12:
-                raise UserError(f"{f} line {n}: expected 12 channels of equal length, got "
-                                f"{len(chans)}")
-            seqs.append(arr.T)
-            labels.append(label.strip())
-    if not seqs:
-        raise UserError(f"{f} holds no @data lines")
-    return seqs, labels, classes
-
-
 def _pad(seqs: list[np.ndarray], labels: np.ndarray) -> Split:
     lengths = np.array([len(s) for s in seqs], dtype=np.int64)
     x = np.zeros((len(seqs), lengths.max(), seqs[0].shape[1]))
@@ -208,22 +193,15 @@ def _pad(seqs: list[np.ndarray], labels: np.ndarray) -> Split:
     return Split(x, lengths, labels)
 
 
-def vowels(path) -> Task:
+def vowels(path, seed: int = 0) -> Task:
+    from .sequences import ts_task
+
     p = _need_path("vowels", path)
     files = [p / f"JapaneseVowels_{s}.ts" for s in ("TRAIN", "TEST")]
     for f in files:
         if not f.is_file():
             raise UserError(f"{f} does not exist (expected the UCI Japanese Vowels .ts files)")
-    (s_tr, l_tr, classes), (s_te, l_te, _) = _read_ts(files[0]), _read_ts(files[1])
-    classes = classes or sorted(set(l_tr))
-    index = {c: i for i, c in enumerate(classes)}
-    bad = next((c for c in l_tr + l_te if c not in index), None)
-    if bad is not None:
-        raise UserError(f"{p}: label {bad!r} is not among the @classLabel values {classes}")
-    y_tr = np.array([index[c] for c in l_tr], dtype=np.int64)
-    y_te = np.array([index[c] for c in l_te], dtype=np.int64)
-    return _with_norm(Task("vowels", "accuracy", "last", classes, 12,
-                           _pad(s_tr, y_tr), None, _pad(s_te, y_te)))
+    return ts_task("vowels", *files, seed, channels=12)
 
 
 # ---------------------------------------------------------------- fsdd
@@ -238,9 +216,13 @@ def _read_wav(f: Path) -> np.ndarray:
             if (w.getnchannels(), w.getsampwidth(), w.getframerate()) != (1, 2, FSDD_RATE):
                 raise UserError(f"{f} is {w.getnchannels()} channel(s), {8 * w.getsampwidth()} "
                                 f"bit, {w.getframerate()} Hz; expected mono 16-bit 8000 Hz")
-            data = w.readframes(w.getnframes())
+            n = w.getnframes()
+            data = w.readframes(n)
     except (wave.Error, EOFError) as e:
-        raise UserError(f"{f} is not a valid WAV file: {e}") from None
+        raise UserError(f"{f} is not a valid WAV file: {str(e) or type(e).__name__}") from None
+    if len(data) != 2 * n:
+        raise UserError(f"{f} is truncated: its header announces {n} samples, it holds "
+                        f"{len(data) / 2:g}")
     return np.frombuffer(data, dtype="<i2").astype(np.float64) / 32768.0
 
 
@@ -276,20 +258,23 @@ def fsdd(path) -> Task:
     files = sorted(f for f in p.iterdir() if f.suffix == ".wav")
     if not files:
         raise UserError(f"{p} holds no .wav files")
-    split = {"train": ([], []), "test": ([], [])}
+    split = {"train": ([], []), "valid": ([], []), "test": ([], [])}
     for f in files:
         m = _FSDD_NAME.fullmatch(f.name)
         if m is None:
             raise UserError(f"{f.name}: FSDD files are named DIGIT_SPEAKER_TAKE.wav")
-        which = "test" if int(m.group(3)) < 5 else "train"
+        take = int(m.group(3))
+        which = "test" if take < 5 else "valid" if take < 10 else "train"
         split[which][0].append(log_mel(_read_wav(f)))
         split[which][1].append(int(m.group(1)))
     for which, (seqs, _) in split.items():
         if not seqs:
-            raise UserError(f"{p} has no {which} recordings (takes 0-4 test, 5-49 train)")
-    tr, te = (_pad(s, np.array(y, dtype=np.int64)) for s, y in split.values())
+            what = "validation" if which == "valid" else which
+            raise UserError(f"{p} has no {what} recordings (takes 0-4 test, 5-9 "
+                            f"validation, 10-49 train)")
+    tr, va, te = (_pad(s, np.array(y, dtype=np.int64)) for s, y in split.values())
     return _with_norm(Task("fsdd", "accuracy", "last", [str(i) for i in range(10)],
-                           FSDD_MELS, tr, None, te))
+                           FSDD_MELS, tr, va, te))
 
 
 def load(task: str, path=None, *, seed: int = 0, seq_len: int = 100) -> Task:
@@ -300,7 +285,22 @@ def load(task: str, path=None, *, seed: int = 0, seq_len: int = 100) -> Task:
     if task == "char":
         return char(path, seq_len)
     if task == "vowels":
-        return vowels(path)
+        return vowels(path, seed)
     if task == "fsdd":
         return fsdd(path)
+    if task in ("ts", "sequences"):
+        from . import sequences
+
+        return sequences.ts(path, seed) if task == "ts" else sequences.npz(path, seed)
     raise UserError(f"task {task!r} is unknown; tasks are {', '.join(TASKS)}")
+
+
+if __name__ == "__main__":  # python -m train.data download fsdd|vowels|ptb-char DIR
+    import sys
+
+    from .download import main as _download
+
+    if sys.argv[1:2] != ["download"]:
+        print("usage: python -m train.data download fsdd|vowels|ptb-char DIR", file=sys.stderr)
+        sys.exit(2)
+    sys.exit(_download(sys.argv[2:]))

@@ -29,6 +29,7 @@ from hw.numerics import Fixed
 
 from . import data, export
 from .cells import Net, fixed_formats
+from .checkpoint import load_checkpoint, read_init, save_checkpoint
 from .config import Config
 from .ste import integers
 
@@ -163,26 +164,12 @@ def train_epoch(net, opt, cfg, inputs, phase_i, phase, epoch, epochs, lr, progre
     return {"loss": total_loss / count, "train_" + task.metric: train_metric}
 
 
-def save_checkpoint(path: Path, state: dict) -> None:
-    tmp = path.with_name(f".tmp-{path.name}")
-    torch.save(state, tmp)
-    os.replace(tmp, path)
-
-
-def load_checkpoint(path: Path) -> dict:
-    if not path.is_file():
-        raise UserError(f"--resume: {path} does not exist")
-    try:
-        return torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as e:  # a truncated or foreign file
-        raise UserError(f"--resume: {path} is not a readable checkpoint "
-                        f"({type(e).__name__})") from None
-
-
 def phases(cfg: Config) -> list[dict]:
-    """name, quantizer, mode, epochs, learning rate, and whether the model is a fresh one."""
+    """name, quantizer, mode, epochs, learning rate, and whether the model is a fresh one (or,
+    with --init, the given one); --init's float phase trains nothing: it is the given model."""
+    float_epochs = 0 if cfg.init else cfg.epochs
     if cfg.ptq:
-        out = [dict(name="float", quant="float", mode="weights", epochs=cfg.epochs, lr=cfg.lr,
+        out = [dict(name="float", quant="float", mode="weights", epochs=float_epochs, lr=cfg.lr,
                     fresh=True)]
         if cfg.ptq_finetune:
             out.append(dict(name="finetune", quant=cfg.quant, mode=cfg.mode,
@@ -191,7 +178,7 @@ def phases(cfg: Config) -> list[dict]:
     out = [dict(name="qat", quant=cfg.quant, mode=cfg.mode, epochs=cfg.epochs, lr=cfg.lr,
                 fresh=True)]
     if cfg.baseline:
-        out.insert(0, dict(name="float", quant="float", mode="weights", epochs=cfg.epochs,
+        out.insert(0, dict(name="float", quant="float", mode="weights", epochs=float_epochs,
                            lr=cfg.lr, fresh=True))
     return out
 
@@ -200,7 +187,8 @@ def run(cfg: Config, out, *, resume: bool = False, progress: bool = True) -> dic
     """Train as `cfg` says, write the run folder `out`, return what train.json holds."""
     cfg.check()
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    if out.exists() and not out.is_dir():
+        raise UserError(f"--out {out} is a file; the run needs a folder")
     torch.set_num_threads(cfg.threads)
     ckpt_path = out / "checkpoint.pt"
     state = {"config": cfg.as_dict(), "phase": 0, "epoch": 0, "net": None, "opt": None,
@@ -210,9 +198,14 @@ def run(cfg: Config, out, *, resume: bool = False, progress: bool = True) -> dic
         if state.get("config") != cfg.as_dict():
             raise UserError(f"--resume: the options differ from those of {ckpt_path}")
     task = data.load(cfg.task, cfg.data, seed=cfg.seed, seq_len=cfg.seq_len)
+    if cfg.input_scale == "range" and task.offset is not None:
+        fmt = fixed_formats(cfg.formats)["input"]
+        task.offset, task.scale = data.range_scaling(task.train, fmt.max / fmt.one)
     shell = modelfile.Model(cfg.cell, task.input_size, cfg.hidden, cfg.activation,
                             fixed_formats(cfg.formats), [], None, task.offset, task.scale)
     inputs = Inputs(task, shell)
+    init = _init(cfg, task)
+    out.mkdir(parents=True, exist_ok=True)  # after the inputs load: no empty folder on errors
     eval_name = "valid" if task.valid is not None else "test"
     eval_split = task.valid if task.valid is not None else task.test
     plan = phases(cfg)
@@ -227,6 +220,8 @@ def run(cfg: Config, out, *, resume: bool = False, progress: bool = True) -> dic
         elif ph["fresh"]:
             torch.manual_seed(_epoch_seed(cfg, pi, 10**6))
             net = make_net(cfg, task, ph["quant"], ph["mode"])
+            if init is not None:
+                net.load_state_dict(init.state)
         else:  # post-training quantization of the float model, then fine-tuning
             net = _ptq(cfg, task, net, state, inputs)
         opt = torch.optim.Adam(net.parameters(), lr=ph["lr"])
@@ -236,9 +231,11 @@ def run(cfg: Config, out, *, resume: bool = False, progress: bool = True) -> dic
             t0 = time.monotonic()
             rec = train_epoch(net, opt, cfg, inputs, pi, ph["name"], epoch, ph["epochs"],
                               ph["lr"], progress)
-            rec.update(phase=ph["name"], epoch=epoch + 1,
-                       **{f"{eval_name}_{task.metric}": evaluate(net, inputs, eval_split)[0]},
+            score = evaluate(net, inputs, eval_split)[0]
+            rec.update(phase=ph["name"], epoch=epoch + 1, **{f"{eval_name}_{task.metric}": score},
                        seconds=round(time.monotonic() - t0, 3))
+            if task.valid is not None:
+                _keep_best(state, net, score, epoch + 1, task.metric)
             state["history"].append(rec)
             if progress:
                 shown = ", ".join(f"{k} {v:.4f}" for k, v in rec.items()
@@ -247,6 +244,7 @@ def run(cfg: Config, out, *, resume: bool = False, progress: bool = True) -> dic
             state.update(epoch=epoch + 1, net=net.state_dict(), opt=opt.state_dict(),
                          seconds=time.monotonic() - start)
             save_checkpoint(ckpt_path, state)
+        _select_best(state, net, ph["name"])
         if ph["name"] == "float":
             state["results"]["float"] = evaluate(net, inputs, task.test)[0]
         state.update(phase=pi + 1, epoch=0, opt=None, net=net.state_dict(),
@@ -258,6 +256,36 @@ def run(cfg: Config, out, *, resume: bool = False, progress: bool = True) -> dic
         net = make_net(cfg, task, cfg.quant, cfg.mode)
         net.load_state_dict(state["net"])
     return finish(cfg, task, net, state, out, start)
+
+
+def _keep_best(state: dict, net: Net, score: float, epoch: int, metric: str) -> None:
+    """Remember the weights of the phase's best epoch on the validation split."""
+    best = state.get("best")
+    if best is None or (score > best["score"] if metric == "accuracy" else score < best["score"]):
+        state["best"] = {"epoch": epoch, "score": score,
+                         "net": {k: v.detach().clone() for k, v in net.state_dict().items()}}
+
+
+def _select_best(state: dict, net: Net, phase: str) -> None:
+    """End of a phase: continue from (and export) its best validation epoch, not the last."""
+    best = state.pop("best", None)
+    if best is not None:
+        net.load_state_dict(best["net"])
+        state["results"].setdefault("selected_epoch", {})[phase] = best["epoch"]
+
+
+def _init(cfg: Config, task: data.Task):
+    """--init's weights, checked against the options and the task (None without --init)."""
+    if not cfg.init:
+        return None
+    init = read_init(cfg.init, cfg.init_pickle)
+    for what, mine, theirs in (("cell", cfg.cell, init.cell), ("hidden", cfg.hidden, init.hidden),
+                               ("layers", cfg.layers, init.layers),
+                               ("input size", task.input_size, init.input_size),
+                               ("classes", len(task.classes), init.outputs)):
+        if mine != theirs:
+            raise UserError(f"--init: {cfg.init} has {what} {theirs}, the run {mine}")
+    return init
 
 
 def _ptq(cfg: Config, task: data.Task, net: Net | None, state: dict, inputs: Inputs) -> Net:
@@ -315,7 +343,8 @@ def plot(results: dict, path: Path) -> None:
     b.set(xlabel="epoch", ylabel=metric)
     for ax in (a, b):
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
+        if ax.get_legend_handles_labels()[0]:  # --init --ptq alone trains no epoch
+            ax.legend(fontsize=8)
     c = results["config"]
     fig.suptitle(f"{c['task']} {c['cell']} H{c['hidden']} {c['quant']} {c['mode']}: "
                  f"qat {results['qat']:.4f}, integer {results['integer']:.4f}", fontsize=10)

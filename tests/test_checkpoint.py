@@ -1,0 +1,149 @@
+"""train/checkpoint.py: checkpoints and --init files load without running code; --init maps a
+plain torch.nn.RNN/GRU/LSTM + Linear model onto the trainer's network."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from hw.modelfile import Model, UserError
+from train import checkpoint, data, loop
+from train.__main__ import main
+from train.cells import fixed_formats
+
+TINY = ["--epochs", "1", "--threads", "1", "--no-progress"]
+
+
+class Payload:
+    """Unpickling this runs code: it writes `marker` (what a hostile checkpoint would do)."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (exec, (f"open({self.marker!r}, 'w').write('ran')",))
+
+
+class Plain(torch.nn.Module):
+    def __init__(self, cell="GRU", inputs=8, hidden=6, outputs=10, layers=1):
+        super().__init__()
+        self.rec = getattr(torch.nn, cell)(inputs, hidden, layers, batch_first=True)
+        self.fc = torch.nn.Linear(hidden, outputs)
+
+    def forward(self, x, lengths):
+        h = self.rec(x)[0]
+        return self.fc(h[torch.arange(len(x)), lengths - 1])
+
+
+def _evil(tmp_path):
+    marker = tmp_path / "ran.txt"
+    path = tmp_path / "evil.pt"
+    torch.save({"config": {"task": "digits"}, "net": Payload(marker)}, path)
+    return path, marker
+
+
+def test_a_run_checkpoint_loads_with_weights_only(tmp_path):
+    out = tmp_path / "r"
+    assert main([*TINY, "--hidden", "4", "--ptq", "--quant", "binary", "--out", str(out)]) == 0
+    state = torch.load(out / "checkpoint.pt", weights_only=True)
+    assert state["config"]["quant"] == "binary" and "float" in state["results"]
+
+
+def test_a_malicious_resume_checkpoint_runs_nothing(tmp_path, capsys):
+    path, marker = _evil(tmp_path)
+    out = tmp_path / "run"
+    out.mkdir()
+    path.rename(out / "checkpoint.pt")
+    assert main(["--resume", "--out", str(out), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "holds pickled objects" in err and err.count("\n") == 1
+    assert not marker.exists()
+
+
+def test_a_malicious_init_file_runs_nothing_unless_explicitly_allowed(tmp_path, capsys):
+    path, marker = _evil(tmp_path)
+    assert main([*TINY, "--init", str(path), "--out", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err
+    assert "--init-unsafe-pickle" in err and err.count("\n") == 1
+    assert not marker.exists()
+    # the control: the payload is real, and the explicit flag does unpickle it
+    with pytest.raises(UserError):
+        checkpoint.read_init(path, allow_pickle=True)
+    assert marker.read_text() == "ran"
+
+
+def test_the_demo_report_reads_checkpoints_safely(tmp_path):
+    path, marker = _evil(tmp_path)
+    with pytest.raises(UserError, match="holds pickled objects"):
+        checkpoint.load_checkpoint(path, "report")
+    assert not marker.exists()
+
+
+def _plain_digits(tmp_path, cell="GRU", layers=1, whole=False):
+    torch.manual_seed(0)
+    m = Plain(cell, layers=layers)
+    path = tmp_path / f"{cell}.pt"
+    torch.save(m if whole else m.state_dict(), path)
+    return m, path
+
+
+def test_init_ptq_starts_from_the_given_model_exactly(tmp_path):
+    m, path = _plain_digits(tmp_path)
+    out = tmp_path / "r"
+    assert main([*TINY, "--init", str(path), "--ptq", "--quant", "ternary",
+                 "--out", str(out)]) == 0
+    res = json.loads((out / "train.json").read_text())
+    assert res["config"]["cell"] == "gru" and res["config"]["hidden"] == 6
+    assert res["epochs"] == [] and res["ptq"] == res["qat"] == res["integer"]
+    # the "float" metric is the given module's own accuracy on the same input-format inputs
+    task = data.digits(0)
+    inputs = loop.Inputs(task, Model("gru", 8, 6, "pwl", fixed_formats(None), [], None,
+                                     task.offset, task.scale))
+    x, lengths, y = inputs.batch(task.test, np.arange(len(task.test)), torch.float32)
+    with torch.no_grad():
+        acc = float((m(x, lengths).argmax(-1) == y).float().mean())
+    assert res["float"] == pytest.approx(acc, abs=0.5 / len(y))
+
+
+@pytest.mark.parametrize("cell,layers", [("LSTM", 2), ("RNN", 1)])
+def test_init_then_qat_fine_tuning(tmp_path, cell, layers):
+    _, path = _plain_digits(tmp_path, cell, layers)
+    out = tmp_path / "r"
+    assert main([*TINY, "--init", str(path), "--quant", "pow2-ternary", "--out", str(out)]) == 0
+    res = json.loads((out / "train.json").read_text())
+    assert res["config"]["cell"] == cell.lower() and res["config"]["layers"] == layers
+    assert res["integer"] == res["qat"] and [e["phase"] for e in res["epochs"]] == ["qat"]
+
+
+def test_a_whole_pickled_module_needs_the_explicit_flag(tmp_path, capsys):
+    _, path = _plain_digits(tmp_path, whole=True)
+    args = [*TINY, "--init", str(path), "--ptq", "--quant", "binary"]
+    assert main([*args, "--out", str(tmp_path / "a")]) == 2
+    assert "save model.state_dict() instead" in capsys.readouterr().err
+    assert main([*args, "--init-unsafe-pickle", "--out", str(tmp_path / "b")]) == 0
+
+
+@pytest.mark.parametrize("make,message", [
+    (lambda: {"fc.weight": torch.zeros(10, 6)}, "has no recurrent layer"),
+    (lambda: torch.nn.GRU(8, 6).state_dict(), "has no Linear head with 6 inputs"),
+    (lambda: {**torch.nn.GRU(8, 6, bidirectional=True).state_dict(), "w.weight":
+              torch.zeros(10, 6), "w.bias": torch.zeros(10)}, "bidirectional or projected"),
+    (lambda: {**torch.nn.GRU(8, 6, bias=False).state_dict(), "w.weight": torch.zeros(10, 6),
+              "w.bias": torch.zeros(10)}, "layers need biases"),
+    (lambda: [1, 2], "not a state_dict"),
+])
+def test_init_files_that_do_not_fit(tmp_path, make, message):
+    path = tmp_path / "m.pt"
+    torch.save(make(), path)
+    with pytest.raises(UserError, match=message):
+        checkpoint.read_init(path)
+
+
+def test_init_against_the_options_and_the_task(tmp_path, capsys):
+    _, path = _plain_digits(tmp_path)
+    assert main([*TINY, "--init", str(path), "--hidden", "9", "--out", str(tmp_path / "a")]) == 2
+    assert capsys.readouterr().err == "error: --hidden 9 differs from --init's 6\n"
+    torch.save(Plain(inputs=5).state_dict(), path)
+    assert main([*TINY, "--init", str(path), "--out", str(tmp_path / "b")]) == 2
+    assert "has input size 5, the run 8" in capsys.readouterr().err
