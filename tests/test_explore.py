@@ -237,3 +237,40 @@ def test_an_existing_scheduler_and_worker_started_as_processes(tmp_path):
         for fh in logs:
             fh.close()
     assert worker.returncode is not None and sched.returncode is not None
+
+
+@pytest.mark.parametrize("cell, hidden, layers, outputs", [
+    ("gru", 4, 1, 10), ("lstm", 3, 2, 2), ("rnn", 2, 1, 9)])
+def test_auto_lanes_are_the_most_the_generator_uses(tmp_path, cell, hidden, layers, outputs):
+    from explore.stages import auto_lanes
+    from hw.gen.cli import generate
+    from hw.modelfile import UserError, save
+    from hw.random_model import random_model
+
+    m = random_model(cell=cell, hidden_size=hidden, num_layers=layers, outputs=outputs,
+                     input_size=5)
+    save(m, tmp_path / "model.json")
+    lanes = auto_lanes(tmp_path / "model.json", "registers")
+    assert generate(m, 10 * lanes)[1]["resources"]["lanes"] == lanes  # the generator's cap
+    mem = auto_lanes(tmp_path / "model.json", "memory")
+    assert generate(m, mem, storage="memory")[1]["resources"]["lanes"] == mem
+    with pytest.raises(UserError):
+        generate(m, mem + 1, storage="memory")
+
+
+class _Client:
+    def __init__(self, resources):
+        self.workers = {f"w{i}": {"resources": r} for i, r in enumerate(resources)}
+
+    def scheduler_info(self):
+        return {"workers": self.workers}
+
+
+def test_bitstream_trials_need_a_worker_that_offers_the_resource():
+    from explore.cluster import check_resources
+    from hw.modelfile import UserError
+
+    check_resources(_Client([{}, {"bitstream": 1}]), True, "x")
+    check_resources(_Client([{}]), False, "x")  # no bitstream stage: any worker will do
+    with pytest.raises(UserError, match="--resources bitstream=1"):
+        check_resources(_Client([{}, {"other": 2}]), True, "tcp://h:8786")
