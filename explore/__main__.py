@@ -146,7 +146,10 @@ def summary_line(rec: dict) -> str:
     f = rec["figures"]
     parts = [f"{f['train']['metric']} {f['train']['integer']:.4f}"]
     if "sim" in f:
-        parts.append(f"rtl {f['sim']['rtl_metric']}, {f['sim']['mismatches']} mismatches")
+        s = f["sim"]
+        rtl = "none" if s["rtl_metric"] is None else f"{s['rtl_metric']:.4f}"
+        parts.append(f"{s['sequences']} sequences simulated, rtl {rtl}, "
+                     f"{s['mismatches']} mismatches")
     if "bitstream" in f:
         parts.append(f"{f['bitstream']['lut']} LUTs, Fmax {f['bitstream']['fmax_mhz']:.1f}")
     return f"ok {what}: {'; '.join(parts)}{took}"

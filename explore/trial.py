@@ -53,16 +53,22 @@ def run_trial(point: dict, settings: dict, run: str, key: str) -> dict:
 
 
 def _die_with_parent() -> None:
-    """Linux: the kernel kills this process when the worker that started it dies (a sweep
-    stopped with Ctrl-C), so no orphan writes into a folder the rerun starts afresh."""
-    if sys.platform.startswith("linux"):
-        import ctypes
-        import signal
+    """Linux: when the worker that started this process dies (a sweep stopped with Ctrl-C),
+    the kernel sends SIGTERM, and this process kills its whole process group (the simulator,
+    yosys, nextpnr it started), so nothing goes on writing into a folder a rerun starts afresh."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+    import signal
 
-        try:
-            ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-        except (OSError, AttributeError):
-            pass
+    os.setpgid(0, 0)
+    signal.signal(signal.SIGTERM, lambda *_: os.killpg(0, signal.SIGKILL))
+    try:
+        ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+    if os.getppid() == 1:  # the parent died before prctl took effect
+        os.killpg(0, signal.SIGKILL)
 
 
 def main(argv: list[str]) -> int:
