@@ -168,6 +168,10 @@ def test_a_sweep_killed_after_one_trial_runs_only_the_other_on_rerun(tmp_path):
     _, err = p.communicate(timeout=60)
     lines = jsonl.read_text().splitlines()
     assert p.returncode == 130 and len(lines) == 1, (p.returncode, err)
+    deadline = time.monotonic() + 30  # the unfinished trial's process died with its worker
+    while _processes_mentioning(out):
+        assert time.monotonic() < deadline, _processes_mentioning(out)
+        time.sleep(0.2)
     first = json.loads(lines[0])
     r = _explore(path, "--out", out, "--workers", 1)
     assert r.returncode == 0, r.stderr
@@ -176,6 +180,18 @@ def test_a_sweep_killed_after_one_trial_runs_only_the_other_on_rerun(tmp_path):
     assert recs[0] == first and len(recs) == 2
     assert {x["hash"] for x in recs} == {h for h, _ in _hashes(path)}
     assert all(x["status"] == "ok" for x in recs)
+
+
+def _processes_mentioning(out: Path) -> list[str]:
+    found = []
+    for d in Path("/proc").iterdir():
+        try:
+            cmd = (d / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except (OSError, ValueError):
+            continue
+        if d.name.isdigit() and str(out) in cmd:
+            found.append(f"{d.name}: {cmd}")
+    return found
 
 
 def _hashes(path):
