@@ -118,7 +118,8 @@ def _table(pts: list, label: str) -> list[str]:
         fmax = f"{b['fmax_mhz']:.1f}" if "fmax_mhz" in b else ""
         sps = steps_per_s(r)[0]
         rows.append(f"| {c['cell']} | {c['quant']} | {c['hidden']} | {lanes} | {c['storage']} | "
-                    f"{y:.4f} | {x:g} | {b.get('lut', '')} | {fmax} | "
+                    f"{y:.4f} | {x if isinstance(x, int) else f'{x:.0f}'} | {b.get('lut', '')} | "
+                    f"{fmax} | "
                     f"{'' if sps is None else f'{sps:.0f}'} | "
                     f"{f['train'].get('weight_bits', '')} | {r['hash']} |")
     return rows + [""]
