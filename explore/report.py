@@ -82,12 +82,13 @@ def write(out: Path, records: list[dict], title: str, wall_s: float | None = Non
         note = ""
         if name == "steps" and not all(steps_per_s(r)[1] for _, _, r in pts):
             label += " (at the board oscillator; timing not checked)"
-            note = " Steps per second without a bitstream assume the board's oscillator clock."
+            note = (" Steps per second marked (osc): without a bitstream, the board's "
+                    "oscillator over the manifest's cycles per step.")
         png = out / f"pareto-{name}.png"
         _plot(pts, fronts[name], label, metric, png)
         lines += [f"## {metric} against {label}", "", f"![{name}]({png.name})", "",
                   f"Front: {len(fronts[name])} of {len(pts)} points.{note}", ""]
-        lines += _table(fronts[name], label)
+        lines += _table(fronts[name])
     if failed:
         lines += ["## Failed trials", "", "| hash | config | stage | error |", "|---|---|---|---|"]
         for r in failed:
@@ -107,20 +108,20 @@ def _short(c: dict) -> str:
     return " ".join(f"{k}={c[k]}" for k in keys if k in c)
 
 
-def _table(pts: list, label: str) -> list[str]:
-    rows = ["| cell | quant | hidden | lanes | storage | metric | " + label.split(" (")[0]
-            + " | LUTs | Fmax MHz | steps/s | weight bits | hash |",
-            "|---|---|---|---|---|---|---|---|---|---|---|---|"]
-    for x, y, r in pts:
+def _table(pts: list) -> list[str]:
+    rows = ["| cell | quant | hidden | lanes | storage | metric | LUTs | FFs | BRAM | DSP "
+            "| Fmax MHz | steps/s | weight bits | hash |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for _, y, r in pts:
         c, f = r["config"], r["figures"]
         b = f.get("bitstream", {})
         lanes = f.get("verilog", {}).get("parallel", c["parallel"])
         fmax = f"{b['fmax_mhz']:.1f}" if "fmax_mhz" in b else ""
-        sps = steps_per_s(r)[0]
+        sps, built = steps_per_s(r)
+        sps = "" if sps is None else f"{sps:.0f}" + ("" if built else " (osc)")
         rows.append(f"| {c['cell']} | {c['quant']} | {c['hidden']} | {lanes} | {c['storage']} | "
-                    f"{y:.4f} | {x if isinstance(x, int) else f'{x:.0f}'} | {b.get('lut', '')} | "
-                    f"{fmax} | "
-                    f"{'' if sps is None else f'{sps:.0f}'} | "
+                    f"{y:.4f} | {b.get('lut', '')} | {b.get('ff', '')} | {b.get('bram', '')} | "
+                    f"{b.get('dsp', '')} | {fmax} | {sps} | "
                     f"{f['train'].get('weight_bits', '')} | {r['hash']} |")
     return rows + [""]
 
