@@ -121,6 +121,7 @@ def test_the_front_keeps_exactly_the_points_nothing_beats():
 
 # ---------------------------------------------------------------- sweeps on Dask
 
+@pytest.mark.slow
 def test_two_trials_on_a_local_cluster_of_two_workers(tmp_path):
     """train, verilog and sim over the whole test set: the RTL's accuracy is the integer
     model's, and the record's verilog command regenerates the same top.v."""
@@ -151,6 +152,7 @@ def test_two_trials_on_a_local_cluster_of_two_workers(tmp_path):
     assert (out / "pareto-weight_bits.png").is_file() and (out / "pareto-steps.png").is_file()
 
 
+@pytest.mark.slow
 def test_a_sweep_killed_after_one_trial_runs_only_the_other_on_rerun(tmp_path):
     path = _space(tmp_path, '[stages]\nrun = ["train"]\n[axes]\n' + TINY
                   + 'quant = ["ternary", "binary"]\n')
@@ -199,6 +201,7 @@ def _hashes(path):
     return [(spaces.trial_hash(p, sp.stages), p) for p in sp.points()]
 
 
+@pytest.mark.slow
 def test_a_failing_trial_is_recorded_with_its_line_and_the_other_completes(tmp_path):
     # block-RAM storage takes at most as many lanes as the smallest pass has columns (4 here)
     path = _space(tmp_path, '[stages]\nrun = ["train", "verilog"]\n[axes]\n' + TINY
@@ -222,6 +225,7 @@ def _free_port():
         return s.getsockname()[1]
 
 
+@pytest.mark.slow
 def test_an_existing_scheduler_and_worker_started_as_processes(tmp_path):
     dask = Path(sys.executable).parent / "dask"
     addr = f"tcp://127.0.0.1:{_free_port()}"
