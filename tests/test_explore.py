@@ -294,3 +294,15 @@ def test_bitstream_trials_need_a_worker_that_offers_the_resource():
     check_resources(_Client([{}]), False, "x")  # no bitstream stage: any worker will do
     with pytest.raises(UserError, match="--resources bitstream=1"):
         check_resources(_Client([{}, {"other": 2}]), True, "tcp://h:8786")
+
+
+def test_a_trial_process_that_dies_without_a_record_is_a_failed_trial(tmp_path):
+    from dataclasses import asdict
+
+    from explore.trial import run_trial
+
+    # a point without its axes: the trial's process raises before it can write a record
+    rec = run_trial({}, asdict(spaces.StageSettings()), str(tmp_path / "run"), "k")
+    assert rec["status"] == "failed" and rec["hash"] == "k"
+    assert "ended with status 1 and no record" in rec["error"]
+    assert "KeyError" in (tmp_path / "run" / "trial.log").read_text()
