@@ -68,5 +68,11 @@ bitstream: setup
 demo: setup
 	$(PY) -m demo
 
+SPACE ?= spaces/digits-icebreaker.toml
+OUT ?= build/explore
+.PHONY: explore
+explore: setup
+	$(PY) -m explore $(SPACE) --out $(OUT)
+
 clean:
 	rm -rf build

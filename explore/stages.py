@@ -1,0 +1,183 @@
+"""The stages of one trial: the project's own commands, in the trial's run folder.
+
+Each stage is a command of this project (`python -m train`, `python -m hw verilog`,
+`python -m sim`, `python -m hw bitstream`): its argv is parsed by that command's own parser
+and handed to the function the command calls, so the record's `commands` rerun the trial
+exactly, alone, from a shell. A stage that raises ends the trial, whose record keeps the
+stage's one-line error. explore/trial.py runs these in a process of their own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+import time
+import traceback
+from dataclasses import asdict
+from pathlib import Path
+
+from hw.modelfile import UserError
+
+from .space import AUTO, StageSettings
+
+
+def commands(point: dict, st: StageSettings, run: Path) -> dict[str, list[str]]:
+    """stage -> argv after `python -m` (the lanes of `parallel = "auto"` are decided by the
+    verilog stage, which rewrites its own and the bitstream's argv)."""
+    train = ["train", "--task", point["task"], "--cell", point["cell"],
+             "--hidden", str(point["hidden"]), "--layers", str(point["layers"]),
+             "--quant", point["quant"], "--mode", point["mode"], "--seed", str(point["seed"]),
+             "--out", str(run)]
+    if point["data"] is not None:
+        train += ["--data", point["data"]]
+    if point["epochs"] is not None:
+        train += ["--epochs", str(point["epochs"])]
+    if st.baseline:
+        train += ["--baseline"]
+    out = {"train": train,
+           "verilog": ["hw", "verilog", str(run / "model.json"), "--parallel",
+                       str(point["parallel"]), "--storage", point["storage"], "--out", str(run)],
+           "sim": ["sim", str(run), "--simulator", st.simulator]}
+    if st.sim_sequences:
+        out["sim"] += ["--data", str(run / f"testset-first{st.sim_sequences}.npz")]
+    bit = ["hw", "bitstream", str(run), "--board", point["board"], "--clock-mhz", _clock(st, point)]
+    out["bitstream"] = bit + ([] if point["dsp"] else ["--no-dsp"])
+    return {k: v for k, v in out.items() if k in st.run}
+
+
+def _clock(st: StageSettings, point: dict) -> str:
+    if st.clock_mhz == "osc":
+        from hw.board.top import BOARDS
+
+        return f"{BOARDS[point['board']].osc_hz / 1e6:g}"
+    return str(st.clock_mhz)
+
+
+def shell_line(argv: list[str]) -> str:
+    return "python -m " + " ".join(shlex.quote(a) for a in argv)
+
+
+def run_stages(point: dict, st: StageSettings, run: Path, key: str) -> dict:
+    """Run every stage of one trial in the folder `run`; return its record. The stages' output
+    goes to this process's stdout and stderr (the trial log: explore/trial.py)."""
+    argv = commands(point, st, run)
+    rec = {"hash": key, "config": point, "stages": asdict(st), "run": str(run),
+           "status": "ok", "failed_stage": None, "error": None, "figures": {}, "seconds": {},
+           "commands": []}
+    t_all = time.monotonic()
+    for stage in st.run:
+        t0 = time.monotonic()
+        print(f"$ {shell_line(argv[stage])}", flush=True)
+        try:
+            rec["figures"][stage] = STAGES[stage](argv, point, st, run)
+        except Exception as e:  # noqa: BLE001 - any failure ends the trial, not the sweep
+            traceback.print_exc()
+            rec.update(status="failed", failed_stage=stage, error=one_line(e))
+        finally:
+            rec["seconds"][stage] = round(time.monotonic() - t0, 2)
+            rec["commands"].append(shell_line(argv[stage]))
+        sys.stdout.flush()
+        if rec["status"] != "ok":
+            break
+    rec["seconds"]["total"] = round(time.monotonic() - t_all, 2)
+    return rec
+
+
+def one_line(e: BaseException) -> str:
+    text = str(e).strip().splitlines()
+    first = text[0] if text else ""
+    return first if isinstance(e, UserError) else f"{type(e).__name__}: {first}"
+
+
+# ---------------------------------------------------------------- the stages
+
+def _train(argv, point, st, run) -> dict:
+    from train.__main__ import config_from, parser
+    from train.loop import run as train_run
+
+    args = parser().parse_args(argv["train"][1:] + ["--no-progress"])
+    res = train_run(config_from(args).check(), args.out, progress=False)
+    from hw.modelfile import load
+
+    model = load(run / "model.json")
+    count = bits = nonzero = 0
+    for _, m in model.matrices():
+        count += m.codes.size
+        nonzero += int((m.codes != 0).sum())
+        bits += m.codes.size * m.code_bits
+    out = {k: res[k] for k in ("metric", "qat", "integer", "exact", "float", "ptq") if k in res}
+    out.update(train_seconds=res["seconds"], weights=count, nonzero_weights=nonzero,
+               weight_bits=bits)
+    return out
+
+
+def _verilog(argv, point, st, run) -> dict:
+    from hw.gen import cli
+
+    if point["parallel"] == AUTO:
+        a = argv["verilog"]  # the record's command then names the lanes chosen
+        a[a.index("--parallel") + 1] = str(auto_lanes(run / "model.json", point["storage"]))
+    p = argparse.ArgumentParser()
+    cli.add_arguments(p)
+    cli.main(p.parse_args(argv["verilog"][2:]))
+    man = json.loads((run / "manifest.json").read_text())
+    r = man["resources"]
+    return {"parallel": man["parallel"], "cycles_per_step": man["cycles_per_step"],
+            "latency": man["latency"], "lanes": r.get("lanes"), "adders": r.get("adders"),
+            "multipliers": r.get("multipliers"), "memory_bits": r.get("memory_bits"),
+            "state_bits": r.get("state_bits")}
+
+
+def auto_lanes(model_path: Path, storage: str) -> int:
+    """`parallel = "auto"`: the most lanes the generator uses for the model, from the model
+    file's pass shapes: as many as the tallest pass has rows (docs/hardware.md: P is capped
+    there); with block-RAM storage at most the smallest pass's columns (one result a cycle)."""
+    from hw.modelfile import load
+
+    model = load(model_path)
+    rows, cols = [], []
+    for layer in model.layers:
+        rows.append(layer.w_ih.shape[0])
+        cols.append(layer.w_ih.shape[1] + layer.w_hh.shape[1])
+    if model.head is not None:
+        rows.append(model.head.weight.shape[0])
+        cols.append(model.head.weight.shape[1])
+    lanes = max(rows)
+    return min(lanes, min(cols)) if storage == "memory" else lanes
+
+
+def _sim(argv, point, st, run) -> dict:
+    from hw import metrics
+    from sim.runner import SimulationFailed
+    from sim.simulate import simulate_run
+
+    data = None
+    if st.sim_sequences:
+        ts = metrics.load_testset(run / "testset.npz")
+        n = min(st.sim_sequences, len(ts))
+        data = run / f"testset-first{st.sim_sequences}.npz"
+        metrics.save_testset(metrics.TestSet(ts.x[:n], ts.lengths[:n], ts.y[:n]), data)
+    out = simulate_run(run, st.simulator, data)
+    if out["mismatches"]:
+        raise SimulationFailed(f"{out['mismatches']} output beats differ from the reference "
+                               f"model; first: {out['first_mismatch']}")
+    return {k: out[k] for k in ("sequences", "steps", "mismatches", "metric", "rtl_metric",
+                                "reference_metric", "cycles_per_step", "latency")}
+
+
+def _bitstream(argv, point, st, run) -> dict:
+    from hw.board import build
+
+    p = argparse.ArgumentParser()
+    build.add_arguments(p)
+    build.main(p.parse_args(argv["bitstream"][2:]))
+    b = json.loads((run / "bitstream.json").read_text())
+    out = {k: b[k] for k in ("board", "lut", "lut_available", "ff", "bram", "dsp", "fmax_mhz",
+                             "clock_mhz", "cycles_per_step", "us_per_step", "build_seconds")}
+    out["steps_per_s"] = round(1e6 / b["us_per_step"], 1) if b["us_per_step"] else None
+    return out
+
+
+STAGES = {"train": _train, "verilog": _verilog, "sim": _sim, "bitstream": _bitstream}
