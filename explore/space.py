@@ -35,7 +35,7 @@ from pathlib import Path
 from hw.modelfile import UserError
 
 STAGES = ("train", "verilog", "sim", "bitstream")
-AUTO = "auto"  # parallel: the most lanes the generator builds for the model (explore/stages.py)
+AUTO = "auto"  # parallel: the folding hw.gen.fit picks for the board (python -m hw verilog)
 
 
 def _choices(module: str, name: str) -> tuple:
@@ -57,8 +57,9 @@ AXES = {
     "mode": ("hardware", "str", ("train.cells", "MODES")),
     "epochs": (None, "int", None),  # None: the trainer's default for the task
     "seed": (0, "int", None),
-    "parallel": (4, "parallel", None),
-    "storage": ("registers", "str", ("hw.gen.engine", "STORAGES")),
+    "parallel": (AUTO, "parallel", None),  # lanes (a multiple of the gate rows) or auto
+    "simd": (1, "int", None),  # columns per lane a cycle, with an integer parallel
+    "storage": ("memory", "str", ("hw.gen.top", "STORAGES")),
     "board": ("icebreaker", "str", ("hw.board.top", "BOARDS")),
     "dsp": (True, "bool", None),
 }

@@ -24,8 +24,8 @@ from .space import AUTO, StageSettings
 
 
 def commands(point: dict, st: StageSettings, run: Path) -> dict[str, list[str]]:
-    """stage -> argv after `python -m` (the lanes of `parallel = "auto"` are decided by the
-    verilog stage, which rewrites its own and the bitstream's argv)."""
+    """stage -> argv after `python -m` (`parallel = "auto"`: the generator sizes the engine
+    for the point's board, and the bitstream follows the manifest it writes)."""
     train = ["train", "--task", point["task"], "--cell", point["cell"],
              "--hidden", str(point["hidden"]), "--layers", str(point["layers"]),
              "--quant", point["quant"], "--mode", point["mode"], "--seed", str(point["seed"]),
@@ -38,7 +38,10 @@ def commands(point: dict, st: StageSettings, run: Path) -> dict[str, list[str]]:
         train += ["--baseline"]
     out = {"train": train,
            "verilog": ["hw", "verilog", str(run / "model.json"), "--parallel",
-                       str(point["parallel"]), "--storage", point["storage"], "--out", str(run)],
+                       str(point["parallel"]), "--storage", point["storage"],
+                       "--board", point["board"], "--out", str(run)]
+           + ([] if point["parallel"] in (AUTO, "unrolled")
+              else ["--simd", str(point.get("simd", 1))]),
            "sim": ["sim", str(run), "--simulator", st.simulator]}
     if st.sim_sequences:
         out["sim"] += ["--data", str(run / f"testset-first{st.sim_sequences}.npz")]
@@ -116,36 +119,16 @@ def _train(argv, point, st, run) -> dict:
 def _verilog(argv, point, st, run) -> dict:
     from hw.gen import cli
 
-    if point["parallel"] == AUTO:
-        a = argv["verilog"]  # the record's command then names the lanes chosen
-        a[a.index("--parallel") + 1] = str(auto_lanes(run / "model.json", point["storage"]))
     p = argparse.ArgumentParser()
     cli.add_arguments(p)
     cli.main(p.parse_args(argv["verilog"][2:]))
     man = json.loads((run / "manifest.json").read_text())
     r = man["resources"]
-    return {"parallel": man["parallel"], "cycles_per_step": man["cycles_per_step"],
+    return {"parallel": man["parallel"], "simd": man.get("simd", 1),
+            "cycles_per_step": man["cycles_per_step"],
             "latency": man["latency"], "lanes": r.get("lanes"), "adders": r.get("adders"),
             "multipliers": r.get("multipliers"), "memory_bits": r.get("memory_bits"),
             "state_bits": r.get("state_bits")}
-
-
-def auto_lanes(model_path: Path, storage: str) -> int:
-    """`parallel = "auto"`: the most lanes the generator uses for the model, from the model
-    file's pass shapes: as many as the tallest pass has rows (docs/hardware.md: P is capped
-    there); with block-RAM storage at most the smallest pass's columns (one result a cycle)."""
-    from hw.modelfile import load
-
-    model = load(model_path)
-    rows, cols = [], []
-    for layer in model.layers:
-        rows.append(layer.w_ih.shape[0])
-        cols.append(layer.w_ih.shape[1] + layer.w_hh.shape[1])
-    if model.head is not None:
-        rows.append(model.head.weight.shape[0])
-        cols.append(model.head.weight.shape[1])
-    lanes = max(rows)
-    return min(lanes, min(cols)) if storage == "memory" else lanes
 
 
 def _sim(argv, point, st, run) -> dict:

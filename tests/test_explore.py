@@ -126,7 +126,7 @@ def test_two_trials_on_a_local_cluster_of_two_workers(tmp_path):
     """train, verilog and sim over the whole test set: the RTL's accuracy is the integer
     model's, and the record's verilog command regenerates the same top.v."""
     path = _space(tmp_path, '[stages]\nrun = ["train", "verilog", "sim"]\n[axes]\n' + TINY
-                  + 'quant = ["ternary", "binary"]\nparallel = [4]\n')
+                  + 'quant = ["ternary", "binary"]\nparallel = [3]\n')
     out = tmp_path / "out"
     r = _explore(path, "--out", out, "--workers", 2)
     assert r.returncode == 0, r.stderr
@@ -203,17 +203,17 @@ def _hashes(path):
 
 @pytest.mark.slow
 def test_a_failing_trial_is_recorded_with_its_line_and_the_other_completes(tmp_path):
-    # block-RAM storage takes at most as many lanes as the smallest pass has columns (4 here)
+    # a GRU's lanes come in whole units of 3 gate rows: 4 lanes cannot be built
     path = _space(tmp_path, '[stages]\nrun = ["train", "verilog"]\n[axes]\n' + TINY
-                  + 'parallel = 8\nstorage = ["registers", "memory"]\n')
+                  + 'parallel = [3, 4]\n')
     out = tmp_path / "out"
     r = _explore(path, "--out", out, "--workers", 2)
     assert r.returncode == 0, r.stderr
-    recs = {x["config"]["storage"]: x for x in _records(out)}
-    good, bad = recs["registers"], recs["memory"]
-    assert good["status"] == "ok" and good["figures"]["verilog"]["parallel"] == 8
+    recs = {x["config"]["parallel"]: x for x in _records(out)}
+    good, bad = recs[3], recs[4]
+    assert good["status"] == "ok" and good["figures"]["verilog"]["parallel"] == 3
     assert bad["status"] == "failed" and bad["failed_stage"] == "verilog"
-    assert "storage 'memory'" in bad["error"] and "\n" not in bad["error"]
+    assert "multiple of the 3 gate rows" in bad["error"] and "\n" not in bad["error"]
     assert "train" in bad["figures"] and "verilog" not in bad["figures"]
     assert "## Failed trials" in (out / "report.md").read_text()
     assert "Traceback" in (Path(bad["run"]) / "trial.log").read_text()  # the whole story
@@ -257,25 +257,6 @@ def test_an_existing_scheduler_and_worker_started_as_processes(tmp_path):
         for fh in logs:
             fh.close()
     assert worker.returncode is not None and sched.returncode is not None
-
-
-@pytest.mark.parametrize("cell, hidden, layers, outputs", [
-    ("gru", 4, 1, 10), ("lstm", 3, 2, 2), ("rnn", 2, 1, 9)])
-def test_auto_lanes_are_the_most_the_generator_uses(tmp_path, cell, hidden, layers, outputs):
-    from explore.stages import auto_lanes
-    from hw.gen.cli import generate
-    from hw.modelfile import UserError, save
-    from hw.random_model import random_model
-
-    m = random_model(cell=cell, hidden_size=hidden, num_layers=layers, outputs=outputs,
-                     input_size=5)
-    save(m, tmp_path / "model.json")
-    lanes = auto_lanes(tmp_path / "model.json", "registers")
-    assert generate(m, 10 * lanes)[1]["resources"]["lanes"] == lanes  # the generator's cap
-    mem = auto_lanes(tmp_path / "model.json", "memory")
-    assert generate(m, mem, storage="memory")[1]["resources"]["lanes"] == mem
-    with pytest.raises(UserError):
-        generate(m, mem + 1, storage="memory")
 
 
 class _Client:
