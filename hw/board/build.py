@@ -16,7 +16,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from ..gen.fit import DEVICES, choose
+from ..gen.fit import DEVICES, choose, roofline
 from ..gen.top import STORAGES, UNROLLED, ModelTop
 from ..modelfile import UserError, atomic_write_text, load
 from . import catalog, protocol
@@ -51,6 +51,8 @@ class BuildResult:
     us_per_step: float = 0.0
     fingerprint: str = ""
     synth_opts: str = ""
+    # weights per cycle and weight-ops/s at clock_mhz against the device's bound (hw.gen.fit)
+    roofline: dict | None = None
 
     @property
     def meets_clock(self) -> bool:
@@ -185,7 +187,9 @@ def build(model, *, board: Board, parallel, clock_hz: float, baud: int, out_dir:
         pll=None if top.pll_config is None else top.pll_config.params,
         cycles_per_step=core.cycles_per_step,
         us_per_step=round(core.cycles_per_step / clock_mhz, 3),
-        fingerprint=f"{protocol.fingerprint(model):08x}", synth_opts=synth)
+        fingerprint=f"{protocol.fingerprint(model):08x}", synth_opts=synth,
+        roofline=(roofline(core.tp, DEVICES[board.name], clock_mhz)
+                  if hasattr(core, "tp") and board.name in DEVICES else None))
 
 
 # synth_opts of a build mapped by classic ABC end in this (bitstream.json, bench records)

@@ -1,0 +1,173 @@
+"""The engine's figures on a board, from one run: throughput, Fmax, LUTs against int8, the
+roofline fraction, cycles against the engine's own bound.
+
+    .venv/bin/python bench/engine.py --board icebreaker [--run build/demo/run]
+    .venv/bin/python bench/engine.py --board ulx3s [--hidden 752]
+
+iCEBreaker: the demo's trained model (RUN/model.json, testset.npz and checkpoint.pt, written by
+`make demo`), generated with `--parallel auto`, built with `--clock-mhz auto` (the PLL clock
+it meets). Sequences per second are measured: the test set's first `--measure` sequences run
+back to back through the circuit in amaranth.sim (cycles counted), then the whole test set's
+cycle count from the published per-step figures (the same numbers for the measured part, which
+the script checks) at the built clock. The int8 baseline is the demo's (post-training int8 of
+the same shadow weights), generated with the same lanes, columns and storage and both built at
+the oscillator's clock with DSP inference as the demo has it, so the LUT ratio compares like
+with like.
+
+ULX3S: a ternary GRU with input 16 and `--hidden` units (random weights: the figures do not
+depend on them), `--parallel auto` for the ULX3S, built with `--clock-mhz auto`.
+
+Every step is the project's own command (printed); the builds land in --out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def run(*argv: str) -> None:
+    print(f"$ python -m {' '.join(argv)}", flush=True)
+    r = subprocess.run([sys.executable, "-m", *argv], cwd=ROOT)
+    if r.returncode:
+        raise SystemExit(f"error: python -m {' '.join(argv)} failed (exit {r.returncode})")
+
+
+def measured_cycles(folder: Path, count: int) -> tuple[int, int, int]:
+    """(cycles measured in amaranth.sim for the first `count` test sequences back to back,
+    the published figures' count for them, sequences simulated)."""
+    from hw import metrics
+    from hw.gen.simulate import simulate
+    from hw.gen.top import ModelTop
+    from hw.modelfile import load
+
+    man = json.loads((folder / "manifest.json").read_text())
+    model = load(folder / "model.json")
+    ts = metrics.load_testset(folder / "testset.npz")
+    seqs = [ts.x[i, :ts.lengths[i]] for i in range(min(count, len(ts)))]
+    top = ModelTop(model, parallel=man["parallel"], simd=man["simd"], storage=man["storage"])
+    trace = simulate(top, seqs)
+    published = sum(top.tp.sequence_cycles(len(s)) for s in seqs)
+    return trace.cycles, published, len(seqs)
+
+
+def icebreaker(args) -> list[tuple[str, str]]:
+    from demo import baseline
+    from hw import metrics
+    from hw.gen.topplan import TopPlan
+    from hw.modelfile import load
+
+    src, out = Path(args.run), Path(args.out) / "icebreaker"
+    for f in ("model.json", "testset.npz", "checkpoint.pt"):
+        if not (src / f).is_file():
+            raise SystemExit(f"error: {src / f} does not exist (run make demo, or pass --run)")
+    tern, i8 = out / "ternary", out / "int8"
+    for d in (tern, i8):
+        shutil.rmtree(d, ignore_errors=True)
+        d.mkdir(parents=True)
+    shutil.copy(src / "model.json", tern)
+    shutil.copy(src / "testset.npz", tern)
+    run("hw", "verilog", str(tern / "model.json"), "--parallel", "auto", "--board",
+        "icebreaker")
+    man = json.loads((tern / "manifest.json").read_text())
+    run("hw", "bitstream", str(tern), "--board", "icebreaker", "--clock-mhz", "auto")
+    fast = json.loads((tern / "bitstream.json").read_text())
+    # like for like: both at the oscillator's clock, the same folding, storage and DSP setting
+    osc = out / "ternary-osc"
+    shutil.rmtree(osc, ignore_errors=True)
+    shutil.copytree(tern, osc, ignore=shutil.ignore_patterns("build-*", "*.bin"))
+    fold = ["--parallel", str(man["parallel"]), "--simd", str(man["simd"]), "--storage",
+            man["storage"], "--clock-mhz", "12"]
+    run("hw", "bitstream", str(osc), "--board", "icebreaker", *fold)
+    baseline.write(src, i8)
+    run("hw", "bitstream", str(i8), "--board", "icebreaker", *fold)
+    t_lut = json.loads((osc / "bitstream.json").read_text())["lut"]
+    i_lut = json.loads((i8 / "bitstream.json").read_text())["lut"]
+
+    cycles, published, n = measured_cycles(tern, args.measure)
+    if cycles != published:
+        raise SystemExit(f"error: amaranth.sim took {cycles} cycles for {n} sequences, the "
+                         f"published figures say {published}")
+    ts = metrics.load_testset(tern / "testset.npz")
+    tp = TopPlan.of(load(tern / "model.json"), parallel=man["parallel"], simd=man["simd"],
+                    storage=man["storage"], image=False)
+    total = sum(tp.sequence_cycles(int(t)) for t in ts.lengths)
+    seq_s = len(ts) * fast["clock_mhz"] * 1e6 / total
+    roof = fast.get("roofline", {})
+    return [
+        ("model", f"{man['cell']} {man['hidden_size']}, input {man['input_size']}, "
+                  f"{len(ts)} test sequences"),
+        ("folding (auto)", f"P = {man['parallel']} lanes x S = {man['simd']} columns, "
+                           f"{man['storage']} storage"),
+        ("sequences/s", f"{seq_s:,.0f} at {fast['clock_mhz']:g} MHz ({total} cycles for the "
+                        f"test set; {cycles} measured in amaranth.sim for the first {n})"),
+        ("Fmax", f"{fast['fmax_mhz']:.1f} MHz (clock {fast['clock_mhz']:g} MHz)"),
+        ("LUTs", f"{fast['lut']} of {fast['lut_available']}, {fast['bram']} BRAM, "
+                 f"{fast['dsp']} DSP"),
+        ("ternary / int8 LUTs", f"{t_lut / i_lut:.2f} ({t_lut} / {i_lut}; same lanes, columns, "
+                                f"storage, DSP inference on, both at 12 MHz)"),
+        ("cycles/step / bound", f"{man['cycles_per_step'] / man['bound_cycles']:.2f} "
+                                f"({man['cycles_per_step']} / {man['bound_cycles']})"),
+        ("fraction of the device bound", f"{roof.get('fraction_of_bound', float('nan')):.3f}"),
+    ]
+
+
+def ulx3s(args) -> list[tuple[str, str]]:
+    from hw.modelfile import save
+    from hw.random_model import random_model
+
+    out = Path(args.out) / f"ulx3s-gru{args.hidden}"
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir(parents=True)
+    save(random_model(cell="gru", scheme="ternary", input_size=16, hidden_size=args.hidden,
+                      outputs=10, seed=0), out / "model.json")
+    t0 = time.monotonic()
+    run("hw", "verilog", str(out / "model.json"), "--parallel", "auto", "--board", "ulx3s")
+    man = json.loads((out / "manifest.json").read_text())
+    run("hw", "bitstream", str(out), "--board", "ulx3s", "--clock-mhz", "auto")
+    b = json.loads((out / "bitstream.json").read_text())
+    roof = b.get("roofline", {})
+    return [
+        ("model", f"ternary GRU {args.hidden}, input 16, 10 outputs (random weights)"),
+        ("folding (auto)", f"P = {man['parallel']} x S = {man['simd']}"),
+        ("steps/s", f"{b['clock_mhz'] * 1e6 / man['cycles_per_step']:,.0f} "
+                    f"({man['cycles_per_step']} cycles/step at {b['clock_mhz']:g} MHz)"),
+        ("Fmax", f"{b['fmax_mhz']:.1f} MHz"),
+        ("LUTs, BRAM", f"{b['lut']} of {b['lut_available']}, {b['bram']} of "
+                       f"{b['bram_available']}"),
+        ("cycles/step / bound", f"{man['cycles_per_step'] / man['bound_cycles']:.3f}"),
+        ("fraction of the device bound", f"{roof.get('fraction_of_bound', float('nan')):.3f} "
+                                         f"({roof.get('weight_ops_per_s', 0):.3g} of "
+                                         f"{roof.get('bound_weight_ops_per_s', 0):.3g} "
+                                         f"weight-ops/s)"),
+        ("wall time", f"{time.monotonic() - t0:.0f} s"),
+    ]
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--board", required=True, choices=["icebreaker", "ulx3s"])
+    ap.add_argument("--run", default="build/demo/run", help="iCEBreaker: the demo's run folder")
+    ap.add_argument("--hidden", type=int, default=752, help="ULX3S: the GRU's hidden units")
+    ap.add_argument("--measure", type=int, default=32,
+                    help="iCEBreaker: test sequences measured in amaranth.sim (default 32)")
+    ap.add_argument("--out", default="build/bench-engine")
+    args = ap.parse_args()
+    rows = icebreaker(args) if args.board == "icebreaker" else ulx3s(args)
+    width = max(len(k) for k, _ in rows)
+    print()
+    for k, v in rows:
+        print(f"{k:<{width}}  {v}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
