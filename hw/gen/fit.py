@@ -19,7 +19,8 @@ import math
 from dataclasses import dataclass
 
 from ..modelfile import Model
-from .plan import UNIT_ROWS, make_passes
+from .lanes import row_halves
+from .plan import UNIT_ROWS, make_passes, uses_multipliers
 from .topplan import TopPlan
 
 
@@ -80,25 +81,33 @@ def fits(f: Fit, device: Device) -> bool:
     return f.luts <= device.fill * device.luts and f.brams <= device.brams - 2  # UART FIFOs
 
 
+def _steps(limit: int) -> list[int]:
+    """1..64, then about 3 % apart up to `limit`: fine where the block RAM packing changes."""
+    ks, k = list(range(1, min(64, limit) + 1)), 64.0
+    while k < limit:
+        k *= 1.03
+        ks.append(min(limit, round(k)))
+    return sorted(set(ks))
+
+
 def choose(model: Model, device: Device, storage: str = "memory") -> Fit:
     """The fitting folding with the most steps per second (then the fewest LUTs)."""
     G = len(UNIT_ROWS[model.cell])
     passes = make_passes(model)
+    halves = row_halves(passes, uses_multipliers(model))
     rows = max(len(p.rows) for p in passes)
     widest = max(max(p.split, p.cols - p.split) for p in passes)
     best = None
-    S = 1
-    while S <= 1 << (widest - 1).bit_length():
-        k = 1
-        while k * G <= -(-rows // G) * G:
+    for k in _steps(-(-rows // G)):
+        S = 1
+        while S <= 1 << (widest - 1).bit_length():
             tp = TopPlan.of(model, parallel=k * G, simd=S, storage=storage, passes=passes,
-                            image=False)
+                            image=False, halves=halves)
             f = estimate(tp, device)
             if fits(f, device) and (best is None or (f.steps_per_s, -f.luts)
                                     > (best.steps_per_s, -best.luts)):
                 best = f
-            k = k + 1 if k < 8 else k * 2
-        S *= 2
+            S *= 2
     if best is None:
         raise ValueError(f"no folding of this {model.cell} {model.hidden_size} fits the "
                          f"{device.name}: even one unit's rows a cycle need more block RAM or "

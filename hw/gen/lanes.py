@@ -131,13 +131,20 @@ def _lane_bits(ts: list[int], fmts: list[Fixed]) -> int:
     return width_for(-hi, hi)
 
 
-def make_lane_plan(passes: list[Pass], *, lanes: int, simd: int, finalizers: int,
-                   multiply: bool, image: bool = True) -> LanePlan:
-    """The plan; `image=False` leaves the code words out (`codes` is empty, every other field
-    is exact): what a search over foldings needs, at a fraction of the time."""
-    P, S, F = lanes, simd, finalizers
-    # the largest magnitude code K (shift schemes) over every pass
-    K = 1
+@dataclass(frozen=True)
+class RowHalves:
+    """What every folding of the same passes shares: the code alphabet and, per row, each
+    half's exponent, t values and lane-sum width (computed once for a search)."""
+
+    K: int
+    binary: bool
+    code_bits: int
+    cuts: tuple[int, ...]
+    rows: tuple  # per pass, per row: (base_a, t_a, base_b, t_b, bits_a, bits_b)
+
+
+def row_halves(passes: list[Pass], multiply: bool) -> RowHalves:
+    K = 1  # the largest magnitude code (shift schemes) over every pass
     if not multiply:
         for p in passes:
             for row in p.rows:
@@ -147,35 +154,52 @@ def make_lane_plan(passes: list[Pass], *, lanes: int, simd: int, finalizers: int
                         K = max(K, max(nz) - min(nz) + 1)
     binary = not multiply and all(m != 0 for p in passes for r in p.rows for m in r.mults)
     # a pass with one matrix (the head) is all "half b": the lanes then never keep a first half
-    cuts = [p.split if p.split < p.cols else 0 for p in passes]
-    splits = []  # per pass, per row: ((base_a, t_a), (base_b, t_b))
+    cuts = tuple(p.split if p.split < p.cols else 0 for p in passes)
+    rows = []
     for p, cut in zip(passes, cuts, strict=True):
-        splits.append([(_split_half(list(r.mults[:cut]), multiply, K),
-                        _split_half(list(r.mults[cut:]), multiply, K)) for r in p.rows])
+        fmts = col_formats(p)
+        per = []
+        for r in p.rows:
+            ba, ta = _split_half(list(r.mults[:cut]), multiply, K)
+            bb, tb = _split_half(list(r.mults[cut:]), multiply, K)
+            per.append((ba, ta, bb, tb, _lane_bits(ta, fmts[:cut]), _lane_bits(tb, fmts[cut:])))
+        rows.append(tuple(per))
     if multiply:
-        code_bits = max([2] + [signed_bits(t) for hp in splits for h in hp for _, ts in h
+        code_bits = max([2] + [signed_bits(t) for hp in rows for h in hp for ts in (h[1], h[3])
                                for t in ts])
     else:
         code_bits = 1 if binary else 1 + K.bit_length()
+    return RowHalves(K, binary, code_bits, cuts, tuple(rows))
+
+
+def make_lane_plan(passes: list[Pass], *, lanes: int, simd: int, finalizers: int,
+                   multiply: bool, image: bool = True,
+                   halves: RowHalves | None = None) -> LanePlan:
+    """The plan; `image=False` leaves the code words out (`codes` holds zeros, every other
+    field is exact) and `halves` (row_halves of the same passes) skips the per-weight work:
+    what a search over foldings needs, at a fraction of the time."""
+    P, S, F = lanes, simd, finalizers
+    h = row_halves(passes, multiply) if halves is None else halves
+    K, binary, code_bits, cuts = h.K, h.binary, h.code_bits, h.cuts
+    splits = [[((ba, ta), (bb, tb)) for ba, ta, bb, tb, _, _ in hp] for hp in h.rows]
     layouts, words, info = [], [], []
     acc_bits = sum_bits = 2
     u_max = 0
-    for p, cut, halves in zip(passes, cuts, splits, strict=True):
+    for p, cut, halves, widths in zip(passes, cuts, splits, h.rows, strict=True):
         lows = [b for (ba, ta), (bb, tb) in halves for b, t in ((ba, ta), (bb, tb)) if any(t)]
         e = max([0] + [-b for b in lows])
         ca, cb = -(-cut // S), -(-(p.cols - cut) // S)
         groups = -(-len(p.rows) // P)
-        fmts = col_formats(p)
         layouts.append(PassLayout(ca, cb, groups, max(ca + cb, P // F), e, p.shift + e,
                                   p.out.bits, len(words), len(info), len(p.rows),
                                   lanes_per_group=P))
-        for row, ((ba, ta), (bb, tb)) in zip(p.rows, halves, strict=True):
+        for row, ((ba, ta), (bb, tb)), wr in zip(p.rows, halves, widths, strict=True):
             ua, ub = (ba + e if any(ta) else 0), (bb + e if any(tb) else 0)
             u_max = max(u_max, ua, ub)
             bias = row.bias << e
             sbias = (row.split_bias << e) if row.split_bias is not None else 0
             info.append(RowInfo(bias, sbias, ua, ub, row.split_bias is not None))
-            la, lb = _lane_bits(ta, fmts[:cut]), _lane_bits(tb, fmts[cut:])
+            la, lb = wr[4], wr[5]
             acc_bits = max(acc_bits, la, lb)
             ma, mb = (1 << (la - 1)) << ua, (1 << (lb - 1)) << ub
             if row.split_bias is None:

@@ -16,7 +16,7 @@ from ..modelfile import Model
 from ..reference import default_emit
 from .cell import cell_timing
 from .engine import EngineTiming
-from .lanes import LanePlan, make_lane_plan
+from .lanes import LanePlan, RowHalves, make_lane_plan
 from .plan import ACTIVATIONS, ELEMENTWISE, UNIT_ROWS, Pass, make_passes, uses_multipliers
 
 STORAGES = ("memory", "registers")
@@ -57,7 +57,8 @@ class TopPlan:
 
     @classmethod
     def of(cls, model: Model, *, parallel: int, simd: int = 1, storage: str = "memory",
-           passes: list[Pass] | None = None, image: bool = True) -> TopPlan:
+           passes: list[Pass] | None = None, image: bool = True,
+           halves: RowHalves | None = None) -> TopPlan:
         """`passes`: make_passes(model), when the caller has them; `image=False`: no code
         words (hw.gen.lanes.make_lane_plan), for a search that only reads figures."""
         check_folding(model, parallel, simd, storage)
@@ -70,7 +71,7 @@ class TopPlan:
         widest = max(max(p.split, p.cols - p.split) for p in passes)
         S = min(simd, 1 << (widest - 1).bit_length())
         plan = make_lane_plan(passes, lanes=lanes, simd=S, finalizers=G,
-                              multiply=uses_multipliers(model), image=image)
+                              multiply=uses_multipliers(model), image=image, halves=halves)
         cell = CellParams.of(model)
         latency, h_stage, c_stage = cell_timing(cell)
         f = model.formats
