@@ -21,7 +21,7 @@ def main() -> None:
                        epochs=10, progress=True)
     print(f"trained: {r.metric} of the quantized model {r.qat:.4f}, "
           f"of the exported integer model {r.integer:.4f}")
-    g = shiftrnn.generate(r.run, parallel=4)
+    g = shiftrnn.generate(r.run)
     print(f"generated {g.top_v}: {g.cycles_per_step} cycles per step, latency {g.latency}")
     s = shiftrnn.simulate(r.run, simulator="verilator", limit=a.limit)
     print(f"simulated {s.sequences} sequences: {s.mismatches} mismatching beats, RTL "

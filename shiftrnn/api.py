@@ -7,7 +7,7 @@ Bad input raises `hw.modelfile.UserError` with the commands' one-line messages.
 
     from shiftrnn import train, generate, simulate
     r = train("build/nb", task="digits", hidden=16, epochs=5)
-    generate(r.run, parallel=4)
+    generate(r.run)
     s = simulate(r.run, limit=50)
 """
 
@@ -89,21 +89,24 @@ def export(run) -> TrainResult:
     return train(run, resume=True)
 
 
-def generate(run, *, parallel: int | str = 4, storage: str = "registers",
+def generate(run, *, parallel: int | str = "auto", simd: int | None = None,
+             storage: str = "memory", board: str = "icebreaker",
              cell_units: int | None = None) -> GenerateResult:
-    """RUN/top.v and RUN/manifest.json from RUN/model.json (`make verilog`)."""
+    """RUN/top.v and RUN/manifest.json from RUN/model.json (`make verilog`); `parallel`
+    "auto" sizes the engine for `board`."""
     from hw.gen import cli
 
     run = Path(run)
     cli.main(argparse.Namespace(model=str(run / "model.json"), parallel=str(parallel),
-                                cell_units=cell_units, storage=storage, out=str(run)))
+                                simd=simd, board=board, cell_units=cell_units,
+                                storage=storage, out=str(run)))
     man = json.loads((run / "manifest.json").read_text())
     return GenerateResult(run, run / "top.v", man["cycles_per_step"], man["latency"],
                           man["parallel"], man)
 
 
 def simulate(run, *, simulator: str = "verilator", data=None, limit: int | None = None,
-             parallel: int | str = 4, waves: bool = False) -> SimResult:
+             parallel: int | str = "auto", waves: bool = False) -> SimResult:
     """RUN/top.v in cocotb against the reference model (`make sim`); RUN/sim.json."""
     from sim.simulate import simulate_run
 
