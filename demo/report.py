@@ -42,11 +42,13 @@ def gather(out: Path, settings: dict) -> dict:
     # from the first input beat of a sequence to its output beat, input always valid
     latency_cycles = (mean_len - 1) * cps + sim["latency"]
     res = {k: bit[k] for k in ("lut", "ff", "bram", "dsp")}
-    b = {k: bbit[k] for k in ("lut", "ff", "bram", "dsp", "fmax_mhz", "clock_mhz")}
+    fits = bbit.get("fits", True)  # False: the int8 design did not fit (demo/stages.py)
+    b = {k: bbit.get(k) for k in ("lut", "ff", "bram", "dsp", "fmax_mhz", "clock_mhz")}
+    b["fits"], b["error"] = fits, bbit.get("error")
     b["accuracy"] = _json(base / "int8.json")["accuracy"]
     b["weights"] = weight_stats(modelfile.load(base / "model.json"))
-    ratio = {k: (res[k] / b[k] if b[k] else None) for k in ("lut", "ff", "bram", "dsp")}
-    ratio["fmax"] = bit["fmax_mhz"] / b["fmax_mhz"]
+    ratio = {k: (res[k] / b[k] if fits and b[k] else None) for k in ("lut", "ff", "bram", "dsp")}
+    ratio["fmax"] = bit["fmax_mhz"] / b["fmax_mhz"] if fits else None
     return {
         "settings": settings,
         "board": bit["board"],
@@ -128,7 +130,8 @@ def plots(out: Path, rep: dict) -> None:
     keys = ["lut", "ff", "bram", "dsp"]
     x = np.arange(len(keys))
     ax.bar(x - 0.2, [rep["resources"][k] for k in keys], 0.4, label=rep["settings"]["quant"])
-    ax.bar(x + 0.2, [rep["baseline_int8"][k] for k in keys], 0.4, label="int8 baseline")
+    if rep["baseline_int8"]["fits"]:
+        ax.bar(x + 0.2, [rep["baseline_int8"][k] for k in keys], 0.4, label="int8 baseline")
     ax.set(xticks=x, xticklabels=["LUT", "FF", "BRAM", "DSP"], yscale="symlog",
            title=f"{rep['board']}, P = {rep['parallel']}, DSP inference "
                  f"{'on' if rep['dsp_inference'] else 'off'}")
@@ -178,7 +181,9 @@ def markdown(rep: dict, commands: list[str]) -> str:
         "",
         "## Hardware",
         "",
-        f"Both bitstreams: {rep['board']}, {rep['parallel']} lanes, DSP inference {dsp}.",
+        f"Both bitstreams: {rep['board']}, {rep['parallel']} lanes, DSP inference {dsp}."
+        + ("" if b["fits"] else f" The int8 design with the same lanes and columns does not "
+                                f"fit: {b['error']}"),
         "",
         f"| | {s['quant']} (shift-and-add) | int8 (multipliers) | {s['quant']} / int8 |",
         "|---|---|---|---|",
@@ -187,9 +192,11 @@ def markdown(rep: dict, commands: list[str]) -> str:
                     ("dsp", "DSP blocks")):
         avail = rep["available"].get(k)
         ours = f"{r[k]} of {avail}" if avail else f"{r[k]}"
-        lines.append(f"| {name} | {ours} | {b[k]} | {_ratio(q[k])} |")
+        theirs = b[k] if b["fits"] else "does not fit"
+        lines.append(f"| {name} | {ours} | {theirs} | {_ratio(q[k])} |")
+    bf = f"{b['fmax_mhz']:.1f} MHz" if b["fits"] else "-"
     lines += [
-        f"| Fmax (nextpnr, post-route) | {rep['fmax_mhz']:.1f} MHz | {b['fmax_mhz']:.1f} MHz "
+        f"| Fmax (nextpnr, post-route) | {rep['fmax_mhz']:.1f} MHz | {bf} "
         f"| {_ratio(q['fmax'])} |",
         f"| weight memory | {w['bits']} bits | {b['weights']['bits']} bits "
         f"| {_ratio(w['bits'] / b['weights']['bits'])} |",

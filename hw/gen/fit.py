@@ -44,7 +44,7 @@ class Device:
 # fixed_luts / luts_per_* come from the builds in docs/hardware.md ("Choosing the folding")
 DEVICES = {
     "icebreaker": Device("iCE40UP5K", 5280, 30, ((16, 256), (8, 512), (4, 1024), (2, 2048)),
-                         36.0, 3280, 40.0, 0.0),
+                         36.0, 2983, 44.0, 82.0),
     "ulx3s": Device("ECP5-85F", 83640, 208,
                     ((36, 512), (18, 1024), (9, 2048), (4, 4096), (2, 8192), (1, 16384)),
                     75.0, 4000, 12.0, 60.0),
