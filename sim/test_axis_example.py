@@ -32,7 +32,7 @@ def test_the_axis_wrapper_fits_the_generated_core(tmp_path):
     run.mkdir()
     save(random_model(cell="lstm", input_size=3, hidden_size=4, outputs=5, seed=2),
          run / "model.json")
-    generate(None, run, 2)
+    generate(None, run, 4)
     man = json.loads((run / "manifest.json").read_text())
     i, o = man["input"], man["output"]
     data_w = i["fields"]["data"]["count"] * i["fields"]["data"]["width"]

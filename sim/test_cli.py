@@ -82,6 +82,10 @@ def test_mismatches_are_counted_and_exit_1(tmp_path):
     model = load(run / "model.json")
     model.head.bias[0] += 1  # top.v no longer computes this model
     save(model, run / "model.json")
+    # ... and the manifest says it does (the stamp check would refuse before simulating)
+    man = json.loads((run / "manifest.json").read_text())
+    man["model_fingerprint"] = f"{fingerprint(model):08x}"
+    (run / "manifest.json").write_text(json.dumps(man))
     r = cli(run)
     assert r.returncode == 1, r.stderr
     out = json.loads((run / "sim.json").read_text())
@@ -151,7 +155,7 @@ def test_bad_test_sets_fail_before_any_build(tmp_path, case):
 def test_limit_simulates_the_first_sequences(tmp_path):
     run = tmp_path / "run"
     ts = run_folder(run, n=9)
-    assert main([str(run), "--limit", "4", "--parallel", "2"]) == 0  # verilator by default
+    assert main([str(run), "--limit", "4", "--parallel", "3"]) == 0  # verilator by default
     out = json.loads((run / "sim.json").read_text())
     assert (out["simulator"], out["sequences"], out["limit"]) == ("verilator", 4, 4)
     assert out["steps"] == ts.lengths[:4].sum() and out["mismatches"] == 0
@@ -160,7 +164,7 @@ def test_limit_simulates_the_first_sequences(tmp_path):
 def test_a_top_v_stamped_for_another_model_is_refused(tmp_path):
     run = tmp_path / "run"
     run_folder(run, n=3)
-    generate(None, run, 2)
+    generate(None, run, 3)
     man = json.loads((run / "manifest.json").read_text())
     man["model_fingerprint"] = f"{fingerprint(load(run / 'model.json')):08x}"
     (run / "manifest.json").write_text(json.dumps(man))
