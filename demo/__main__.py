@@ -143,9 +143,12 @@ def summary(rep: dict, out: Path) -> None:
           f"Fmax {rep['fmax_mhz']:.1f} MHz at {rep['clock_mhz']:g} MHz, "
           f"{rep['cycles_per_step']:g} cycles/step, {rep['sequences_per_second']:.0f} "
           f"sequences/s")
-    print(f"int8 baseline: {b['lut']} LUTs, {b['ff']} FFs, {b['dsp']} DSP, Fmax "
-          f"{b['fmax_mhz']:.1f} MHz ({rep['settings']['quant']} uses "
-          f"{rep['ratio_to_int8']['lut']:.2f}x its LUTs)")
+    if not b["fits"]:
+        print(f"int8 baseline with the same folding: {b['error']}")
+    else:
+        print(f"int8 baseline: {b['lut']} LUTs, {b['ff']} FFs, {b['dsp']} DSP, Fmax "
+              f"{b['fmax_mhz']:.1f} MHz ({rep['settings']['quant']} uses "
+              f"{rep['ratio_to_int8']['lut']:.2f}x its LUTs)")
     print(f"wrote {out / 'report.md'} and {out / 'report.json'}")
 
 

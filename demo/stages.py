@@ -55,7 +55,7 @@ def int8_bitstream(base: Path, argv: list[str]) -> None:
     sys.stdout.write(r.stdout)
     if r.returncode == 0:
         return
-    line = (r.stderr.strip().splitlines() or ["(no message)"])[-1]
+    line = (r.stderr.strip().splitlines() or ["(no message)"])[-1].removeprefix("error: ")
     if "does not fit" not in line:
         raise StageFailed(f"stage int8-bitstream failed: {line}")
     print(f"  int8 baseline: {line}", flush=True)
