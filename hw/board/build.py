@@ -337,6 +337,9 @@ def main(args) -> int:
             res2 = build(model, clock_hz=f, out_dir=run / f"build-{board.name}-pll", **common)
             if res2.meets_clock or not res.meets_clock:
                 res = res2
+            else:
+                print(f"[{board.name}] with the PLL Fmax is {res2.fmax_mhz:.1f} MHz < "
+                      f"{res2.clock_mhz:.3f} MHz: keeping the oscillator's clock")
             # the PLL build's own Fmax may allow more: one more try, close under it
             f3 = board.pll_clock_for(0.98 * res2.fmax_mhz * 1e6, args.baud) \
                 if res2.meets_clock else None
@@ -350,9 +353,6 @@ def main(args) -> int:
                 else:
                     print(f"[{board.name}] with the PLL at {f3 / 1e6:.3f} MHz Fmax is "
                           f"{res3.fmax_mhz:.1f} MHz: keeping {f / 1e6:.3f} MHz")
-            else:
-                print(f"[{board.name}] with the PLL Fmax is {res2.fmax_mhz:.1f} MHz < "
-                      f"{res2.clock_mhz:.3f} MHz: keeping the oscillator's clock")
     else:
         try:
             clock_hz = float(args.clock_mhz) * 1e6
