@@ -1,20 +1,10 @@
 """Where `UnrolledTop` keeps the hidden state and the engine's results: registers.
 
-`RegisterState` ("registers", the default): flip-flops. The engine reads the whole vector
-through a multiplexer, the cell stage reads a unit's pre-activations straight from the
-engine's result registers, new h waits in a side buffer until the layer's last unit commits it.
-
-`MemoryState` ("memory"): `lib.memory` blocks, which the board tools map to block RAM, so the
-logic no longer grows with the hidden size. Per layer, h is two banks of H words: a pass reads
-the current bank while the cell stage writes the other, and committing a layer flips its bank.
-A layer's `fresh` flag stands for an all-zero state after a sequence's first beat (and after
-reset), so nothing is cleared word by word. The engine hands finished rows out in row order
-and they go to one memory per gate row of a unit (and one for a split row's first part); the
-head's rows go to registers, the output beat's source. Memory reads take a cycle, so the cell
-stage is two stages: `go` presents the unit's addresses, `consume` (the next cycle) computes
-and writes it, and the layer commits on its last unit's `consume`.
-
-Both give the FSM in `ModelTop.elaborate` the same hooks; see its `schedule` for the cycles.
+`RegisterState`: flip-flops. The unrolled engine reads the whole vector through a
+multiplexer, the cell stage reads a unit's pre-activations straight from the engine's result
+registers, new h waits in a side buffer until the layer's last unit commits it. It gives the
+FSM in `UnrolledTop.elaborate` its hooks; see its `schedule` for the cycles. (The wide-lane
+engine's `ModelTop` keeps every vector in memories, hw/gen/top.py.)
 """
 
 from __future__ import annotations
@@ -25,7 +15,6 @@ from .plan import UNIT_ROWS
 
 
 class RegisterState:
-    pipelined = False  # the cell stage consumes a unit in its `go` cycle
 
     def __init__(self, top, m, x):
         self.top, eng, model, f = top, top.engine, top.model, top.model.formats

@@ -132,8 +132,7 @@ class UnrolledTop(wiring.Component):
         x = Signal(data.ArrayLayout(signed(f["input"].bits), I))
         state = RegisterState(self, m, x)
 
-        # the cell stage: batch b handles units b*U .. b*U+U-1; with storage "memory" it reads
-        # in the `go` cycle and computes in the next (`consume`, for unit `index`)
+        # the cell stage: batch b handles units b*U .. b*U+U-1, in the cycle its rows are in
         batch = Signal(range(H // U + 1))
         need = Signal(range(H * G + U * G + 1))  # rows the batch needs written
         units = []
@@ -143,12 +142,7 @@ class UnrolledTop(wiring.Component):
             units.append(cu)
         state.pre_inputs(m, units, batch)
         go, index = Signal(), batch
-        if state.pipelined:  # the layer stays in its state for the last unit's consume
-            m.d.comb += go.eq((eng.ready >= need) & (batch < H // U))
-            consume, index = Signal(), Signal.like(batch)
-            m.d.sync += [consume.eq(0), index.eq(batch)]
-        else:
-            m.d.comb += go.eq(eng.ready >= need)
+        m.d.comb += go.eq(eng.ready >= need)
 
         last_in = Signal()
         o_valid = Signal()
@@ -208,13 +202,7 @@ class UnrolledTop(wiring.Component):
                     state.cell_inputs(m, li, units, batch)
                     with m.If(go):
                         m.d.sync += [batch.eq(batch + 1), need.eq(need + U * G)]
-                        if state.pipelined:
-                            m.d.sync += consume.eq(1)
-                        else:  # nested, as in the register design's netlist before memories
-                            finish_batch(li)
-                    if state.pipelined:
-                        with m.If(consume):
-                            finish_batch(li)
+                        finish_batch(li)
             if model.head is not None:
                 with m.State("HEAD"):
                     n = self.out_count
