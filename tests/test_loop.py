@@ -89,7 +89,7 @@ def test_nan_loss_stops_with_a_clear_message(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(loop, "loss_fn", lambda logits, y: real(logits, y) * float("nan"))
     assert main([*TINY, "--out", str(tmp_path / "r")]) == 2
     err = capsys.readouterr().err
-    assert err == "error: the loss became nan at qat epoch 1 step 1; lower --lr (now 0.01) " \
+    assert err == "error: the loss became nan at qat epoch 1 step 1; lower --lr (now 0.02) " \
                   "or check the data\n"
 
 
@@ -102,7 +102,7 @@ def test_nan_weights_stop_with_a_clear_message(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(Net, "clip_shadow_", poisoned)
     assert main([*TINY, "--batch", "5000", "--out", str(tmp_path / "r")]) == 2  # 1 step/epoch
     assert capsys.readouterr().err == "error: parameter rnn.weight_hh_l0 became NaN/inf at the " \
-        "end of qat epoch 1; lower --lr (now 0.01)\n"
+        "end of qat epoch 1; lower --lr (now 0.02)\n"
 
 
 @pytest.mark.parametrize("args,message", [

@@ -42,6 +42,7 @@ class QuantMixin:
     quant: str
     mode: str
     levels: int
+    level_rule: str = "glorot"  # binary/ternary level: the Glorot one in _exp, or "fit"
     _exp: dict[str, int]
 
     def _setup(self, quant: str, mode: str, levels: int, formats: dict | None) -> None:
@@ -54,7 +55,7 @@ class QuantMixin:
     def codes(self, name: str, training: bool = False):
         """(codes, per-row exponents) of weight `name`; deterministic unless training."""
         return Q.quantize(getattr(self, name), self.quant, exp=self._exp[name], levels=self.levels,
-                          stochastic=training)
+                          stochastic=training, rule=self.level_rule)
 
     def qweight(self, name: str, dtype=None) -> torch.Tensor:
         """The weight the forward pass uses (gradient straight through to the shadow weight)."""
@@ -76,7 +77,7 @@ class QuantMixin:
     @torch.no_grad()
     def clip_shadow_(self) -> None:
         for name, e in self._exp.items():
-            bound = Q.clip_bound(self.quant, e)
+            bound = Q.clip_bound(self.quant, e, self.level_rule)
             if bound is not None:
                 getattr(self, name).clamp_(-bound, bound)
 
@@ -88,13 +89,15 @@ class QuantRecurrent(QuantMixin, nn.Module):
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, *,
                  quant: str = "float", mode: str = "weights", activation: str = "pwl",
-                 levels: int = 7, formats: dict | None = None, level_shift: int = 0):
+                 levels: int = 7, formats: dict | None = None, level_shift: int = 0,
+                 level_rule: str = "glorot"):
         super().__init__()
         for what, v in (("input size", input_size), ("hidden size", hidden_size),
                         ("number of layers", num_layers)):
             if not isinstance(v, int) or v < 1:
                 raise ValueError(f"{what} must be a positive integer, not {v!r}")
         self._setup(quant, mode, levels, formats)
+        self.level_rule = Q.check_rule(level_rule)
         self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
         self.activation = activation
         G, H = GATES[self.cell], hidden_size
@@ -328,9 +331,10 @@ class QuantLinear(QuantMixin, nn.Module):
 
     def __init__(self, in_features: int, out_features: int, *, quant: str = "float",
                  mode: str = "weights", levels: int = 7, formats: dict | None = None,
-                 level_shift: int = 0):
+                 level_shift: int = 0, level_rule: str = "glorot"):
         super().__init__()
         self._setup(quant, mode, levels, formats)
+        self.level_rule = Q.check_rule(level_rule)
         lin = nn.Linear(in_features, out_features)  # torch's init
         self.weight, self.bias = lin.weight, lin.bias
         self._exp = {"weight": Q.glorot_exponent(in_features, out_features) + level_shift}
@@ -351,11 +355,12 @@ class Net(nn.Module):
     def __init__(self, *, cell: str, input_size: int, hidden: int, layers: int = 1,
                  outputs: int | None = None, emit: str = "last", quant: str = "float",
                  mode: str = "weights", activation: str = "pwl", levels: int = 7,
-                 formats: dict | None = None, level_shift: int = 0):
+                 formats: dict | None = None, level_shift: int = 0, level_rule: str = "glorot"):
         super().__init__()
         if cell not in CELLS:
             raise ValueError(f"cell must be one of {', '.join(CELLS)}, not {cell!r}")
-        kw = dict(quant=quant, mode=mode, levels=levels, formats=formats, level_shift=level_shift)
+        kw = dict(quant=quant, mode=mode, levels=levels, formats=formats, level_shift=level_shift,
+                  level_rule=level_rule)
         self.rnn = CELLS[cell](input_size, hidden, layers, activation=activation, **kw)
         self.head = QuantLinear(hidden, outputs, **kw) if outputs else None
         self.emit = emit if outputs else "hidden"

@@ -9,13 +9,13 @@ from hw.numerics import ACTIVATION_KINDS
 
 from .cells import CELLS, DEFAULT_FORMATS, MODES
 from .data import TASKS
-from .quantizers import QUANTIZERS
+from .quantizers import LEVEL_RULES, QUANTIZERS
 
 # Per task: epochs, learning rate, batch size, level shift (what `None` in Config means).
 # char: one-hot inputs reach a layer through one column only, and the recurrent weights of a
 # language model need more gain; levels twice the Glorot bound (and lr 0.02) measured best on PTB.
 TASK_DEFAULTS = {
-    "digits": dict(epochs=40, lr=0.01, batch=32, level_shift=0),
+    "digits": dict(epochs=40, lr=0.02, batch=32, level_shift=0),
     "char": dict(epochs=2, lr=0.02, batch=32, level_shift=1),
     "vowels": dict(epochs=60, lr=0.01, batch=16, level_shift=0),
     "fsdd": dict(epochs=30, lr=0.005, batch=32, level_shift=0),
@@ -34,6 +34,7 @@ class Config:
     activation: str = "pwl"
     levels: int = 7  # exponential: codes -levels..levels
     level_shift: int | None = None  # binary/ternary level: Glorot bound (pow2) times 2**shift
+    level_rule: str = "glorot"  # binary/ternary/pow2-ternary level: glorot, or fit to the weights
     epochs: int | None = None
     lr: float | None = None
     batch: int | None = None
@@ -63,6 +64,7 @@ class Config:
         choice("quant", QUANTIZERS)
         choice("mode", MODES)
         choice("activation", ACTIVATION_KINDS)
+        choice("level_rule", LEVEL_RULES)
         for name, lo, hi in (("hidden", 1, 4096), ("layers", 1, 16), ("levels", 1, 15),
                              ("epochs", 1, 100000), ("batch", 1, 1 << 20), ("threads", 1, 256),
                              ("seq_len", 2, 1 << 20), ("ptq_finetune", 0, 100000),
