@@ -86,7 +86,7 @@ def main(argv=None) -> int:
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--epochs", type=int, default=40)
     p.add_argument("--batch", type=int, default=64)
-    p.add_argument("--torch-lr", type=float, nargs="+", default=[0.02, 0.01, 0.003])
+    p.add_argument("--torch-lr", type=float, nargs="*", default=[0.02, 0.01, 0.003])
     p.add_argument("--ours", default="{}",
                    help="JSON of extra Config fields for our run, e.g. '{\"lr\": 0.005}'")
     p.add_argument("--out", help="write the table as JSON here")

@@ -5,8 +5,8 @@ malformed). Features are real numbers; the trainer maps them into the input fixe
 with the per-feature `offset` and `scale` computed here from the training split (the model file's
 `input_transform`). This module does not touch torch.
 
-- `digits`: scikit-learn's bundled 8x8 digits, each image 8 time steps of 8 pixels (scaled into
-  [0, 1] by the training range), a seeded shuffled 80/20 split. No download, no path.
+- `digits`: scikit-learn's bundled 8x8 digits, each image 8 time steps of 8 pixels (divided by
+  16, the training range), a seeded shuffled 80/20 split. No download, no path.
 - `char`: character-level language model. A folder with ptb.char.{train,valid,test}.txt (symbols
   separated by spaces, `_` between words; lines are joined) or a plain text file / a folder with
   input.txt (split 90/5/5). One-hot inputs, next-symbol targets at every step, sequences of
@@ -75,13 +75,15 @@ def _need_path(task: str, path) -> Path:
 def _normalisation(split: Split, kind: str = "standard") -> tuple[np.ndarray, np.ndarray]:
     """Per-feature offset and scale over the valid steps of the training split.
 
-    `standard`: mean and 1/std. `range`: min and 1/(max - min), so the training values span
-    [0, 1] and none saturates the input format (for bounded features such as pixels)."""
+    `standard`: mean and 1/std. `range`: one offset and scale for all features, the training
+    values' min and 1/(max - min), so they span [0, 1] and none saturates the input format
+    (for features in one unit, such as pixels)."""
     mask = np.arange(split.x.shape[1])[None, :] < split.lengths[:, None]
     v = split.x[mask]
     if kind == "range":
-        lo, span = v.min(axis=0), v.max(axis=0) - v.min(axis=0)
-        return lo, np.where(span > 1e-8, 1.0 / np.maximum(span, 1e-8), 1.0)
+        lo, span = v.min(), v.max() - v.min()
+        ones = np.ones(v.shape[1])
+        return lo * ones, ones / span if span > 1e-8 else ones
     std = v.std(axis=0)
     return v.mean(axis=0), np.where(std > 1e-8, 1.0 / np.maximum(std, 1e-8), 1.0)
 
@@ -104,8 +106,8 @@ def digits(seed: int = 0) -> Task:
     lengths = np.full(len(x), 8, dtype=np.int64)
     tr = Split(x[:n_train], lengths[:n_train], y[:n_train])
     te = Split(x[n_train:], lengths[n_train:], y[n_train:])
-    # pixels 0..16 scaled into [0, 1] (as plain torch baselines divide by 16): standardising
-    # blew the rarely-lit edge column up tenfold and saturated 1.9% of the inputs
+    # pixels 0..16 divided by 16 (the training range), as plain torch baselines do:
+    # standardising blew the rarely-lit edge column up tenfold and saturated 1.9% of the inputs
     return _with_norm(Task("digits", "accuracy", "last", [str(i) for i in range(10)], 8,
                            tr, None, te), "range")
 
