@@ -14,14 +14,24 @@ keeps what it finished, and a name already in the record is not run again. At th
 table of every record line whose config matches is printed, with test BPC minus the `float`
 variant's; `--table-only` prints it without training. The run folders go to `--runs`
 (default build/char-ablation/NAME).
+
+Besides Config fields a variant may hold diagnostic changes that are not trainer options
+(they answer "where is the gap?", not "what to train with"): `diag_head_float` (the head
+trains in float; the final test metric quantizes it, so read the validation BPC),
+`diag_init_scale` (the shadow weights' init times a factor), `diag_init_match` (shadow init
+such that the quantized weights have torch init's variance) and `diag_ih_shift` (the input
+matrix's level times 2**shift). They act on the fresh net right after train.loop.make_net.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from pathlib import Path
+
+import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -35,11 +45,58 @@ def load_records(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
-def run_variant(name: str, fields: dict, runs: Path) -> dict:
-    from train.loop import run
+DIAGNOSTICS = ("diag_head_float", "diag_init_scale", "diag_init_match", "diag_ih_shift")
 
+
+def _diagnose(net, cfg: Config, diag: dict) -> None:
+    """Apply the diagnostic changes to a freshly made net (not trainer options; see above)."""
+    from train import quantizers as Q
+
+    rnn = net.rnn
+    if diag.get("diag_ih_shift"):  # the input matrix's level times 2**shift, re-initialised
+        rnn._exp["weight_ih_l0"] += diag["diag_ih_shift"]
+        if Q.scheme_of(rnn.quant) in ("binary", "ternary", "pow2-ternary", "exponential"):
+            level = 2.0 ** rnn._exp["weight_ih_l0"]
+            with torch.no_grad():
+                rnn.weight_ih_l0.uniform_(-level, level)
+    if diag.get("diag_init_match"):  # quantized weights start with torch init's variance
+        with torch.no_grad():
+            for m in net.quant_modules():
+                for n, e in m._exp.items():
+                    level, var = 2.0**e, 1.0 / (3 * cfg.hidden)
+                    b = (level / 2) / (1 - var / level**2)
+                    getattr(m, n).uniform_(-b, b)
+    if diag.get("diag_init_scale") is not None:  # shadow weights' init times a factor
+        with torch.no_grad():
+            for m in net.quant_modules():
+                for n in m._exp:
+                    getattr(m, n).mul_(diag["diag_init_scale"])
+    if diag.get("diag_head_float"):  # a float head in training (the test metric quantizes it)
+        net.head.quant = "float"
+        with torch.no_grad():
+            bound = 1 / math.sqrt(cfg.hidden)
+            net.head.weight.uniform_(-bound, bound)
+
+
+def run_variant(name: str, fields: dict, runs: Path) -> dict:
+    from train import loop
+
+    fields = dict(fields)
+    diag = {k: fields.pop(k) for k in DIAGNOSTICS if k in fields}
     cfg = Config(task="char", **fields).check()
-    res = run(cfg, runs / name, progress=True)
+    make_net = loop.make_net
+
+    def patched(cfg_, task, quant, mode):
+        net = make_net(cfg_, task, quant, mode)
+        _diagnose(net, cfg_, diag)
+        return net
+
+    loop.make_net = patched
+    try:
+        res = loop.run(cfg, runs / name, progress=True)
+    finally:
+        loop.make_net = make_net
+    fields.update(diag)
     return {"name": name, "fields": fields, "config": cfg.as_dict(),
             "valid": [e["valid_bpc"] for e in res["epochs"]],
             "train": [e["train_bpc"] for e in res["epochs"]],
