@@ -106,12 +106,14 @@ def run_variant(name: str, fields: dict, runs: Path) -> dict:
 
 def table(records: list[dict]) -> str:
     ref = next((r for r in records if r["name"] == "float"), None)
-    lines = ["| variant | epochs | final valid | test (qat) | test (integer) | test - float |",
-             "|---|---|---|---|---|---|"]
+    lines = ["| variant | epochs | final valid | valid - float | test (qat) | test (integer) | "
+             "test - float | integer - qat |", "|---|---|---|---|---|---|---|---|"]
     for r in records:
-        delta = f"{r['qat'] - ref['qat']:+.3f}" if ref else ""
-        lines.append(f"| {r['name']} | {len(r['valid'])} | {r['valid'][-1]:.4f} | "
-                     f"{r['qat']:.4f} | {r['integer']:.4f} | {delta} |")
+        dv = f"{r['valid'][-1] - ref['valid'][-1]:+.3f}" if ref else ""
+        dt = f"{r['qat'] - ref['qat']:+.3f}" if ref else ""
+        lines.append(f"| {r['name']} | {len(r['valid'])} | {r['valid'][-1]:.4f} | {dv} | "
+                     f"{r['qat']:.4f} | {r['integer']:.4f} | {dt} | "
+                     f"{r['integer'] - r['qat']:+.4f} |")
     return "\n".join(lines)
 
 
