@@ -27,6 +27,7 @@ from . import quantizers as Q
 from .ste import Activation, round_to, saturate, straight, to_format
 
 MODES = ("weights", "hardware")
+LR_SCALES = ("none", "level")  # Net.param_groups
 DEFAULT_FORMATS = {"input": (8, 6), "state": (10, 8), "preact": (12, 7), "cell": (14, 8),
                    "output": (16, 8)}
 F64 = torch.float64
@@ -379,6 +380,23 @@ class Net(nn.Module):
     def clip_shadow_(self) -> None:
         for m in self.quant_modules():
             m.clip_shadow_()
+
+    def param_groups(self, lr_scale: str = "none") -> list[dict]:
+        """Optimizer parameter groups. `level`: each clipped shadow weight matrix's learning
+        rate is divided by its Glorot level (BinaryConnect's W_LR_scale = 1/H, which the
+        paper's code inherits), so a step moves it by the same fraction of its clip range
+        whatever the matrix's size; `lr_scale` in each group is the factor on the base rate."""
+        if lr_scale not in LR_SCALES:
+            raise ValueError(f"lr scale must be one of {', '.join(LR_SCALES)}, not {lr_scale!r}")
+        scaled, ids = [], set()
+        for m in self.quant_modules():
+            for name, e in m._exp.items():
+                if lr_scale == "level" and Q.clip_bound(m.quant, e, m.level_rule) is not None:
+                    p = getattr(m, name)
+                    scaled.append({"params": [p], "lr_scale": 2.0 ** -e})
+                    ids.add(id(p))
+        rest = [p for p in self.parameters() if id(p) not in ids]
+        return [{"params": rest, "lr_scale": 1.0}, *scaled]
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
         h = self.rnn(x)

@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass, field, fields
 from hw.modelfile import UserError
 from hw.numerics import ACTIVATION_KINDS
 
-from .cells import CELLS, DEFAULT_FORMATS, MODES
+from .cells import CELLS, DEFAULT_FORMATS, LR_SCALES, MODES
 from .data import TASKS
 from .quantizers import LEVEL_RULES, QUANTIZERS
 
@@ -35,6 +35,7 @@ class Config:
     levels: int = 7  # exponential: codes -levels..levels
     level_shift: int | None = None  # binary/ternary level: Glorot bound (pow2) times 2**shift
     level_rule: str = "glorot"  # binary/ternary/pow2-ternary level: glorot, or fit to the weights
+    lr_scale: str = "none"  # "level": shadow weights' learning rate divided by their Glorot level
     epochs: int | None = None
     lr: float | None = None
     batch: int | None = None
@@ -65,6 +66,7 @@ class Config:
         choice("mode", MODES)
         choice("activation", ACTIVATION_KINDS)
         choice("level_rule", LEVEL_RULES)
+        choice("lr_scale", LR_SCALES)
         for name, lo, hi in (("hidden", 1, 4096), ("layers", 1, 16), ("levels", 1, 15),
                              ("epochs", 1, 100000), ("batch", 1, 1 << 20), ("threads", 1, 256),
                              ("seq_len", 2, 1 << 20), ("ptq_finetune", 0, 100000),

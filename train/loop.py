@@ -139,7 +139,7 @@ def train_epoch(net, opt, cfg, inputs, phase_i, phase, epoch, epochs, lr, progre
         x, lengths, y = inputs.batch(split, idx, dtype_of(net))
         step_lr = cosine_lr(lr, epoch * steps + s, epochs * steps)
         for g in opt.param_groups:
-            g["lr"] = step_lr
+            g["lr"] = step_lr * g.get("lr_scale", 1.0)
         logits = net(x, lengths)
         loss = loss_fn(logits, y)
         _check_loss(loss, f"{phase} epoch {epoch + 1} step {s + 1}", lr)
@@ -230,7 +230,7 @@ def run(cfg: Config, out, *, resume: bool = False, progress: bool = True) -> dic
             net = make_net(cfg, task, ph["quant"], ph["mode"])
         else:  # post-training quantization of the float model, then fine-tuning
             net = _ptq(cfg, task, net, state, inputs)
-        opt = torch.optim.Adam(net.parameters(), lr=ph["lr"])
+        opt = torch.optim.Adam(net.param_groups(cfg.lr_scale), lr=ph["lr"])
         if state["epoch"] > 0:
             opt.load_state_dict(state["opt"])
         for epoch in range(state["epoch"], ph["epochs"]):
