@@ -144,14 +144,14 @@ def test_fit_rule_levels_follow_the_weights_and_clip_at_four_times_glorot():
     assert (scale == scale[0]).all() and scale[0] > -2  # grew with the weights
 
 
-@pytest.mark.parametrize("quant", ["ternary", "exponential", "float", "int8"])
-def test_level_lr_scale_divides_each_clipped_matrix_rate_by_its_level(quant):
+@pytest.mark.parametrize("quant", ["ternary", "pow2-ternary", "exponential", "float", "int8"])
+def test_level_lr_scale_divides_each_ternary_matrix_rate_by_its_level(quant):
     net = Net(cell="gru", input_size=8, hidden=32, outputs=10, quant=quant, level_shift=1)
     groups = net.param_groups("level")
     seen = [id(p) for g in groups for p in g["params"]]
     assert sorted(seen) == sorted(id(p) for p in net.parameters())  # each exactly once
     want = {}
-    if quant in ("ternary", "exponential"):  # levels 2**0 (ih), 2**-1 (hh), 2**0 (head)
+    if quant in ("ternary", "pow2-ternary"):  # levels 2**0 (ih), 2**-1 (hh), 2**0 (head)
         want = {id(net.rnn.weight_ih_l0): 1.0, id(net.rnn.weight_hh_l0): 2.0,
                 id(net.head.weight): 1.0}
     for g in groups:
