@@ -50,6 +50,13 @@ def test_report_tables_finished_runs(tmp_path, capsys):
     assert report.main([str(tmp_path / "none")]) == 2
 
 
+def test_level_lr_scale_and_fit_rule_runs_export_exactly(tmp_path):
+    out, res = _run(tmp_path, "--quant", "pow2-ternary", "--lr-scale", "level", "--level-rule",
+                    "fit", "--epochs", "1")
+    assert res["exact"] and res["integer"] == res["qat"]
+    assert res["config"]["lr_scale"] == "level" and res["config"]["level_rule"] == "fit"
+
+
 def test_runs_are_deterministic(tmp_path):
     a, _ = _run(tmp_path, "--quant", "ternary-stoch", name="a")
     b, _ = _run(tmp_path, "--quant", "ternary-stoch", name="b")
@@ -112,6 +119,8 @@ def test_nan_weights_stop_with_a_clear_message(tmp_path, monkeypatch, capsys):
     (["--hidden", "0"], "--hidden must be an integer from 1 to 4096, not 0"),
     (["--lr", "-1"], "--lr must be a positive number, not -1.0"),
     (["--ptq-finetune", "2"], "--ptq-finetune needs --ptq"),
+    (["--lr-scale", "fast"], "--lr-scale 'fast' is not one of none, level"),
+    (["--level-rule", "best"], "--level-rule 'best' is not one of glorot, fit"),
     (["--resume"], "--resume: .*checkpoint.pt does not exist"),
 ])
 def test_bad_input_is_one_error_line_and_exit_2(tmp_path, capsys, args, message):
