@@ -18,8 +18,10 @@ name -> scheme: codes from the shadow weight w (L: the matrix's level, a power o
 - exponential-stoch -> exponential: 2**floor or 2**ceil, unbiased in expectation, in training
 - int4, int8 -> int4, int8: round(w / 2**s), s per row the smallest that holds max|w|
 
-Stochastic quantizers are deterministic (the first formula of their family) in evaluation and
-export. This module imports only torch and hw.
+With the `fit` level rule binary and ternary take their level from the weights instead of
+the Glorot bound (fitted_exponents, one per matrix) and pow2-ternary fits each row's level the
+same way. Stochastic quantizers are deterministic (the first formula of their family) in
+evaluation and export. This module imports only torch and hw.
 """
 
 from __future__ import annotations
