@@ -57,6 +57,16 @@ def test_level_lr_scale_and_fit_rule_runs_export_exactly(tmp_path):
     assert res["config"]["lr_scale"] == "level" and res["config"]["level_rule"] == "fit"
 
 
+def test_a_checkpoint_from_before_the_new_options_still_resumes(tmp_path):
+    out, first = _run(tmp_path, "--epochs", "1")
+    ckpt = loop.load_checkpoint(out / "checkpoint.pt")
+    for k in ("level_rule", "lr_scale"):  # what older trainers wrote
+        del ckpt["config"][k]
+    loop.save_checkpoint(out / "checkpoint.pt", ckpt)
+    assert main(["--out", str(out), "--resume", "--no-progress"]) == 0
+    assert json.loads((out / "train.json").read_text())["integer"] == first["integer"]
+
+
 def test_runs_are_deterministic(tmp_path):
     a, _ = _run(tmp_path, "--quant", "ternary-stoch", name="a")
     b, _ = _run(tmp_path, "--quant", "ternary-stoch", name="b")

@@ -208,7 +208,8 @@ def run(cfg: Config, out, *, resume: bool = False, progress: bool = True) -> dic
              "history": [], "results": {}, "seconds": 0.0}
     if resume:
         state = load_checkpoint(ckpt_path)
-        if state.get("config") != cfg.as_dict():
+        # through Config, so a checkpoint from before a new option compares with its default
+        if Config.from_dict(state.get("config") or {}).as_dict() != cfg.as_dict():
             raise UserError(f"--resume: the options differ from those of {ckpt_path}")
     task = data.load(cfg.task, cfg.data, seed=cfg.seed, seq_len=cfg.seq_len)
     shell = modelfile.Model(cfg.cell, task.input_size, cfg.hidden, cfg.activation,
