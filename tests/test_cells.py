@@ -51,11 +51,12 @@ def test_activation_lookup_is_hw_activate_with_a_smooth_gradient():
         assert (a.grad > 0).all()  # also on the flat segments
 
 
-def _trained(cell, quant, layers=1, activation="pwl", steps=4, seed=0, hidden=6, inputs=5):
+def _trained(cell, quant, layers=1, activation="pwl", steps=4, seed=0, hidden=6, inputs=5,
+             rule="glorot"):
     """A small hardware-mode net after a few training steps (weights away from their init)."""
     torch.manual_seed(seed)
     net = Net(cell=cell, input_size=inputs, hidden=hidden, layers=layers, outputs=4,
-              quant=quant, mode="hardware", activation=activation, levels=4)
+              quant=quant, mode="hardware", activation=activation, levels=4, level_rule=rule)
     opt = torch.optim.Adam(net.parameters(), lr=0.05)
     for _ in range(steps):
         x = torch.randn(16, 7, inputs).clamp(-2, 1.9).mul(64).round().div(64)
@@ -73,13 +74,17 @@ class _Digits:  # a task without an input transform, for export
 
 
 @pytest.mark.parametrize("cell", list(CELLS))
-@pytest.mark.parametrize("quant,layers,activation", [
-    ("ternary", 1, "pwl"), ("binary-stoch", 2, "hard"), ("pow2-ternary", 1, "hard"),
-    ("exponential", 2, "pwl"), ("exponential-stoch", 1, "pwl"), ("int4", 1, "pwl"),
-    ("int8", 1, "hard"), ("float", 1, "pwl"), ("ternary-stoch", 1, "hard"), ("binary", 1, "pwl"),
+@pytest.mark.parametrize("quant,layers,activation,rule", [
+    ("ternary", 1, "pwl", "glorot"), ("binary-stoch", 2, "hard", "glorot"),
+    ("pow2-ternary", 1, "hard", "glorot"), ("exponential", 2, "pwl", "glorot"),
+    ("exponential-stoch", 1, "pwl", "glorot"), ("int4", 1, "pwl", "glorot"),
+    ("int8", 1, "hard", "glorot"), ("float", 1, "pwl", "glorot"),
+    ("ternary-stoch", 1, "hard", "glorot"), ("binary", 1, "pwl", "glorot"),
+    ("ternary", 2, "pwl", "fit"), ("pow2-ternary", 1, "pwl", "fit"),
 ])
-def test_hardware_mode_equals_the_reference_on_every_integer(cell, quant, layers, activation):
-    net = _trained(cell, quant, layers, activation, seed=layers)
+def test_hardware_mode_equals_the_reference_on_every_integer(cell, quant, layers, activation,
+                                                             rule):
+    net = _trained(cell, quant, layers, activation, seed=layers, rule=rule)
     model = export.to_model(net, _Digits())
     rng = np.random.default_rng(3)
     xs = random_inputs(rng, model, (40, 9))  # the format's extremes mixed in: saturation paths
@@ -127,6 +132,34 @@ def test_shadow_weights_are_clipped_to_the_ternary_level():
         g.weight_hh_l0.mul_(10)
     g.clip_shadow_()
     assert g.weight_hh_l0.abs().max() <= 0.25 and g.weight_ih_l0.abs().max() <= 0.5
+
+
+def test_fit_rule_levels_follow_the_weights_and_clip_at_four_times_glorot():
+    g = QuantGRU(8, 32, quant="ternary", level_rule="fit")
+    with torch.no_grad():
+        g.weight_hh_l0.mul_(10)
+    g.clip_shadow_()  # Glorot level 2**-2: the fit rule clips at 1.0, not 0.25
+    assert g.weight_hh_l0.abs().max() == 1.0 and g.weight_ih_l0.abs().max() <= 2.0
+    _, scale = g.codes("weight_hh_l0")
+    assert (scale == scale[0]).all() and scale[0] > -2  # grew with the weights
+
+
+@pytest.mark.parametrize("quant", ["ternary", "pow2-ternary", "exponential", "float", "int8"])
+def test_level_lr_scale_divides_each_ternary_matrix_rate_by_its_level(quant):
+    net = Net(cell="gru", input_size=8, hidden=32, outputs=10, quant=quant, level_shift=1)
+    groups = net.param_groups("level")
+    seen = [id(p) for g in groups for p in g["params"]]
+    assert sorted(seen) == sorted(id(p) for p in net.parameters())  # each exactly once
+    want = {}
+    if quant in ("ternary", "pow2-ternary"):  # levels 2**0 (ih), 2**-1 (hh), 2**0 (head)
+        want = {id(net.rnn.weight_ih_l0): 1.0, id(net.rnn.weight_hh_l0): 2.0,
+                id(net.head.weight): 1.0}
+    for g in groups:
+        for p in g["params"]:
+            assert g["lr_scale"] == want.get(id(p), 1.0)
+    assert [len(g["params"]) for g in net.param_groups("none")] == [6]
+    with pytest.raises(ValueError, match="lr scale must be one of none, level, not 'x'"):
+        net.param_groups("x")
 
 
 def test_bad_options_are_named():

@@ -49,6 +49,23 @@ def test_report_tables_finished_runs(tmp_path, capsys):
     assert report.main([str(tmp_path / "none")]) == 2
 
 
+def test_level_lr_scale_and_fit_rule_runs_export_exactly(tmp_path):
+    out, res = _run(tmp_path, "--quant", "pow2-ternary", "--lr-scale", "level", "--level-rule",
+                    "fit", "--epochs", "1")
+    assert res["exact"] and res["integer"] == res["qat"]
+    assert res["config"]["lr_scale"] == "level" and res["config"]["level_rule"] == "fit"
+
+
+def test_a_checkpoint_from_before_the_new_options_still_resumes(tmp_path):
+    out, first = _run(tmp_path, "--epochs", "1")
+    ckpt = loop.load_checkpoint(out / "checkpoint.pt")
+    for k in ("level_rule", "lr_scale"):  # what older trainers wrote
+        del ckpt["config"][k]
+    loop.save_checkpoint(out / "checkpoint.pt", ckpt)
+    assert main(["--out", str(out), "--resume", "--no-progress"]) == 0
+    assert json.loads((out / "train.json").read_text())["integer"] == first["integer"]
+
+
 def test_runs_are_deterministic(tmp_path):
     a, _ = _run(tmp_path, "--quant", "ternary-stoch", name="a")
     b, _ = _run(tmp_path, "--quant", "ternary-stoch", name="b")
@@ -88,7 +105,7 @@ def test_nan_loss_stops_with_a_clear_message(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(loop, "loss_fn", lambda logits, y: real(logits, y) * float("nan"))
     assert main([*TINY, "--out", str(tmp_path / "r")]) == 2
     err = capsys.readouterr().err
-    assert err == "error: the loss became nan at qat epoch 1 step 1; lower --lr (now 0.01) " \
+    assert err == "error: the loss became nan at qat epoch 1 step 1; lower --lr (now 0.02) " \
                   "or check the data\n"
 
 
@@ -101,7 +118,7 @@ def test_nan_weights_stop_with_a_clear_message(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(Net, "clip_shadow_", poisoned)
     assert main([*TINY, "--batch", "5000", "--out", str(tmp_path / "r")]) == 2  # 1 step/epoch
     assert capsys.readouterr().err == "error: parameter rnn.weight_hh_l0 became NaN/inf at the " \
-        "end of qat epoch 1; lower --lr (now 0.01)\n"
+        "end of qat epoch 1; lower --lr (now 0.02)\n"
 
 
 @pytest.mark.parametrize("args,message", [
@@ -111,6 +128,8 @@ def test_nan_weights_stop_with_a_clear_message(tmp_path, monkeypatch, capsys):
     (["--hidden", "0"], "--hidden must be an integer from 1 to 4096, not 0"),
     (["--lr", "-1"], "--lr must be a positive number, not -1.0"),
     (["--ptq-finetune", "2"], "--ptq-finetune needs --ptq"),
+    (["--lr-scale", "fast"], "--lr-scale 'fast' is not one of none, level"),
+    (["--level-rule", "best"], "--level-rule 'best' is not one of glorot, fit"),
     (["--resume"], "--resume: .*checkpoint.pt does not exist"),
 ])
 def test_bad_input_is_one_error_line_and_exit_2(tmp_path, capsys, args, message):

@@ -158,6 +158,45 @@ def test_stochastic_quantizers_are_deterministic_outside_training(quant):
     assert not torch.equal(s1[0], s2[0])
 
 
+def _fitted(a: np.ndarray, scheme: str) -> int:
+    """The fitted level's exponent of |w| values a, written out in numpy."""
+    if scheme == "binary":
+        alpha = a.mean()
+    else:
+        kept = a[a > 0.7 * a.mean()]
+        alpha = kept.mean() if kept.size else 0.0
+    return min(max(round(math.log2(alpha)), -40), 40) if alpha > 2.0**-41 else -40
+
+
+@settings(max_examples=40, deadline=None)
+@given(w=weights, quant=st.sampled_from(["binary", "ternary", "pow2-ternary", "binary-stoch",
+                                         "ternary-stoch"]))
+def test_fit_rule_levels_fit_the_weights_and_keep_the_thresholds(w, quant):
+    g = torch.Generator().manual_seed(0)
+    codes, scale = Q.quantize(torch.from_numpy(w), quant, exp=-3, rule="fit", generator=g)
+    scheme = Q.scheme_of(quant)
+    a = np.abs(w)
+    if scheme == "pow2-ternary":
+        want = [_fitted(a[r], scheme) for r in range(len(w))]
+    else:  # one level for the whole matrix, fitted to all of it (exp=-3 is ignored)
+        want = [_fitted(a, scheme)] * len(w)
+    assert scale.tolist() == want
+    level = 2.0 ** np.array(want, dtype=np.float64)[:, None]
+    if scheme == "binary":
+        assert np.array_equal(codes.numpy(), np.where(w >= 0, 1, -1))
+    else:
+        assert np.array_equal(codes.numpy(), np.sign(w) * (a > level / 2))
+
+
+def test_fit_rule_clips_at_four_times_the_glorot_level():
+    for quant in ("binary", "ternary-stoch", "pow2-ternary"):
+        assert Q.clip_bound(quant, -2, "fit") == 1.0 and Q.clip_bound(quant, -2) <= 0.5
+    assert Q.clip_bound("exponential", -2, "fit") == Q.clip_bound("exponential", -2) == 0.5
+    assert Q.clip_bound("float", -2, "fit") is None
+    with pytest.raises(ValueError, match="level rule 'best' is unknown; rules are glorot, fit"):
+        Q.quantize(torch.zeros(2, 2), "ternary", rule="best")
+
+
 def test_glorot_exponent():
     assert Q.glorot_exponent(8, 32) == round(math.log2(math.sqrt(6 / 40)))  # 0.387 -> 2**-1
     assert Q.glorot_exponent(32, 32) == -2  # 0.306 -> 2**-2 (log2 -1.71)

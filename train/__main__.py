@@ -39,6 +39,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--level-shift", type=int,
                    help="binary/ternary level: the Glorot bound as a power of two times 2**SHIFT "
                         "(also the clip bound of pow2-ternary/exponential; default per task)")
+    p.add_argument("--level-rule",
+                   help="binary/ternary level: glorot (the Glorot bound, default) or fit (fitted "
+                        "to the weights, per row for pow2-ternary; clip at 4x the Glorot level)")
+    p.add_argument("--lr-scale",
+                   help="none (default) or level: the shadow weights' learning rate divided by "
+                        "their Glorot level, as BinaryConnect's code")
     p.add_argument("--epochs", type=int, help="training epochs (default per task)")
     p.add_argument("--lr", type=float, help="Adam learning rate (default per task)")
     p.add_argument("--batch", type=int, help="batch size (default per task)")

@@ -27,6 +27,8 @@ from . import quantizers as Q
 from .ste import Activation, round_to, saturate, straight, to_format
 
 MODES = ("weights", "hardware")
+LR_SCALES = ("none", "level")  # Net.param_groups
+LEVEL_LR_SCHEMES = ("binary", "ternary", "pow2-ternary")
 DEFAULT_FORMATS = {"input": (8, 6), "state": (10, 8), "preact": (12, 7), "cell": (14, 8),
                    "output": (16, 8)}
 F64 = torch.float64
@@ -42,6 +44,7 @@ class QuantMixin:
     quant: str
     mode: str
     levels: int
+    level_rule: str = "glorot"  # binary/ternary level: the Glorot one in _exp, or "fit"
     _exp: dict[str, int]
 
     def _setup(self, quant: str, mode: str, levels: int, formats: dict | None) -> None:
@@ -54,7 +57,7 @@ class QuantMixin:
     def codes(self, name: str, training: bool = False):
         """(codes, per-row exponents) of weight `name`; deterministic unless training."""
         return Q.quantize(getattr(self, name), self.quant, exp=self._exp[name], levels=self.levels,
-                          stochastic=training)
+                          stochastic=training, rule=self.level_rule)
 
     def qweight(self, name: str, dtype=None) -> torch.Tensor:
         """The weight the forward pass uses (gradient straight through to the shadow weight)."""
@@ -76,7 +79,7 @@ class QuantMixin:
     @torch.no_grad()
     def clip_shadow_(self) -> None:
         for name, e in self._exp.items():
-            bound = Q.clip_bound(self.quant, e)
+            bound = Q.clip_bound(self.quant, e, self.level_rule)
             if bound is not None:
                 getattr(self, name).clamp_(-bound, bound)
 
@@ -88,13 +91,15 @@ class QuantRecurrent(QuantMixin, nn.Module):
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, *,
                  quant: str = "float", mode: str = "weights", activation: str = "pwl",
-                 levels: int = 7, formats: dict | None = None, level_shift: int = 0):
+                 levels: int = 7, formats: dict | None = None, level_shift: int = 0,
+                 level_rule: str = "glorot"):
         super().__init__()
         for what, v in (("input size", input_size), ("hidden size", hidden_size),
                         ("number of layers", num_layers)):
             if not isinstance(v, int) or v < 1:
                 raise ValueError(f"{what} must be a positive integer, not {v!r}")
         self._setup(quant, mode, levels, formats)
+        self.level_rule = Q.check_rule(level_rule)
         self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
         self.activation = activation
         G, H = GATES[self.cell], hidden_size
@@ -328,9 +333,10 @@ class QuantLinear(QuantMixin, nn.Module):
 
     def __init__(self, in_features: int, out_features: int, *, quant: str = "float",
                  mode: str = "weights", levels: int = 7, formats: dict | None = None,
-                 level_shift: int = 0):
+                 level_shift: int = 0, level_rule: str = "glorot"):
         super().__init__()
         self._setup(quant, mode, levels, formats)
+        self.level_rule = Q.check_rule(level_rule)
         lin = nn.Linear(in_features, out_features)  # torch's init
         self.weight, self.bias = lin.weight, lin.bias
         self._exp = {"weight": Q.glorot_exponent(in_features, out_features) + level_shift}
@@ -351,11 +357,12 @@ class Net(nn.Module):
     def __init__(self, *, cell: str, input_size: int, hidden: int, layers: int = 1,
                  outputs: int | None = None, emit: str = "last", quant: str = "float",
                  mode: str = "weights", activation: str = "pwl", levels: int = 7,
-                 formats: dict | None = None, level_shift: int = 0):
+                 formats: dict | None = None, level_shift: int = 0, level_rule: str = "glorot"):
         super().__init__()
         if cell not in CELLS:
             raise ValueError(f"cell must be one of {', '.join(CELLS)}, not {cell!r}")
-        kw = dict(quant=quant, mode=mode, levels=levels, formats=formats, level_shift=level_shift)
+        kw = dict(quant=quant, mode=mode, levels=levels, formats=formats, level_shift=level_shift,
+                  level_rule=level_rule)
         self.rnn = CELLS[cell](input_size, hidden, layers, activation=activation, **kw)
         self.head = QuantLinear(hidden, outputs, **kw) if outputs else None
         self.emit = emit if outputs else "hidden"
@@ -374,6 +381,25 @@ class Net(nn.Module):
     def clip_shadow_(self) -> None:
         for m in self.quant_modules():
             m.clip_shadow_()
+
+    def param_groups(self, lr_scale: str = "none") -> list[dict]:
+        """Optimizer parameter groups. `level`: the learning rate of each binary, ternary or
+        pow2-ternary shadow weight matrix is divided by its Glorot level (BinaryConnect's
+        W_LR_scale = 1/H, which the paper's code inherits), so a step moves it by the same
+        fraction of its threshold whatever the matrix's size. Exponential weights keep the
+        base rate: their code boundaries are log-spaced, proportional to each weight (and on
+        PTB the scaled rate cost 0.23 BPC). `lr_scale` in each group is the factor."""
+        if lr_scale not in LR_SCALES:
+            raise ValueError(f"lr scale must be one of {', '.join(LR_SCALES)}, not {lr_scale!r}")
+        scaled, ids = [], set()
+        for m in self.quant_modules():
+            for name, e in m._exp.items():
+                if lr_scale == "level" and Q.scheme_of(m.quant) in LEVEL_LR_SCHEMES:
+                    p = getattr(m, name)
+                    scaled.append({"params": [p], "lr_scale": 2.0 ** -e})
+                    ids.add(id(p))
+        rest = [p for p in self.parameters() if id(p) not in ids]
+        return [{"params": rest, "lr_scale": 1.0}, *scaled]
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
         h = self.rnn(x)

@@ -69,6 +69,7 @@ def make_net(cfg: Config, task: data.Task, quant: str, mode: str) -> Net:
     return Net(cell=cfg.cell, input_size=task.input_size, hidden=cfg.hidden, layers=cfg.layers,
                outputs=len(task.classes), emit=task.emit, quant=quant, mode=mode,
                activation=cfg.activation, levels=cfg.levels, level_shift=cfg.level_shift,
+               level_rule=cfg.level_rule,
                formats={k: tuple(v) for k, v in cfg.formats.items()})
 
 
@@ -139,7 +140,7 @@ def train_epoch(net, opt, cfg, inputs, phase_i, phase, epoch, epochs, lr, progre
         x, lengths, y = inputs.batch(split, idx, dtype_of(net))
         step_lr = cosine_lr(lr, epoch * steps + s, epochs * steps)
         for g in opt.param_groups:
-            g["lr"] = step_lr
+            g["lr"] = step_lr * g.get("lr_scale", 1.0)
         logits = net(x, lengths)
         loss = loss_fn(logits, y)
         _check_loss(loss, f"{phase} epoch {epoch + 1} step {s + 1}", lr)
@@ -195,7 +196,8 @@ def run(cfg: Config, out, *, resume: bool = False, progress: bool = True) -> dic
              "history": [], "results": {}, "seconds": 0.0}
     if resume:
         state = load_checkpoint(ckpt_path)
-        if state.get("config") != cfg.as_dict():
+        # through Config, so a checkpoint from before a new option compares with its default
+        if Config.from_dict(state.get("config") or {}).as_dict() != cfg.as_dict():
             raise UserError(f"--resume: the options differ from those of {ckpt_path}")
     task = data.load(cfg.task, cfg.data, seed=cfg.seed, seq_len=cfg.seq_len)
     if cfg.input_scale == "range" and task.offset is not None:
@@ -224,7 +226,7 @@ def run(cfg: Config, out, *, resume: bool = False, progress: bool = True) -> dic
                 net.load_state_dict(init.state)
         else:  # post-training quantization of the float model, then fine-tuning
             net = _ptq(cfg, task, net, state, inputs)
-        opt = torch.optim.Adam(net.parameters(), lr=ph["lr"])
+        opt = torch.optim.Adam(net.param_groups(cfg.lr_scale), lr=ph["lr"])
         if state["epoch"] > 0:
             opt.load_state_dict(state["opt"])
         for epoch in range(state["epoch"], ph["epochs"]):

@@ -18,8 +18,10 @@ name -> scheme: codes from the shadow weight w (L: the matrix's level, a power o
 - exponential-stoch -> exponential: 2**floor or 2**ceil, unbiased in expectation, in training
 - int4, int8 -> int4, int8: round(w / 2**s), s per row the smallest that holds max|w|
 
-Stochastic quantizers are deterministic (the first formula of their family) in evaluation and
-export. This module imports only torch and hw.
+With the `fit` level rule binary and ternary take their level from the weights instead of
+the Glorot bound (fitted_exponents, one per matrix) and pow2-ternary fits each row's level the
+same way. Stochastic quantizers are deterministic (the first formula of their family) in
+evaluation and export. This module imports only torch and hw.
 """
 
 from __future__ import annotations
@@ -32,9 +34,17 @@ from hw import schemes
 
 QUANTIZERS = ("float", "binary", "binary-stoch", "ternary", "ternary-stoch", "pow2-ternary",
               "exponential", "exponential-stoch", "int4", "int8")
+LEVEL_RULES = ("glorot", "fit")  # binary/ternary level: the Glorot bound, or fitted to the weights
+PER_MATRIX = ("binary", "ternary")  # schemes with one level for the whole matrix
 FLOAT_SCHEME = "int16"  # the model file has no float scheme: float weights export as int16
 MIN_EXP, MAX_EXP = -40, 40  # exponents the model file accepts
 _TINY = 2.0**-100  # log2 of zero weights: far below every level
+
+
+def check_rule(rule: str) -> str:
+    if rule not in LEVEL_RULES:
+        raise ValueError(f"level rule {rule!r} is unknown; rules are {', '.join(LEVEL_RULES)}")
+    return rule
 
 
 def check_quant(quant: str) -> str:
@@ -61,6 +71,20 @@ def glorot_exponent(fan_in: int, fan_out: int) -> int:
     Ott et al.'s code uses the Glorot bound as the binary/ternary level; the model file needs
     a power of two. For a recurrent layer fan_out is the hidden size (one gate's rows)."""
     return round(math.log2(math.sqrt(6.0 / (fan_in + fan_out))))
+
+
+def fitted_exponents(w: torch.Tensor, scheme: str) -> torch.Tensor:
+    """Per row, the power of two nearest (in log2) the level that fits the row's weights.
+
+    binary: mean|w| (the least-squares level of sign codes, as XNOR-Net); ternary and
+    pow2-ternary: the mean |w| of the weights above 0.7 mean|w| (Ternary Weight Networks'
+    approximation of the least-squares level). For a per-matrix level pass w.reshape(1, -1)."""
+    a = w.detach().abs()
+    if scheme == "binary":
+        return _log2_exponent(a.mean(dim=1))
+    keep = a > 0.7 * a.mean(dim=1, keepdim=True)
+    alpha = (a * keep).sum(dim=1) / keep.sum(dim=1).clamp_min(1)
+    return _log2_exponent(alpha)
 
 
 def _log2_exponent(x: torch.Tensor) -> torch.Tensor:
@@ -102,9 +126,13 @@ def ternary(w, exp: int, stochastic=False, generator=None):
     return codes, torch.full((w.shape[0],), exp, dtype=torch.long, device=w.device)
 
 
-def pow2_ternary(w, stochastic=False, generator=None):
-    """Ternary with a per-row level: the power of two nearest each row's mean |w|."""
-    scale = _log2_exponent(w.detach().abs().mean(dim=1))
+def pow2_ternary(w, stochastic=False, generator=None, fit=False):
+    """Ternary with a per-row level: the power of two nearest each row's mean |w| (`fit`: each
+    row's fitted level, fitted_exponents)."""
+    if fit:
+        scale = fitted_exponents(w, "pow2-ternary")
+    else:
+        scale = _log2_exponent(w.detach().abs().mean(dim=1))
     return _ternary_codes(w / _pow2(scale, w)[:, None], stochastic, generator), scale
 
 
@@ -143,20 +171,26 @@ def intn(w, bits: int):
 
 
 def quantize(w: torch.Tensor, quant: str, *, exp: int = 0, levels: int = 7,
-             stochastic: bool = False, generator: torch.Generator | None = None):
+             stochastic: bool = False, generator: torch.Generator | None = None,
+             rule: str = "glorot"):
     """Codes (int64, like w) and per-row exponents (int64) of a 2-d weight `w`.
 
-    `exp` is the matrix level's exponent for binary and ternary; `stochastic` only matters for
-    the -stoch quantizers (pass the module's training flag)."""
+    `exp` is the matrix level's exponent for binary and ternary under the `glorot` rule; under
+    `fit` their level is fitted to w (one for the matrix) and pow2-ternary's to each row
+    (fitted_exponents). `stochastic` only matters for the -stoch quantizers (pass the module's
+    training flag)."""
+    check_rule(rule)
     stochastic = stochastic and is_stochastic(quant)
     scheme = scheme_of(quant)
     w = w.detach()
+    if rule == "fit" and scheme in PER_MATRIX:
+        exp = int(fitted_exponents(w.reshape(1, -1), scheme)[0])
     if scheme == "binary":
         return binary(w, exp, stochastic, generator)
     if scheme == "ternary":
         return ternary(w, exp, stochastic, generator)
     if scheme == "pow2-ternary":
-        return pow2_ternary(w)
+        return pow2_ternary(w, fit=rule == "fit")
     if scheme == "exponential":
         return exponential(w, levels, stochastic, generator)
     return intn(w, schemes.int_bits(scheme))
@@ -171,14 +205,18 @@ def values(codes: torch.Tensor, scale: torch.Tensor, scheme: str, dtype=torch.fl
     return codes.to(dtype) * torch.pow(2.0, s)
 
 
-def clip_bound(quant: str, exp: int) -> float | None:
+def clip_bound(quant: str, exp: int, rule: str = "glorot") -> float | None:
     """Where the shadow weights are clipped after each step (BinaryConnect style), or None.
 
-    Binary and ternary clip to their level (beyond it a weight cannot change its code);
-    pow2-ternary and exponential to twice the Glorot level, so that their data-dependent
-    levels can still move; intN and float are not clipped."""
+    `exp` is the Glorot level's exponent. Under the `glorot` rule binary and ternary clip to
+    their level (beyond it a weight cannot change its code); pow2-ternary and exponential to
+    twice the Glorot level, so that their data-dependent levels can still move. Under `fit`
+    binary, ternary and pow2-ternary clip to four times the Glorot level, so that the fitted
+    level can grow past it. intN and float are not clipped."""
     scheme = scheme_of(quant)
-    if scheme in ("binary", "ternary"):
+    if check_rule(rule) == "fit" and scheme in PER_MATRIX + ("pow2-ternary",):
+        return 2.0 ** (exp + 2)
+    if scheme in PER_MATRIX:
         return 2.0**exp
     if scheme in ("pow2-ternary", "exponential"):
         return 2.0 ** (exp + 1)

@@ -1,0 +1,180 @@
+"""Character-level LM runs under one budget: a table of BPC per variant and a validation plot.
+
+    .venv/bin/python bench/char_ablation.py --data ../shared/data/ptb_char \\
+        --base '{"cell": "gru", "hidden": 128, "mode": "weights", "epochs": 1, "batch": 64}' \\
+        --variant float '{"quant": "float"}' --variant ternary '{"quant": "ternary"}' \\
+        --record bench/results/char-ablation.jsonl [--plot bench/results/char-ablation.png]
+
+Each `--variant NAME JSON` is one `python -m train --task char` run (train.loop.run) with the
+`--base` fields and the variant's on top; every variant gets the same budget unless it
+overrides one. Runs go one after another (the machine is shared); each finished run appends
+one JSON line to `--record` (name, config, validation BPC per epoch, test BPC of the torch
+model `qat` and of the exported integer model `integer`, seconds), so an interrupted session
+keeps what it finished, and a name already in the record is not run again. At the end the
+table of every record line whose config matches is printed, with test BPC minus the `float`
+variant's; `--table-only` prints it without training. The run folders go to `--runs`
+(default build/char-ablation/NAME).
+
+Besides Config fields a variant may hold diagnostic changes that are not trainer options
+(they answer "where is the gap?", not "what to train with"): `diag_head_float` (the head
+trains in float; the final test metric quantizes it, so read the validation BPC),
+`diag_init_scale` (the shadow weights' init times a factor), `diag_init_match` (shadow init
+such that the quantized weights have torch init's variance) and `diag_ih_shift` (the input
+matrix's level times 2**shift). They act on the fresh net right after train.loop.make_net.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from hw.modelfile import UserError  # noqa: E402
+from train.config import Config  # noqa: E402
+
+
+def load_records(path: Path) -> list[dict]:
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+DIAGNOSTICS = ("diag_head_float", "diag_init_scale", "diag_init_match", "diag_ih_shift")
+
+
+def _diagnose(net, cfg: Config, diag: dict) -> None:
+    """Apply the diagnostic changes to a freshly made net (not trainer options; see above)."""
+    from train import quantizers as Q
+
+    rnn = net.rnn
+    if diag.get("diag_ih_shift"):  # the input matrix's level times 2**shift, re-initialised
+        rnn._exp["weight_ih_l0"] += diag["diag_ih_shift"]
+        if Q.scheme_of(rnn.quant) in ("binary", "ternary", "pow2-ternary", "exponential"):
+            level = 2.0 ** rnn._exp["weight_ih_l0"]
+            with torch.no_grad():
+                rnn.weight_ih_l0.uniform_(-level, level)
+    if diag.get("diag_init_match"):  # quantized weights start with torch init's variance
+        with torch.no_grad():
+            for m in net.quant_modules():
+                for n, e in m._exp.items():
+                    level, var = 2.0**e, 1.0 / (3 * cfg.hidden)
+                    b = (level / 2) / (1 - var / level**2)
+                    getattr(m, n).uniform_(-b, b)
+    if diag.get("diag_init_scale") is not None:  # shadow weights' init times a factor
+        with torch.no_grad():
+            for m in net.quant_modules():
+                for n in m._exp:
+                    getattr(m, n).mul_(diag["diag_init_scale"])
+    if diag.get("diag_head_float"):  # a float head in training (the test metric quantizes it)
+        net.head.quant = "float"
+        with torch.no_grad():
+            bound = 1 / math.sqrt(cfg.hidden)
+            net.head.weight.uniform_(-bound, bound)
+
+
+def run_variant(name: str, fields: dict, runs: Path) -> dict:
+    from train import loop
+
+    fields = dict(fields)
+    diag = {k: fields.pop(k) for k in DIAGNOSTICS if k in fields}
+    cfg = Config(task="char", **fields).check()
+    make_net = loop.make_net
+
+    def patched(cfg_, task, quant, mode):
+        net = make_net(cfg_, task, quant, mode)
+        _diagnose(net, cfg_, diag)
+        return net
+
+    loop.make_net = patched
+    try:
+        res = loop.run(cfg, runs / name, progress=True)
+    finally:
+        loop.make_net = make_net
+    fields.update(diag)
+    return {"name": name, "fields": fields, "config": cfg.as_dict(),
+            "valid": [e["valid_bpc"] for e in res["epochs"]],
+            "train": [e["train_bpc"] for e in res["epochs"]],
+            "qat": res["qat"], "integer": res["integer"], "exact": res["exact"],
+            "seconds": res["seconds"]}
+
+
+def table(records: list[dict]) -> str:
+    ref = next((r for r in records if r["name"] == "float"), None)
+    lines = ["| variant | epochs | final valid | valid - float | test (qat) | test (integer) | "
+             "test - float | integer - qat |", "|---|---|---|---|---|---|---|---|"]
+    for r in records:
+        dv = f"{r['valid'][-1] - ref['valid'][-1]:+.3f}" if ref else ""
+        dt = f"{r['qat'] - ref['qat']:+.3f}" if ref else ""
+        lines.append(f"| {r['name']} | {len(r['valid'])} | {r['valid'][-1]:.4f} | {dv} | "
+                     f"{r['qat']:.4f} | {r['integer']:.4f} | {dt} | "
+                     f"{r['integer'] - r['qat']:+.4f} |")
+    return "\n".join(lines)
+
+
+def plot(records: list[dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for r in records:
+        ax.plot(range(1, len(r["valid"]) + 1), r["valid"], marker="o", label=r["name"])
+    ax.set(xlabel="epoch", ylabel="validation BPC")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    tmp = path.with_name(f".tmp-{path.name}")
+    fig.savefig(tmp, format="png", dpi=90)
+    plt.close(fig)
+    os.replace(tmp, path)
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--data", required=True, help="PTB char folder or a text file")
+    p.add_argument("--base", default="{}", help="JSON of Config fields shared by every variant")
+    p.add_argument("--variant", nargs=2, action="append", default=[], metavar=("NAME", "JSON"))
+    p.add_argument("--record", required=True, help="JSON-lines file the results append to")
+    p.add_argument("--runs", default="build/char-ablation", help="folder of the run folders")
+    p.add_argument("--plot", help="PNG of validation BPC against epoch")
+    p.add_argument("--table-only", action="store_true")
+    a = p.parse_args(argv)
+    try:
+        base = {"data": a.data, **json.loads(a.base)}
+        variants = [(n, {**base, **json.loads(j)}) for n, j in a.variant]
+    except json.JSONDecodeError as e:
+        print(f"error: --base/--variant is not JSON: {e}", file=sys.stderr)
+        return 2
+    record = Path(a.record)
+    records = load_records(record)
+    try:
+        for name, fields in variants:
+            if a.table_only or any(r["name"] == name for r in records):
+                continue
+            rec = run_variant(name, fields, Path(a.runs))
+            records.append(rec)
+            with record.open("a") as f:  # one line per finished run
+                f.write(json.dumps(rec) + "\n")
+            print(f"{name}: valid {rec['valid'][-1]:.4f}, test {rec['qat']:.4f}, "
+                  f"integer {rec['integer']:.4f} ({rec['seconds']:.0f} s)", flush=True)
+    except (UserError, TypeError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    names = [n for n, _ in variants] or [r["name"] for r in records]
+    shown = [r for n in names for r in records if r["name"] == n]
+    print(table(shown))
+    if a.plot and shown:
+        plot(shown, Path(a.plot))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
