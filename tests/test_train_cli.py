@@ -110,8 +110,8 @@ def test_input_scale_range_uses_the_whole_input_format_without_saturating(tmp_pa
         assert model.meta["config"]["input_scale"] == scale
         runs[scale] = model.quantize_input(task.train.x)  # what every later stage computes
     f = modelfile.load(tmp_path / "range" / "model.json").fmt("input")
-    # std: some training pixels lie past 2 standard deviations and saturate
-    assert ((runs["std"] == f.max) | (runs["std"] == f.min)).mean() > 0.001
+    # std, the task's own transform (digits: every pixel / 16): nothing saturates either
+    assert not ((runs["std"] == f.max) | (runs["std"] == f.min)).any()
     # range: each pixel column's extremes land on +-max, none beyond
     r = runs["range"].reshape(-1, 8)
     spread = task.train.x.reshape(-1, 8).max(axis=0) > task.train.x.reshape(-1, 8).min(axis=0)
