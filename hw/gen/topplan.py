@@ -128,8 +128,9 @@ class TopPlan:
         return sum(layers) + (2 if self.emit == "hidden" else head + 2)
 
     def sequence_cycles(self, steps: int) -> int:
-        """Cycles for a sequence of `steps` beats, back to back, to its last output beat."""
-        return (steps - 1) * self.cycles_per_step + self.latency + 1
+        """Cycles a sequence of `steps` beats takes when sequences come back to back (emit
+        "last": from accepting its first beat to accepting the next sequence's first)."""
+        return (steps - 1) * self.cycles_per_step + self.latency
 
     @property
     def bound_cycles(self) -> int:
