@@ -154,12 +154,17 @@ def test_two_trials_on_a_local_cluster_of_two_workers(tmp_path):
 
 @pytest.mark.slow
 def test_a_sweep_killed_after_one_trial_runs_only_the_other_on_rerun(tmp_path):
-    path = _space(tmp_path, '[stages]\nrun = ["train"]\n[axes]\n' + TINY
-                  + 'quant = ["ternary", "binary"]\n')
+    # the second trial trains for many epochs: the kill lands while it runs, however loaded
+    # the machine is
+    path = _space(tmp_path, '[stages]\nrun = ["train"]\n[axes]\nhidden = 4\n'
+                  'epochs = [1, 60]\n')
     out = tmp_path / "out"
     env = dict(os.environ, OMP_NUM_THREADS="1")
+    # one worker with one thread: the trials run one after the other, so the kill lands
+    # while the second one runs
     p = subprocess.Popen([sys.executable, "-m", "explore", str(path), "--out", str(out),
-                          "--workers", "1"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                          "--workers", "1", "--threads-per-worker", "1"], cwd=ROOT, env=env,
+                         stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, text=True)
     jsonl = out / "trials.jsonl"
     deadline = time.monotonic() + 240
