@@ -154,10 +154,10 @@ def test_two_trials_on_a_local_cluster_of_two_workers(tmp_path):
 
 @pytest.mark.slow
 def test_a_sweep_killed_after_one_trial_runs_only_the_other_on_rerun(tmp_path):
-    # the second trial trains for many epochs: the kill lands while it runs, however loaded
-    # the machine is
-    path = _space(tmp_path, '[stages]\nrun = ["train"]\n[axes]\nhidden = 4\n'
-                  'epochs = [1, 60]\n')
+    # two trials of equal length, one after the other (one worker, one thread): when the first
+    # record appears the other has a whole training run to go, whichever runs first
+    path = _space(tmp_path, '[stages]\nrun = ["train"]\n[axes]\nhidden = 4\nepochs = 60\n'
+                  'quant = ["ternary", "binary"]\n')
     out = tmp_path / "out"
     env = dict(os.environ, OMP_NUM_THREADS="1")
     # one worker with one thread: the trials run one after the other, so the kill lands
