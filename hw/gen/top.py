@@ -26,6 +26,7 @@ from amaranth.lib.wiring import In, Out
 
 from ..modelfile import Model
 from .engine import WideEngine
+from .outbeat import output_register
 from .pipe import Pipe, Staged
 from .plan import UNIT_ROWS
 from .topplan import STORAGES, TopPlan
@@ -255,13 +256,7 @@ class ModelTop(wiring.Component):
 
         # ---- the step FSM
         last_in = Signal()
-        o_valid = Signal()
-        o_payload = Signal(self.out_layout)
-        m.d.comb += [self.o.valid.eq(o_valid), self.o.payload.eq(o_payload)]
-        free = Signal()
-        m.d.comb += free.eq(~o_valid | self.o.ready)
-        with m.If(self.o.ready):
-            m.d.sync += o_valid.eq(0)
+        o_valid, o_payload, free = output_register(m, self)
         wait = Signal(range(self.argmax_cycles + 2))
 
         def start(k):

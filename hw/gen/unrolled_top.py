@@ -20,6 +20,7 @@ from amaranth.lib.wiring import In, Out
 from ..cell import CellParams
 from ..modelfile import Model
 from ..reference import default_emit
+from .outbeat import output_register
 from .plan import ACTIVATIONS, ELEMENTWISE, UNIT_ROWS, make_passes
 from .state import RegisterState
 from .unrolled import UnrolledEngine
@@ -145,13 +146,7 @@ class UnrolledTop(wiring.Component):
         m.d.comb += go.eq(eng.ready >= need)
 
         last_in = Signal()
-        o_valid = Signal()
-        o_payload = Signal(self.out_layout)
-        m.d.comb += [self.o.valid.eq(o_valid), self.o.payload.eq(o_payload)]
-        free = Signal()
-        m.d.comb += free.eq(~o_valid | self.o.ready)
-        with m.If(self.o.ready):
-            m.d.sync += o_valid.eq(0)
+        o_valid, o_payload, free = output_register(m, self)
 
         def start(k):
             m.d.comb += [eng.start.eq(1), eng.sel.eq(k)]
