@@ -48,13 +48,15 @@ def measured_cycles(folder: Path, count: int) -> tuple[int, int, int]:
     from hw import metrics
     from hw.gen.simulate import simulate
     from hw.gen.top import ModelTop
+    from hw.gen.topplan import Placement
     from hw.modelfile import load
 
     man = json.loads((folder / "manifest.json").read_text())
     model = load(folder / "model.json")
     ts = metrics.load_testset(folder / "testset.npz")
     seqs = [ts.x[i, :ts.lengths[i]] for i in range(min(count, len(ts)))]
-    top = ModelTop(model, parallel=man["parallel"], simd=man["simd"], storage=man["storage"])
+    top = ModelTop(model, parallel=man["parallel"], simd=man["simd"], storage=man["storage"],
+                   placement=Placement.from_dict(man.get("placement")))
     trace = simulate(top, seqs)
     published = sum(top.tp.sequence_cycles(len(s)) for s in seqs) + 1  # the last beat's cycle
     return trace.cycles, published, len(seqs)
@@ -63,7 +65,7 @@ def measured_cycles(folder: Path, count: int) -> tuple[int, int, int]:
 def icebreaker(args) -> list[tuple[str, str]]:
     from demo import baseline
     from hw import metrics
-    from hw.gen.topplan import TopPlan
+    from hw.gen.topplan import Placement, TopPlan
     from hw.modelfile import load
 
     src, out = Path(args.run), Path(args.out) / "icebreaker"
@@ -102,7 +104,8 @@ def icebreaker(args) -> list[tuple[str, str]]:
                          f"published figures say {published}")
     ts = metrics.load_testset(tern / "testset.npz")
     tp = TopPlan.of(load(tern / "model.json"), parallel=man["parallel"], simd=man["simd"],
-                    storage=man["storage"], image=False)
+                    storage=man["storage"], image=False,
+                    placement=Placement.from_dict(man.get("placement")))
     total = sum(tp.sequence_cycles(int(t)) for t in ts.lengths)
     seq_s = len(ts) * fast["clock_mhz"] * 1e6 / total
     roof = fast.get("roofline", {})

@@ -89,16 +89,17 @@ def build(cell, scheme, kind, seed, *, layers=None, head=None, emit=None):
     return model, rng
 
 
-def make_top(model, style, storage="memory"):
+def make_top(model, style, storage="memory", placement=None):
     """(k, S), k, or "unrolled" -> the top (k units' rows a group, S columns a cycle)."""
     if style == "unrolled":
         return ModelTop(model, parallel="unrolled")
     k, S = style if isinstance(style, tuple) else (style, 1)
-    return ModelTop(model, parallel=k * GATE_ROWS[model.cell], simd=S, storage=storage)
+    return ModelTop(model, parallel=k * GATE_ROWS[model.cell], simd=S, storage=storage,
+                    placement=placement)
 
 
-def run_both(model, rng, style, seed, storage="memory"):
-    top = make_top(model, style, storage)
+def run_both(model, rng, style, seed, storage="memory", placement=None):
+    top = make_top(model, style, storage, placement)
     seqs = [random_inputs(rng, model, (int(rng.integers(3, 7)),)) for _ in range(3)]
     seqs += extreme_sequences(model, rng, 3)[: 1 + seed % 3]
     check_against_reference(top, seqs, simulate(top, seqs, idle=0.3, stall=0.3, seed=seed))
@@ -123,6 +124,24 @@ def test_register_storage(cell, scheme, style):
     seed = _seed("registers", cell, scheme, style) % 10_000
     model, rng = build(cell, scheme, KINDS[seed % 2], seed)
     run_both(model, rng, style, seed, storage="registers")
+
+
+@pytest.mark.parametrize("cell,scheme,style,depth",
+                         [("gru", "ternary", (1, 2), 2), ("lstm", "exponential", (2, 1), 4),
+                          ("rnn", "int8", (1, 1), 2), ("gru", "pow2-ternary", (2, 4), 2)])
+def test_code_banks_and_distributed_memories(cell, scheme, style, depth):
+    """The ECP5 placement (hw.gen.topplan.Placement): the code words in banks of `depth`
+    words, each registered before the bank select, and the small memories in distributed
+    RAM: the same bits, and the cycles the plan publishes with the two extra stages."""
+    from hw.gen.topplan import Placement
+    seed = _seed("banks", cell, scheme, style) % 10_000
+    model, rng = build(cell, scheme, KINDS[seed % 2], seed)
+    placement = Placement(bank_depth=depth, lutram_bits=64)
+    top = make_top(model, style, placement=placement)
+    assert top.plan.code_banks > 1, "the test model must need several banks"
+    styles = {top.tp.ram_style(w, d) for _, w, d in top.tp.memories()}
+    assert styles == {"block", "distributed"}, styles
+    run_both(model, rng, style, seed, placement=placement)
 
 
 @pytest.mark.parametrize("cell", CELLS)

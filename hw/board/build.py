@@ -18,6 +18,7 @@ from pathlib import Path
 
 from ..gen.fit import DEVICES, choose, roofline
 from ..gen.top import STORAGES, UNROLLED, ModelTop
+from ..gen.topplan import Placement
 from ..modelfile import UserError, atomic_write_text, load
 from . import catalog, protocol
 from .top import BOARDS, Board, BoardTop
@@ -113,7 +114,8 @@ def fit_error(log: str, board: Board) -> str | None:
 
 def build(model, *, board: Board, parallel, clock_hz: float, baud: int, out_dir: Path,
           dsp: bool = True, seed: int = 1, classic_abc: bool = False,
-          storage: str = "memory", simd: int = 1, progress=print) -> BuildResult:
+          storage: str = "memory", simd: int = 1, placement=None,
+          progress=print) -> BuildResult:
     """Synthesise, place and route; returns the figures even when the clock is missed (the
     caller decides). Raises UserError when a tool fails (for example: the design does not fit).
     `classic_abc` (ECP5): map LUTs with classic ABC from the start, as the fallback does, so
@@ -125,7 +127,7 @@ def build(model, *, board: Board, parallel, clock_hz: float, baud: int, out_dir:
     except ValueError as e:
         raise UserError(str(e)) from None
     try:
-        kw = {} if parallel == UNROLLED else {"simd": simd}
+        kw = {} if parallel == UNROLLED else {"simd": simd, "placement": placement}
         core = ModelTop(model, parallel=parallel, storage=storage, **kw)
     except ValueError as e:
         raise UserError(str(e)) from None
@@ -322,12 +324,17 @@ def main(args) -> int:
         fit = choose(model, DEVICES.get(board.name, DEVICES["icebreaker"]), storage)
         print(f"[{board.name}] no {run / 'manifest.json'}: sizing the engine for the board "
               f"(parallel {fit.parallel}, simd {fit.simd})")
-        man = {"parallel": fit.parallel, "simd": fit.simd}
+        dev = DEVICES.get(board.name, DEVICES["icebreaker"])
+        man = {"parallel": fit.parallel, "simd": fit.simd,
+               "placement": dev.placement.as_dict()}
     parallel = parse_parallel(args.parallel or str(man.get("parallel")))
     simd = args.simd or man.get("simd", 1)
+    # the memories' placement (code banks, distributed RAM) is the manifest's: what was
+    # generated and simulated is what is built
+    placement = Placement.from_dict(man.get("placement"))
     t0 = time.monotonic()
     common = dict(board=board, parallel=parallel, baud=args.baud, dsp=not args.no_dsp,
-                  seed=args.seed, storage=storage, simd=simd)
+                  seed=args.seed, storage=storage, simd=simd, placement=placement)
     if args.clock_mhz == "auto":
         res = build(model, clock_hz=board.osc_hz, out_dir=run / f"build-{board.name}", **common)
         f = pll_clock(board, res, args.baud)

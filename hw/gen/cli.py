@@ -66,6 +66,8 @@ def generate(model, parallel, cell_units: int | None = None, storage: str = "mem
     kw = {} if parallel == UNROLLED else {"simd": simd}
     if parallel == UNROLLED and storage == "memory":
         storage = "registers"  # the unrolled engine's only storage
+    if parallel != UNROLLED and board in DEVICES:
+        kw["placement"] = DEVICES[board].placement
     try:
         top = ModelTop(model, parallel=parallel, cell_units=cell_units, storage=storage, **kw)
     except ValueError as e:  # a bad meta.emit in the model file, a bad --cell-units/--storage

@@ -101,7 +101,7 @@ class EngineTiming:
         one = Staged(None, 1)  # the latched sums and the row info arrive in stage 1
         fin = finalize_row(Pipe(None, "dry"), plan, pass_kinds(plan), one, one, one,
                            Staged(None, 0), one)[0].stage
-        return cls(plan, 2 + _tree_levels(plan.simd), fin)
+        return cls(plan, plan.code_stage + _tree_levels(plan.simd), fin)
 
     @property
     def result_delay(self) -> int:
@@ -117,14 +117,16 @@ class EngineTiming:
 
 class WideEngine(wiring.Component):
     def __init__(self, *, plan: LanePlan, sources: list[tuple[int, int]], vec_bits: int,
-                 ram_style: str = "block"):
+                 ram_style: str = "block", info_ram_style: str | None = None):
         """`sources[k]`: (source of half a, source of half b) of pass k, as the owner numbers
-        its vectors (0: the input x, l + 1: layer l's h). `ram_style`: the memories' yosys
-        attribute ("block" or "logic")."""
+        its vectors (0: the input x, l + 1: layer l's h). `ram_style`: the code memories'
+        yosys attribute ("block", "distributed" or "logic"); `info_ram_style` the row info's
+        (default: the same)."""
         self.plan, self.sources, self.vec_bits = plan, sources, vec_bits
         # yosys' memory_libmap weighs a wide, shallow ROM as cheaper in logic than in block
         # RAM; on a small FPGA the logic is what runs out, so the memories ask for block RAM
         self.attrs = {"ram_style": ram_style}
+        self.info_attrs = {"ram_style": info_ram_style or ram_style}
         P, S, F = plan.lanes, plan.simd, plan.finalizers
         self.split = any(r.split for r in plan.info)
         self.kinds = pass_kinds(plan)
@@ -164,23 +166,34 @@ class WideEngine(wiring.Component):
         m = Module()
         plan, L = self.plan, self.plan.layouts
         P, S, F, cb = plan.lanes, plan.simd, plan.finalizers, plan.code_bits
-        m.submodules.codes = codes = Memory(shape=unsigned(P * S * cb),
-                                            depth=max(1, len(plan.codes)), init=plan.codes,
-                                            attrs=self.attrs)
+        nb, D = plan.code_banks, plan.bank_depth
+        if nb == 1:
+            m.submodules.codes = codes = Memory(shape=unsigned(P * S * cb),
+                                                depth=max(1, len(plan.codes)), init=plan.codes,
+                                                attrs=self.attrs)
+            banks = [codes.read_port()]
+        else:
+            banks = []
+            for b in range(nb):
+                init = plan.codes[b * D:(b + 1) * D]
+                m.submodules[f"codes{b}"] = mem = Memory(shape=unsigned(P * S * cb),
+                                                         depth=max(2, len(init)), init=init,
+                                                         attrs=self.attrs)
+                banks.append(mem.read_port())
         words = self._info_words()
         m.submodules.rowinfo = rinfo = Memory(shape=unsigned(F * self.info_bits),
                                               depth=max(1, len(words)), init=words,
-                                              attrs=self.attrs)
-        rd, ri = codes.read_port(), rinfo.read_port()
+                                              attrs=self.info_attrs)
+        ri = rinfo.read_port()
 
         # ---- issue: group g, chunk j of the current pass; a group every `period` cycles
         cur, active = Signal.like(self.sel), Signal()
         g = Signal(range(max(lay.groups for lay in L) + 1))
         j = Signal(range(max(lay.period for lay in L) + 1))
-        addr = Signal.like(rd.addr)
+        addr = Signal(range(max(2, len(plan.codes))))
         c_a, c_all, period, groups, base, kind = (
             Signal.like(j), Signal.like(j), Signal.like(j), Signal.like(g),
-            Signal.like(rd.addr), Signal(range(max(2, len(self.kinds)))))
+            Signal.like(addr), Signal(range(max(2, len(self.kinds)))))
         src_a, src_b = Signal.like(self.vsrc), Signal.like(self.vsrc)
         last_steps = Signal(range(plan.walk + 1))
         info_base = Signal(range(len(words) + 1))
@@ -195,7 +208,9 @@ class WideEngine(wiring.Component):
                                  last_steps.eq(lay.walk_steps(lay.groups - 1, F)),
                                  info_base.eq(lay.info_base // F)]
         issue = Signal()
-        m.d.comb += [issue.eq(active & (j < c_all)), rd.addr.eq(addr)]
+        m.d.comb += issue.eq(active & (j < c_all))
+        lo = (D - 1).bit_length() if nb > 1 else len(addr)
+        m.d.comb += [port.addr.eq(addr[:lo]) for port in banks]
         m.d.comb += [self.vsrc.eq(Mux(j < c_a, src_a, src_b)),
                      self.vchunk.eq(Mux(j < c_a, j, j - c_a))]
         with m.If(active):
@@ -221,7 +236,24 @@ class WideEngine(wiring.Component):
         g0 = Staged(g, 0)
         # the memories' outputs are registered before any logic: a block RAM's clock-to-out
         # and the owner's source select leave no room for the terms in the same cycle
-        code1 = pipe.op(lambda c: c, Staged(rd.data, 1), name="code")
+        if nb == 1:
+            code1 = pipe.op(lambda c: c, Staged(banks[0].data, 1), name="code")
+        else:
+            # each bank's word is registered next to its block RAM, then the bank selected
+            qs = [pipe.op(lambda c: c, Staged(port.data, 1), name=f"bank{b}_")
+                  for b, port in enumerate(banks)]
+            which = Staged(addr[lo:], 0)
+
+            def select(w, *words):  # a tree of 2:1 selects, one level per address bit
+                level, bit = list(words), 0
+                while len(level) > 1:
+                    level = [Mux(w[bit], level[i + 1], level[i]) if i + 1 < len(level)
+                             else level[i] for i in range(0, len(level), 2)]
+                    bit += 1
+                return level[0]
+
+            code1 = pipe.op(select, which, *qs, name="code")
+        assert code1.stage == plan.code_stage
         v1 = pipe.op(lambda v: v, Staged(self.vdata.as_value(), 1), name="vec")
 
         # ---- terms and trees. A negative term is sent as ~v (one LUT a bit, no negation

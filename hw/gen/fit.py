@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from ..modelfile import Model
 from .lanes import row_halves
 from .plan import UNIT_ROWS, make_passes, uses_multipliers
-from .topplan import TopPlan
+from .topplan import Placement, TopPlan
 
 
 @dataclass(frozen=True)
@@ -35,6 +35,8 @@ class Device:
     luts_per_weight: float  # per weight per cycle (P x S): terms and adder trees
     luts_per_lane: float  # per lane: accumulators, latches, walk selects
     fill: float = 0.85  # the share of the LUTs a design may use and still route
+    placement: Placement = Placement()  # code banks and distributed RAM (ECP5)
+    luts_per_bank_bit: float = 0.0  # the bank select: per code word bit per extra bank
 
     @property
     def bram_bits_per_cycle(self) -> int:
@@ -47,7 +49,9 @@ DEVICES = {
                          36.0, 2983, 44.0, 82.0),
     "ulx3s": Device("ECP5-85F", 83640, 208,
                     ((36, 512), (18, 1024), (9, 2048), (4, 4096), (2, 8192), (1, 16384)),
-                    75.0, 4000, 12.0, 60.0),
+                    75.0, 4000, 12.0, 60.0, placement=Placement(bank_depth=512,
+                                                               lutram_bits=4096),
+                    luts_per_bank_bit=0.8),
 }
 
 
@@ -69,10 +73,21 @@ class Fit:
         return self.parallel * self.simd
 
 
+# distributed RAM (ECP5): a 16 x 4 bit block takes about 4 LUTs' worth of a slice
+LUTRAM_BITS_PER_LUT = 16
+
+
 def estimate(tp: TopPlan, device: Device) -> Fit:
     P, S = tp.parallel, tp.simd
-    luts = round(device.fixed_luts + device.luts_per_weight * P * S + device.luts_per_lane * P)
-    brams = sum(bram_blocks(w, d, device) for _, w, d in tp.memories())
+    luts = (device.fixed_luts + device.luts_per_weight * P * S + device.luts_per_lane * P
+            + device.luts_per_bank_bit * tp.lanes.code_word_bits * (tp.lanes.code_banks - 1))
+    brams = 0
+    for _, w, d in tp.memories():
+        if tp.ram_style(w, d) == "block":
+            brams += bram_blocks(w, d, device)
+        else:
+            luts += w * d / LUTRAM_BITS_PER_LUT
+    luts = round(luts)
     return Fit(P, S, tp.cycles_per_step, luts, brams,
                device.clock_mhz * 1e6 / tp.cycles_per_step)
 
@@ -102,7 +117,7 @@ def choose(model: Model, device: Device, storage: str = "memory") -> Fit:
         S = 1
         while S <= 1 << (widest - 1).bit_length():
             tp = TopPlan.of(model, parallel=k * G, simd=S, storage=storage, passes=passes,
-                            image=False, halves=halves)
+                            image=False, halves=halves, placement=device.placement)
             f = estimate(tp, device)
             if fits(f, device) and (best is None or (f.steps_per_s, -f.luts)
                                     > (best.steps_per_s, -best.luts)):

@@ -101,6 +101,21 @@ class LanePlan:
     res_bits: int
     ua_values: tuple[int, ...]  # the distinct shifts of first halves (the finalizer's select)
     ub_values: tuple[int, ...]
+    # 0: the code words are one memory; D (a power of two): banks of D words, every bank read
+    # each cycle into its own register, then the bank selected (one more stage; no block
+    # RAM output drives a long route or a depth multiplexer in the same cycle)
+    bank_depth: int = 0
+
+    @property
+    def code_banks(self) -> int:
+        n = max(1, len(self.codes))
+        return 1 if not self.bank_depth or n <= self.bank_depth else -(-n // self.bank_depth)
+
+    @property
+    def code_stage(self) -> int:
+        """The stage at which a lane's code word is registered (issue is stage 0, the
+        memory's output stage 1)."""
+        return 2 if self.code_banks == 1 else 3
 
     @property
     def walk(self) -> int:
@@ -121,9 +136,11 @@ class LanePlan:
         return self.lanes * self.simd * self.code_bits
 
     def memories(self) -> list[tuple[int, int]]:
-        """(width, depth) of the engine's two memories: codes and row info."""
-        return [(self.code_word_bits, len(self.codes)),
-                (self.finalizers * self.info_bits, len(self.info) // self.finalizers)]
+        """(width, depth) of the engine's memories: the code banks, then the row info."""
+        n, nb = max(1, len(self.codes)), self.code_banks
+        D = n if nb == 1 else self.bank_depth
+        banks = [(self.code_word_bits, min(D, n - b * D)) for b in range(nb)]
+        return banks + [(self.finalizers * self.info_bits, len(self.info) // self.finalizers)]
 
 
 def _lane_bits(ts: list[int], fmts: list[Fixed]) -> int:
@@ -174,10 +191,14 @@ def row_halves(passes: list[Pass], multiply: bool) -> RowHalves:
 
 def make_lane_plan(passes: list[Pass], *, lanes: int, simd: int, finalizers: int,
                    multiply: bool, image: bool = True,
-                   halves: RowHalves | None = None) -> LanePlan:
+                   halves: RowHalves | None = None, bank_depth: int = 0) -> LanePlan:
     """The plan; `image=False` leaves the code words out (`codes` holds zeros, every other
     field is exact) and `halves` (row_halves of the same passes) skips the per-weight work:
-    what a search over foldings needs, at a fraction of the time."""
+    what a search over foldings needs, at a fraction of the time. `bank_depth`: see
+    LanePlan."""
+    if bank_depth and (bank_depth < 2 or bank_depth & (bank_depth - 1)):
+        raise ValueError(f"bank depth must be 0 or a power of two of at least 2, not "
+                         f"{bank_depth}")
     P, S, F = lanes, simd, finalizers
     h = row_halves(passes, multiply) if halves is None else halves
     K, binary, code_bits, cuts = h.K, h.binary, h.code_bits, h.cuts
@@ -229,7 +250,7 @@ def make_lane_plan(passes: list[Pass], *, lanes: int, simd: int, finalizers: int
                     0 if binary or multiply else K.bit_length(), tuple(layouts), tuple(words),
                     tuple(info), acc_bits, sum_bits, max(1, u_max.bit_length()),
                     max(p.out.bits for p in passes), tuple(sorted({r.ua for r in info})),
-                    tuple(sorted({r.ub for r in info})))
+                    tuple(sorted({r.ub for r in info})), bank_depth)
 
 
 def _code(t: int, multiply: bool, K: int, binary: bool, bits: int) -> int:

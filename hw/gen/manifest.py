@@ -34,7 +34,8 @@ def manifest(top: ModelTop, device=None) -> dict:
     tp = getattr(top, "tp", None)
     extra = {}
     if tp is not None:
-        extra = {"weights_per_step": tp.weights_per_step,
+        extra = {"placement": tp.placement.as_dict(),
+                 "weights_per_step": tp.weights_per_step,
                  "sequence_cycles_8": tp.sequence_cycles(8)}
         if device is not None:
             extra["board_device"] = device.name

@@ -19,7 +19,7 @@ tests measure them. `parallel="unrolled"` gives `hw.gen.unrolled_top.UnrolledTop
 
 from __future__ import annotations
 
-from amaranth.hdl import Const, Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Const, Module, Mux, Shape, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -29,7 +29,7 @@ from .engine import WideEngine
 from .outbeat import output_register
 from .pipe import Pipe, Staged
 from .plan import UNIT_ROWS
-from .topplan import STORAGES, TopPlan
+from .topplan import STORAGES, Placement, TopPlan
 from .unrolled_top import UNROLLED, UnrolledTop
 
 __all__ = ["ModelTop", "STORAGES", "UNROLLED"]
@@ -74,17 +74,19 @@ class ModelTop(wiring.Component):
         return super().__new__(cls)
 
     def __init__(self, model: Model, *, parallel, simd: int = 1, cell_units: int | None = None,
-                 storage: str = "memory"):
+                 storage: str = "memory", placement: Placement | None = None):
         try:
             if cell_units not in (None, 1):
                 raise ValueError(f"the time-multiplexed engine updates one unit a cycle; "
                                  f"cell units must be 1, not {cell_units!r}")
-            self.tp = tp = TopPlan.of(model, parallel=parallel, simd=simd, storage=storage)
+            self.tp = tp = TopPlan.of(model, parallel=parallel, simd=simd, storage=storage,
+                                      placement=placement)
         except (TypeError, ValueError):
             self._MustUse__silence = True  # never built: no "created but never used" warning
             raise
         f, I = model.formats, model.input_size
         self.model, self.storage, self.emit, self.passes = model, storage, tp.emit, tp.passes
+        self.placement = tp.placement
         self.parallel, self.simd, self.plan, self.unit_rows = (tp.parallel, tp.simd, tp.lanes,
                                                                tp.unit_rows)
         self.cell, self.cell_latency, self.h_stage, self.c_stage = (
@@ -99,8 +101,11 @@ class ModelTop(wiring.Component):
         if model.head is not None:
             sources.append((L, L))
         self.vec_bits = max(f["input"].bits, f["state"].bits)
+        mems = {name: (w, d) for name, w, d in tp.memories()}
+        code_mem = mems.get("codes", mems.get("codes0"))
         self.engine = WideEngine(plan=self.plan, sources=sources, vec_bits=self.vec_bits,
-                                 ram_style="logic" if storage == "registers" else "block")
+                                 ram_style=tp.ram_style(*code_mem),
+                                 info_ram_style=tp.ram_style(*mems["rowinfo"]))
         self.h_words = -(-model.hidden_size // self.simd)  # words a bank of each h memory
         self.x_chunks = -(-I // self.simd)
         self.in_layout = data.StructLayout({
@@ -118,7 +123,7 @@ class ModelTop(wiring.Component):
 
     # ---- the circuit
     def _memory(self, m, name, shape, depth):
-        attrs = {"ram_style": "logic" if self.storage == "registers" else "block"}
+        attrs = {"ram_style": self.tp.ram_style(Shape.cast(shape).width, depth)}
         m.submodules[name] = mem = Memory(shape=shape, depth=max(2, depth), init=[],
                                           attrs=attrs)
         return mem
@@ -176,9 +181,12 @@ class ModelTop(wiring.Component):
                 with m.Case(li):
                     m.d.comb += [cur_fresh.eq(fresh[li]), cur_bank.eq(bank[li])]
         # old h (and c) are read just before the cell uses them: cell stage h_stage is stage
-        # 1 + h_stage here, so the address goes out at stage h_stage
+        # 1 + h_stage here; the address goes out at stage h_stage - 1 and the selected word
+        # (layer, column memory, a fresh layer's zero) is registered, so no memory output
+        # drives the select and the cell's first use in one cycle
         lb = max(1, (S - 1).bit_length())
-        h_unit = pipe.at(e_unit, self.h_stage) if self.h_stage is not None else unit
+        h_unit = (pipe.at(e_unit, self.h_stage - 1) if self.h_stage is not None
+                  else Signal.like(unit))
         sub = pipe.op(lambda u: u[:lb] if S > 1 else 0, Staged(h_unit, 0), name="sub")
         old = []
         for li in range(L):
@@ -187,16 +195,17 @@ class ModelTop(wiring.Component):
                 m.d.comb += port.addr.eq(Mux(bank[li], self.h_words, 0)
                                          + (h_unit >> (S - 1).bit_length()))
                 old.append((li, s, port.data))
-        h_old = Signal(signed(sb))
+        h_old, h_reg = Signal(signed(sb)), Signal(signed(sb))
         with m.Switch(layer * S + (sub.sig if S > 1 else 0)):
             for li, s, d in old:
                 with m.Case(li * S + s):
                     m.d.comb += h_old.eq(d)
-        m.d.comb += cu.h.eq(Mux(cur_fresh, 0, h_old))
+        m.d.sync += h_reg.eq(Mux(cur_fresh, 0, h_old))
+        m.d.comb += cu.h.eq(h_reg)
         cmem = []
         if lstm:
-            c_old = Signal(signed(f["cell"].bits))
-            c_unit = pipe.at(e_unit, self.c_stage)
+            c_old, c_reg = Signal(signed(f["cell"].bits)), Signal(signed(f["cell"].bits))
+            c_unit = pipe.at(e_unit, self.c_stage - 1)
             for li in range(L):
                 mem = self._memory(m, f"c{li}", signed(f["cell"].bits), H)
                 port = mem.read_port()
@@ -204,7 +213,8 @@ class ModelTop(wiring.Component):
                 with m.If(layer == li):
                     m.d.comb += c_old.eq(port.data)
                 cmem.append(mem)
-            m.d.comb += cu.c.eq(Mux(cur_fresh, 0, c_old))
+            m.d.sync += c_reg.eq(Mux(cur_fresh, 0, c_old))
+            m.d.comb += cu.c.eq(c_reg)
         lat = 1 + self.cell_latency
         w_valid = pipe.at(e_valid, lat)
         w_unit = pipe.at(e_unit, lat)

@@ -22,7 +22,29 @@ from .plan import ACTIVATIONS, ELEMENTWISE, UNIT_ROWS, Pass, make_passes, uses_m
 STORAGES = ("memory", "registers")
 
 
-def check_folding(model: Model, parallel, simd, storage) -> None:
+@dataclass(frozen=True)
+class Placement:
+    """Where the memories go on a device family (`storage="memory"`).
+
+    `bank_depth`: 0, or the code memory split into banks of this many words (a power of two:
+    the device's block RAM depth at the code word's width), each bank read into its own
+    register and then selected (hw.gen.lanes.LanePlan.bank_depth). `lutram_bits`: memories of
+    at most this many bits are asked for distributed (LUT) RAM instead of block RAM (0: none;
+    an iCE40 has no distributed RAM)."""
+
+    bank_depth: int = 0
+    lutram_bits: int = 0
+
+    def as_dict(self) -> dict:
+        return {"bank_depth": self.bank_depth, "lutram_bits": self.lutram_bits}
+
+    @classmethod
+    def from_dict(cls, d: dict | None) -> Placement:
+        d = d or {}
+        return cls(int(d.get("bank_depth", 0)), int(d.get("lutram_bits", 0)))
+
+
+def check_folding(model: Model, parallel, simd, storage, placement=None) -> None:
     """One ValueError naming the first bad choice."""
     if not isinstance(model, Model):
         raise TypeError(f"model must be a hw.modelfile.Model, not {type(model).__name__}")
@@ -36,12 +58,20 @@ def check_folding(model: Model, parallel, simd, storage) -> None:
         raise ValueError(f"simd must be a power of two, not {simd!r}")
     if storage not in STORAGES:
         raise ValueError(f"storage must be one of {', '.join(STORAGES)}, not {storage!r}")
+    if placement is not None:
+        b = placement.bank_depth
+        if not isinstance(b, int) or b < 0 or (b and (b < 2 or b & (b - 1))):
+            raise ValueError(f"bank depth must be 0 or a power of two of at least 2, not {b!r}")
+        if not isinstance(placement.lutram_bits, int) or placement.lutram_bits < 0:
+            raise ValueError(f"lutram bits must be a non-negative integer, not "
+                             f"{placement.lutram_bits!r}")
 
 
 @dataclass(frozen=True)
 class TopPlan:
     model: Model
     storage: str
+    placement: Placement
     emit: str
     passes: tuple[Pass, ...]
     lanes: LanePlan
@@ -58,10 +88,11 @@ class TopPlan:
     @classmethod
     def of(cls, model: Model, *, parallel: int, simd: int = 1, storage: str = "memory",
            passes: list[Pass] | None = None, image: bool = True,
-           halves: RowHalves | None = None) -> TopPlan:
+           halves: RowHalves | None = None, placement: Placement | None = None) -> TopPlan:
         """`passes`: make_passes(model), when the caller has them; `image=False`: no code
         words (hw.gen.lanes.make_lane_plan), for a search that only reads figures."""
-        check_folding(model, parallel, simd, storage)
+        placement = Placement() if placement is None else placement
+        check_folding(model, parallel, simd, storage, placement)
         emit = default_emit(model)
         G = len(UNIT_ROWS[model.cell])
         passes = make_passes(model) if passes is None else passes
@@ -71,7 +102,8 @@ class TopPlan:
         widest = max(max(p.split, p.cols - p.split) for p in passes)
         S = min(simd, 1 << (widest - 1).bit_length())
         plan = make_lane_plan(passes, lanes=lanes, simd=S, finalizers=G,
-                              multiply=uses_multipliers(model), image=image, halves=halves)
+                              multiply=uses_multipliers(model), image=image, halves=halves,
+                              bank_depth=placement.bank_depth)
         cell = CellParams.of(model)
         latency, h_stage, c_stage = cell_timing(cell)
         f = model.formats
@@ -82,9 +114,9 @@ class TopPlan:
         # the argmax: a registered comparator tree when every step emits, a scan of one
         # comparison a cycle (fewer registers) when only a sequence's last step does
         cycles = {"hidden": 0, "last": n + 1, "every": (n - 1).bit_length()}[emit]
-        return cls(model, storage, emit, tuple(passes), plan, EngineTiming.of(plan), cell,
-                   latency, h_stage, c_stage, n, width, max(1, math.ceil(math.log2(n))),
-                   cycles)
+        return cls(model, storage, placement, emit, tuple(passes), plan, EngineTiming.of(plan),
+                   cell, latency, h_stage, c_stage, n, width,
+                   max(1, math.ceil(math.log2(n))), cycles)
 
     @property
     def parallel(self) -> int:
@@ -148,11 +180,21 @@ class TopPlan:
         passes = list(range(L)) + ([L] if self.emit == "every" else [])
         return sum(len(self.passes[k].rows) * self.passes[k].cols for k in passes)
 
+    def ram_style(self, width: int, depth: int) -> str:
+        """The yosys `ram_style` of a memory: flip-flops for storage "registers", distributed
+        RAM for one of at most `placement.lutram_bits` bits, else block RAM."""
+        if self.storage == "registers":
+            return "logic"
+        return "distributed" if width * depth <= self.placement.lutram_bits else "block"
+
     def memories(self) -> list[tuple[str, int, int]]:
         """(name, width, depth) of every memory: the engine's and the state's."""
         f, H, S = self.model.formats, self.model.hidden_size, self.simd
         words = 2 * -(-H // S)
-        out = [("codes",) + self.lanes.memories()[0], ("rowinfo",) + self.lanes.memories()[1]]
+        *banks, info = self.lanes.memories()
+        out = ([("codes",) + banks[0]] if len(banks) == 1 else
+               [(f"codes{b}",) + wd for b, wd in enumerate(banks)])
+        out.append(("rowinfo",) + info)
         for li in range(self.model.num_layers):
             out += [(f"h{li}_{s}", f["state"].bits, words) for s in range(S)]
             if self.model.cell == "lstm":
@@ -178,6 +220,7 @@ class TopPlan:
             "cell_units": 1,
             "cell_latency": self.cell_latency,
             "storage": self.storage,
+            "code_banks": pl.code_banks,
             "state_bits": m.num_layers * m.hidden_size * (
                 f["state"].bits + (f["cell"].bits if m.cell == "lstm" else 0)),
         }
