@@ -54,9 +54,10 @@ def add_arguments(p) -> None:
 
 
 def generate(model, parallel, cell_units: int | None = None, storage: str = "memory",
-             simd: int = 1, board: str | None = None) -> tuple[str, dict]:
+             simd: int = 1, board: str | None = None, placement=None) -> tuple[str, dict]:
     """(Verilog text, manifest) for a model; `board`: the device the manifest's roofline
-    refers to (and that `parallel="auto"` sizes the engine for)."""
+    refers to (and that `parallel="auto"` sizes the engine for, and whose memory placement
+    is used unless `placement`, a hw.gen.topplan.Placement, is given)."""
     if parallel == AUTO:
         try:
             fit = choose(model, DEVICES[board or "icebreaker"], storage)
@@ -66,8 +67,8 @@ def generate(model, parallel, cell_units: int | None = None, storage: str = "mem
     kw = {} if parallel == UNROLLED else {"simd": simd}
     if parallel == UNROLLED and storage == "memory":
         storage = "registers"  # the unrolled engine's only storage
-    if parallel != UNROLLED and board in DEVICES:
-        kw["placement"] = DEVICES[board].placement
+    if parallel != UNROLLED and (placement is not None or board in DEVICES):
+        kw["placement"] = placement if placement is not None else DEVICES[board].placement
     try:
         top = ModelTop(model, parallel=parallel, cell_units=cell_units, storage=storage, **kw)
     except ValueError as e:  # a bad meta.emit in the model file, a bad --cell-units/--storage

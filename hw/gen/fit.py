@@ -122,6 +122,8 @@ def choose(model: Model, device: Device, storage: str = "memory") -> Fit:
             if fits(f, device) and (best is None or (f.steps_per_s, -f.luts)
                                     > (best.steps_per_s, -best.luts)):
                 best = f
+            if f.luts > device.fill * device.luts:
+                break  # more columns only cost more logic (the estimate grows with S)
             S *= 2
     if best is None:
         raise ValueError(f"no folding of this {model.cell} {model.hidden_size} fits the "
