@@ -2,7 +2,7 @@
 roofline fraction, cycles against the engine's own bound.
 
     .venv/bin/python bench/engine.py --board icebreaker [--run build/demo/run]
-    .venv/bin/python bench/engine.py --board ulx3s [--hidden 752]
+    .venv/bin/python bench/engine.py --board ulx3s [--hidden 752] [--clock-mhz auto|MHZ]
 
 iCEBreaker: the demo's trained model (RUN/model.json, testset.npz and checkpoint.pt, written by
 `make demo`), generated with `--parallel auto`, built with `--clock-mhz auto` (the PLL clock
@@ -15,7 +15,8 @@ the iCEBreaker's block RAM with them, so both are built for the ULX3S at its 25 
 oscillator with DSP inference on, and the LUT ratio compares like with like.
 
 ULX3S: a ternary GRU with input 16 and `--hidden` units (random weights: the figures do not
-depend on them), `--parallel auto` for the ULX3S, built with `--clock-mhz auto`.
+depend on them), `--parallel auto` for the ULX3S (its placement: code banks, distributed RAM),
+built with `--clock-mhz` (default auto).
 
 Every step is the project's own command (printed); the builds land in --out.
 """
@@ -140,7 +141,7 @@ def ulx3s(args) -> list[tuple[str, str]]:
     t0 = time.monotonic()
     run("hw", "verilog", str(out / "model.json"), "--parallel", "auto", "--board", "ulx3s")
     man = json.loads((out / "manifest.json").read_text())
-    run("hw", "bitstream", str(out), "--board", "ulx3s", "--clock-mhz", "auto")
+    run("hw", "bitstream", str(out), "--board", "ulx3s", "--clock-mhz", args.clock_mhz)
     b = json.loads((out / "bitstream.json").read_text())
     roof = b.get("roofline", {})
     return [
@@ -167,6 +168,10 @@ def main() -> int:
     ap.add_argument("--hidden", type=int, default=752, help="ULX3S: the GRU's hidden units")
     ap.add_argument("--measure", type=int, default=32,
                     help="iCEBreaker: test sequences measured in amaranth.sim (default 32)")
+    ap.add_argument("--clock-mhz", default="auto",
+                    help="ULX3S: the clock to build at (default auto: the oscillator, then the "
+                         "PLL at 90 %% of the Fmax found; a large model's build takes long, so "
+                         "one asked-for clock saves builds)")
     ap.add_argument("--out", default="build/bench-engine")
     args = ap.parse_args()
     rows = icebreaker(args) if args.board == "icebreaker" else ulx3s(args)
