@@ -22,6 +22,7 @@ RUN ?= build/run
 PARALLEL ?= auto
 SIMD ?=
 STORAGE ?= memory
+PORTS ?= native
 CLOCK_MHZ ?= auto
 SIM ?= verilator
 LIMIT ?=
@@ -54,7 +55,7 @@ train: setup
 
 verilog: setup
 	$(PY) -m hw verilog $(RUN)/model.json --parallel $(PARALLEL) $(if $(SIMD),--simd $(SIMD)) \
-		--storage $(STORAGE) --board $(BOARD) --out $(RUN)
+		--storage $(STORAGE) --ports $(PORTS) --board $(BOARD) --out $(RUN)
 
 sim: setup
 	$(PY) -m sim $(RUN) --simulator $(SIM) $(if $(DATA),--data $(DATA)) $(if $(LIMIT),--limit $(LIMIT))

@@ -65,6 +65,7 @@ class Case:
     stall: float
     resets: int
     steps: int
+    ports: str = "native"  # hw.gen.axis: the top's port names (the harness reads them)
 
     def model(self) -> Model:
         m = random_model(cell=self.cell, scheme=self.scheme, input_size=self.inputs,
@@ -81,8 +82,8 @@ class Case:
                 f"input_size={self.inputs}, hidden_size={self.hidden}, "
                 f"num_layers={self.layers}, activation={self.activation!r}, seed={self.seed}) "
                 f"emit {self.emit}; generate(parallel={self.lanes}, simd={self.simd}, "
-                f"storage={self.storage!r}); idle {self.idle}, stall {self.stall}, "
-                f"{self.resets} resets")
+                f"storage={self.storage!r}, ports={self.ports!r}); idle {self.idle}, "
+                f"stall {self.stall}, {self.resets} resets")
 
 
 def make_case(index: int, base_seed: int, steps: int) -> Case:
@@ -126,7 +127,8 @@ def soak_one(case: Case, folder, model: Model | None = None, ref_model: Model | 
     folder = Path(folder)
     model = case.model() if model is None else model
     t0 = time.monotonic()
-    text, raw = generate(model, case.lanes, storage=case.storage, simd=case.simd)
+    text, raw = generate(model, case.lanes, storage=case.storage, simd=case.simd,
+                         ports=case.ports)
     folder.mkdir(parents=True, exist_ok=True)
     man = from_dict(raw)
     exe = folder / "obj" / "Vsoak"
