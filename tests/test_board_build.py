@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from amaranth.hdl import Fragment
 
 from hw.__main__ import main as hw_main
 from hw.board import build as build_mod
@@ -15,6 +16,13 @@ from hw.board.pll import ecp5_params, ice40_params
 from hw.board.top import BOARDS
 from hw.modelfile import save
 from hw.random_model import random_model
+
+
+def elaborate(top, board) -> None:
+    """What the real _run_tools does before the tools run (platform.build elaborates the
+    design), for the fakes below: the board top, PLL and pins elaborate for the board."""
+    Fragment.get(top, board.platform())
+
 
 # ------------------------------------------------------------------ PLL settings
 
@@ -201,6 +209,7 @@ def test_ecp5_builds_fall_back_to_classic_abc_when_yosys_abc9_fails(tmp_path, mo
     calls = []
 
     def fake_tools(top, board, out_dir, synth, seed, t0, progress, script_after_synth=""):
+        elaborate(top, board)
         calls.append((synth, script_after_synth))
         out_dir.mkdir(parents=True, exist_ok=True)
         if len(calls) == 1:
@@ -226,6 +235,7 @@ def test_other_yosys_failures_are_not_retried(tmp_path, monkeypatch):
     calls = []
 
     def fake_tools(top, board, out_dir, synth, seed, t0, progress, script_after_synth=""):
+        elaborate(top, board)
         calls.append(synth)
         out_dir.mkdir(parents=True, exist_ok=True)
         (out_dir / "build.log").write_text("ERROR: Module `foo' not found\n")
@@ -244,6 +254,7 @@ def test_classic_abc_on_request_skips_abc9(tmp_path, monkeypatch):
     calls = []
 
     def fake_tools(top, board, out_dir, synth, seed, t0, progress, script_after_synth=""):
+        elaborate(top, board)
         calls.append((synth, script_after_synth))
         out_dir.mkdir(parents=True, exist_ok=True)
         (out_dir / "build.log").write_text("")

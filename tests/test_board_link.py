@@ -22,11 +22,15 @@ class SumCore(wiring.Component):
 
     def __init__(self, *, n=3, bits=8, width=12, emit="every", stall=0):
         self.n, self.bits, self.width, self.emit, self.stall = n, bits, width, emit, stall
-        ilay = data.StructLayout({"data": data.ArrayLayout(signed(bits), n), "first": 1,
-                                  "last": 1})
+        ilay = self.step_layout(n, bits)
         olay = data.StructLayout({"data": data.ArrayLayout(signed(width), n),
                                   "argmax": unsigned(2), "last": 1})
         super().__init__({"i": In(stream.Signature(ilay)), "o": Out(stream.Signature(olay))})
+
+    @staticmethod
+    def step_layout(n=3, bits=8) -> data.StructLayout:
+        return data.StructLayout({"data": data.ArrayLayout(signed(bits), n), "first": 1,
+                                  "last": 1})
 
     def reference(self, xs) -> list[tuple[list[int], int]]:
         acc = np.cumsum(np.asarray(xs, dtype=np.int64), axis=0)
@@ -164,7 +168,7 @@ def test_constructor_messages():
         uart_divisor(10_000_000, 3_000_000)
     assert uart_divisor(24_000_000, 1_000_000) == 24
     with pytest.raises(ValueError, match=r"emit must be one of hidden, last, every, not 'all'"):
-        FrameDecoder(step_layout=SumCore().i.payload.shape(), emit="all")
+        FrameDecoder(step_layout=SumCore.step_layout(), emit="all")
     with pytest.raises(TypeError, match=r"core must be a component with 'i' and 'o' streams"):
         board(object(), "every")
     with pytest.raises(ValueError, match=r"fifo_depth must be an integer of at least 4, not 2"):
