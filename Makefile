@@ -22,13 +22,14 @@ RUN ?= build/run
 PARALLEL ?= auto
 SIMD ?=
 STORAGE ?= memory
+PORTS ?= native
 CLOCK_MHZ ?= auto
 SIM ?= verilator
 LIMIT ?=
 BOARD ?= icebreaker
 PYTEST_ARGS ?=
 
-.PHONY: setup test demo train verilog sim sim-full bitstream lock clean
+.PHONY: setup test test-full demo train verilog sim sim-full bitstream lock clean
 
 setup: .venv/.stamp
 	@command -v iverilog >/dev/null || { if [ "$$(id -u)" = 0 ]; then \
@@ -48,19 +49,23 @@ lock:
 test: setup
 	$(PY) -m pytest -q -n 2 $(PYTEST_ARGS) tests sim
 
+# the same suite with the whole simulation matrix (sim/matrix.py) instead of its representative set
+test-full: setup
+	$(PY) -m pytest -q -n 2 --full $(PYTEST_ARGS) tests sim
+
 train: setup
 	$(PY) -m train --task $(TASK) --cell $(CELL) --hidden $(HIDDEN) --quant $(QUANT) \
 		--mode $(MODE) --out $(RUN) $(if $(DATA),--data $(DATA)) $(if $(EPOCHS),--epochs $(EPOCHS))
 
 verilog: setup
 	$(PY) -m hw verilog $(RUN)/model.json --parallel $(PARALLEL) $(if $(SIMD),--simd $(SIMD)) \
-		--storage $(STORAGE) --board $(BOARD) --out $(RUN)
+		--storage $(STORAGE) --ports $(PORTS) --board $(BOARD) --out $(RUN)
 
 sim: setup
 	$(PY) -m sim $(RUN) --simulator $(SIM) $(if $(DATA),--data $(DATA)) $(if $(LIMIT),--limit $(LIMIT))
 
 sim-full: setup
-	$(PY) -m pytest -q -n 2 --full sim
+	$(PY) -m pytest -q -n 2 --full $(PYTEST_ARGS) sim
 
 bitstream: setup
 	$(PY) -m hw bitstream $(RUN) --board $(BOARD) --clock-mhz $(CLOCK_MHZ)

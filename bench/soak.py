@@ -70,6 +70,7 @@ class Case:
     steps: int
     bank_depth: int = 0  # with lutram_bits: the memories' Placement
     lutram_bits: int = 0
+    ports: str = "native"  # hw.gen.axis: the top's port names (the harness reads them)
 
     @property
     def placement(self) -> Placement:
@@ -90,8 +91,9 @@ class Case:
                 f"input_size={self.inputs}, hidden_size={self.hidden}, "
                 f"num_layers={self.layers}, activation={self.activation!r}, seed={self.seed}) "
                 f"emit {self.emit}; generate(parallel={self.lanes}, simd={self.simd}, "
-                f"storage={self.storage!r}, placement={self.placement!r}); "
-                f"idle {self.idle}, stall {self.stall}, {self.resets} resets")
+                f"storage={self.storage!r}, placement={self.placement!r}, "
+                f"ports={self.ports!r}); idle {self.idle}, stall {self.stall}, "
+                f"{self.resets} resets")
 
 
 def make_case(index: int, base_seed: int, steps: int) -> Case:
@@ -138,7 +140,7 @@ def soak_one(case: Case, folder, model: Model | None = None, ref_model: Model | 
     model = case.model() if model is None else model
     t0 = time.monotonic()
     text, raw = generate(model, case.lanes, storage=case.storage, simd=case.simd,
-                         placement=case.placement)
+                         placement=case.placement, ports=case.ports)
     folder.mkdir(parents=True, exist_ok=True)
     man = from_dict(raw)
     exe = folder / "obj" / "Vsoak"

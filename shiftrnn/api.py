@@ -91,15 +91,15 @@ def export(run) -> TrainResult:
 
 def generate(run, *, parallel: int | str = "auto", simd: int | None = None,
              storage: str = "memory", board: str = "icebreaker",
-             cell_units: int | None = None) -> GenerateResult:
+             cell_units: int | None = None, ports: str = "native") -> GenerateResult:
     """RUN/top.v and RUN/manifest.json from RUN/model.json (`make verilog`); `parallel`
-    "auto" sizes the engine for `board`."""
+    "auto" sizes the engine for `board`; `ports` "axis" gives AXI-Stream-style port names."""
     from hw.gen import cli
 
     run = Path(run)
     cli.main(argparse.Namespace(model=str(run / "model.json"), parallel=str(parallel),
                                 simd=simd, board=board, cell_units=cell_units,
-                                storage=storage, out=str(run)))
+                                storage=storage, ports=ports, out=str(run)))
     man = json.loads((run / "manifest.json").read_text())
     return GenerateResult(run, run / "top.v", man["cycles_per_step"], man["latency"],
                           man["parallel"], man)

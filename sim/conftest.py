@@ -1,5 +1,5 @@
 """pytest options for the cocotb tests: `--full` runs the whole configuration matrix
-(make sim-full); without it a representative set runs (make test)."""
+(make test-full, make sim-full); without it a representative set runs (make test)."""
 
 
 def pytest_addoption(parser):

@@ -2,7 +2,9 @@
 
 The testbench restates no width or port name: `Manifest` holds what the generator wrote, and
 `Stream.pack`/`Stream.unpack` turn beats into payload integers and back by the manifest's
-field offsets. A malformed manifest is a UserError naming the field.
+field offsets. A stream's payload is one port (`payload`) or, for `--ports axis`, several
+(`payload_ports`: port, offset, width, lowest bits first); `Stream.split`/`Stream.join` turn a
+payload integer into port values and back. A malformed manifest is a UserError naming the field.
 """
 
 from __future__ import annotations
@@ -50,9 +52,22 @@ class Field:
 class Stream:
     valid: str
     ready: str
-    payload: str
+    ports: tuple[tuple[str, int, int], ...]  # (port, offset, width) covering the payload
     width: int
     fields: dict[str, Field]
+
+    @property
+    def payload(self) -> str:
+        """The payload's port names, for messages."""
+        return "/".join(p for p, _, _ in self.ports)
+
+    def split(self, word: int) -> list[int]:
+        """A payload integer as the value of each port."""
+        return [(word >> off) & ((1 << w) - 1) for _, off, w in self.ports]
+
+    def join(self, values) -> int:
+        """The payload integer from the port values (in `ports` order)."""
+        return sum(int(v) << off for v, (_, off, _) in zip(values, self.ports, strict=True))
 
     def pack(self, **values) -> int:
         """Payload integer from field values (a list for `data`, ints for the others)."""
@@ -72,6 +87,7 @@ class Manifest:
     top: str
     clock: str
     reset: str
+    reset_active_low: bool
     emit: str
     parallel: object
     input: Stream
@@ -97,12 +113,13 @@ def _int(d, key, where) -> int:
 def _stream(d, side: str, required: tuple[str, ...]) -> Stream:
     s = _need(d, side, "")
     names = {}
-    for k in ("valid", "ready", "payload"):
+    for k in ("valid", "ready") + (() if "payload_ports" in s else ("payload",)):
         v = _need(s, k, f"{side}.")
         if not isinstance(v, str) or not v:
             raise UserError(f"manifest: {side}.{k} must be a port name, not {v!r}")
         names[k] = v
     width = _int(s, "payload_width", f"{side}.")
+    ports = ((names["payload"], 0, width),) if "payload" in names else _ports(s, side, width)
     fields = {}
     for name, f in _need(s, "fields", f"{side}.").items():
         where = f"{side}.fields.{name}."
@@ -115,7 +132,29 @@ def _stream(d, side: str, required: tuple[str, ...]) -> Stream:
     for name in required:
         if name not in fields:
             raise UserError(f"manifest: {side}.fields.{name} is missing")
-    return Stream(names["valid"], names["ready"], names["payload"], width, fields)
+    return Stream(names["valid"], names["ready"], ports, width, fields)
+
+
+def _ports(s: dict, side: str, width: int) -> tuple[tuple[str, int, int], ...]:
+    parts = s["payload_ports"]
+    if not isinstance(parts, list) or not parts:
+        raise UserError(f"manifest: {side}.payload_ports must be a list of ports")
+    out, at = [], 0
+    for k, p in enumerate(parts):
+        where = f"{side}.payload_ports[{k}]."
+        name = _need(p, "port", where)
+        if not isinstance(name, str) or not name:
+            raise UserError(f"manifest: {where}port must be a port name, not {name!r}")
+        off, w = _int(p, "offset", where), _int(p, "width", where)
+        if off != at or w < 1:
+            raise UserError(f"manifest: {where[:-1]} must start at bit {at} with a width of "
+                            f"1 or more (the ports cover the payload, lowest bits first)")
+        out.append((name, off, w))
+        at += w
+    if at != width:
+        raise UserError(f"manifest: {side}.payload_ports cover {at} bits, not the payload's "
+                        f"{width}")
+    return tuple(out)
 
 
 def load_manifest(path) -> Manifest:
@@ -139,7 +178,10 @@ def from_dict(d: dict) -> Manifest:
         names[k] = _need(d, k, "")
         if not isinstance(names[k], str) or not names[k]:
             raise UserError(f"manifest: {k} must be a name, not {names[k]!r}")
-    return Manifest(names["top"], names["clock"], names["reset"], emit, d.get("parallel"),
+    low = d.get("reset_active_low", False)
+    if not isinstance(low, bool):
+        raise UserError(f"manifest: reset_active_low must be true or false, not {low!r}")
+    return Manifest(names["top"], names["clock"], names["reset"], low, emit, d.get("parallel"),
                     _stream(d, "input", ("data", "first", "last")),
                     _stream(d, "output", out_fields),
                     _int(d, "cycles_per_step", ""), _int(d, "latency", ""), d)

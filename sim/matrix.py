@@ -1,8 +1,9 @@
 """The configurations the cocotb tests run: cell x scheme x parallel style x simulator.
 
-`configs(full=True)` is the whole matrix (make sim-full); `configs()` the representative
-set of make test: every cell, scheme family, emit mode, engine style and both simulators
-at least once, with few Verilator builds (each takes tens of seconds on the shared machine).
+`configs(full=True)` is the whole matrix (make test-full, make sim-full); `configs()` the
+representative set of make test: every cell, scheme family, emit mode, engine style and both
+simulators at least once, with few Verilator builds (each takes tens of seconds on the shared
+machine).
 """
 
 from __future__ import annotations

@@ -44,7 +44,7 @@ def sequences(model: Model, rng: np.random.Generator, *, count: int, max_len: in
 
 
 def generate(model: Model | None, folder, parallel, storage: str = "memory",
-             simd: int = 1) -> Path:
+             simd: int = 1, ports: str = "native") -> Path:
     """model.json (when a model is given), top.v and manifest.json in `folder`, written by
     the generator's command-line entry point (so its checks run too)."""
     from hw.gen import cli
@@ -59,6 +59,6 @@ def generate(model: Model | None, folder, parallel, storage: str = "memory",
     if parallel == "unrolled":
         storage = "registers"
     args = p.parse_args([str(folder / "model.json"), "--parallel", str(parallel),
-                         "--storage", storage, "--out", str(folder)] + extra)
+                         "--storage", storage, "--ports", ports, "--out", str(folder)] + extra)
     cli.main(args)
     return folder

@@ -7,7 +7,8 @@ at the next rising edge (the same point on Icarus and Verilator), so a handshake
 beat (valid then holds until taken, as the stream rules require), and `backpressure`, the
 chance per cycle that the output's ready drops (for a burst, now and then); gaps and bursts
 last up to a step's cycles plus the latency, so they reach every state of the step FSM.
-Port names and payload layouts come from the manifest. The output side of the stream rules is
+Port names, reset polarity and payload layouts come from the manifest (a payload may span several
+ports: `--ports axis`). The output side of the stream rules is
 checked too: a valid beat holds, unchanged, until it is taken.
 """
 
@@ -44,23 +45,37 @@ class Bench:
         self.clk, self.rst = getattr(dut, man.clock), getattr(dut, man.reset)
         i, o = man.input, man.output
         self.i_valid, self.i_ready = getattr(dut, i.valid), getattr(dut, i.ready)
-        self.i_payload = getattr(dut, i.payload)
+        self.i_payload = [getattr(dut, p) for p, _, _ in i.ports]
         self.o_valid, self.o_ready = getattr(dut, o.valid), getattr(dut, o.ready)
-        self.o_payload = getattr(dut, o.payload)
+        self.o_payload = [getattr(dut, p) for p, _, _ in o.ports]
+        self.rst_on = 0 if man.reset_active_low else 1
+
+    def _offer(self, word: int) -> None:
+        for sig, v in zip(self.i_payload, self.man.input.split(word), strict=True):
+            sig.value = v
+
+    def _output(self) -> int | None:
+        """The output payload, None while a bit of it is not 0 or 1."""
+        vals = [sig.value for sig in self.o_payload]
+        if not all(v.is_resolvable for v in vals):
+            return None
+        # a 1-bit port reads as a Logic (int() of it), a wider one as a LogicArray
+        return self.man.output.join(v.to_unsigned() if hasattr(v, "to_unsigned") else int(v)
+                                    for v in vals)
 
     async def start(self) -> None:
         cocotb.start_soon(Clock(self.clk, PERIOD_NS, unit="ns").start())
-        self.i_payload.value = 0
+        self._offer(0)
         await self.reset(3)
 
     async def reset(self, cycles: int = 2, at_falling_edge: bool = False) -> None:
-        """Hold rst high for `cycles` rising edges with no beat offered or taken."""
+        """Hold the reset active for `cycles` rising edges with no beat offered or taken."""
         for n in range(cycles):
             if n or not at_falling_edge:
                 await FallingEdge(self.clk)
-            self.rst.value, self.i_valid.value, self.o_ready.value = 1, 0, 0
+            self.rst.value, self.i_valid.value, self.o_ready.value = self.rst_on, 0, 0
         await FallingEdge(self.clk)
-        self.rst.value = 0
+        self.rst.value = 1 - self.rst_on
 
     @property
     def cycle(self) -> int:
@@ -125,7 +140,7 @@ class Bench:
                     gap -= 1
                 else:
                     offered = True
-                    self.i_payload.value = queue[k][0]
+                    self._offer(queue[k][0])
             self.i_valid.value = int(offered)
             if hold == 0 and backpressure and self.rng.random() < backpressure:
                 # mostly single cycles, sometimes a burst as long as a step
@@ -138,10 +153,11 @@ class Bench:
             o_valid = self._bit(self.o_valid, out.valid)
             word = None
             if o_valid:
-                v = self.o_payload.value
-                if not v.is_resolvable:
-                    raise AssertionError(f"cycle {self.cycle}: {out.payload} is {v} while valid")
-                word = v.to_unsigned()
+                word = self._output()
+                if word is None:
+                    shown = [str(p.value) for p in self.o_payload]
+                    raise AssertionError(f"cycle {self.cycle}: {out.payload} is {shown} "
+                                         f"while valid")
                 if wait_valid is None:
                     wait_valid = cyc
             if held is not None and word != held:
@@ -191,5 +207,9 @@ class Bench:
             self.i_valid.value, self.o_ready.value = 0, 1
             await ReadOnly()
             if self._bit(self.o_valid, self.man.output.valid):
-                f = self.man.output.unpack(self.o_payload.value.to_unsigned())
+                word = self._output()
+                if word is None:
+                    raise AssertionError(f"{self.man.output.payload} is not 0s and 1s while "
+                                         f"valid")
+                f = self.man.output.unpack(word)
                 checker.receive(f["data"], f.get("argmax"), f["last"])

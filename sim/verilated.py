@@ -3,12 +3,13 @@
 `build(top_v, manifest, folder)` compiles top.v with our own C++ driver (written into the
 build folder); `run(exe, man, segments, ...)` streams segments of sequences through it and
 returns the output beats of each segment. Python packs the input beats and unpacks the output
-beats by the manifest's field offsets (sim.layout), so widths and port names are never
-restated; payloads wider than 64 bits travel as 32-bit words (Verilator's VlWide).
+beats by the manifest's field offsets (sim.layout), so widths, port names and the reset's
+polarity are never restated; each payload port travels as 32-bit words (Verilator's VlWide
+past 64 bits), the ports of a payload one after the other (`--ports axis` splits a payload).
 
 Stimulus semantics (those of hw.gen.simulate's reset_cycle): each segment is a list of closed
 sequences (the first beat of each sets `first`, the last `last`); before every segment but the
-first, `rst` is pulsed for one cycle (valid and ready low), `reset_at` cycles after the
+first, the reset is pulsed for one cycle (valid and ready low), `reset_at` cycles after the
 previous segment started, wherever the circuit is; what the source offered is dropped and the
 stream restarts with the next segment. The beats a cut segment sent before its reset must be a
 prefix of its expected beats; the final segment must send exactly its expected beats. The
@@ -25,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .layout import Manifest
+from .layout import Manifest, Stream
 from .runner import BUILD_ARGS, _make_overrides, tool_env
 
 MAGIC = 0x50414B53
@@ -58,6 +59,7 @@ template <class T> static void get(const T& p, uint32_t* w, int n) {
     for (int i = 0; i < n; i++) w[i] = p[i];
   }
 }
+PAYLOAD_MACROS
 static uint64_t rs;
 static uint32_t rnd() {  // xorshift64*
   rs ^= rs >> 12; rs ^= rs << 25; rs ^= rs >> 27;
@@ -90,12 +92,12 @@ int main(int argc, char** argv) {
   FILE* o = fopen(argv[2], "wb");
   if (!o) { perror(argv[2]); return 2; }
   Vtop* top = new Vtop;
-  top->clk = 0; top->rst = 1; top->I_VALID = 0; top->O_READY = 0;
+  top->clk = 0; top->rst = RST_ON; top->I_VALID = 0; top->O_READY = 0;
   long long cyc = 0, accepted = 0, beats = 0;
   auto tick = [&]() { top->clk = 1; top->eval(); top->clk = 0; top->eval(); cyc++; };
   top->eval();
   tick(); tick();
-  top->rst = 0;
+  top->rst = RST_OFF;
   std::vector<uint32_t> word(NI), ow(NO), held(NO);
   uint32_t hold = 0;
   for (uint32_t s = 0; s < nseg; s++) {
@@ -104,9 +106,9 @@ int main(int argc, char** argv) {
     p += (size_t)nbeats * (1 + NI);
     if (p > in.size()) { fprintf(stderr, "stimulus file too short\n"); return 2; }
     if (s > 0) {  // rst for one cycle; the source's offer is gone
-      top->rst = 1; top->I_VALID = 0; top->O_READY = 0; top->eval();
+      top->rst = RST_ON; top->I_VALID = 0; top->O_READY = 0; top->eval();
       tick();
-      top->rst = 0;
+      top->rst = RST_OFF;
     }
     long long start = cyc, last_hs = cyc;
     uint32_t k = 0, idle = nbeats ? beat[0] : 0, got_beats = 0;
@@ -120,7 +122,7 @@ int main(int argc, char** argv) {
       }
       if (!offered && k < nbeats) {
         if (idle) idle--;
-        else { offered = true; put(top->I_PAYLOAD, beat + (size_t)k * (1 + NI) + 1, NI); }
+        else { offered = true; PUT_I_PAYLOAD(beat + (size_t)k * (1 + NI) + 1); }
       }
       top->I_VALID = offered;
       if (hold == 0 && stall && rnd() % 1000 < stall)
@@ -130,7 +132,7 @@ int main(int argc, char** argv) {
       top->O_READY = ready;
       top->eval();
       const bool iready = top->I_READY, ovalid = top->O_VALID;
-      if (ovalid) get(top->O_PAYLOAD, ow.data(), NO);
+      if (ovalid) GET_O_PAYLOAD(ow.data());
       if (holding && (!ovalid || ow != held))
         fail("an output beat changed or vanished before it was taken", cyc);
       holding = ovalid && !ready;
@@ -158,7 +160,7 @@ int main(int argc, char** argv) {
   for (uint32_t d = 0; d < drain; d++) {
     top->eval();
     if (top->O_VALID) {
-      get(top->O_PAYLOAD, ow.data(), NO);
+      GET_O_PAYLOAD(ow.data());
       uint32_t s = nseg - 1;
       fwrite(&s, 4, 1, o); fwrite(ow.data(), 4, NO, o);
       beats++;
@@ -213,12 +215,31 @@ def cpp_name(port: str) -> str:
     return "".join(out)
 
 
+def _port_words(stream: Stream) -> list[tuple[str, int, int]]:
+    """(port, first word, words) of each payload port in a beat's 32-bit words."""
+    out, at = [], 0
+    for port, _, width in stream.ports:
+        out.append((port, at, _words(width)))
+        at += _words(width)
+    return out
+
+
+def _macro(name: str, fn: str, stream: Stream) -> str:
+    calls = " ".join(f"{fn}(top->{cpp_name(p)}, (w) + {at}, {n});"
+                     for p, at, n in _port_words(stream))
+    return f"#define {name}(w) do {{ {calls} }} while (0)"
+
+
 def harness_source(man: Manifest) -> str:
     names = {"I_VALID": man.input.valid, "I_READY": man.input.ready,
-             "I_PAYLOAD": man.input.payload, "O_VALID": man.output.valid,
-             "O_READY": man.output.ready, "O_PAYLOAD": man.output.payload}
+             "O_VALID": man.output.valid, "O_READY": man.output.ready}
     names = {k: cpp_name(v) for k, v in names.items()}
+    macros = "\n".join([_macro("PUT_I_PAYLOAD", "put", man.input),
+                        _macro("GET_O_PAYLOAD", "get", man.output)])
+    on = int(not man.reset_active_low)
     text = HARNESS.replace("MAGIC_", f"0x{MAGIC:08X}u").replace("NONE_", f"0x{NONE:08X}u")
+    text = text.replace("PAYLOAD_MACROS", macros).replace("RST_ON", str(on)) \
+        .replace("RST_OFF", str(1 - on))
     for k, v in names.items():
         text = text.replace(k, v)
     if man.top != "top" or man.clock != "clk" or man.reset != "rst":
@@ -253,9 +274,27 @@ def _word_array(value: int, n: int) -> list[int]:
     return [(value >> (32 * i)) & 0xFFFFFFFF for i in range(n)]
 
 
+def beat_words(stream: Stream, word: int) -> list[int]:
+    """A payload integer as the harness's 32-bit words, port after port."""
+    return [w for v, (_, _, width) in zip(stream.split(word), stream.ports, strict=True)
+            for w in _word_array(v, _words(width))]
+
+
+def beat_value(stream: Stream, words) -> int:
+    """The payload integer from the harness's 32-bit words (inverse of beat_words)."""
+    vals = []
+    for _, at, n in _port_words(stream):
+        vals.append(sum(int(words[at + i]) << (32 * i) for i in range(n)))
+    return stream.join(vals)
+
+
+def beat_word_count(stream: Stream) -> int:
+    return sum(n for _, _, n in _port_words(stream))
+
+
 def write_stimulus(path, man: Manifest, segments: list[Segment], *, stall: float, seed: int,
                    limit: int) -> None:
-    ni, no = _words(man.input.width), _words(man.output.width)
+    ni, no = beat_word_count(man.input), beat_word_count(man.output)
     span = max(1, man.cycles_per_step + man.latency + 1)
     drain = man.latency + man.cycles_per_step + 4
     head = [MAGIC, ni, no, len(segments), int(round(stall * 1000)), seed & 0xFFFFFFFF, span,
@@ -267,7 +306,7 @@ def write_stimulus(path, man: Manifest, segments: list[Segment], *, stall: float
             T = len(x)
             for t in range(T):
                 word = man.input.pack(data=x[t], first=int(t == 0), last=int(t == T - 1))
-                rows.append([int(idle[t])] + _word_array(word, ni))
+                rows.append([int(idle[t])] + beat_words(man.input, word))
         reset = NONE if seg.reset_at is None else seg.reset_at
         out.append(np.array([len(rows), reset, seg.want], dtype=np.uint32))
         if rows:
@@ -293,11 +332,8 @@ def run(exe, man: Manifest, segments: list[Segment], folder, *, stall: float, se
             res.accepted[int(parts[1])] = int(parts[3])
         elif parts[:1] == ["done"]:
             res.cycles = int(parts[2])
-    no = _words(man.output.width)
+    no = beat_word_count(man.output)
     raw = np.frombuffer(outp.read_bytes(), dtype="<u4").reshape(-1, 1 + no)
     for row in raw:
-        word = 0
-        for i in range(no):
-            word |= int(row[1 + i]) << (32 * i)
-        res.beats[int(row[0])].append(man.output.unpack(word))
+        res.beats[int(row[0])].append(man.output.unpack(beat_value(man.output, row[1:])))
     return res

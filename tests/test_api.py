@@ -24,9 +24,10 @@ def test_train_generate_simulate_from_python(tmp_path):
     assert r.model.hidden_size == 4 and r.float_model is None
     again = shiftrnn.export(run)
     assert again.integer == r.integer
-    g = shiftrnn.generate(run, parallel=3, simd=2)
+    g = shiftrnn.generate(run, parallel=3, simd=2, ports="axis")  # simulated as such below
     man = json.loads((run / "manifest.json").read_text())
     assert g.top_v.is_file() and (g.cycles_per_step, g.parallel) == (man["cycles_per_step"], 3)
+    assert man["ports"] == "axis" and man["input"]["valid"] == "s_axis_tvalid"
     s = shiftrnn.simulate(run, simulator="icarus", limit=3)
     assert (s.sequences, s.mismatches) == (3, 0)
     assert s.report == json.loads((run / "sim.json").read_text())

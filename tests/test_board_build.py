@@ -3,18 +3,45 @@ parsing, the CLI's one-line failures, and real YoWASP builds of a tiny model for
 
 import json
 import re
+import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
+from amaranth.hdl import Fragment
 
 from hw.__main__ import main as hw_main
 from hw.board import build as build_mod
 from hw.board.build import BuildResult, fit_error, fmax_from_log, utilisation, yosys_flipflops
 from hw.board.pll import ecp5_params, ice40_params
-from hw.board.top import BOARDS
+from hw.board.top import BOARDS, BoardTop
+from hw.gen.top import ModelTop
 from hw.modelfile import save
 from hw.random_model import random_model
+
+
+def elaborate(top, board) -> None:
+    """What the real _run_tools does before the tools run (platform.build elaborates the
+    design), for the fakes below: the board top, PLL and pins elaborate for the board."""
+    Fragment.get(top, board.platform())
+
+
+@pytest.mark.parametrize("board,clock_hz", [("icebreaker", 12e6), ("icebreaker", 24e6),
+                                            ("ulx3s", 25e6), ("ulx3s", 40e6)])
+def test_board_top_prepares_without_any_warning(board, clock_hz):
+    """Oscillator and PLL clocking on both families prepare with every warning an error: no
+    Amaranth deprecation (the sync domain defined in a submodule, pins requested without
+    dir="-"; the code before issue 16 failed this)."""
+    b = BOARDS[board]
+    model = random_model(cell="gru", input_size=2, hidden_size=2, outputs=2, seed=1)
+    core = ModelTop(model, parallel=3)
+    top = BoardTop(core, board=b, clock_hz=clock_hz, baud=1_000_000, emit=core.emit,
+                   fingerprint=1)
+    assert (top.pll_config is None) == (clock_hz == b.osc_hz)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        b.platform().prepare(top, name="top")
+
 
 # ------------------------------------------------------------------ PLL settings
 
@@ -201,6 +228,7 @@ def test_ecp5_builds_fall_back_to_classic_abc_when_yosys_abc9_fails(tmp_path, mo
     calls = []
 
     def fake_tools(top, board, out_dir, synth, seed, t0, progress, script_after_synth=""):
+        elaborate(top, board)
         calls.append((synth, script_after_synth))
         out_dir.mkdir(parents=True, exist_ok=True)
         if len(calls) == 1:
@@ -226,6 +254,7 @@ def test_other_yosys_failures_are_not_retried(tmp_path, monkeypatch):
     calls = []
 
     def fake_tools(top, board, out_dir, synth, seed, t0, progress, script_after_synth=""):
+        elaborate(top, board)
         calls.append(synth)
         out_dir.mkdir(parents=True, exist_ok=True)
         (out_dir / "build.log").write_text("ERROR: Module `foo' not found\n")
@@ -244,6 +273,7 @@ def test_classic_abc_on_request_skips_abc9(tmp_path, monkeypatch):
     calls = []
 
     def fake_tools(top, board, out_dir, synth, seed, t0, progress, script_after_synth=""):
+        elaborate(top, board)
         calls.append((synth, script_after_synth))
         out_dir.mkdir(parents=True, exist_ok=True)
         (out_dir / "build.log").write_text("")

@@ -7,7 +7,7 @@ import itertools
 
 import numpy as np
 import pytest
-from amaranth.hdl import ClockDomain, Module
+from amaranth.hdl import ClockDomain, Fragment, Module
 from amaranth.sim import Simulator
 
 from hw.cell import CellParams
@@ -106,4 +106,4 @@ def test_published_timing_is_a_pipeline():
         comb = CellParams(cell, "pwl", f["state"], f["preact"], f["cell"]).create(
             pipelined=False)
         assert comb.latency == 0
-        del cu, comb
+        Fragment.get(cu, None), Fragment.get(comb, None)  # and both build

@@ -10,10 +10,27 @@ from hw.modelfile import UserError
 from train import data
 
 
-def test_digits_is_a_seeded_shuffled_80_20_split():
+def test_digits_is_a_seeded_shuffled_80_20_split_with_validation_from_the_80():
+    from sklearn.datasets import load_digits
+
     a, b, c = data.digits(0), data.digits(0), data.digits(1)
-    assert a.train.x.shape == (1438, 8, 8) and a.test.x.shape == (359, 8, 8)
-    assert np.array_equal(a.test.x, b.test.x) and not np.array_equal(a.test.x, c.test.x)
+    d = load_digits()
+    order = np.random.default_rng(0).permutation(len(d.images))
+    n_train = int(round(0.8 * len(order)))
+    assert np.array_equal(a.test.x, d.images[order[n_train:]])  # the 20 %, as before
+    assert np.array_equal(a.test.y, d.target[order[n_train:]])
+    # train and valid split the 80 % between them: 15 % of each class to validation
+    rest = d.images[order[:n_train]].reshape(n_train, -1)
+    both = np.concatenate([a.train.x, a.valid.x]).reshape(n_train, -1)
+    for u, v in zip(np.unique(both, axis=0, return_counts=True),
+                    np.unique(rest, axis=0, return_counts=True), strict=True):
+        assert np.array_equal(u, v)  # the same images, each as often
+    for k in range(10):
+        n = int((d.target[order[:n_train]] == k).sum())
+        held = int(round(0.15 * n))
+        assert (a.valid.y == k).sum() == held and (a.train.y == k).sum() == n - held
+    assert np.array_equal(a.valid.x, b.valid.x) and not np.array_equal(a.test.x, c.test.x)
+    assert a.valid.lengths.tolist() == [8] * len(a.valid)
     assert sorted(set(a.train.y)) == list(range(10)) and (a.train.lengths == 8).all()
     assert a.metric == "accuracy" and a.emit == "last" and a.input_size == 8
     # the input transform maps the pixels' training range 0..16 onto [0, 1], one scale for all

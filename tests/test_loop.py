@@ -188,3 +188,37 @@ def test_char_language_model_in_hardware_mode(tmp_path):
                   "--quant", "exponential", "--batch", "16")
     assert res["metric"] == "bpc" and res["integer"] == res["qat"]
     assert 0 < res["qat"] < np.log2(12)
+
+
+def test_digits_selects_and_monitors_on_validation_never_test(tmp_path, monkeypatch):
+    """Every score that picks the exported epoch, and every per-epoch figure, comes from the
+    validation split carved from the training cases; the test split is scored only for the
+    final results."""
+    tasks, calls, kept = [], [], []
+    real_load, real_eval, real_keep = loop.data.load, loop.evaluate, loop._keep_best
+
+    def load(*a, **kw):
+        tasks.append(real_load(*a, **kw))
+        return tasks[-1]
+
+    def evaluate(net, inputs, split):
+        out = real_eval(net, inputs, split)
+        calls.append((split, out[0]))
+        return out
+
+    def keep_best(state, net, score, epoch, metric):
+        kept.append(score)
+        return real_keep(state, net, score, epoch, metric)
+
+    monkeypatch.setattr(loop.data, "load", load)
+    monkeypatch.setattr(loop, "evaluate", evaluate)
+    monkeypatch.setattr(loop, "_keep_best", keep_best)
+    out, res = _run(tmp_path, "--epochs", "3")
+    task, = tasks
+    assert task.valid is not None and len(task.valid) > 0
+    valid_scores = [s for split, s in calls if split is task.valid]
+    assert len(valid_scores) == 3 and kept == valid_scores
+    assert all(split is task.test for split, _ in calls if split is not task.valid)
+    assert [e["valid_accuracy"] for e in res["epochs"]] == valid_scores
+    assert not any(k.startswith("test") for e in res["epochs"] for k in e)
+    assert res["selected_epoch"] == {"qat": 1 + valid_scores.index(max(valid_scores))}

@@ -6,7 +6,8 @@ with the per-feature `offset` and `scale` computed here from the training split 
 `input_transform`). This module does not touch torch.
 
 - `digits`: scikit-learn's bundled 8x8 digits, each image 8 time steps of 8 pixels (divided by
-  16, the training range), a seeded shuffled 80/20 split. No download, no path.
+  16, the training range), a seeded shuffled 80/20 split; 15 % of each class of the 80 % are
+  the validation split (seeded). No download, no path.
 - `char`: character-level language model. A folder with ptb.char.{train,valid,test}.txt (symbols
   separated by spaces, `_` between words; lines are joined) or a plain text file / a folder with
   input.txt (split 90/5/5). One-hot inputs, next-symbol targets at every step, sequences of
@@ -106,6 +107,26 @@ def _with_norm(task: Task, kind: str = "standard") -> Task:
     return task
 
 
+VALID_FRACTION = 0.15  # of each class of the training cases, when a data set has no split
+
+
+def holdout(labels: np.ndarray, fraction: float, seed: int):
+    """Indices (keep, held) of a seeded split with `fraction` of each class held out (at least
+    one case of every class with two or more)."""
+    rng = np.random.default_rng(seed + 7919)
+    held = []
+    for c in np.unique(labels):
+        idx = rng.permutation(np.flatnonzero(labels == c))
+        n = int(round(fraction * len(idx)))
+        held.extend(idx[: max(n, 1 if len(idx) > 1 else 0)])
+    held = np.sort(np.array(held, dtype=np.int64))
+    if not len(held):
+        raise UserError(f"no class has two training cases; a validation split needs some "
+                        f"(got {len(labels)} cases)")
+    keep = np.setdiff1d(np.arange(len(labels)), held)
+    return keep, held
+
+
 # ---------------------------------------------------------------- digits
 
 def digits(seed: int = 0) -> Task:
@@ -117,12 +138,14 @@ def digits(seed: int = 0) -> Task:
     x, y = x[order], d.target[order].astype(np.int64)
     n_train = int(round(0.8 * len(x)))
     lengths = np.full(len(x), 8, dtype=np.int64)
-    tr = Split(x[:n_train], lengths[:n_train], y[:n_train])
+    keep, held = holdout(y[:n_train], VALID_FRACTION, seed)  # model selection, progress
+    tr = Split(x[keep], lengths[keep], y[keep])
+    va = Split(x[held], lengths[held], y[held])
     te = Split(x[n_train:], lengths[n_train:], y[n_train:])
     # pixels 0..16 divided by 16 (the training range), as plain torch baselines do:
     # standardising blew the rarely-lit edge column up tenfold and saturated 1.9% of the inputs
     return _with_norm(Task("digits", "accuracy", "last", [str(i) for i in range(10)], 8,
-                           tr, None, te), "range")
+                           tr, va, te), "range")
 
 
 # ---------------------------------------------------------------- char

@@ -23,26 +23,16 @@ import numpy as np
 
 from hw.modelfile import UserError
 
-from .data import Split, Task, _need_path, _pad, _read_text, _with_norm
-
-VALID_FRACTION = 0.15
-
-
-def holdout(labels: np.ndarray, fraction: float, seed: int):
-    """Indices (keep, held) of a seeded split with `fraction` of each class held out (at least
-    one case of every class with two or more)."""
-    rng = np.random.default_rng(seed + 7919)
-    held = []
-    for c in np.unique(labels):
-        idx = rng.permutation(np.flatnonzero(labels == c))
-        n = int(round(fraction * len(idx)))
-        held.extend(idx[: max(n, 1 if len(idx) > 1 else 0)])
-    held = np.sort(np.array(held, dtype=np.int64))
-    if not len(held):
-        raise UserError(f"no class has two training cases; a validation split needs some "
-                        f"(got {len(labels)} cases)")
-    keep = np.setdiff1d(np.arange(len(labels)), held)
-    return keep, held
+from .data import (
+    VALID_FRACTION,
+    Split,
+    Task,
+    _need_path,
+    _pad,
+    _read_text,
+    _with_norm,
+    holdout,
+)
 
 
 def _subset(seqs: list, y: np.ndarray, idx) -> Split:

@@ -13,6 +13,7 @@ from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.wiring import In, Out
 
 from . import protocol as p
+from .rejecting import rejecting
 from .rx import FrameDecoder, step_fields
 from .tx import FrameEncoder, out_fields
 from .uart import RxEntry, UARTRx, UARTTx
@@ -50,18 +51,22 @@ class BoardCore(wiring.Component):
 
     def __init__(self, core, *, emit: str, fingerprint: int, clock_hz: int, baud: int,
                  fifo_depth: int = 257, timeout_s: float = 0.02):
-        members = getattr(core, "signature", None)
-        if members is None or "i" not in members.members or "o" not in members.members:
-            raise TypeError(f"core must be a component with 'i' and 'o' streams, not {core!r}")
+        with rejecting(self, core):  # the core would have been our submodule
+            members = getattr(core, "signature", None)
+            if members is None or "i" not in members.members or "o" not in members.members:
+                raise TypeError(f"core must be a component with 'i' and 'o' streams, "
+                                f"not {core!r}")
+            self.divisor = uart_divisor(clock_hz, baud)
+            self.fifo_depth = _positive_int(fifo_depth, "fifo_depth", 4)
+            if not isinstance(timeout_s, (int, float)) or not timeout_s > 0:
+                raise ValueError(f"timeout_s must be a positive number of seconds, "
+                                 f"not {timeout_s!r}")
+            if emit not in p.EMIT_CODES:
+                raise ValueError(f"emit must be one of {', '.join(p.EMIT_CODES)}, "
+                                 f"not {emit!r}")
         self.core = core
-        self.divisor = uart_divisor(clock_hz, baud)
-        self.fifo_depth = _positive_int(fifo_depth, "fifo_depth", 4)
-        if not isinstance(timeout_s, (int, float)) or not timeout_s > 0:
-            raise ValueError(f"timeout_s must be a positive number of seconds, not {timeout_s!r}")
         self.idle_cycles = max(round(timeout_s * clock_hz), 20 * self.divisor)
         self.clock_hz, self.baud = clock_hz, baud
-        if emit not in p.EMIT_CODES:
-            raise ValueError(f"emit must be one of {', '.join(p.EMIT_CODES)}, not {emit!r}")
         self.emit = emit
         n_in, in_bits = step_fields(core.i.payload.shape())
         n_out, out_bits, argmax_bits = out_fields(core.o.payload.shape())

@@ -3,14 +3,15 @@
 `ice40_params` and `ecp5_params` search the divider settings in pure Python with the data-sheet
 limits that icepll and ecppll (Project IceStorm / Trellis) use, and return the exact frequency
 reached; the board top clocks everything from it and the UART divisor is computed from it.
-The `sync` domain is held in reset until the PLL reports lock.
+The board top defines the `sync` domain and hands it to the PLL, which drives its clock and
+holds it in reset until the PLL reports lock.
 """
 
 import math
 from dataclasses import dataclass
 
 from amaranth import ClockDomain, ClockSignal, Const, Instance, Module
-from amaranth.lib import wiring
+from amaranth.lib import io, wiring
 from amaranth.lib.cdc import ResetSynchronizer
 from amaranth.lib.wiring import Out
 
@@ -80,18 +81,19 @@ def ecp5_params(f_in: float, f_req: float, *, at_most: bool = False) -> PLLConfi
 
 
 class ICE40PLL(wiring.Component):
-    """Drives ClockDomain `sync` from the PLL fed by the board's clock pad (the pad only: an
-    SB_PLL40_PAD takes the pin, so nothing else may use the raw oscillator)."""
+    """Drives ClockDomain `domain` (`sync`, defined by the caller) from the PLL fed by the
+    board's clock pad (the pad only: an SB_PLL40_PAD takes the pin, so nothing else may use
+    the raw oscillator)."""
 
     locked: Out(1)
 
-    def __init__(self, config: PLLConfig, pin_resource: tuple[str, int]):
-        self.config, self.pin_resource = config, pin_resource
+    def __init__(self, config: PLLConfig, pin_resource: tuple[str, int], domain: ClockDomain):
+        self.config, self.pin_resource, self.domain = config, pin_resource, domain
         super().__init__()
 
     def elaborate(self, platform):
         m = Module()
-        m.domains.sync = cd = ClockDomain("sync")
+        cd = self.domain
         locked = self.locked
         pin = platform.request(*self.pin_resource, dir="-")
         c = self.config.params
@@ -100,26 +102,29 @@ class ICE40PLL(wiring.Component):
             p_FEEDBACK_PATH="SIMPLE", p_DIVR=c["DIVR"], p_DIVF=c["DIVF"], p_DIVQ=c["DIVQ"],
             p_FILTER_RANGE=c["FILTER_RANGE"],
             i_PACKAGEPIN=pin.io, i_RESETB=Const(1), i_BYPASS=Const(0),
-            o_PLLOUTGLOBAL=ClockSignal("sync"), o_LOCK=locked)
-        m.submodules.reset = ResetSynchronizer(~locked, domain="sync")
+            o_PLLOUTGLOBAL=ClockSignal(cd.name), o_LOCK=locked)
+        m.submodules.reset = ResetSynchronizer(~locked, domain=cd.name)
         platform.add_clock_constraint(cd.clk, self.config.f_out)
         return m
 
 
 class ECP5PLL(wiring.Component):
-    """Drives ClockDomain `sync` from an EHXPLLL fed by the board's clock input."""
+    """Drives ClockDomain `domain` (`sync`, defined by the caller) from an EHXPLLL fed by the
+    board's clock input."""
 
     locked: Out(1)
 
-    def __init__(self, config: PLLConfig, pin_resource: tuple[str, int]):
-        self.config, self.pin_resource = config, pin_resource
+    def __init__(self, config: PLLConfig, pin_resource: tuple[str, int], domain: ClockDomain):
+        self.config, self.pin_resource, self.domain = config, pin_resource, domain
         super().__init__()
 
     def elaborate(self, platform):
         m = Module()
-        m.domains.sync = cd = ClockDomain("sync")
+        cd = self.domain
         locked = self.locked
-        clk_in = platform.request(*self.pin_resource).i
+        m.submodules.clk_pin = pin = io.Buffer("i", platform.request(*self.pin_resource,
+                                                                     dir="-"))
+        clk_in = pin.i
         c = self.config.params
         m.submodules.pll = Instance(
             "EHXPLLL",
@@ -132,11 +137,11 @@ class ECP5PLL(wiring.Component):
             p_CLKI_DIV=c["CLKI_DIV"], p_CLKOP_DIV=c["CLKOP_DIV"],
             p_CLKOP_CPHASE=c["CLKOP_CPHASE"], p_CLKOP_FPHASE=0, p_FEEDBK_PATH="CLKOP",
             p_CLKFB_DIV=c["CLKFB_DIV"],
-            i_RST=Const(0), i_STDBY=Const(0), i_CLKI=clk_in, i_CLKFB=ClockSignal("sync"),
+            i_RST=Const(0), i_STDBY=Const(0), i_CLKI=clk_in, i_CLKFB=ClockSignal(cd.name),
             i_PHASESEL0=Const(0), i_PHASESEL1=Const(0), i_PHASEDIR=Const(1),
             i_PHASESTEP=Const(1), i_PHASELOADREG=Const(1), i_PLLWAKESYNC=Const(0),
             i_ENCLKOP=Const(0),
-            o_CLKOP=ClockSignal("sync"), o_LOCK=locked)
-        m.submodules.reset = ResetSynchronizer(~locked, domain="sync")
+            o_CLKOP=ClockSignal(cd.name), o_LOCK=locked)
+        m.submodules.reset = ResetSynchronizer(~locked, domain=cd.name)
         platform.add_clock_constraint(cd.clk, self.config.f_out)
         return m

@@ -15,6 +15,7 @@ from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.wiring import In, Out
 
 from . import protocol as p
+from .rejecting import rejecting
 from .uart import RxEntry, RxKind
 
 
@@ -32,9 +33,11 @@ class FrameDecoder(wiring.Component):
     """Decodes STEP and INFO_REQ frames; `step` carries the model's input beats."""
 
     def __init__(self, *, step_layout, emit: str, reply_depth: int = 16):
-        if emit not in p.EMIT_CODES:
-            raise ValueError(f"emit must be one of {', '.join(p.EMIT_CODES)}, not {emit!r}")
-        self.input_size, self.bits = step_fields(step_layout)
+        with rejecting(self):
+            if emit not in p.EMIT_CODES:
+                raise ValueError(f"emit must be one of {', '.join(p.EMIT_CODES)}, "
+                                 f"not {emit!r}")
+            self.input_size, self.bits = step_fields(step_layout)
         self.in_bytes = p.nbytes(self.bits)
         self.payload_bytes = self.input_size * self.in_bytes
         self.emit = emit

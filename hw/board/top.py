@@ -6,12 +6,13 @@ which nextpnr utilisation entries count as LUTs, flip-flops, block RAMs and DSPs
 
 from dataclasses import dataclass
 
-from amaranth import Module, Signal
-from amaranth.lib import wiring
+from amaranth import ClockDomain, Module, Signal
+from amaranth.lib import io, wiring
 
 from . import pll as pll_
 from . import protocol
 from .core import BoardCore, uart_divisor
+from .rejecting import rejecting
 
 
 @dataclass(frozen=True)
@@ -85,14 +86,15 @@ class BoardTop(wiring.Component):
 
     def __init__(self, core, *, board: Board, clock_hz: float, baud: int, emit: str,
                  fingerprint: int):
-        if not isinstance(board, Board):
-            raise TypeError(f"board must be one of hw.board.top.BOARDS, not {board!r}")
-        self.board = board
-        self.pll_config = board.pll_config(clock_hz)
-        self.clock_hz = round(self.pll_config.f_out if self.pll_config else board.osc_hz)
-        self.board_core = BoardCore(core, emit=emit, fingerprint=fingerprint,
-                                    clock_hz=self.clock_hz, baud=baud,
-                                    fifo_depth=board.fifo_depth)
+        with rejecting(self, core):
+            if not isinstance(board, Board):
+                raise TypeError(f"board must be one of hw.board.top.BOARDS, not {board!r}")
+            self.board = board
+            self.pll_config = board.pll_config(clock_hz)
+            self.clock_hz = round(self.pll_config.f_out if self.pll_config else board.osc_hz)
+            self.board_core = BoardCore(core, emit=emit, fingerprint=fingerprint,
+                                        clock_hz=self.clock_hz, baud=baud,
+                                        fifo_depth=board.fifo_depth)
         super().__init__({})
 
     @property
@@ -101,17 +103,22 @@ class BoardTop(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        if self.pll_config is not None:
+        if self.pll_config is not None:  # else the platform's default clock drives `sync`
+            # the domain lives here, the PLL below drives it
+            m.domains.sync = cd = ClockDomain("sync")
             cls = pll_.ICE40PLL if self.board.family == "ice40" else pll_.ECP5PLL
-            m.submodules.pll = cls(self.pll_config, self.board.osc)
+            m.submodules.pll = cls(self.pll_config, self.board.osc, cd)
         m.submodules.board_core = bc = self.board_core
-        uart = platform.request("uart", 0)
-        m.d.comb += [bc.rx.eq(uart.rx.i), uart.tx.o.eq(bc.tx)]
+        uart = platform.request("uart", 0, dir="-")
+        m.submodules.uart_rx_pin = rx = io.Buffer("i", uart.rx)
+        m.submodules.uart_tx_pin = tx = io.Buffer("o", uart.tx)
+        m.d.comb += [bc.rx.eq(rx.i), tx.o.eq(bc.tx)]
         blink = Signal(range(self.clock_hz))
         led_on = Signal()
         m.d.sync += blink.eq(blink + 1)
         with m.If(blink == self.clock_hz // 2 - 1):
             m.d.sync += [blink.eq(0), led_on.eq(~led_on)]
         if ("led", 0) in platform.resources:  # a heartbeat where the board has an LED
-            m.d.comb += platform.request("led", 0).o.eq(led_on)
+            m.submodules.led_pin = led = io.Buffer("o", platform.request("led", 0, dir="-"))
+            m.d.comb += led.o.eq(led_on)
         return m

@@ -11,6 +11,7 @@ from amaranth.lib.crc import Processor
 from amaranth.lib.wiring import In, Out
 
 from . import protocol as p
+from .rejecting import rejecting
 
 
 def out_fields(out_layout) -> tuple[int, int, int]:
@@ -27,12 +28,13 @@ class FrameEncoder(wiring.Component):
     """Frames `reply` type bytes (INFO carries `info`) and `out` beats onto the byte stream `o`."""
 
     def __init__(self, *, out_layout, info: bytes):
-        self.out_n, self.out_bits, self.argmax_bits = out_fields(out_layout)
+        with rejecting(self):
+            self.out_n, self.out_bits, self.argmax_bits = out_fields(out_layout)
+            if not isinstance(info, bytes):
+                raise TypeError(f"info must be bytes, not {info!r}")
         self.out_bytes = p.nbytes(self.out_bits)
         self.argmax_bytes = p.nbytes(self.argmax_bits)
         self.out_payload = self.out_n * self.out_bytes + self.argmax_bytes
-        if not isinstance(info, bytes):
-            raise TypeError(f"info must be bytes, not {info!r}")
         self.info = info
         super().__init__({"out": In(stream.Signature(out_layout)),
                           "reply": In(stream.Signature(8)), "o": Out(stream.Signature(8))})

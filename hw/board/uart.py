@@ -12,6 +12,8 @@ from amaranth.lib import data, enum, stream, wiring
 from amaranth.lib.cdc import FFSynchronizer
 from amaranth.lib.wiring import In, Out
 
+from .rejecting import rejecting
+
 
 class RxKind(enum.Enum, shape=2):
     BYTE = 0
@@ -39,11 +41,12 @@ class UARTRx(wiring.Component):
     o: Out(stream.Signature(RxEntry))
 
     def __init__(self, *, divisor: int, idle_cycles: int):
-        self.divisor = _check_divisor(divisor)
-        if not isinstance(idle_cycles, int) or isinstance(idle_cycles, bool) \
-                or idle_cycles < 20 * divisor:
-            raise ValueError(f"idle_cycles must be an integer of at least two byte times "
-                             f"({20 * divisor} cycles), not {idle_cycles!r}")
+        with rejecting(self):
+            self.divisor = _check_divisor(divisor)
+            if not isinstance(idle_cycles, int) or isinstance(idle_cycles, bool) \
+                    or idle_cycles < 20 * divisor:
+                raise ValueError(f"idle_cycles must be an integer of at least two byte times "
+                                 f"({20 * divisor} cycles), not {idle_cycles!r}")
         self.idle_cycles = idle_cycles
         super().__init__()
 
@@ -124,7 +127,8 @@ class UARTTx(wiring.Component):
     i: In(stream.Signature(8))
 
     def __init__(self, *, divisor: int):
-        self.divisor = _check_divisor(divisor)
+        with rejecting(self):
+            self.divisor = _check_divisor(divisor)
         super().__init__()
 
     def elaborate(self, platform):

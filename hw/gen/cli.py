@@ -1,7 +1,9 @@
-"""`python -m hw verilog RUN/model.json --parallel P|auto|unrolled [--simd S] --out RUN`.
+"""`python -m hw verilog RUN/model.json --parallel P|auto|unrolled [--simd S] [--ports axis]
+--out RUN`.
 
-Writes RUN/top.v (module `top`, from amaranth.back.verilog) and RUN/manifest.json, both
-atomically. Bad input (a missing or malformed model, a bad --parallel) is a UserError.
+Writes RUN/top.v (module `top`, from amaranth.back.verilog; `--ports axis` gives it the
+AXI-Stream-style names of hw.gen.axis) and RUN/manifest.json, both atomically. Bad input (a
+missing or malformed model, a bad --parallel) is a UserError.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from pathlib import Path
 from amaranth.back import verilog
 
 from ..modelfile import UserError, atomic_write_text, load
+from .axis import NATIVE, PORT_STYLES, AxisTop, rename
 from .fit import DEVICES, choose
 from .manifest import TOP, check_ports, manifest
 from .top import STORAGES, UNROLLED, ModelTop
@@ -50,14 +53,20 @@ def add_arguments(p) -> None:
                         "flip-flops ('registers')")
     p.add_argument("--cell-units", type=int, default=None, metavar="U",
                    help="hidden units updated per cycle (default 1, or all when unrolled)")
+    p.add_argument("--ports", choices=PORT_STYLES, default=NATIVE,
+                   help="port names: 'native' (clk, rst, i__payload, ...; default) or 'axis' "
+                        "(aclk, aresetn, s_axis_tdata/tuser/tlast/tvalid/tready, m_axis_*; "
+                        "docs/hardware.md)")
     p.add_argument("--out", default=None, help="output folder (default: the model's folder)")
 
 
 def generate(model, parallel, cell_units: int | None = None, storage: str = "memory",
-             simd: int = 1, board: str | None = None, placement=None) -> tuple[str, dict]:
+             simd: int = 1, board: str | None = None, placement=None,
+             ports: str = NATIVE) -> tuple[str, dict]:
     """(Verilog text, manifest) for a model; `board`: the device the manifest's roofline
     refers to (and that `parallel="auto"` sizes the engine for, and whose memory placement
-    is used unless `placement`, a hw.gen.topplan.Placement, is given)."""
+    is used unless `placement`, a hw.gen.topplan.Placement, is given); `ports`: the port
+    names (hw.gen.axis)."""
     if parallel == AUTO:
         try:
             fit = choose(model, DEVICES[board or "icebreaker"], storage)
@@ -73,8 +82,11 @@ def generate(model, parallel, cell_units: int | None = None, storage: str = "mem
         top = ModelTop(model, parallel=parallel, cell_units=cell_units, storage=storage, **kw)
     except ValueError as e:  # a bad meta.emit in the model file, a bad --cell-units/--storage
         raise UserError(str(e)) from None
-    text = verilog.convert(top, name=TOP, emit_src=False)
     man = manifest(top, DEVICES.get(board) if board else None)
+    if ports != NATIVE:
+        top = AxisTop(top)
+        man = rename(man, top)
+    text = verilog.convert(top, name=TOP, emit_src=False)
     check_ports(man, text)
     return text, man
 
@@ -90,7 +102,8 @@ def main(args) -> int:
         args.simd = 1
     elif parallel == AUTO and args.simd is not None:
         raise UserError("--simd is chosen by --parallel auto; give --parallel P with it")
-    text, man = generate(model, parallel, args.cell_units, args.storage, args.simd, args.board)
+    text, man = generate(model, parallel, args.cell_units, args.storage, args.simd, args.board,
+                         args.ports)
     atomic_write_text(out / "top.v", text)
     atomic_write_text(out / "manifest.json", json.dumps(man, indent=1) + "\n")
     r = man["resources"]

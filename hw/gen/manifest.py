@@ -1,8 +1,10 @@
 """manifest.json: everything a testbench or a board top needs to drive the generated `top`.
 
 Port names are the ones amaranth.back.verilog emits for the component's stream members
-(`i__valid`, `o__payload`, ...); `verilog_ports` checks them against the emitted text, so a
-change in Amaranth's naming fails generation instead of every testbench.
+(`i__valid`, `o__payload`, ...), or with `--ports axis` those of hw.gen.axis (`s_axis_tdata`,
+..., each stream's payload split over `payload_ports`, lowest bits first); `verilog_ports`
+checks them against the emitted text, so a change in Amaranth's naming fails generation
+instead of every testbench.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import re
 
 from ..board.protocol import fingerprint
+from .axis import NATIVE
 from .fit import roofline
 from .top import ModelTop
 
@@ -41,7 +44,7 @@ def manifest(top: ModelTop, device=None) -> dict:
             extra["board_device"] = device.name
             extra["roofline"] = roofline(tp, device, device.clock_mhz)
     return extra | {
-        "top": TOP, "clock": CLOCK, "reset": RESET,
+        "top": TOP, "ports": NATIVE, "clock": CLOCK, "reset": RESET, "reset_active_low": False,
         "model_fingerprint": f"{fingerprint(model):08x}",
         "emit": top.emit,
         "parallel": top.parallel,
@@ -77,7 +80,11 @@ def check_ports(man: dict, text: str) -> None:
     ports = verilog_ports(text, man["top"])
     want = {man["clock"], man["reset"]}
     for side in ("input", "output"):
-        want |= {man[side][k] for k in ("valid", "ready", "payload")}
+        want |= {man[side][k] for k in ("valid", "ready")}
+        if "payload_ports" in man[side]:
+            want |= {p["port"] for p in man[side]["payload_ports"]}
+        else:
+            want.add(man[side]["payload"])
     if want != ports:
         raise RuntimeError(f"generated ports {sorted(ports)} differ from the manifest's "
                            f"{sorted(want)}")
