@@ -61,7 +61,7 @@ def add_arguments(p) -> None:
 
 
 def generate(model, parallel, cell_units: int | None = None, storage: str = "memory",
-             simd: int = 1, board: str | None = None, placement=None,
+             simd: int = 1, board: str | None = None, *, placement=None,
              ports: str = NATIVE) -> tuple[str, dict]:
     """(Verilog text, manifest) for a model; `board`: the device the manifest's roofline
     refers to (and that `parallel="auto"` sizes the engine for, and whose memory placement
@@ -103,7 +103,7 @@ def main(args) -> int:
     elif parallel == AUTO and args.simd is not None:
         raise UserError("--simd is chosen by --parallel auto; give --parallel P with it")
     text, man = generate(model, parallel, args.cell_units, args.storage, args.simd, args.board,
-                         args.ports)
+                         ports=args.ports)
     atomic_write_text(out / "top.v", text)
     atomic_write_text(out / "manifest.json", json.dumps(man, indent=1) + "\n")
     r = man["resources"]
