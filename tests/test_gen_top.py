@@ -139,8 +139,10 @@ def test_code_banks_and_distributed_memories(cell, scheme, style, depth):
     placement = Placement(bank_depth=depth, lutram_bits=64)
     top = make_top(model, style, placement=placement)
     assert top.plan.code_banks > 1, "the test model must need several banks"
-    styles = {top.tp.ram_style(w, d) for _, w, d in top.tp.memories()}
-    assert styles == {"block", "distributed"}, styles
+    styles = {top.tp.ram_style(w, d, rom=n.startswith(("codes", "rowinfo")))
+              for n, w, d in top.tp.memories()}
+    assert "block" in styles and styles - {"block"}, styles  # amaranth.sim ignores them;
+    # test_board_build's ULX3S build maps them
     run_both(model, rng, style, seed, placement=placement)
 
 

@@ -82,8 +82,8 @@ def estimate(tp: TopPlan, device: Device) -> Fit:
     luts = (device.fixed_luts + device.luts_per_weight * P * S + device.luts_per_lane * P
             + device.luts_per_bank_bit * tp.lanes.code_word_bits * (tp.lanes.code_banks - 1))
     brams = 0
-    for _, w, d in tp.memories():
-        if tp.ram_style(w, d) == "block":
+    for name, w, d in tp.memories():
+        if tp.ram_style(w, d, rom=name.startswith(("codes", "rowinfo"))) == "block":
             brams += bram_blocks(w, d, device)
         else:
             luts += w * d / LUTRAM_BITS_PER_LUT

@@ -104,8 +104,8 @@ class ModelTop(wiring.Component):
         mems = {name: (w, d) for name, w, d in tp.memories()}
         code_mem = mems.get("codes", mems.get("codes0"))
         self.engine = WideEngine(plan=self.plan, sources=sources, vec_bits=self.vec_bits,
-                                 ram_style=tp.ram_style(*code_mem),
-                                 info_ram_style=tp.ram_style(*mems["rowinfo"]))
+                                 ram_style=tp.ram_style(*code_mem, rom=True),
+                                 info_ram_style=tp.ram_style(*mems["rowinfo"], rom=True))
         self.h_words = -(-model.hidden_size // self.simd)  # words a bank of each h memory
         self.x_chunks = -(-I // self.simd)
         self.in_layout = data.StructLayout({

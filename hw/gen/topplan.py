@@ -180,12 +180,16 @@ class TopPlan:
         passes = list(range(L)) + ([L] if self.emit == "every" else [])
         return sum(len(self.passes[k].rows) * self.passes[k].cols for k in passes)
 
-    def ram_style(self, width: int, depth: int) -> str:
-        """The yosys `ram_style` of a memory: flip-flops for storage "registers", distributed
-        RAM for one of at most `placement.lutram_bits` bits, else block RAM."""
+    def ram_style(self, width: int, depth: int, rom: bool = False) -> str:
+        """The yosys `ram_style` of a memory: flip-flops for storage "registers"; for one of
+        at most `placement.lutram_bits` bits distributed RAM, or logic for a ROM (yosys maps
+        no ROM to the ECP5's distributed RAM, and a small ROM is a few LUTs); else block
+        RAM."""
         if self.storage == "registers":
             return "logic"
-        return "distributed" if width * depth <= self.placement.lutram_bits else "block"
+        if width * depth <= self.placement.lutram_bits:
+            return "logic" if rom else "distributed"
+        return "block"
 
     def memories(self) -> list[tuple[str, int, int]]:
         """(name, width, depth) of every memory: the engine's and the state's."""
