@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import sys
 from pathlib import Path
 
@@ -36,7 +35,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from hw.modelfile import UserError  # noqa: E402
+from hw.errors import UserError  # noqa: E402
+from hw.fileio import atomic_path  # noqa: E402
 from train.config import Config  # noqa: E402
 
 
@@ -131,10 +131,9 @@ def plot(records: list[dict], path: Path) -> None:
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    tmp = path.with_name(f".tmp-{path.name}")
-    fig.savefig(tmp, format="png", dpi=90)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=90)
     plt.close(fig)
-    os.replace(tmp, path)
 
 
 def main(argv=None) -> int:

@@ -30,7 +30,7 @@ from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from hw.modelfile import atomic_write_text  # noqa: E402
+from hw.fileio import atomic_write_text  # noqa: E402
 from train import data  # noqa: E402
 from train.config import Config  # noqa: E402
 from train.loop import run  # noqa: E402

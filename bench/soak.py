@@ -32,8 +32,10 @@ from tqdm import tqdm
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from hw.errors import UserError  # noqa: E402
+from hw.fileio import atomic_write_text  # noqa: E402
 from hw.gen.cli import generate  # noqa: E402
-from hw.modelfile import Model, UserError, atomic_write_text  # noqa: E402
+from hw.modelfile import Model  # noqa: E402
 from hw.random_model import random_inputs, random_model  # noqa: E402
 from hw.reference import Reference  # noqa: E402
 from sim import verilated  # noqa: E402

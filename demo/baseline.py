@@ -15,7 +15,8 @@ from pathlib import Path
 import torch
 
 from hw import metrics, modelfile
-from hw.modelfile import UserError
+from hw.errors import UserError
+from hw.fileio import atomic_write_text
 from train import data, export
 from train.config import Config
 from train.loop import load_checkpoint, make_net
@@ -47,5 +48,5 @@ def write(run: Path, out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     modelfile.save(model, out / "model.json")
     info = {"scheme": SCHEME, "accuracy": acc, "source": model.meta["source"]}
-    modelfile.atomic_write_text(out / "int8.json", json.dumps(info, indent=1) + "\n")
+    atomic_write_text(out / "int8.json", json.dumps(info, indent=1) + "\n")
     print(f"  int8 model: reference accuracy {acc:.4f} -> {out / 'model.json'}", flush=True)

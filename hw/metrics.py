@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .modelfile import UserError
+from .errors import UserError
 from .numerics import Fixed
 
 METRICS = ("accuracy", "bpc")

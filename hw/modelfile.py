@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from . import schemes
+from .errors import UserError
+from .fileio import atomic_write_text
 from .numerics import ACTIVATION_KINDS, Fixed, min_frac_in, min_frac_out
 
 FORMAT_NAME = "shiftrnn-model"
@@ -23,10 +23,6 @@ CELLS = ("rnn", "gru", "lstm")
 GATES = {"rnn": 1, "gru": 3, "lstm": 4}
 FORMAT_NAMES = ("input", "state", "preact", "cell", "output")
 EMITS_WITH_HEAD = ("last", "every")  # logits at each sequence's last step, or at every step
-
-
-class UserError(Exception):
-    """A problem with what the user gave (a file, a path, an option): one line, exit 2."""
 
 
 class ModelError(UserError, ValueError):
@@ -313,29 +309,6 @@ def load(path) -> Model:
         raise ModelError(f"{path} is not valid JSON: {e.msg} at line {e.lineno} "
                          f"column {e.colno}") from None
     return from_dict(d)
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def atomic_write_text(path, text: str) -> None:
-    """Write a file so that readers see the old or the new content, never a half."""
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=os.path.basename(path))
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it 0600; a plain file honours umask
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def save(model: Model, path) -> None:

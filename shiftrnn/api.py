@@ -3,7 +3,7 @@
 Each function does what its command does (`python -m train`, `python -m hw verilog`,
 `python -m sim`, `python -m hw bitstream`, `python -m hw host`) and returns a typed result
 read back from the files the stage wrote, so a notebook and the command line see the same run.
-Bad input raises `hw.modelfile.UserError` with the commands' one-line messages.
+Bad input raises `hw.errors.UserError` with the commands' one-line messages.
 
     from shiftrnn import train, generate, simulate
     r = train("build/nb", task="digits", hidden=16, epochs=5)
@@ -18,7 +18,8 @@ import json
 from dataclasses import dataclass, fields
 from pathlib import Path
 
-from hw.modelfile import Model, UserError, load
+from hw.errors import UserError
+from hw.modelfile import Model, load
 
 
 @dataclass

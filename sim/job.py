@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hw.modelfile import atomic_write_text
+from hw.fileio import atomic_write_text
 
 ENV = "SHIFTRNN_SIM_JOB"
 

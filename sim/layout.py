@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from hw.modelfile import UserError
+from hw.errors import UserError
 
 
 @dataclass(frozen=True)

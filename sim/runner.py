@@ -18,7 +18,7 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from hw.modelfile import UserError
+from hw.errors import UserError
 
 SIMULATORS = ("icarus", "verilator")
 ROOT = Path(__file__).resolve().parents[1]
@@ -176,7 +176,7 @@ def build_and_run(verilog_sources, toplevel: str, test_module: str, build_dir, s
     "verilator") in `build_dir`, run every cocotb test of `test_module` (a module importable
     from the repository root, e.g. "sim.tb_top") with `extra_env` added to its environment,
     and return the RunResult. Raises SimulationFailed when a cocotb test fails (the message
-    lists each failure) and hw.modelfile.UserError for an unknown or missing simulator.
+    lists each failure) and hw.errors.UserError for an unknown or missing simulator.
     `waves` (or WAVES=1 in the environment) records top.fst (Icarus) or dump.vcd (Verilator)
     in build_dir."""
     build(verilog_sources, toplevel, build_dir, simulator, waves=waves)

@@ -17,7 +17,9 @@ import numpy as np
 
 from hw import metrics
 from hw.board.protocol import fingerprint
-from hw.modelfile import Model, UserError, atomic_write_text, load
+from hw.errors import UserError
+from hw.fileio import atomic_write_text
+from hw.modelfile import Model, load
 from hw.reference import Reference
 
 from . import runner

@@ -6,10 +6,10 @@ import re
 import numpy as np
 import pytest
 
+from hw.errors import UserError
 from hw.gen.manifest import manifest
 from hw.gen.simulate import pack_input, unpack_output
 from hw.gen.top import ModelTop
-from hw.modelfile import UserError
 from hw.random_model import random_inputs, random_model
 from hw.reference import Reference, expected_beats
 from sim.expect import Checker, Item, Mismatch, expected_items

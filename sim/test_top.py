@@ -83,7 +83,7 @@ def test_mismatch_names_sequence_step_unit_expected_got(tmp_path):
 
 
 def test_unknown_and_missing_simulator(tmp_path, monkeypatch):
-    from hw.modelfile import UserError
+    from hw.errors import UserError
 
     with pytest.raises(UserError, match="unknown simulator 'modelsim'"):
         runner.check_simulator("modelsim")

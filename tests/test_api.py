@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 import shiftrnn
-from hw.modelfile import UserError
+from hw.errors import UserError
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -11,7 +11,8 @@ from hw.__main__ import main as hw_main
 from hw.board import protocol as p
 from hw.board.host import check_link, compare, run_testset
 from hw.board.session import LinkError, Session, Timing
-from hw.modelfile import UserError, save
+from hw.errors import UserError
+from hw.modelfile import save
 from hw.random_model import random_inputs, random_model
 from hw.reference import Reference, default_emit
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from hw.board import probe as probe_mod
-from hw.modelfile import UserError
+from hw.errors import UserError
 from hw.random_model import random_model
 
 ROOT = Path(__file__).resolve().parents[1]

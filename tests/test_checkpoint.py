@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from hw.modelfile import Model, UserError
+from hw.errors import UserError
+from hw.modelfile import Model
 from train import checkpoint, data, loop
 from train.__main__ import main
 from train.cells import fixed_formats

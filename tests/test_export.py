@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from hw import modelfile
-from hw.modelfile import UserError
+from hw.errors import UserError
 from hw.numerics import Fixed
 from train import data, export
 from train.cells import Net

@@ -2,7 +2,6 @@
 
 import copy
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -113,15 +112,6 @@ def test_save_is_atomic_and_never_writes_a_rejected_model(tmp_path):
         modelfile.save(m, p)
     assert p.read_text() == before
     assert [f.name for f in tmp_path.iterdir()] == ["model.json"]
-
-
-def test_atomic_writes_honour_the_umask(tmp_path):
-    old = os.umask(0o022)
-    try:
-        modelfile.atomic_write_text(tmp_path / "a.json", "{}")
-    finally:
-        os.umask(old)
-    assert (tmp_path / "a.json").stat().st_mode & 0o777 == 0o644  # not mkstemp's 0600
 
 
 def run_cli(*args):

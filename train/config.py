@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
 
-from hw.modelfile import UserError
+from hw.errors import UserError
 from hw.numerics import ACTIVATION_KINDS
 
 from .cells import CELLS, DEFAULT_FORMATS, LR_SCALES, MODES

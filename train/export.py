@@ -10,7 +10,8 @@ import numpy as np
 import torch
 
 from hw import metrics
-from hw.modelfile import Head, Layer, Matrix, Model, UserError
+from hw.errors import UserError
+from hw.modelfile import Head, Layer, Matrix, Model
 from hw.numerics import Fixed
 from hw.reference import Reference, accumulator_widths
 

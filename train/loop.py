@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import time
 from pathlib import Path
 
@@ -24,7 +23,8 @@ from tqdm import tqdm
 
 from hw import metrics as hw_metrics
 from hw import modelfile
-from hw.modelfile import UserError
+from hw.errors import UserError
+from hw.fileio import atomic_path, atomic_write_text
 from hw.numerics import Fixed
 
 from . import data, export
@@ -321,7 +321,7 @@ def finish(cfg: Config, task: data.Task, net: Net, state: dict, out: Path, start
                **state["results"], "qat": qat, "integer": integer,
                "exact": bool(cfg.mode == "hardware"),
                "seconds": round(time.monotonic() - start, 2)}
-    modelfile.atomic_write_text(out / "train.json", json.dumps(results, indent=1) + "\n")
+    atomic_write_text(out / "train.json", json.dumps(results, indent=1) + "\n")
     plot(results, out / "curves.png")
     return results
 
@@ -351,7 +351,6 @@ def plot(results: dict, path: Path) -> None:
     fig.suptitle(f"{c['task']} {c['cell']} H{c['hidden']} {c['quant']} {c['mode']}: "
                  f"qat {results['qat']:.4f}, integer {results['integer']:.4f}", fontsize=10)
     fig.tight_layout()
-    tmp = path.with_name(f".tmp-{path.name}")
-    fig.savefig(tmp, format="png", dpi=90)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=90)
     plt.close(fig)
-    os.replace(tmp, path)

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hw.modelfile import UserError
+from hw.errors import UserError
 
 from .data import Split, Task, _need_path, _pad, _read_text, _with_norm
 

@@ -14,7 +14,8 @@ from pathlib import Path
 import numpy as np
 
 from .. import metrics
-from ..modelfile import UserError, load
+from ..errors import UserError
+from ..modelfile import load
 from ..reference import Reference, default_emit, expected_beats
 from . import protocol as p
 from .session import LinkError, SerialTransport, Session, Timing

@@ -12,7 +12,9 @@ from pathlib import Path
 
 from amaranth.back import verilog
 
-from ..modelfile import UserError, atomic_write_text, load
+from ..errors import UserError
+from ..fileio import atomic_write_text
+from ..modelfile import load
 from .fit import DEVICES, choose
 from .manifest import TOP, check_ports, manifest
 from .top import STORAGES, UNROLLED, ModelTop
