@@ -1,6 +1,6 @@
 """Character-level LM runs under one budget: a table of BPC per variant and a validation plot.
 
-    .venv/bin/python bench/char_ablation.py --data ../shared/data/ptb_char \\
+    .venv/bin/python -m bench.char_ablation --data ../shared/data/ptb_char \\
         --base '{"cell": "gru", "hidden": 128, "mode": "weights", "epochs": 1, "batch": 64}' \\
         --variant float '{"quant": "float"}' --variant ternary '{"quant": "ternary"}' \\
         --record bench/results/char-ablation.jsonl [--plot bench/results/char-ablation.png]
@@ -33,11 +33,9 @@ from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from hw.errors import UserError  # noqa: E402
-from hw.fileio import atomic_path  # noqa: E402
-from train.config import Config  # noqa: E402
+from hw.errors import UserError
+from hw.fileio import atomic_path
+from train.config import Config
 
 
 def load_records(path: Path) -> list[dict]:

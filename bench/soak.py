@@ -1,6 +1,6 @@
 """Soak the generated Verilog in Verilator: random models across the matrix, stalls, resets.
 
-    nice -n 10 .venv/bin/python bench/soak.py [--steps 1000000] [--models 120] [--seed 0]
+    nice -n 10 .venv/bin/python -m bench.soak [--steps 1000000] [--models 120] [--seed 0]
         [--out bench/results/soak.json] [--build DIR] [--quick]
 
 Model i is a random model (hw.random_model) of cell rnn/gru/lstm and scheme binary/ternary/
@@ -29,19 +29,17 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from hw.errors import UserError
+from hw.fileio import atomic_write_text
+from hw.gen.cli import generate
+from hw.modelfile import Model
+from hw.random_model import random_inputs, random_model
+from hw.reference import Reference
+from sim import verilated
+from sim.expect import Checker, Item, expected_items
+from sim.layout import from_dict
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from hw.errors import UserError  # noqa: E402
-from hw.fileio import atomic_write_text  # noqa: E402
-from hw.gen.cli import generate  # noqa: E402
-from hw.modelfile import Model  # noqa: E402
-from hw.random_model import random_inputs, random_model  # noqa: E402
-from hw.reference import Reference  # noqa: E402
-from sim import verilated  # noqa: E402
-from sim.expect import Checker, Item, expected_items  # noqa: E402
-from sim.layout import from_dict  # noqa: E402
-
 CELLS = ("rnn", "gru", "lstm")
 SCHEMES = ("binary", "ternary", "pow2-ternary", "exponential", "int8")
 EMITS = ("hidden", "last", "every")

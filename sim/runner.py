@@ -21,7 +21,6 @@ from pathlib import Path
 from hw.errors import UserError
 
 SIMULATORS = ("icarus", "verilator")
-ROOT = Path(__file__).resolve().parents[1]
 TIMESCALE = ("1ns", "1ps")
 # Icarus in -g2012 mode runs declaration initialisers before processes start, so yosys'
 # `always @*` blocks never run at time 0 and their outputs stay X; as Verilog-2005 they run.
@@ -52,8 +51,6 @@ def tool_env() -> None:
         os.environ.setdefault("VERILATOR_ROOT", str(vroot))
     path = os.environ.get("PATH", "").split(os.pathsep)
     os.environ["PATH"] = os.pathsep.join(dirs + [p for p in path if p not in dirs])
-    if str(ROOT) not in sys.path:  # the simulator's Python imports hw/ and sim/ from here
-        sys.path.insert(0, str(ROOT))
 
 
 def check_simulator(simulator: str) -> None:
