@@ -1,8 +1,8 @@
 """Atomic writes: a reader sees a file's old content or its new content, never half of it.
 
-Every file the project writes for a user goes through `atomic_path` (directly, for writers that
-want a path such as `torch.save` or `savefig`, or through `atomic_write_text` and
-`atomic_write_bytes`). An interrupted or failed write leaves nothing behind but the old file.
+Every file the project writes for a user goes through `atomic_path`: directly, for writers that
+want a path (`torch.save`, `savefig`), or through `atomic_write_text`, `atomic_write_bytes` and
+`atomic_write_npz`. An interrupted or failed write leaves nothing behind but the old file.
 """
 
 from __future__ import annotations
@@ -12,6 +12,8 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+import numpy as np
 
 
 def _umask() -> int:
@@ -52,3 +54,10 @@ def atomic_write_bytes(path, data: bytes) -> None:
 def atomic_write_text(path, text: str) -> None:
     """Write `text` (UTF-8) to `path` atomically."""
     atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def atomic_write_npz(path, *, compressed: bool = False, **arrays) -> None:
+    """numpy.savez (or savez_compressed) of `arrays` to `path` atomically."""
+    save = np.savez_compressed if compressed else np.savez
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+        save(fh, **arrays)

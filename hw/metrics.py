@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import UserError
+from .fileio import atomic_write_npz
 from .numerics import Fixed
 
 METRICS = ("accuracy", "bpc")
@@ -53,11 +54,7 @@ def load_testset(path) -> TestSet:
 
 
 def save_testset(ts: TestSet, path) -> None:
-    path = Path(path)
-    tmp = path.with_name(f".tmp-{path.name}")
-    with open(tmp, "wb") as fh:
-        np.savez_compressed(fh, x=ts.x, lengths=ts.lengths, y=ts.y)
-    tmp.replace(path)
+    atomic_write_npz(path, compressed=True, x=ts.x, lengths=ts.lengths, y=ts.y)
 
 
 def accuracy(pred, labels) -> float:

@@ -38,3 +38,13 @@ def test_the_temporary_keeps_the_suffix_and_the_folder_is_made(tmp_path):
     assert p.read_bytes() == b"\x89PNG"
     fileio.atomic_write_bytes(p, b"2")
     assert p.read_bytes() == b"2"
+
+
+def test_npz_round_trip(tmp_path):
+    import numpy as np
+
+    p = tmp_path / "a.npz"
+    fileio.atomic_write_npz(p, compressed=True, x=np.arange(3))
+    with np.load(p) as z:
+        assert z["x"].tolist() == [0, 1, 2]
+    assert [f.name for f in tmp_path.iterdir()] == ["a.npz"]

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from hw.errors import UserError
+from hw.fileio import atomic_write_npz
 
 from .data import Split, Task, _need_path, _pad, _read_text, _with_norm
 
@@ -169,10 +170,7 @@ def save_npz(path, xs, y, *, split=None, classes=None) -> None:
         arrays["split"] = np.asarray(split, dtype=str)
     if classes is not None:
         arrays["classes"] = np.asarray(classes, dtype=str)
-    tmp = Path(path).with_name(f".tmp-{Path(path).name}")
-    with open(tmp, "wb") as fh:
-        np.savez_compressed(fh, **arrays)
-    tmp.replace(path)
+    atomic_write_npz(path, compressed=True, **arrays)
 
 
 def npz(path, seed: int = 0) -> Task:
