@@ -63,3 +63,12 @@ def random_inputs(rng: np.random.Generator, model: Model, shape: tuple) -> np.nd
     x = rng.integers(f.min, f.max + 1, size=shape + (model.input_size,))
     extreme = rng.random(x.shape) < 0.15
     return np.where(extreme, rng.choice([f.min, f.max], size=x.shape), x)
+
+
+def extreme_inputs(model: Model, steps: int) -> np.ndarray:
+    """(3, steps, inputs): every element +max; every element min; +max and min alternating
+    over both the elements and the steps."""
+    f, n = model.fmt("input"), model.input_size
+    t, j = np.meshgrid(np.arange(steps), np.arange(n), indexing="ij")
+    alt = np.where((t + j) % 2 == 0, f.max, f.min)
+    return np.stack([np.full((steps, n), f.max), np.full((steps, n), f.min), alt])

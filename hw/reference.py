@@ -183,15 +183,3 @@ def default_emit(model: Model) -> str:
     if emit not in EMITS_WITH_HEAD:
         raise ModelError(f"meta.emit is {emit!r}; a model with a head emits 'last' or 'every'")
     return emit
-
-
-def expected_beats(ref: Reference, xs, emit: str) -> tuple[np.ndarray, np.ndarray | None]:
-    """The output beats the hardware sends for one sequence xs (T, input_size):
-    (data per beat, argmax per beat or None). `hidden`/`every` send T beats, `last` one."""
-    if emit not in EMITS:
-        raise ValueError(f"emit must be one of {EMITS}, not {emit!r}")
-    h = ref.run(xs)
-    if emit == "hidden":
-        return h, None
-    logits = ref.head(h if emit == "every" else h[-1:])
-    return logits, np.argmax(logits, axis=-1)

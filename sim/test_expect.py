@@ -10,11 +10,10 @@ from hw.errors import UserError
 from hw.gen.manifest import manifest
 from hw.gen.simulate import pack_input, unpack_output
 from hw.gen.top import ModelTop
-from hw.random_model import random_inputs, random_model
-from hw.reference import Reference, expected_beats
+from hw.random_model import extreme_inputs, random_inputs, random_model
+from hw.reference import Reference
 from sim.expect import Checker, Item, Mismatch, expected_items
 from sim.layout import from_dict, load_manifest
-from sim.stimulus import extremes, sequences
 
 
 def unbuilt_top(model, parallel):
@@ -33,20 +32,6 @@ def model_for(emit):
     return m
 
 
-@pytest.mark.parametrize("emit", ["hidden", "last", "every"])
-def test_batched_expectation_equals_expected_beats(emit):
-    model = model_for(emit)
-    x, lengths = sequences(model, np.random.default_rng(1), count=6, max_len=9, long_len=30)
-    items = expected_items(Reference(model), [Item(str(i), x[i, :L])
-                                              for i, L in enumerate(lengths)], emit)
-    for it in items:
-        data, argmax = expected_beats(Reference(model), it.x, emit)
-        assert np.array_equal(it.data, data)
-        assert (argmax is None and it.argmax is None) or np.array_equal(it.argmax, argmax)
-        assert it.last.tolist() == [0] * (len(data) - 1) + [1]
-        assert it.steps[-1] == len(it.x) - 1
-
-
 def test_unclosed_sequence_sends_no_last():
     model = model_for("every")
     ref = Reference(model)
@@ -60,7 +45,7 @@ def test_unclosed_sequence_sends_no_last():
 def test_extremes_patterns():
     model = model_for("last")
     f = model.fmt("input")
-    hi, lo, alt = extremes(model, 4)
+    hi, lo, alt = extreme_inputs(model, 4)
     assert (hi == f.max).all() and (lo == f.min).all()
     assert alt[0].tolist() == [f.max, f.min, f.max] and alt[1].tolist() == [f.min, f.max, f.min]
 
@@ -118,7 +103,7 @@ def test_layout_packs_as_the_generator(emit):
     top = unbuilt_top(model, 8)
     man = from_dict(json.loads(json.dumps(manifest(top))))
     rng = np.random.default_rng(3)
-    for x in list(random_inputs(rng, model, (5,))) + list(extremes(model, 1)[:, 0]):
+    for x in list(random_inputs(rng, model, (5,))) + list(extreme_inputs(model, 1)[:, 0]):
         for first, last in ((0, 0), (1, 0), (0, 1), (1, 1)):
             assert man.input.pack(data=x, first=first, last=last) == \
                 pack_input(top, x, bool(first), bool(last))

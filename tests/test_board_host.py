@@ -130,7 +130,7 @@ def test_wrong_beats_are_reported_with_position():
     assert len(rep.mismatches) >= 1 and not rep.ok
     seq = 0 if ts.lengths[0] > 2 else (1 if ts.lengths[0] + ts.lengths[1] > 2 else 2)
     step = 2 - sum(int(v) for v in ts.lengths[:seq])
-    assert rep.mismatches[0].startswith(f"sequence {seq}, step {step}, element 1: expected ")
+    assert rep.mismatches[0].startswith(f"sequence {seq}, step {step}, unit data[1]: expected ")
 
 
 def test_compare_counts_missing_beats():

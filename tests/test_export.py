@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from hw import modelfile
+from hw import metrics, modelfile
 from hw.errors import UserError
 from hw.numerics import Fixed
 from train import data, export
@@ -103,7 +103,7 @@ def test_every_step_logits_for_language_models(tmp_path):
     ts = export.testset(model, task, task.test)
     logits = export.reference_outputs(model, ts)
     assert logits.shape == (len(ts), 10, task.input_size)
-    bpc = export.metric("bpc", logits, model.fmt("output"), ts.y)
+    bpc = metrics.task_metric("bpc", logits, ts.y, model.fmt("output"))
     assert 0 < bpc < 10
 
 
@@ -118,7 +118,8 @@ def test_an_accumulator_too_wide_for_exact_float64_is_refused(digits):
 
 def test_metric():
     fmt = Fixed(16, 8)
-    assert export.metric("accuracy", np.array([[1, 2], [3, 3], [0, -1]]), fmt, [1, 0, 1]) == 2 / 3
+    task_metric = metrics.task_metric
+    assert task_metric("accuracy", np.array([[1, 2], [3, 3], [0, -1]]), [1, 0, 1], fmt) == 2 / 3
     # uniform logits over 4 symbols: 2 bits each
-    assert export.metric("bpc", np.zeros((2, 3, 4), dtype=np.int64), fmt,
-                         np.array([[0, 1, 2], [3, -1, -1]])) == pytest.approx(2.0, abs=1e-12)
+    assert task_metric("bpc", np.zeros((2, 3, 4), dtype=np.int64),
+                       np.array([[0, 1, 2], [3, -1, -1]]), fmt) == pytest.approx(2.0, abs=1e-12)

@@ -15,10 +15,11 @@ import zlib
 import numpy as np
 import pytest
 
+from hw.beats import describe, differences, expected
 from hw.gen.simulate import simulate
 from hw.gen.top import ModelTop
-from hw.random_model import random_inputs, random_model
-from hw.reference import Reference, default_emit, expected_beats
+from hw.random_model import extreme_inputs, random_inputs, random_model
+from hw.reference import Reference, default_emit
 
 CELLS = ("rnn", "gru", "lstm")
 SCHEMES = ("binary", "ternary", "pow2-ternary", "exponential", "int8")
@@ -31,33 +32,17 @@ def _seed(*key) -> int:
     return zlib.crc32(repr(key).encode())
 
 
-def extreme_sequences(model, rng, T: int) -> list[np.ndarray]:
-    f = model.fmt("input")
-    I = model.input_size
-    return [np.full((T, I), f.max), np.full((T, I), f.min),
-            np.where(np.arange(T * I).reshape(T, I) % 2, f.max, f.min)]
-
-
 def check_against_reference(top: ModelTop, sequences, trace) -> None:
-    """Compare beats and say where: sequence, step, unit, expected, got."""
-    ref = Reference(top.model)
-    where = []  # (sequence, step) of each expected beat
-    expected = []
-    for s, xs in enumerate(sequences):
-        data, argmax = expected_beats(ref, xs, top.emit)
-        for b in range(len(data)):
-            step = len(xs) - 1 if top.emit == "last" else b
-            where.append((s, step))
-            expected.append((data[b], None if argmax is None else int(argmax[b]),
-                             1 if top.emit == "last" else int(step == len(xs) - 1)))
-    assert len(trace.beats) == len(expected), \
-        f"{len(trace.beats)} output beats, expected {len(expected)}"
-    for (s, t), (data, am, last), beat in zip(where, expected, trace.beats, strict=False):
-        for u, (e, g) in enumerate(zip(data.tolist(), beat.data, strict=False)):
-            assert e == g, f"sequence {s}, step {t}, unit {u}: expected {e}, got {g}"
-        assert beat.argmax == am, \
-            f"sequence {s}, step {t}, argmax: expected {am}, got {beat.argmax}"
-        assert beat.last == last, f"sequence {s}, step {t}, last: expected {last}, got {beat.last}"
+    """Compare beats (hw.beats) and say where: sequence, step, unit, expected, got."""
+    exps = expected(Reference(top.model), sequences, top.emit)
+    want = [(s, k) for s, e in enumerate(exps) for k in range(len(e.data))]
+    assert len(trace.beats) == len(want), \
+        f"{len(trace.beats)} output beats, expected {len(want)}"
+    for (s, k), beat in zip(want, trace.beats, strict=True):
+        diffs = differences(exps[s], k, beat.data, beat.argmax, beat.last)
+        assert not diffs, describe(s, int(exps[s].steps[k]), *diffs[0])
+        if exps[s].argmax is None:
+            assert beat.argmax is None, f"sequence {s}: an argmax {beat.argmax} without a head"
 
 
 def check_timing(top: ModelTop, sequences, trace) -> None:
@@ -72,7 +57,7 @@ def check_timing(top: ModelTop, sequences, trace) -> None:
         sources = [trace.accepted[e - 1] for e in starts[1:]]
     else:
         sources = trace.accepted
-    lat = {v - a for v, a in zip(trace.valid_at, sources, strict=False)}
+    lat = {v - a for v, a in zip(trace.valid_at, sources, strict=True)}
     assert lat == {top.latency}, f"latency {sorted(lat)}, property {top.latency}"
 
 
@@ -100,7 +85,7 @@ def make_top(model, style, storage="memory"):
 def run_both(model, rng, style, seed, storage="memory"):
     top = make_top(model, style, storage)
     seqs = [random_inputs(rng, model, (int(rng.integers(3, 7)),)) for _ in range(3)]
-    seqs += extreme_sequences(model, rng, 3)[: 1 + seed % 3]
+    seqs += list(extreme_inputs(model, 3)[: 1 + seed % 3])
     check_against_reference(top, seqs, simulate(top, seqs, idle=0.3, stall=0.3, seed=seed))
     timed = seqs[:2]
     trace = simulate(top, timed, seed=seed)

@@ -10,7 +10,6 @@ from hw.reference import (
     Reference,
     accumulator_range,
     accumulator_widths,
-    expected_beats,
     matvec,
     preact,
     width_for,
@@ -182,20 +181,18 @@ def test_run_is_step_by_step_and_batched():
             assert h.tolist() == batch[n, t].tolist()
 
 
-def test_head_and_expected_beats():
+def test_head_and_predict():
     m = random_model(cell="gru", seed=10, outputs=3)
     ref, rng = Reference(m), np.random.default_rng(6)
     xs = random_inputs(rng, m, (5,))
-    logits, arg = expected_beats(ref, xs, "last")
-    assert logits.shape == (1, 3) and arg.tolist() == [int(np.argmax(logits[0]))]
-    every, _ = expected_beats(ref, xs, "every")
-    assert every[-1].tolist() == logits[0].tolist() and len(every) == 5
-    hidden, none = expected_beats(ref, xs, "hidden")
-    assert none is None and hidden.shape == (5, m.hidden_size)
+    hidden = ref.run(xs)
+    assert hidden.shape == (5, m.hidden_size)
+    logits = ref.head(hidden)
+    assert logits.shape == (5, 3)
     fo = m.fmt("output")
     assert fo.min <= logits.min() and logits.max() <= fo.max
     m.head = Head(m.head.weight, m.head.bias)
-    assert ref.predict(xs[None])[0] == arg[0]
+    assert ref.predict(xs[None])[0] == int(np.argmax(logits[-1]))
 
 
 def test_formats_of_the_default_model_are_the_documented_ones():

@@ -10,10 +10,11 @@ import numpy as np
 import torch
 
 from hw import metrics
+from hw.beats import reference_outputs as reference_outputs_of
 from hw.errors import UserError
 from hw.modelfile import Head, Layer, Matrix, Model
 from hw.numerics import Fixed
-from hw.reference import Reference, accumulator_widths
+from hw.reference import Reference, accumulator_widths, default_emit
 
 from . import quantizers as Q
 from .cells import Net
@@ -74,28 +75,15 @@ def testset(model: Model, task: Task, split: Split) -> metrics.TestSet:
 
 
 def reference_outputs(model: Model, ts: metrics.TestSet, chunk: int = 256):
-    """Integer logits from hw.reference: (N, classes) at each sequence's last step, or
-    (N, T, classes) at every step for emit `every`."""
-    ref = Reference(model)
-    every = model.meta.get("emit") == "every"
-    out = []
-    for i in range(0, len(ts), chunk):
-        h = ref.run(ts.x[i: i + chunk])
-        if every:
-            out.append(ref.head(h).astype(np.int32))
-        else:
-            last = h[np.arange(len(h)), ts.lengths[i: i + chunk] - 1]
-            out.append(ref.head(last))
-    return np.concatenate(out)
-
-
-def metric(name: str, logits: np.ndarray, fmt: Fixed, y: np.ndarray) -> float:
-    """Accuracy (argmax, first of equals) or bits per symbol of integer logits in format fmt."""
-    if name == "accuracy":
-        return metrics.accuracy(np.argmax(logits, axis=-1), y)
-    return metrics.bits_per_symbol(logits, fmt, y)
+    """Integer logits from hw.reference (hw.beats.reference_outputs): (N, classes) at each
+    sequence's last step, or (N, T, classes) at every step for emit `every` (int32: a language
+    model's test set is large)."""
+    emit = default_emit(model)
+    return reference_outputs_of(Reference(model), ts.x, ts.lengths, emit, chunk=chunk,
+                                dtype=np.int32 if emit == "every" else np.int64)
 
 
 def integer_metric(model: Model, task: Task, ts: metrics.TestSet) -> tuple[float, np.ndarray]:
     logits = reference_outputs(model, ts)
-    return metric(task.metric, logits, model.fmt("output"), ts.y), logits
+    return metrics.task_metric(task.metric, logits, ts.y, model.fmt("output"),
+                               lengths=ts.lengths), logits

@@ -101,7 +101,8 @@ def outputs(net: Net, inputs: Inputs, split: data.Split, batch: int = 512) -> np
 def evaluate(net: Net, inputs: Inputs, split: data.Split) -> tuple[float, np.ndarray]:
     logits = outputs(net, inputs, split)
     fmt = net.rnn.formats["output"] if net.rnn.mode == "hardware" else FLOAT_LOGITS
-    return export.metric(inputs.task.metric, logits, fmt, split.y), logits
+    return hw_metrics.task_metric(inputs.task.metric, logits, split.y, fmt,
+                                  lengths=split.lengths), logits
 
 
 def cosine_lr(base: float, step: int, total: int) -> float:
