@@ -36,7 +36,7 @@ def main() -> int:
                                     storage="registers" if par == "unrolled" else "memory")
             dt = time.monotonic() - t0
             print(f"| {scheme} | {text} | {dt:.1f} | {len(verilog) // 1000} | "
-                  f"{man['cycles_per_step']} |", flush=True)
+                  f"{man.cycles_per_step} |", flush=True)
     return 0
 
 

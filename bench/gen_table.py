@@ -45,13 +45,13 @@ def main() -> int:
                                 storage="registers" if par == "unrolled" else "memory")
         gen = time.monotonic() - t0
         cells = cell_counts(verilog)
-        bound = "-" if par == "unrolled" else man["bound_cycles"]
-        r = man["resources"]
+        bound = "-" if par == "unrolled" else man.bound_cycles
+        r = man.resources
         adds = cells.get("$add", 0) + cells.get("$sub", 0)
         shifts = sum(v for k, v in cells.items() if k in ("$shl", "$sshl", "$shr", "$sshr",
                                                           "$shift", "$shiftx"))
         ffs = sum(v for k, v in cells.items() if "dff" in k)
-        print(f"| {text} | {man['cycles_per_step']} | {bound} | {man['latency']} | "
+        print(f"| {text} | {man.cycles_per_step} | {bound} | {man.latency} | "
               f"{r['adders']} | {r['shifters']} | {r.get('finalizers', '-')} | "
               f"{r['multipliers']} | "
               f"{r['elementwise_multipliers']} | {r['memory_bits']} | {adds} | "

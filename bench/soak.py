@@ -37,7 +37,6 @@ from hw.random_model import random_inputs, random_model
 from hw.reference import Reference
 from sim import verilated
 from sim.expect import Checker, Item, expected_items
-from sim.layout import from_dict
 
 ROOT = Path(__file__).resolve().parents[1]
 CELLS = ("rnn", "gru", "lstm")
@@ -126,9 +125,8 @@ def soak_one(case: Case, folder, model: Model | None = None, ref_model: Model | 
     folder = Path(folder)
     model = case.model() if model is None else model
     t0 = time.monotonic()
-    text, raw = generate(model, case.lanes, storage=case.storage, simd=case.simd)
+    text, man = generate(model, case.lanes, storage=case.storage, simd=case.simd)
     folder.mkdir(parents=True, exist_ok=True)
-    man = from_dict(raw)
     exe = folder / "obj" / "Vsoak"
     top_v = folder / "top.v"
     if not (exe.is_file() and top_v.is_file() and top_v.read_text() == text):
@@ -149,7 +147,7 @@ def soak_one(case: Case, folder, model: Model | None = None, ref_model: Model | 
     t1 = time.monotonic()
     rec = {"case": asdict(case), "reproducer": case.reproducer, "build_s": round(t_build, 1),
            "cycles_per_step": man.cycles_per_step, "latency": man.latency,
-           "parallel": raw["parallel"], "simd_used": raw["simd"], "error": None}
+           "parallel": man.parallel, "simd_used": man.simd, "error": None}
     try:
         out = verilated.run(exe, man, segs, folder, stall=case.stall, seed=case.seed,
                             limit=limit)

@@ -96,14 +96,15 @@ def generate(run, *, parallel: int | str = "auto", simd: int | None = None,
     """RUN/top.v and RUN/manifest.json from RUN/model.json (`make verilog`); `parallel`
     "auto" sizes the engine for `board`."""
     from hw.gen import cli
+    from hw.gen.manifest import load_manifest
 
     run = Path(run)
     cli.main(argparse.Namespace(model=str(run / "model.json"), parallel=str(parallel),
                                 simd=simd, board=board, cell_units=cell_units,
                                 storage=storage, out=str(run)))
-    man = json.loads((run / "manifest.json").read_text())
-    return GenerateResult(run, run / "top.v", man["cycles_per_step"], man["latency"],
-                          man["parallel"], man)
+    man = load_manifest(run / "manifest.json")
+    return GenerateResult(run, run / "top.v", man.cycles_per_step, man.latency, man.parallel,
+                          man.as_dict())
 
 
 def simulate(run, *, simulator: str = "verilator", data=None, limit: int | None = None,

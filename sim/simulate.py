@@ -19,13 +19,13 @@ from hw import metrics
 from hw.board.protocol import fingerprint
 from hw.errors import UserError
 from hw.fileio import atomic_write_text
+from hw.gen.manifest import Manifest, load_manifest
 from hw.modelfile import Model, load
 from hw.reference import Reference
 
 from . import runner
 from .expect import Item, expected_items
 from .job import Flow, Job, read_report, write_job
-from .layout import Manifest, load_manifest
 from .stimulus import generate
 
 
@@ -43,13 +43,12 @@ def prepare(run: Path, parallel: str) -> tuple[Model, Manifest]:
         raise UserError(f"{run / 'manifest.json'} does not exist but top.v does; regenerate "
                         f"both with make verilog RUN={run}")
     man = load_manifest(run / "manifest.json")
-    raw = man.raw
     for key, want in (("input_size", model.input_size), ("hidden_size", model.hidden_size),
                       ("cell", model.cell), ("num_layers", model.num_layers)):
-        if raw.get(key) != want:
-            raise UserError(f"{run / 'manifest.json'} says {key} {raw.get(key)!r} but "
+        if getattr(man, key) != want:
+            raise UserError(f"{run / 'manifest.json'} says {key} {getattr(man, key)!r} but "
                             f"model.json has {want!r}; regenerate with make verilog RUN={run}")
-    stamp = raw.get("model_fingerprint")  # CRC-32 of the model top.v was generated from
+    stamp = man.model_fingerprint  # CRC-32 of the model top.v was generated from
     if stamp is not None and stamp != f"{fingerprint(model):08x}":
         raise UserError(f"{run / 'top.v'} was generated from another model.json (fingerprint "
                         f"{stamp}, model.json {fingerprint(model):08x}): stale or foreign; "

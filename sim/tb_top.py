@@ -19,13 +19,13 @@ import time
 import cocotb
 import numpy as np
 
+from hw.gen.manifest import load_manifest
 from hw.modelfile import load
 from hw.random_model import random_inputs
 from hw.reference import Reference
 
 from .expect import Checker, Item, expected_items
 from .job import Flow, read_job, write_report
-from .layout import load_manifest
 from .streams import Bench, Stats
 
 FLOWS = ("steady", "stalls")

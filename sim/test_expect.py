@@ -7,13 +7,12 @@ import numpy as np
 import pytest
 
 from hw.errors import UserError
-from hw.gen.manifest import manifest
+from hw.gen.manifest import from_dict, load_manifest, manifest
 from hw.gen.simulate import pack_input, unpack_output
 from hw.gen.top import ModelTop
 from hw.random_model import extreme_inputs, random_inputs, random_model
 from hw.reference import Reference
 from sim.expect import Checker, Item, Mismatch, expected_items
-from sim.layout import from_dict, load_manifest
 
 
 def unbuilt_top(model, parallel):
@@ -101,7 +100,7 @@ def test_checker_cut_keeps_what_came():
 def test_layout_packs_as_the_generator(emit):
     model = model_for(emit)
     top = unbuilt_top(model, 8)
-    man = from_dict(json.loads(json.dumps(manifest(top))))
+    man = from_dict(json.loads(json.dumps(manifest(top).as_dict())))
     rng = np.random.default_rng(3)
     for x in list(random_inputs(rng, model, (5,))) + list(extreme_inputs(model, 1)[:, 0]):
         for first, last in ((0, 0), (1, 0), (0, 1), (1, 1)):
@@ -118,7 +117,7 @@ def test_layout_packs_as_the_generator(emit):
 def test_manifest_errors_name_the_field(tmp_path):
     with pytest.raises(UserError, match="does not exist"):
         load_manifest(tmp_path / "manifest.json")
-    good = manifest(unbuilt_top(model_for("last"), 4))
+    good = manifest(unbuilt_top(model_for("last"), 4)).as_dict()
     bad = json.loads(json.dumps(good))
     del bad["input"]["fields"]["first"]
     with pytest.raises(UserError, match="input.fields.first is missing"):

@@ -12,12 +12,12 @@ import re
 import numpy as np
 import pytest
 
+from hw.gen.manifest import load_manifest
 from hw.modelfile import load, save
 from hw.random_model import random_model
 from hw.reference import Reference
 from sim import runner
 from sim.job import Flow, Job, read_report, write_job
-from sim.layout import load_manifest
 from sim.stimulus import generate, sequences
 
 

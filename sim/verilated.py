@@ -3,7 +3,7 @@
 `build(top_v, manifest, folder)` compiles top.v with our own C++ driver (written into the
 build folder); `run(exe, man, segments, ...)` streams segments of sequences through it and
 returns the output beats of each segment. Python packs the input beats and unpacks the output
-beats by the manifest's field offsets (sim.layout), so widths and port names are never
+beats by the manifest's field offsets (hw.gen.manifest), so widths and port names are never
 restated; payloads wider than 64 bits travel as 32-bit words (Verilator's VlWide).
 
 Stimulus semantics (those of hw.gen.simulate's reset_cycle): each segment is a list of closed
@@ -25,7 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .layout import Manifest
+from hw.gen.manifest import Manifest
+
 from .runner import BUILD_ARGS, _make_overrides, tool_env
 
 MAGIC = 0x50414B53

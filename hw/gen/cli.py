@@ -6,7 +6,6 @@ atomically. Bad input (a missing or malformed model, a bad --parallel) is a User
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
@@ -16,7 +15,7 @@ from ..errors import UserError
 from ..fileio import atomic_write_text
 from ..modelfile import load
 from .fit import DEVICES, choose
-from .manifest import TOP, check_ports, manifest
+from .manifest import TOP, Manifest, check_ports, manifest, save_manifest
 from .top import STORAGES, UNROLLED, ModelTop
 
 AUTO = "auto"
@@ -56,7 +55,7 @@ def add_arguments(p) -> None:
 
 
 def generate(model, parallel, cell_units: int | None = None, storage: str = "memory",
-             simd: int = 1, board: str | None = None) -> tuple[str, dict]:
+             simd: int = 1, board: str | None = None) -> tuple[str, Manifest]:
     """(Verilog text, manifest) for a model; `board`: the device the manifest's roofline
     refers to (and that `parallel="auto"` sizes the engine for)."""
     if parallel == AUTO:
@@ -91,11 +90,11 @@ def main(args) -> int:
         raise UserError("--simd is chosen by --parallel auto; give --parallel P with it")
     text, man = generate(model, parallel, args.cell_units, args.storage, args.simd, args.board)
     atomic_write_text(out / "top.v", text)
-    atomic_write_text(out / "manifest.json", json.dumps(man, indent=1) + "\n")
-    r = man["resources"]
+    save_manifest(man, out / "manifest.json")
+    r = man.resources
     print(f"wrote {out / 'top.v'} and {out / 'manifest.json'} in {time.monotonic() - t0:.1f} s: "
-          f"parallel {man['parallel']}, simd {man['simd']}, "
-          f"{man['cycles_per_step']} cycles/step, latency {man['latency']}, "
+          f"parallel {man.parallel}, simd {man.simd}, "
+          f"{man.cycles_per_step} cycles/step, latency {man.latency}, "
           f"{r['adders']} adders, {r['multipliers']} weight multipliers, "
           f"{r['elementwise_multipliers']} element-wise multipliers, "
           f"{r['memory_bits']} memory bits")
