@@ -71,7 +71,7 @@ class Case:
                          outputs=None if self.emit == "hidden" else 2 + self.seed % 4,
                          activation=self.activation, seed=self.seed)
         if self.emit != "hidden":
-            m.meta["emit"] = self.emit
+            m.emit = self.emit
         return m
 
     @property

@@ -32,10 +32,12 @@ def int8_model(run: Path) -> tuple[modelfile.Model, float]:
     net = make_net(cfg, task, SCHEME, "hardware")
     net.load_state_dict(state["net"])
     net.eval()
-    meta = dict(modelfile.load(run / "model.json").meta)
+    source = modelfile.load(run / "model.json")
+    meta = dict(source.meta)
     meta["source"] = f"int8 post-training quantization of {run / 'checkpoint.pt'}"
     with torch.no_grad():
         model = export.to_model(net, task, meta)
+    model.metric = source.metric
     ts = metrics.load_testset(run / "testset.npz")
     acc, _ = export.integer_metric(model, task, ts)
     return model, acc

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .reference import EMITS, Reference
+from .modelfile import EMITS
+from .reference import Reference
 
 
 def _check_emit(emit: str) -> None:

@@ -15,9 +15,8 @@ import numpy as np
 
 from .errors import UserError
 from .fileio import atomic_write_npz
+from .modelfile import METRICS
 from .numerics import Fixed
-
-METRICS = ("accuracy", "bpc")
 
 
 @dataclass

@@ -23,6 +23,8 @@ CELLS = ("rnn", "gru", "lstm")
 GATES = {"rnn": 1, "gru": 3, "lstm": 4}
 FORMAT_NAMES = ("input", "state", "preact", "cell", "output")
 EMITS_WITH_HEAD = ("last", "every")  # logits at each sequence's last step, or at every step
+EMITS = ("hidden",) + EMITS_WITH_HEAD  # what a top streams; `hidden` (top h) without a head
+METRICS = ("accuracy", "bpc")  # the task's figure: argmax accuracy, or bits per symbol
 
 
 class ModelError(UserError, ValueError):
@@ -82,7 +84,37 @@ class Model:
     head: Head | None = None
     input_offset: np.ndarray | None = None  # x_int = input.quantize((x - offset) * scale)
     input_scale: np.ndarray | None = None
-    meta: dict = field(default_factory=dict)
+    meta: dict = field(default_factory=dict)  # free-form: task, classes, training config ...
+    emit: str | None = None  # a head's stream, `last` or `every`; None: `last` (meta.emit on disk)
+    metric: str | None = None  # one of METRICS; None: accuracy (meta.metric on disk)
+
+    def _typed_not_meta(self) -> None:
+        if "emit" in self.meta or "metric" in self.meta:
+            raise ValueError("emit and metric are the fields Model.emit and Model.metric, not "
+                             "meta keys")
+
+    @property
+    def emits(self) -> str:
+        """What the hardware streams out (the one rule): `hidden` (top h every step) without a
+        head; with one, the head's logits at each sequence's last step (`last`, the default)
+        or at every step (`every`, for language models)."""
+        self._typed_not_meta()
+        if self.head is None:
+            return "hidden"
+        emit = "last" if self.emit is None else self.emit
+        if emit not in EMITS_WITH_HEAD:
+            raise ModelError(f"meta.emit is {emit!r}; a model with a head emits "
+                             f"{' or '.join(map(repr, EMITS_WITH_HEAD))}")
+        return emit
+
+    @property
+    def metric_name(self) -> str:
+        """The task's metric (accuracy unless the file says otherwise)."""
+        self._typed_not_meta()
+        metric = "accuracy" if self.metric is None else self.metric
+        if metric not in METRICS:
+            raise ModelError(f"meta.metric is {metric!r}, not one of {', '.join(METRICS)}")
+        return metric
 
     @property
     def num_layers(self) -> int:
@@ -126,7 +158,11 @@ class Model:
         if self.input_offset is not None:
             d["input_transform"] = {"offset": self.input_offset.tolist(),
                                     "scale": self.input_scale.tolist()}
-        d["meta"] = self.meta
+        self._typed_not_meta()
+        d["meta"] = dict(self.meta)
+        for key in ("metric", "emit"):  # stored in meta, as every model file always had them
+            if getattr(self, key) is not None:
+                d["meta"][key] = getattr(self, key)
         return d
 
 
@@ -261,10 +297,11 @@ def from_dict(d) -> Model:
     meta = d.get("meta", {})
     if not isinstance(meta, dict):
         raise ModelError(f"meta must be an object, not {type(meta).__name__}")
-    if head is not None and meta.get("emit", "last") not in EMITS_WITH_HEAD:
-        raise ModelError(f"meta.emit is {meta['emit']!r}; a model with a head emits "
-                         f"{' or '.join(map(repr, EMITS_WITH_HEAD))}")
-    return Model(cell, n_in, hidden, act, formats, layers, head, offset, scale, meta)
+    meta = dict(meta)
+    model = Model(cell, n_in, hidden, act, formats, layers, head, offset, scale, meta,
+                  emit=meta.pop("emit", None), metric=meta.pop("metric", None))
+    _ = model.emits, model.metric_name  # both checked now, not when first used
+    return model
 
 
 def _float_vec(value, where: str, n: int) -> np.ndarray:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .cell import CellParams
-from .modelfile import EMITS_WITH_HEAD, Matrix, Model, ModelError
+from .modelfile import Matrix, Model
 from .numerics import Fixed, saturate, shift_round
 
 
@@ -170,16 +170,6 @@ def _widths(mats, bias_abs, fp: Fixed) -> LayerWidths:
                        width_for(int(min(lo)), int(max(hi))))
 
 
-EMITS = ("hidden", "last", "every")
-
-
 def default_emit(model: Model) -> str:
-    """What the hardware streams out: `hidden` (top h every step) without a head; with one,
-    the head's logits at the sequence's last step (`last`) or at every step (`every`, for
-    language models), as model.meta["emit"] says (default `last`)."""
-    if model.head is None:
-        return "hidden"
-    emit = model.meta.get("emit", "last")
-    if emit not in EMITS_WITH_HEAD:
-        raise ModelError(f"meta.emit is {emit!r}; a model with a head emits 'last' or 'every'")
-    return emit
+    """What the hardware streams out: `Model.emits` (hidden, last or every)."""
+    return model.emits

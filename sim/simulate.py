@@ -141,7 +141,7 @@ def simulate_run(run, simulator: str, data=None, *, parallel: str = "auto",
            "mismatches": rep["mismatches"], "first_mismatch": rep["first_mismatch"],
            "metric": None, "rtl_metric": None, "reference_metric": None}
     if man.emit != "hidden":
-        name = model.meta.get("metric", "accuracy")
+        name = model.metric_name
         exp = np.concatenate([it.data for it in items])
         exp_item = np.concatenate([np.full(len(it.data), i) for i, it in enumerate(items)])
         exp_am = np.concatenate([it.argmax for it in items])

@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def run_folder(path: Path, *, emit="last", metric="accuracy", n=30, seed=3) -> metrics.TestSet:
     """A random model and a test set whose labels come from an independent random source."""
     model = random_model(cell="gru", scheme="ternary", input_size=3, hidden_size=4, seed=seed)
-    model.meta.update(emit=emit, metric=metric)
+    model.emit, model.metric = emit, metric
     path.mkdir(parents=True)
     save(model, path / "model.json")
     rng = np.random.default_rng(seed)

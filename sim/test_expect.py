@@ -27,7 +27,7 @@ def model_for(emit):
     m = random_model(cell="lstm", scheme="exponential", input_size=3, hidden_size=4,
                      num_layers=2, outputs=None if emit == "hidden" else 3, seed=11)
     if emit != "hidden":
-        m.meta["emit"] = emit
+        m.emit = emit
     return m
 
 

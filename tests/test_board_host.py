@@ -98,7 +98,7 @@ FAST = Timing(reply_s=0.01, quiet_s=0.001, retries=3)
 def test_all_beats_match_and_fifo_never_overfills(emit):
     model = random_model(cell="gru", hidden_size=5, input_size=3,
                          outputs=None if emit == "hidden" else 4, seed=2)
-    model.meta["emit"] = emit if emit != "hidden" else "last"
+    model.emit = emit if emit != "hidden" else "last"
     board = FakeBoard(model, fifo_depth=40)
     ts = make_testset(model)
     rep = run_testset(board, model, ts, timing=FAST, progress=lambda s: None)
@@ -123,7 +123,7 @@ def test_resync_after_error_or_silence(action):
 
 def test_wrong_beats_are_reported_with_position():
     model = random_model(cell="rnn", hidden_size=4, input_size=2, outputs=3, seed=1)
-    model.meta["emit"] = "every"
+    model.emit = "every"
     ts = make_testset(model, n=3)
     board = FakeBoard(model, wrong={2: 1})
     rep = run_testset(board, model, ts, timing=FAST, progress=lambda s: None)
@@ -147,7 +147,7 @@ def test_other_model_on_board_is_refused():
                                          r"12345678, this model.json [0-9a-f]{8}\)"):
         run_testset(board, model, make_testset(model), timing=FAST, progress=lambda s: None)
     link = FakeBoard(model).link  # emits "last"
-    model.meta["emit"] = "every"
+    model.emit = "every"
     link = dataclasses.replace(link, fingerprint=p.fingerprint(model))
     with pytest.raises(UserError, match=r"the board takes 2 inputs of 1 bytes and emits "
                                          r"'last'; the model needs 2 of 1 and 'every'"):

@@ -39,7 +39,7 @@ def test_schemes_and_levels_in_the_model_file(tmp_path, digits, quant, scheme, e
     if exps:  # Glorot levels: sqrt(6/(8+12)) -> 2**-1, sqrt(6/24) -> 2**-1 ... per matrix
         assert back.layers[0].w_ih.scale[0] == round(np.log2(np.sqrt(6 / 20)))
         assert back.layers[0].w_hh.scale[0] == round(np.log2(np.sqrt(6 / 24)))
-    assert back.meta == {"task": "digits", "emit": "last"}
+    assert back.meta == {"task": "digits"} and back.emit == "last"
     assert np.array_equal(back.input_offset, digits.offset)
     # codes are what the forward pass uses in evaluation
     codes, _ = net.rnn.codes("weight_hh_l0")
@@ -99,7 +99,7 @@ def test_every_step_logits_for_language_models(tmp_path):
     net = Net(cell="gru", input_size=task.input_size, hidden=6, outputs=task.input_size,
               emit="every", quant="exponential", mode="hardware").eval()
     model = export.to_model(net, task)
-    assert model.meta["emit"] == "every"
+    assert model.emit == "every"
     ts = export.testset(model, task, task.test)
     logits = export.reference_outputs(model, ts)
     assert logits.shape == (len(ts), 10, task.input_size)

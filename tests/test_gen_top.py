@@ -70,7 +70,7 @@ def build(cell, scheme, kind, seed, *, layers=None, head=None, emit=None):
                          num_layers=layers, outputs=outputs, activation=kind, seed=seed,
                          levels=int(rng.integers(1, 5)))
     if model.head is not None:
-        model.meta["emit"] = emit or ("every" if rng.random() < 0.4 else "last")
+        model.emit = emit or ("every" if rng.random() < 0.4 else "last")
     return model, rng
 
 
@@ -196,7 +196,7 @@ def test_walks_longer_than_a_group_and_padding_rows(cell, emit):
     rng = np.random.default_rng(seed)
     model = random_model(cell=cell, scheme="ternary", input_size=2, hidden_size=3, num_layers=2,
                          outputs=5, activation="pwl", seed=seed, levels=2)
-    model.meta["emit"] = emit
+    model.emit = emit
     G = GATE_ROWS[cell]
     top = ModelTop(model, parallel=2 * G, simd=8)
     assert top.plan.walk == 2 and top.plan.finalizers == G

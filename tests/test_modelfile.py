@@ -170,3 +170,32 @@ def test_check_refuses_an_emit_that_verilog_would_refuse(tmp_path):
     d["meta"]["emit"] = "every"  # a language model's head
     (tmp_path / "emit.json").write_text(json.dumps(d))
     assert run_cli("check", str(tmp_path / "emit.json")).returncode == 0
+
+
+def test_emit_and_metric_are_typed_fields_stored_in_meta(tmp_path):
+    """Files keep meta.emit and meta.metric (older files load unchanged, fingerprints do not
+    move); in memory they are Model.emit and Model.metric, and Model.emits is the one rule."""
+    m = random_model(seed=4, outputs=3)
+    assert (m.emit, m.metric, m.emits, m.metric_name) == (None, None, "last", "accuracy")
+    assert "emit" not in m.as_dict()["meta"] and "metric" not in m.as_dict()["meta"]
+    m.emit, m.metric = "every", "bpc"
+    d = m.as_dict()
+    assert d["meta"]["emit"] == "every" and d["meta"]["metric"] == "bpc"
+    modelfile.save(m, tmp_path / "m.json")
+    back = modelfile.load(tmp_path / "m.json")
+    assert (back.emit, back.metric, back.emits, back.metric_name) == ("every", "bpc", "every",
+                                                                      "bpc")
+    assert "emit" not in back.meta and back.as_dict() == d
+    m.head = None
+    assert m.emits == "hidden"
+
+
+def test_emit_or_metric_left_in_meta_is_refused_and_a_bad_metric_named():
+    m = random_model(seed=4, outputs=3)
+    m.meta["emit"] = "every"  # the old way: would be silently ignored
+    with pytest.raises(ValueError, match="Model.emit and Model.metric, not meta keys"):
+        _ = m.emits
+    d = random_model(seed=4, outputs=3).as_dict()
+    d["meta"]["metric"] = "f1"
+    with pytest.raises(ModelError, match="meta.metric is 'f1', not one of accuracy, bpc"):
+        modelfile.from_dict(d)

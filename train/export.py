@@ -58,7 +58,7 @@ def to_model(net: Net, task: Task, meta: dict | None = None) -> Model:
     model.layers, model.head = layers, head
     model.meta = dict(meta or {})
     if net.head is not None:
-        model.meta["emit"] = net.emit
+        model.emit = net.emit
     widest = max(max(w.ih, w.hh, w.sum) for w in accumulator_widths(model))
     if widest > MAX_ACC_BITS:
         raise UserError(f"an accumulator of the exported model needs {widest} bits (more than "

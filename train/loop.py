@@ -307,9 +307,9 @@ def finish(cfg: Config, task: data.Task, net: Net, state: dict, out: Path, start
     net.set_mode(cfg.mode)
     inputs = Inputs(task, export.shell(net, task))
     qat, qat_logits = evaluate(net, inputs, task.test)
-    meta = {"task": task.name, "metric": task.metric, "classes": task.classes,
-            "config": cfg.as_dict()}
+    meta = {"task": task.name, "classes": task.classes, "config": cfg.as_dict()}
     model = export.to_model(net, task, meta)
+    model.metric = task.metric
     modelfile.save(model, out / "model.json")
     ts = export.testset(model, task, task.test)
     hw_metrics.save_testset(ts, out / "testset.npz")

@@ -80,7 +80,7 @@ def task_metric(model, ts, outputs, emit: str, n: int) -> str:
     data = [b[0] for o in outputs for b in o]
     argmax = [b[1] for o in outputs for b in o]
     logits, am = metrics.outputs_from_beats(ts.x.shape[1], n, item, data, argmax, emit)
-    name = model.meta.get("metric", "accuracy")
+    name = model.metric_name
     value = metrics.task_metric(name, logits, ts.y[:n], model.fmt("output"),
                                 lengths=ts.lengths[:n], argmax=am)
     return f"{METRIC_LABELS[name]} {value:.4f}"
