@@ -22,9 +22,9 @@ import numpy as np
 import torch
 
 from hw.modelfile import Model
+from hw.numerics import Formats
 from train import data, loop
 from train.__main__ import main as train_main
-from train.cells import fixed_formats
 
 
 class Plain(torch.nn.Module):
@@ -39,7 +39,7 @@ class Plain(torch.nn.Module):
 
 def train_plain(hidden: int, epochs: int, seed: int = 0) -> tuple[Plain, float]:
     task = data.digits(seed)
-    inputs = loop.Inputs(task, Model("gru", 8, hidden, "pwl", fixed_formats(None), [], None,
+    inputs = loop.Inputs(task, Model("gru", 8, hidden, "pwl", Formats(), [], None,
                                      task.offset, task.scale))
     xs, _, ys = inputs.batch(task.train, np.arange(len(task.train)), torch.float32)
     xt, _, yt = inputs.batch(task.test, np.arange(len(task.test)), torch.float32)

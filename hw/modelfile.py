@@ -15,13 +15,12 @@ import numpy as np
 from . import schemes
 from .errors import UserError
 from .fileio import atomic_write_text
-from .numerics import ACTIVATION_KINDS, Fixed, min_frac_in, min_frac_out
+from .numerics import ACTIVATION_KINDS, FORMAT_NAMES, Fixed, Formats, min_frac_in, min_frac_out
 
 FORMAT_NAME = "shiftrnn-model"
 VERSION = 1
 CELLS = ("rnn", "gru", "lstm")
 GATES = {"rnn": 1, "gru": 3, "lstm": 4}
-FORMAT_NAMES = ("input", "state", "preact", "cell", "output")
 EMITS_WITH_HEAD = ("last", "every")  # logits at each sequence's last step, or at every step
 EMITS = ("hidden",) + EMITS_WITH_HEAD  # what a top streams; `hidden` (top h) without a head
 METRICS = ("accuracy", "bpc")  # the task's figure: argmax accuracy, or bits per symbol
@@ -79,7 +78,7 @@ class Model:
     input_size: int
     hidden_size: int
     activation: str
-    formats: dict[str, Fixed]
+    formats: Formats  # a dict {name: Fixed} is taken too and made a Formats
     layers: list[Layer]
     head: Head | None = None
     input_offset: np.ndarray | None = None  # x_int = input.quantize((x - offset) * scale)
@@ -87,6 +86,10 @@ class Model:
     meta: dict = field(default_factory=dict)  # free-form: task, classes, training config ...
     emit: str | None = None  # a head's stream, `last` or `every`; None: `last` (meta.emit on disk)
     metric: str | None = None  # one of METRICS; None: accuracy (meta.metric on disk)
+
+    def __post_init__(self):
+        if isinstance(self.formats, dict):
+            self.formats = Formats(**self.formats)
 
     def _typed_not_meta(self) -> None:
         if "emit" in self.meta or "metric" in self.meta:
@@ -140,14 +143,14 @@ class Model:
         x = np.asarray(x, dtype=np.float64)
         if self.input_offset is not None:
             x = (x - self.input_offset) * self.input_scale
-        return self.fmt("input").quantize(x)
+        return self.formats.input.quantize(x)
 
     def as_dict(self) -> dict:
         d = {
             "format": FORMAT_NAME, "version": VERSION, "cell": self.cell,
             "input_size": self.input_size, "hidden_size": self.hidden_size,
             "num_layers": self.num_layers, "activation": self.activation,
-            "formats": {k: v.as_dict() for k, v in self.formats.items()},
+            "formats": self.formats.as_dict(),
             "layers": [
                 {"w_ih": ly.w_ih.as_dict(), "w_hh": ly.w_hh.as_dict(),
                  "b_ih": ly.b_ih.tolist(), "b_hh": ly.b_hh.tolist()} for ly in self.layers
@@ -259,7 +262,8 @@ def from_dict(d) -> Model:
     if act not in ACTIVATION_KINDS:
         raise ModelError(f"activation is {act!r}; kinds are {', '.join(ACTIVATION_KINDS)}")
     fdict = _get(d, "formats", "")
-    formats = {k: _fixed(_get(fdict, k, "formats"), f"formats.{k}") for k in FORMAT_NAMES}
+    formats = Formats(**{k: _fixed(_get(fdict, k, "formats"), f"formats.{k}")
+                         for k in FORMAT_NAMES})
     _check_formats(formats, act)
 
     gates = GATES[cell]
@@ -268,7 +272,7 @@ def from_dict(d) -> Model:
         got = len(raw_layers) if isinstance(raw_layers, list) else type(raw_layers).__name__
         raise ModelError(f"layers has {got} entries, expected num_layers = {n_layers}")
     layers = []
-    pre = formats["preact"]
+    pre = formats.preact
     for i, ly in enumerate(raw_layers):
         w = f"layers[{i}]"
         cols = n_in if i == 0 else hidden
@@ -288,7 +292,7 @@ def from_dict(d) -> Model:
             raise ModelError(f"head.weight.codes must be a non-empty list of rows, "
                              f"not {codes!r:.40}")
         head = Head(_matrix(wd, "head.weight", n_out, hidden),
-                    _bias(_get(raw_head, "bias", "head"), "head.bias", n_out, formats["output"]))
+                    _bias(_get(raw_head, "bias", "head"), "head.bias", n_out, formats.output))
     offset = scale = None
     if d.get("input_transform") is not None:
         t = d["input_transform"]
@@ -314,7 +318,7 @@ def _float_vec(value, where: str, n: int) -> np.ndarray:
 
 
 def _check_formats(f: dict[str, Fixed], act: str) -> None:
-    state, pre = f["state"], f["preact"]
+    state, pre = f.state, f.preact
     if state.frac > state.bits - 2:
         raise ModelError(f"formats.state.frac is {state.frac}; it must be at most bits - 2 = "
                          f"{state.bits - 2} so that 1.0 and -1.0 are representable")
@@ -326,7 +330,7 @@ def _check_formats(f: dict[str, Fixed], act: str) -> None:
                          f"least {min_frac_in(act)} fraction bits")
     if pre.bits > 24:
         raise ModelError(f"formats.preact.bits is {pre.bits}; at most 24 (activation tables)")
-    if f["cell"].frac > f["cell"].bits - 2:
+    if f.cell.frac > f.cell.bits - 2:
         raise ModelError(f"formats.cell.frac is {f['cell'].frac}; it must be at most bits - 2")
 
 

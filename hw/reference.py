@@ -46,7 +46,7 @@ class Reference:
         self.model = model
         f = model.formats
         self.fx, self.fs, self.fp, self.fc, self.fo = (
-            f["input"], f["state"], f["preact"], f["cell"], f["output"])
+            f.input, f.state, f.preact, f.cell, f.output)
         self.cell = CellParams.of(model)  # the unit update, shared with the circuit
 
     # ---- one layer, one step
@@ -148,11 +148,11 @@ def accumulator_widths(model: Model) -> list[LayerWidths]:
     f = model.formats
     out = []
     for i, ly in enumerate(model.layers):
-        fin = f["input"] if i == 0 else f["state"]
-        out.append(_widths([(ly.w_ih, fin), (ly.w_hh, f["state"])],
-                           np.abs(ly.b_ih) + np.abs(ly.b_hh), f["preact"]))
+        fin = f.input if i == 0 else f.state
+        out.append(_widths([(ly.w_ih, fin), (ly.w_hh, f.state)],
+                           np.abs(ly.b_ih) + np.abs(ly.b_hh), f.preact))
     if model.head is not None:
-        w = _widths([(model.head.weight, f["state"])], np.abs(model.head.bias), f["output"])
+        w = _widths([(model.head.weight, f.state)], np.abs(model.head.bias), f.output)
         out.append(LayerWidths(w.ih, 0, w.sum))
     return out
 

@@ -75,7 +75,7 @@ def check_testset(ts: metrics.TestSet, model: Model, path: Path) -> None:
         i = int(bad[0])
         raise UserError(f"test set {path}: sequence {i} has length {int(ts.lengths[i])}; "
                         f"lengths must be 1..{T} (x has {T} steps)")
-    fmt = model.fmt("input")
+    fmt = model.formats.input
     valid = np.arange(T)[None, :] < ts.lengths[:, None]
     out = valid[..., None] & ((ts.x < fmt.min) | (ts.x > fmt.max))
     if out.any():
@@ -145,7 +145,7 @@ def simulate_run(run, simulator: str, data=None, *, parallel: str = "auto",
         exp = np.concatenate([it.data for it in items])
         exp_item = np.concatenate([np.full(len(it.data), i) for i, it in enumerate(items)])
         exp_am = np.concatenate([it.argmax for it in items])
-        fmt = model.fmt("output")
+        fmt = model.formats.output
         r_logits, r_am = metrics.outputs_from_beats(ts.x.shape[1], len(ts), exp_item, exp, exp_am,
                                                     man.emit)
         out.update(metric=name, reference_metric=metrics.task_metric(

@@ -43,7 +43,7 @@ def test_unclosed_sequence_sends_no_last():
 
 def test_extremes_patterns():
     model = model_for("last")
-    f = model.fmt("input")
+    f = model.formats.input
     hi, lo, alt = extreme_inputs(model, 4)
     assert (hi == f.max).all() and (lo == f.min).all()
     assert alt[0].tolist() == [f.max, f.min, f.max] and alt[1].tolist() == [f.min, f.max, f.min]

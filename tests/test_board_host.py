@@ -27,7 +27,7 @@ class FakeBoard:
         self.model, self.ref, self.emit = model, Reference(model), default_emit(model)
         out_bits = model.fmt("state" if self.emit == "hidden" else "output").bits
         n_out = model.hidden_size if self.emit == "hidden" else model.head.weight.shape[0]
-        self.link = p.Link(model.input_size, p.nbytes(model.fmt("input").bits), n_out,
+        self.link = p.Link(model.input_size, p.nbytes(model.formats.input.bits), n_out,
                            p.nbytes(out_bits), 0 if self.emit == "hidden" else 1, self.emit,
                            p.fingerprint(model) if fp is None else fp, fifo_depth, 12_000_000)
         self.per_read, self.fail, self.wrong = per_read, dict(fail or {}), dict(wrong or {})

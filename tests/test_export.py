@@ -103,7 +103,7 @@ def test_every_step_logits_for_language_models(tmp_path):
     ts = export.testset(model, task, task.test)
     logits = export.reference_outputs(model, ts)
     assert logits.shape == (len(ts), 10, task.input_size)
-    bpc = metrics.task_metric("bpc", logits, ts.y, model.fmt("output"))
+    bpc = metrics.task_metric("bpc", logits, ts.y, model.formats.output)
     assert 0 < bpc < 10
 
 

@@ -131,7 +131,7 @@ def test_saturating_model(parallel, storage):
     for _, mat in model.matrices():
         mat.scale[:] = 1
     for ly in model.layers:
-        ly.b_ih[:] = np.where(ly.b_ih >= 0, model.fmt("preact").max, model.fmt("preact").min)
+        ly.b_ih[:] = np.where(ly.b_ih >= 0, model.formats.preact.max, model.formats.preact.min)
     run_both(model, rng, parallel, 7, storage)
 
 

@@ -147,7 +147,7 @@ def test_quantize_input_uses_the_stored_transform():
     m = random_model(input_size=2, seed=6)
     m.input_offset, m.input_scale = np.array([1.0, -1.0]), np.array([0.5, 2.0])
     got = m.quantize_input([[3.0, -1.0]])
-    f = m.fmt("input")
+    f = m.formats.input
     assert got.tolist() == [[f.quantize(1.0).item(), 0]]
 
 

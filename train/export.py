@@ -41,19 +41,19 @@ def _bias(b: torch.Tensor, fmt: Fixed) -> np.ndarray:
 def shell(net: Net, task: Task) -> Model:
     """A model with the formats and the input transform but no layers (for quantize_input)."""
     rnn = net.rnn
-    return Model(rnn.cell, rnn.input_size, rnn.hidden_size, rnn.activation, dict(rnn.formats),
+    return Model(rnn.cell, rnn.input_size, rnn.hidden_size, rnn.activation, rnn.formats,
                  [], None, task.offset, task.scale)
 
 
 def to_model(net: Net, task: Task, meta: dict | None = None) -> Model:
     rnn, f = net.rnn, net.rnn.formats
     layers = [Layer(_matrix(rnn, f"weight_ih_l{k}"), _matrix(rnn, f"weight_hh_l{k}"),
-                    _bias(getattr(rnn, f"bias_ih_l{k}"), f["preact"]),
-                    _bias(getattr(rnn, f"bias_hh_l{k}"), f["preact"]))
+                    _bias(getattr(rnn, f"bias_ih_l{k}"), f.preact),
+                    _bias(getattr(rnn, f"bias_hh_l{k}"), f.preact))
               for k in range(rnn.num_layers)]
     head = None
     if net.head is not None:
-        head = Head(_matrix(net.head, "weight"), _bias(net.head.bias, f["output"]))
+        head = Head(_matrix(net.head, "weight"), _bias(net.head.bias, f.output))
     model = shell(net, task)
     model.layers, model.head = layers, head
     model.meta = dict(meta or {})
@@ -85,5 +85,5 @@ def reference_outputs(model: Model, ts: metrics.TestSet, chunk: int = 256):
 
 def integer_metric(model: Model, task: Task, ts: metrics.TestSet) -> tuple[float, np.ndarray]:
     logits = reference_outputs(model, ts)
-    return metrics.task_metric(task.metric, logits, ts.y, model.fmt("output"),
+    return metrics.task_metric(task.metric, logits, ts.y, model.formats.output,
                                lengths=ts.lengths), logits

@@ -25,10 +25,10 @@ from hw import metrics as hw_metrics
 from hw import modelfile
 from hw.errors import UserError
 from hw.fileio import atomic_path, atomic_write_text
-from hw.numerics import Fixed
+from hw.numerics import Fixed, Formats
 
 from . import data, export
-from .cells import Net, fixed_formats
+from .cells import Net
 from .checkpoint import load_checkpoint, read_init, save_checkpoint
 from .config import Config
 from .ste import integers
@@ -45,7 +45,7 @@ class Inputs:
 
     def __init__(self, task: data.Task, shell: modelfile.Model):
         self.task, self.shell = task, shell
-        self.one = shell.fmt("input").one
+        self.one = shell.formats.input.one
         self._cache = {}
 
     def _quantized(self, split: data.Split, idx) -> np.ndarray:
@@ -92,7 +92,7 @@ def outputs(net: Net, inputs: Inputs, split: data.Split, batch: int = 512) -> np
         x, lengths, _ = inputs.batch(split, idx, dtype_of(net))
         logits = net(x, lengths)
         if net.rnn.mode == "hardware":
-            out.append(integers(logits, net.rnn.formats["output"]).numpy().astype(np.int32))
+            out.append(integers(logits, net.rnn.formats.output).numpy().astype(np.int32))
         else:
             out.append(logits.float().numpy())
     return np.concatenate(out)
@@ -100,7 +100,7 @@ def outputs(net: Net, inputs: Inputs, split: data.Split, batch: int = 512) -> np
 
 def evaluate(net: Net, inputs: Inputs, split: data.Split) -> tuple[float, np.ndarray]:
     logits = outputs(net, inputs, split)
-    fmt = net.rnn.formats["output"] if net.rnn.mode == "hardware" else FLOAT_LOGITS
+    fmt = net.rnn.formats.output if net.rnn.mode == "hardware" else FLOAT_LOGITS
     return hw_metrics.task_metric(inputs.task.metric, logits, split.y, fmt,
                                   lengths=split.lengths), logits
 
@@ -202,10 +202,10 @@ def run(cfg: Config, out, *, resume: bool = False, progress: bool = True) -> dic
             raise UserError(f"--resume: the options differ from those of {ckpt_path}")
     task = data.load(cfg.task, cfg.data, seed=cfg.seed, seq_len=cfg.seq_len)
     if cfg.input_scale == "range" and task.offset is not None:
-        fmt = fixed_formats(cfg.formats)["input"]
+        fmt = Formats.from_pairs(cfg.formats).input
         task.offset, task.scale = data.range_scaling(task.train, fmt.max / fmt.one)
     shell = modelfile.Model(cfg.cell, task.input_size, cfg.hidden, cfg.activation,
-                            fixed_formats(cfg.formats), [], None, task.offset, task.scale)
+                            Formats.from_pairs(cfg.formats), [], None, task.offset, task.scale)
     inputs = Inputs(task, shell)
     init = _init(cfg, task)
     out.mkdir(parents=True, exist_ok=True)  # after the inputs load: no empty folder on errors

@@ -44,7 +44,7 @@ def check_link(link: p.Link, model) -> None:
         raise UserError(f"the board runs another model (fingerprint {link.fingerprint:08x}, "
                         f"this model.json {fp:08x}); build and load this run's bitstream")
     emit = default_emit(model)
-    bits = model.fmt("input").bits
+    bits = model.formats.input.bits
     if (link.input_size, link.in_bytes, link.emit) != (model.input_size, p.nbytes(bits), emit):
         raise UserError(f"the board takes {link.input_size} inputs of {link.in_bytes} bytes and "
                         f"emits {link.emit!r}; the model needs {model.input_size} of "
@@ -81,7 +81,7 @@ def task_metric(model, ts, outputs, emit: str, n: int) -> str:
     argmax = [b[1] for o in outputs for b in o]
     logits, am = metrics.outputs_from_beats(ts.x.shape[1], n, item, data, argmax, emit)
     name = model.metric_name
-    value = metrics.task_metric(name, logits, ts.y[:n], model.fmt("output"),
+    value = metrics.task_metric(name, logits, ts.y[:n], model.formats.output,
                                 lengths=ts.lengths[:n], argmax=am)
     return f"{METRIC_LABELS[name]} {value:.4f}"
 
@@ -90,7 +90,7 @@ def run_testset(transport, model, ts, *, limit: int | None = None, timing: Timin
                 progress=print) -> Report:
     n = len(ts) if limit is None else min(limit, len(ts))
     seqs = [ts.sequence(i) for i in range(n)]
-    fmt = model.fmt("input")
+    fmt = model.formats.input
     if ts.x.shape[-1] != model.input_size:
         raise UserError(f"the test set has {ts.x.shape[-1]} features per step, the model takes "
                         f"{model.input_size}")

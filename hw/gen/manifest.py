@@ -177,13 +177,13 @@ def manifest(top: ModelTop, device=None) -> Manifest:
         "input_size": model.input_size,
         "num_layers": model.num_layers,
         "outputs": top.out_count,
-        "input": _stream("i", top.in_layout, model.formats["input"].bits, model.input_size, True),
+        "input": _stream("i", top.in_layout, model.formats.input.bits, model.input_size, True),
         "output": _stream("o", top.out_layout, top.out_bits, top.out_count, True),
         "cycles_per_step": top.cycles_per_step,
         "latency": top.latency,
         "bound_cycles": getattr(top, "bound_cycles", None),
         "resources": top.resources,
-        "formats": {k: v.as_dict() for k, v in model.formats.items()},
+        "formats": model.formats.as_dict(),
         "schemes": {name: m.scheme for name, m in model.matrices()},
     })
 

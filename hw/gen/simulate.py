@@ -39,7 +39,7 @@ def _field(layout, name):
 
 def pack_input(top: ModelTop, x, first: bool, last: bool) -> int:
     off, _ = _field(top.in_layout, "data")
-    b = top.model.formats["input"].bits
+    b = top.model.formats.input.bits
     word = 0
     for k, v in enumerate(x):
         word |= (int(v) & ((1 << b) - 1)) << (off + k * b)
