@@ -37,6 +37,7 @@ class RunResult:
     results_xml: Path
     tests: int = 0
     failures: list[str] = field(default_factory=list)  # "test name: message", in order
+    skipped: list[str] = field(default_factory=list)  # names of the tests cocotb skipped
 
 
 def tool_env() -> None:
@@ -187,6 +188,8 @@ def read_results(xml: Path) -> RunResult:
         return result
     for case in ET.parse(xml).getroot().iter("testcase"):
         result.tests += 1
+        if case.find("skipped") is not None:
+            result.skipped.append(case.get("name"))
         for bad in list(case.findall("failure")) + list(case.findall("error")):
             msg = bad.get("message") or (bad.text or "").strip() or "failed"
             result.failures.append(f"{case.get('name')}: {msg}")

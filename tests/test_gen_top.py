@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import zlib
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -18,6 +19,7 @@ import pytest
 from hw.beats import describe, differences, expected
 from hw.gen.simulate import simulate
 from hw.gen.top import ModelTop
+from hw.numerics import Fixed
 from hw.random_model import extreme_inputs, random_inputs, random_model
 from hw.reference import Reference, default_emit
 
@@ -91,6 +93,7 @@ def run_both(model, rng, style, seed, storage="memory"):
     trace = simulate(top, timed, seed=seed)
     check_against_reference(top, timed, trace)
     check_timing(top, timed, trace)
+    return seqs
 
 
 @pytest.mark.parametrize("cell,scheme,parallel,kind",
@@ -122,17 +125,42 @@ def test_three_layers_and_each_emit(cell, emit):
     run_both(model, rng, (2, 8), seed, storage="registers")
 
 
+def saturated(model, sequences) -> dict[str, int]:
+    """How many pre-activations, LSTM cell states and logits the reference model clamps to
+    their format's bounds on these sequences (its unit update is observed, not restated)."""
+    ref = Reference(model)
+    params, seen = ref.cell, {"preact": [], "cell": []}
+
+    class Observed:
+        def compute(self, pre, h, c=None):
+            seen["preact"] += [np.ravel(p) for p in pre]
+            h2, c2 = params.compute(pre, h, c)
+            seen["cell"] += [] if c2 is None else [np.ravel(c2)]
+            return h2, c2
+
+    ref.cell = Observed()
+    seen["output"] = [ref.head(ref.run(xs)).ravel() for xs in sequences]
+    return {name: int(np.isin(np.concatenate(v), [model.formats[name].min,
+                                                  model.formats[name].max]).sum())
+            for name, v in seen.items()}
+
+
 @pytest.mark.parametrize("parallel,storage", [((1, 4), "registers"), ((1000, 64), "memory"),
                                               ("unrolled", "registers"), ((2, 1), "memory")])
 def test_saturating_model(parallel, storage):
-    # large weights and biases drive every pre-activation, the cell state and the logits into
-    # saturation: the clamps, not only the common path, must match
+    # large weights and biases, a narrow cell format and a heavy head drive pre-activations,
+    # the cell state and the logits into saturation: the clamps, not only the common path,
+    # must match (and the test checks that they were reached)
     model, rng = build("lstm", "binary", "hard", 7, layers=2, head=3)
     for _, mat in model.matrices():
         mat.scale[:] = 1
+    model.head.weight.scale[:] = 8
+    model.formats = replace(model.formats, cell=Fixed(10, 8))  # +-2: reached in two steps
     for ly in model.layers:
         ly.b_ih[:] = np.where(ly.b_ih >= 0, model.formats.preact.max, model.formats.preact.min)
-    run_both(model, rng, parallel, 7, storage)
+    seqs = run_both(model, rng, parallel, 7, storage)
+    hits = saturated(model, seqs)
+    assert all(hits.values()), f"values clamped to their format's bounds: {hits}"
 
 
 @pytest.mark.parametrize("cell", CELLS)

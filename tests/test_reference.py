@@ -114,8 +114,11 @@ def test_gru_hand_computed_step():
     m = tiny("gru", [1, -1, 1], [0, 1, 1], [0, 0, 16], [0, 0, 32])
     h, _ = Reference(m).layer_step(0, np.array([128]), None, np.array([64]))
     assert h.tolist() == [191]  # 0.74609375 * 256
-    # torch's form (1 - z) n + z h gives the same real number
-    assert (1 - 0.4375) * 0.9375 + 0.4375 * 0.5 == 191 / 256
+    # the gate values above, from the project's activations (preact Q12.7 -> state Q10.8)
+    fp, fs = m.formats.preact, m.formats.state
+    gates = activate("sigmoid", "hard", np.array([64, -32]), fp, fs)  # 0.5, -0.25
+    assert gates.tolist() == [160, 112]  # r = 0.625, z = 0.4375
+    assert activate("tanh", "hard", np.array([120]), fp, fs).tolist() == [240]  # n = 0.9375
 
 
 def test_lstm_hand_computed_sequence():
