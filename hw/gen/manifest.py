@@ -152,6 +152,14 @@ def _stream(prefix: str, layout, elem_bits: int, elem_count: int, signed_data: b
     return Stream(f"{prefix}__valid", f"{prefix}__ready", f"{prefix}__payload", layout.size, fs)
 
 
+def streams(top: ModelTop) -> tuple[Stream, Stream]:
+    """The top's input and output payload layouts (what the manifest writes, and what
+    hw.gen.simulate packs and unpacks beats with)."""
+    model = top.model
+    return (_stream("i", top.in_layout, model.formats.input.bits, model.input_size, True),
+            _stream("o", top.out_layout, top.out_bits, top.out_count, True))
+
+
 def manifest(top: ModelTop, device=None) -> Manifest:
     """`device` (hw.gen.fit.Device): the board the roofline figures refer to, at its clock."""
     model = top.model
@@ -163,6 +171,7 @@ def manifest(top: ModelTop, device=None) -> Manifest:
         if device is not None:
             extra["board_device"] = device.name
             extra["roofline"] = roofline(tp, device, device.clock_mhz)
+    i, o = streams(top)
     return Manifest(**extra | {
         "top": TOP, "clock": CLOCK, "reset": RESET,
         "model_fingerprint": f"{fingerprint(model):08x}",
@@ -177,8 +186,8 @@ def manifest(top: ModelTop, device=None) -> Manifest:
         "input_size": model.input_size,
         "num_layers": model.num_layers,
         "outputs": top.out_count,
-        "input": _stream("i", top.in_layout, model.formats.input.bits, model.input_size, True),
-        "output": _stream("o", top.out_layout, top.out_bits, top.out_count, True),
+        "input": i,
+        "output": o,
         "cycles_per_step": top.cycles_per_step,
         "latency": top.latency,
         "bound_cycles": getattr(top, "bound_cycles", None),
