@@ -41,10 +41,11 @@ setup: .venv/.stamp
 	python3 -m venv .venv
 	.venv/bin/pip install -q --upgrade pip
 	.venv/bin/pip install -q -r requirements.txt
+	.venv/bin/pip install -q --no-deps -e .  # hw, train, sim, ... importable from anywhere
 	touch $@
 
 lock:
-	.venv/bin/pip install -q -r requirements.in && .venv/bin/pip freeze > requirements.txt
+	.venv/bin/pip install -q -r requirements.in && .venv/bin/pip freeze --exclude-editable > requirements.txt
 
 test: setup
 	$(PY) -m pytest -q -n 2 $(PYTEST_ARGS) tests sim

@@ -1,6 +1,6 @@
 """The largest 1-layer GRU / LSTM (input 16) that fits a board and meets its clock, per scheme.
 
-    .venv/bin/python bench/capacity.py --board icebreaker [--cells gru,lstm]
+    .venv/bin/python -m bench.capacity --board icebreaker [--cells gru,lstm]
         [--schemes ternary,exponential,int8] [--parallel 1] [--storage registers|memory]
         [--clock-mhz 12] [--max-hidden 512]
 
@@ -19,12 +19,10 @@ import signal
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from hw.board.probe import Records, bench_main, probe, source_version  # noqa: E402
-from hw.board.top import BOARDS  # noqa: E402
-from hw.gen.top import STORAGES  # noqa: E402
-from hw.random_model import random_model  # noqa: E402
+from hw.board.probe import Records, bench_main, probe, source_version
+from hw.board.top import BOARDS
+from hw.gen.top import STORAGES
+from hw.random_model import random_model
 
 # the iCEBreaker's oscillator; on the ULX3S the PLL's 15 MHz (exact from 25 MHz, 1 Mbaud within
 # 1%): its 25 MHz oscillator is above the Fmax of these designs there

@@ -1,6 +1,6 @@
 """Character-level LM runs under one budget: a table of BPC per variant and a validation plot.
 
-    .venv/bin/python bench/char_ablation.py --data ../shared/data/ptb_char \\
+    .venv/bin/python -m bench.char_ablation --data ../shared/data/ptb_char \\
         --base '{"cell": "gru", "hidden": 128, "mode": "weights", "epochs": 1, "batch": 64}' \\
         --variant float '{"quant": "float"}' --variant ternary '{"quant": "ternary"}' \\
         --record bench/results/char-ablation.jsonl [--plot bench/results/char-ablation.png]
@@ -28,16 +28,14 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import sys
 from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from hw.modelfile import UserError  # noqa: E402
-from train.config import Config  # noqa: E402
+from hw.errors import UserError
+from hw.fileio import atomic_path
+from train.config import Config
 
 
 def load_records(path: Path) -> list[dict]:
@@ -131,10 +129,9 @@ def plot(records: list[dict], path: Path) -> None:
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    tmp = path.with_name(f".tmp-{path.name}")
-    fig.savefig(tmp, format="png", dpi=90)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=90)
     plt.close(fig)
-    os.replace(tmp, path)
 
 
 def main(argv=None) -> int:

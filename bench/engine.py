@@ -1,8 +1,8 @@
 """The engine's figures on a board, from one run: throughput, Fmax, LUTs against int8, the
 roofline fraction, cycles against the engine's own bound.
 
-    .venv/bin/python bench/engine.py --board icebreaker [--run build/demo/run]
-    .venv/bin/python bench/engine.py --board ulx3s [--hidden 752] [--clock-mhz auto|MHZ]
+    .venv/bin/python -m bench.engine --board icebreaker [--run build/demo/run]
+    .venv/bin/python -m bench.engine --board ulx3s [--hidden 752] [--clock-mhz auto|MHZ]
 
 iCEBreaker: the demo's trained model (RUN/model.json, testset.npz and checkpoint.pt, written by
 `make demo`), generated with `--parallel auto`, built with `--clock-mhz auto` (the PLL clock
@@ -32,7 +32,6 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 
 def run(*argv: str) -> None:

@@ -1,6 +1,6 @@
 """The speed-up of a LocalCluster of W workers over 1 worker on the same space, in one run.
 
-    .venv/bin/python bench/explore_speedup.py [--space spaces/digits-small.toml]
+    .venv/bin/python -m bench.explore_speedup [--space spaces/digits-small.toml]
         [--workers 2] [--out build/bench-explore]
 
 Runs `python -m explore SPACE --workers 1`, then `--workers W`, each into a fresh folder

@@ -1,6 +1,6 @@
 """The project's float rows against plain torch.nn under the same budget (digits task).
 
-    .venv/bin/python bench/float_baseline.py [--cells gru lstm] [--hidden 32] [--seeds 0 1 2]
+    .venv/bin/python -m bench.float_baseline [--cells gru lstm] [--hidden 32] [--seeds 0 1 2]
         [--epochs 40] [--batch 64] [--torch-lr 0.02 0.01 0.003] [--ours JSON] [--out FILE]
 
 For each cell and seed it trains
@@ -28,12 +28,10 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from hw.modelfile import atomic_write_text  # noqa: E402
-from train import data  # noqa: E402
-from train.config import Config  # noqa: E402
-from train.loop import run  # noqa: E402
+from hw.fileio import atomic_write_text
+from train import data
+from train.config import Config
+from train.loop import run
 
 
 class Plain(torch.nn.Module):

@@ -1,6 +1,6 @@
 """How long generation takes (ModelTop + amaranth.back.verilog.convert + manifest).
 
-    .venv/bin/python bench/gen_speed.py [--hidden 64 --inputs 16 --cell gru]
+    .venv/bin/python -m bench.gen_speed [--hidden 64 --inputs 16 --cell gru]
 
 The goal is seconds, not minutes, for a 64-unit GRU with 16 inputs.
 """
@@ -10,12 +10,9 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from hw.gen.cli import generate  # noqa: E402
-from hw.random_model import random_model  # noqa: E402
+from hw.gen.cli import generate
+from hw.random_model import random_model
 
 
 def main() -> int:
@@ -39,7 +36,7 @@ def main() -> int:
                                     storage="registers" if par == "unrolled" else "memory")
             dt = time.monotonic() - t0
             print(f"| {scheme} | {text} | {dt:.1f} | {len(verilog) // 1000} | "
-                  f"{man['cycles_per_step']} |", flush=True)
+                  f"{man.cycles_per_step} |", flush=True)
     return 0
 
 

@@ -1,6 +1,6 @@
 """Cycles per step and resources against the parallelism knob, for one model.
 
-    .venv/bin/python bench/gen_table.py [--cell gru --scheme ternary --hidden 16 --inputs 8]
+    .venv/bin/python -m bench.gen_table [--cell gru --scheme ternary --hidden 16 --inputs 8]
 
 Prints a Markdown table (docs/hardware.md holds its output): cycles per step and latency from
 ModelTop's properties, the engine's own bound (ceil(rows / P) x chunks of S columns, summed
@@ -13,13 +13,10 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from hw.gen.cli import generate  # noqa: E402
-from hw.gen.stat import cell_counts  # noqa: E402
-from hw.random_model import random_model  # noqa: E402
+from hw.gen.cli import generate
+from hw.gen.stat import cell_counts
+from hw.random_model import random_model
 
 
 def main() -> int:
@@ -48,13 +45,13 @@ def main() -> int:
                                 storage="registers" if par == "unrolled" else "memory")
         gen = time.monotonic() - t0
         cells = cell_counts(verilog)
-        bound = "-" if par == "unrolled" else man["bound_cycles"]
-        r = man["resources"]
+        bound = "-" if par == "unrolled" else man.bound_cycles
+        r = man.resources
         adds = cells.get("$add", 0) + cells.get("$sub", 0)
         shifts = sum(v for k, v in cells.items() if k in ("$shl", "$sshl", "$shr", "$sshr",
                                                           "$shift", "$shiftx"))
         ffs = sum(v for k, v in cells.items() if "dff" in k)
-        print(f"| {text} | {man['cycles_per_step']} | {bound} | {man['latency']} | "
+        print(f"| {text} | {man.cycles_per_step} | {bound} | {man.latency} | "
               f"{r['adders']} | {r['shifters']} | {r.get('finalizers', '-')} | "
               f"{r['multipliers']} | "
               f"{r['elementwise_multipliers']} | {r['memory_bits']} | {adds} | "

@@ -1,7 +1,7 @@
 """A plain torch.nn.GRU trained on digits, then `python -m train --init` with ternary PTQ and
 quantization-aware fine-tuning: how much of the float accuracy each recovers.
 
-    OMP_NUM_THREADS=1 .venv/bin/python bench/init_ptq.py [--hidden 16] [--finetune 5,10,20]
+    OMP_NUM_THREADS=1 .venv/bin/python -m bench.init_ptq [--hidden 16] [--finetune 5,10,20]
 
 The plain model is an nn.GRU + nn.Linear trained with Adam (cosine schedule, clipping 1.0, the
 trainer's defaults for digits) on exactly the inputs the trainer feeds (the training split's
@@ -21,12 +21,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
-
-from hw.modelfile import Model  # noqa: E402
-from train import data, loop  # noqa: E402
-from train.__main__ import main as train_main  # noqa: E402
-from train.cells import fixed_formats  # noqa: E402
+from hw.modelfile import Model
+from hw.numerics import Formats
+from train import data, loop
+from train.__main__ import main as train_main
 
 
 class Plain(torch.nn.Module):
@@ -41,7 +39,7 @@ class Plain(torch.nn.Module):
 
 def train_plain(hidden: int, epochs: int, seed: int = 0) -> tuple[Plain, float]:
     task = data.digits(seed)
-    inputs = loop.Inputs(task, Model("gru", 8, hidden, "pwl", fixed_formats(None), [], None,
+    inputs = loop.Inputs(task, Model("gru", 8, hidden, "pwl", Formats(), [], None,
                                      task.offset, task.scale))
     xs, _, ys = inputs.batch(task.train, np.arange(len(task.train)), torch.float32)
     xt, _, yt = inputs.batch(task.test, np.arange(len(task.test)), torch.float32)

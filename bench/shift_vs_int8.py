@@ -1,6 +1,6 @@
 """Shift-and-add weights (ternary, exponential) against the int8 multiplier baseline on a board.
 
-    .venv/bin/python bench/shift_vs_int8.py [--board ulx3s] [--cell gru] [--hidden 16]
+    .venv/bin/python -m bench.shift_vs_int8 [--board ulx3s] [--cell gru] [--hidden 16]
         [--parallel 4[,16,...]|unrolled] [--dsp both|on|off] [--storage registers|memory]
 
 One model shape (random_model, input 16, 10 outputs, seed 0), the same engine parallelism P for
@@ -17,17 +17,15 @@ import signal
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from hw.board.build import used_classic_abc  # noqa: E402
-from hw.board.probe import Records, bench_main, probe, source_version  # noqa: E402
-from hw.board.top import BOARDS  # noqa: E402
-from hw.gen.cli import parse_parallel  # noqa: E402
+from hw.board.build import used_classic_abc
+from hw.board.probe import Records, bench_main, probe, source_version
+from hw.board.top import BOARDS
+from hw.gen.cli import parse_parallel
 from hw.gen.top import (
-    STORAGES,  # noqa: E402
-    ModelTop,  # noqa: E402
+    STORAGES,
+    ModelTop,
 )
-from hw.random_model import random_model  # noqa: E402
+from hw.random_model import random_model
 
 SCHEMES = ("ternary", "exponential", "int8")
 INPUTS, OUTPUTS = 16, 10

@@ -1,6 +1,6 @@
 """Soak the generated Verilog in Verilator: random models across the matrix, stalls, resets.
 
-    nice -n 10 .venv/bin/python bench/soak.py [--steps 1000000] [--models 120] [--seed 0]
+    nice -n 10 .venv/bin/python -m bench.soak [--steps 1000000] [--models 120] [--seed 0]
         [--out bench/results/soak.json] [--build DIR] [--quick]
 
 Model i is a random model (hw.random_model) of cell rnn/gru/lstm and scheme binary/ternary/
@@ -31,18 +31,17 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from hw.errors import UserError
+from hw.fileio import atomic_write_text
+from hw.gen.cli import generate
+from hw.gen.topplan import Placement
+from hw.modelfile import Model
+from hw.random_model import random_inputs, random_model
+from hw.reference import Reference
+from sim import verilated
+from sim.expect import Checker, Item, expected_items
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from hw.gen.cli import generate  # noqa: E402
-from hw.gen.topplan import Placement  # noqa: E402
-from hw.modelfile import Model, UserError, atomic_write_text  # noqa: E402
-from hw.random_model import random_inputs, random_model  # noqa: E402
-from hw.reference import Reference  # noqa: E402
-from sim import verilated  # noqa: E402
-from sim.expect import Checker, Item, expected_items  # noqa: E402
-from sim.layout import from_dict  # noqa: E402
-
 CELLS = ("rnn", "gru", "lstm")
 SCHEMES = ("binary", "ternary", "pow2-ternary", "exponential", "int8")
 EMITS = ("hidden", "last", "every")
@@ -82,7 +81,7 @@ class Case:
                          outputs=None if self.emit == "hidden" else 2 + self.seed % 4,
                          activation=self.activation, seed=self.seed)
         if self.emit != "hidden":
-            m.meta["emit"] = self.emit
+            m.emit = self.emit
         return m
 
     @property
@@ -139,10 +138,9 @@ def soak_one(case: Case, folder, model: Model | None = None, ref_model: Model | 
     folder = Path(folder)
     model = case.model() if model is None else model
     t0 = time.monotonic()
-    text, raw = generate(model, case.lanes, storage=case.storage, simd=case.simd,
+    text, man = generate(model, case.lanes, storage=case.storage, simd=case.simd,
                          placement=case.placement, ports=case.ports)
     folder.mkdir(parents=True, exist_ok=True)
-    man = from_dict(raw)
     exe = folder / "obj" / "Vsoak"
     top_v = folder / "top.v"
     if not (exe.is_file() and top_v.is_file() and top_v.read_text() == text):
@@ -163,7 +161,7 @@ def soak_one(case: Case, folder, model: Model | None = None, ref_model: Model | 
     t1 = time.monotonic()
     rec = {"case": asdict(case), "reproducer": case.reproducer, "build_s": round(t_build, 1),
            "cycles_per_step": man.cycles_per_step, "latency": man.latency,
-           "parallel": raw["parallel"], "simd_used": raw["simd"], "error": None}
+           "parallel": man.parallel, "simd_used": man.simd, "error": None}
     try:
         out = verilated.run(exe, man, segs, folder, stall=case.stall, seed=case.seed,
                             limit=limit)

@@ -1,6 +1,6 @@
 """Time per training step: QAT `weights` and `hardware` modes against plain torch.nn.GRU/LSTM.
 
-    .venv/bin/python bench/train_speed.py [--hidden 128] [--inputs 49] [--steps 100]
+    .venv/bin/python -m bench.train_speed [--hidden 128] [--inputs 49] [--steps 100]
         [--batch 32] [--repeats 5] [--threads 1] [--quant ternary]
 
 One step = forward, cross-entropy at every step through a dense head, backward, Adam step (and
@@ -13,15 +13,11 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import time
-from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from train.cells import Net  # noqa: E402
+from train.cells import Net
 
 
 class Plain(torch.nn.Module):

@@ -18,7 +18,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, fields
 from pathlib import Path
 
-from hw.modelfile import UserError, atomic_write_text
+from hw.errors import UserError
+from hw.fileio import atomic_write_text
 
 from .stages import Settings, Stage, StageFailed, stages
 

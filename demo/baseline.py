@@ -15,7 +15,8 @@ from pathlib import Path
 import torch
 
 from hw import metrics, modelfile
-from hw.modelfile import UserError
+from hw.errors import UserError
+from hw.fileio import atomic_write_text
 from train import data, export
 from train.config import Config
 from train.loop import load_checkpoint, make_net
@@ -31,10 +32,12 @@ def int8_model(run: Path) -> tuple[modelfile.Model, float]:
     net = make_net(cfg, task, SCHEME, "hardware")
     net.load_state_dict(state["net"])
     net.eval()
-    meta = dict(modelfile.load(run / "model.json").meta)
+    source = modelfile.load(run / "model.json")
+    meta = dict(source.meta)
     meta["source"] = f"int8 post-training quantization of {run / 'checkpoint.pt'}"
     with torch.no_grad():
         model = export.to_model(net, task, meta)
+    model.metric = source.metric
     ts = metrics.load_testset(run / "testset.npz")
     acc, _ = export.integer_metric(model, task, ts)
     return model, acc
@@ -47,5 +50,5 @@ def write(run: Path, out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     modelfile.save(model, out / "model.json")
     info = {"scheme": SCHEME, "accuracy": acc, "source": model.meta["source"]}
-    modelfile.atomic_write_text(out / "int8.json", json.dumps(info, indent=1) + "\n")
+    atomic_write_text(out / "int8.json", json.dumps(info, indent=1) + "\n")
     print(f"  int8 model: reference accuracy {acc:.4f} -> {out / 'model.json'}", flush=True)

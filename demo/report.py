@@ -8,12 +8,12 @@ int8/bitstream.json (nextpnr's utilisation and Fmax), RUN/manifest.json and mode
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import numpy as np
 
 from hw import metrics, modelfile
+from hw.fileio import atomic_path, atomic_write_text
 
 
 def _json(path: Path) -> dict:
@@ -81,11 +81,10 @@ def gather(out: Path, settings: dict) -> dict:
 def _save(fig, path: Path) -> None:
     import matplotlib.pyplot as plt
 
-    tmp = path.with_name(f".tmp-{path.name}")
     fig.tight_layout()
-    fig.savefig(tmp, format="png", dpi=90)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=90)
     plt.close(fig)
-    os.replace(tmp, path)
 
 
 def plots(out: Path, rep: dict) -> None:
@@ -245,6 +244,6 @@ def markdown(rep: dict, commands: list[str]) -> str:
 def write(out: Path, settings: dict, commands: list[str]) -> dict:
     rep = gather(out, settings)
     plots(out, rep)
-    modelfile.atomic_write_text(out / "report.json", json.dumps(rep, indent=1) + "\n")
-    modelfile.atomic_write_text(out / "report.md", markdown(rep, commands))
+    atomic_write_text(out / "report.json", json.dumps(rep, indent=1) + "\n")
+    atomic_write_text(out / "report.md", markdown(rep, commands))
     return rep

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from hw.modelfile import UserError
+from hw.errors import UserError
 
 
 @dataclass
@@ -48,7 +48,7 @@ def int8_bitstream(base: Path, argv: list[str]) -> None:
     the demo stopping: base/bitstream.json then holds `fits: false` and the error line."""
     import json
 
-    from hw.modelfile import atomic_write_text
+    from hw.fileio import atomic_write_text
 
     print(f"  $ python -m {' '.join(argv)}", flush=True)
     r = subprocess.run([sys.executable, "-m", *argv], capture_output=True, text=True)

@@ -1,7 +1,7 @@
 """The whole pipeline from Python: train a ternary GRU on the embedded digits task, generate its
 Verilog, simulate it against the reference model, and (with --board) build a bitstream.
 
-    pip install -e .            # once, in the project's venv (make setup makes the venv)
+    make setup                  # once: the venv, with this project installed editable (-e .)
     python examples/pipeline.py [--out build/example] [--limit 40] [--board icebreaker]
 """
 

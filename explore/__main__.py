@@ -15,7 +15,7 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-from hw.modelfile import UserError
+from hw.errors import UserError
 
 from . import space as spaces
 from .results import Trials

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import os
 
-from hw.modelfile import UserError
+from hw.errors import UserError
 
 RESOURCE = "bitstream"
 

@@ -10,10 +10,9 @@ is at least as good on both axes and better on one.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
-from hw.modelfile import atomic_write_text
+from hw.fileio import atomic_path, atomic_write_text
 
 LOWER_IS_BETTER = {"bpc"}  # metrics where less is better; accuracy: more is better
 
@@ -149,7 +148,6 @@ def _plot(pts, fr, xlabel: str, metric: str, path: Path) -> None:
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    tmp = path.with_name(f".tmp-{path.name}")
-    fig.savefig(tmp, format="png", dpi=90)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=90)
     plt.close(fig)
-    os.replace(tmp, path)

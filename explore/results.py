@@ -12,7 +12,8 @@ import json
 import os
 from pathlib import Path
 
-from hw.modelfile import UserError, atomic_write_text
+from hw.errors import UserError
+from hw.fileio import atomic_write_text
 
 FILE = "trials.jsonl"
 

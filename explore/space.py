@@ -32,7 +32,7 @@ import tomllib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from hw.modelfile import UserError
+from hw.errors import UserError
 
 STAGES = ("train", "verilog", "sim", "bitstream")
 AUTO = "auto"  # parallel: the folding hw.gen.fit picks for the board (python -m hw verilog)

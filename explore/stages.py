@@ -18,7 +18,7 @@ import traceback
 from dataclasses import asdict
 from pathlib import Path
 
-from hw.modelfile import UserError
+from hw.errors import UserError
 
 from .space import AUTO, StageSettings
 

@@ -18,7 +18,7 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
-from hw.modelfile import atomic_write_text
+from hw.fileio import atomic_write_text
 
 from .space import StageSettings
 

@@ -9,7 +9,7 @@ import argparse
 import importlib
 import sys
 
-from .modelfile import UserError
+from .errors import UserError
 
 # command -> module with add_arguments(parser) and main(args) -> int
 COMMANDS = {

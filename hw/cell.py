@@ -37,7 +37,7 @@ class CellParams:
     @classmethod
     def of(cls, model) -> CellParams:
         f = model.formats
-        return cls(model.cell, model.activation, f["state"], f["preact"], f["cell"])
+        return cls(model.cell, model.activation, f.state, f.preact, f.cell)
 
     @property
     def pre_values(self) -> int:

@@ -1,4 +1,5 @@
-"""Task metrics computed from the integers the hardware produces (shared by train/ and sim/).
+"""Task metrics computed from the integers the hardware produces: the one home of the metric
+(train/export, sim/simulate and the board host all call `task_metric`).
 
 A test set exported by the trainer (`RUN/testset.npz`) holds `x` (N, T, inputs) input-format
 integers, `lengths` (N,) valid steps per sequence, and `y`: (N,) class labels for
@@ -12,10 +13,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .modelfile import UserError
+from .errors import UserError
+from .fileio import atomic_write_npz
+from .modelfile import METRICS
 from .numerics import Fixed
-
-METRICS = ("accuracy", "bpc")
 
 
 @dataclass
@@ -53,11 +54,7 @@ def load_testset(path) -> TestSet:
 
 
 def save_testset(ts: TestSet, path) -> None:
-    path = Path(path)
-    tmp = path.with_name(f".tmp-{path.name}")
-    with open(tmp, "wb") as fh:
-        np.savez_compressed(fh, x=ts.x, lengths=ts.lengths, y=ts.y)
-    tmp.replace(path)
+    atomic_write_npz(path, compressed=True, x=ts.x, lengths=ts.lengths, y=ts.y)
 
 
 def accuracy(pred, labels) -> float:
@@ -78,3 +75,54 @@ def bits_per_symbol(logits, fmt: Fixed, targets) -> float:
     z = z - z.max(axis=1, keepdims=True)
     logp = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
     return float(-logp[np.arange(len(t)), t].mean() / np.log(2.0))
+
+
+def task_metric(name: str, logits, y, fmt: Fixed, *, lengths=None, argmax=None) -> float:
+    """The task's figure of outputs laid out as `hw.beats.reference_outputs` lays them out:
+    logits (N, C) at each sequence's last step, or (N, T, C) at every step.
+
+    `accuracy`: the argmax (`argmax` as the hardware sent it, else np.argmax of the logits:
+    first of equals, as the hardware) against class labels y (N,) at each sequence's last step
+    (`lengths` needed for per-step outputs), or against per-step labels y (N, T) where y >= 0.
+    `bpc`: bits per symbol of the logits (format `fmt`) against targets, -1 skipped.
+    """
+    logits = np.asarray(logits)
+    y = np.asarray(y)
+    if name not in METRICS:
+        raise UserError(f"metric {name!r} (model.json meta.metric) is not one of "
+                        f"{', '.join(METRICS)}")
+
+    def at_last(a):
+        if lengths is None:
+            raise ValueError("per-step outputs against one label per sequence need lengths")
+        return a[np.arange(len(a)), np.asarray(lengths) - 1]
+
+    per_step = logits.ndim == 3
+    if name == "accuracy":
+        am = np.argmax(logits, axis=-1) if argmax is None else np.asarray(argmax)
+        if y.ndim == 1:
+            return accuracy(at_last(am) if per_step else am, y)
+        keep = y >= 0
+        return accuracy(am[keep], y[keep])
+    if per_step and y.ndim == 1:
+        logits = at_last(logits)
+    return bits_per_symbol(logits, fmt, y)
+
+
+def outputs_from_beats(T: int, n: int, item, data, argmax, emit: str):
+    """Received beats (sequence index `item`, `data`, `argmax` per beat, each sequence's beats
+    in step order) laid out as `task_metric` takes them: (n, C) logits for `last`, else
+    (n, T, C) with zeros where no beat came; the argmax the same way (-1 where none came)."""
+    item, data, argmax = np.asarray(item), np.asarray(data), np.asarray(argmax)
+    C = data.shape[1] if data.ndim == 2 and data.shape[1] else 1
+    if emit == "last":
+        logits, am = np.zeros((n, C), np.int64), np.full(n, -1, np.int64)
+        logits[item], am[item] = data, argmax
+        return logits, am
+    logits, am = np.zeros((n, T, C), np.int64), np.full((n, T), -1, np.int64)
+    step = np.zeros(len(item), np.int64)
+    for i in np.unique(item):
+        where = np.flatnonzero(item == i)
+        step[where] = np.arange(len(where))
+    logits[item, step], am[item, step] = data, argmax
+    return logits, am

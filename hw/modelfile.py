@@ -8,25 +8,22 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from . import schemes
-from .numerics import ACTIVATION_KINDS, Fixed, min_frac_in, min_frac_out
+from .errors import UserError
+from .fileio import atomic_write_text
+from .numerics import ACTIVATION_KINDS, FORMAT_NAMES, Fixed, Formats, min_frac_in, min_frac_out
 
 FORMAT_NAME = "shiftrnn-model"
 VERSION = 1
 CELLS = ("rnn", "gru", "lstm")
 GATES = {"rnn": 1, "gru": 3, "lstm": 4}
-FORMAT_NAMES = ("input", "state", "preact", "cell", "output")
 EMITS_WITH_HEAD = ("last", "every")  # logits at each sequence's last step, or at every step
-
-
-class UserError(Exception):
-    """A problem with what the user gave (a file, a path, an option): one line, exit 2."""
+EMITS = ("hidden",) + EMITS_WITH_HEAD  # what a top streams; `hidden` (top h) without a head
+METRICS = ("accuracy", "bpc")  # the task's figure: argmax accuracy, or bits per symbol
 
 
 class ModelError(UserError, ValueError):
@@ -81,12 +78,46 @@ class Model:
     input_size: int
     hidden_size: int
     activation: str
-    formats: dict[str, Fixed]
+    formats: Formats  # a dict {name: Fixed} is taken too and made a Formats
     layers: list[Layer]
     head: Head | None = None
     input_offset: np.ndarray | None = None  # x_int = input.quantize((x - offset) * scale)
     input_scale: np.ndarray | None = None
-    meta: dict = field(default_factory=dict)
+    meta: dict = field(default_factory=dict)  # free-form: task, classes, training config ...
+    emit: str | None = None  # a head's stream, `last` or `every`; None: `last` (meta.emit on disk)
+    metric: str | None = None  # one of METRICS; None: accuracy (meta.metric on disk)
+
+    def __post_init__(self):
+        if isinstance(self.formats, dict):
+            self.formats = Formats(**self.formats)
+
+    def _typed_not_meta(self) -> None:
+        if "emit" in self.meta or "metric" in self.meta:
+            raise ValueError("emit and metric are the fields Model.emit and Model.metric, not "
+                             "meta keys")
+
+    @property
+    def emits(self) -> str:
+        """What the hardware streams out (the one rule): `hidden` (top h every step) without a
+        head; with one, the head's logits at each sequence's last step (`last`, the default)
+        or at every step (`every`, for language models)."""
+        self._typed_not_meta()
+        if self.head is None:
+            return "hidden"
+        emit = "last" if self.emit is None else self.emit
+        if emit not in EMITS_WITH_HEAD:
+            raise ModelError(f"meta.emit is {emit!r}; a model with a head emits "
+                             f"{' or '.join(map(repr, EMITS_WITH_HEAD))}")
+        return emit
+
+    @property
+    def metric_name(self) -> str:
+        """The task's metric (accuracy unless the file says otherwise)."""
+        self._typed_not_meta()
+        metric = "accuracy" if self.metric is None else self.metric
+        if metric not in METRICS:
+            raise ModelError(f"meta.metric is {metric!r}, not one of {', '.join(METRICS)}")
+        return metric
 
     @property
     def num_layers(self) -> int:
@@ -112,14 +143,14 @@ class Model:
         x = np.asarray(x, dtype=np.float64)
         if self.input_offset is not None:
             x = (x - self.input_offset) * self.input_scale
-        return self.fmt("input").quantize(x)
+        return self.formats.input.quantize(x)
 
     def as_dict(self) -> dict:
         d = {
             "format": FORMAT_NAME, "version": VERSION, "cell": self.cell,
             "input_size": self.input_size, "hidden_size": self.hidden_size,
             "num_layers": self.num_layers, "activation": self.activation,
-            "formats": {k: v.as_dict() for k, v in self.formats.items()},
+            "formats": self.formats.as_dict(),
             "layers": [
                 {"w_ih": ly.w_ih.as_dict(), "w_hh": ly.w_hh.as_dict(),
                  "b_ih": ly.b_ih.tolist(), "b_hh": ly.b_hh.tolist()} for ly in self.layers
@@ -130,7 +161,11 @@ class Model:
         if self.input_offset is not None:
             d["input_transform"] = {"offset": self.input_offset.tolist(),
                                     "scale": self.input_scale.tolist()}
-        d["meta"] = self.meta
+        self._typed_not_meta()
+        d["meta"] = dict(self.meta)
+        for key in ("metric", "emit"):  # stored in meta, as every model file always had them
+            if getattr(self, key) is not None:
+                d["meta"][key] = getattr(self, key)
         return d
 
 
@@ -227,7 +262,8 @@ def from_dict(d) -> Model:
     if act not in ACTIVATION_KINDS:
         raise ModelError(f"activation is {act!r}; kinds are {', '.join(ACTIVATION_KINDS)}")
     fdict = _get(d, "formats", "")
-    formats = {k: _fixed(_get(fdict, k, "formats"), f"formats.{k}") for k in FORMAT_NAMES}
+    formats = Formats(**{k: _fixed(_get(fdict, k, "formats"), f"formats.{k}")
+                         for k in FORMAT_NAMES})
     _check_formats(formats, act)
 
     gates = GATES[cell]
@@ -236,7 +272,7 @@ def from_dict(d) -> Model:
         got = len(raw_layers) if isinstance(raw_layers, list) else type(raw_layers).__name__
         raise ModelError(f"layers has {got} entries, expected num_layers = {n_layers}")
     layers = []
-    pre = formats["preact"]
+    pre = formats.preact
     for i, ly in enumerate(raw_layers):
         w = f"layers[{i}]"
         cols = n_in if i == 0 else hidden
@@ -256,7 +292,7 @@ def from_dict(d) -> Model:
             raise ModelError(f"head.weight.codes must be a non-empty list of rows, "
                              f"not {codes!r:.40}")
         head = Head(_matrix(wd, "head.weight", n_out, hidden),
-                    _bias(_get(raw_head, "bias", "head"), "head.bias", n_out, formats["output"]))
+                    _bias(_get(raw_head, "bias", "head"), "head.bias", n_out, formats.output))
     offset = scale = None
     if d.get("input_transform") is not None:
         t = d["input_transform"]
@@ -265,10 +301,11 @@ def from_dict(d) -> Model:
     meta = d.get("meta", {})
     if not isinstance(meta, dict):
         raise ModelError(f"meta must be an object, not {type(meta).__name__}")
-    if head is not None and meta.get("emit", "last") not in EMITS_WITH_HEAD:
-        raise ModelError(f"meta.emit is {meta['emit']!r}; a model with a head emits "
-                         f"{' or '.join(map(repr, EMITS_WITH_HEAD))}")
-    return Model(cell, n_in, hidden, act, formats, layers, head, offset, scale, meta)
+    meta = dict(meta)
+    model = Model(cell, n_in, hidden, act, formats, layers, head, offset, scale, meta,
+                  emit=meta.pop("emit", None), metric=meta.pop("metric", None))
+    _ = model.emits, model.metric_name  # both checked now, not when first used
+    return model
 
 
 def _float_vec(value, where: str, n: int) -> np.ndarray:
@@ -281,7 +318,7 @@ def _float_vec(value, where: str, n: int) -> np.ndarray:
 
 
 def _check_formats(f: dict[str, Fixed], act: str) -> None:
-    state, pre = f["state"], f["preact"]
+    state, pre = f.state, f.preact
     if state.frac > state.bits - 2:
         raise ModelError(f"formats.state.frac is {state.frac}; it must be at most bits - 2 = "
                          f"{state.bits - 2} so that 1.0 and -1.0 are representable")
@@ -293,7 +330,7 @@ def _check_formats(f: dict[str, Fixed], act: str) -> None:
                          f"least {min_frac_in(act)} fraction bits")
     if pre.bits > 24:
         raise ModelError(f"formats.preact.bits is {pre.bits}; at most 24 (activation tables)")
-    if f["cell"].frac > f["cell"].bits - 2:
+    if f.cell.frac > f.cell.bits - 2:
         raise ModelError(f"formats.cell.frac is {f['cell'].frac}; it must be at most bits - 2")
 
 
@@ -313,29 +350,6 @@ def load(path) -> Model:
         raise ModelError(f"{path} is not valid JSON: {e.msg} at line {e.lineno} "
                          f"column {e.colno}") from None
     return from_dict(d)
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def atomic_write_text(path, text: str) -> None:
-    """Write a file so that readers see the old or the new content, never a half."""
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=os.path.basename(path))
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it 0600; a plain file honours umask
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def save(model: Model, path) -> None:

@@ -62,6 +62,56 @@ class Fixed:
         return {"bits": self.bits, "frac": self.frac}
 
 
+FORMAT_NAMES = ("input", "state", "preact", "cell", "output")
+
+
+@dataclass(frozen=True)
+class Formats:
+    """A model's five formats (docs/numerics.md). The defaults are the project's: the trainer's
+    and the random models'. `formats["state"]` still works for code that names a format by a
+    string; prefer `formats.state`."""
+
+    input: Fixed = Fixed(8, 6)
+    state: Fixed = Fixed(10, 8)
+    preact: Fixed = Fixed(12, 7)
+    cell: Fixed = Fixed(14, 8)
+    output: Fixed = Fixed(16, 8)
+
+    def __post_init__(self):
+        for name, f in self.items():
+            if not isinstance(f, Fixed):
+                raise TypeError(f"format {name} must be a Fixed, not {f!r}")
+
+    def __getitem__(self, name: str) -> Fixed:
+        if name not in FORMAT_NAMES:
+            raise KeyError(f"{name!r} is not a format; the formats are {', '.join(FORMAT_NAMES)}")
+        return getattr(self, name)
+
+    def items(self) -> list[tuple[str, Fixed]]:
+        return [(name, getattr(self, name)) for name in FORMAT_NAMES]
+
+    def as_dict(self) -> dict:
+        """The model file's `formats` object."""
+        return {name: f.as_dict() for name, f in self.items()}
+
+    def pairs(self) -> dict[str, tuple[int, int]]:
+        """{name: (bits, frac)}: the trainer's configuration form."""
+        return {name: (f.bits, f.frac) for name, f in self.items()}
+
+    @classmethod
+    def from_pairs(cls, pairs: dict | None) -> Formats:
+        """From {name: (bits, frac)} (None: the defaults); a missing name keeps its default."""
+        if pairs is None:
+            return cls()
+        if isinstance(pairs, Formats):
+            return pairs
+        unknown = sorted(set(pairs) - set(FORMAT_NAMES))
+        if unknown:
+            raise ValueError(f"unknown formats {', '.join(unknown)}; the formats are "
+                             f"{', '.join(FORMAT_NAMES)}")
+        return cls(**{k: Fixed(*v) for k, v in pairs.items()})
+
+
 def shift_round(v, s: int) -> np.ndarray:
     """Drop `s` fraction bits with round half up: floor((v + 2**(s-1)) / 2**s).
 

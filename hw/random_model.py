@@ -6,12 +6,7 @@ import numpy as np
 
 from . import schemes
 from .modelfile import GATES, Head, Layer, Matrix, Model
-from .numerics import Fixed
-
-DEFAULT_FORMATS = {
-    "input": Fixed(8, 6), "state": Fixed(10, 8), "preact": Fixed(12, 7),
-    "cell": Fixed(14, 8), "output": Fixed(16, 8),
-}
+from .numerics import Formats
 
 
 def random_matrix(rng: np.random.Generator, scheme: str, rows: int, cols: int,
@@ -34,11 +29,11 @@ def random_matrix(rng: np.random.Generator, scheme: str, rows: int, cols: int,
 
 def random_model(*, cell: str = "gru", scheme: str = "ternary", input_size: int = 4,
                  hidden_size: int = 8, num_layers: int = 1, outputs: int | None = 3,
-                 activation: str = "pwl", seed: int = 0, formats: dict | None = None,
+                 activation: str = "pwl", seed: int = 0, formats: Formats | None = None,
                  levels: int = 3) -> Model:
     rng = np.random.default_rng(seed)
-    fmts = dict(DEFAULT_FORMATS if formats is None else formats)
-    g, pre = GATES[cell], fmts["preact"]
+    fmts = Formats() if formats is None else formats
+    g, pre = GATES[cell], fmts.preact
     layers = []
     for i in range(num_layers):
         cols = input_size if i == 0 else hidden_size
@@ -50,7 +45,7 @@ def random_model(*, cell: str = "gru", scheme: str = "ternary", input_size: int 
         ))
     head = None
     if outputs:
-        out = fmts["output"]
+        out = fmts.output
         head = Head(random_matrix(rng, scheme, outputs, hidden_size, levels),
                     rng.integers(out.min // 8, out.max // 8 + 1, outputs))
     return Model(cell, input_size, hidden_size, activation, fmts, layers, head,
@@ -59,7 +54,16 @@ def random_model(*, cell: str = "gru", scheme: str = "ternary", input_size: int 
 
 def random_inputs(rng: np.random.Generator, model: Model, shape: tuple) -> np.ndarray:
     """Input-format integers (*shape, input_size), with the format's extremes mixed in."""
-    f = model.fmt("input")
+    f = model.formats.input
     x = rng.integers(f.min, f.max + 1, size=shape + (model.input_size,))
     extreme = rng.random(x.shape) < 0.15
     return np.where(extreme, rng.choice([f.min, f.max], size=x.shape), x)
+
+
+def extreme_inputs(model: Model, steps: int) -> np.ndarray:
+    """(3, steps, inputs): every element +max; every element min; +max and min alternating
+    over both the elements and the steps."""
+    f, n = model.formats.input, model.input_size
+    t, j = np.meshgrid(np.arange(steps), np.arange(n), indexing="ij")
+    alt = np.where((t + j) % 2 == 0, f.max, f.min)
+    return np.stack([np.full((steps, n), f.max), np.full((steps, n), f.min), alt])

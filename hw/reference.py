@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .cell import CellParams
-from .modelfile import EMITS_WITH_HEAD, Matrix, Model, ModelError
+from .modelfile import Matrix, Model
 from .numerics import Fixed, saturate, shift_round
 
 
@@ -46,7 +46,7 @@ class Reference:
         self.model = model
         f = model.formats
         self.fx, self.fs, self.fp, self.fc, self.fo = (
-            f["input"], f["state"], f["preact"], f["cell"], f["output"])
+            f.input, f.state, f.preact, f.cell, f.output)
         self.cell = CellParams.of(model)  # the unit update, shared with the circuit
 
     # ---- one layer, one step
@@ -148,11 +148,11 @@ def accumulator_widths(model: Model) -> list[LayerWidths]:
     f = model.formats
     out = []
     for i, ly in enumerate(model.layers):
-        fin = f["input"] if i == 0 else f["state"]
-        out.append(_widths([(ly.w_ih, fin), (ly.w_hh, f["state"])],
-                           np.abs(ly.b_ih) + np.abs(ly.b_hh), f["preact"]))
+        fin = f.input if i == 0 else f.state
+        out.append(_widths([(ly.w_ih, fin), (ly.w_hh, f.state)],
+                           np.abs(ly.b_ih) + np.abs(ly.b_hh), f.preact))
     if model.head is not None:
-        w = _widths([(model.head.weight, f["state"])], np.abs(model.head.bias), f["output"])
+        w = _widths([(model.head.weight, f.state)], np.abs(model.head.bias), f.output)
         out.append(LayerWidths(w.ih, 0, w.sum))
     return out
 
@@ -170,28 +170,6 @@ def _widths(mats, bias_abs, fp: Fixed) -> LayerWidths:
                        width_for(int(min(lo)), int(max(hi))))
 
 
-EMITS = ("hidden", "last", "every")
-
-
 def default_emit(model: Model) -> str:
-    """What the hardware streams out: `hidden` (top h every step) without a head; with one,
-    the head's logits at the sequence's last step (`last`) or at every step (`every`, for
-    language models), as model.meta["emit"] says (default `last`)."""
-    if model.head is None:
-        return "hidden"
-    emit = model.meta.get("emit", "last")
-    if emit not in EMITS_WITH_HEAD:
-        raise ModelError(f"meta.emit is {emit!r}; a model with a head emits 'last' or 'every'")
-    return emit
-
-
-def expected_beats(ref: Reference, xs, emit: str) -> tuple[np.ndarray, np.ndarray | None]:
-    """The output beats the hardware sends for one sequence xs (T, input_size):
-    (data per beat, argmax per beat or None). `hidden`/`every` send T beats, `last` one."""
-    if emit not in EMITS:
-        raise ValueError(f"emit must be one of {EMITS}, not {emit!r}")
-    h = ref.run(xs)
-    if emit == "hidden":
-        return h, None
-    logits = ref.head(h if emit == "every" else h[-1:])
-    return logits, np.argmax(logits, axis=-1)
+    """What the hardware streams out: `Model.emits` (hidden, last or every)."""
+    return model.emits

@@ -4,7 +4,7 @@ The packages underneath keep their roles: train/ (PyTorch QAT and export), hw/ (
 the bit-exact reference, the Verilog generator, boards), sim/ (cocotb against the reference).
 """
 
-from hw.modelfile import UserError
+from hw.errors import UserError
 
 from .api import (
     GenerateResult,

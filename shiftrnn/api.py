@@ -3,7 +3,7 @@
 Each function does what its command does (`python -m train`, `python -m hw verilog`,
 `python -m sim`, `python -m hw bitstream`, `python -m hw host`) and returns a typed result
 read back from the files the stage wrote, so a notebook and the command line see the same run.
-Bad input raises `hw.modelfile.UserError` with the commands' one-line messages.
+Bad input raises `hw.errors.UserError` with the commands' one-line messages.
 
     from shiftrnn import train, generate, simulate
     r = train("build/nb", task="digits", hidden=16, epochs=5)
@@ -18,7 +18,8 @@ import json
 from dataclasses import dataclass, fields
 from pathlib import Path
 
-from hw.modelfile import Model, UserError, load
+from hw.errors import UserError
+from hw.modelfile import Model, load
 
 
 @dataclass
@@ -95,14 +96,15 @@ def generate(run, *, parallel: int | str = "auto", simd: int | None = None,
     """RUN/top.v and RUN/manifest.json from RUN/model.json (`make verilog`); `parallel`
     "auto" sizes the engine for `board`; `ports` "axis" gives AXI-Stream-style port names."""
     from hw.gen import cli
+    from hw.gen.manifest import load_manifest
 
     run = Path(run)
     cli.main(argparse.Namespace(model=str(run / "model.json"), parallel=str(parallel),
                                 simd=simd, board=board, cell_units=cell_units,
                                 storage=storage, ports=ports, out=str(run)))
-    man = json.loads((run / "manifest.json").read_text())
-    return GenerateResult(run, run / "top.v", man["cycles_per_step"], man["latency"],
-                          man["parallel"], man)
+    man = load_manifest(run / "manifest.json")
+    return GenerateResult(run, run / "top.v", man.cycles_per_step, man.latency, man.parallel,
+                          man.as_dict())
 
 
 def simulate(run, *, simulator: str = "verilator", data=None, limit: int | None = None,

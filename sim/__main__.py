@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from hw.modelfile import UserError
+from hw.errors import UserError
 
 from .runner import SIMULATORS, SimulationFailed
 

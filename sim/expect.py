@@ -1,9 +1,9 @@
 """What the generated top must send, and the bit-for-bit comparison with what it sent.
 
-`expected_items` runs the reference model (hw.reference) once over a batch of sequences and
-returns each sequence's output beats; `Checker` takes output beats in arrival order, compares
-every unit (data elements, argmax, last) with the reference and records what came, so a run
-can both fail at the first mismatch and compute a metric from the RTL's own numbers. Pure
+`expected_items` fills each driven sequence with its output beats (hw.beats.expected, the one
+builder); `Checker` takes output beats in arrival order, compares every unit (data elements,
+argmax, last) with them (hw.beats.differences, the one comparison) and records what came, so a
+run can both fail at the first mismatch and compute a metric from the RTL's own numbers. Pure
 Python: usable and tested outside a simulator. Must not import cocotb or train/.
 """
 
@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from hw.reference import EMITS, Reference
+from hw.beats import Beats, describe, differences, expected
+from hw.reference import Reference
 
 
 @dataclass
@@ -31,35 +32,10 @@ class Item:
 
 
 def expected_items(ref: Reference, items: list[Item], emit: str) -> list[Item]:
-    """Fill in each item's expected beats (the same as hw.reference.expected_beats per item,
-    computed in one padded batch: the model is causal, so padding never changes a step)."""
-    if emit not in EMITS:
-        raise ValueError(f"emit must be one of {EMITS}, not {emit!r}")
-    if not items:
-        return items
-    n_in = ref.model.input_size
-    tmax = max(len(it.x) for it in items)
-    xs = np.zeros((len(items), tmax, n_in), dtype=np.int64)
-    for i, it in enumerate(items):
-        xs[i, :len(it.x)] = it.x
-    h = ref.run(xs)  # (N, T, H)
-    for i, it in enumerate(items):
-        T = len(it.x)
-        if emit == "hidden":
-            it.data, it.argmax = h[i, :T], None
-            it.steps = np.arange(T)
-        elif emit == "every":
-            it.data = ref.head(h[i, :T])
-            it.argmax, it.steps = np.argmax(it.data, axis=-1), np.arange(T)
-        elif it.closed:
-            it.data = ref.head(h[i, T - 1:T])
-            it.argmax, it.steps = np.argmax(it.data, axis=-1), np.array([T - 1])
-        else:  # `last` emits nothing for a sequence that never ends
-            it.data = np.zeros((0, ref.model.head.weight.shape[0]), dtype=np.int64)
-            it.argmax, it.steps = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-        it.last = np.zeros(len(it.data), dtype=np.int64)
-        if it.closed and len(it.data):
-            it.last[-1] = 1
+    """Fill in each item's expected beats (hw.beats.expected, in one padded batch)."""
+    beats = expected(ref, [it.x for it in items], emit, closed=[it.closed for it in items])
+    for it, b in zip(items, beats, strict=True):
+        it.data, it.argmax, it.last, it.steps = b.data, b.argmax, b.last, b.steps
     return items
 
 
@@ -117,18 +93,9 @@ class Checker:
         k, step = self._beat, int(it.steps[self._beat])
         self.got.append((self._item, list(data), argmax))
         self._beat += 1
-        units = [(f"data[{u}]", int(e), int(g))
-                 for u, (e, g) in enumerate(zip(it.data[k], data, strict=False))]
-        if len(data) != it.data.shape[1]:
-            units.append(("data count", it.data.shape[1], len(data)))
-        if it.argmax is not None:
-            units.append(("argmax", int(it.argmax[k]), argmax))
-        units.append(("last", int(it.last[k]), int(last)))
-        for unit, exp, got in units:
-            if exp != got:
-                self._fail(f"sequence {it.label}, step {step}, unit {unit}: expected {exp}, "
-                           f"got {got}")
-                return
+        diffs = differences(Beats(it.data, it.argmax, it.last, it.steps), k, data, argmax, last)
+        if diffs:
+            self._fail(describe(it.label, step, *diffs[0]))
 
     def cut(self, item: int) -> None:
         """A reset cut items up to `item`: the beats that came are all they send."""

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hw.modelfile import atomic_write_text
+from hw.fileio import atomic_write_npz, atomic_write_text
 
 ENV = "SHIFTRNN_SIM_JOB"
 
@@ -52,10 +52,8 @@ class Job:
 def write_job(job: Job, x: np.ndarray, lengths: np.ndarray) -> Job:
     folder = Path(job.folder)
     folder.mkdir(parents=True, exist_ok=True)
-    tmp = folder / ".tmp-sequences.npz"
-    with open(tmp, "wb") as fh:
-        np.savez(fh, x=np.asarray(x, dtype=np.int64), lengths=np.asarray(lengths, np.int64))
-    tmp.replace(folder / "sequences.npz")
+    atomic_write_npz(folder / "sequences.npz", x=np.asarray(x, dtype=np.int64),
+                     lengths=np.asarray(lengths, np.int64))
     d = asdict(job)
     atomic_write_text(job.path, json.dumps(d, indent=1) + "\n")
     return job
@@ -79,10 +77,7 @@ def write_report(job: Job, test: str, report: dict, beats=None) -> None:
         n = max((len(b[1]) for b in beats), default=0)
         data = np.array([b[1] for b in beats], dtype=np.int64).reshape(len(beats), n)
         argmax = np.array([-1 if b[2] is None else b[2] for b in beats], dtype=np.int64)
-        tmp = folder / f".tmp-{name}.npz"
-        with open(tmp, "wb") as fh:
-            np.savez(fh, item=items, data=data, argmax=argmax)
-        tmp.replace(folder / f"{name}.npz")
+        atomic_write_npz(folder / f"{name}.npz", item=items, data=data, argmax=argmax)
     atomic_write_text(folder / f"{name}.json", json.dumps(report, indent=1) + "\n")
 
 

@@ -57,7 +57,7 @@ class Config:
                          outputs=None if self.emit == "hidden" else 3,
                          activation=self.activation, seed=self.seed, levels=3)
         if self.emit != "hidden":
-            m.meta["emit"] = self.emit
+            m.emit = self.emit
         return m
 
 

@@ -18,10 +18,9 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from hw.modelfile import UserError
+from hw.errors import UserError
 
 SIMULATORS = ("icarus", "verilator")
-ROOT = Path(__file__).resolve().parents[1]
 TIMESCALE = ("1ns", "1ps")
 # Icarus in -g2012 mode runs declaration initialisers before processes start, so yosys'
 # `always @*` blocks never run at time 0 and their outputs stay X; as Verilog-2005 they run.
@@ -38,6 +37,7 @@ class RunResult:
     results_xml: Path
     tests: int = 0
     failures: list[str] = field(default_factory=list)  # "test name: message", in order
+    skipped: list[str] = field(default_factory=list)  # names of the tests cocotb skipped
 
 
 def tool_env() -> None:
@@ -52,8 +52,6 @@ def tool_env() -> None:
         os.environ.setdefault("VERILATOR_ROOT", str(vroot))
     path = os.environ.get("PATH", "").split(os.pathsep)
     os.environ["PATH"] = os.pathsep.join(dirs + [p for p in path if p not in dirs])
-    if str(ROOT) not in sys.path:  # the simulator's Python imports hw/ and sim/ from here
-        sys.path.insert(0, str(ROOT))
 
 
 def check_simulator(simulator: str) -> None:
@@ -176,7 +174,7 @@ def build_and_run(verilog_sources, toplevel: str, test_module: str, build_dir, s
     "verilator") in `build_dir`, run every cocotb test of `test_module` (a module importable
     from the repository root, e.g. "sim.tb_top") with `extra_env` added to its environment,
     and return the RunResult. Raises SimulationFailed when a cocotb test fails (the message
-    lists each failure) and hw.modelfile.UserError for an unknown or missing simulator.
+    lists each failure) and hw.errors.UserError for an unknown or missing simulator.
     `waves` (or WAVES=1 in the environment) records top.fst (Icarus) or dump.vcd (Verilator)
     in build_dir."""
     build(verilog_sources, toplevel, build_dir, simulator, waves=waves)
@@ -190,6 +188,8 @@ def read_results(xml: Path) -> RunResult:
         return result
     for case in ET.parse(xml).getroot().iter("testcase"):
         result.tests += 1
+        if case.find("skipped") is not None:
+            result.skipped.append(case.get("name"))
         for bad in list(case.findall("failure")) + list(case.findall("error")):
             msg = bad.get("message") or (bad.text or "").strip() or "failed"
             result.failures.append(f"{case.get('name')}: {msg}")

@@ -17,13 +17,15 @@ import numpy as np
 
 from hw import metrics
 from hw.board.protocol import fingerprint
-from hw.modelfile import Model, UserError, atomic_write_text, load
+from hw.errors import UserError
+from hw.fileio import atomic_write_text
+from hw.gen.manifest import Manifest, load_manifest
+from hw.modelfile import Model, load
 from hw.reference import Reference
 
 from . import runner
 from .expect import Item, expected_items
 from .job import Flow, Job, read_report, write_job
-from .layout import Manifest, load_manifest
 from .stimulus import generate
 
 
@@ -41,13 +43,12 @@ def prepare(run: Path, parallel: str) -> tuple[Model, Manifest]:
         raise UserError(f"{run / 'manifest.json'} does not exist but top.v does; regenerate "
                         f"both with make verilog RUN={run}")
     man = load_manifest(run / "manifest.json")
-    raw = man.raw
     for key, want in (("input_size", model.input_size), ("hidden_size", model.hidden_size),
                       ("cell", model.cell), ("num_layers", model.num_layers)):
-        if raw.get(key) != want:
-            raise UserError(f"{run / 'manifest.json'} says {key} {raw.get(key)!r} but "
+        if getattr(man, key) != want:
+            raise UserError(f"{run / 'manifest.json'} says {key} {getattr(man, key)!r} but "
                             f"model.json has {want!r}; regenerate with make verilog RUN={run}")
-    stamp = raw.get("model_fingerprint")  # CRC-32 of the model top.v was generated from
+    stamp = man.model_fingerprint  # CRC-32 of the model top.v was generated from
     if stamp is not None and stamp != f"{fingerprint(model):08x}":
         raise UserError(f"{run / 'top.v'} was generated from another model.json (fingerprint "
                         f"{stamp}, model.json {fingerprint(model):08x}): stale or foreign; "
@@ -74,7 +75,7 @@ def check_testset(ts: metrics.TestSet, model: Model, path: Path) -> None:
         i = int(bad[0])
         raise UserError(f"test set {path}: sequence {i} has length {int(ts.lengths[i])}; "
                         f"lengths must be 1..{T} (x has {T} steps)")
-    fmt = model.fmt("input")
+    fmt = model.formats.input
     valid = np.arange(T)[None, :] < ts.lengths[:, None]
     out = valid[..., None] & ((ts.x < fmt.min) | (ts.x > fmt.max))
     if out.any():
@@ -82,39 +83,6 @@ def check_testset(ts: metrics.TestSet, model: Model, path: Path) -> None:
         raise UserError(f"test set {path}: x[{i}][{t}][{f}] is {int(ts.x[i, t, f])}, outside "
                         f"the input format Q{fmt.bits}.{fmt.frac} ({fmt.min}..{fmt.max}); "
                         f"test sets hold input-format integers (model.quantize_input)")
-
-
-def beat_outputs(T: int, n_items: int, item, data, argmax, emit: str):
-    """Per sequence: logits (N, C) at the last step for `last`, else (N, T, C) at every step
-    (zero where padded), and the argmax beats the same way (-1 where none came)."""
-    C = data.shape[1] if data.ndim == 2 and data.shape[1] else 1
-    if emit == "last":
-        logits, am = np.zeros((n_items, C), np.int64), np.full(n_items, -1, np.int64)
-        logits[item], am[item] = data, argmax
-        return logits, am
-    logits, am = np.zeros((n_items, T, C), np.int64), np.full((n_items, T), -1, np.int64)
-    step = np.zeros(len(item), np.int64)
-    for i in np.unique(item):  # beats of one sequence arrive in step order
-        where = np.flatnonzero(item == i)
-        step[where] = np.arange(len(where))
-    logits[item, step], am[item, step] = data, argmax
-    return logits, am
-
-
-def task_metric(name: str, model: Model, logits, argmax, ts: metrics.TestSet, emit: str):
-    """Accuracy from the argmax beats (at each sequence's last step for class labels, at
-    every labelled step for per-step labels) or bits per symbol from the logits."""
-    if name == "accuracy":
-        if ts.y.ndim == 1:
-            pred = argmax if emit == "last" else argmax[np.arange(len(ts)), ts.lengths - 1]
-            return metrics.accuracy(pred, ts.y)
-        keep = ts.y >= 0
-        return metrics.accuracy(argmax[keep], ts.y[keep])
-    if name == "bpc":
-        if emit == "every" and ts.y.ndim == 1:
-            logits = logits[np.arange(len(ts)), ts.lengths - 1]
-        return metrics.bits_per_symbol(logits, model.fmt("output"), ts.y)
-    raise UserError(f"model.json meta.metric is {name!r}; sim knows {', '.join(metrics.METRICS)}")
 
 
 def simulate_run(run, simulator: str, data=None, *, parallel: str = "auto",
@@ -173,18 +141,21 @@ def simulate_run(run, simulator: str, data=None, *, parallel: str = "auto",
            "mismatches": rep["mismatches"], "first_mismatch": rep["first_mismatch"],
            "metric": None, "rtl_metric": None, "reference_metric": None}
     if man.emit != "hidden":
-        name = model.meta.get("metric", "accuracy")
+        name = model.metric_name
         exp = np.concatenate([it.data for it in items])
         exp_item = np.concatenate([np.full(len(it.data), i) for i, it in enumerate(items)])
         exp_am = np.concatenate([it.argmax for it in items])
-        r_logits, r_am = beat_outputs(ts.x.shape[1], len(ts), exp_item, exp, exp_am, man.emit)
-        out.update(metric=name, reference_metric=task_metric(name, model, r_logits, r_am, ts,
-                                                             man.emit))
+        fmt = model.formats.output
+        r_logits, r_am = metrics.outputs_from_beats(ts.x.shape[1], len(ts), exp_item, exp, exp_am,
+                                                    man.emit)
+        out.update(metric=name, reference_metric=metrics.task_metric(
+            name, r_logits, ts.y, fmt, lengths=ts.lengths, argmax=r_am))
         got_item = beats["item"]
         if len(got_item) == len(exp_item) and (got_item == exp_item).all():
-            g_logits, g_am = beat_outputs(ts.x.shape[1], len(ts), got_item, beats["data"],
-                                          beats["argmax"], man.emit)
-            out["rtl_metric"] = task_metric(name, model, g_logits, g_am, ts, man.emit)
+            g_logits, g_am = metrics.outputs_from_beats(ts.x.shape[1], len(ts), got_item,
+                                                        beats["data"], beats["argmax"], man.emit)
+            out["rtl_metric"] = metrics.task_metric(name, g_logits, ts.y, fmt, lengths=ts.lengths,
+                                                    argmax=g_am)
             if man.emit == "last":  # one class per sequence, as the RTL chose it
                 out["rtl_predictions"] = g_am.tolist()
     out.update({

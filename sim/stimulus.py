@@ -14,16 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from hw.modelfile import Model, save
-from hw.random_model import random_inputs
-
-
-def extremes(model: Model, steps: int) -> np.ndarray:
-    """(3, steps, inputs): every element +max; every element min; +max and min alternating
-    over both the elements and the steps."""
-    f, n = model.fmt("input"), model.input_size
-    t, j = np.meshgrid(np.arange(steps), np.arange(n), indexing="ij")
-    alt = np.where((t + j) % 2 == 0, f.max, f.min)
-    return np.stack([np.full((steps, n), f.max), np.full((steps, n), f.min), alt])
+from hw.random_model import extreme_inputs, random_inputs
 
 
 def sequences(model: Model, rng: np.random.Generator, *, count: int, max_len: int,
@@ -33,7 +24,7 @@ def sequences(model: Model, rng: np.random.Generator, *, count: int, max_len: in
     parts = [(x, len(x)) for x in (random_inputs(rng, model, (int(L),))
                                     for L in rng.integers(1, max_len + 1, count))]
     if extreme_len:
-        parts += [(x, extreme_len) for x in extremes(model, extreme_len)]
+        parts += [(x, extreme_len) for x in extreme_inputs(model, extreme_len)]
     if long_len:
         parts.append((random_inputs(rng, model, (long_len,)), long_len))
     tmax = max(L for _, L in parts)

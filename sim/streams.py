@@ -23,8 +23,9 @@ from cocotb.clock import Clock
 from cocotb.simtime import get_sim_time
 from cocotb.triggers import FallingEdge, First, ReadOnly, RisingEdge, Timer
 
+from hw.gen.manifest import Manifest
+
 from .expect import Checker, Item
-from .layout import Manifest
 
 PERIOD_NS = 10
 

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import numpy as np
 
+from hw.gen.manifest import load_manifest
 from hw.random_model import random_model
 from sim import runner
 from sim.job import Flow, Job, read_report, write_job
-from sim.layout import load_manifest
 from sim.stimulus import generate, sequences
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -27,7 +27,7 @@ EXAMPLE = ROOT / "examples" / "axis_instance.v"
 def test_axis_top_matches_reference_icarus(tmp_path):
     model = random_model(cell="lstm", scheme="ternary", input_size=3, hidden_size=4,
                          outputs=5, seed=11)
-    model.meta["emit"] = "every"
+    model.emit = "every"
     run = generate(model, tmp_path / "run", 4, ports="axis")
     man = load_manifest(run / "manifest.json")
     assert (man.clock, man.reset, man.reset_active_low) == ("aclk", "aresetn", True)

@@ -31,7 +31,7 @@ def test_board_top_runs_testset_bit_exact(name, tmp_path):
     kwargs, emit, parallel, corrupt, garbage = CASES[name]
     model = random_model(input_size=3, hidden_size=4, seed=7, **kwargs)
     if kwargs["outputs"]:
-        model.meta["emit"] = emit
+        model.emit = emit
     ts = make_testset(model, n=5, seed=1)
     rep = run_board_sim(model, ts, tmp_path / name, parallel=parallel, corrupt=corrupt,
                         garbage=garbage)

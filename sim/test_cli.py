@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def run_folder(path: Path, *, emit="last", metric="accuracy", n=30, seed=3) -> metrics.TestSet:
     """A random model and a test set whose labels come from an independent random source."""
     model = random_model(cell="gru", scheme="ternary", input_size=3, hidden_size=4, seed=seed)
-    model.meta.update(emit=emit, metric=metric)
+    model.emit, model.metric = emit, metric
     path.mkdir(parents=True)
     save(model, path / "model.json")
     rng = np.random.default_rng(seed)
@@ -70,7 +70,7 @@ def test_bits_per_symbol_of_rtl_equals_reference_verilator(tmp_path):
     model = load(run / "model.json")
     ref = Reference(model)
     logits = ref.head(ref.run(ts.x))  # padded steps have target -1 and are skipped
-    want = metrics.bits_per_symbol(logits, model.fmt("output"), ts.y)
+    want = metrics.bits_per_symbol(logits, model.formats.output, ts.y)
     assert out["simulator"] == "verilator" and out["mismatches"] == 0
     assert out["rtl_metric"] == out["reference_metric"] == want > 0
 
@@ -129,7 +129,7 @@ def test_bad_test_sets_fail_before_any_build(tmp_path, case):
     run = tmp_path / "run"
     ts = run_folder(run, n=4)
     data = tmp_path / "t.npz"
-    fmt = load(run / "model.json").fmt("input")
+    fmt = load(run / "model.json").formats.input
     args = [run, "--data", data]
     if case == "json":
         data.write_text('{"x": [[[1, 2, 3]]]}')

@@ -12,7 +12,6 @@ import numpy as np
 
 from hw.gen.cli import generate
 from hw.reference import Reference
-from sim.layout import from_dict
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -56,8 +55,8 @@ def test_soak_harness_exact_and_can_fail(tmp_path):
     assert exp == got + 1
     # the RTL's value is the true model's logit (recomputed from the same stimulus)
     man_rng = np.random.default_rng([gru.seed, 1])
-    _, raw_man = generate(model, gru.lanes, storage=gru.storage, simd=gru.simd)
-    segs = soak.stimulus(gru, model, from_dict(raw_man), man_rng)
+    _, man = generate(model, gru.lanes, storage=gru.storage, simd=gru.simd)
+    segs = soak.stimulus(gru, model, man, man_rng)
     x = segs[seg].sequences[seq][:step + 1]
     ref = Reference(model)
     assert got == ref.head(ref.run(x)[-1])[1]

@@ -12,12 +12,12 @@ import re
 import numpy as np
 import pytest
 
+from hw.gen.manifest import load_manifest
 from hw.modelfile import load, save
 from hw.random_model import random_model
 from hw.reference import Reference
 from sim import runner
 from sim.job import Flow, Job, read_report, write_job
-from sim.layout import load_manifest
 from sim.stimulus import generate, sequences
 
 
@@ -40,7 +40,9 @@ def test_top_matches_reference(config, tmp_path):
                                    seed=config.seed, storage=config.storage, simd=config.simd)
     runner.build([run / "top.v"], "top", job.folder, config.simulator)
     result = runner.run("top", "sim.tb_top", job.folder, config.simulator, extra_env=job.env())
-    assert result.tests == 4 and not result.failures
+    assert result.tests == 4 and not result.failures and not result.skipped
+    assert read_report(job.folder, "reset_mid_sequence")[0] == {"trials": 3}
+    assert read_report(job.folder, "first_restarts")[0]["items"] == 4
 
     man = load_manifest(run / "manifest.json")
     steady, beats = read_report(job.folder, "stream_steady")
@@ -82,8 +84,21 @@ def test_mismatch_names_sequence_step_unit_expected_got(tmp_path):
     assert exp == Reference(wrong).head(h)[1] and exp != got
 
 
+def test_a_job_without_checks_skips_the_reset_and_first_tests(tmp_path):
+    """They are reported as skipped, not as passed (no test filter: cocotb runs a skipped test
+    that a filter names)."""
+    model = random_model(cell="rnn", scheme="ternary", input_size=2, hidden_size=3, seed=2)
+    run, job, x, lengths = prepare(tmp_path, model, 1)
+    job.checks = False
+    write_job(job, x, lengths)
+    runner.build([run / "top.v"], "top", job.folder, "icarus")
+    result = runner.run("top", "sim.tb_top", job.folder, "icarus", extra_env=job.env())
+    assert result.tests == 4 and not result.failures
+    assert sorted(result.skipped) == ["first_restarts", "reset_mid_sequence"]
+
+
 def test_unknown_and_missing_simulator(tmp_path, monkeypatch):
-    from hw.modelfile import UserError
+    from hw.errors import UserError
 
     with pytest.raises(UserError, match="unknown simulator 'modelsim'"):
         runner.check_simulator("modelsim")

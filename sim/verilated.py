@@ -3,7 +3,7 @@
 `build(top_v, manifest, folder)` compiles top.v with our own C++ driver (written into the
 build folder); `run(exe, man, segments, ...)` streams segments of sequences through it and
 returns the output beats of each segment. Python packs the input beats and unpacks the output
-beats by the manifest's field offsets (sim.layout), so widths, port names and the reset's
+beats by the manifest's field offsets (hw.gen.manifest), so widths, port names and the reset's
 polarity are never restated; each payload port travels as 32-bit words (Verilator's VlWide
 past 64 bits), the ports of a payload one after the other (`--ports axis` splits a payload).
 
@@ -26,7 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .layout import Manifest, Stream
+from hw.gen.manifest import Manifest, Stream
+
 from .runner import BUILD_ARGS, _make_overrides, tool_env
 
 MAGIC = 0x50414B53

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 import shiftrnn
-from hw.modelfile import UserError
+from hw.errors import UserError
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -54,6 +54,7 @@ def test_the_wheel_holds_the_packages_and_not_the_tests(tmp_path):
     (wheel,) = tmp_path.glob("shiftrnn-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     tops = {n.split("/")[0] for n in names if not n.startswith("shiftrnn-")}
-    assert tops == {"hw", "train", "sim", "demo", "shiftrnn"}
+    assert tops == {"hw", "train", "sim", "demo", "explore", "shiftrnn"}
     assert "hw/board/top.py" in names and "hw/gen/engine.py" in names
     assert "shiftrnn/api.py" in names and "train/checkpoint.py" in names
+    assert "explore/__main__.py" in names and not any(n.startswith("bench/") for n in names)

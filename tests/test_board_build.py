@@ -15,6 +15,7 @@ from hw.board import build as build_mod
 from hw.board.build import BuildResult, fit_error, fmax_from_log, utilisation, yosys_flipflops
 from hw.board.pll import ecp5_params, ice40_params
 from hw.board.top import BOARDS, BoardTop
+from hw.errors import UserError
 from hw.gen.top import ModelTop
 from hw.modelfile import save
 from hw.random_model import random_model
@@ -262,7 +263,7 @@ def test_other_yosys_failures_are_not_retried(tmp_path, monkeypatch):
 
     monkeypatch.setattr(build_mod, "_run_tools", fake_tools)
     model = random_model(cell="gru", scheme="ternary", input_size=4, hidden_size=8, seed=1)
-    with pytest.raises(build_mod.UserError, match="the ulx3s build failed: Module `foo'"):
+    with pytest.raises(UserError, match="the ulx3s build failed: Module `foo'"):
         build_mod.build(model, board=BOARDS["ulx3s"], parallel=6, clock_hz=10e6,
                         baud=1_000_000, out_dir=tmp_path / "b", progress=lambda s: None)
     assert len(calls) == 1
@@ -286,7 +287,7 @@ def test_classic_abc_on_request_skips_abc9(tmp_path, monkeypatch):
                           progress=lambda s: None)
     assert calls == [("-nodsp -run :map_luts", build_mod.ECP5_CLASSIC_ABC)]
     assert res.synth_opts == "-nodsp -run :map_luts + classic abc"
-    with pytest.raises(build_mod.UserError, match="classic ABC mapping is an ECP5 option"):
+    with pytest.raises(UserError, match="classic ABC mapping is an ECP5 option"):
         build_mod.build(model, board=BOARDS["icebreaker"], parallel=6, clock_hz=12e6,
                         baud=1_000_000, out_dir=tmp_path / "c", classic_abc=True,
                         progress=lambda s: None)

@@ -5,8 +5,8 @@ import pytest
 
 from hw.board import catalog
 from hw.board.top import BOARDS, BoardTop
+from hw.errors import UserError
 from hw.gen.top import ModelTop
-from hw.modelfile import UserError
 from hw.random_model import random_model
 
 

@@ -11,7 +11,8 @@ from hw.__main__ import main as hw_main
 from hw.board import protocol as p
 from hw.board.host import check_link, compare, run_testset
 from hw.board.session import LinkError, Session, Timing
-from hw.modelfile import UserError, save
+from hw.errors import UserError
+from hw.modelfile import save
 from hw.random_model import random_inputs, random_model
 from hw.reference import Reference, default_emit
 
@@ -26,7 +27,7 @@ class FakeBoard:
         self.model, self.ref, self.emit = model, Reference(model), default_emit(model)
         out_bits = model.fmt("state" if self.emit == "hidden" else "output").bits
         n_out = model.hidden_size if self.emit == "hidden" else model.head.weight.shape[0]
-        self.link = p.Link(model.input_size, p.nbytes(model.fmt("input").bits), n_out,
+        self.link = p.Link(model.input_size, p.nbytes(model.formats.input.bits), n_out,
                            p.nbytes(out_bits), 0 if self.emit == "hidden" else 1, self.emit,
                            p.fingerprint(model) if fp is None else fp, fifo_depth, 12_000_000)
         self.per_read, self.fail, self.wrong = per_read, dict(fail or {}), dict(wrong or {})
@@ -97,7 +98,7 @@ FAST = Timing(reply_s=0.01, quiet_s=0.001, retries=3)
 def test_all_beats_match_and_fifo_never_overfills(emit):
     model = random_model(cell="gru", hidden_size=5, input_size=3,
                          outputs=None if emit == "hidden" else 4, seed=2)
-    model.meta["emit"] = emit if emit != "hidden" else "last"
+    model.emit = emit if emit != "hidden" else "last"
     board = FakeBoard(model, fifo_depth=40)
     ts = make_testset(model)
     rep = run_testset(board, model, ts, timing=FAST, progress=lambda s: None)
@@ -122,14 +123,14 @@ def test_resync_after_error_or_silence(action):
 
 def test_wrong_beats_are_reported_with_position():
     model = random_model(cell="rnn", hidden_size=4, input_size=2, outputs=3, seed=1)
-    model.meta["emit"] = "every"
+    model.emit = "every"
     ts = make_testset(model, n=3)
     board = FakeBoard(model, wrong={2: 1})
     rep = run_testset(board, model, ts, timing=FAST, progress=lambda s: None)
     assert len(rep.mismatches) >= 1 and not rep.ok
     seq = 0 if ts.lengths[0] > 2 else (1 if ts.lengths[0] + ts.lengths[1] > 2 else 2)
     step = 2 - sum(int(v) for v in ts.lengths[:seq])
-    assert rep.mismatches[0].startswith(f"sequence {seq}, step {step}, element 1: expected ")
+    assert rep.mismatches[0].startswith(f"sequence {seq}, step {step}, unit data[1]: expected ")
 
 
 def test_compare_counts_missing_beats():
@@ -146,7 +147,7 @@ def test_other_model_on_board_is_refused():
                                          r"12345678, this model.json [0-9a-f]{8}\)"):
         run_testset(board, model, make_testset(model), timing=FAST, progress=lambda s: None)
     link = FakeBoard(model).link  # emits "last"
-    model.meta["emit"] = "every"
+    model.emit = "every"
     link = dataclasses.replace(link, fingerprint=p.fingerprint(model))
     with pytest.raises(UserError, match=r"the board takes 2 inputs of 1 bytes and emits "
                                          r"'last'; the model needs 2 of 1 and 'every'"):

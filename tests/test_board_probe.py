@@ -2,23 +2,12 @@
 (hw/board/probe.py), a tool failure is not recorded as a measurement, and the capacity
 search (bench/capacity.py) finds the boundary within its resolution, never above its cap."""
 
-import importlib.util
-from pathlib import Path
-
 import pytest
 
+from bench import capacity
 from hw.board import probe as probe_mod
-from hw.modelfile import UserError
+from hw.errors import UserError
 from hw.random_model import random_model
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def load_capacity():
-    spec = importlib.util.spec_from_file_location("capacity", ROOT / "bench" / "capacity.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
 
 
 def test_records_persist_and_find(tmp_path):
@@ -36,7 +25,6 @@ def test_records_persist_and_find(tmp_path):
     (40, 16, 1024, 8), (40, 16, 1024, 16), (5, 16, 64, 8), (100, 16, 64, 8), (16, 16, 64, 8),
     (23, 16, 64, 8), (0, 16, 64, 8), (300, 16, 256, 16)])
 def test_capacity_search_finds_the_boundary(boundary, start, limit, res, tmp_path):
-    cap = load_capacity()
     tried = []
 
     def measure(h):
@@ -44,7 +32,7 @@ def test_capacity_search_finds_the_boundary(boundary, start, limit, res, tmp_pat
         return {"ok": h <= boundary, "fits": h <= boundary}
 
     records = probe_mod.Records(tmp_path / "r.json")
-    good, bad = cap.search(records, {"cell": "gru"}, start=start, limit=limit,
+    good, bad = capacity.search(records, {"cell": "gru"}, start=start, limit=limit,
                            resolution=res, measure=measure)
     assert max(tried) <= limit and len(tried) == len(set(tried))
     if good is not None:
@@ -57,7 +45,7 @@ def test_capacity_search_finds_the_boundary(boundary, start, limit, res, tmp_pat
         assert bad is None and good["hidden"] == limit  # the cap, not the board, limited
     # a rerun measures nothing new
     n = len(tried)
-    assert cap.search(records, {"cell": "gru"}, start=start, limit=limit, resolution=res,
+    assert capacity.search(records, {"cell": "gru"}, start=start, limit=limit, resolution=res,
                       measure=measure) == (good, bad)
     assert len(tried) == n
 

@@ -11,8 +11,7 @@ from amaranth.hdl import ClockDomain, Fragment, Module
 from amaranth.sim import Simulator
 
 from hw.cell import CellParams
-from hw.numerics import Fixed
-from hw.random_model import DEFAULT_FORMATS
+from hw.numerics import Fixed, Formats
 
 
 def run_circuit(p: CellParams, pre, h, c, pipelined=True):
@@ -82,8 +81,8 @@ def test_every_input_of_small_formats(cell):
 @pytest.mark.parametrize("kind", ["hard", "pwl"])
 @pytest.mark.parametrize("pipelined", [True, False])
 def test_random_inputs_of_the_default_formats(cell, kind, pipelined):
-    f = DEFAULT_FORMATS
-    p = CellParams(cell, kind, f["state"], f["preact"], f["cell"])
+    f = Formats()
+    p = CellParams(cell, kind, f.state, f.preact, f.cell)
     rng = np.random.default_rng(len(cell) * 10 + len(kind))
     n = 800
     # uniform inputs, plus the formats' extremes (saturations and clamps)
@@ -97,13 +96,13 @@ def test_random_inputs_of_the_default_formats(cell, kind, pipelined):
 
 
 def test_published_timing_is_a_pipeline():
-    f = DEFAULT_FORMATS
+    f = Formats()
     for cell in ("rnn", "gru", "lstm"):
-        cu = CellParams(cell, "pwl", f["state"], f["preact"], f["cell"]).create()
+        cu = CellParams(cell, "pwl", f.state, f.preact, f.cell).create()
         assert cu.latency > 0
         assert (cu.h_stage is not None) == (cell == "gru")
         assert (cu.c_stage is not None) == (cell == "lstm")
-        comb = CellParams(cell, "pwl", f["state"], f["preact"], f["cell"]).create(
+        comb = CellParams(cell, "pwl", f.state, f.preact, f.cell).create(
             pipelined=False)
         assert comb.latency == 0
         Fragment.get(cu, None), Fragment.get(comb, None)  # and both build

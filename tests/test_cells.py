@@ -88,16 +88,16 @@ def test_hardware_mode_equals_the_reference_on_every_integer(cell, quant, layers
     model = export.to_model(net, _Digits())
     rng = np.random.default_rng(3)
     xs = random_inputs(rng, model, (40, 9))  # the format's extremes mixed in: saturation paths
-    x = torch.from_numpy(xs / model.fmt("input").one)
+    x = torch.from_numpy(xs / model.formats.input.one)
     with torch.no_grad():
         h = net.rnn(x)
         logits = net(x)
     ref = Reference(model)
     h_ref = ref.run(xs)
-    h_ours = integers(h, model.fmt("state")).numpy()
+    h_ours = integers(h, model.formats.state).numpy()
     where = np.argwhere(h_ours != h_ref)
     assert where.size == 0, f"first difference at (seq, step, unit) {tuple(where[0])}"
-    assert np.array_equal(integers(logits, model.fmt("output")).numpy(), ref.head(h_ref[:, -1]))
+    assert np.array_equal(integers(logits, model.formats.output).numpy(), ref.head(h_ref[:, -1]))
     assert len(np.unique(h_ref)) > 20  # not a degenerate model
 
 
@@ -179,7 +179,7 @@ def test_digits_task_has_the_documented_shape():
 
 def _lstm_step_one_op_at_a_time(self, gx, gh, h, c):
     """The LSTM step of numerics.md with each rounding an autograd node of its own."""
-    fs, fp, fc, H = (self.formats["state"], self.formats["preact"], self.formats["cell"],
+    fs, fp, fc, H = (self.formats.state, self.formats.preact, self.formats.cell,
                      self.hidden_size)
     pre = self.preact(gx + gh)
     i, f, o = self.sig(pre[:, :H]), self.sig(pre[:, H:2 * H]), self.sig(pre[:, 3 * H:])

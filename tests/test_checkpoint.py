@@ -7,10 +7,11 @@ import numpy as np
 import pytest
 import torch
 
-from hw.modelfile import Model, UserError
+from hw.errors import UserError
+from hw.modelfile import Model
+from hw.numerics import Formats
 from train import checkpoint, data, loop
 from train.__main__ import main
-from train.cells import fixed_formats
 
 TINY = ["--epochs", "1", "--threads", "1", "--no-progress"]
 
@@ -98,7 +99,7 @@ def test_init_ptq_starts_from_the_given_model_exactly(tmp_path):
     assert res["epochs"] == [] and res["ptq"] == res["qat"] == res["integer"]
     # the "float" metric is the given module's own accuracy on the same input-format inputs
     task = data.digits(0)
-    inputs = loop.Inputs(task, Model("gru", 8, 6, "pwl", fixed_formats(None), [], None,
+    inputs = loop.Inputs(task, Model("gru", 8, 6, "pwl", Formats(), [], None,
                                      task.offset, task.scale))
     x, lengths, y = inputs.batch(task.test, np.arange(len(task.test)), torch.float32)
     with torch.no_grad():

@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hw.modelfile import UserError
+from hw.errors import UserError
 from train import data
 
 

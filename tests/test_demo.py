@@ -127,3 +127,19 @@ def test_bad_options_get_one_line_and_exit_2(tmp_path, args, says):
     assert p.returncode == 2
     assert p.stderr.startswith("error: ") and says in p.stderr
     assert len(p.stderr.strip().splitlines()) == 1 and not out.exists()
+
+
+def test_the_int8_baseline_keeps_the_task_emit_and_metric(tmp_path):
+    from demo import baseline
+    from train.__main__ import main as train_main
+
+    run = tmp_path / "run"
+    assert train_main(["--hidden", "8", "--epochs", "1", "--threads", "1", "--no-progress",
+                       "--out", str(run)]) == 0
+    baseline.write(run, tmp_path / "int8")
+    src, int8 = modelfile.load(run / "model.json"), modelfile.load(tmp_path / "int8" / "model.json")
+    assert (int8.emit, int8.metric) == (src.emit, src.metric) == ("last", "accuracy")
+    assert {m.scheme for _, m in int8.matrices()} == {"int8"}
+    assert int8.meta["source"].startswith("int8 post-training quantization of ")
+    info = json.loads((tmp_path / "int8" / "int8.json").read_text())
+    assert 0 <= info["accuracy"] <= 1

@@ -274,7 +274,7 @@ class _Client:
 
 def test_bitstream_trials_need_a_worker_that_offers_the_resource():
     from explore.cluster import check_resources
-    from hw.modelfile import UserError
+    from hw.errors import UserError
 
     check_resources(_Client([{}, {"bitstream": 1}]), True, "x")
     check_resources(_Client([{}]), False, "x")  # no bitstream stage: any worker will do

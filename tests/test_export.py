@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from hw import modelfile
-from hw.modelfile import UserError
+from hw import metrics, modelfile
+from hw.errors import UserError
 from hw.numerics import Fixed
 from train import data, export
 from train.cells import Net
@@ -39,7 +39,7 @@ def test_schemes_and_levels_in_the_model_file(tmp_path, digits, quant, scheme, e
     if exps:  # Glorot levels: sqrt(6/(8+12)) -> 2**-1, sqrt(6/24) -> 2**-1 ... per matrix
         assert back.layers[0].w_ih.scale[0] == round(np.log2(np.sqrt(6 / 20)))
         assert back.layers[0].w_hh.scale[0] == round(np.log2(np.sqrt(6 / 24)))
-    assert back.meta == {"task": "digits", "emit": "last"}
+    assert back.meta == {"task": "digits"} and back.emit == "last"
     assert np.array_equal(back.input_offset, digits.offset)
     # codes are what the forward pass uses in evaluation
     codes, _ = net.rnn.codes("weight_hh_l0")
@@ -99,11 +99,11 @@ def test_every_step_logits_for_language_models(tmp_path):
     net = Net(cell="gru", input_size=task.input_size, hidden=6, outputs=task.input_size,
               emit="every", quant="exponential", mode="hardware").eval()
     model = export.to_model(net, task)
-    assert model.meta["emit"] == "every"
+    assert model.emit == "every"
     ts = export.testset(model, task, task.test)
     logits = export.reference_outputs(model, ts)
     assert logits.shape == (len(ts), 10, task.input_size)
-    bpc = export.metric("bpc", logits, model.fmt("output"), ts.y)
+    bpc = metrics.task_metric("bpc", logits, ts.y, model.formats.output)
     assert 0 < bpc < 10
 
 
@@ -118,7 +118,8 @@ def test_an_accumulator_too_wide_for_exact_float64_is_refused(digits):
 
 def test_metric():
     fmt = Fixed(16, 8)
-    assert export.metric("accuracy", np.array([[1, 2], [3, 3], [0, -1]]), fmt, [1, 0, 1]) == 2 / 3
+    task_metric = metrics.task_metric
+    assert task_metric("accuracy", np.array([[1, 2], [3, 3], [0, -1]]), [1, 0, 1], fmt) == 2 / 3
     # uniform logits over 4 symbols: 2 bits each
-    assert export.metric("bpc", np.zeros((2, 3, 4), dtype=np.int64), fmt,
-                         np.array([[0, 1, 2], [3, -1, -1]])) == pytest.approx(2.0, abs=1e-12)
+    assert task_metric("bpc", np.zeros((2, 3, 4), dtype=np.int64),
+                       np.array([[0, 1, 2], [3, -1, -1]]), fmt) == pytest.approx(2.0, abs=1e-12)

@@ -10,10 +10,9 @@ import pytest
 
 from hw.__main__ import main as hw_main
 from hw.gen.cli import generate
-from hw.gen.manifest import verilog_ports
+from hw.gen.manifest import from_dict, verilog_ports
 from hw.modelfile import save
 from hw.random_model import random_model
-from sim.layout import from_dict
 
 AXIS_PORTS = {"aclk", "aresetn", "s_axis_tdata", "s_axis_tuser", "s_axis_tlast",
               "s_axis_tvalid", "s_axis_tready", "m_axis_tdata", "m_axis_tlast",
@@ -31,7 +30,7 @@ def _width(text: str, direction: str, port: str) -> int:
 def test_axis_names_in_verilog_and_manifest(tmp_path, parallel, emit, capsys):
     model = random_model(cell="lstm" if parallel == "4" else "gru", input_size=3,
                          hidden_size=4, outputs=None if emit == "hidden" else 3, seed=5)
-    model.meta["emit"] = emit
+    model.emit = emit
     save(model, tmp_path / "model.json")
     for ports in ("native", "axis"):
         assert hw_main(["verilog", str(tmp_path / "model.json"), "--parallel", parallel,
@@ -63,7 +62,7 @@ def test_axis_names_in_verilog_and_manifest(tmp_path, parallel, emit, capsys):
     for side in ("input", "output"):
         assert man[side]["fields"] == native[side]["fields"]
         assert man[side]["payload_width"] == native[side]["payload_width"]
-    # sim.layout reads it: pack/split/join round trip through the ports
+    # hw.gen.manifest reads it: pack/split/join round trip through the ports
     lay = from_dict(man).input
     word = lay.pack(data=[-1, 2, -3], first=1, last=0)
     assert lay.split(word) == [word & ((1 << data_w) - 1), 1, 0]
@@ -71,7 +70,8 @@ def test_axis_names_in_verilog_and_manifest(tmp_path, parallel, emit, capsys):
 
 
 def test_bad_payload_ports_in_a_manifest_are_named():
-    _, man = generate(random_model(input_size=2, hidden_size=3, seed=1), 3, ports="axis")
+    man = generate(random_model(input_size=2, hidden_size=3, seed=1), 3, ports="axis")[1]
+    man = man.as_dict()
     man["input"]["payload_ports"][1]["offset"] += 1
     with pytest.raises(Exception, match=r"input.payload_ports\[1\] must start at bit"):
         from_dict(man)

@@ -59,10 +59,10 @@ def test_storage_and_folding_in_the_manifest(run_dir, capsys):
     assert man["storage"] == man["resources"]["storage"] == "registers"
     assert (man["parallel"], man["simd"], man["lanes"]) == (6, 2, 6)
     _, mem = generate(load(run_dir / "model.json"), 6, simd=2)
-    assert mem["storage"] == "memory"
+    assert mem.storage == "memory"
     # the same memories, as flip-flops: the same cycles
-    assert man["cycles_per_step"] == mem["cycles_per_step"]
-    assert man["latency"] == mem["latency"]
+    assert man["cycles_per_step"] == mem.cycles_per_step
+    assert man["latency"] == mem.latency
 
 
 def test_parallel_auto_sizes_the_engine_for_the_board(run_dir, capsys):
@@ -130,7 +130,7 @@ def test_yosys_multipliers(scheme, parallel):
         # no zero weights: a constant gate would let yosys fold a product into a shift
         m.codes[m.codes == 0] = 1
     text, man = generate(model, parallel)
-    res = man["resources"]
+    res = man.resources
     muls = cell_counts(text).get("$mul", 0)
     assert res["elementwise_multipliers"] > 0
     if scheme == "int8":

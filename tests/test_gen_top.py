@@ -11,14 +11,17 @@ from __future__ import annotations
 
 import itertools
 import zlib
+from dataclasses import replace
 
 import numpy as np
 import pytest
 
+from hw.beats import describe, differences, expected
 from hw.gen.simulate import simulate
 from hw.gen.top import ModelTop
-from hw.random_model import random_inputs, random_model
-from hw.reference import Reference, default_emit, expected_beats
+from hw.numerics import Fixed
+from hw.random_model import extreme_inputs, random_inputs, random_model
+from hw.reference import Reference, default_emit
 
 CELLS = ("rnn", "gru", "lstm")
 SCHEMES = ("binary", "ternary", "pow2-ternary", "exponential", "int8")
@@ -31,33 +34,17 @@ def _seed(*key) -> int:
     return zlib.crc32(repr(key).encode())
 
 
-def extreme_sequences(model, rng, T: int) -> list[np.ndarray]:
-    f = model.fmt("input")
-    I = model.input_size
-    return [np.full((T, I), f.max), np.full((T, I), f.min),
-            np.where(np.arange(T * I).reshape(T, I) % 2, f.max, f.min)]
-
-
 def check_against_reference(top: ModelTop, sequences, trace) -> None:
-    """Compare beats and say where: sequence, step, unit, expected, got."""
-    ref = Reference(top.model)
-    where = []  # (sequence, step) of each expected beat
-    expected = []
-    for s, xs in enumerate(sequences):
-        data, argmax = expected_beats(ref, xs, top.emit)
-        for b in range(len(data)):
-            step = len(xs) - 1 if top.emit == "last" else b
-            where.append((s, step))
-            expected.append((data[b], None if argmax is None else int(argmax[b]),
-                             1 if top.emit == "last" else int(step == len(xs) - 1)))
-    assert len(trace.beats) == len(expected), \
-        f"{len(trace.beats)} output beats, expected {len(expected)}"
-    for (s, t), (data, am, last), beat in zip(where, expected, trace.beats, strict=False):
-        for u, (e, g) in enumerate(zip(data.tolist(), beat.data, strict=False)):
-            assert e == g, f"sequence {s}, step {t}, unit {u}: expected {e}, got {g}"
-        assert beat.argmax == am, \
-            f"sequence {s}, step {t}, argmax: expected {am}, got {beat.argmax}"
-        assert beat.last == last, f"sequence {s}, step {t}, last: expected {last}, got {beat.last}"
+    """Compare beats (hw.beats) and say where: sequence, step, unit, expected, got."""
+    exps = expected(Reference(top.model), sequences, top.emit)
+    want = [(s, k) for s, e in enumerate(exps) for k in range(len(e.data))]
+    assert len(trace.beats) == len(want), \
+        f"{len(trace.beats)} output beats, expected {len(want)}"
+    for (s, k), beat in zip(want, trace.beats, strict=True):
+        diffs = differences(exps[s], k, beat.data, beat.argmax, beat.last)
+        assert not diffs, describe(s, int(exps[s].steps[k]), *diffs[0])
+        if exps[s].argmax is None:
+            assert beat.argmax is None, f"sequence {s}: an argmax {beat.argmax} without a head"
 
 
 def check_timing(top: ModelTop, sequences, trace) -> None:
@@ -72,7 +59,7 @@ def check_timing(top: ModelTop, sequences, trace) -> None:
         sources = [trace.accepted[e - 1] for e in starts[1:]]
     else:
         sources = trace.accepted
-    lat = {v - a for v, a in zip(trace.valid_at, sources, strict=False)}
+    lat = {v - a for v, a in zip(trace.valid_at, sources, strict=True)}
     assert lat == {top.latency}, f"latency {sorted(lat)}, property {top.latency}"
 
 
@@ -85,7 +72,7 @@ def build(cell, scheme, kind, seed, *, layers=None, head=None, emit=None):
                          num_layers=layers, outputs=outputs, activation=kind, seed=seed,
                          levels=int(rng.integers(1, 5)))
     if model.head is not None:
-        model.meta["emit"] = emit or ("every" if rng.random() < 0.4 else "last")
+        model.emit = emit or ("every" if rng.random() < 0.4 else "last")
     return model, rng
 
 
@@ -101,12 +88,13 @@ def make_top(model, style, storage="memory", placement=None):
 def run_both(model, rng, style, seed, storage="memory", placement=None):
     top = make_top(model, style, storage, placement)
     seqs = [random_inputs(rng, model, (int(rng.integers(3, 7)),)) for _ in range(3)]
-    seqs += extreme_sequences(model, rng, 3)[: 1 + seed % 3]
+    seqs += list(extreme_inputs(model, 3)[: 1 + seed % 3])
     check_against_reference(top, seqs, simulate(top, seqs, idle=0.3, stall=0.3, seed=seed))
     timed = seqs[:2]
     trace = simulate(top, timed, seed=seed)
     check_against_reference(top, timed, trace)
     check_timing(top, timed, trace)
+    return seqs
 
 
 @pytest.mark.parametrize("cell,scheme,parallel,kind",
@@ -158,17 +146,42 @@ def test_three_layers_and_each_emit(cell, emit):
     run_both(model, rng, (2, 8), seed, storage="registers")
 
 
+def saturated(model, sequences) -> dict[str, int]:
+    """How many pre-activations, LSTM cell states and logits the reference model clamps to
+    their format's bounds on these sequences (its unit update is observed, not restated)."""
+    ref = Reference(model)
+    params, seen = ref.cell, {"preact": [], "cell": []}
+
+    class Observed:
+        def compute(self, pre, h, c=None):
+            seen["preact"] += [np.ravel(p) for p in pre]
+            h2, c2 = params.compute(pre, h, c)
+            seen["cell"] += [] if c2 is None else [np.ravel(c2)]
+            return h2, c2
+
+    ref.cell = Observed()
+    seen["output"] = [ref.head(ref.run(xs)).ravel() for xs in sequences]
+    return {name: int(np.isin(np.concatenate(v), [model.formats[name].min,
+                                                  model.formats[name].max]).sum())
+            for name, v in seen.items()}
+
+
 @pytest.mark.parametrize("parallel,storage", [((1, 4), "registers"), ((1000, 64), "memory"),
                                               ("unrolled", "registers"), ((2, 1), "memory")])
 def test_saturating_model(parallel, storage):
-    # large weights and biases drive every pre-activation, the cell state and the logits into
-    # saturation: the clamps, not only the common path, must match
+    # large weights and biases, a narrow cell format and a heavy head drive pre-activations,
+    # the cell state and the logits into saturation: the clamps, not only the common path,
+    # must match (and the test checks that they were reached)
     model, rng = build("lstm", "binary", "hard", 7, layers=2, head=3)
     for _, mat in model.matrices():
         mat.scale[:] = 1
+    model.head.weight.scale[:] = 8
+    model.formats = replace(model.formats, cell=Fixed(10, 8))  # +-2: reached in two steps
     for ly in model.layers:
-        ly.b_ih[:] = np.where(ly.b_ih >= 0, model.fmt("preact").max, model.fmt("preact").min)
-    run_both(model, rng, parallel, 7, storage)
+        ly.b_ih[:] = np.where(ly.b_ih >= 0, model.formats.preact.max, model.formats.preact.min)
+    seqs = run_both(model, rng, parallel, 7, storage)
+    hits = saturated(model, seqs)
+    assert all(hits.values()), f"values clamped to their format's bounds: {hits}"
 
 
 @pytest.mark.parametrize("cell", CELLS)
@@ -232,7 +245,7 @@ def test_walks_longer_than_a_group_and_padding_rows(cell, emit):
     rng = np.random.default_rng(seed)
     model = random_model(cell=cell, scheme="ternary", input_size=2, hidden_size=3, num_layers=2,
                          outputs=5, activation="pwl", seed=seed, levels=2)
-    model.meta["emit"] = emit
+    model.emit = emit
     G = GATE_ROWS[cell]
     top = ModelTop(model, parallel=2 * G, simd=8)
     assert top.plan.walk == 2 and top.plan.finalizers == G

@@ -55,7 +55,7 @@ def test_model_top_checks_parallel():
 
 def test_model_top_checks_emit():
     model = random_model(cell="gru", input_size=2, hidden_size=3, outputs=2)
-    model.meta["emit"] = "sometimes"
+    model.emit = "sometimes"
     with pytest.raises(ValueError, match="meta.emit is 'sometimes'"):
         ModelTop(model, parallel=3)
 

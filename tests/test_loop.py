@@ -35,7 +35,7 @@ def test_a_digits_run_writes_every_output_and_the_integer_model_agrees(tmp_path)
     ts = metrics.load_testset(out / "testset.npz")
     pred = Reference(model).predict(ts.x)
     assert metrics.accuracy(pred, ts.y) == res["integer"]
-    assert model.meta["task"] == "digits" and model.meta["emit"] == "last"
+    assert model.meta["task"] == "digits" and model.emit == "last"
     assert model.meta["config"] == res["config"] and len(model.meta["classes"]) == 10
     assert (out / "curves.png").read_bytes()[:4] == b"\x89PNG"
 

@@ -2,7 +2,6 @@
 
 import copy
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -115,15 +114,6 @@ def test_save_is_atomic_and_never_writes_a_rejected_model(tmp_path):
     assert [f.name for f in tmp_path.iterdir()] == ["model.json"]
 
 
-def test_atomic_writes_honour_the_umask(tmp_path):
-    old = os.umask(0o022)
-    try:
-        modelfile.atomic_write_text(tmp_path / "a.json", "{}")
-    finally:
-        os.umask(old)
-    assert (tmp_path / "a.json").stat().st_mode & 0o777 == 0o644  # not mkstemp's 0600
-
-
 def run_cli(*args):
     return subprocess.run([sys.executable, "-m", "hw", *args], cwd=ROOT,
                           capture_output=True, text=True)
@@ -157,7 +147,7 @@ def test_quantize_input_uses_the_stored_transform():
     m = random_model(input_size=2, seed=6)
     m.input_offset, m.input_scale = np.array([1.0, -1.0]), np.array([0.5, 2.0])
     got = m.quantize_input([[3.0, -1.0]])
-    f = m.fmt("input")
+    f = m.formats.input
     assert got.tolist() == [[f.quantize(1.0).item(), 0]]
 
 
@@ -180,3 +170,32 @@ def test_check_refuses_an_emit_that_verilog_would_refuse(tmp_path):
     d["meta"]["emit"] = "every"  # a language model's head
     (tmp_path / "emit.json").write_text(json.dumps(d))
     assert run_cli("check", str(tmp_path / "emit.json")).returncode == 0
+
+
+def test_emit_and_metric_are_typed_fields_stored_in_meta(tmp_path):
+    """Files keep meta.emit and meta.metric (older files load unchanged, fingerprints do not
+    move); in memory they are Model.emit and Model.metric, and Model.emits is the one rule."""
+    m = random_model(seed=4, outputs=3)
+    assert (m.emit, m.metric, m.emits, m.metric_name) == (None, None, "last", "accuracy")
+    assert "emit" not in m.as_dict()["meta"] and "metric" not in m.as_dict()["meta"]
+    m.emit, m.metric = "every", "bpc"
+    d = m.as_dict()
+    assert d["meta"]["emit"] == "every" and d["meta"]["metric"] == "bpc"
+    modelfile.save(m, tmp_path / "m.json")
+    back = modelfile.load(tmp_path / "m.json")
+    assert (back.emit, back.metric, back.emits, back.metric_name) == ("every", "bpc", "every",
+                                                                      "bpc")
+    assert "emit" not in back.meta and back.as_dict() == d
+    m.head = None
+    assert m.emits == "hidden"
+
+
+def test_emit_or_metric_left_in_meta_is_refused_and_a_bad_metric_named():
+    m = random_model(seed=4, outputs=3)
+    m.meta["emit"] = "every"  # the old way: would be silently ignored
+    with pytest.raises(ValueError, match="Model.emit and Model.metric, not meta keys"):
+        _ = m.emits
+    d = random_model(seed=4, outputs=3).as_dict()
+    d["meta"]["metric"] = "f1"
+    with pytest.raises(ModelError, match="meta.metric is 'f1', not one of accuracy, bpc"):
+        modelfile.from_dict(d)

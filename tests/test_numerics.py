@@ -97,3 +97,28 @@ def test_pwl_is_close_to_the_true_function(func, true):
 def test_activation_needs_enough_fraction_bits():
     assert min_frac_in("pwl") == 2 and min_frac_out("pwl") == 6
     assert min_frac_in("hard") == 0 and min_frac_out("hard") == 1
+
+
+def test_formats_one_dataclass_with_the_project_defaults():
+    from hw.numerics import FORMAT_NAMES, Formats
+
+    f = Formats()
+    assert [name for name, _ in f.items()] == list(FORMAT_NAMES)
+    assert f.state == f["state"] == Fixed(10, 8)
+    assert Formats.from_pairs({"input": [6, 4]}) == Formats(input=Fixed(6, 4))
+    assert Formats.from_pairs(f.pairs()) == f and Formats.from_pairs(None) == f
+    assert f.as_dict()["output"] == {"bits": 16, "frac": 8}
+    with pytest.raises(ValueError, match="unknown formats hidden; the formats are input, state"):
+        Formats.from_pairs({"hidden": (8, 4)})
+    with pytest.raises(KeyError, match="'gate' is not a format"):
+        f["gate"]
+    with pytest.raises(TypeError, match=r"format cell must be a Fixed, not \(14, 8\)"):
+        Formats(cell=(14, 8))
+
+
+def test_a_model_given_a_dict_of_formats_holds_a_formats():
+    from hw.modelfile import Model
+    from hw.numerics import Formats
+
+    m = Model("gru", 2, 3, "pwl", dict(Formats().items()), [])
+    assert isinstance(m.formats, Formats) and m.formats.preact == Fixed(12, 7)

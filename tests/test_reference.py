@@ -4,13 +4,12 @@ import numpy as np
 import pytest
 
 from hw.modelfile import Head, Layer, Matrix
-from hw.numerics import activate, activation_real
-from hw.random_model import DEFAULT_FORMATS, random_inputs, random_model
+from hw.numerics import Formats, activate, activation_real
+from hw.random_model import random_inputs, random_model
 from hw.reference import (
     Reference,
     accumulator_range,
     accumulator_widths,
-    expected_beats,
     matvec,
     preact,
     width_for,
@@ -31,8 +30,8 @@ def test_worst_case_input_reaches_exactly_the_derived_width(cell, scheme):
     widths = accumulator_widths(m)
     f = m.formats
     for i, ly in enumerate(m.layers):
-        fin = f["input"] if i == 0 else f["state"]
-        for mat, fv, w in ((ly.w_ih, fin, widths[i].ih), (ly.w_hh, f["state"], widths[i].hh)):
+        fin = f.input if i == 0 else f.state
+        for mat, fv, w in ((ly.w_ih, fin, widths[i].ih), (ly.w_hh, f.state, widths[i].hh)):
             mult = mat.multipliers()[0].tolist()  # Python ints: unbounded arithmetic
             lo, hi = accumulator_range(mat, fv)
             best_lo = best_hi = 0
@@ -66,7 +65,7 @@ def test_gates_agree_with_float_within_the_rounding_bound(cell, scheme):
     activation <= slope_max * 2**-(preact.frac+1) + 2**-(state.frac+1) (docs/numerics.md)."""
     m = random_model(cell=cell, scheme=scheme, input_size=4, hidden_size=5, seed=11)
     rng = np.random.default_rng(0)
-    fx, fs, fp = m.fmt("input"), m.fmt("state"), m.fmt("preact")
+    fx, fs, fp = m.formats.input, m.formats.state, m.formats.preact
     x = random_inputs(rng, m, (64,))
     h = rng.integers(-fs.one, fs.one + 1, (64, m.hidden_size))
     ly = m.layers[0]
@@ -88,7 +87,7 @@ def test_gates_agree_with_float_within_the_rounding_bound(cell, scheme):
 def test_rnn_step_agrees_with_float_within_the_bound(scheme):
     m = random_model(cell="rnn", scheme=scheme, input_size=4, hidden_size=6, seed=12)
     ref, rng = Reference(m), np.random.default_rng(1)
-    fx, fs, fp = m.fmt("input"), m.fmt("state"), m.fmt("preact")
+    fx, fs, fp = m.formats.input, m.formats.state, m.formats.preact
     x = random_inputs(rng, m, (200,))
     h = rng.integers(-fs.one, fs.one + 1, (200, m.hidden_size))
     got, _ = ref.layer_step(0, h, None, x)
@@ -115,8 +114,11 @@ def test_gru_hand_computed_step():
     m = tiny("gru", [1, -1, 1], [0, 1, 1], [0, 0, 16], [0, 0, 32])
     h, _ = Reference(m).layer_step(0, np.array([128]), None, np.array([64]))
     assert h.tolist() == [191]  # 0.74609375 * 256
-    # torch's form (1 - z) n + z h gives the same real number
-    assert (1 - 0.4375) * 0.9375 + 0.4375 * 0.5 == 191 / 256
+    # the gate values above, from the project's activations (preact Q12.7 -> state Q10.8)
+    fp, fs = m.formats.preact, m.formats.state
+    gates = activate("sigmoid", "hard", np.array([64, -32]), fp, fs)  # 0.5, -0.25
+    assert gates.tolist() == [160, 112]  # r = 0.625, z = 0.4375
+    assert activate("tanh", "hard", np.array([120]), fp, fs).tolist() == [240]  # n = 0.9375
 
 
 def test_lstm_hand_computed_sequence():
@@ -130,7 +132,7 @@ def test_lstm_hand_computed_sequence():
 
 def test_gru_update_gate_keeps_or_replaces_the_state():
     m = random_model(cell="gru", input_size=3, hidden_size=4, outputs=None, seed=2)
-    ref, fp = Reference(m), m.fmt("preact")
+    ref, fp = Reference(m), m.formats.preact
     H = m.hidden_size
     h0 = np.array([100, -50, 7, 0])
     x = random_inputs(np.random.default_rng(3), m, ())
@@ -138,7 +140,7 @@ def test_gru_update_gate_keeps_or_replaces_the_state():
     ly.b_ih[H:2 * H], ly.b_hh[H:2 * H] = fp.max, 0  # z saturates at 1: h' = h
     assert ref.layer_step(0, h0, None, x)[0].tolist() == h0.tolist()
     ly.b_ih[H:2 * H] = fp.min  # z = 0: h' = n = tanh(a_in + r * a_hn), rows 2H..3H
-    fx, fs = m.fmt("input"), m.fmt("state")
+    fx, fs = m.formats.input, m.formats.state
     tx, th = matvec(ly.w_ih, x, fx), matvec(ly.w_hh, h0, fs)
     rows = slice(2 * H, 3 * H)
     a_in = preact([type(tx)(tx.acc[rows], tx.frac)], ly.b_ih[rows], fp)
@@ -153,7 +155,7 @@ def test_gru_update_gate_keeps_or_replaces_the_state():
 
 def test_lstm_forget_gate_order():
     m = random_model(cell="lstm", input_size=2, hidden_size=3, outputs=None, seed=4)
-    ref, fp, H = Reference(m), m.fmt("preact"), 3
+    ref, fp, H = Reference(m), m.formats.preact, 3
     ly = m.layers[0]
     ly.w_ih.codes[:] = 0
     ly.w_hh.codes[:] = 0
@@ -165,7 +167,7 @@ def test_lstm_forget_gate_order():
     c = np.array([200, -100, 40])
     h, c2 = ref.layer_step(0, np.zeros(3, dtype=np.int64), c, np.zeros(2, dtype=np.int64))
     assert c2.tolist() == c.tolist()
-    fc, fs = m.fmt("cell"), m.fmt("state")
+    fc, fs = m.formats.cell, m.formats.state
     tanh_c = activate("tanh", m.activation, (c + 1) >> (fc.frac - fp.frac), fp, fs)
     assert h.tolist() == tanh_c.tolist()
 
@@ -182,22 +184,20 @@ def test_run_is_step_by_step_and_batched():
             assert h.tolist() == batch[n, t].tolist()
 
 
-def test_head_and_expected_beats():
+def test_head_and_predict():
     m = random_model(cell="gru", seed=10, outputs=3)
     ref, rng = Reference(m), np.random.default_rng(6)
     xs = random_inputs(rng, m, (5,))
-    logits, arg = expected_beats(ref, xs, "last")
-    assert logits.shape == (1, 3) and arg.tolist() == [int(np.argmax(logits[0]))]
-    every, _ = expected_beats(ref, xs, "every")
-    assert every[-1].tolist() == logits[0].tolist() and len(every) == 5
-    hidden, none = expected_beats(ref, xs, "hidden")
-    assert none is None and hidden.shape == (5, m.hidden_size)
-    fo = m.fmt("output")
+    hidden = ref.run(xs)
+    assert hidden.shape == (5, m.hidden_size)
+    logits = ref.head(hidden)
+    assert logits.shape == (5, 3)
+    fo = m.formats.output
     assert fo.min <= logits.min() and logits.max() <= fo.max
     m.head = Head(m.head.weight, m.head.bias)
-    assert ref.predict(xs[None])[0] == arg[0]
+    assert ref.predict(xs[None])[0] == int(np.argmax(logits[-1]))
 
 
 def test_formats_of_the_default_model_are_the_documented_ones():
-    assert {k: (v.bits, v.frac) for k, v in DEFAULT_FORMATS.items()} == {
+    assert Formats().pairs() == {
         "input": (8, 6), "state": (10, 8), "preact": (12, 7), "cell": (14, 8), "output": (16, 8)}

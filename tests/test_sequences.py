@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pytest
 
-from hw.modelfile import UserError
+from hw.errors import UserError
 from train import sequences
 from train.__main__ import main
 

@@ -109,7 +109,7 @@ def test_input_scale_range_uses_the_whole_input_format_without_saturating(tmp_pa
         model = modelfile.load(out / "model.json")
         assert model.meta["config"]["input_scale"] == scale
         runs[scale] = model.quantize_input(task.train.x)  # what every later stage computes
-    f = modelfile.load(tmp_path / "range" / "model.json").fmt("input")
+    f = modelfile.load(tmp_path / "range" / "model.json").formats.input
     # std, the task's own transform (digits: every pixel / 16): nothing saturates either
     assert not ((runs["std"] == f.max) | (runs["std"] == f.min)).any()
     # range: each pixel column's extremes land on +-max, none beyond

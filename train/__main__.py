@@ -13,7 +13,7 @@ import threading
 from dataclasses import fields
 from pathlib import Path
 
-from hw.modelfile import UserError
+from hw.errors import UserError
 
 from .config import Config
 from .quantizers import QUANTIZERS

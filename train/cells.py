@@ -21,7 +21,7 @@ import torch
 from torch import _VF, nn
 
 from hw.modelfile import GATES
-from hw.numerics import Fixed
+from hw.numerics import Fixed, Formats
 
 from . import quantizers as Q
 from .ste import Activation, round_to, saturate, straight, to_format
@@ -29,13 +29,7 @@ from .ste import Activation, round_to, saturate, straight, to_format
 MODES = ("weights", "hardware")
 LR_SCALES = ("none", "level")  # Net.param_groups
 LEVEL_LR_SCHEMES = ("binary", "ternary", "pow2-ternary")
-DEFAULT_FORMATS = {"input": (8, 6), "state": (10, 8), "preact": (12, 7), "cell": (14, 8),
-                   "output": (16, 8)}
 F64 = torch.float64
-
-
-def fixed_formats(formats: dict | None) -> dict[str, Fixed]:
-    return {k: Fixed(*v) for k, v in (formats or DEFAULT_FORMATS).items()}
 
 
 class QuantMixin:
@@ -47,12 +41,12 @@ class QuantMixin:
     level_rule: str = "glorot"  # binary/ternary level: the Glorot one in _exp, or "fit"
     _exp: dict[str, int]
 
-    def _setup(self, quant: str, mode: str, levels: int, formats: dict | None) -> None:
+    def _setup(self, quant: str, mode: str, levels: int, formats: Formats | dict | None) -> None:
         Q.check_quant(quant)
         if mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
         self.quant, self.mode, self.levels = quant, mode, levels
-        self.formats = fixed_formats(formats)
+        self.formats = Formats.from_pairs(formats)
 
     def codes(self, name: str, training: bool = False):
         """(codes, per-row exponents) of weight `name`; deterministic unless training."""
@@ -91,7 +85,7 @@ class QuantRecurrent(QuantMixin, nn.Module):
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, *,
                  quant: str = "float", mode: str = "weights", activation: str = "pwl",
-                 levels: int = 7, formats: dict | None = None, level_shift: int = 0,
+                 levels: int = 7, formats: Formats | dict | None = None, level_shift: int = 0,
                  level_rule: str = "glorot"):
         super().__init__()
         for what, v in (("input size", input_size), ("hidden size", hidden_size),
@@ -113,8 +107,8 @@ class QuantRecurrent(QuantMixin, nn.Module):
             self._exp[f"weight_ih_l{k}"] = Q.glorot_exponent(cols, H) + level_shift
             self._exp[f"weight_hh_l{k}"] = Q.glorot_exponent(H, H) + level_shift
         f = self.formats
-        self.sig = Activation("sigmoid", activation, f["preact"], f["state"])
-        self.tanh = Activation("tanh", activation, f["preact"], f["state"])
+        self.sig = Activation("sigmoid", activation, f.preact, f.state)
+        self.tanh = Activation("tanh", activation, f.preact, f.state)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -143,10 +137,10 @@ class QuantRecurrent(QuantMixin, nn.Module):
     # ---------------------------------------------------------------- hardware mode
     def _hardware(self, x: torch.Tensor) -> torch.Tensor:
         f = self.formats
-        v = to_format(x.to(F64), f["input"])
+        v = to_format(x.to(F64), f.input)
         for k in range(self.num_layers):
             w_ih, w_hh, b_ih, b_hh = self.layer_params(k, F64)
-            b_ih, b_hh = to_format(b_ih.to(F64), f["preact"]), to_format(b_hh.to(F64), f["preact"])
+            b_ih, b_hh = to_format(b_ih.to(F64), f.preact), to_format(b_hh.to(F64), f.preact)
             bx, bh = self.biases(b_ih, b_hh)
             # every step at once (layer k only needs layer k-1's outputs)
             gx = torch.addmm(bx, v.flatten(0, 1), w_ih.T).unflatten(0, v.shape[:2])
@@ -166,7 +160,7 @@ class QuantRecurrent(QuantMixin, nn.Module):
 
     def preact(self, total: torch.Tensor) -> torch.Tensor:
         """docs/numerics.md `preact`: the exact sum rounded half up to preact.frac, saturated."""
-        return to_format(total, self.formats["preact"])
+        return to_format(total, self.formats.preact)
 
     def biases(self, b_ih, b_hh):
         """The biases (preact reals) added to the input and the hidden products. All sums are
@@ -192,7 +186,7 @@ class QuantGRU(QuantRecurrent):
         return bx, torch.cat([torch.zeros_like(b_hh[:2 * H]), b_hh[2 * H:]])
 
     def step(self, gx, gh, h, c):
-        fs, fp, H = self.formats["state"], self.formats["preact"], self.hidden_size
+        fs, fp, H = self.formats.state, self.formats.preact, self.hidden_size
         # r and z: the same formula on adjacent rows, so one preact and one lookup for both
         rz = self.sig(self.preact(gx[:, :2 * H] + gh[:, :2 * H]))
         r, z = rz[:, :H], rz[:, H:]
@@ -218,7 +212,7 @@ def _lstm_forward(gx, gh, c, sig, tanh, formats, H):
     With pre = preact(gx + gh), i, f, o = sig(pre), g = tanh(pre) for their rows (numerics.md):
         c' = saturate(mul_round(f, c) + mul_round(i, g));  h' = saturate(mul_round(o, tanh(c_in)))
         with c_in = c' in the preact format (rounded, saturated)."""
-    fs, fp, fc = formats["state"], formats["preact"], formats["cell"]
+    fs, fp, fc = formats.state, formats.preact, formats.cell
     (sig_t, sig_d), (tanh_t, tanh_d) = sig.tables(gx.dtype), tanh.tables(gx.dtype)
     # the table index, preact integer - fp.min: floor(x one + 0.5 - min), clamped (min integer)
     lo, span = fp.min, fp.max - fp.min
@@ -332,7 +326,7 @@ class QuantLinear(QuantMixin, nn.Module):
     """The dense head: logits = W h + b; in hardware mode `preact` in the output format."""
 
     def __init__(self, in_features: int, out_features: int, *, quant: str = "float",
-                 mode: str = "weights", levels: int = 7, formats: dict | None = None,
+                 mode: str = "weights", levels: int = 7, formats: Formats | dict | None = None,
                  level_shift: int = 0, level_rule: str = "glorot"):
         super().__init__()
         self._setup(quant, mode, levels, formats)
@@ -345,7 +339,7 @@ class QuantLinear(QuantMixin, nn.Module):
     def forward(self, h: torch.Tensor) -> torch.Tensor:
         if self.mode == "weights":
             return torch.nn.functional.linear(h, self.qweight("weight", h.dtype), self.bias)
-        fo = self.formats["output"]
+        fo = self.formats.output
         total = h.to(F64) @ self.qweight("weight", F64).T + to_format(self.bias.to(F64), fo)
         return saturate(round_to(total, fo.frac), fo)
 
@@ -357,7 +351,8 @@ class Net(nn.Module):
     def __init__(self, *, cell: str, input_size: int, hidden: int, layers: int = 1,
                  outputs: int | None = None, emit: str = "last", quant: str = "float",
                  mode: str = "weights", activation: str = "pwl", levels: int = 7,
-                 formats: dict | None = None, level_shift: int = 0, level_rule: str = "glorot"):
+                 formats: Formats | dict | None = None, level_shift: int = 0,
+                 level_rule: str = "glorot"):
         super().__init__()
         if cell not in CELLS:
             raise ValueError(f"cell must be one of {', '.join(CELLS)}, not {cell!r}")
@@ -369,7 +364,7 @@ class Net(nn.Module):
 
     def set_mode(self, mode: str) -> None:
         for m in self.quant_modules():
-            m._setup(m.quant, mode, m.levels, {k: (v.bits, v.frac) for k, v in m.formats.items()})
+            m._setup(m.quant, mode, m.levels, m.formats)
 
     def set_quant(self, quant: str) -> None:
         for m in self.quant_modules():

@@ -10,7 +10,6 @@ because unpickling it runs whatever code the file names.
 
 from __future__ import annotations
 
-import os
 import pickle
 import re
 from dataclasses import dataclass
@@ -18,7 +17,8 @@ from pathlib import Path
 
 import torch
 
-from hw.modelfile import UserError
+from hw.errors import UserError
+from hw.fileio import atomic_path
 
 GATES_TO_CELL = {1: "rnn", 3: "gru", 4: "lstm"}
 _NESTED = ("state_dict", "model", "net", "model_state_dict")
@@ -26,13 +26,8 @@ _NESTED = ("state_dict", "model", "net", "model_state_dict")
 
 def save_checkpoint(path: Path, state: dict) -> None:
     """Write atomically; refuse (a bug, not user input) anything weights_only could not read."""
-    tmp = path.with_name(f".tmp-{path.name}")
-    try:
+    with atomic_path(path) as tmp:
         torch.save(state, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 def _safe_load(path: Path, what: str):

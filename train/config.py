@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
 
-from hw.modelfile import UserError
-from hw.numerics import ACTIVATION_KINDS
+from hw.errors import UserError
+from hw.numerics import ACTIVATION_KINDS, Formats
 
-from .cells import CELLS, DEFAULT_FORMATS, LR_SCALES, MODES
+from .cells import CELLS, LR_SCALES, MODES
 from .data import TASKS
 from .quantizers import LEVEL_RULES, QUANTIZERS
 
@@ -55,7 +55,9 @@ class Config:
     baseline: bool = False  # QAT runs: also train a float baseline first
     init: str | None = None  # start from a plain torch model's weights (train/checkpoint.py)
     init_pickle: bool = False  # --init may be a whole pickled module (runs its code)
-    formats: dict = field(default_factory=lambda: {k: list(v) for k, v in DEFAULT_FORMATS.items()})
+    # {name: [bits, frac]} (JSON in checkpoints); default: hw.numerics.Formats'
+    formats: dict = field(default_factory=lambda: {k: list(v)
+                                                   for k, v in Formats().pairs().items()})
 
     def __post_init__(self):
         d = TASK_DEFAULTS.get(self.task, {})

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hw.modelfile import UserError
+from hw.errors import UserError
 
 TASKS = ("digits", "char", "vowels", "fsdd", "ts", "sequences")
 

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from hw.modelfile import UserError
+from hw.errors import UserError
 
 FSDD_ALL_WAVS_MD5 = "2c93442f2c808e24d4d913f6be24d32c"  # every wav, sorted by name, concatenated
 

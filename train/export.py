@@ -10,9 +10,11 @@ import numpy as np
 import torch
 
 from hw import metrics
-from hw.modelfile import Head, Layer, Matrix, Model, UserError
+from hw.beats import reference_outputs as reference_outputs_of
+from hw.errors import UserError
+from hw.modelfile import Head, Layer, Matrix, Model
 from hw.numerics import Fixed
-from hw.reference import Reference, accumulator_widths
+from hw.reference import Reference, accumulator_widths, default_emit
 
 from . import quantizers as Q
 from .cells import Net
@@ -39,24 +41,24 @@ def _bias(b: torch.Tensor, fmt: Fixed) -> np.ndarray:
 def shell(net: Net, task: Task) -> Model:
     """A model with the formats and the input transform but no layers (for quantize_input)."""
     rnn = net.rnn
-    return Model(rnn.cell, rnn.input_size, rnn.hidden_size, rnn.activation, dict(rnn.formats),
+    return Model(rnn.cell, rnn.input_size, rnn.hidden_size, rnn.activation, rnn.formats,
                  [], None, task.offset, task.scale)
 
 
 def to_model(net: Net, task: Task, meta: dict | None = None) -> Model:
     rnn, f = net.rnn, net.rnn.formats
     layers = [Layer(_matrix(rnn, f"weight_ih_l{k}"), _matrix(rnn, f"weight_hh_l{k}"),
-                    _bias(getattr(rnn, f"bias_ih_l{k}"), f["preact"]),
-                    _bias(getattr(rnn, f"bias_hh_l{k}"), f["preact"]))
+                    _bias(getattr(rnn, f"bias_ih_l{k}"), f.preact),
+                    _bias(getattr(rnn, f"bias_hh_l{k}"), f.preact))
               for k in range(rnn.num_layers)]
     head = None
     if net.head is not None:
-        head = Head(_matrix(net.head, "weight"), _bias(net.head.bias, f["output"]))
+        head = Head(_matrix(net.head, "weight"), _bias(net.head.bias, f.output))
     model = shell(net, task)
     model.layers, model.head = layers, head
     model.meta = dict(meta or {})
     if net.head is not None:
-        model.meta["emit"] = net.emit
+        model.emit = net.emit
     widest = max(max(w.ih, w.hh, w.sum) for w in accumulator_widths(model))
     if widest > MAX_ACC_BITS:
         raise UserError(f"an accumulator of the exported model needs {widest} bits (more than "
@@ -73,28 +75,15 @@ def testset(model: Model, task: Task, split: Split) -> metrics.TestSet:
 
 
 def reference_outputs(model: Model, ts: metrics.TestSet, chunk: int = 256):
-    """Integer logits from hw.reference: (N, classes) at each sequence's last step, or
-    (N, T, classes) at every step for emit `every`."""
-    ref = Reference(model)
-    every = model.meta.get("emit") == "every"
-    out = []
-    for i in range(0, len(ts), chunk):
-        h = ref.run(ts.x[i: i + chunk])
-        if every:
-            out.append(ref.head(h).astype(np.int32))
-        else:
-            last = h[np.arange(len(h)), ts.lengths[i: i + chunk] - 1]
-            out.append(ref.head(last))
-    return np.concatenate(out)
-
-
-def metric(name: str, logits: np.ndarray, fmt: Fixed, y: np.ndarray) -> float:
-    """Accuracy (argmax, first of equals) or bits per symbol of integer logits in format fmt."""
-    if name == "accuracy":
-        return metrics.accuracy(np.argmax(logits, axis=-1), y)
-    return metrics.bits_per_symbol(logits, fmt, y)
+    """Integer logits from hw.reference (hw.beats.reference_outputs): (N, classes) at each
+    sequence's last step, or (N, T, classes) at every step for emit `every` (int32: a language
+    model's test set is large)."""
+    emit = default_emit(model)
+    return reference_outputs_of(Reference(model), ts.x, ts.lengths, emit, chunk=chunk,
+                                dtype=np.int32 if emit == "every" else np.int64)
 
 
 def integer_metric(model: Model, task: Task, ts: metrics.TestSet) -> tuple[float, np.ndarray]:
     logits = reference_outputs(model, ts)
-    return metric(task.metric, logits, model.fmt("output"), ts.y), logits
+    return metrics.task_metric(task.metric, logits, ts.y, model.formats.output,
+                               lengths=ts.lengths), logits

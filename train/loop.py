@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import time
 from pathlib import Path
 
@@ -24,11 +23,12 @@ from tqdm import tqdm
 
 from hw import metrics as hw_metrics
 from hw import modelfile
-from hw.modelfile import UserError
-from hw.numerics import Fixed
+from hw.errors import UserError
+from hw.fileio import atomic_path, atomic_write_text
+from hw.numerics import Fixed, Formats
 
 from . import data, export
-from .cells import Net, fixed_formats
+from .cells import Net
 from .checkpoint import load_checkpoint, read_init, save_checkpoint
 from .config import Config
 from .ste import integers
@@ -45,7 +45,7 @@ class Inputs:
 
     def __init__(self, task: data.Task, shell: modelfile.Model):
         self.task, self.shell = task, shell
-        self.one = shell.fmt("input").one
+        self.one = shell.formats.input.one
         self._cache = {}
 
     def _quantized(self, split: data.Split, idx) -> np.ndarray:
@@ -92,7 +92,7 @@ def outputs(net: Net, inputs: Inputs, split: data.Split, batch: int = 512) -> np
         x, lengths, _ = inputs.batch(split, idx, dtype_of(net))
         logits = net(x, lengths)
         if net.rnn.mode == "hardware":
-            out.append(integers(logits, net.rnn.formats["output"]).numpy().astype(np.int32))
+            out.append(integers(logits, net.rnn.formats.output).numpy().astype(np.int32))
         else:
             out.append(logits.float().numpy())
     return np.concatenate(out)
@@ -100,8 +100,9 @@ def outputs(net: Net, inputs: Inputs, split: data.Split, batch: int = 512) -> np
 
 def evaluate(net: Net, inputs: Inputs, split: data.Split) -> tuple[float, np.ndarray]:
     logits = outputs(net, inputs, split)
-    fmt = net.rnn.formats["output"] if net.rnn.mode == "hardware" else FLOAT_LOGITS
-    return export.metric(inputs.task.metric, logits, fmt, split.y), logits
+    fmt = net.rnn.formats.output if net.rnn.mode == "hardware" else FLOAT_LOGITS
+    return hw_metrics.task_metric(inputs.task.metric, logits, split.y, fmt,
+                                  lengths=split.lengths), logits
 
 
 def cosine_lr(base: float, step: int, total: int) -> float:
@@ -201,10 +202,10 @@ def run(cfg: Config, out, *, resume: bool = False, progress: bool = True) -> dic
             raise UserError(f"--resume: the options differ from those of {ckpt_path}")
     task = data.load(cfg.task, cfg.data, seed=cfg.seed, seq_len=cfg.seq_len)
     if cfg.input_scale == "range" and task.offset is not None:
-        fmt = fixed_formats(cfg.formats)["input"]
+        fmt = Formats.from_pairs(cfg.formats).input
         task.offset, task.scale = data.range_scaling(task.train, fmt.max / fmt.one)
     shell = modelfile.Model(cfg.cell, task.input_size, cfg.hidden, cfg.activation,
-                            fixed_formats(cfg.formats), [], None, task.offset, task.scale)
+                            Formats.from_pairs(cfg.formats), [], None, task.offset, task.scale)
     inputs = Inputs(task, shell)
     init = _init(cfg, task)
     out.mkdir(parents=True, exist_ok=True)  # after the inputs load: no empty folder on errors
@@ -306,9 +307,9 @@ def finish(cfg: Config, task: data.Task, net: Net, state: dict, out: Path, start
     net.set_mode(cfg.mode)
     inputs = Inputs(task, export.shell(net, task))
     qat, qat_logits = evaluate(net, inputs, task.test)
-    meta = {"task": task.name, "metric": task.metric, "classes": task.classes,
-            "config": cfg.as_dict()}
+    meta = {"task": task.name, "classes": task.classes, "config": cfg.as_dict()}
     model = export.to_model(net, task, meta)
+    model.metric = task.metric
     modelfile.save(model, out / "model.json")
     ts = export.testset(model, task, task.test)
     hw_metrics.save_testset(ts, out / "testset.npz")
@@ -321,7 +322,7 @@ def finish(cfg: Config, task: data.Task, net: Net, state: dict, out: Path, start
                **state["results"], "qat": qat, "integer": integer,
                "exact": bool(cfg.mode == "hardware"),
                "seconds": round(time.monotonic() - start, 2)}
-    modelfile.atomic_write_text(out / "train.json", json.dumps(results, indent=1) + "\n")
+    atomic_write_text(out / "train.json", json.dumps(results, indent=1) + "\n")
     plot(results, out / "curves.png")
     return results
 
@@ -351,7 +352,6 @@ def plot(results: dict, path: Path) -> None:
     fig.suptitle(f"{c['task']} {c['cell']} H{c['hidden']} {c['quant']} {c['mode']}: "
                  f"qat {results['qat']:.4f}, integer {results['integer']:.4f}", fontsize=10)
     fig.tight_layout()
-    tmp = path.with_name(f".tmp-{path.name}")
-    fig.savefig(tmp, format="png", dpi=90)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=90)
     plt.close(fig)
-    os.replace(tmp, path)

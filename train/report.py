@@ -10,7 +10,7 @@ import json
 import sys
 from pathlib import Path
 
-from hw.modelfile import UserError
+from hw.errors import UserError
 
 COLUMNS = ("task", "cell", "hidden", "quant", "mode", "epochs", "float", "ptq", "qat", "integer",
            "exact", "seconds")

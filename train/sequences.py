@@ -21,7 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
-from hw.modelfile import UserError
+from hw.errors import UserError
+from hw.fileio import atomic_write_npz
 
 from .data import (
     VALID_FRACTION,
@@ -159,10 +160,7 @@ def save_npz(path, xs, y, *, split=None, classes=None) -> None:
         arrays["split"] = np.asarray(split, dtype=str)
     if classes is not None:
         arrays["classes"] = np.asarray(classes, dtype=str)
-    tmp = Path(path).with_name(f".tmp-{Path(path).name}")
-    with open(tmp, "wb") as fh:
-        np.savez_compressed(fh, **arrays)
-    tmp.replace(path)
+    atomic_write_npz(path, compressed=True, **arrays)
 
 
 def npz(path, seed: int = 0) -> Task:

@@ -16,10 +16,12 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from ..errors import UserError
+from ..fileio import atomic_write_text
 from ..gen.fit import DEVICES, choose, roofline
 from ..gen.top import STORAGES, UNROLLED, ModelTop
 from ..gen.topplan import Placement
-from ..modelfile import UserError, atomic_write_text, load
+from ..modelfile import load
 from . import catalog, protocol
 from .top import BOARDS, Board, BoardTop
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import importlib
 import inspect
 
-from ..modelfile import UserError
+from ..errors import UserError
 from .top import BOARDS, Board
 
 FAMILY_CELLS = {  # lut, ff (None: count in yosys), bram, dsp, bitstream, UART FIFO bytes

@@ -11,11 +11,11 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-
 from .. import metrics
-from ..modelfile import UserError, load
-from ..reference import Reference, default_emit, expected_beats
+from ..beats import describe, differences, expected
+from ..errors import UserError
+from ..modelfile import load
+from ..reference import Reference, default_emit
 from . import protocol as p
 from .session import LinkError, SerialTransport, Session, Timing
 
@@ -44,7 +44,7 @@ def check_link(link: p.Link, model) -> None:
         raise UserError(f"the board runs another model (fingerprint {link.fingerprint:08x}, "
                         f"this model.json {fp:08x}); build and load this run's bitstream")
     emit = default_emit(model)
-    bits = model.fmt("input").bits
+    bits = model.formats.input.bits
     if (link.input_size, link.in_bytes, link.emit) != (model.input_size, p.nbytes(bits), emit):
         raise UserError(f"the board takes {link.input_size} inputs of {link.in_bytes} bytes and "
                         f"emits {link.emit!r}; the model needs {model.input_size} of "
@@ -52,45 +52,45 @@ def check_link(link: p.Link, model) -> None:
 
 
 def compare(model, seqs, outputs, emit: str) -> tuple[int, list[str]]:
-    """(beats compared, mismatch lines naming sequence, beat, element, expected, got)."""
-    ref = Reference(model)
+    """(beats compared, mismatch lines naming sequence, step, unit, expected, got)."""
+    if len(outputs) != len(seqs):
+        raise ValueError(f"{len(outputs)} outputs for {len(seqs)} sequences")
     bad, beats = [], 0
-    for i, (xs, got) in enumerate(zip(seqs, outputs, strict=False)):
-        data, argmax = expected_beats(ref, xs, emit)
-        if len(got) != len(data):
-            bad.append(f"sequence {i}: expected {len(data)} output beats, got {len(got)}")
+    exps = expected(Reference(model), seqs, emit)
+    for i, (exp, got) in enumerate(zip(exps, outputs, strict=True)):
+        if len(got) != len(exp.data):
+            bad.append(f"sequence {i}: expected {len(exp.data)} output beats, got {len(got)}")
             continue
         for b, (g_data, g_argmax, g_last) in enumerate(got):
             beats += 1
-            step = len(xs) - 1 if emit == "last" else b
-            for k, (e, g) in enumerate(zip(data[b].tolist(), g_data, strict=False)):
-                if e != g:
-                    bad.append(f"sequence {i}, step {step}, element {k}: expected {e}, got {g}")
-            if argmax is not None and int(argmax[b]) != g_argmax:
-                bad.append(f"sequence {i}, step {step}, argmax: expected {int(argmax[b])}, "
-                           f"got {g_argmax}")
-            if g_last != int(step == len(xs) - 1):
-                bad.append(f"sequence {i}, step {step}: last flag {g_last}")
+            bad += [describe(i, int(exp.steps[b]), *d)
+                    for d in differences(exp, b, g_data, g_argmax, g_last)]
     return beats, bad
 
 
+METRIC_LABELS = {"accuracy": "accuracy", "bpc": "bits/symbol"}
+
+
 def task_metric(model, ts, outputs, emit: str, n: int) -> str:
-    """The task's figure from the board's own integers (empty when it does not apply)."""
-    if emit == "last" and ts.y.ndim == 1:
-        pred = [o[0][1] for o in outputs]
-        return f"accuracy {metrics.accuracy(pred, ts.y[:n]):.4f}"
-    if emit == "every" and ts.y.ndim == 2:
-        logits = np.concatenate([np.array([b[0] for b in o]) for o in outputs])
-        targets = np.concatenate([ts.y[i, :ts.lengths[i]] for i in range(n)])
-        return f"bits/symbol {metrics.bits_per_symbol(logits, model.fmt('output'), targets):.4f}"
-    return ""
+    """The task's figure (hw.metrics.task_metric) from the board's own integers, as a label
+    and a value; empty for a model without a head."""
+    if emit == "hidden":
+        return ""
+    item = [i for i, o in enumerate(outputs) for _ in o]
+    data = [b[0] for o in outputs for b in o]
+    argmax = [b[1] for o in outputs for b in o]
+    logits, am = metrics.outputs_from_beats(ts.x.shape[1], n, item, data, argmax, emit)
+    name = model.metric_name
+    value = metrics.task_metric(name, logits, ts.y[:n], model.formats.output,
+                                lengths=ts.lengths[:n], argmax=am)
+    return f"{METRIC_LABELS[name]} {value:.4f}"
 
 
 def run_testset(transport, model, ts, *, limit: int | None = None, timing: Timing | None = None,
                 progress=print) -> Report:
     n = len(ts) if limit is None else min(limit, len(ts))
     seqs = [ts.sequence(i) for i in range(n)]
-    fmt = model.fmt("input")
+    fmt = model.formats.input
     if ts.x.shape[-1] != model.input_size:
         raise UserError(f"the test set has {ts.x.shape[-1]} features per step, the model takes "
                         f"{model.input_size}")

@@ -10,7 +10,8 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-from ..modelfile import UserError, atomic_write_text
+from ..errors import UserError
+from ..fileio import atomic_write_text
 from .build import build
 from .top import BOARDS
 

@@ -12,7 +12,7 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 
-from ..modelfile import UserError
+from ..errors import UserError
 from . import protocol as p
 
 

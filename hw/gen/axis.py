@@ -97,13 +97,14 @@ class AxisTop(wiring.Component):
         return m
 
 
-def rename(man: dict, top: AxisTop) -> dict:
-    """The native manifest `man` with the wrapper's port names."""
-    man = dict(man)
-    man.update(ports=AXIS, clock=CLOCK, reset=RESET, reset_active_low=True)
+def rename(man, top: AxisTop):
+    """The native manifest `man` (hw.gen.manifest.Manifest) with the wrapper's port names."""
+    from dataclasses import replace
+
+    sides = {}
     for side, prefix, parts in (("input", "s", top.in_parts), ("output", "m", top.out_parts)):
-        s = {k: v for k, v in man[side].items() if k != "payload"}
-        s.update(valid=f"{prefix}_axis_tvalid", ready=f"{prefix}_axis_tready",
-                 payload_ports=[{"port": p, "offset": o, "width": w} for p, o, w in parts])
-        man[side] = s
-    return man
+        s = getattr(man, side)
+        sides[side] = replace(s, valid=f"{prefix}_axis_tvalid", ready=f"{prefix}_axis_tready",
+                              payload="/".join(p for p, _, _ in parts),
+                              payload_ports=tuple(parts))
+    return replace(man, ports=AXIS, clock=CLOCK, reset=RESET, reset_active_low=True, **sides)

@@ -8,16 +8,17 @@ missing or malformed model, a bad --parallel) is a UserError.
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
 from amaranth.back import verilog
 
-from ..modelfile import UserError, atomic_write_text, load
+from ..errors import UserError
+from ..fileio import atomic_write_text
+from ..modelfile import load
 from .axis import NATIVE, PORT_STYLES, AxisTop, rename
 from .fit import DEVICES, choose
-from .manifest import TOP, check_ports, manifest
+from .manifest import TOP, Manifest, check_ports, manifest, save_manifest
 from .top import STORAGES, UNROLLED, ModelTop
 
 AUTO = "auto"
@@ -62,7 +63,7 @@ def add_arguments(p) -> None:
 
 def generate(model, parallel, cell_units: int | None = None, storage: str = "memory",
              simd: int = 1, board: str | None = None, *, placement=None,
-             ports: str = NATIVE) -> tuple[str, dict]:
+             ports: str = NATIVE) -> tuple[str, Manifest]:
     """(Verilog text, manifest) for a model; `board`: the device the manifest's roofline
     refers to (and that `parallel="auto"` sizes the engine for, and whose memory placement
     is used unless `placement`, a hw.gen.topplan.Placement, is given); `ports`: the port
@@ -105,11 +106,11 @@ def main(args) -> int:
     text, man = generate(model, parallel, args.cell_units, args.storage, args.simd, args.board,
                          ports=args.ports)
     atomic_write_text(out / "top.v", text)
-    atomic_write_text(out / "manifest.json", json.dumps(man, indent=1) + "\n")
-    r = man["resources"]
+    save_manifest(man, out / "manifest.json")
+    r = man.resources
     print(f"wrote {out / 'top.v'} and {out / 'manifest.json'} in {time.monotonic() - t0:.1f} s: "
-          f"parallel {man['parallel']}, simd {man['simd']}, "
-          f"{man['cycles_per_step']} cycles/step, latency {man['latency']}, "
+          f"parallel {man.parallel}, simd {man.simd}, "
+          f"{man.cycles_per_step} cycles/step, latency {man.latency}, "
           f"{r['adders']} adders, {r['multipliers']} weight multipliers, "
           f"{r['elementwise_multipliers']} element-wise multipliers, "
           f"{r['memory_bits']} memory bits")

@@ -82,11 +82,11 @@ def _frac(matrix, fv: Fixed) -> int:
 
 def make_passes(model: Model) -> list[Pass]:
     f = model.formats
-    fs, fp, H, I = f["state"], f["preact"], model.hidden_size, model.input_size
+    fs, fp, H, I = f.state, f.preact, model.hidden_size, model.input_size
     widths = accumulator_widths(model)
     out = []
     for li, ly in enumerate(model.layers):
-        fin = f["input"] if li == 0 else fs
+        fin = f.input if li == 0 else fs
         frac = max(_frac(ly.w_ih, fin), _frac(ly.w_hh, fs), fp.frac)
         ih, hh = _aligned(ly.w_ih, fin, frac), _aligned(ly.w_hh, fs, frac)
         up = frac - fp.frac
@@ -106,7 +106,7 @@ def make_passes(model: Model) -> list[Pass]:
         _check_width(p)
         out.append(p)
     if model.head is not None:
-        fo, w = f["output"], model.head.weight
+        fo, w = f.output, model.head.weight
         frac = max(_frac(w, fs), fo.frac)
         rows = tuple(Row(tuple(m), int(b) << (frac - fo.frac))
                      for m, b in zip(_aligned(w, fs, frac), model.head.bias.tolist(), strict=False))

@@ -14,6 +14,7 @@ import numpy as np
 from amaranth.hdl import ClockDomain, Module
 from amaranth.sim import Simulator
 
+from .manifest import streams
 from .top import ModelTop
 
 
@@ -32,34 +33,14 @@ class Trace:
     cycles: int = 0
 
 
-def _field(layout, name):
-    f = layout[name]
-    return f.offset, f.width
-
-
 def pack_input(top: ModelTop, x, first: bool, last: bool) -> int:
-    off, _ = _field(top.in_layout, "data")
-    b = top.model.formats["input"].bits
-    word = 0
-    for k, v in enumerate(x):
-        word |= (int(v) & ((1 << b) - 1)) << (off + k * b)
-    word |= int(first) << _field(top.in_layout, "first")[0]
-    word |= int(last) << _field(top.in_layout, "last")[0]
-    return word
+    """One input beat as its payload integer (hw.gen.manifest's layout of the top)."""
+    return streams(top)[0].pack(data=x, first=int(first), last=int(last))
 
 
 def unpack_output(top: ModelTop, word: int) -> Beat:
-    off, _ = _field(top.out_layout, "data")
-    b = top.out_bits
-    vals = []
-    for k in range(top.out_count):
-        v = (word >> (off + k * b)) & ((1 << b) - 1)
-        vals.append(v - (1 << b) if v >> (b - 1) else v)
-    argmax = None
-    if "argmax" in top.out_layout.members:
-        o, w = _field(top.out_layout, "argmax")
-        argmax = (word >> o) & ((1 << w) - 1)
-    return Beat(tuple(vals), argmax, (word >> _field(top.out_layout, "last")[0]) & 1)
+    f = streams(top)[1].unpack(word)
+    return Beat(tuple(f["data"]), f.get("argmax"), f["last"])
 
 
 def expected_count(top: ModelTop, sequences) -> int:

@@ -19,11 +19,11 @@ class RegisterState:
     def __init__(self, top, m, x):
         self.top, eng, model, f = top, top.engine, top.model, top.model.formats
         H, I, L, U = model.hidden_size, model.input_size, model.num_layers, top.units
-        self.h = [[Signal(signed(f["state"].bits), name=f"h{li}_{k}") for k in range(H)]
+        self.h = [[Signal(signed(f.state.bits), name=f"h{li}_{k}") for k in range(H)]
                   for li in range(L)]
-        self.c = [[Signal(signed(f["cell"].bits), name=f"c{li}_{k}") for k in range(H)]
+        self.c = [[Signal(signed(f.cell.bits), name=f"c{li}_{k}") for k in range(H)]
                   for li in range(L)] if model.cell == "lstm" else None
-        self.hn = [Signal(signed(f["state"].bits), name=f"hnext{k}") for k in range(H - U)]
+        self.hn = [Signal(signed(f.state.bits), name=f"hnext{k}") for k in range(H - U)]
         m.d.comb += [eng.vec[k].eq(x[k]) for k in range(I)]
         m.d.comb += [eng.vec[I + li * H + k].eq(self.h[li][k])
                      for li in range(L) for k in range(H)]

@@ -69,7 +69,7 @@ class UnrolledTop(wiring.Component):
         H, I, L = model.hidden_size, model.input_size, model.num_layers
         self.unit_rows = len(UNIT_ROWS[model.cell])
         self.passes = make_passes(model)
-        vec_bits = max(f["input"].bits, f["state"].bits)
+        vec_bits = max(f.input.bits, f.state.bits)
         vec_len = I + L * H
         self.units = cell_units  # hidden units the cell stage updates per cycle
         self.engine = UnrolledEngine(passes=self.passes, vec_bits=vec_bits, vec_len=vec_len)
@@ -86,16 +86,16 @@ class UnrolledTop(wiring.Component):
             "activation_units": self.units * ACTIVATIONS[model.cell],
             "cell_units": self.units,
             "storage": self.storage,
-            "state_bits": L * H * (f["state"].bits + (f["cell"].bits if model.cell == "lstm"
+            "state_bits": L * H * (f.state.bits + (f.cell.bits if model.cell == "lstm"
                                                       else 0)),
         })
 
         self.in_layout = data.StructLayout({
-            "data": data.ArrayLayout(signed(f["input"].bits), I), "first": 1, "last": 1})
+            "data": data.ArrayLayout(signed(f.input.bits), I), "first": 1, "last": 1})
         if self.emit == "hidden":
-            n, width = H, f["state"].bits
+            n, width = H, f.state.bits
         else:
-            n, width = model.head.weight.shape[0], f["output"].bits
+            n, width = model.head.weight.shape[0], f.output.bits
         self.out_count, self.out_bits = n, width
         fields = {"data": data.ArrayLayout(signed(width), n)}
         if self.emit != "hidden":
@@ -130,7 +130,7 @@ class UnrolledTop(wiring.Component):
         H, I, L, G, U = (model.hidden_size, model.input_size, model.num_layers, self.unit_rows,
                          self.units)
         m.submodules.engine = eng
-        x = Signal(data.ArrayLayout(signed(f["input"].bits), I))
+        x = Signal(data.ArrayLayout(signed(f.input.bits), I))
         state = RegisterState(self, m, x)
 
         # the cell stage: batch b handles units b*U .. b*U+U-1, in the cycle its rows are in
