@@ -2,7 +2,8 @@
 
 Fed by hw.gen.lanes.LanePlan. Per cycle of a pass it presents one code-memory word (P x S
 codes) and asks its owner for one chunk of S vector elements (`vsrc`, `vchunk`; the elements
-arrive on `vdata` a cycle later, like a memory read). Stages, each registered:
+arrive on `vdata` `plan.vec_stage` cycles later: 1, like a memory read, or 2 with code
+banks). Stages, each registered:
 
 - issue (stage 0): addresses; stage 1: codes and elements arrive and are registered; stage 2:
   each lane's S terms t * v (a sign, a select, and for exponential a shift by K - |c|; intN a
@@ -254,7 +255,8 @@ class WideEngine(wiring.Component):
 
             code1 = pipe.op(select, which, *qs, name="code")
         assert code1.stage == plan.code_stage
-        v1 = pipe.op(lambda v: v, Staged(self.vdata.as_value(), 1), name="vec")
+        v1 = pipe.op(lambda v: v, Staged(self.vdata.as_value(), plan.vec_stage), name="vec")
+        assert v1.stage <= code1.stage  # the elements never delay the terms
 
         # ---- terms and trees. A negative term is sent as ~v (one LUT a bit, no negation
         # adder) and its +1 rides as the carry-in of one of the S adders that sum the lane:

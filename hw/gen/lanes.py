@@ -112,6 +112,13 @@ class LanePlan:
         return 1 if not self.bank_depth or n <= self.bank_depth else -(-n // self.bank_depth)
 
     @property
+    def vec_stage(self) -> int:
+        """The stage at which the owner delivers a chunk of vector elements: 1 (a memory read
+        after the issue), or 2 with code banks (the owner registers its addresses first; the
+        elements are still in time for the codes)."""
+        return 1 if self.code_banks == 1 else 2
+
+    @property
     def code_stage(self) -> int:
         """The stage at which a lane's code word is registered (issue is stage 0, the
         memory's output stage 1)."""

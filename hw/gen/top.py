@@ -140,11 +140,19 @@ class ModelTop(wiring.Component):
         bank = Signal(L)
         layer = Signal(range(max(2, L + 1)))  # the pass running (L: the head)
 
-        # ---- vector reads: chunk `vchunk` of source `vsrc`, S elements a cycle later
+        # ---- vector reads: chunk `vchunk` of source `vsrc`, S elements `vec_stage` cycles
+        # later. With code banks (vec_stage 2) every h memory gets its own registered address,
+        # so no address adder and no fan-out route shares a cycle with a (distributed) RAM read
+        late = self.plan.vec_stage - 1
         vsrc1 = Signal.like(eng.vsrc)
-        m.d.sync += vsrc1.eq(eng.vsrc)
+        chunk = eng.vchunk
+        if late:
+            vsrc0, chunk = Signal.like(eng.vsrc), Signal.like(eng.vchunk)
+            m.d.sync += [vsrc0.eq(eng.vsrc), chunk.eq(eng.vchunk), vsrc1.eq(vsrc0)]
+        else:
+            m.d.sync += vsrc1.eq(eng.vsrc)
         xdata = Signal(data.ArrayLayout(signed(self.vec_bits), S))
-        with m.Switch(eng.vchunk):
+        with m.Switch(chunk):
             for c in range(self.x_chunks):
                 with m.Case(c):
                     m.d.sync += [xdata[s].eq(x[c * S + s]) for s in range(S)]
@@ -154,7 +162,12 @@ class ModelTop(wiring.Component):
         for li in range(L):
             for s, mem in enumerate(hmem[li]):
                 port = mem.read_port()
-                m.d.comb += port.addr.eq(Mux(bank[li], self.h_words, 0) + eng.vchunk)
+                addr = Mux(bank[li], self.h_words, 0) + eng.vchunk
+                if late:
+                    reg = Signal(range(2 * self.h_words), name=f"vaddr{li}_{s}")
+                    m.d.sync += reg.eq(addr)
+                    addr = reg
+                m.d.comb += port.addr.eq(addr)
                 vdata[s] = Mux(vsrc1 == li + 1, Mux(fresh[li], 0, port.data), vdata[s])
         m.d.comb += [eng.vdata[s].eq(v) for s, v in enumerate(vdata)]
 
@@ -189,11 +202,21 @@ class ModelTop(wiring.Component):
                   else Signal.like(unit))
         sub = pipe.op(lambda u: u[:lb] if S > 1 else 0, Staged(h_unit, 0), name="sub")
         old = []
+        # the address itself is registered a stage earlier (one register per memory, next
+        # to it), when the cell reads h late enough
+        early = (pipe.at(e_unit, self.h_stage - 2)
+                 if self.h_stage is not None and self.h_stage >= 2 else None)
         for li in range(L):
             for s, mem in enumerate(hmem[li]):
                 port = mem.read_port()
-                m.d.comb += port.addr.eq(Mux(bank[li], self.h_words, 0)
-                                         + (h_unit >> (S - 1).bit_length()))
+                if early is None:
+                    m.d.comb += port.addr.eq(Mux(bank[li], self.h_words, 0)
+                                             + (h_unit >> (S - 1).bit_length()))
+                else:
+                    reg = Signal(range(2 * self.h_words), name=f"haddr{li}_{s}")
+                    m.d.sync += reg.eq(Mux(bank[li], self.h_words, 0)
+                                       + (early >> (S - 1).bit_length()))
+                    m.d.comb += port.addr.eq(reg)
                 old.append((li, s, port.data))
         h_old, h_reg = Signal(signed(sb)), Signal(signed(sb))
         with m.Switch(layer * S + (sub.sig if S > 1 else 0)):
@@ -205,7 +228,11 @@ class ModelTop(wiring.Component):
         cmem = []
         if lstm:
             c_old, c_reg = Signal(signed(f["cell"].bits)), Signal(signed(f["cell"].bits))
-            c_unit = pipe.at(e_unit, self.c_stage - 1)
+            if self.c_stage >= 2:
+                c_unit = Signal.like(unit, name="caddr")
+                m.d.sync += c_unit.eq(pipe.at(e_unit, self.c_stage - 2))
+            else:
+                c_unit = pipe.at(e_unit, self.c_stage - 1)
             for li in range(L):
                 mem = self._memory(m, f"c{li}", signed(f["cell"].bits), H)
                 port = mem.read_port()
