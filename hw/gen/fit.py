@@ -36,7 +36,6 @@ class Device:
     luts_per_lane: float  # per lane: accumulators, latches, walk selects
     fill: float = 0.85  # the share of the LUTs a design may use and still route
     placement: Placement = Placement()  # code banks and distributed RAM (ECP5)
-    luts_per_bank_bit: float = 0.0  # the bank select: per code word bit per extra bank
 
     @property
     def bram_bits_per_cycle(self) -> int:
@@ -49,9 +48,8 @@ DEVICES = {
                          36.0, 2983, 44.0, 82.0),
     "ulx3s": Device("ECP5-85F", 83640, 208,
                     ((36, 512), (18, 1024), (9, 2048), (4, 4096), (2, 8192), (1, 16384)),
-                    75.0, 4000, 12.0, 60.0, placement=Placement(bank_depth=512,
-                                                               lutram_bits=4096),
-                    luts_per_bank_bit=0.8),
+                    75.0, 4000, 40.0, 60.0, placement=Placement(bank_depth=512,
+                                                               lutram_bits=4096)),
 }
 
 
@@ -73,14 +71,14 @@ class Fit:
         return self.parallel * self.simd
 
 
-# distributed RAM (ECP5): a 16 x 4 bit block takes about 4 LUTs' worth of a slice
-LUTRAM_BITS_PER_LUT = 16
+# distributed RAM (ECP5): the GRU 752's h memories (16 x 940 bits, read by the engine and
+# by the cell, so yosys keeps two copies) took 2312 LUTs as RAM: about 6.5 bits a LUT
+LUTRAM_BITS_PER_LUT = 6
 
 
 def estimate(tp: TopPlan, device: Device) -> Fit:
     P, S = tp.parallel, tp.simd
-    luts = (device.fixed_luts + device.luts_per_weight * P * S + device.luts_per_lane * P
-            + device.luts_per_bank_bit * tp.lanes.code_word_bits * (tp.lanes.code_banks - 1))
+    luts = device.fixed_luts + device.luts_per_weight * P * S + device.luts_per_lane * P
     brams = 0
     for name, w, d in tp.memories():
         if tp.ram_style(w, d, rom=name.startswith(("codes", "rowinfo"))) == "block":
