@@ -97,6 +97,11 @@ def icebreaker(args) -> list[tuple[str, str]]:
     run("hw", "bitstream", str(i8), "--board", "ulx3s", *fold)
     t_lut = json.loads((same / "bitstream.json").read_text())["lut"]
     i_lut = json.loads((i8 / "bitstream.json").read_text())["lut"]
+    # and with DSP inference off for both: the int8 products in logic
+    run("hw", "bitstream", str(same), "--board", "ulx3s", *fold, "--no-dsp")
+    run("hw", "bitstream", str(i8), "--board", "ulx3s", *fold, "--no-dsp")
+    t_lut0 = json.loads((same / "bitstream.json").read_text())["lut"]
+    i_lut0 = json.loads((i8 / "bitstream.json").read_text())["lut"]
 
     cycles, published, n = measured_cycles(tern, args.measure)
     if cycles != published:
@@ -122,6 +127,8 @@ def icebreaker(args) -> list[tuple[str, str]]:
         ("ternary / int8 LUTs", f"{t_lut / i_lut:.2f} ({t_lut} / {i_lut}: the same lanes, "
                                 f"columns and storage, DSP inference on, both on the ULX3S at "
                                 f"25 MHz)"),
+        ("ternary / int8 LUTs, no DSP", f"{t_lut0 / i_lut0:.2f} ({t_lut0} / {i_lut0}: the same, "
+                                        f"DSP inference off for both)"),
         ("cycles/step / bound", f"{man['cycles_per_step'] / man['bound_cycles']:.2f} "
                                 f"({man['cycles_per_step']} / {man['bound_cycles']})"),
         ("fraction of the device bound", f"{roof.get('fraction_of_bound', float('nan')):.3f}"),
