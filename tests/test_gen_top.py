@@ -121,14 +121,15 @@ def test_code_banks_and_distributed_memories(cell, scheme, style, depth):
     """The ECP5 placement (hw.gen.topplan.Placement): the code words in banks of `depth`
     words, each registered before the bank select, and the small memories in distributed
     RAM: the same bits, and the cycles the plan publishes with the two extra stages."""
-    from hw.gen.topplan import Placement
+    from hw.gen.topplan import Placement, TopPlan
     seed = _seed("banks", cell, scheme, style) % 10_000
     model, rng = build(cell, scheme, KINDS[seed % 2], seed)
     placement = Placement(bank_depth=depth, lutram_bits=64)
-    top = make_top(model, style, placement=placement)
-    assert top.plan.code_banks > 1, "the test model must need several banks"
-    styles = {top.tp.ram_style(w, d, rom=n.startswith(("codes", "rowinfo")))
-              for n, w, d in top.tp.memories()}
+    k, S = style
+    tp = TopPlan.of(model, parallel=k * GATE_ROWS[cell], simd=S, placement=placement)
+    assert tp.lanes.code_banks > 1, "the test model must need several banks"
+    styles = {tp.ram_style(w, d, rom=n.startswith(("codes", "rowinfo")))
+              for n, w, d in tp.memories()}
     assert "block" in styles and styles - {"block"}, styles  # amaranth.sim ignores them;
     # test_board_build's ULX3S build maps them
     run_both(model, rng, style, seed, placement=placement)
