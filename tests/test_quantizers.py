@@ -14,7 +14,7 @@ from hw.modelfile import Matrix, from_dict
 from hw.numerics import Fixed
 from hw.random_model import random_model
 from train import quantizers as Q
-from train.ste import round_to, saturate, straight
+from train.ste import round_to, saturate_real, straight
 
 weights = arrays(np.float64, st.tuples(st.integers(1, 6), st.integers(1, 9)),
                  elements=st.floats(-3, 3, allow_subnormal=False))
@@ -231,5 +231,5 @@ def test_round_to_is_shift_round_and_passes_gradients(v, frac_in, frac):
     y.sum().backward()
     assert x.grad.item() == 1.0
     fmt = Fixed(12, frac)
-    s = saturate(x, fmt)
+    s = saturate_real(x, fmt)
     assert s.item() == min(max(x.item(), fmt.min / fmt.one), fmt.max / fmt.one)
