@@ -23,8 +23,10 @@ from hw.board.top import BOARDS
 from hw.gen.cli import parse_parallel
 from hw.gen.top import (
     STORAGES,
+    UNROLLED,
     ModelTop,
 )
+from hw.gen.topplan import TopPlan
 from hw.random_model import random_model
 
 SCHEMES = ("ternary", "exponential", "int8")
@@ -92,6 +94,17 @@ def mapping(rec) -> str:
     return "classic ABC" if used_classic_abc(rec.get("synth_opts", "")) else "ABC9"
 
 
+def resources(model, parallel, storage: str) -> dict:
+    """The top's resources as hw.gen.top.ModelTop publishes them, without building one: the
+    plan's for an integer parallel; the unrolled engine has no plan object, so its top is
+    constructed only to be read (marked unused: it is never elaborated)."""
+    if parallel != UNROLLED:
+        return TopPlan.of(model, parallel=parallel, storage=storage).resources
+    core = ModelTop(model, parallel=parallel, storage=storage)
+    core._MustUse__silence = core.engine._MustUse__silence = True  # no unused warning
+    return core.resources
+
+
 def measure(args, parallel, settings, records, schemes=SCHEMES, classic=False) -> dict:
     board = BOARDS[args.board]
     clock = board.osc_hz / 1e6
@@ -117,9 +130,7 @@ def measure(args, parallel, settings, records, schemes=SCHEMES, classic=False) -
                                       clock_mhz=clock, dsp=dsp, classic_abc=classic,
                                       storage=args.storage,
                                       progress=lambda s: print("   " + s, flush=True))}
-                core = ModelTop(model, parallel=parallel, storage=args.storage)  # never built:
-                core._MustUse__silence = core.engine._MustUse__silence = True  # no warning
-                res = core.resources
+                res = resources(model, parallel, args.storage)
                 rec["weight_multipliers"] = res.get("multipliers", 0)
                 rec["elementwise_multipliers"] = res.get("elementwise_multipliers", 0)
                 rec["finalizers"] = res.get("finalizers")

@@ -17,7 +17,9 @@ from sim.expect import Checker, Item, Mismatch, expected_items
 
 
 def unbuilt_top(model, parallel):
-    """A ModelTop for its manifest and layouts only (never elaborated: no unused warning)."""
+    """A ModelTop for its manifest and layouts only (never elaborated: no unused warning).
+    Not hw.gen.topplan.TopPlan: the payload layouts that manifest() and these tests read are
+    built by ModelTop itself."""
     top = ModelTop(model, parallel=parallel)
     top._MustUse__silence = True
     top.engine._MustUse__silence = True

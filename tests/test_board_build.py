@@ -12,7 +12,14 @@ from amaranth.hdl import Fragment
 
 from hw.__main__ import main as hw_main
 from hw.board import build as build_mod
-from hw.board.build import BuildResult, fit_error, fmax_from_log, utilisation, yosys_flipflops
+from hw.board.build import (
+    REPORT,
+    BuildResult,
+    fit_error,
+    read_report,
+    utilisation,
+    yosys_flipflops,
+)
 from hw.board.pll import ecp5_params, ice40_params
 from hw.board.top import BOARDS, BoardTop
 from hw.errors import UserError
@@ -89,14 +96,43 @@ Warning: Max frequency for clock           'clk': 16.99 MHz (FAIL at 24.00 MHz)
 """
 
 
+def post_route_fmax(log: str) -> list[str]:
+    """The figures nextpnr's text log prints after routing for the design's clocks (the
+    humans' view that the JSON report must agree with)."""
+    found = re.findall(r"Max frequency for clock\s+'([^']*)':\s+([\d.]+) MHz",
+                       log.split("Routing complete")[-1])
+    return [f for name, f in found if not name.startswith("$PACKER_GND")]
+
+
 def test_nextpnr_log_parsing():
     assert utilisation(NEXTPNR)["ICESTORM_LC"] == (2367, 5280)
-    assert fmax_from_log(NEXTPNR) == 16.99  # post-route, the design's clock
+    assert post_route_fmax(NEXTPNR) == ["16.99"]
     assert fit_error(NEXTPNR, BOARDS["icebreaker"]) is None
     over = NEXTPNR.replace("2367/   5280", "6001/   5280")
     assert fit_error(over, BOARDS["icebreaker"]) == (
         "the design does not fit the iCEBreaker (iCE40UP5K-SG48): it needs 6001 ICESTORM_LC "
         "of 5280")
+
+
+def test_nextpnr_report_parsing(tmp_path):
+    """The shape of nextpnr 0.11's --report: utilization and fmax keyed by name."""
+    report = {"utilization": {"ICESTORM_LC": {"used": 2367, "available": 5280},
+                              "ICESTORM_RAM": {"used": 2, "available": 30}},
+              "fmax": {"clk": {"achieved": 16.98765, "constraint": 24.0},
+                       "$PACKER_GND_NET_$glb_clk": {"achieved": 12.5, "constraint": 12.0}},
+              "critical_paths": []}
+    (tmp_path / REPORT).write_text(json.dumps(report))
+    use, fmax = read_report(tmp_path / REPORT)
+    assert use == {"ICESTORM_LC": (2367, 5280), "ICESTORM_RAM": (2, 30)}
+    assert fmax == 16.99  # the design's clock, as the text log prints it
+    report["fmax"] = {}
+    (tmp_path / REPORT).write_text(json.dumps(report))
+    assert read_report(tmp_path / REPORT)[1] is None
+    (tmp_path / REPORT).write_text('{"fmax": {}}')
+    with pytest.raises(UserError, match=r"nextpnr's report .* is missing or malformed"):
+        read_report(tmp_path / REPORT)
+    with pytest.raises(UserError, match=r"nextpnr's report .* is missing or malformed"):
+        read_report(tmp_path / "absent.json")
 
 
 def test_yosys_flipflop_count_either_column_order():
@@ -189,11 +225,15 @@ def test_tiny_bitstream_builds(board, extra, tmp_path, capsys):
     assert bit == tmp_path / f"{board}.{b.bitstream_ext}" and bit.stat().st_size > 1000
     if board == "icebreaker":
         assert bit.stat().st_size == 104090  # every UP5K bitstream has this size
-    # the figures are nextpnr's own: compare with its log
+    # the figures are nextpnr's own (its JSON report): they agree with its text log
     logs = [p for p in tmp_path.glob(f"build-{board}*/top.tim")]
-    tim = next(p for p in logs if f"{info['fmax_mhz']}" in p.read_text()
-               or abs(fmax_from_log(p.read_text()) - info["fmax_mhz"]) < 1e-9).read_text()
+    assert logs and all((p.parent / REPORT).exists() for p in logs)
+    tim = next(p for p in logs if post_route_fmax(p.read_text()) == [f"{info['fmax_mhz']:.2f}"]
+               ).read_text()
     assert utilisation(tim)[b.lut_cell] == (info["lut"], info["lut_available"])
+    assert utilisation(tim).get(b.bram_cell, (0, 0)) == (info["bram"], info["bram_available"])
+    if b.ff_cell:
+        assert utilisation(tim)[b.ff_cell][0] == info["ff"]
     assert info["lut"] > 0 and info["ff"] > 0 and info["bram"] >= 1  # the UART's FIFO
     assert info["cycles_per_step"] > 0 and info["build_seconds"] > 0
     assert np.isclose(info["us_per_step"], info["cycles_per_step"] / info["clock_mhz"],
@@ -209,6 +249,13 @@ Info: 	            MULT18X18D:     2/   156     1%
 Info: Routing complete.
 Info: Max frequency for clock '$glbnet$clk': 11.49 MHz (PASS at 10.00 MHz)
 """
+
+
+ECP5_REPORT = {"utilization": {"TRELLIS_COMB": {"used": 6394, "available": 83640},
+                               "TRELLIS_FF": {"used": 2500, "available": 83640},
+                               "DP16KD": {"used": 2, "available": 208},
+                               "MULT18X18D": {"used": 2, "available": 156}},
+               "fmax": {"$glbnet$clk": {"achieved": 11.4912, "constraint": 10.0}}}
 
 
 ABC9_FAILURES = {
@@ -238,6 +285,7 @@ def test_ecp5_builds_fall_back_to_classic_abc_when_yosys_abc9_fails(tmp_path, mo
             return 1, "ERROR: Net 'x' is multiply driven by cell ports a.Q and b.Q\n"
         (out_dir / "build.log").write_text("")
         (out_dir / "top.rpt").write_text("")
+        (out_dir / REPORT).write_text(json.dumps(ECP5_REPORT))
         return 0, ECP5_PNR
 
     monkeypatch.setattr(build_mod, "_run_tools", fake_tools)
@@ -278,6 +326,7 @@ def test_classic_abc_on_request_skips_abc9(tmp_path, monkeypatch):
         calls.append((synth, script_after_synth))
         out_dir.mkdir(parents=True, exist_ok=True)
         (out_dir / "build.log").write_text("")
+        (out_dir / REPORT).write_text(json.dumps(ECP5_REPORT))
         return 0, ECP5_PNR
 
     monkeypatch.setattr(build_mod, "_run_tools", fake_tools)

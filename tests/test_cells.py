@@ -9,7 +9,7 @@ from hw.random_model import random_inputs
 from hw.reference import Reference
 from train import data, export
 from train.cells import CELLS, Net, QuantGRU, QuantLSTM
-from train.ste import Activation, integers, round_to, saturate, to_format
+from train.ste import Activation, integers, round_to, saturate_real, to_format
 
 NN = {"rnn": torch.nn.RNN, "gru": torch.nn.GRU, "lstm": torch.nn.LSTM}
 
@@ -184,8 +184,8 @@ def _lstm_step_one_op_at_a_time(self, gx, gh, h, c):
     pre = self.preact(gx + gh)
     i, f, o = self.sig(pre[:, :H]), self.sig(pre[:, H:2 * H]), self.sig(pre[:, 3 * H:])
     g = self.tanh(pre[:, 2 * H:3 * H])
-    c = saturate(round_to(f * c, fc.frac) + round_to(i * g, fc.frac), fc)
-    return saturate(round_to(o * self.tanh(to_format(c, fp)), fs.frac), fs), c
+    c = saturate_real(round_to(f * c, fc.frac) + round_to(i * g, fc.frac), fc)
+    return saturate_real(round_to(o * self.tanh(to_format(c, fp)), fs.frac), fs), c
 
 
 def test_the_fused_lstm_step_equals_the_step_op_by_op_in_values_and_gradients(monkeypatch):

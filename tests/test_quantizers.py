@@ -14,7 +14,7 @@ from hw.modelfile import Matrix, from_dict
 from hw.numerics import Fixed
 from hw.random_model import random_model
 from train import quantizers as Q
-from train.ste import round_to, saturate, straight
+from train.ste import integers, round_to, saturate_real, straight, to_format
 
 weights = arrays(np.float64, st.tuples(st.integers(1, 6), st.integers(1, 9)),
                  elements=st.floats(-3, 3, allow_subnormal=False))
@@ -231,5 +231,48 @@ def test_round_to_is_shift_round_and_passes_gradients(v, frac_in, frac):
     y.sum().backward()
     assert x.grad.item() == 1.0
     fmt = Fixed(12, frac)
-    s = saturate(x, fmt)
+    s = saturate_real(x, fmt)
     assert s.item() == min(max(x.item(), fmt.min / fmt.one), fmt.max / fmt.one)
+
+
+def _as_integers(y: torch.Tensor, frac: int) -> np.ndarray:
+    """The integers that the reals y of `frac` fraction bits stand for, checked to be on-grid."""
+    q = y.detach() * 2.0**frac
+    assert torch.equal(q, torch.floor(q)), "off the grid of the format"
+    return q.long().numpy()
+
+
+@pytest.mark.parametrize("bits", [3, 4, 5])
+@pytest.mark.parametrize("frac", [0, 1, 2, 3])
+@pytest.mark.parametrize("shift", [0, 1, 2, 3])
+def test_torch_rounding_and_saturation_are_hw_numerics_exhaustively(bits, frac, shift):
+    """train.ste restates shift_round and saturate in torch; on every integer of a format two
+    bits wider than `bits` (so both saturation ends are hit) and `shift` more fraction bits, the
+    torch results are exactly hw.numerics' integers."""
+    from hw.numerics import saturate, shift_round
+
+    fmt = Fixed(bits, frac)
+    wide = 1 << (bits + shift + 1)
+    v = np.arange(-wide, wide, dtype=np.int64)
+    x = torch.from_numpy(v).to(torch.float64) / 2.0**(frac + shift)
+    rounded = shift_round(v, shift)
+    want = saturate(rounded, bits)
+    assert (want == fmt.min).any() and (want == fmt.max).any() and (want != rounded).any()
+    assert np.array_equal(_as_integers(round_to(x, frac), frac), rounded)
+    assert np.array_equal(_as_integers(saturate_real(round_to(x, frac), fmt), frac), want)
+    assert np.array_equal(_as_integers(to_format(x, fmt), frac), want)
+    assert np.array_equal(integers(to_format(x, fmt), fmt).numpy(), want)
+
+
+@pytest.mark.parametrize("fa,fb,fo", [(fa, fb, fo) for fa in range(4) for fb in range(4)
+                                      for fo in range(4)])
+def test_torch_gate_product_is_mul_round_exhaustively(fa, fb, fo):
+    """train/cells.py's product of two activations, round_to(a * b, fo), against
+    hw.numerics.mul_round on every pair of 4-bit integers."""
+    from hw.numerics import mul_round
+
+    a, b = np.meshgrid(np.arange(-8, 8, dtype=np.int64), np.arange(-8, 8, dtype=np.int64))
+    ta = torch.from_numpy(a).to(torch.float64) / 2.0**fa
+    tb = torch.from_numpy(b).to(torch.float64) / 2.0**fb
+    got = _as_integers(round_to(ta * tb, fo), fo)
+    assert np.array_equal(got, mul_round(a, b, fa, fb, fo))

@@ -24,7 +24,7 @@ from hw.modelfile import GATES
 from hw.numerics import Fixed, Formats
 
 from . import quantizers as Q
-from .ste import Activation, round_to, saturate, straight, to_format
+from .ste import Activation, round_to, saturate_real, straight, to_format
 
 MODES = ("weights", "hardware")
 LR_SCALES = ("none", "level")  # Net.param_groups
@@ -192,8 +192,8 @@ class QuantGRU(QuantRecurrent):
         r, z = rz[:, :H], rz[:, H:]
         a_in = self.preact(gx[:, 2 * H:])  # W_in x + b_in
         a_hn = self.preact(gh[:, 2 * H:])  # W_hn h + b_hn: torch applies r to it
-        n = self.tanh(saturate(a_in + round_to(r * a_hn, fp.frac), fp))
-        return saturate(n + round_to(z * (h - n), fs.frac), fs), c
+        n = self.tanh(saturate_real(a_in + round_to(r * a_hn, fp.frac), fp))
+        return saturate_real(n + round_to(z * (h - n), fs.frac), fs), c
 
 
 def _fixed(x: torch.Tensor, fmt: Fixed) -> torch.Tensor:
@@ -341,7 +341,7 @@ class QuantLinear(QuantMixin, nn.Module):
             return torch.nn.functional.linear(h, self.qweight("weight", h.dtype), self.bias)
         fo = self.formats.output
         total = h.to(F64) @ self.qweight("weight", F64).T + to_format(self.bias.to(F64), fo)
-        return saturate(round_to(total, fo.frac), fo)
+        return saturate_real(round_to(total, fo.frac), fo)
 
 
 class Net(nn.Module):

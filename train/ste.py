@@ -62,13 +62,14 @@ def round_to(x: torch.Tensor, frac: int) -> torch.Tensor:
     return _Fixed.apply(x, frac, None, None)
 
 
-def saturate(x: torch.Tensor, fmt: Fixed) -> torch.Tensor:
-    """Clamp into fmt's range (as reals), gradient straight through."""
+def saturate_real(x: torch.Tensor, fmt: Fixed) -> torch.Tensor:
+    """hw.numerics.saturate restated on the reals of fmt: clamp into fmt's range,
+    gradient straight through."""
     return _Saturate.apply(x, fmt.min / fmt.one, fmt.max / fmt.one)
 
 
 def to_format(x: torch.Tensor, fmt: Fixed) -> torch.Tensor:
-    """Round half up to the format and saturate: saturate(round_to(x, fmt.frac), fmt) in one."""
+    """Round half up and saturate in one: saturate_real(round_to(x, fmt.frac), fmt)."""
     return _Fixed.apply(x, fmt.frac, fmt.min, fmt.max)
 
 

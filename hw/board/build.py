@@ -71,8 +71,13 @@ def tool_env() -> dict:
     return env
 
 
+# nextpnr's machine-readable report (--report), written next to its human log top.tim
+REPORT = "top.report.json"
+
+
 def utilisation(log: str) -> dict[str, tuple[int, int]]:
-    """nextpnr's "Device utilisation" block: cell type -> (used, available)."""
+    """nextpnr's "Device utilisation" block of its text log: cell type -> (used, available).
+    Only for fit_error(): a design that does not fit stops nextpnr before it writes REPORT."""
     block = log.split("Device utilisation:")[-1] if "Device utilisation:" in log else ""
     out = {}
     for name, used, avail in re.findall(r"^Info:\s+(\w+):\s+(\d+)/\s*(\d+)", block, re.M):
@@ -92,14 +97,19 @@ def yosys_flipflops(rpt: str) -> int:
     return total
 
 
-def fmax_from_log(log: str) -> float | None:
-    """nextpnr's post-route Fmax of the design's clock: its last "Max frequency" block (it
-    prints one after placement and one after routing), lowest clock first; the pseudo-clock
+def read_report(path: Path) -> tuple[dict[str, tuple[int, int]], float | None]:
+    """nextpnr's JSON report: (cell type -> (used, available), the post-route Fmax in MHz of
+    the design's lowest clock, as its log prints it: 2 decimals). The pseudo-clock
     '$PACKER_GND_NET...' (I/O cells with a constant clock) is not a clock of the design."""
-    blocks = re.split(r"Routing complete", log)
-    found = re.findall(r"Max frequency for clock\s+'([^']*)':\s+([\d.]+) MHz", blocks[-1])
-    found = [float(f) for name, f in found if not name.startswith("$PACKER_GND")]
-    return min(found) if found else None
+    try:
+        report = json.loads(Path(path).read_text())
+        use = {name: (int(c["used"]), int(c["available"]))
+               for name, c in report["utilization"].items()}
+        found = [float(c["achieved"]) for name, c in report.get("fmax", {}).items()
+                 if not name.startswith("$PACKER_GND")]
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
+        raise UserError(f"nextpnr's report {path} is missing or malformed ({e})") from None
+    return use, float(f"{min(found):.2f}") if found else None
 
 
 def fit_error(log: str, board: Board) -> str | None:
@@ -172,8 +182,7 @@ def build(model, *, board: Board, parallel, clock_hz: float, baud: int, out_dir:
             problem = (f"the {board.name} build failed: "
                        f"{errs[0] if errs else 'see ' + str(log_path)}")
         raise UserError(problem)
-    use = utilisation(pnr_log)
-    fmax = fmax_from_log(pnr_log)
+    use, fmax = read_report(out_dir / REPORT)
     if fmax is None:
         raise UserError(f"nextpnr reported no Fmax for the sync clock; see {out_dir / 'top.tim'}")
     ff = use.get(board.ff_cell, (0, 0))[0] if board.ff_cell else \
@@ -227,12 +236,13 @@ def _abc9_failure(out_dir: Path) -> bool:
 
 def _run_tools(top, board: Board, out_dir: Path, synth: str, seed: int, t0: float,
                progress, script_after_synth: str = "") -> tuple[int, str]:
-    """Extract the build plan into `out_dir` and run it; (exit status, nextpnr's log)."""
+    """Extract the build plan into `out_dir` and run it; (exit status, nextpnr's text log).
+    nextpnr also writes its figures as data to `out_dir`/REPORT."""
     platform = board.platform()  # a platform builds once
     if out_dir.exists():
         shutil.rmtree(out_dir)
     extra = {"script_after_synth": script_after_synth} if script_after_synth else {}
-    pnr = f"--timing-allow-fail --seed {seed}"
+    pnr = f"--timing-allow-fail --seed {seed} --report {REPORT}"
     if board.family == "ecp5":
         # router2: router1 took over an hour on the GRU 752 at 36 x 16 lanes (29k LUTs,
         # 197 DP16KD) on this machine and was still routing

@@ -19,8 +19,9 @@ def shift_round(v: Value, s: int) -> Value:
     return v
 
 
-def saturate(v: Value, bits: int) -> Value:
-    """Clamp into the two's-complement range of `bits` bits (result is `bits` wide)."""
+def saturate_value(v: Value, bits: int) -> Value:
+    """hw.numerics.saturate as an Amaranth expression: clamp into the two's-complement range
+    of `bits` bits (result is `bits` wide)."""
     lo, hi = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
     if v.shape().signed and len(v) <= bits:
         return v.as_signed()

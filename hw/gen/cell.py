@@ -15,7 +15,7 @@ from amaranth.lib.wiring import In, Out
 
 from ..cell import CellParams
 from .activation import activation
-from .arith import saturate, shift_round
+from .arith import saturate_value, shift_round
 from .pipe import Pipe, Staged
 
 
@@ -42,25 +42,25 @@ def datapath(pipe: Pipe, p: CellParams, pre: list[Staged], h_at, c_at):
         # and a select, not a comparator chain
         r, z = act("sigmoid", pre[0]), act("sigmoid", pre[1])
         rh = _round(pipe, pipe.op(lambda a, b: a * b, r, pre[3], name="rmul"), fs.frac, "rr")
-        n_in = pipe.op(lambda a, b: saturate(a + b, fp.bits), pre[2], rh, name="nin")
+        n_in = pipe.op(lambda a, b: saturate_value(a + b, fp.bits), pre[2], rh, name="nin")
         n = act("tanh", n_in)
         d = pipe.op(lambda a, b: a - b, h_at(n.stage), n, name="hmn")
         zd = _round(pipe, pipe.op(lambda a, b: a * b, z, d, name="zmul"), fs.frac, "zr")
-        return pipe.op(lambda a, b: saturate(a + b, fs.bits), n, zd, name="hnew"), None
+        return pipe.op(lambda a, b: saturate_value(a + b, fs.bits), n, zd, name="hnew"), None
     ig, fg = act("sigmoid", pre[0]), act("sigmoid", pre[1])
     gg, og = act("tanh", pre[2]), act("sigmoid", pre[3])
     fcp = _round(pipe, pipe.op(lambda a, b: a * b, fg, c_at(fg.stage), name="fmul"), fs.frac,
                  "fr")
     igp = _round(pipe, pipe.op(lambda a, b: a * b, ig, gg, name="imul"),
                  2 * fs.frac - fc.frac, "ir")
-    c_new = pipe.op(lambda a, b: saturate(a + b, fc.bits), fcp, igp, name="cnew")
+    c_new = pipe.op(lambda a, b: saturate_value(a + b, fc.bits), fcp, igp, name="cnew")
     sh = fc.frac - fp.frac
     if sh > 0:
-        c_in = pipe.op(lambda v: saturate(shift_round(v, sh), fp.bits), c_new, name="cin")
+        c_in = pipe.op(lambda v: saturate_value(shift_round(v, sh), fp.bits), c_new, name="cin")
     else:
-        c_in = pipe.op(lambda v: saturate(shift_round(v, sh), fp.bits), c_new, name="cin")
+        c_in = pipe.op(lambda v: saturate_value(shift_round(v, sh), fp.bits), c_new, name="cin")
     tc = act("tanh", c_in)
-    h_new = pipe.op(lambda v: saturate(v, fs.bits),
+    h_new = pipe.op(lambda v: saturate_value(v, fs.bits),
                     _round(pipe, pipe.op(lambda a, b: a * b, og, tc, name="omul"), fs.frac,
                            "or"), name="hnew")
     return h_new, c_new

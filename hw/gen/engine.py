@@ -28,7 +28,7 @@ from amaranth.lib import data, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from .arith import saturate
+from .arith import saturate_value
 from .lanes import LanePlan
 from .pipe import Pipe, Staged
 
@@ -71,7 +71,7 @@ def finalize_row(pipe: Pipe, plan: LanePlan, kinds: list, a: Staged, b: Staged, 
             t = x + half
             out = Const(0, signed(plan.res_bits))
             for i, (sh, bits) in enumerate(kinds):
-                out = Mux(k == i, saturate(t >> sh if sh > 0 else x << -sh, bits), out)
+                out = Mux(k == i, saturate_value(t >> sh if sh > 0 else x << -sh, bits), out)
             return out
 
         return pipe.op(rnd_sat, kind, v, name=f"{name}rs", shape=signed(plan.res_bits))
