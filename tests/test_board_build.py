@@ -195,6 +195,32 @@ def test_cli_takes_parallel_and_storage_from_the_manifest(tmp_path, capsys, monk
     capsys.readouterr()
 
 
+def test_auto_clock_tries_under_a_missed_builds_own_fmax(tmp_path, capsys, monkeypatch):
+    """--clock-mhz auto: oscillator, PLL at 90 % of its Fmax, 98 % of that build's Fmax; when
+    that one misses (placement noise), once more at 98 % of the missed build's own Fmax, and
+    the fastest build that met its clock is kept."""
+    save(random_model(cell="rnn", input_size=2, hidden_size=3, seed=0), tmp_path / "model.json")
+    fmax = iter([35.2, 36.6, 34.0, 35.0])  # the demo's sequence on the iCEBreaker, then a 4th
+    clocks = []
+
+    def fake_build(model, *, board, clock_hz, **kw):
+        clocks.append(clock_hz)
+        bit = tmp_path / f"fake{len(clocks)}.bin"
+        bit.write_bytes(b"bits")
+        return BuildResult(board.name, 100, 50, 1, 0, fmax_mhz=next(fmax),
+                           clock_mhz=clock_hz / 1e6, bitstream=str(bit), build_seconds=1.0)
+
+    monkeypatch.setattr(build_mod, "build", fake_build)
+    assert hw_main(["bitstream", str(tmp_path), "--board", "icebreaker"]) == 0
+    b = BOARDS["icebreaker"]
+    assert clocks[0] == b.osc_hz and len(clocks) == 4
+    f2, f3, f4 = clocks[1:]
+    assert f2 <= 0.9 * 35.2e6 and f3 <= 0.98 * 36.6e6 and f3 > 1.03 * f2
+    assert 1.03 * f2 < f4 <= 0.98 * 34.0e6 < f3
+    assert json.loads((tmp_path / "bitstream.json").read_text())["clock_mhz"] == f4 / 1e6
+    capsys.readouterr()
+
+
 def test_cli_refuses_a_manifest_of_another_model(tmp_path, capsys):
     from hw.board.protocol import fingerprint
     model = random_model(cell="rnn", input_size=2, hidden_size=3, seed=0)

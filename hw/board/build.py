@@ -374,8 +374,16 @@ def main(args) -> int:
                 if res3.meets_clock:
                     res = res3
                 else:
-                    print(f"[{board.name}] with the PLL at {f3 / 1e6:.3f} MHz Fmax is "
-                          f"{res3.fmax_mhz:.1f} MHz: keeping {f / 1e6:.3f} MHz")
+                    # placement noise: the missed build's own Fmax, when still worth it
+                    f4 = board.pll_clock_for(0.98 * res3.fmax_mhz * 1e6, args.baud)
+                    if f4 is not None and f4 > 1.03 * f and f4 < f3:
+                        print(f"[{board.name}] with the PLL at {f3 / 1e6:.3f} MHz Fmax is "
+                              f"{res3.fmax_mhz:.1f} MHz: building again at {f4 / 1e6:.3f} MHz")
+                        res4 = build(model, clock_hz=f4,
+                                     out_dir=run / f"build-{board.name}-pll3", **common)
+                        if res4.meets_clock:
+                            res = res4
+                    print(f"[{board.name}] keeping {res.clock_mhz:.3f} MHz")
     else:
         try:
             clock_hz = float(args.clock_mhz) * 1e6
