@@ -34,7 +34,7 @@ from pathlib import Path
 import torch
 
 from hw.errors import UserError
-from hw.fileio import atomic_path
+from hw.fileio import atomic_save_png
 from train.config import Config
 
 
@@ -129,8 +129,7 @@ def plot(records: list[dict], path: Path) -> None:
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=90)
+    atomic_save_png(fig, path)
     plt.close(fig)
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from hw import metrics, modelfile
-from hw.fileio import atomic_path, atomic_write_text
+from hw.fileio import atomic_save_png, atomic_write_text
 
 
 def _json(path: Path) -> dict:
@@ -82,8 +82,7 @@ def _save(fig, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=90)
+    atomic_save_png(fig, path)
     plt.close(fig)
 
 

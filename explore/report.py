@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from hw.fileio import atomic_path, atomic_write_text
+from hw.fileio import atomic_save_png, atomic_write_text
 
 LOWER_IS_BETTER = {"bpc"}  # metrics where less is better; accuracy: more is better
 
@@ -148,6 +148,5 @@ def _plot(pts, fr, xlabel: str, metric: str, path: Path) -> None:
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=90)
+    atomic_save_png(fig, path)
     plt.close(fig)

@@ -61,3 +61,9 @@ def atomic_write_npz(path, *, compressed: bool = False, **arrays) -> None:
     save = np.savez_compressed if compressed else np.savez
     with atomic_path(path) as tmp, open(tmp, "wb") as fh:
         save(fh, **arrays)
+
+
+def atomic_save_png(fig, path, dpi: int = 90) -> None:
+    """A matplotlib figure to `path` as PNG, atomically (the caller closes the figure)."""
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=dpi)

@@ -4,16 +4,15 @@ the cocotb testbench on Icarus (steady, stalls, a reset mid-sequence on the acti
 idle cycles, resets; a one-LSB-off reference is caught). examples/axis_instance.v, the
 instantiation example of docs/boards.md, lints clean against a generated core."""
 
-import importlib.util
 import json
 import os
 import subprocess
-import sys
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
+from bench import soak
 from hw.gen.manifest import load_manifest
 from hw.random_model import random_model
 from sim import runner
@@ -49,16 +48,7 @@ def test_axis_top_matches_reference_icarus(tmp_path):
     assert steady["latency_min"] == steady["latency_max"] == man.latency
 
 
-def _soak():
-    spec = importlib.util.spec_from_file_location("soak", ROOT / "bench" / "soak.py")
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("soak", mod)
-    spec.loader.exec_module(mod)
-    return mod
-
-
 def test_axis_top_in_the_verilator_harness_exact_and_can_fail(tmp_path):
-    soak = _soak()
     case = replace(soak.make_case(3, 9, 200), cell="gru", layers=1, hidden=5, inputs=3,
                    emit="last", lanes=3, simd=2, storage="memory", idle=0.3, stall=0.3,
                    resets=2, ports="axis")

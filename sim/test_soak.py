@@ -2,30 +2,17 @@
 0 mismatches, and a reference that is one LSB off is reported as a mismatch (the check can
 fail). One Verilator build per model; the negative check reuses the first model's folding."""
 
-import importlib.util
 import re
-import sys
 from dataclasses import replace
-from pathlib import Path
 
 import numpy as np
 
+from bench import soak
 from hw.gen.cli import generate
 from hw.reference import Reference
 
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def _soak():
-    spec = importlib.util.spec_from_file_location("soak", ROOT / "bench" / "soak.py")
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("soak", mod)
-    spec.loader.exec_module(mod)
-    return mod
-
 
 def test_soak_harness_exact_and_can_fail(tmp_path):
-    soak = _soak()
     # a 2-layer GRU emitting every step (wide lanes), an LSTM emitting hidden (an output
     # payload wider than 64 bits: 8 units x 10 bits), both with stalls, idle and resets
     gru = replace(soak.make_case(1, 7, 300), layers=2, hidden=5, inputs=3, emit="every",

@@ -24,7 +24,7 @@ from tqdm import tqdm
 from hw import metrics as hw_metrics
 from hw import modelfile
 from hw.errors import UserError
-from hw.fileio import atomic_path, atomic_write_text
+from hw.fileio import atomic_save_png, atomic_write_text
 from hw.numerics import Fixed, Formats
 
 from . import data, export
@@ -352,6 +352,5 @@ def plot(results: dict, path: Path) -> None:
     fig.suptitle(f"{c['task']} {c['cell']} H{c['hidden']} {c['quant']} {c['mode']}: "
                  f"qat {results['qat']:.4f}, integer {results['integer']:.4f}", fontsize=10)
     fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=90)
+    atomic_save_png(fig, path)
     plt.close(fig)
