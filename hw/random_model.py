@@ -30,7 +30,11 @@ def random_matrix(rng: np.random.Generator, scheme: str, rows: int, cols: int,
 def random_model(*, cell: str = "gru", scheme: str = "ternary", input_size: int = 4,
                  hidden_size: int = 8, num_layers: int = 1, outputs: int | None = 3,
                  activation: str = "pwl", seed: int = 0, formats: Formats | None = None,
-                 levels: int = 3) -> Model:
+                 levels: int = 3, emit: str | None = None) -> Model:
+    """A model with random integers in the contract's formats. `emit`: "hidden" gives a
+    model without a head (whatever `outputs` says); "last" or "every" sets Model.emit."""
+    if emit == "hidden":
+        outputs = None
     rng = np.random.default_rng(seed)
     fmts = Formats() if formats is None else formats
     g, pre = GATES[cell], fmts.preact
@@ -49,7 +53,8 @@ def random_model(*, cell: str = "gru", scheme: str = "ternary", input_size: int 
         head = Head(random_matrix(rng, scheme, outputs, hidden_size, levels),
                     rng.integers(out.min // 8, out.max // 8 + 1, outputs))
     return Model(cell, input_size, hidden_size, activation, fmts, layers, head,
-                 meta={"source": f"random_model(seed={seed})"})
+                 meta={"source": f"random_model(seed={seed})"},
+                 emit=None if emit == "hidden" else emit)
 
 
 def random_inputs(rng: np.random.Generator, model: Model, shape: tuple) -> np.ndarray:

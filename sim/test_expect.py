@@ -10,28 +10,16 @@ from amaranth.lib import data
 from hw.errors import UserError
 from hw.gen.manifest import from_dict, load_manifest, manifest
 from hw.gen.simulate import pack_input, unpack_output
-from hw.gen.top import ModelTop
+from hw.gen.topplan import TopPlan
 from hw.random_model import extreme_inputs, random_inputs, random_model
 from hw.reference import Reference
 from sim.expect import Checker, Item, Mismatch, expected_items
 
 
-def unbuilt_top(model, parallel):
-    """A ModelTop for its manifest and layouts only (never elaborated: no unused warning).
-    Not hw.gen.topplan.TopPlan: the payload layouts that manifest() and these tests read are
-    built by ModelTop itself."""
-    top = ModelTop(model, parallel=parallel)
-    top._MustUse__silence = True
-    top.engine._MustUse__silence = True
-    return top
-
-
 def model_for(emit):
-    m = random_model(cell="lstm", scheme="exponential", input_size=3, hidden_size=4,
-                     num_layers=2, outputs=None if emit == "hidden" else 3, seed=11)
-    if emit != "hidden":
-        m.emit = emit
-    return m
+    """The 2-layer LSTM both beat suites use: with a head of 3 unless `emit` is "hidden"."""
+    return random_model(cell="lstm", scheme="exponential", input_size=3, hidden_size=4,
+                        num_layers=2, emit=emit, seed=11)
 
 
 def test_unclosed_sequence_sends_no_last():
@@ -102,7 +90,7 @@ def test_checker_cut_keeps_what_came():
 @pytest.mark.parametrize("emit", ["hidden", "last"])
 def test_layout_packs_as_the_generator(emit):
     model = model_for(emit)
-    top = unbuilt_top(model, 8)
+    top = TopPlan.of(model, parallel=8)
     man = from_dict(json.loads(json.dumps(manifest(top).as_dict())))
     rng = np.random.default_rng(3)
     # the manifest's layouts (as written and read back) against Amaranth's own packing of the
@@ -127,7 +115,7 @@ def test_layout_packs_as_the_generator(emit):
 def test_manifest_errors_name_the_field(tmp_path):
     with pytest.raises(UserError, match="does not exist"):
         load_manifest(tmp_path / "manifest.json")
-    good = manifest(unbuilt_top(model_for("last"), 4)).as_dict()
+    good = manifest(TopPlan.of(model_for("last"), parallel=4)).as_dict()
     bad = json.loads(json.dumps(good))
     del bad["input"]["fields"]["first"]
     with pytest.raises(UserError, match="input.fields.first is missing"):

@@ -3,6 +3,7 @@ parsing, the CLI's one-line failures, and real YoWASP builds of a tiny model for
 
 import json
 import re
+import subprocess
 import warnings
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from hw.board.build import (
 from hw.board.pll import ecp5_params, ice40_params
 from hw.board.top import BOARDS, BoardTop
 from hw.errors import UserError
+from hw.gen.stat import yosys_command
 from hw.gen.top import ModelTop
 from hw.modelfile import save
 from hw.random_model import random_model
@@ -135,16 +137,32 @@ def test_nextpnr_report_parsing(tmp_path):
         read_report(tmp_path / "absent.json")
 
 
-def test_yosys_flipflop_count_either_column_order():
-    old = "Printing statistics.\n     Number of cells: 9\n     SB_DFFE  3\n     SB_DFFR  4\n" \
-          "     SB_LUT4  2\n"
-    new = "Printing statistics.\n       9 cells\n       3   SB_DFFE\n       4   SB_DFFR\n" \
-          "       2   SB_LUT4\n"
-    assert yosys_flipflops(old) == yosys_flipflops(new) == 7
-    hier = new.replace("Printing statistics.\n", "Printing statistics.\n\n=== top ===\n") + \
-        "\n=== design hierarchy ===\n\n       9 cells\n       3   SB_DFFE\n" \
-        "       4   SB_DFFR\n"
-    assert yosys_flipflops(hier) == 7  # not counted again in the hierarchy totals
+COUNTER_V = """module top(input clk, input en, output [4:0] q, output z);
+  reg [4:0] r = 0;
+  reg [2:0] s = 0;
+  always @(posedge clk) begin
+    if (en) r <= r + 1;
+    s <= {s[1:0], en};
+  end
+  assign q = r;
+  assign z = s[2];
+endmodule
+"""
+
+
+def test_yosys_flipflops_come_from_its_json_statistics(tmp_path):
+    """The build's own statistics command after a real synth_ice40: a 5-bit counter and a
+    3-bit shift register are 8 flip-flops (SB_DFF variants), counted from JSON."""
+    (tmp_path / "top.v").write_text(COUNTER_V)
+    subprocess.run([yosys_command(), "-q", "-p",
+                    f"read_verilog top.v; synth_ice40 -top top; {build_mod.YOSYS_STAT}"],
+                   cwd=tmp_path, check=True, capture_output=True)
+    cells = json.loads((tmp_path / build_mod.STAT).read_text())["modules"]["\\top"]
+    assert any(name.startswith("SB_DFF") for name in cells["num_cells_by_type"])
+    assert yosys_flipflops(tmp_path / build_mod.STAT) == 8
+    (tmp_path / "bad.json").write_text("{}")
+    with pytest.raises(UserError, match="bad.json are missing or malformed"):
+        yosys_flipflops(tmp_path / "bad.json")
 
 
 # ------------------------------------------------------------------ CLI failures

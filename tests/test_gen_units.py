@@ -9,11 +9,12 @@ from amaranth.sim import Simulator
 
 from hw.cell import CellParams
 from hw.gen.activation import activation, segment_table
+from hw.gen.arith import saturate_value, shift_round_value
 from hw.gen.lanes import make_lane_plan
 from hw.gen.pipe import Pipe, Staged
 from hw.gen.plan import make_passes
 from hw.gen.top import ModelTop
-from hw.numerics import Fixed, activation_table
+from hw.numerics import Fixed, activation_table, saturate, shift_round
 from hw.random_model import random_model
 from hw.reference import accumulator_widths
 
@@ -39,6 +40,31 @@ def test_activation_every_input(func, kind, fin, fout):
     bad = np.flatnonzero(np.array(got) != want)
     assert bad.size == 0, (f"x = {bad[0] + fin.min}: expected {want[bad[0]]}, "
                            f"got {got[bad[0]]}")
+
+
+@pytest.mark.parametrize("s", [-2, 0, 1, 3])
+@pytest.mark.parametrize("bits", [4, 6])
+def test_arith_expressions_are_the_numerics_rules(s, bits):
+    """hw/gen/arith's circuit forms of shift_round and saturate against hw.numerics on every
+    8-bit signed input (the rule is written once in hw.numerics; this ties the circuit to it)."""
+    m = Module()
+    x = Signal(signed(8))
+    shifted, clamped = Signal(signed(12)), Signal(signed(bits))
+    m.d.comb += [shifted.eq(shift_round_value(x, s)), clamped.eq(saturate_value(x, bits))]
+    xs = np.arange(-128, 128)
+    got = []
+
+    async def bench(ctx):
+        for v in xs:
+            ctx.set(x, int(v))
+            got.append((ctx.get(shifted), ctx.get(clamped)))
+
+    sim = Simulator(m)
+    sim.add_testbench(bench)
+    sim.run()
+    got = np.array(got)
+    assert np.array_equal(got[:, 0], shift_round(xs, s))
+    assert np.array_equal(got[:, 1], saturate(xs, bits))
 
 
 def test_model_top_checks_parallel():

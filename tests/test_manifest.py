@@ -7,7 +7,8 @@ import pytest
 
 from hw.errors import UserError
 from hw.gen.cli import generate
-from hw.gen.manifest import Manifest, from_dict, load_manifest, save_manifest
+from hw.gen.manifest import Manifest, from_dict, load_manifest, manifest, save_manifest
+from hw.gen.topplan import TopPlan
 from hw.random_model import random_model
 
 
@@ -59,3 +60,12 @@ def test_bad_fields_are_named(man, tmp_path, key, value, message):
     p.write_text(json.dumps(man.as_dict() | {key: value}))
     with pytest.raises(UserError, match=f"{re.escape(str(p))}: {message}"):
         load_manifest(p)
+
+
+def test_a_plan_gives_the_manifest_of_the_top_built_from_it():
+    """manifest(TopPlan) (nothing built) is the manifest generate() writes for the ModelTop
+    built from that plan, field for field."""
+    model = random_model(cell="lstm", input_size=3, hidden_size=5, num_layers=2, outputs=3,
+                         seed=4, emit="every")
+    _, built = generate(model, 8, simd=2)
+    assert manifest(TopPlan.of(model, parallel=8, simd=2)) == built

@@ -85,16 +85,21 @@ def utilisation(log: str) -> dict[str, tuple[int, int]]:
     return out
 
 
-def yosys_flipflops(rpt: str) -> int:
-    """Flip-flop cells in yosys' last statistics (either column order); of the top module
-    only, not again in the "design hierarchy" totals that newer yosys prints after it."""
-    stats = rpt.split("Printing statistics")[-1].split("=== design hierarchy ===")[0]
-    total = 0
-    for a, b in re.findall(r"^\s+(\S+)\s+(\S+)\s*$", stats, re.M):
-        name, count = (a, b) if b.isdigit() else (b, a)
-        if count.isdigit() and re.fullmatch(r"(SB_DFF\w*|TRELLIS_FF|\$_DFF\w*)", name):
-            total += int(count)
-    return total
+# yosys' statistics after synthesis as data (the top module's cells by type), for the
+# flip-flop count on families whose nextpnr report has no flip-flop cell (iCE40 logic cells
+# hold a LUT and a flip-flop together)
+STAT = "top.stat.json"
+YOSYS_STAT = f"tee -q -o {STAT} stat -json"
+FLIPFLOP_CELL = re.compile(r"(SB_DFF\w*|TRELLIS_FF|\$_DFF\w*)")
+
+
+def yosys_flipflops(path: Path, top: str = "top") -> int:
+    """Flip-flop cells of the top module in yosys' `stat -json` output at `path`."""
+    try:
+        cells = json.loads(Path(path).read_text())["modules"][f"\\{top}"]["num_cells_by_type"]
+        return sum(int(n) for name, n in cells.items() if FLIPFLOP_CELL.fullmatch(name))
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
+        raise UserError(f"yosys' statistics {path} are missing or malformed ({e})") from None
 
 
 def read_report(path: Path) -> tuple[dict[str, tuple[int, int]], float | None]:
@@ -186,7 +191,7 @@ def build(model, *, board: Board, parallel, clock_hz: float, baud: int, out_dir:
     if fmax is None:
         raise UserError(f"nextpnr reported no Fmax for the sync clock; see {out_dir / 'top.tim'}")
     ff = use.get(board.ff_cell, (0, 0))[0] if board.ff_cell else \
-        yosys_flipflops((out_dir / "top.rpt").read_text())
+        yosys_flipflops(out_dir / STAT)
     bit = out_dir / f"top.{board.bitstream_ext}"
     clock_mhz = top.clock_hz / 1e6
     return BuildResult(
@@ -241,7 +246,7 @@ def _run_tools(top, board: Board, out_dir: Path, synth: str, seed: int, t0: floa
     platform = board.platform()  # a platform builds once
     if out_dir.exists():
         shutil.rmtree(out_dir)
-    extra = {"script_after_synth": script_after_synth} if script_after_synth else {}
+    extra = {"script_after_synth": f"{script_after_synth}\n{YOSYS_STAT}".strip()}
     pnr = f"--timing-allow-fail --seed {seed} --report {REPORT}"
     if board.family == "ecp5":
         # router2: router1 took over an hour on the GRU 752 at 36 x 16 lanes (29k LUTs,

@@ -9,8 +9,9 @@ from __future__ import annotations
 from amaranth.hdl import Cat, Const, Mux, Value, signed
 
 
-def shift_round(v: Value, s: int) -> Value:
-    """floor((v + 2**(s-1)) / 2**s) for s > 0 (an add and an arithmetic shift); s < 0 appends
+def shift_round_value(v: Value, s: int) -> Value:
+    """hw.numerics.shift_round as an Amaranth expression:
+    floor((v + 2**(s-1)) / 2**s) for s > 0 (an add and an arithmetic shift); s < 0 appends
     zero bits."""
     if s > 0:
         return (v + Const(1 << (s - 1))) >> s
@@ -32,11 +33,6 @@ def saturate_value(v: Value, bits: int) -> Value:
     fits = (top == 0) | (top == (1 << len(top)) - 1)
     return Mux(fits, v[:bits], Mux(v[-1], Const(lo, signed(bits)), Const(hi, signed(bits))))[
         :bits].as_signed()
-
-
-def mul_round(a: Value, b: Value, frac_a: int, frac_b: int, frac_out: int) -> Value:
-    """The exact product a*b rounded half up to frac_out fraction bits (no saturation)."""
-    return shift_round(a * b, frac_a + frac_b - frac_out)
 
 
 def clamp(v: Value, lo: int, hi: int, bits: int) -> Value:

@@ -15,15 +15,15 @@ from amaranth.lib.wiring import In, Out
 
 from ..cell import CellParams
 from .activation import activation
-from .arith import saturate_value, shift_round
+from .arith import saturate_value, shift_round_value
 from .pipe import Pipe, Staged
 
 
 def _round(pipe: Pipe, v: Staged, s: int, name: str) -> Staged:
-    """shift_round as a stage when it adds (s > 0), as wiring otherwise."""
+    """shift_round_value as a stage when it adds (s > 0), as wiring otherwise."""
     if s > 0:
-        return pipe.op(lambda x: shift_round(x, s), v, name=name)
-    return pipe.comb(lambda x: shift_round(x, s), v)
+        return pipe.op(lambda x: shift_round_value(x, s), v, name=name)
+    return pipe.comb(lambda x: shift_round_value(x, s), v)
 
 
 def datapath(pipe: Pipe, p: CellParams, pre: list[Staged], h_at, c_at):
@@ -55,10 +55,8 @@ def datapath(pipe: Pipe, p: CellParams, pre: list[Staged], h_at, c_at):
                  2 * fs.frac - fc.frac, "ir")
     c_new = pipe.op(lambda a, b: saturate_value(a + b, fc.bits), fcp, igp, name="cnew")
     sh = fc.frac - fp.frac
-    if sh > 0:
-        c_in = pipe.op(lambda v: saturate_value(shift_round(v, sh), fp.bits), c_new, name="cin")
-    else:
-        c_in = pipe.op(lambda v: saturate_value(shift_round(v, sh), fp.bits), c_new, name="cin")
+    c_in = pipe.op(lambda v: saturate_value(shift_round_value(v, sh), fp.bits), c_new,
+                   name="cin")
     tc = act("tanh", c_in)
     h_new = pipe.op(lambda v: saturate_value(v, fs.bits),
                     _round(pipe, pipe.op(lambda a, b: a * b, og, tc, name="omul"), fs.frac,

@@ -27,6 +27,7 @@ from ..fileio import atomic_write_text
 from .axis import NATIVE, PORT_STYLES
 from .fit import roofline
 from .top import ModelTop
+from .topplan import TopPlan
 
 TOP, CLOCK, RESET = "top", "clk", "rst"
 EMITS = ("hidden", "last", "every")
@@ -179,7 +180,7 @@ def _stream(prefix: str, layout, elem_bits: int, elem_count: int, signed_data: b
     return Stream(f"{prefix}__valid", f"{prefix}__ready", f"{prefix}__payload", layout.size, fs)
 
 
-def streams(top: ModelTop) -> tuple[Stream, Stream]:
+def streams(top: ModelTop | TopPlan) -> tuple[Stream, Stream]:
     """The top's input and output payload layouts (what the manifest writes, and what
     hw.gen.simulate packs and unpacks beats with)."""
     model = top.model
@@ -187,10 +188,12 @@ def streams(top: ModelTop) -> tuple[Stream, Stream]:
             _stream("o", top.out_layout, top.out_bits, top.out_count, True))
 
 
-def manifest(top: ModelTop, device=None) -> Manifest:
-    """`device` (hw.gen.fit.Device): the board the roofline figures refer to, at its clock."""
+def manifest(top: ModelTop | TopPlan, device=None) -> Manifest:
+    """`top`: a ModelTop (either engine), or the TopPlan a time-multiplexed one is built from
+    (the same manifest, nothing built). `device` (hw.gen.fit.Device): the board the roofline
+    figures refer to, at its clock."""
     model = top.model
-    tp = getattr(top, "tp", None)
+    tp = top if isinstance(top, TopPlan) else getattr(top, "tp", None)
     extra = {}
     if tp is not None:
         extra = {"placement": tp.placement.as_dict(),

@@ -108,13 +108,7 @@ class ModelTop(wiring.Component):
                                  info_ram_style=tp.ram_style(*mems["rowinfo"], rom=True))
         self.h_words = -(-model.hidden_size // self.simd)  # words a bank of each h memory
         self.x_chunks = -(-I // self.simd)
-        self.in_layout = data.StructLayout({
-            "data": data.ArrayLayout(signed(f["input"].bits), I), "first": 1, "last": 1})
-        fields = {"data": data.ArrayLayout(signed(tp.out_bits), tp.out_count)}
-        if self.emit != "hidden":
-            fields["argmax"] = unsigned(tp.argmax_bits)
-        fields["last"] = 1
-        self.out_layout = data.StructLayout(fields)
+        self.in_layout, self.out_layout = tp.in_layout, tp.out_layout
         super().__init__({"i": In(stream.Signature(self.in_layout)),
                           "o": Out(stream.Signature(self.out_layout))})
 

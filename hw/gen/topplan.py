@@ -8,8 +8,9 @@ the benches read it without building a circuit.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
+
+from amaranth.lib import data
 
 from ..cell import CellParams
 from ..modelfile import Model
@@ -17,6 +18,7 @@ from ..reference import default_emit
 from .cell import cell_timing
 from .engine import EngineTiming
 from .lanes import LanePlan, RowHalves, make_lane_plan
+from .payload import argmax_bits, input_layout, output_layout, output_shape
 from .plan import ACTIVATIONS, ELEMENTWISE, UNIT_ROWS, Pass, make_passes, uses_multipliers
 
 STORAGES = ("memory", "registers")
@@ -106,17 +108,20 @@ class TopPlan:
                               bank_depth=placement.bank_depth)
         cell = CellParams.of(model)
         latency, h_stage, c_stage = cell_timing(cell)
-        f = model.formats
-        if emit == "hidden":
-            n, width = model.hidden_size, f["state"].bits
-        else:
-            n, width = model.head.weight.shape[0], f["output"].bits
+        n, width = output_shape(model, emit)
         # the argmax: a registered comparator tree when every step emits, a scan of one
         # comparison a cycle (fewer registers) when only a sequence's last step does
         cycles = {"hidden": 0, "last": n + 1, "every": (n - 1).bit_length()}[emit]
         return cls(model, storage, placement, emit, tuple(passes), plan, EngineTiming.of(plan),
-                   cell, latency, h_stage, c_stage, n, width,
-                   max(1, math.ceil(math.log2(n))), cycles)
+                   cell, latency, h_stage, c_stage, n, width, argmax_bits(n), cycles)
+
+    @property
+    def in_layout(self) -> data.StructLayout:
+        return input_layout(self.model)
+
+    @property
+    def out_layout(self) -> data.StructLayout:
+        return output_layout(self.model, self.emit)
 
     @property
     def parallel(self) -> int:

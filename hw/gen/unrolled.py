@@ -13,7 +13,7 @@ from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..reference import width_for
-from .arith import saturate_value, shift_round
+from .arith import saturate_value, shift_round_value
 from .plan import Pass, col_formats
 
 
@@ -33,7 +33,7 @@ def engine_ports(passes: list[Pass], vec_bits: int, vec_len: int, res_bits: int,
 
 def finalize(acc, p: Pass):
     """The contract's preact(): round half up from F to the output fraction, saturate."""
-    return saturate_value(shift_round(acc, p.shift), p.out.bits)
+    return saturate_value(shift_round_value(acc, p.shift), p.out.bits)
 
 
 def has_split(passes: list[Pass]) -> bool:

@@ -11,9 +11,7 @@ and the tests measure them.
 
 from __future__ import annotations
 
-import math
-
-from amaranth.hdl import Module, Signal, signed, unsigned
+from amaranth.hdl import Module, Signal, signed
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -21,6 +19,7 @@ from ..cell import CellParams
 from ..modelfile import Model
 from ..reference import default_emit
 from .outbeat import output_register
+from .payload import input_layout, output_layout, output_shape
 from .plan import ACTIVATIONS, ELEMENTWISE, UNIT_ROWS, make_passes
 from .state import RegisterState
 from .unrolled import UnrolledEngine
@@ -90,18 +89,9 @@ class UnrolledTop(wiring.Component):
                                                       else 0)),
         })
 
-        self.in_layout = data.StructLayout({
-            "data": data.ArrayLayout(signed(f.input.bits), I), "first": 1, "last": 1})
-        if self.emit == "hidden":
-            n, width = H, f.state.bits
-        else:
-            n, width = model.head.weight.shape[0], f.output.bits
-        self.out_count, self.out_bits = n, width
-        fields = {"data": data.ArrayLayout(signed(width), n)}
-        if self.emit != "hidden":
-            fields["argmax"] = unsigned(max(1, math.ceil(math.log2(n))))
-        fields["last"] = 1
-        self.out_layout = data.StructLayout(fields)
+        self.in_layout = input_layout(model)
+        self.out_count, self.out_bits = output_shape(model, self.emit)
+        self.out_layout = output_layout(model, self.emit)
         self._signature = {"i": In(stream.Signature(self.in_layout)),
                            "o": Out(stream.Signature(self.out_layout))}
 
