@@ -52,11 +52,17 @@ def test_activation_lookup_is_hw_activate_with_a_smooth_gradient():
 
 
 def _trained(cell, quant, layers=1, activation="pwl", steps=4, seed=0, hidden=6, inputs=5,
-             rule="glorot"):
-    """A small hardware-mode net after a few training steps (weights away from their init)."""
+             rule="glorot", row_gain="none"):
+    """A small hardware-mode net after a few training steps (weights away from their init;
+    learned row gains start spread over -2..2 so that rows differ)."""
     torch.manual_seed(seed)
     net = Net(cell=cell, input_size=inputs, hidden=hidden, layers=layers, outputs=4,
-              quant=quant, mode="hardware", activation=activation, levels=4, level_rule=rule)
+              quant=quant, mode="hardware", activation=activation, levels=4, level_rule=rule,
+              row_gain=row_gain)
+    with torch.no_grad():
+        for name, p in net.named_parameters():
+            if name.endswith("_gain"):
+                p.uniform_(-2.4, 2.4)
     opt = torch.optim.Adam(net.parameters(), lr=0.05)
     for _ in range(steps):
         x = torch.randn(16, 7, inputs).clamp(-2, 1.9).mul(64).round().div(64)
@@ -74,18 +80,23 @@ class _Digits:  # a task without an input transform, for export
 
 
 @pytest.mark.parametrize("cell", list(CELLS))
-@pytest.mark.parametrize("quant,layers,activation,rule", [
-    ("ternary", 1, "pwl", "glorot"), ("binary-stoch", 2, "hard", "glorot"),
-    ("pow2-ternary", 1, "hard", "glorot"), ("exponential", 2, "pwl", "glorot"),
-    ("exponential-stoch", 1, "pwl", "glorot"), ("int4", 1, "pwl", "glorot"),
-    ("int8", 1, "hard", "glorot"), ("float", 1, "pwl", "glorot"),
-    ("ternary-stoch", 1, "hard", "glorot"), ("binary", 1, "pwl", "glorot"),
-    ("ternary", 2, "pwl", "fit"), ("pow2-ternary", 1, "pwl", "fit"),
+@pytest.mark.parametrize("quant,layers,activation,rule,gain", [
+    ("ternary", 1, "pwl", "glorot", "none"), ("binary-stoch", 2, "hard", "glorot", "none"),
+    ("pow2-ternary", 1, "hard", "glorot", "none"), ("exponential", 2, "pwl", "glorot", "none"),
+    ("exponential-stoch", 1, "pwl", "glorot", "none"), ("int4", 1, "pwl", "glorot", "none"),
+    ("int8", 1, "hard", "glorot", "none"), ("float", 1, "pwl", "glorot", "none"),
+    ("ternary-stoch", 1, "hard", "glorot", "none"), ("binary", 1, "pwl", "glorot", "none"),
+    ("ternary", 2, "pwl", "fit", "none"), ("pow2-ternary", 1, "pwl", "fit", "none"),
+    ("ternary", 2, "pwl", "glorot", "learned"), ("exponential", 1, "hard", "glorot", "learned"),
 ])
 def test_hardware_mode_equals_the_reference_on_every_integer(cell, quant, layers, activation,
-                                                             rule):
-    net = _trained(cell, quant, layers, activation, seed=layers, rule=rule)
+                                                             rule, gain):
+    net = _trained(cell, quant, layers, activation, seed=layers, rule=rule, row_gain=gain)
     model = export.to_model(net, _Digits())
+    if gain == "learned":  # per-row exponents that differ within a matrix, stored as such
+        m = model.layers[0].w_hh
+        assert m.scheme == ("pow2-ternary" if quant == "ternary" else quant)
+        assert len(np.unique(m.scale)) >= 3
     rng = np.random.default_rng(3)
     xs = random_inputs(rng, model, (40, 9))  # the format's extremes mixed in: saturation paths
     x = torch.from_numpy(xs / model.formats.input.one)
@@ -115,10 +126,13 @@ def test_hardware_mode_emits_every_step_and_honours_lengths():
 
 
 @pytest.mark.parametrize("cell", list(CELLS))
-def test_hardware_mode_trains_every_parameter(cell):
+@pytest.mark.parametrize("gain", ["none", "learned"])
+def test_hardware_mode_trains_every_parameter(cell, gain):
+    """Every parameter gets a gradient, the learned row gains included."""
     torch.manual_seed(0)  # (a head whose ternary codes are all 0 would pass no gradient back)
     net = Net(cell=cell, input_size=3, hidden=4, layers=2, outputs=2, quant="ternary",
-              mode="hardware")
+              mode="hardware", row_gain=gain)
+    assert any(n.endswith("_gain") for n, _ in net.named_parameters()) == (gain == "learned")
     x = torch.randint(-64, 64, (8, 5, 3)).double() / 64
     torch.nn.functional.cross_entropy(net(x).float(), torch.randint(0, 2, (8,))).backward()
     for name, p in net.named_parameters():

@@ -107,12 +107,16 @@ def test_init_ptq_starts_from_the_given_model_exactly(tmp_path):
     assert res["float"] == pytest.approx(acc, abs=0.5 / len(y))
 
 
-@pytest.mark.parametrize("cell,layers", [("LSTM", 2), ("RNN", 1)])
-def test_init_then_qat_fine_tuning(tmp_path, cell, layers):
+@pytest.mark.parametrize("cell,layers,gain", [("LSTM", 2, "none"), ("RNN", 1, "none"),
+                                             ("GRU", 1, "learned")])
+def test_init_then_qat_fine_tuning(tmp_path, cell, layers, gain):
+    """A plain torch model starts QAT (its state dict has no row gains: they start at 0)."""
     _, path = _plain_digits(tmp_path, cell, layers)
     out = tmp_path / "r"
-    assert main([*TINY, "--init", str(path), "--quant", "pow2-ternary", "--out", str(out)]) == 0
+    assert main([*TINY, "--init", str(path), "--quant", "pow2-ternary", "--row-gain", gain,
+                 "--out", str(out)]) == 0
     res = json.loads((out / "train.json").read_text())
+    assert res["config"]["row_gain"] == gain
     assert res["config"]["cell"] == cell.lower() and res["config"]["layers"] == layers
     assert res["integer"] == res["qat"] and [e["phase"] for e in res["epochs"]] == ["qat"]
 

@@ -122,3 +122,13 @@ def test_input_scale_range_uses_the_whole_input_format_without_saturating(tmp_pa
 def test_input_scale_is_checked(tmp_path, capsys):
     assert main([*TINY, "--input-scale", "minmax", "--out", str(tmp_path / "r")]) == 2
     assert "--input-scale 'minmax' is not one of std, range" in capsys.readouterr().err
+
+
+def test_row_gain_is_checked(tmp_path, capsys):
+    assert main([*TINY, "--row-gain", "yes", "--out", str(tmp_path / "r")]) == 2
+    assert "--row-gain 'yes' is not one of none, learned" in capsys.readouterr().err
+    assert main([*TINY, "--quant", "binary", "--row-gain", "learned",
+                 "--out", str(tmp_path / "r")]) == 2
+    assert capsys.readouterr().err == ("error: --row-gain learned applies to ternary, "
+                                       "pow2-ternary, exponential, not --quant binary\n")
+    assert not (tmp_path / "r").exists()

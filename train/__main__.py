@@ -45,6 +45,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--lr-scale",
                    help="none (default) or level: the shadow weights' learning rate divided by "
                         "their Glorot level, as BinaryConnect's code")
+    p.add_argument("--row-gain",
+                   help="none (default) or learned: each weight row learns a power-of-two gain "
+                        "(ternary, pow2-ternary, exponential; ternary is then stored as "
+                        "pow2-ternary, one shift per row in hardware)")
     p.add_argument("--epochs", type=int, help="training epochs (default per task)")
     p.add_argument("--lr", type=float, help="Adam learning rate (default per task)")
     p.add_argument("--batch", type=int, help="batch size (default per task)")

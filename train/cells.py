@@ -29,6 +29,11 @@ from .ste import Activation, round_to, saturate_real, straight, to_format
 MODES = ("weights", "hardware")
 LR_SCALES = ("none", "level")  # Net.param_groups
 LEVEL_LR_SCHEMES = ("binary", "ternary", "pow2-ternary")
+ROW_GAINS = ("none", "learned")
+# schemes a learned power-of-two gain per row applies to; ternary codes with per-row exponents
+# are stored as pow2-ternary (binary has one scale per matrix and no per-row twin)
+GAIN_SCHEMES = {"ternary": "pow2-ternary", "pow2-ternary": "pow2-ternary",
+                "exponential": "exponential"}
 F64 = torch.float64
 
 
@@ -48,19 +53,57 @@ class QuantMixin:
         self.quant, self.mode, self.levels = quant, mode, levels
         self.formats = Formats.from_pairs(formats)
 
+    def _add_gains(self, row_gain: str) -> None:
+        """`learned`: a log2 gain per row of every weight matrix (parameter NAME_gain, from 0),
+        rounded to an integer in the forward pass (gradient straight through) and added to the
+        row's exponent: a per-row power-of-two scale that the model file stores as is."""
+        if row_gain not in ROW_GAINS:
+            raise ValueError(f"row gain must be one of {', '.join(ROW_GAINS)}, not {row_gain!r}")
+        self.row_gain = row_gain
+        if row_gain == "learned":
+            for name in self._exp:
+                rows = getattr(self, name).shape[0]
+                self.register_parameter(f"{name}_gain", nn.Parameter(torch.zeros(rows)))
+
+    def gain_exponents(self, name: str) -> torch.Tensor | None:
+        """The rounded per-row gains (a float tensor with a straight-through gradient), or None
+        where this quantizer takes no gain (float, intN, binary) or gains are off."""
+        if getattr(self, "row_gain", "none") != "learned" or \
+                Q.scheme_of(self.quant) not in GAIN_SCHEMES:
+            return None
+        g = getattr(self, f"{name}_gain")
+        return straight(g, torch.round(g))
+
+    def scheme(self) -> str:
+        """The model file scheme of this module's matrices."""
+        scheme = Q.scheme_of(self.quant)
+        return GAIN_SCHEMES[scheme] if getattr(self, "row_gain", "none") == "learned" and \
+            scheme in GAIN_SCHEMES else scheme
+
     def codes(self, name: str, training: bool = False):
-        """(codes, per-row exponents) of weight `name`; deterministic unless training."""
-        return Q.quantize(getattr(self, name), self.quant, exp=self._exp[name], levels=self.levels,
-                          stochastic=training, rule=self.level_rule)
+        """(codes, per-row exponents) of weight `name`, learned row gains included;
+        deterministic unless training."""
+        codes, scale = Q.quantize(getattr(self, name), self.quant, exp=self._exp[name],
+                                  levels=self.levels, stochastic=training, rule=self.level_rule)
+        g = self.gain_exponents(name)
+        if g is not None:
+            scale = scale + g.detach().to(scale.dtype)
+        return codes, scale
 
     def qweight(self, name: str, dtype=None) -> torch.Tensor:
-        """The weight the forward pass uses (gradient straight through to the shadow weight)."""
+        """The weight the forward pass uses (gradient straight through to the shadow weight;
+        to a row gain through its power of two)."""
         w = getattr(self, name)
         dtype = dtype or w.dtype
         if self.quant == "float" and self.mode == "weights":
             return w.to(dtype)
-        codes, scale = self.codes(name, self.training)
-        return straight(w, Q.values(codes, scale, Q.scheme_of(self.quant), dtype)).to(dtype)
+        codes, scale = Q.quantize(w, self.quant, exp=self._exp[name], levels=self.levels,
+                                  stochastic=self.training, rule=self.level_rule)
+        v = straight(w, Q.values(codes, scale, Q.scheme_of(self.quant), dtype)).to(dtype)
+        g = self.gain_exponents(name)
+        if g is None:
+            return v
+        return v * torch.pow(2.0, g.to(dtype))[:, None]
 
     def init_shadow_(self) -> None:
         """Shift schemes start uniform in +-level (the Glorot bound as a power of two), as in
@@ -86,7 +129,7 @@ class QuantRecurrent(QuantMixin, nn.Module):
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, *,
                  quant: str = "float", mode: str = "weights", activation: str = "pwl",
                  levels: int = 7, formats: Formats | dict | None = None, level_shift: int = 0,
-                 level_rule: str = "glorot"):
+                 level_rule: str = "glorot", row_gain: str = "none"):
         super().__init__()
         for what, v in (("input size", input_size), ("hidden size", hidden_size),
                         ("number of layers", num_layers)):
@@ -110,12 +153,16 @@ class QuantRecurrent(QuantMixin, nn.Module):
         self.sig = Activation("sigmoid", activation, f.preact, f.state)
         self.tanh = Activation("tanh", activation, f.preact, f.state)
         self.reset_parameters()
+        self._add_gains(row_gain)
 
     def reset_parameters(self) -> None:
         bound = 1.0 / math.sqrt(self.hidden_size)  # torch.nn.RNNBase's init
         for p in self.parameters():
             nn.init.uniform_(p, -bound, bound)
         self.init_shadow_()
+        for name in self._exp:
+            if hasattr(self, f"{name}_gain"):
+                nn.init.zeros_(getattr(self, f"{name}_gain"))
 
     def layer_params(self, k: int, dtype=None):
         return (self.qweight(f"weight_ih_l{k}", dtype), self.qweight(f"weight_hh_l{k}", dtype),
@@ -327,7 +374,7 @@ class QuantLinear(QuantMixin, nn.Module):
 
     def __init__(self, in_features: int, out_features: int, *, quant: str = "float",
                  mode: str = "weights", levels: int = 7, formats: Formats | dict | None = None,
-                 level_shift: int = 0, level_rule: str = "glorot"):
+                 level_shift: int = 0, level_rule: str = "glorot", row_gain: str = "none"):
         super().__init__()
         self._setup(quant, mode, levels, formats)
         self.level_rule = Q.check_rule(level_rule)
@@ -335,6 +382,7 @@ class QuantLinear(QuantMixin, nn.Module):
         self.weight, self.bias = lin.weight, lin.bias
         self._exp = {"weight": Q.glorot_exponent(in_features, out_features) + level_shift}
         self.init_shadow_()
+        self._add_gains(row_gain)
 
     def forward(self, h: torch.Tensor) -> torch.Tensor:
         if self.mode == "weights":
@@ -352,12 +400,12 @@ class Net(nn.Module):
                  outputs: int | None = None, emit: str = "last", quant: str = "float",
                  mode: str = "weights", activation: str = "pwl", levels: int = 7,
                  formats: Formats | dict | None = None, level_shift: int = 0,
-                 level_rule: str = "glorot"):
+                 level_rule: str = "glorot", row_gain: str = "none"):
         super().__init__()
         if cell not in CELLS:
             raise ValueError(f"cell must be one of {', '.join(CELLS)}, not {cell!r}")
         kw = dict(quant=quant, mode=mode, levels=levels, formats=formats, level_shift=level_shift,
-                  level_rule=level_rule)
+                  level_rule=level_rule, row_gain=row_gain)
         self.rnn = CELLS[cell](input_size, hidden, layers, activation=activation, **kw)
         self.head = QuantLinear(hidden, outputs, **kw) if outputs else None
         self.emit = emit if outputs else "hidden"

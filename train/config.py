@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass, field, fields
 from hw.errors import UserError
 from hw.numerics import ACTIVATION_KINDS, Formats
 
-from .cells import CELLS, LR_SCALES, MODES
+from .cells import CELLS, GAIN_SCHEMES, LR_SCALES, MODES, ROW_GAINS
 from .data import TASKS
 from .quantizers import LEVEL_RULES, QUANTIZERS
 
@@ -43,6 +43,7 @@ class Config:
     level_shift: int | None = None  # binary/ternary level: Glorot bound (pow2) times 2**shift
     level_rule: str = "glorot"  # binary/ternary/pow2-ternary level: glorot, or fit to the weights
     lr_scale: str | None = None  # level: binary/ternary shadow weights' lr / their Glorot level
+    row_gain: str = "none"  # learned: a power-of-two gain per weight row (train/cells.py)
     epochs: int | None = None
     lr: float | None = None
     batch: int | None = None
@@ -79,6 +80,10 @@ class Config:
         choice("input_scale", INPUT_SCALES)
         choice("level_rule", LEVEL_RULES)
         choice("lr_scale", LR_SCALES)
+        choice("row_gain", ROW_GAINS)
+        if self.row_gain != "none" and self.quant.removesuffix("-stoch") not in GAIN_SCHEMES:
+            raise UserError(f"--row-gain {self.row_gain} applies to "
+                            f"{', '.join(GAIN_SCHEMES)}, not --quant {self.quant}")
         for name, lo, hi in (("hidden", 1, 4096), ("layers", 1, 16), ("levels", 1, 15),
                              ("epochs", 1, 100000), ("batch", 1, 1 << 20), ("threads", 1, 256),
                              ("seq_len", 2, 1 << 20), ("ptq_finetune", 0, 100000),

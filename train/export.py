@@ -27,7 +27,7 @@ MAX_ACC_BITS = 52  # every accumulator exact in float64 (hardware mode) and int6
 def _matrix(mod, name: str) -> Matrix:
     with torch.no_grad():
         codes, scale = mod.codes(name)
-    scheme = Q.scheme_of(mod.quant)
+    scheme = mod.scheme()
     return Matrix(scheme, codes.cpu().numpy().astype(np.int64),
                   scale.cpu().numpy().astype(np.int64),
                   mod.levels if scheme == "exponential" else 1)

@@ -69,7 +69,7 @@ def make_net(cfg: Config, task: data.Task, quant: str, mode: str) -> Net:
     return Net(cell=cfg.cell, input_size=task.input_size, hidden=cfg.hidden, layers=cfg.layers,
                outputs=len(task.classes), emit=task.emit, quant=quant, mode=mode,
                activation=cfg.activation, levels=cfg.levels, level_shift=cfg.level_shift,
-               level_rule=cfg.level_rule,
+               level_rule=cfg.level_rule, row_gain=cfg.row_gain,
                formats={k: tuple(v) for k, v in cfg.formats.items()})
 
 
@@ -223,8 +223,10 @@ def run(cfg: Config, out, *, resume: bool = False, progress: bool = True) -> dic
         elif ph["fresh"]:
             torch.manual_seed(_epoch_seed(cfg, pi, 10**6))
             net = make_net(cfg, task, ph["quant"], ph["mode"])
-            if init is not None:
-                net.load_state_dict(init.state)
+            if init is not None:  # a plain torch model has no row gains: they start at 0
+                missing, _ = net.load_state_dict(init.state, strict=False)
+                if any(not k.endswith("_gain") for k in missing):
+                    net.load_state_dict(init.state)  # the usual error for the others
         else:  # post-training quantization of the float model, then fine-tuning
             net = _ptq(cfg, task, net, state, inputs)
         opt = torch.optim.Adam(net.param_groups(cfg.lr_scale), lr=ph["lr"])
