@@ -90,7 +90,7 @@ class BoardCore(wiring.Component):
         m.d.comb += [fifo.w_data.eq(urx.o.payload), fifo.w_en.eq(urx.o.valid),
                      urx.o.ready.eq(fifo.w_rdy)]
         # a register between the FIFO's block RAM and the decoder: the decoder's logic starts
-        # from a register (one byte every other cycle at most, far above the line rate)
+        # from a register (one byte every third cycle at most, far above the line rate)
         held, full = Signal(RxEntry.size), Signal()
         m.d.comb += [fifo.r_en.eq(~full), dec.i.payload.eq(held), dec.i.valid.eq(full)]
         with m.If(dec.i.ready):

@@ -65,17 +65,44 @@ class FrameDecoder(wiring.Component):
             m.d.comb += self.step.payload.data[k].eq(payload[lo:lo + self.bits])
         m.d.comb += [self.step.payload.first.eq(type_[0]), self.step.payload.last.eq(type_[1])]
 
-        # comparisons of the counter and the frame, registered: the decoder takes an entry at
-        # most every other cycle (`rested`), so these are up to date when the next one comes
+        # comparisons of the counter and the frame, registered, and from them the verdict an
+        # END byte would get now, registered again: the decoder takes an entry at most every
+        # third cycle (`rested`; UART bytes come hundreds of cycles apart), so both are up to
+        # date when the next entry comes, and an END only applies the verdict (a short path)
         is0, is1, is2, is_full, in_body, not_over = (Signal(), Signal(), Signal(), Signal(),
                                                       Signal(), Signal())
         is_step, is_info, crc_ok = Signal(), Signal(), Signal()
-        rested = Signal(init=1)
-        m.d.sync += rested.eq(~(self.i.valid & self.i.ready))
+        gap = Signal(range(3))  # cycles still to rest after the last entry taken
+        rested = Signal()
+        m.d.comb += rested.eq(gap == 0)
+        with m.If(self.i.valid & self.i.ready):
+            m.d.sync += gap.eq(2)
+        with m.Elif(~rested):
+            m.d.sync += gap.eq(gap - 1)
         m.d.sync += [is0.eq(count == 0), is1.eq(count == 1), is2.eq(count == 2),
                      is_full.eq(count == P + 2), in_body.eq(count <= P),
                      not_over.eq(count != P + 3), is_step.eq(type_[2:] == p.T_STEP >> 2),
                      is_info.eq(type_ == p.T_INFO), crc_ok.eq(crc.match_detected)]
+        # the verdict: where an END goes (STAY: an empty frame, the leading END of the next
+        # one) and the reply it queues
+        STAY, STEP, REPLY, ERROR = range(4)
+        go, go_code = Signal(2), Signal(8)
+        with m.If(bad_escape | esc):
+            m.d.sync += [go.eq(ERROR), go_code.eq(p.T_ERROR | p.E_ESCAPE)]
+        with m.Elif(bad_line):
+            m.d.sync += [go.eq(ERROR), go_code.eq(p.T_ERROR | p.E_LINE)]
+        with m.Elif(is0):
+            m.d.sync += [go.eq(STAY), go_code.eq(0)]
+        with m.Elif(~crc_ok | is1):
+            m.d.sync += [go.eq(ERROR), go_code.eq(p.T_ERROR | p.E_CRC)]
+        with m.Elif(is_step & is_full):
+            m.d.sync += [go.eq(STEP), go_code.eq(0)]
+        with m.Elif(is_info & is2):
+            m.d.sync += [go.eq(REPLY), go_code.eq(p.T_INFO)]
+        with m.Elif(is_step | is_info):
+            m.d.sync += [go.eq(ERROR), go_code.eq(p.T_ERROR | p.E_LENGTH)]
+        with m.Else():
+            m.d.sync += [go.eq(ERROR), go_code.eq(p.T_ERROR | p.E_TYPE)]
 
         byte = Signal(8)  # the unescaped byte of this entry
         m.d.comb += [crc.data.eq(byte), crc.start.eq(is0 & self.i.valid & rested)]
@@ -100,34 +127,14 @@ class FrameDecoder(wiring.Component):
                                 m.next = "ERROR"
                         with m.Case(RxKind.BYTE):
                             with m.If(entry.data == p.END):
-                                m.d.sync += restart()
-                                with m.If(bad_escape | esc):
-                                    m.d.sync += queue(p.T_ERROR | p.E_ESCAPE)
-                                    m.next = "ERROR"
-                                with m.Elif(bad_line):
-                                    m.d.sync += queue(p.T_ERROR | p.E_LINE)
-                                    m.next = "ERROR"
-                                with m.Elif(is0):
-                                    pass  # an empty frame: the leading END of the next one
-                                with m.Elif(~crc_ok | is1):
-                                    m.d.sync += queue(p.T_ERROR | p.E_CRC)
-                                    m.next = "ERROR"
-                                with m.Elif(is_step):
-                                    with m.If(is_full):
+                                m.d.sync += restart() + [queue(go_code)]
+                                with m.Switch(go):
+                                    with m.Case(STEP):
                                         m.next = "STEP"
-                                    with m.Else():
-                                        m.d.sync += queue(p.T_ERROR | p.E_LENGTH)
-                                        m.next = "ERROR"
-                                with m.Elif(is_info):
-                                    with m.If(is2):
-                                        m.d.sync += queue(p.T_INFO)
+                                    with m.Case(REPLY):
                                         m.next = "REPLY"
-                                    with m.Else():
-                                        m.d.sync += queue(p.T_ERROR | p.E_LENGTH)
+                                    with m.Case(ERROR):
                                         m.next = "ERROR"
-                                with m.Else():
-                                    m.d.sync += queue(p.T_ERROR | p.E_TYPE)
-                                    m.next = "ERROR"
                             with m.Elif((entry.data == p.ESC) & ~esc):
                                 m.d.sync += esc.eq(1)
                             with m.Else():
