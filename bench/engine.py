@@ -1,7 +1,7 @@
 """The engine's figures on a board, from one run: throughput, Fmax, LUTs against int8, the
 roofline fraction, cycles against the engine's own bound.
 
-    .venv/bin/python -m bench.engine --board icebreaker [--run build/demo/run]
+    .venv/bin/python -m bench.engine --board icebreaker [--run build/demo/run] [--placements 5]
     .venv/bin/python -m bench.engine --board ulx3s [--hidden 752] [--clock-mhz auto|MHZ]
 
 iCEBreaker: the demo's trained model (RUN/model.json, testset.npz and checkpoint.pt, written by
@@ -62,6 +62,38 @@ def measured_cycles(folder: Path, count: int) -> tuple[int, int, int]:
     return trace.cycles, published, len(seqs)
 
 
+def placements(build_dirs, fmax: float, clock_mhz: float, seeds: int) -> str:
+    """Place and route the kept build again with nextpnr seeds 2..seeds+1 (its own command
+    line from build_top.sh, the seed and the output files changed): the Fmax's spread over
+    placements of the same netlist, and how many meet the clock."""
+    import re
+
+    from hw.board.build import REPORT, read_report, tool_env
+
+    kept = None
+    for d in build_dirs:
+        rep = d / REPORT
+        if rep.exists() and read_report(rep)[1] == fmax:
+            kept = d
+    if kept is None:
+        raise SystemExit(f"error: no build folder with Fmax {fmax} among {build_dirs}")
+    line = next(ln for ln in (kept / "build_top.sh").read_text().splitlines()
+                if ln.startswith('"$NEXTPNR'))
+    found = [fmax]
+    for seed in range(2, seeds + 2):
+        cmd = re.sub(r"--seed \d+", f"--seed {seed}", line)
+        cmd = cmd.replace(f"--report {REPORT}", f"--report seed{seed}.json")
+        cmd = re.sub(r"--log \S+", f"--log seed{seed}.tim", cmd)
+        cmd = re.sub(r" --(asc|textcfg) \S+", "", cmd)
+        print(f"$ (in {kept}) {cmd}", flush=True)
+        subprocess.run(["sh", "-c", cmd], cwd=kept, env=tool_env(), check=True,
+                       capture_output=True)
+        found.append(read_report(kept / f"seed{seed}.json")[1])
+    meet = sum(f >= clock_mhz for f in found)
+    return (f"{min(found):.1f}-{max(found):.1f} MHz over {len(found)} placements (nextpnr seeds "
+            f"1-{seeds + 1}); {meet} of {len(found)} meet {clock_mhz:g} MHz")
+
+
 def icebreaker(args) -> list[tuple[str, str]]:
     from demo import baseline
     from hw import metrics
@@ -103,6 +135,8 @@ def icebreaker(args) -> list[tuple[str, str]]:
     t_lut0 = json.loads((same / "bitstream.json").read_text())["lut"]
     i_lut0 = json.loads((i8 / "bitstream.json").read_text())["lut"]
 
+    spread = placements(sorted(tern.glob("build-icebreaker*")), fast["fmax_mhz"],
+                        fast["clock_mhz"], args.placements) if args.placements else None
     cycles, published, n = measured_cycles(tern, args.measure)
     if cycles != published:
         raise SystemExit(f"error: amaranth.sim took {cycles} cycles for {n} sequences, the "
@@ -122,6 +156,7 @@ def icebreaker(args) -> list[tuple[str, str]]:
         ("sequences/s", f"{seq_s:,.0f} at {fast['clock_mhz']:g} MHz ({total} cycles for the "
                         f"test set; {cycles} measured in amaranth.sim for the first {n})"),
         ("Fmax", f"{fast['fmax_mhz']:.1f} MHz (clock {fast['clock_mhz']:g} MHz)"),
+        *([("Fmax, other placements", spread)] if spread else []),
         ("LUTs", f"{fast['lut']} of {fast['lut_available']}, {fast['bram']} BRAM, "
                  f"{fast['dsp']} DSP"),
         ("ternary / int8 LUTs", f"{t_lut / i_lut:.2f} ({t_lut} / {i_lut}: the same lanes, "
@@ -178,6 +213,9 @@ def main() -> int:
                     help="ULX3S: the clock to build at (default auto: the oscillator, then the "
                          "PLL at 90 %% of the Fmax found; a large model's build takes long, so "
                          "one asked-for clock saves builds)")
+    ap.add_argument("--placements", type=int, default=5,
+                    help="iCEBreaker: place and route the kept build again with this many other "
+                         "nextpnr seeds (the Fmax's spread; default 5, 0: none)")
     ap.add_argument("--out", default="build/bench-engine")
     args = ap.parse_args()
     rows = icebreaker(args) if args.board == "icebreaker" else ulx3s(args)

@@ -66,16 +66,32 @@ class FrameDecoder(wiring.Component):
         m.d.comb += [self.step.payload.first.eq(type_[0]), self.step.payload.last.eq(type_[1])]
 
         # comparisons of the counter and the frame, registered, and from them the verdict an
-        # END byte would get now, registered again: the decoder takes an entry at most every
+        # END byte would get now, registered again: the decoder decodes an entry at most every
         # third cycle (`rested`; UART bytes come hundreds of cycles apart), so both are up to
         # date when the next entry comes, and an END only applies the verdict (a short path)
         is0, is1, is2, is_full, in_body, not_over = (Signal(), Signal(), Signal(), Signal(),
                                                       Signal(), Signal())
         is_step, is_info, crc_ok = Signal(), Signal(), Signal()
-        gap = Signal(range(3))  # cycles still to rest after the last entry taken
+        # the entry, taken into a register with its classification, so that the frame logic
+        # below starts from registers only; `take`: it is decoded this cycle
+        entry = Signal(RxEntry)
+        full, take = Signal(), Signal()
+        is_byte, is_idle, is_error = Signal(), Signal(), Signal()
+        is_end, is_esc, is_esc_end, is_esc_esc = Signal(), Signal(), Signal(), Signal()
+        m.d.comb += self.i.ready.eq(~full)
+        with m.If(self.i.valid & ~full):
+            d, k = self.i.payload.data, self.i.payload.kind
+            m.d.sync += [entry.eq(self.i.payload), full.eq(1),
+                         is_byte.eq(k == RxKind.BYTE), is_idle.eq(k == RxKind.IDLE),
+                         is_error.eq(k == RxKind.ERROR), is_end.eq(d == p.END),
+                         is_esc.eq(d == p.ESC), is_esc_end.eq(d == p.ESC_END),
+                         is_esc_esc.eq(d == p.ESC_ESC)]
+        with m.If(take):
+            m.d.sync += full.eq(0)
+        gap = Signal(range(3))  # cycles still to rest after the last entry decoded
         rested = Signal()
         m.d.comb += rested.eq(gap == 0)
-        with m.If(self.i.valid & self.i.ready):
+        with m.If(take):
             m.d.sync += gap.eq(2)
         with m.Elif(~rested):
             m.d.sync += gap.eq(gap - 1)
@@ -105,7 +121,7 @@ class FrameDecoder(wiring.Component):
             m.d.sync += [go.eq(ERROR), go_code.eq(p.T_ERROR | p.E_TYPE)]
 
         byte = Signal(8)  # the unescaped byte of this entry
-        m.d.comb += [crc.data.eq(byte), crc.start.eq(is0 & self.i.valid & rested)]
+        m.d.comb += [crc.data.eq(byte), crc.start.eq(is0 & take)]
 
         def restart():
             return [count.eq(0), esc.eq(0), bad_line.eq(0), bad_escape.eq(0)]
@@ -115,45 +131,42 @@ class FrameDecoder(wiring.Component):
 
         with m.FSM():
             with m.State("RECV"):
-                m.d.comb += self.i.ready.eq(rested)
-                entry = self.i.payload
-                with m.If(self.i.valid & rested):
-                    with m.Switch(entry.kind):
-                        with m.Case(RxKind.ERROR):
-                            m.d.sync += bad_line.eq(1)
-                        with m.Case(RxKind.IDLE):
-                            with m.If(~is0 | esc | bad_line | bad_escape):
-                                m.d.sync += restart() + [queue(p.T_ERROR | p.E_TIMEOUT)]
-                                m.next = "ERROR"
-                        with m.Case(RxKind.BYTE):
-                            with m.If(entry.data == p.END):
-                                m.d.sync += restart() + [queue(go_code)]
-                                with m.Switch(go):
-                                    with m.Case(STEP):
-                                        m.next = "STEP"
-                                    with m.Case(REPLY):
-                                        m.next = "REPLY"
-                                    with m.Case(ERROR):
-                                        m.next = "ERROR"
-                            with m.Elif((entry.data == p.ESC) & ~esc):
-                                m.d.sync += esc.eq(1)
-                            with m.Else():
-                                m.d.sync += esc.eq(0)
-                                m.d.comb += [byte.eq(entry.data), crc.valid.eq(1)]
-                                with m.If(esc):
-                                    with m.Switch(entry.data):
-                                        with m.Case(p.ESC_END):
-                                            m.d.comb += byte.eq(p.END)
-                                        with m.Case(p.ESC_ESC):
-                                            m.d.comb += byte.eq(p.ESC)
-                                        with m.Default():
-                                            m.d.sync += bad_escape.eq(1)
-                                with m.If(is0):
-                                    m.d.sync += type_.eq(byte)
-                                with m.Elif(in_body):
-                                    m.d.sync += payload.eq(Cat(payload[8:], byte))
-                                with m.If(not_over):
-                                    m.d.sync += count.eq(count + 1)
+                m.d.comb += take.eq(full & rested)
+                with m.If(take):
+                    with m.If(is_error):
+                        m.d.sync += bad_line.eq(1)
+                    with m.Elif(is_idle):
+                        with m.If(~is0 | esc | bad_line | bad_escape):
+                            m.d.sync += restart() + [queue(p.T_ERROR | p.E_TIMEOUT)]
+                            m.next = "ERROR"
+                    with m.Elif(is_byte):
+                        with m.If(is_end):
+                            m.d.sync += restart() + [queue(go_code)]
+                            with m.Switch(go):
+                                with m.Case(STEP):
+                                    m.next = "STEP"
+                                with m.Case(REPLY):
+                                    m.next = "REPLY"
+                                with m.Case(ERROR):
+                                    m.next = "ERROR"
+                        with m.Elif(is_esc & ~esc):
+                            m.d.sync += esc.eq(1)
+                        with m.Else():
+                            m.d.sync += esc.eq(0)
+                            m.d.comb += [byte.eq(entry.data), crc.valid.eq(1)]
+                            with m.If(esc):
+                                with m.If(is_esc_end):
+                                    m.d.comb += byte.eq(p.END)
+                                with m.Elif(is_esc_esc):
+                                    m.d.comb += byte.eq(p.ESC)
+                                with m.Else():
+                                    m.d.sync += bad_escape.eq(1)
+                            with m.If(is0):
+                                m.d.sync += type_.eq(byte)
+                            with m.Elif(in_body):
+                                m.d.sync += payload.eq(Cat(payload[8:], byte))
+                            with m.If(not_over):
+                                m.d.sync += count.eq(count + 1)
             with m.State("STEP"):
                 m.d.comb += self.step.valid.eq(1)
                 with m.If(self.step.ready):
