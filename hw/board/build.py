@@ -379,8 +379,11 @@ def main(args) -> int:
                 if res3.meets_clock:
                     res = res3
                 else:
-                    # placement noise: the missed build's own Fmax, when still worth it
-                    f4 = board.pll_clock_for(0.98 * res3.fmax_mhz * 1e6, args.baud)
+                    # placement noise (a build at a tighter clock can place worse than the
+                    # one before it): the larger of the missed build's own Fmax and the
+                    # midpoint between the kept clock and the missed one, when still worth it
+                    f4 = board.pll_clock_for(max(0.98 * res3.fmax_mhz * 1e6, (f + f3) / 2),
+                                             args.baud)
                     if f4 is not None and f4 > 1.03 * f and f4 < f3:
                         print(f"[{board.name}] with the PLL at {f3 / 1e6:.3f} MHz Fmax is "
                               f"{res3.fmax_mhz:.1f} MHz: building again at {f4 / 1e6:.3f} MHz")
