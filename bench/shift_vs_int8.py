@@ -21,12 +21,9 @@ from hw.board.build import used_classic_abc
 from hw.board.probe import Records, bench_main, probe, source_version
 from hw.board.top import BOARDS
 from hw.gen.cli import parse_parallel
-from hw.gen.top import (
-    STORAGES,
-    UNROLLED,
-    ModelTop,
-)
+from hw.gen.top import STORAGES, UNROLLED
 from hw.gen.topplan import TopPlan
+from hw.gen.unrolled_top import unrolled_resources
 from hw.random_model import random_model
 
 SCHEMES = ("ternary", "exponential", "int8")
@@ -96,13 +93,10 @@ def mapping(rec) -> str:
 
 def resources(model, parallel, storage: str) -> dict:
     """The top's resources as hw.gen.top.ModelTop publishes them, without building one: the
-    plan's for an integer parallel; the unrolled engine has no plan object, so its top is
-    constructed only to be read (marked unused: it is never elaborated)."""
+    plan's for an integer parallel, the unrolled engine's count otherwise."""
     if parallel != UNROLLED:
         return TopPlan.of(model, parallel=parallel, storage=storage).resources
-    core = ModelTop(model, parallel=parallel, storage=storage)
-    core._MustUse__silence = core.engine._MustUse__silence = True  # no unused warning
-    return core.resources
+    return unrolled_resources(model)
 
 
 def measure(args, parallel, settings, records, schemes=SCHEMES, classic=False) -> dict:

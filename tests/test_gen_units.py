@@ -161,3 +161,18 @@ def test_model_top_checks_storage():
     assert top.resources["storage"] == "memory" and top.plan.finalizers == 3
     assert (top.resources["lanes"], top.resources["simd"]) == (6, 4)
     Fragment.get(top, None)  # and it builds
+
+
+@pytest.mark.parametrize("cell", ["rnn", "gru", "lstm"])
+@pytest.mark.parametrize("cell_units", [None, 1])
+def test_unrolled_resources_are_counted_without_building(cell, cell_units):
+    """hw.gen.unrolled_top.unrolled_resources (what benches read) is what the built top says."""
+    from hw.gen.unrolled_top import unrolled_resources
+
+    model = random_model(cell=cell, input_size=3, hidden_size=5, num_layers=2, outputs=3,
+                         seed=1)
+    top = ModelTop(model, parallel="unrolled", storage="registers", cell_units=cell_units)
+    Fragment.get(top, None)
+    assert top.resources == unrolled_resources(model, cell_units)
+    assert top.resources["adders"] > 0 and top.resources["lanes"] == 2 * 5 * len(
+        {"rnn": "h", "gru": "rzn", "lstm": "ifgo"}[cell]) + 3

@@ -75,6 +75,21 @@ def _tree(m: Module, leaves: list, name: str):
     return v, adders
 
 
+def engine_resources(passes: list[Pass]) -> dict:
+    """What UnrolledEngine builds for `passes` (counted, nothing built): a row per lane, the
+    adders of every row's sum, one product per vector element and odd constant."""
+    adders, products = 0, set()
+    for p in passes:
+        for row in p.rows:
+            for bias, mults in _parts(p, row):
+                terms = [mm for mm in mults if mm]
+                adders += max(0, len(terms) + (bias != 0) - 1)
+            products |= {(p.col_base + j, _odd_part(abs(mm))) for j, mm in
+                         enumerate(row.mults) if mm and _odd_part(abs(mm)) != 1}
+    return {"lanes": sum(len(p.rows) for p in passes), "adders": adders,
+            "shifters": 0, "multipliers": len(products), "memory_bits": 0}
+
+
 class UnrolledEngine(wiring.Component):
     def __init__(self, *, passes: list[Pass], vec_bits: int, vec_len: int):
         self.passes = passes
@@ -82,17 +97,7 @@ class UnrolledEngine(wiring.Component):
         self.res_bits = max(p.out.bits for p in passes)
         self.res_len = max(len(p.rows) for p in passes)
         self.rows_per_write = self.res_len
-        adders, products = 0, set()
-        for p in passes:
-            for row in p.rows:
-                for bias, mults in _parts(p, row):
-                    terms = [mm for mm in mults if mm]
-                    adders += max(0, len(terms) + (bias != 0) - 1)
-                products |= {(p.col_base + j, _odd_part(abs(mm))) for j, mm in
-                             enumerate(row.mults) if mm and _odd_part(abs(mm)) != 1}
-        mults = len(products)  # v * odd is built once per vector element and odd constant
-        self.resources = {"lanes": sum(len(p.rows) for p in passes), "adders": adders,
-                          "shifters": 0, "multipliers": mults, "memory_bits": 0}
+        self.resources = engine_resources(passes)
         super().__init__(engine_ports(passes, vec_bits, vec_len, self.res_bits, self.res_len,
                                       self.split))
 

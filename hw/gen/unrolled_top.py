@@ -22,9 +22,25 @@ from .outbeat import output_register
 from .payload import input_layout, output_layout, output_shape
 from .plan import ACTIVATIONS, ELEMENTWISE, UNIT_ROWS, make_passes
 from .state import RegisterState
-from .unrolled import UnrolledEngine
+from .unrolled import UnrolledEngine, engine_resources
 
 UNROLLED = "unrolled"
+
+
+def unrolled_resources(model: Model, cell_units: int | None = None,
+                       passes: list | None = None) -> dict:
+    """The resources an UnrolledTop of `model` publishes, counted without building one."""
+    f, H, L = model.formats, model.hidden_size, model.num_layers
+    units = H if cell_units is None else cell_units
+    res = engine_resources(make_passes(model) if passes is None else passes)
+    res.update({
+        "elementwise_multipliers": units * ELEMENTWISE[model.cell],
+        "activation_units": units * ACTIVATIONS[model.cell],
+        "cell_units": units,
+        "storage": "registers",
+        "state_bits": L * H * (f.state.bits + (f.cell.bits if model.cell == "lstm" else 0)),
+    })
+    return res
 
 
 class UnrolledTop(wiring.Component):
@@ -79,15 +95,7 @@ class UnrolledTop(wiring.Component):
             self.latency = 1 + layers + self.head_cycles
         else:
             self.cycles_per_step = self.latency = 1 + layers + self.head_cycles
-        self.resources = dict(self.engine.resources)
-        self.resources.update({
-            "elementwise_multipliers": self.units * ELEMENTWISE[model.cell],
-            "activation_units": self.units * ACTIVATIONS[model.cell],
-            "cell_units": self.units,
-            "storage": self.storage,
-            "state_bits": L * H * (f.state.bits + (f.cell.bits if model.cell == "lstm"
-                                                      else 0)),
-        })
+        self.resources = unrolled_resources(model, cell_units, self.passes)
 
         self.in_layout = input_layout(model)
         self.out_count, self.out_bits = output_shape(model, self.emit)
