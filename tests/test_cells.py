@@ -8,6 +8,7 @@ from hw.numerics import Fixed, activate
 from hw.random_model import random_inputs
 from hw.reference import Reference
 from train import data, export
+from train import quantizers as Q
 from train.cells import CELLS, Net, QuantGRU, QuantLSTM
 from train.ste import Activation, integers, round_to, saturate_real, to_format
 
@@ -222,3 +223,34 @@ def test_the_fused_lstm_step_equals_the_step_op_by_op_in_values_and_gradients(mo
     for name, grad in plain_grads.items():
         assert torch.allclose(fused_grads[name], grad, rtol=1e-12, atol=1e-12), name
         assert grad.abs().sum() > 0, name
+
+
+def test_dampening_pulls_each_shadow_weight_towards_its_own_code():
+    """Net.dampening is zero on weights that are their codes' values and its gradient points
+    every other shift-scheme weight at its quantized value; float matrices are not counted."""
+    torch.manual_seed(0)
+    net = Net(cell="gru", input_size=3, hidden=4, outputs=2, quant="ternary", mode="weights")
+    rnn = net.rnn
+    with torch.no_grad():
+        for name in rnn._exp:
+            w = getattr(rnn, name)
+            codes, scale = rnn.codes(name)
+            w.copy_(Q.values(codes, scale, "ternary", w.dtype))
+    for name in net.head._exp:
+        w = net.head.weight
+        with torch.no_grad():
+            codes, scale = net.head.codes(name)
+            w.copy_(Q.values(codes, scale, "ternary", w.dtype))
+    assert float(net.dampening().detach()) == 0.0
+    with torch.no_grad():
+        rnn.weight_hh_l0.add_(0.3 * 2.0 ** rnn._exp["weight_hh_l0"] * torch.rand_like(
+            rnn.weight_hh_l0).sub(0.5))
+    d = net.dampening()
+    assert float(d.detach()) > 0
+    d.backward()
+    w = rnn.weight_hh_l0
+    codes, scale = rnn.codes("weight_hh_l0")
+    q = Q.values(codes, scale, "ternary", w.dtype)
+    moved = (w - q).abs() > 0
+    assert moved.any() and (torch.sign(w.grad) == torch.sign(w - q).detach())[moved].all()
+    assert float(Net(cell="gru", input_size=3, hidden=4, quant="float").dampening()) == 0.0

@@ -132,3 +132,9 @@ def test_row_gain_is_checked(tmp_path, capsys):
     assert capsys.readouterr().err == ("error: --row-gain learned applies to ternary, "
                                        "pow2-ternary, exponential, not --quant binary\n")
     assert not (tmp_path / "r").exists()
+
+
+def test_damp_is_checked(tmp_path, capsys):
+    assert main([*TINY, "--damp", "-1", "--out", str(tmp_path / "r")]) == 2
+    assert "--damp must be a number from 0 (off), not -1.0" in capsys.readouterr().err
+    assert not (tmp_path / "r").exists()

@@ -49,6 +49,10 @@ def parser() -> argparse.ArgumentParser:
                    help="none (default) or learned: each weight row learns a power-of-two gain "
                         "(ternary, pow2-ternary, exponential; ternary is then stored as "
                         "pow2-ternary, one shift per row in hardware)")
+    p.add_argument("--damp", type=float,
+                   help="oscillation dampening: weight of a loss term pulling each binary, "
+                        "ternary, pow2-ternary or exponential shadow weight towards its own "
+                        "quantized value (in units of its level; default 0: off)")
     p.add_argument("--epochs", type=int, help="training epochs (default per task)")
     p.add_argument("--lr", type=float, help="Adam learning rate (default per task)")
     p.add_argument("--batch", type=int, help="batch size (default per task)")

@@ -425,6 +425,25 @@ class Net(nn.Module):
         for m in self.quant_modules():
             m.clip_shadow_()
 
+    def dampening(self) -> torch.Tensor:
+        """Oscillation dampening (Nagel et al. 2022, "Overcoming Oscillations in
+        Quantization-Aware Training"): the mean squared distance of each shift-scheme shadow
+        weight from its own quantized value (deterministic codes, row gains left out), in
+        units of the matrix's Glorot level, summed over matrices. As a loss term it pulls
+        weights near a code boundary towards a code, so that they stop flipping across it."""
+        total = torch.zeros(())
+        for m in self.quant_modules():
+            scheme = Q.scheme_of(m.quant)
+            if scheme not in ("binary", "ternary", "pow2-ternary", "exponential"):
+                continue
+            for name, e in m._exp.items():
+                w = getattr(m, name)
+                codes, scale = Q.quantize(w, m.quant, exp=e, levels=m.levels, stochastic=False,
+                                          rule=m.level_rule)
+                q = Q.values(codes, scale, scheme, w.dtype).detach()
+                total = total + ((w - q) * 2.0 ** -e).pow(2).mean()
+        return total
+
     def param_groups(self, lr_scale: str = "none") -> list[dict]:
         """Optimizer parameter groups. `level`: the learning rate of each binary, ternary or
         pow2-ternary shadow weight matrix is divided by its Glorot level (BinaryConnect's

@@ -44,6 +44,7 @@ class Config:
     level_rule: str = "glorot"  # binary/ternary/pow2-ternary level: glorot, or fit to the weights
     lr_scale: str | None = None  # level: binary/ternary shadow weights' lr / their Glorot level
     row_gain: str = "none"  # learned: a power-of-two gain per weight row (train/cells.py)
+    damp: float = 0.0  # oscillation dampening: loss weight of Net.dampening() (train/cells.py)
     epochs: int | None = None
     lr: float | None = None
     batch: int | None = None
@@ -96,6 +97,9 @@ class Config:
             v = getattr(self, name)
             if not isinstance(v, (int, float)) or not 0 < v < 1e6:
                 raise UserError(f"--{name} must be a positive number, not {v!r}")
+        if not isinstance(self.damp, (int, float)) or isinstance(self.damp, bool) or \
+                not 0 <= self.damp < 1e6:
+            raise UserError(f"--damp must be a number from 0 (off), not {self.damp!r}")
         if self.ptq_finetune and not self.ptq:
             raise UserError("--ptq-finetune needs --ptq")
         if self.init_pickle and not self.init:

@@ -16,7 +16,6 @@ from hw.modelfile import Head, Layer, Matrix, Model
 from hw.numerics import Fixed
 from hw.reference import Reference, accumulator_widths, default_emit
 
-from . import quantizers as Q
 from .cells import Net
 from .data import Split, Task
 from .ste import integers, to_format

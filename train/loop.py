@@ -146,7 +146,10 @@ def train_epoch(net, opt, cfg, inputs, phase_i, phase, epoch, epochs, lr, progre
         loss = loss_fn(logits, y)
         _check_loss(loss, f"{phase} epoch {epoch + 1} step {s + 1}", lr)
         opt.zero_grad(set_to_none=True)
-        loss.backward()
+        if cfg.damp:
+            (loss + cfg.damp * net.dampening()).backward()
+        else:
+            loss.backward()
         torch.nn.utils.clip_grad_norm_(net.parameters(), cfg.clip)
         opt.step()
         net.clip_shadow_()
