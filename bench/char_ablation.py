@@ -122,12 +122,14 @@ def plot(records: list[dict], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(6, 4))
-    for r in records:
-        ax.plot(range(1, len(r["valid"]) + 1), r["valid"], marker="o", label=r["name"])
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    colours = plt.get_cmap("tab20").colors  # a distinct colour for each of up to 20 curves
+    for k, r in enumerate(records):
+        ax.plot(range(1, len(r["valid"]) + 1), r["valid"], marker="os^D"[k // 10 % 4],
+                color=colours[(2 * k) % 20 + (k // 10) % 2], label=r["name"])
     ax.set(xlabel="epoch", ylabel="validation BPC")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
     atomic_save_png(fig, path)
     plt.close(fig)
