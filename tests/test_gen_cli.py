@@ -139,3 +139,21 @@ def test_yosys_multipliers(scheme, parallel):
     else:
         assert res["multipliers"] == 0
         assert muls == res["elementwise_multipliers"]
+
+
+@pytest.mark.parametrize("cell", ["gru", "lstm"])
+def test_parallel_auto_counts_the_dsp_blocks(cell):
+    """An int8 model's weight products and the cell's own multipliers each take a DSP block:
+    auto stays within the iCEBreaker's 8 (an int8 LSTM 16 once got 16 lanes' worth and needed
+    19), and more products a cycle would have been faster had they fitted."""
+    from hw.gen.fit import DEVICES, choose, estimate
+    from hw.gen.topplan import TopPlan
+
+    model = random_model(cell=cell, scheme="int8", input_size=8, hidden_size=16, outputs=10,
+                         seed=0)
+    dev = DEVICES["icebreaker"]
+    f = choose(model, dev)
+    res = TopPlan.of(model, parallel=f.parallel, simd=f.simd, image=False).resources
+    assert f.dsps == res["multipliers"] + res["elementwise_multipliers"] <= dev.dsps
+    wider = estimate(TopPlan.of(model, parallel=f.parallel, simd=2 * f.simd, image=False), dev)
+    assert wider.dsps > dev.dsps and wider.steps_per_s > f.steps_per_s

@@ -34,6 +34,7 @@ class Device:
     fixed_luts: int  # the board top, cell stage, finalizers and control
     luts_per_weight: float  # per weight per cycle (P x S): terms and adder trees
     luts_per_lane: float  # per lane: accumulators, latches, walk selects
+    dsps: int  # multiplier blocks; yosys maps every multiplier to one (DSP inference on)
     fill: float = 0.85  # the share of the LUTs a design may use and still route
     placement: Placement = Placement()  # code banks and distributed RAM (ECP5)
 
@@ -45,11 +46,11 @@ class Device:
 # fixed_luts / luts_per_* come from the builds in docs/hardware.md ("Choosing the folding")
 DEVICES = {
     "icebreaker": Device("iCE40UP5K", 5280, 30, ((16, 256), (8, 512), (4, 1024), (2, 2048)),
-                         36.0, 2983, 44.0, 82.0),
+                         36.0, 2983, 44.0, 82.0, dsps=8),
     "ulx3s": Device("ECP5-85F", 83640, 208,
                     ((36, 512), (18, 1024), (9, 2048), (4, 4096), (2, 8192), (1, 16384)),
-                    75.0, 4000, 40.0, 60.0, placement=Placement(bank_depth=512,
-                                                               lutram_bits=4096)),
+                    75.0, 4000, 40.0, 60.0, dsps=156,
+                    placement=Placement(bank_depth=512, lutram_bits=4096)),
 }
 
 
@@ -65,6 +66,7 @@ class Fit:
     luts: int  # estimated
     brams: int
     steps_per_s: float  # at the device's clock
+    dsps: int = 0  # multipliers: the weight products (int schemes) and the cell's own
 
     @property
     def weights_per_cycle(self) -> int:
@@ -86,12 +88,18 @@ def estimate(tp: TopPlan, device: Device) -> Fit:
         else:
             luts += w * d / LUTRAM_BITS_PER_LUT
     luts = round(luts)
+    res = tp.resources
     return Fit(P, S, tp.cycles_per_step, luts, brams,
-               device.clock_mhz * 1e6 / tp.cycles_per_step)
+               device.clock_mhz * 1e6 / tp.cycles_per_step,
+               res["multipliers"] + res["elementwise_multipliers"])
 
 
 def fits(f: Fit, device: Device) -> bool:
-    return f.luts <= device.fill * device.luts and f.brams <= device.brams - 2  # UART FIFOs
+    """Within the LUT share, the block RAMs (less the UART's FIFOs) and the DSP blocks: the
+    build infers DSPs by default, and a design with more multipliers than blocks does not
+    place (an int8 LSTM 16 at 16 weights a cycle needed 19 of the iCEBreaker's 8)."""
+    return (f.luts <= device.fill * device.luts and f.brams <= device.brams - 2
+            and f.dsps <= device.dsps)
 
 
 def _steps(limit: int) -> list[int]:
@@ -125,8 +133,8 @@ def choose(model: Model, device: Device, storage: str = "memory") -> Fit:
             S *= 2
     if best is None:
         raise ValueError(f"no folding of this {model.cell} {model.hidden_size} fits the "
-                         f"{device.name}: even one unit's rows a cycle need more block RAM or "
-                         f"logic than it has")
+                         f"{device.name}: even one unit's rows a cycle need more block RAM, "
+                         f"logic or DSP blocks than it has")
     return best
 
 
