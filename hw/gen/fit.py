@@ -35,6 +35,10 @@ class Device:
     luts_per_weight: float  # per weight per cycle (P x S): terms and adder trees
     luts_per_lane: float  # per lane: accumulators, latches, walk selects
     dsps: int  # multiplier blocks; yosys maps every multiplier to one (DSP inference on)
+    # per shifter (exponential codes: a shift by the code's level per term), on top of
+    # luts_per_weight: 51-60 from three iCEBreaker pairs of exponential and ternary builds at
+    # the same folding (docs/explore.md); the ECP5's LUT4s are assumed alike (not measured)
+    luts_per_shifter: float = 55.0
     fill: float = 0.85  # the share of the LUTs a design may use and still route
     placement: Placement = Placement()  # code banks and distributed RAM (ECP5)
 
@@ -80,7 +84,8 @@ LUTRAM_BITS_PER_LUT = 6
 
 def estimate(tp: TopPlan, device: Device) -> Fit:
     P, S = tp.parallel, tp.simd
-    luts = device.fixed_luts + device.luts_per_weight * P * S + device.luts_per_lane * P
+    luts = (device.fixed_luts + device.luts_per_weight * P * S + device.luts_per_lane * P
+            + device.luts_per_shifter * tp.resources["shifters"])
     brams = 0
     for name, w, d in tp.memories():
         if tp.ram_style(w, d, rom=name.startswith(("codes", "rowinfo"))) == "block":
