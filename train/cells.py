@@ -65,11 +65,15 @@ class QuantMixin:
                 rows = getattr(self, name).shape[0]
                 self.register_parameter(f"{name}_gain", nn.Parameter(torch.zeros(rows)))
 
+    def _gains_apply(self) -> bool:
+        """Learned row gains are on and this quantizer takes them (not float, intN, binary)."""
+        return getattr(self, "row_gain", "none") == "learned" and \
+            Q.scheme_of(self.quant) in GAIN_SCHEMES
+
     def gain_exponents(self, name: str) -> torch.Tensor | None:
         """The rounded per-row gains (a float tensor with a straight-through gradient), or None
-        where this quantizer takes no gain (float, intN, binary) or gains are off."""
-        if getattr(self, "row_gain", "none") != "learned" or \
-                Q.scheme_of(self.quant) not in GAIN_SCHEMES:
+        where they do not apply."""
+        if not self._gains_apply():
             return None
         g = getattr(self, f"{name}_gain")
         return straight(g, torch.round(g))
@@ -77,14 +81,18 @@ class QuantMixin:
     def scheme(self) -> str:
         """The model file scheme of this module's matrices."""
         scheme = Q.scheme_of(self.quant)
-        return GAIN_SCHEMES[scheme] if getattr(self, "row_gain", "none") == "learned" and \
-            scheme in GAIN_SCHEMES else scheme
+        return GAIN_SCHEMES[scheme] if self._gains_apply() else scheme
+
+    def base_codes(self, name: str, training: bool = False):
+        """(codes, per-row exponents) of weight `name` from its shadow weights alone (no row
+        gains); deterministic unless training."""
+        return Q.quantize(getattr(self, name), self.quant, exp=self._exp[name],
+                          levels=self.levels, stochastic=training, rule=self.level_rule)
 
     def codes(self, name: str, training: bool = False):
-        """(codes, per-row exponents) of weight `name`, learned row gains included;
-        deterministic unless training."""
-        codes, scale = Q.quantize(getattr(self, name), self.quant, exp=self._exp[name],
-                                  levels=self.levels, stochastic=training, rule=self.level_rule)
+        """(codes, per-row exponents) of weight `name`, learned row gains included (what the
+        model file stores); deterministic unless training."""
+        codes, scale = self.base_codes(name, training)
         g = self.gain_exponents(name)
         if g is not None:
             scale = scale + g.detach().to(scale.dtype)
@@ -97,8 +105,7 @@ class QuantMixin:
         dtype = dtype or w.dtype
         if self.quant == "float" and self.mode == "weights":
             return w.to(dtype)
-        codes, scale = Q.quantize(w, self.quant, exp=self._exp[name], levels=self.levels,
-                                  stochastic=self.training, rule=self.level_rule)
+        codes, scale = self.base_codes(name, self.training)
         v = straight(w, Q.values(codes, scale, Q.scheme_of(self.quant), dtype)).to(dtype)
         g = self.gain_exponents(name)
         if g is None:
@@ -438,8 +445,7 @@ class Net(nn.Module):
                 continue
             for name, e in m._exp.items():
                 w = getattr(m, name)
-                codes, scale = Q.quantize(w, m.quant, exp=e, levels=m.levels, stochastic=False,
-                                          rule=m.level_rule)
+                codes, scale = m.base_codes(name)
                 q = Q.values(codes, scale, scheme, w.dtype).detach()
                 total = total + ((w - q) * 2.0 ** -e).pow(2).mean()
         return total
