@@ -19,8 +19,13 @@ Besides Config fields a variant may hold diagnostic changes that are not trainer
 (they answer "where is the gap?", not "what to train with"): `diag_head_float` (the head
 trains in float; the final test metric quantizes it, so read the validation BPC),
 `diag_init_scale` (the shadow weights' init times a factor), `diag_init_match` (shadow init
-such that the quantized weights have torch init's variance) and `diag_ih_shift` (the input
-matrix's level times 2**shift). They act on the fresh net right after train.loop.make_net.
+such that the quantized weights have torch init's variance), `diag_ih_shift` (the input
+matrix's level times 2**shift) and `diag_matrix` (per matrix, `ih`, `hh` or `head`, a
+quantizer that replaces the run's for that matrix in training: `float` keeps it full precision
+and unclipped; the final test metrics quantize every matrix with the run's quantizer, so read
+the validation BPC; use it with `"lr_scale": "none"`). They act on the fresh net right after
+train.loop.make_net. A record line also keeps the run's `float` and `ptq` test BPC where it
+has them (`--ptq` runs).
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ import argparse
 import json
 import math
 import sys
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 import torch
@@ -44,7 +50,61 @@ def load_records(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
-DIAGNOSTICS = ("diag_head_float", "diag_init_scale", "diag_init_match", "diag_ih_shift")
+DIAGNOSTICS = ("diag_head_float", "diag_init_scale", "diag_init_match", "diag_ih_shift",
+               "diag_matrix")
+MATRIX_KEYS = ("ih", "hh", "head")
+
+
+def _matrix_key(module, name: str) -> str:
+    from train.cells import QuantLinear
+
+    if isinstance(module, QuantLinear):
+        return "head"
+    return "ih" if name.startswith("weight_ih") else "hh"
+
+
+@contextmanager
+def matrix_quantizers():
+    """While open, a module's `_diag_matrix` ({ih|hh|head: quantizer}) replaces its quantizer
+    for those matrices in the forward pass and in the shadow weights' clipping."""
+    from train.cells import QuantMixin
+
+    qweight, clip = QuantMixin.qweight, QuantMixin.clip_shadow_
+
+    def patched_qweight(self, name, dtype=None):
+        quant = getattr(self, "_diag_matrix", {}).get(_matrix_key(self, name))
+        if quant is None or self.quant == "float":
+            return qweight(self, name, dtype)
+        if quant == "float":
+            w = getattr(self, name)
+            return w.to(dtype or w.dtype)
+        own, self.quant = self.quant, quant
+        try:
+            return qweight(self, name, dtype)
+        finally:
+            self.quant = own
+
+    def patched_clip(self):
+        over = getattr(self, "_diag_matrix", {})
+        own = self._exp
+        self._exp = {n: e for n, e in own.items() if _matrix_key(self, n) not in over}
+        try:
+            clip(self)
+        finally:
+            self._exp = own
+        from train import quantizers as Q
+        for n, e in own.items():
+            quant = over.get(_matrix_key(self, n))
+            bound = None if quant in (None, "float") else Q.clip_bound(quant, e, self.level_rule)
+            if bound is not None:
+                with torch.no_grad():
+                    getattr(self, n).clamp_(-bound, bound)
+
+    QuantMixin.qweight, QuantMixin.clip_shadow_ = patched_qweight, patched_clip
+    try:
+        yield
+    finally:
+        QuantMixin.qweight, QuantMixin.clip_shadow_ = qweight, clip
 
 
 def _diagnose(net, cfg: Config, diag: dict) -> None:
@@ -52,6 +112,18 @@ def _diagnose(net, cfg: Config, diag: dict) -> None:
     from train import quantizers as Q
 
     rnn = net.rnn
+    if diag.get("diag_matrix"):
+        from train import quantizers as Q
+        over = dict(diag["diag_matrix"])
+        for key, quant in over.items():
+            if key not in MATRIX_KEYS:
+                raise UserError(f"diag_matrix: {key!r} is not one of {', '.join(MATRIX_KEYS)}")
+            if quant not in Q.QUANTIZERS:
+                raise UserError(f"diag_matrix: quantizer {quant!r} is not one of "
+                                f"{', '.join(Q.QUANTIZERS)}")
+        rnn._diag_matrix = {k: v for k, v in over.items() if k != "head"}
+        if "head" in over:
+            net.head._diag_matrix = {"head": over["head"]}
     if diag.get("diag_ih_shift"):  # the input matrix's level times 2**shift, re-initialised
         rnn._exp["weight_ih_l0"] += diag["diag_ih_shift"]
         if Q.scheme_of(rnn.quant) in ("binary", "ternary", "pow2-ternary", "exponential"):
@@ -92,15 +164,18 @@ def run_variant(name: str, fields: dict, runs: Path) -> dict:
 
     loop.make_net = patched
     try:
-        res = loop.run(cfg, runs / name, progress=True)
+        with matrix_quantizers() if diag.get("diag_matrix") else nullcontext():
+            res = loop.run(cfg, runs / name, progress=True)
     finally:
         loop.make_net = make_net
     fields.update(diag)
-    return {"name": name, "fields": fields, "config": cfg.as_dict(),
-            "valid": [e["valid_bpc"] for e in res["epochs"]],
-            "train": [e["train_bpc"] for e in res["epochs"]],
-            "qat": res["qat"], "integer": res["integer"], "exact": res["exact"],
-            "seconds": res["seconds"]}
+    rec = {"name": name, "fields": fields, "config": cfg.as_dict(),
+           "valid": [e["valid_bpc"] for e in res["epochs"]],
+           "train": [e["train_bpc"] for e in res["epochs"]],
+           "qat": res["qat"], "integer": res["integer"], "exact": res["exact"],
+           "seconds": res["seconds"]}
+    rec.update({k: res[k] for k in ("float", "ptq") if k in res})
+    return rec
 
 
 def table(records: list[dict]) -> str:

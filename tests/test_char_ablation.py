@@ -1,0 +1,57 @@
+"""bench/char_ablation.py's per-matrix diagnostic (`diag_matrix`): which matrix's quantizer it
+replaces, and that nothing stays patched after the run."""
+
+import pytest
+import torch
+
+from bench.char_ablation import _diagnose, matrix_quantizers
+from hw.errors import UserError
+from train.cells import Net
+from train.config import Config
+
+
+def _net():
+    torch.manual_seed(0)
+    return Net(cell="gru", input_size=6, hidden=8, outputs=5, emit="every", quant="ternary",
+               level_shift=1)
+
+
+def _levels(w: torch.Tensor) -> set[float]:
+    return {round(v, 12) for v in w.detach().abs().flatten().tolist()}
+
+
+def test_a_float_matrix_trains_on_its_shadow_weights_and_the_others_stay_ternary():
+    net = _net()
+    _diagnose(net, Config(task="char"), {"diag_matrix": {"ih": "float"}})
+    with torch.no_grad():
+        net.rnn.weight_ih_l0.mul_(3.0)  # beyond the ternary clip bound
+    with matrix_quantizers():
+        w_ih, w_hh = net.rnn.qweight("weight_ih_l0"), net.rnn.qweight("weight_hh_l0")
+        assert torch.equal(w_ih, net.rnn.weight_ih_l0)
+        assert len(_levels(w_hh)) == 2  # 0 and the level
+        net.clip_shadow_()
+        assert net.rnn.weight_ih_l0.abs().max() > 2.0 ** net.rnn._exp["weight_ih_l0"]
+        assert net.rnn.weight_hh_l0.abs().max() <= 2.0 ** net.rnn._exp["weight_hh_l0"]
+    assert len(_levels(net.rnn.qweight("weight_ih_l0"))) <= 2  # unpatched again
+
+
+def test_another_quantizer_for_the_head_gives_its_codes_and_its_clip_bound():
+    net = _net()
+    _diagnose(net, Config(task="char"), {"diag_matrix": {"head": "exponential"}})
+    e = net.head._exp["weight"]
+    with torch.no_grad():
+        net.head.weight.uniform_(-(2.0 ** (e + 3)), 2.0 ** (e + 3))
+    with matrix_quantizers():
+        levels = _levels(net.head.qweight("weight")) - {0.0}
+        assert len(levels) > 2
+        assert all(torch.log2(torch.tensor(v)).item().is_integer() for v in levels)
+        net.clip_shadow_()
+    assert net.head.weight.abs().max() <= 2.0 ** (e + 1)  # exponential's bound: twice the level
+    assert net.head.weight.abs().max() > 2.0 ** e
+
+
+def test_an_unknown_matrix_or_quantizer_is_refused():
+    with pytest.raises(UserError, match="'wx' is not one of ih, hh, head"):
+        _diagnose(_net(), Config(task="char"), {"diag_matrix": {"wx": "float"}})
+    with pytest.raises(UserError, match="quantizer 'int3' is not one of float, binary"):
+        _diagnose(_net(), Config(task="char"), {"diag_matrix": {"hh": "int3"}})
