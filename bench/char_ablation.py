@@ -21,9 +21,10 @@ trains in float; the final test metric quantizes it, so read the validation BPC)
 `diag_init_scale` (the shadow weights' init times a factor), `diag_init_match` (shadow init
 such that the quantized weights have torch init's variance), `diag_ih_shift` (the input
 matrix's level times 2**shift) and `diag_matrix` (per matrix, `ih`, `hh` or `head`, a
-quantizer that replaces the run's for that matrix in training: `float` keeps it full precision
-and unclipped; the final test metrics quantize every matrix with the run's quantizer, so read
-the validation BPC; use it with `"lr_scale": "none"`). They act on the fresh net right after
+quantizer that replaces the run's for that matrix in training and in the torch test metric
+`qat`: `float` keeps it full precision and unclipped; the exported model file, and so
+`integer`, quantizes every matrix with the run's quantizer, so the diagnostic's figures are
+the validation BPC and `qat`; use it with `"lr_scale": "none"`). They act on the fresh net right after
 train.loop.make_net. A record line also keeps the run's `float` and `ptq` test BPC where it
 has them (`--ptq` runs).
 """
