@@ -30,9 +30,12 @@ def random_matrix(rng: np.random.Generator, scheme: str, rows: int, cols: int,
 def random_model(*, cell: str = "gru", scheme: str = "ternary", input_size: int = 4,
                  hidden_size: int = 8, num_layers: int = 1, outputs: int | None = 3,
                  activation: str = "pwl", seed: int = 0, formats: Formats | None = None,
-                 levels: int = 3, emit: str | None = None) -> Model:
+                 levels: int = 3, emit: str | None = None, input_scheme: str | None = None,
+                 head_scheme: str | None = None) -> Model:
     """A model with random integers in the contract's formats. `emit`: "hidden" gives a
-    model without a head (whatever `outputs` says); "last" or "every" sets Model.emit."""
+    model without a head (whatever `outputs` says); "last" or "every" sets Model.emit.
+    `input_scheme` and `head_scheme`: the first layer's input matrix's and the head's own
+    schemes (default `scheme`), as train's --input-quant and --head-quant give them."""
     if emit == "hidden":
         outputs = None
     rng = np.random.default_rng(seed)
@@ -42,7 +45,8 @@ def random_model(*, cell: str = "gru", scheme: str = "ternary", input_size: int 
     for i in range(num_layers):
         cols = input_size if i == 0 else hidden_size
         layers.append(Layer(
-            random_matrix(rng, scheme, g * hidden_size, cols, levels),
+            random_matrix(rng, (input_scheme or scheme) if i == 0 else scheme,
+                          g * hidden_size, cols, levels),
             random_matrix(rng, scheme, g * hidden_size, hidden_size, levels),
             rng.integers(pre.min // 4, pre.max // 4 + 1, g * hidden_size),
             rng.integers(pre.min // 4, pre.max // 4 + 1, g * hidden_size),
@@ -50,7 +54,7 @@ def random_model(*, cell: str = "gru", scheme: str = "ternary", input_size: int 
     head = None
     if outputs:
         out = fmts.output
-        head = Head(random_matrix(rng, scheme, outputs, hidden_size, levels),
+        head = Head(random_matrix(rng, head_scheme or scheme, outputs, hidden_size, levels),
                     rng.integers(out.min // 8, out.max // 8 + 1, outputs))
     return Model(cell, input_size, hidden_size, activation, fmts, layers, head,
                  meta={"source": f"random_model(seed={seed})"},

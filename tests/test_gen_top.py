@@ -135,6 +135,25 @@ def test_code_banks_and_distributed_memories(cell, scheme, style, depth):
     run_both(model, rng, style, seed, placement=placement)
 
 
+@pytest.mark.parametrize("cell,schemes,style", [
+    ("gru", ("int8", "ternary", "int8"), (2, 4)),
+    ("lstm", ("exponential", "ternary", "exponential"), (1, 1)),
+    ("rnn", ("int8", "pow2-ternary", "exponential"), "unrolled"),
+    ("gru", ("int4", "binary", "int8"), (5, 2)),
+])
+def test_the_input_matrix_and_the_head_in_other_schemes(cell, schemes, style):
+    """train's --input-quant / --head-quant models: the first layer's input matrix and the
+    head in their own schemes, the other matrices in the main one."""
+    seed = _seed("mixed", cell, schemes, style) % 10_000
+    rng = np.random.default_rng(seed)
+    model = random_model(cell=cell, scheme=schemes[1], input_size=3, hidden_size=4,
+                         num_layers=2, outputs=3, seed=seed, levels=3, input_scheme=schemes[0],
+                         head_scheme=schemes[2], emit="every")
+    assert [m.scheme for _, m in model.matrices()] == \
+        [schemes[0], schemes[1], schemes[1], schemes[1], schemes[2]]
+    run_both(model, rng, style, seed)
+
+
 @pytest.mark.parametrize("cell", CELLS)
 @pytest.mark.parametrize("emit", ["hidden", "last", "every"])
 def test_three_layers_and_each_emit(cell, emit):

@@ -131,6 +131,8 @@ def test_nan_weights_stop_with_a_clear_message(tmp_path, monkeypatch, capsys):
     (["--lr-scale", "fast"], "--lr-scale 'fast' is not one of none, level"),
     (["--level-rule", "best"], "--level-rule 'best' is not one of glorot, fit"),
     (["--resume"], "--resume: .*checkpoint.pt does not exist"),
+    (["--input-quant", "int9"], "--input-quant 'int9' is not one of float, binary"),
+    (["--quant", "float", "--head-quant", "int8"], "--head-quant needs a quantized --quant"),
 ])
 def test_bad_input_is_one_error_line_and_exit_2(tmp_path, capsys, args, message):
     assert main([*TINY, *args, "--out", str(tmp_path / "r")]) == 2
@@ -222,3 +224,23 @@ def test_digits_selects_and_monitors_on_validation_never_test(tmp_path, monkeypa
     assert [e["valid_accuracy"] for e in res["epochs"]] == valid_scores
     assert not any(k.startswith("test") for e in res["epochs"] for k in e)
     assert res["selected_epoch"] == {"qat": 1 + valid_scores.index(max(valid_scores))}
+
+
+def test_the_input_matrix_and_the_head_may_have_their_own_quantizers(tmp_path):
+    text = tmp_path / "t.txt"
+    text.write_text("the cat sat on the mat. " * 80)
+    out, res = _run(tmp_path, "--task", "char", "--data", str(text), "--seq-len", "20",
+                    "--quant", "ternary", "--input-quant", "int8", "--head-quant", "exponential",
+                    "--batch", "16", "--layers", "2")
+    assert res["integer"] == res["qat"] and res["exact"]  # hardware mode: every logit equal
+    model = modelfile.load(out / "model.json")
+    assert [m.scheme for _, m in model.matrices()] == \
+        ["int8", "ternary", "ternary", "ternary", "exponential"]
+    assert res["config"]["input_quant"] == "int8" and res["config"]["head_quant"] == "exponential"
+    assert report.row(out)["quant"] == "ternary (input int8, head exponential)"
+    # post-training quantization: the float phase is all float, the quantized model mixed
+    out, res = _run(tmp_path, "--ptq", "--ptq-finetune", "1", "--quant", "ternary",
+                    "--input-quant", "int8", "--epochs", "1", name="ptq")
+    assert res["integer"] == res["qat"] and res["float"] != res["ptq"]
+    schemes = [m.scheme for _, m in modelfile.load(out / "model.json").matrices()]
+    assert schemes == ["int8", "ternary", "ternary"]

@@ -29,6 +29,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--hidden", type=int, help="hidden units per layer (default 32)")
     p.add_argument("--layers", type=int, help="stacked layers (default 1)")
     p.add_argument("--quant", help=f"weight quantizer: {', '.join(QUANTIZERS)} (default ternary)")
+    p.add_argument("--input-quant", metavar="QUANT",
+                   help="the first layer's input matrix's own quantizer (default --quant): "
+                        "int8 keeps a one-hot input's columns at 8 bits")
+    p.add_argument("--head-quant", metavar="QUANT",
+                   help="the head's own quantizer (default --quant)")
     p.add_argument("--mode", help="weights or hardware (default)")
     p.add_argument("--activation", help="integer activations: pwl (default) or hard")
     p.add_argument("--input-scale",

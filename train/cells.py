@@ -29,6 +29,7 @@ from .ste import Activation, round_to, saturate_real, straight, to_format
 MODES = ("weights", "hardware")
 LR_SCALES = ("none", "level")  # Net.param_groups
 LEVEL_LR_SCHEMES = ("binary", "ternary", "pow2-ternary")
+SHIFT_SCHEMES = ("binary", "ternary", "pow2-ternary", "exponential")  # shadow init in +-level
 ROW_GAINS = ("none", "learned")
 # schemes a learned power-of-two gain per row applies to; ternary codes with per-row exponents
 # are stored as pow2-ternary (binary has one scale per matrix and no per-row twin)
@@ -38,13 +39,19 @@ F64 = torch.float64
 
 
 class QuantMixin:
-    """Quantized weights of a module whose weight parameters have a level exponent in _exp."""
+    """Quantized weights of a module whose weight parameters have a level exponent in _exp.
+    `quant` is the module's quantizer; `_matrix_quant` may give one matrix another."""
 
     quant: str
     mode: str
     levels: int
     level_rule: str = "glorot"  # binary/ternary level: the Glorot one in _exp, or "fit"
     _exp: dict[str, int]
+    _matrix_quant: dict[str, str] = {}  # weight name -> its own quantizer (instances replace)
+
+    def quant_of(self, name: str) -> str:
+        """The quantizer of weight `name`."""
+        return self._matrix_quant.get(name, self.quant)
 
     def _setup(self, quant: str, mode: str, levels: int, formats: Formats | dict | None) -> None:
         Q.check_quant(quant)
@@ -65,28 +72,29 @@ class QuantMixin:
                 rows = getattr(self, name).shape[0]
                 self.register_parameter(f"{name}_gain", nn.Parameter(torch.zeros(rows)))
 
-    def _gains_apply(self) -> bool:
-        """Learned row gains are on and this quantizer takes them (not float, intN, binary)."""
+    def _gains_apply(self, name: str) -> bool:
+        """Learned row gains are on and the matrix's quantizer takes them (not float, intN,
+        binary)."""
         return getattr(self, "row_gain", "none") == "learned" and \
-            Q.scheme_of(self.quant) in GAIN_SCHEMES
+            Q.scheme_of(self.quant_of(name)) in GAIN_SCHEMES
 
     def gain_exponents(self, name: str) -> torch.Tensor | None:
         """The rounded per-row gains (a float tensor with a straight-through gradient), or None
         where they do not apply."""
-        if not self._gains_apply():
+        if not self._gains_apply(name):
             return None
         g = getattr(self, f"{name}_gain")
         return straight(g, torch.round(g))
 
-    def scheme(self) -> str:
-        """The model file scheme of this module's matrices."""
-        scheme = Q.scheme_of(self.quant)
-        return GAIN_SCHEMES[scheme] if self._gains_apply() else scheme
+    def scheme(self, name: str) -> str:
+        """The model file scheme of weight `name`."""
+        scheme = Q.scheme_of(self.quant_of(name))
+        return GAIN_SCHEMES[scheme] if self._gains_apply(name) else scheme
 
     def base_codes(self, name: str, training: bool = False):
         """(codes, per-row exponents) of weight `name` from its shadow weights alone (no row
         gains); deterministic unless training."""
-        return Q.quantize(getattr(self, name), self.quant, exp=self._exp[name],
+        return Q.quantize(getattr(self, name), self.quant_of(name), exp=self._exp[name],
                           levels=self.levels, stochastic=training, rule=self.level_rule)
 
     def codes(self, name: str, training: bool = False):
@@ -103,10 +111,11 @@ class QuantMixin:
         to a row gain through its power of two)."""
         w = getattr(self, name)
         dtype = dtype or w.dtype
-        if self.quant == "float" and self.mode == "weights":
+        quant = self.quant_of(name)
+        if quant == "float" and self.mode == "weights":
             return w.to(dtype)
         codes, scale = self.base_codes(name, self.training)
-        v = straight(w, Q.values(codes, scale, Q.scheme_of(self.quant), dtype)).to(dtype)
+        v = straight(w, Q.values(codes, scale, Q.scheme_of(quant), dtype)).to(dtype)
         g = self.gain_exponents(name)
         if g is None:
             return v
@@ -115,15 +124,15 @@ class QuantMixin:
     def init_shadow_(self) -> None:
         """Shift schemes start uniform in +-level (the Glorot bound as a power of two), as in
         BinaryConnect; torch's default init would leave most ternary codes at zero."""
-        if Q.scheme_of(self.quant) in ("binary", "ternary", "pow2-ternary", "exponential"):
-            with torch.no_grad():
-                for name, e in self._exp.items():
+        with torch.no_grad():
+            for name, e in self._exp.items():
+                if Q.scheme_of(self.quant_of(name)) in SHIFT_SCHEMES:
                     getattr(self, name).uniform_(-(2.0**e), 2.0**e)
 
     @torch.no_grad()
     def clip_shadow_(self) -> None:
         for name, e in self._exp.items():
-            bound = Q.clip_bound(self.quant, e, self.level_rule)
+            bound = Q.clip_bound(self.quant_of(name), e, self.level_rule)
             if bound is not None:
                 getattr(self, name).clamp_(-bound, bound)
 
@@ -136,13 +145,16 @@ class QuantRecurrent(QuantMixin, nn.Module):
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, *,
                  quant: str = "float", mode: str = "weights", activation: str = "pwl",
                  levels: int = 7, formats: Formats | dict | None = None, level_shift: int = 0,
-                 level_rule: str = "glorot", row_gain: str = "none"):
+                 level_rule: str = "glorot", row_gain: str = "none",
+                 input_quant: str | None = None):
+        """`input_quant`: the first layer's input matrix's own quantizer (default `quant`)."""
         super().__init__()
         for what, v in (("input size", input_size), ("hidden size", hidden_size),
                         ("number of layers", num_layers)):
             if not isinstance(v, int) or v < 1:
                 raise ValueError(f"{what} must be a positive integer, not {v!r}")
         self._setup(quant, mode, levels, formats)
+        self.set_input_quant(input_quant)
         self.level_rule = Q.check_rule(level_rule)
         self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
         self.activation = activation
@@ -161,6 +173,11 @@ class QuantRecurrent(QuantMixin, nn.Module):
         self.tanh = Activation("tanh", activation, f.preact, f.state)
         self.reset_parameters()
         self._add_gains(row_gain)
+
+    def set_input_quant(self, input_quant: str | None) -> None:
+        """Give the first layer's input matrix its own quantizer (None: the module's)."""
+        self._matrix_quant = {} if input_quant is None else \
+            {"weight_ih_l0": Q.check_quant(input_quant)}
 
     def reset_parameters(self) -> None:
         bound = 1.0 / math.sqrt(self.hidden_size)  # torch.nn.RNNBase's init
@@ -407,13 +424,18 @@ class Net(nn.Module):
                  outputs: int | None = None, emit: str = "last", quant: str = "float",
                  mode: str = "weights", activation: str = "pwl", levels: int = 7,
                  formats: Formats | dict | None = None, level_shift: int = 0,
-                 level_rule: str = "glorot", row_gain: str = "none"):
+                 level_rule: str = "glorot", row_gain: str = "none",
+                 input_quant: str | None = None, head_quant: str | None = None):
+        """`input_quant` and `head_quant`: the first layer's input matrix's and the head's own
+        quantizers (default `quant`)."""
         super().__init__()
         if cell not in CELLS:
             raise ValueError(f"cell must be one of {', '.join(CELLS)}, not {cell!r}")
         kw = dict(quant=quant, mode=mode, levels=levels, formats=formats, level_shift=level_shift,
                   level_rule=level_rule, row_gain=row_gain)
-        self.rnn = CELLS[cell](input_size, hidden, layers, activation=activation, **kw)
+        self.rnn = CELLS[cell](input_size, hidden, layers, activation=activation,
+                               input_quant=input_quant, **kw)
+        kw["quant"] = head_quant or quant
         self.head = QuantLinear(hidden, outputs, **kw) if outputs else None
         self.emit = emit if outputs else "hidden"
 
@@ -421,9 +443,14 @@ class Net(nn.Module):
         for m in self.quant_modules():
             m._setup(m.quant, mode, m.levels, m.formats)
 
-    def set_quant(self, quant: str) -> None:
-        for m in self.quant_modules():
-            m.quant = Q.check_quant(quant)
+    def set_quant(self, quant: str, input_quant: str | None = None,
+                  head_quant: str | None = None) -> None:
+        """Every matrix to `quant`, but the first layer's input matrix to `input_quant` and
+        the head to `head_quant` where given."""
+        self.rnn.quant = Q.check_quant(quant)
+        self.rnn.set_input_quant(input_quant)
+        if self.head is not None:
+            self.head.quant = Q.check_quant(head_quant or quant)
 
     def quant_modules(self):
         return [m for m in (self.rnn, self.head) if m is not None]
@@ -440,10 +467,10 @@ class Net(nn.Module):
         weights near a code boundary towards a code, so that they stop flipping across it."""
         total = torch.zeros(())
         for m in self.quant_modules():
-            scheme = Q.scheme_of(m.quant)
-            if scheme not in ("binary", "ternary", "pow2-ternary", "exponential"):
-                continue
             for name, e in m._exp.items():
+                scheme = Q.scheme_of(m.quant_of(name))
+                if scheme not in SHIFT_SCHEMES:
+                    continue
                 w = getattr(m, name)
                 codes, scale = m.base_codes(name)
                 q = Q.values(codes, scale, scheme, w.dtype).detach()
@@ -462,7 +489,7 @@ class Net(nn.Module):
         scaled, ids = [], set()
         for m in self.quant_modules():
             for name, e in m._exp.items():
-                if lr_scale == "level" and Q.scheme_of(m.quant) in LEVEL_LR_SCHEMES:
+                if lr_scale == "level" and Q.scheme_of(m.quant_of(name)) in LEVEL_LR_SCHEMES:
                     p = getattr(m, name)
                     scaled.append({"params": [p], "lr_scale": 2.0 ** -e})
                     ids.add(id(p))

@@ -36,6 +36,8 @@ class Config:
     hidden: int = 32
     layers: int = 1
     quant: str = "ternary"
+    input_quant: str | None = None  # the first layer's input matrix's quantizer (None: quant)
+    head_quant: str | None = None  # the head's quantizer (None: quant)
     mode: str = "hardware"
     activation: str = "pwl"
     input_scale: str = "std"  # input_transform from the training split: std or range
@@ -82,6 +84,12 @@ class Config:
         choice("level_rule", LEVEL_RULES)
         choice("lr_scale", LR_SCALES)
         choice("row_gain", ROW_GAINS)
+        for name in ("input_quant", "head_quant"):
+            if getattr(self, name) is not None:
+                choice(name, QUANTIZERS)
+                if self.quant == "float":
+                    raise UserError(f"--{name.replace('_', '-')} needs a quantized --quant; "
+                                    "with --quant float every matrix is float")
         if self.row_gain != "none" and self.quant.removesuffix("-stoch") not in GAIN_SCHEMES:
             raise UserError(f"--row-gain {self.row_gain} applies to "
                             f"{', '.join(GAIN_SCHEMES)}, not --quant {self.quant}")

@@ -26,7 +26,7 @@ MAX_ACC_BITS = 52  # every accumulator exact in float64 (hardware mode) and int6
 def _matrix(mod, name: str) -> Matrix:
     with torch.no_grad():
         codes, scale = mod.codes(name)
-    scheme = mod.scheme()
+    scheme = mod.scheme(name)
     return Matrix(scheme, codes.cpu().numpy().astype(np.int64),
                   scale.cpu().numpy().astype(np.int64),
                   mod.levels if scheme == "exponential" else 1)

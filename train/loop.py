@@ -66,11 +66,14 @@ class Inputs:
 
 
 def make_net(cfg: Config, task: data.Task, quant: str, mode: str) -> Net:
+    """A fresh net; a quantized one (`quant` not float) takes cfg's input and head quantizers."""
+    own = {} if quant == "float" else {"input_quant": cfg.input_quant,
+                                       "head_quant": cfg.head_quant}
     return Net(cell=cfg.cell, input_size=task.input_size, hidden=cfg.hidden, layers=cfg.layers,
                outputs=len(task.classes), emit=task.emit, quant=quant, mode=mode,
                activation=cfg.activation, levels=cfg.levels, level_shift=cfg.level_shift,
                level_rule=cfg.level_rule, row_gain=cfg.row_gain,
-               formats={k: tuple(v) for k, v in cfg.formats.items()})
+               formats={k: tuple(v) for k, v in cfg.formats.items()}, **own)
 
 
 def loss_fn(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -301,14 +304,14 @@ def _ptq(cfg: Config, task: data.Task, net: Net | None, state: dict, inputs: Inp
     if net is None:
         net = make_net(cfg, task, "float", "weights")
         net.load_state_dict(state["net"])
-    net.set_quant(cfg.quant)
+    net.set_quant(cfg.quant, cfg.input_quant, cfg.head_quant)
     net.set_mode(cfg.mode)
     state["results"]["ptq"] = evaluate(net, inputs, task.test)[0]
     return net
 
 
 def finish(cfg: Config, task: data.Task, net: Net, state: dict, out: Path, start: float) -> dict:
-    net.set_quant(cfg.quant)
+    net.set_quant(cfg.quant, cfg.input_quant, cfg.head_quant)
     net.set_mode(cfg.mode)
     inputs = Inputs(task, export.shell(net, task))
     qat, qat_logits = evaluate(net, inputs, task.test)

@@ -39,7 +39,10 @@ def row(path: Path) -> dict:
     r, c = _load(path)
     trained = 0 if c.get("init") and c["ptq"] else c["epochs"]  # --init is the float model
     epochs = trained + (c["ptq_finetune"] if c["ptq"] else 0)
-    quant = c["quant"] + (f" (PTQ, {c['ptq_finetune']} ft)" if c["ptq"] else "") + \
+    own = [f"{w} {c[k]}" for w, k in (("input", "input_quant"), ("head", "head_quant"))
+           if c.get(k)]
+    quant = c["quant"] + (f" ({', '.join(own)})" if own else "") + \
+        (f" (PTQ, {c['ptq_finetune']} ft)" if c["ptq"] else "") + \
         (" (--init)" if c.get("init") else "")
     return {"task": c["task"], "cell": c["cell"], "hidden": c["hidden"], "quant": quant,
             "mode": c["mode"], "epochs": epochs, "float": r.get("float"), "ptq": r.get("ptq"),
