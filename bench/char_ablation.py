@@ -24,9 +24,9 @@ matrix's level times 2**shift) and `diag_matrix` (per matrix, `ih`, `hh` or `hea
 quantizer that replaces the run's for that matrix in training and in the torch test metric
 `qat`: `float` keeps it full precision and unclipped; the exported model file, and so
 `integer`, quantizes every matrix with the run's quantizer, so the diagnostic's figures are
-the validation BPC and `qat`; use it with `"lr_scale": "none"`). They act on the fresh net right after
-train.loop.make_net. A record line also keeps the run's `float` and `ptq` test BPC where it
-has them (`--ptq` runs).
+the validation BPC and `qat`; use it with `"lr_scale": "none"`). They act on the fresh net
+right after train.loop.make_net. A record line also keeps the run's `float` and `ptq` test
+BPC where it has them (`--ptq` runs).
 """
 
 from __future__ import annotations
