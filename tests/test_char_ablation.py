@@ -55,3 +55,23 @@ def test_an_unknown_matrix_or_quantizer_is_refused():
         _diagnose(_net(), Config(task="char"), {"diag_matrix": {"wx": "float"}})
     with pytest.raises(UserError, match="quantizer 'int3' is not one of float, binary"):
         _diagnose(_net(), Config(task="char"), {"diag_matrix": {"hh": "int3"}})
+
+
+def test_the_summary_averages_a_variant_over_the_records_that_hold_it(tmp_path, capsys):
+    import json
+
+    from bench.char_summary import main as summary_main
+
+    def write(path, rows):
+        path.write_text("".join(json.dumps({"name": n, "qat": v}) + "\n" for n, v in rows))
+
+    a, b = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    write(a, [("float", 1.8), ("ternary", 2.1), ("binary", 2.5)])
+    write(b, [("float", 1.9), ("ternary", 2.0)])
+    assert summary_main([str(a), str(b)]) == 0
+    rows = capsys.readouterr().out.splitlines()
+    assert rows[2] == "| float | 1.800 | 1.900 | 1.850 | 2 | +0.000 |"
+    assert rows[3] == "| ternary | 2.100 | 2.000 | 2.050 | 2 | +0.200 |"
+    assert rows[4] == "| binary | 2.500 | - | 2.500 | 1 | +0.700 |"
+    assert summary_main([str(tmp_path / "none.jsonl")]) == 2
+    assert capsys.readouterr().err == f"error: record {tmp_path / 'none.jsonl'} does not exist\n"

@@ -1,0 +1,55 @@
+"""Test BPC of the same variants across char_ablation records (seeds), with their mean.
+
+    .venv/bin/python -m bench.char_summary bench/results/char-gru128-e8b32.jsonl \\
+        bench/results/char-gru128-e8b32-seed1.jsonl [--names float ternary ...]
+
+One row per variant name (in the first record's order, or --names'), one column per record
+(its test BPC, `qat`), the mean over the records that hold the variant, and that mean minus
+the `float` variant's mean over the same records. A variant missing from a record shows a
+dash and its mean is over the others (the row says how many).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .char_ablation import load_records
+
+
+def summary(records: list[list[dict]], names: list[str] | None = None) -> str:
+    by = [{r["name"]: r for r in recs} for recs in records]
+    if names is None:
+        names = list(dict.fromkeys(r["name"] for recs in records for r in recs))
+    head = "| variant | " + " | ".join(f"record {k + 1}" for k in range(len(by))) + \
+        " | mean | runs | mean - float |"
+    lines = [head, "|" + "---|" * (len(by) + 4)]
+    for name in names:
+        vals = [b[name]["qat"] if name in b else None for b in by]
+        got = [k for k, v in enumerate(vals) if v is not None]
+        if not got:
+            continue
+        mean = sum(vals[k] for k in got) / len(got)
+        ref = [by[k]["float"]["qat"] for k in got if "float" in by[k]]
+        delta = f"{mean - sum(ref) / len(ref):+.3f}" if len(ref) == len(got) else ""
+        cells = " | ".join("-" if v is None else f"{v:.3f}" for v in vals)
+        lines.append(f"| {name} | {cells} | {mean:.3f} | {len(got)} | {delta} |")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("records", nargs="+", help="char_ablation JSON-lines records")
+    p.add_argument("--names", nargs="+", help="variants to show, in this order")
+    a = p.parse_args(argv)
+    missing = [r for r in a.records if not Path(r).is_file()]
+    if missing:
+        print(f"error: record {missing[0]} does not exist", file=sys.stderr)
+        return 2
+    print(summary([load_records(Path(r)) for r in a.records], a.names))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
