@@ -244,3 +244,12 @@ def test_the_input_matrix_and_the_head_may_have_their_own_quantizers(tmp_path):
     assert res["integer"] == res["qat"] and res["float"] != res["ptq"]
     schemes = [m.scheme for _, m in modelfile.load(out / "model.json").matrices()]
     assert schemes == ["int8", "ternary", "ternary"]
+
+
+def test_own_input_or_head_quantizers_turn_the_char_level_lr_scale_off():
+    from train.config import Config
+
+    assert Config(task="char").lr_scale == "level"
+    assert Config(task="char", input_quant="int8").lr_scale == "none"
+    assert Config(task="char", head_quant="int8").lr_scale == "none"
+    assert Config(task="char", head_quant="int8", lr_scale="level").lr_scale == "level"

@@ -64,6 +64,10 @@ class Config:
                                                    for k, v in Formats().pairs().items()})
 
     def __post_init__(self):
+        if self.lr_scale is None and (self.input_quant or self.head_quant):
+            # with the input matrix and head in their own schemes the level scale cost PTB
+            # 0.15 BPC (docs/training.md, "Which matrix costs what"): off unless asked for
+            self.lr_scale = "none"
         d = TASK_DEFAULTS.get(self.task, {})
         for k, v in d.items():
             if getattr(self, k) is None:
