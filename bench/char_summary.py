@@ -5,7 +5,8 @@
 
 One row per variant name (in the first record's order, or --names'), one column per record
 (its test BPC, `qat`), the mean over the records that hold the variant, and that mean minus
-the `float` variant's mean over the same records. A variant missing from a record shows a
+the reference variant's mean over the same records (`--reference`, default `float`; for
+example the float run at its best learning rate). A variant missing from a record shows a
 dash and its mean is over the others (the row says how many).
 """
 
@@ -18,12 +19,13 @@ from pathlib import Path
 from .char_ablation import load_records
 
 
-def summary(records: list[list[dict]], names: list[str] | None = None) -> str:
+def summary(records: list[list[dict]], names: list[str] | None = None,
+            reference: str = "float") -> str:
     by = [{r["name"]: r for r in recs} for recs in records]
     if names is None:
         names = list(dict.fromkeys(r["name"] for recs in records for r in recs))
     head = "| variant | " + " | ".join(f"record {k + 1}" for k in range(len(by))) + \
-        " | mean | runs | mean - float |"
+        f" | mean | runs | mean - {reference} |"
     lines = [head, "|" + "---|" * (len(by) + 4)]
     for name in names:
         vals = [b[name]["qat"] if name in b else None for b in by]
@@ -31,7 +33,7 @@ def summary(records: list[list[dict]], names: list[str] | None = None) -> str:
         if not got:
             continue
         mean = sum(vals[k] for k in got) / len(got)
-        ref = [by[k]["float"]["qat"] for k in got if "float" in by[k]]
+        ref = [by[k][reference]["qat"] for k in got if reference in by[k]]
         delta = f"{mean - sum(ref) / len(ref):+.3f}" if len(ref) == len(got) else ""
         cells = " | ".join("-" if v is None else f"{v:.3f}" for v in vals)
         lines.append(f"| {name} | {cells} | {mean:.3f} | {len(got)} | {delta} |")
@@ -42,12 +44,14 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("records", nargs="+", help="char_ablation JSON-lines records")
     p.add_argument("--names", nargs="+", help="variants to show, in this order")
+    p.add_argument("--reference", default="float",
+                   help="the variant the last column subtracts (default: float)")
     a = p.parse_args(argv)
     missing = [r for r in a.records if not Path(r).is_file()]
     if missing:
         print(f"error: record {missing[0]} does not exist", file=sys.stderr)
         return 2
-    print(summary([load_records(Path(r)) for r in a.records], a.names))
+    print(summary([load_records(Path(r)) for r in a.records], a.names, a.reference))
     return 0
 
 

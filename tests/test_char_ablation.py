@@ -73,5 +73,13 @@ def test_the_summary_averages_a_variant_over_the_records_that_hold_it(tmp_path, 
     assert rows[2] == "| float | 1.800 | 1.900 | 1.850 | 2 | +0.000 |"
     assert rows[3] == "| ternary | 2.100 | 2.000 | 2.050 | 2 | +0.200 |"
     assert rows[4] == "| binary | 2.500 | - | 2.500 | 1 | +0.700 |"
+    write(a, [("float", 1.8), ("float-lr", 1.7), ("ternary", 2.1)])
+    write(b, [("float", 1.9), ("ternary", 2.0)])
+    assert summary_main([str(a), str(b), "--reference", "float-lr"]) == 0
+    rows = capsys.readouterr().out.splitlines()
+    assert rows[0].endswith("| mean - float-lr |")
+    assert rows[3] == "| float-lr | 1.700 | - | 1.700 | 1 | +0.000 |"
+    # the reference is missing from record b: no difference for a mean over both records
+    assert rows[4] == "| ternary | 2.100 | 2.000 | 2.050 | 2 |  |"
     assert summary_main([str(tmp_path / "none.jsonl")]) == 2
     assert capsys.readouterr().err == f"error: record {tmp_path / 'none.jsonl'} does not exist\n"
