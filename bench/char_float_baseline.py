@@ -10,7 +10,7 @@ init and exact sigmoid/tanh) with a `torch.nn.Linear` head at every step, Adam a
 constant or cosine-decayed to 0 over the run, gradient norm clipped at 1.0, the same
 sequences as the trainer (train.data.char: `seq_len` symbols, the state reset at each), the
 same epochs and batch, the training sequences shuffled each epoch. Test bits per symbol over
-every target, as hw.metrics.bits_per_symbol counts them.
+every target, with hw.metrics.bits_per_symbol as the trainer counts them.
 
 `ours`: the `float` rows of bench.char_ablation records (`--ours`, one per seed), read, not
 retrained: each record names its cell, size, epochs and batch, and a row is shown only
@@ -32,7 +32,11 @@ from tqdm import tqdm
 
 from hw.errors import UserError
 from hw.fileio import atomic_write_text
+from hw.metrics import bits_per_symbol
 from train import data
+from train.loop import FLOAT_LOGITS
+
+from .char_ablation import load_records
 
 
 class Plain(torch.nn.Module):
@@ -49,19 +53,13 @@ class Plain(torch.nn.Module):
 
 
 def bpc(net: Plain, split: data.Split, batch: int = 256) -> float:
-    """Mean bits per symbol over every target of the split (-1: padding, skipped)."""
+    """Bits per symbol over every target of the split, as the trainer counts them
+    (hw.metrics.bits_per_symbol on real logits; -1 targets are padding)."""
     net.eval()
-    total, count = 0.0, 0
     with torch.no_grad():
-        for i in range(0, len(split), batch):
-            ids = torch.from_numpy(split.x[i:i + batch])
-            y = torch.from_numpy(split.y[i:i + batch]).reshape(-1)
-            logits = net(ids).reshape(len(y), -1)
-            keep = y >= 0
-            total += torch.nn.functional.cross_entropy(logits[keep], y[keep],
-                                                       reduction="sum").item()
-            count += int(keep.sum())
-    return total / count / math.log(2)
+        logits = [net(torch.from_numpy(split.x[i:i + batch])).numpy()
+                  for i in range(0, len(split), batch)]
+    return bits_per_symbol(np.concatenate(logits), FLOAT_LOGITS, split.y)
 
 
 def plain_torch(task: data.Task, cell: str, hidden: int, seed: int, epochs: int, batch: int,
@@ -103,8 +101,7 @@ def ours_rows(records: list[Path], cell: str, hidden: int, epochs: int, batch: i
     for rec in records:
         if not rec.is_file():
             raise UserError(f"record {rec} does not exist")
-        for line in rec.read_text().splitlines():
-            r = json.loads(line)
+        for r in load_records(rec):
             c = r["config"]
             if (r["name"] == "float" and c["cell"] == cell and c["hidden"] == hidden
                     and c["epochs"] == epochs and c["batch"] == batch):

@@ -39,7 +39,10 @@ def row(run: Path, device: fit.Device) -> dict:
     metric = None
     tj = path.parent / "train.json"
     if tj.is_file():
-        t = json.loads(tj.read_text())
+        try:
+            t = json.loads(tj.read_text())
+        except json.JSONDecodeError as e:
+            raise UserError(f"{tj} is not valid JSON: {e.msg} at line {e.lineno}") from None
         metric = (t.get("metric"), t.get("integer"))
     out = {"run": path.parent.name, "schemes": schemes_of(model),
            "weights": sum(m.codes.size for _, m in model.matrices()),

@@ -37,7 +37,13 @@ def test_rows_follow_the_fit_and_an_int8_edge_costs_dsp_blocks(tmp_path, capsys)
     assert "| tern | 376 (ternary) | 2.500 bpc |" in out and "| hyb |" in out
 
 
-def test_a_folder_without_a_model_file_is_one_line(tmp_path, capsys):
+def test_a_missing_model_file_or_a_malformed_train_json_is_one_line(tmp_path, capsys):
     assert fit_runs.main([str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err == [f"error: {tmp_path}: no model.json there"]
+    run, _ = _run(tmp_path, "bad", scheme="ternary")
+    (run / "train.json").write_text("{not json")
+    assert fit_runs.main([str(run)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"error: {run / 'train.json'} is not valid JSON: Expecting property name "
+                   f"enclosed in double quotes at line 1"]
