@@ -56,7 +56,8 @@ def measured_cycles(folder: Path, count: int) -> tuple[int, int, int]:
     ts = metrics.load_testset(folder / "testset.npz")
     seqs = [ts.x[i, :ts.lengths[i]] for i in range(min(count, len(ts)))]
     top = ModelTop(model, parallel=man["parallel"], simd=man["simd"], storage=man["storage"],
-                   placement=Placement.from_dict(man.get("placement")))
+                   placement=Placement.from_dict(man.get("placement")),
+                   order=man.get("order") or "rows")
     trace = simulate(top, seqs)
     published = sum(top.tp.sequence_cycles(len(s)) for s in seqs) + 1  # the last beat's cycle
     return trace.cycles, published, len(seqs)
@@ -123,7 +124,7 @@ def icebreaker(args) -> list[tuple[str, str]]:
     same.mkdir()
     shutil.copy(src / "model.json", same)
     fold = ["--parallel", str(man["parallel"]), "--simd", str(man["simd"]), "--storage",
-            man["storage"], "--clock-mhz", "25"]
+            man["storage"], "--order", man.get("order") or "rows", "--clock-mhz", "25"]
     run("hw", "bitstream", str(same), "--board", "ulx3s", *fold)
     baseline.write(src, i8)
     run("hw", "bitstream", str(i8), "--board", "ulx3s", *fold)
@@ -144,7 +145,8 @@ def icebreaker(args) -> list[tuple[str, str]]:
     ts = metrics.load_testset(tern / "testset.npz")
     tp = TopPlan.of(load(tern / "model.json"), parallel=man["parallel"], simd=man["simd"],
                     storage=man["storage"], image=False,
-                    placement=Placement.from_dict(man.get("placement")))
+                    placement=Placement.from_dict(man.get("placement")),
+                    order=man.get("order") or "rows")
     total = sum(tp.sequence_cycles(int(t)) for t in ts.lengths)
     seq_s = len(ts) * fast["clock_mhz"] * 1e6 / total
     roof = fast.get("roofline", {})
@@ -152,7 +154,7 @@ def icebreaker(args) -> list[tuple[str, str]]:
         ("model", f"{man['cell']} {man['hidden_size']}, input {man['input_size']}, "
                   f"{len(ts)} test sequences"),
         ("folding (auto)", f"P = {man['parallel']} lanes x S = {man['simd']} columns, "
-                           f"{man['storage']} storage"),
+                           f"order {man.get('order') or 'rows'}, {man['storage']} storage"),
         ("sequences/s", f"{seq_s:,.0f} at {fast['clock_mhz']:g} MHz ({total} cycles for the "
                         f"test set; {cycles} measured in amaranth.sim for the first {n})"),
         ("Fmax", f"{fast['fmax_mhz']:.1f} MHz (clock {fast['clock_mhz']:g} MHz)"),
@@ -187,7 +189,8 @@ def ulx3s(args) -> list[tuple[str, str]]:
     roof = b.get("roofline", {})
     return [
         ("model", f"ternary GRU {args.hidden}, input 16, 10 outputs (random weights)"),
-        ("folding (auto)", f"P = {man['parallel']} x S = {man['simd']}"),
+        ("folding (auto)", f"P = {man['parallel']} x S = {man['simd']}, order "
+                           f"{man.get('order') or 'rows'}"),
         ("steps/s", f"{b['clock_mhz'] * 1e6 / man['cycles_per_step']:,.0f} "
                     f"({man['cycles_per_step']} cycles/step at {b['clock_mhz']:g} MHz)"),
         ("Fmax", f"{b['fmax_mhz']:.1f} MHz"),

@@ -70,6 +70,7 @@ class Case:
     bank_depth: int = 0  # with lutram_bits: the memories' Placement
     lutram_bits: int = 0
     ports: str = "native"  # hw.gen.axis: the top's port names (the harness reads them)
+    order: str = "rows"  # the engine's walk (hw.gen.lanes.LanePlan.order)
 
     @property
     def placement(self) -> Placement:
@@ -91,8 +92,8 @@ class Case:
                 f"num_layers={self.layers}, activation={self.activation!r}, seed={self.seed}) "
                 f"emit {self.emit}; generate(parallel={self.lanes}, simd={self.simd}, "
                 f"storage={self.storage!r}, placement={self.placement!r}, "
-                f"ports={self.ports!r}); idle {self.idle}, stall {self.stall}, "
-                f"{self.resets} resets")
+                f"ports={self.ports!r}, order={self.order!r}); idle {self.idle}, "
+                f"stall {self.stall}, {self.resets} resets")
 
 
 def make_case(index: int, base_seed: int, steps: int) -> Case:
@@ -106,6 +107,7 @@ def make_case(index: int, base_seed: int, steps: int) -> Case:
                 simd=int(rng.choice([1, 2, 4, 8])), storage=STORAGES[(index // 2) % 2],
                 idle=float(rng.choice([0.0, 0.1, 0.3])), stall=float(rng.choice([0.0, 0.1, 0.3])),
                 resets=int(rng.integers(0, 4)), steps=steps,
+                order=("rows", "columns")[(index // 4 + index) % 2],
                 **({"bank_depth": 2 << (index % 2), "lutram_bits": 64}
                    if index % 4 == 0 else {}))
 
@@ -139,7 +141,7 @@ def soak_one(case: Case, folder, model: Model | None = None, ref_model: Model | 
     model = case.model() if model is None else model
     t0 = time.monotonic()
     text, man = generate(model, case.lanes, storage=case.storage, simd=case.simd,
-                         placement=case.placement, ports=case.ports)
+                         placement=case.placement, ports=case.ports, order=case.order)
     folder.mkdir(parents=True, exist_ok=True)
     exe = folder / "obj" / "Vsoak"
     top_v = folder / "top.v"

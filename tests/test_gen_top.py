@@ -4,7 +4,8 @@ Every cell x scheme x engine style x activation kind, on tiny random models, ran
 with format-extreme inputs, random idle input cycles and random output backpressure. A second
 run without idling or stalls measures cycles per step and latency against the properties.
 A style (k, S) is the wide-lane engine with k units' rows a group (P = k x the cell's gate
-rows) and S columns a lane a cycle.
+rows) and S columns a lane a cycle, walking each pass group by group; (k, S, "columns") walks
+it chunk by chunk (hw.gen.lanes.LanePlan.order).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from hw.reference import Reference, default_emit
 
 CELLS = ("rnn", "gru", "lstm")
 SCHEMES = ("binary", "ternary", "pow2-ternary", "exponential", "int8")
-STYLES = ((1, 1), (2, 4), (5, 2), "unrolled")
+STYLES = ((1, 1), (2, 4), (5, 2), (1, 2, "columns"), (2, 4, "columns"), "unrolled")
 GATE_ROWS = {"rnn": 1, "gru": 3, "lstm": 4}
 KINDS = ("hard", "pwl")
 
@@ -77,12 +78,13 @@ def build(cell, scheme, kind, seed, *, layers=None, head=None, emit=None):
 
 
 def make_top(model, style, storage="memory", placement=None):
-    """(k, S), k, or "unrolled" -> the top (k units' rows a group, S columns a cycle)."""
+    """(k, S), (k, S, order), k, or "unrolled" -> the top (k units' rows a group, S columns
+    a cycle, the walk order)."""
     if style == "unrolled":
         return ModelTop(model, parallel="unrolled")
-    k, S = style if isinstance(style, tuple) else (style, 1)
+    k, S, *order = style if isinstance(style, tuple) else (style, 1)
     return ModelTop(model, parallel=k * GATE_ROWS[model.cell], simd=S, storage=storage,
-                    placement=placement)
+                    placement=placement, order=order[0] if order else "rows")
 
 
 def run_both(model, rng, style, seed, storage="memory", placement=None):
@@ -106,7 +108,8 @@ def test_matrix(cell, scheme, parallel, kind):
 
 
 @pytest.mark.parametrize("cell,scheme,style",
-                         list(itertools.product(CELLS, SCHEMES, ((1, 2), (3, 1)))))
+                         list(itertools.product(CELLS, SCHEMES,
+                                                ((1, 2), (3, 1), (2, 2, "columns")))))
 def test_register_storage(cell, scheme, style):
     """The same memories as flip-flops ("registers"): the same bits and cycles."""
     seed = _seed("registers", cell, scheme, style) % 10_000
@@ -116,7 +119,9 @@ def test_register_storage(cell, scheme, style):
 
 @pytest.mark.parametrize("cell,scheme,style,depth",
                          [("gru", "ternary", (1, 2), 2), ("lstm", "exponential", (2, 1), 4),
-                          ("rnn", "int8", (1, 1), 2), ("gru", "pow2-ternary", (2, 4), 2)])
+                          ("rnn", "int8", (1, 1), 2), ("gru", "pow2-ternary", (2, 4), 2),
+                          ("lstm", "ternary", (1, 2, "columns"), 2),
+                          ("gru", "exponential", (2, 2, "columns"), 4)])
 def test_code_banks_and_distributed_memories(cell, scheme, style, depth):
     """The ECP5 placement (hw.gen.topplan.Placement): the code words in banks of `depth`
     words, each registered before the bank select, and the small memories in distributed
@@ -125,8 +130,9 @@ def test_code_banks_and_distributed_memories(cell, scheme, style, depth):
     seed = _seed("banks", cell, scheme, style) % 10_000
     model, rng = build(cell, scheme, KINDS[seed % 2], seed)
     placement = Placement(bank_depth=depth, lutram_bits=64)
-    k, S = style
-    tp = TopPlan.of(model, parallel=k * GATE_ROWS[cell], simd=S, placement=placement)
+    k, S, *order = style
+    tp = TopPlan.of(model, parallel=k * GATE_ROWS[cell], simd=S, placement=placement,
+                    order=order[0] if order else "rows")
     assert tp.lanes.code_banks > 1, "the test model must need several banks"
     styles = {tp.ram_style(w, d, rom=n.startswith(("codes", "rowinfo")))
               for n, w, d in tp.memories()}
@@ -164,6 +170,7 @@ def test_three_layers_and_each_emit(cell, emit):
     run_both(model, rng, (3, 1), seed)
     run_both(model, rng, "unrolled", seed)
     run_both(model, rng, (2, 8), seed, storage="registers")
+    run_both(model, rng, (1, 2, "columns"), seed)
 
 
 def saturated(model, sequences) -> dict[str, int]:
@@ -221,14 +228,17 @@ def test_cell_units_of_the_unrolled_engine(cell, units):
 
 
 @pytest.mark.parametrize("cell", CELLS)
-@pytest.mark.parametrize("parallel,storage", [((2, 2), "registers"), ("unrolled", "registers"),
-                                              ((1, 1), "memory")])
-def test_reset_at_any_time(cell, parallel, storage):
+@pytest.mark.parametrize("parallel,storage,emit", [
+    ((2, 2), "registers", "every"), ("unrolled", "registers", "every"),
+    ((1, 1), "memory", "every"), ((1, 2, "columns"), "memory", "last")])
+def test_reset_at_any_time(cell, parallel, storage, emit):
     """rst in the middle of a sequence, of a step, or with an output beat waiting: afterwards
     the circuit behaves as new (the sequences after the reset match the reference; memories
-    keep their words through a reset, so this also checks that nothing stale is read)."""
+    keep their words through a reset, so this also checks that nothing stale is read). With
+    emit "last" the steps of a sequence overlap, so the reset also lands between passes of
+    two steps."""
     seed = _seed("reset", cell, parallel, storage) % 10_000
-    model, rng = build(cell, "ternary", "hard", seed, layers=2, head=2, emit="every")
+    model, rng = build(cell, "ternary", "hard", seed, layers=2, head=2, emit=emit)
     top = make_top(model, parallel, storage)
     before = [random_inputs(rng, model, (5,)) for _ in range(2)]
     after = [random_inputs(rng, model, (3,)) for _ in range(2)]

@@ -20,7 +20,7 @@ from ..errors import UserError
 from ..fileio import atomic_write_text
 from ..gen.fit import DEVICES, choose, roofline
 from ..gen.top import STORAGES, UNROLLED, ModelTop
-from ..gen.topplan import Placement
+from ..gen.topplan import Placement, faster_order
 from ..modelfile import load
 from . import catalog, protocol
 from .top import BOARDS, Board, BoardTop
@@ -46,6 +46,7 @@ class BuildResult:
     dsp_available: int = 0
     parallel: int | str = 0
     simd: int = 1
+    order: str = "rows"
     storage: str = "memory"
     dsp_inference: bool = True
     baud: int = 0
@@ -131,7 +132,7 @@ def fit_error(log: str, board: Board) -> str | None:
 
 def build(model, *, board: Board, parallel, clock_hz: float, baud: int, out_dir: Path,
           dsp: bool = True, seed: int = 1, classic_abc: bool = False,
-          storage: str = "memory", simd: int = 1, placement=None,
+          storage: str = "memory", simd: int = 1, placement=None, order: str = "rows",
           progress=print) -> BuildResult:
     """Synthesise, place and route; returns the figures even when the clock is missed (the
     caller decides). Raises UserError when a tool fails (for example: the design does not fit).
@@ -147,7 +148,8 @@ def build(model, *, board: Board, parallel, clock_hz: float, baud: int, out_dir:
     except ValueError as e:
         raise UserError(str(e)) from None
     try:
-        kw = {} if parallel == UNROLLED else {"simd": simd, "placement": placement}
+        kw = ({} if parallel == UNROLLED else
+              {"simd": simd, "placement": placement, "order": order})
         core = ModelTop(model, parallel=parallel, storage=storage, **kw)
     except ValueError as e:
         raise UserError(str(e)) from None
@@ -160,7 +162,7 @@ def build(model, *, board: Board, parallel, clock_hz: float, baud: int, out_dir:
                                                               board.family == "ecp5" else "")
     out_dir = Path(out_dir)
     progress(f"[{board.name}] elaborating: {model.cell} hidden {model.hidden_size}, "
-             f"parallel {parallel}, simd {simd}, storage {storage}, "
+             f"parallel {parallel}, simd {simd}, order {order}, storage {storage}, "
              f"clock {top.clock_hz / 1e6:g} MHz")
     if not classic_abc:
         rc, pnr_log = _run_tools(top, board, out_dir, synth, seed, t0, progress)
@@ -201,7 +203,8 @@ def build(model, *, board: Board, parallel, clock_hz: float, baud: int, out_dir:
         build_seconds=round(time.monotonic() - t0, 1), lut_available=use[board.lut_cell][1],
         bram_available=use.get(board.bram_cell, (0, 0))[1],
         dsp_available=use.get(board.dsp_cell, (0, 0))[1], parallel=parallel, simd=simd,
-        storage=storage, dsp_inference=dsp, baud=baud,
+        order=order if parallel != UNROLLED else "rows", storage=storage,
+        dsp_inference=dsp, baud=baud,
         pll=None if top.pll_config is None else top.pll_config.params,
         cycles_per_step=core.cycles_per_step,
         us_per_step=round(core.cycles_per_step / clock_mhz, 3),
@@ -311,6 +314,9 @@ def add_arguments(p) -> None:
     p.add_argument("--storage", default=None, choices=STORAGES,
                    help="vectors in memories or flip-flops (default: RUN/manifest.json's, "
                         "else memory)")
+    p.add_argument("--order", default=None, choices=("rows", "columns"),
+                   help="the engine's walk (default: RUN/manifest.json's, or with --parallel "
+                        "or --simd the one with fewer cycles per step for that folding)")
     p.add_argument("--clock-mhz", default="auto", metavar="MHZ|auto",
                    help="system clock; other than the oscillator's means the PLL. 'auto' "
                         "(default) builds at the oscillator's clock, then once more with the "
@@ -346,16 +352,27 @@ def main(args) -> int:
         print(f"[{board.name}] no {run / 'manifest.json'}: sizing the engine for the board "
               f"(parallel {fit.parallel}, simd {fit.simd})")
         dev = DEVICES.get(board.name, DEVICES["icebreaker"])
-        man = {"parallel": fit.parallel, "simd": fit.simd,
+        man = {"parallel": fit.parallel, "simd": fit.simd, "order": fit.order,
                "placement": dev.placement.as_dict()}
     parallel = parse_parallel(args.parallel or str(man.get("parallel")))
     simd = args.simd or man.get("simd", 1)
     # the memories' placement (code banks, distributed RAM) is the manifest's: what was
     # generated and simulated is what is built
     placement = Placement.from_dict(man.get("placement"))
+    # the walk order too, unless another folding is asked for: then the faster one for it
+    order = getattr(args, "order", None) or man.get("order") or "rows"
+    if (getattr(args, "order", None) is None and (args.parallel is not None
+                                                  or args.simd is not None)
+            and parallel != "unrolled"):
+        try:
+            order = faster_order(model, parallel=parallel, simd=simd, storage=storage,
+                                 placement=placement)
+        except ValueError as e:
+            raise UserError(str(e)) from None
     t0 = time.monotonic()
     common = dict(board=board, parallel=parallel, baud=args.baud, dsp=not args.no_dsp,
-                  seed=args.seed, storage=storage, simd=simd, placement=placement)
+                  seed=args.seed, storage=storage, simd=simd, placement=placement,
+                  order=order)
     if args.clock_mhz == "auto":
         res = build(model, clock_hz=board.osc_hz, out_dir=run / f"build-{board.name}", **common)
         f = pll_clock(board, res, args.baud)

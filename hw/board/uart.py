@@ -35,7 +35,8 @@ class UARTRx(wiring.Component):
     """Receives 8N1 bytes from `rx` sampled in the middle of each bit.
 
     `o` carries RxEntry: a byte, an ERROR marker, or an IDLE marker. An entry waits in `o`
-    until taken; a byte that completes meanwhile is lost and reported as ERROR."""
+    until taken (the next one may enter a cycle later); a byte that completes meanwhile is
+    lost and reported as ERROR."""
 
     rx: In(1, init=1)
     o: Out(stream.Signature(RxEntry))
@@ -67,8 +68,11 @@ class UARTRx(wiring.Component):
             m.d.sync += self.o.valid.eq(0)
 
         # Completed events go to the output when it is free; ERROR first so that it lands
-        # before the byte that follows it.
-        free = ~self.o.valid | self.o.ready
+        # before the byte that follows it. Free means empty: an entry taken this cycle frees
+        # the output a cycle later (bytes are hundreds of cycles apart), so the consumer's
+        # ready never reaches this logic in the same cycle (it was the iCEBreaker's critical
+        # path: the rx FIFO's level through `ready` into the output's load enable)
+        free = ~self.o.valid
         with m.If(got_byte):
             with m.If(free & ~error_pending):
                 m.d.sync += [self.o.valid.eq(1), self.o.payload.data.eq(shreg),

@@ -1,5 +1,5 @@
-"""`python -m hw verilog RUN/model.json --parallel P|auto|unrolled [--simd S] [--ports axis]
---out RUN`.
+"""`python -m hw verilog RUN/model.json --parallel P|auto|unrolled [--simd S]
+[--order rows|columns|auto] [--ports axis] --out RUN`.
 
 Writes RUN/top.v (module `top`, from amaranth.back.verilog; `--ports axis` gives it the
 AXI-Stream-style names of hw.gen.axis) and RUN/manifest.json, both atomically. Bad input (a
@@ -18,8 +18,10 @@ from ..fileio import atomic_write_text
 from ..modelfile import load
 from .axis import NATIVE, PORT_STYLES, AxisTop, rename
 from .fit import DEVICES, choose
+from .lanes import ORDERS
 from .manifest import TOP, Manifest, check_ports, manifest, save_manifest
 from .top import STORAGES, UNROLLED, ModelTop
+from .topplan import check_folding, faster_order
 
 AUTO = "auto"
 
@@ -52,6 +54,10 @@ def add_arguments(p) -> None:
     p.add_argument("--storage", choices=STORAGES, default="memory",
                    help="vectors in memories (default; block RAM on the boards) or in "
                         "flip-flops ('registers')")
+    p.add_argument("--order", choices=ORDERS + (AUTO,), default=AUTO,
+                   help="the engine's walk of a pass: 'rows' (group by group), 'columns' "
+                        "(chunk by chunk: the steps of a sequence overlap, for small models) "
+                        "or 'auto' (the one with fewer cycles per step; default)")
     p.add_argument("--cell-units", type=int, default=None, metavar="U",
                    help="hidden units updated per cycle (default 1, or all when unrolled)")
     p.add_argument("--ports", choices=PORT_STYLES, default=NATIVE,
@@ -63,23 +69,31 @@ def add_arguments(p) -> None:
 
 def generate(model, parallel, cell_units: int | None = None, storage: str = "memory",
              simd: int = 1, board: str | None = None, *, placement=None,
-             ports: str = NATIVE) -> tuple[str, Manifest]:
+             ports: str = NATIVE, order: str = AUTO) -> tuple[str, Manifest]:
     """(Verilog text, manifest) for a model; `board`: the device the manifest's roofline
     refers to (and that `parallel="auto"` sizes the engine for, and whose memory placement
     is used unless `placement`, a hw.gen.topplan.Placement, is given); `ports`: the port
-    names (hw.gen.axis)."""
+    names (hw.gen.axis); `order`: the engine's walk, or "auto" (chosen with the folding, or
+    the faster one for a given folding)."""
     if parallel == AUTO:
         try:
             fit = choose(model, DEVICES[board or "icebreaker"], storage)
         except ValueError as e:
             raise UserError(str(e)) from None
         parallel, simd = fit.parallel, fit.simd
+        order = fit.order if order == AUTO else order
     kw = {} if parallel == UNROLLED else {"simd": simd}
     if parallel == UNROLLED and storage == "memory":
         storage = "registers"  # the unrolled engine's only storage
     if parallel != UNROLLED and (placement is not None or board in DEVICES):
         kw["placement"] = placement if placement is not None else DEVICES[board].placement
     try:
+        if parallel != UNROLLED:
+            if order == AUTO:
+                check_folding(model, parallel, simd, storage)
+                order = faster_order(model, parallel=parallel, simd=simd, storage=storage,
+                                     placement=kw.get("placement"))
+            kw["order"] = order
         top = ModelTop(model, parallel=parallel, cell_units=cell_units, storage=storage, **kw)
     except ValueError as e:  # a bad meta.emit in the model file, a bad --cell-units/--storage
         raise UserError(str(e)) from None
@@ -104,12 +118,13 @@ def main(args) -> int:
     elif parallel == AUTO and args.simd is not None:
         raise UserError("--simd is chosen by --parallel auto; give --parallel P with it")
     text, man = generate(model, parallel, args.cell_units, args.storage, args.simd, args.board,
-                         ports=args.ports)
+                         ports=args.ports, order=getattr(args, "order", AUTO))
     atomic_write_text(out / "top.v", text)
     save_manifest(man, out / "manifest.json")
     r = man.resources
     print(f"wrote {out / 'top.v'} and {out / 'manifest.json'} in {time.monotonic() - t0:.1f} s: "
-          f"parallel {man.parallel}, simd {man.simd}, "
+          f"parallel {man.parallel}, simd {man.simd}"
+          f"{f', order {man.order}' if man.order else ''}, "
           f"{man.cycles_per_step} cycles/step, latency {man.latency}, "
           f"{r['adders']} adders, {r['multipliers']} weight multipliers, "
           f"{r['elementwise_multipliers']} element-wise multipliers, "

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from amaranth.hdl import Const, Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -109,21 +109,21 @@ class EngineTiming:
         """From a group's last issue to its walk step 0 leaving the engine."""
         return self.sum_stage + 1 + self.fin_latency
 
-    def done_cycle(self, k: int, row: int) -> int:
-        """Cycles after `start` at which pass k's row leaves on `out_*`."""
-        lay, P, F = self.plan.layouts[k], self.plan.lanes, self.plan.finalizers
-        g, w = row // P, (row % P) // F
-        return 1 + g * lay.period + lay.chunks - 1 + self.result_delay + w
-
-
 class WideEngine(wiring.Component):
     def __init__(self, *, plan: LanePlan, sources: list[tuple[int, int]], vec_bits: int,
-                 ram_style: str = "block", info_ram_style: str | None = None):
+                 ram_style: str = "block", info_ram_style: str | None = None,
+                 acc_ram_style: str = "logic", holds=None, tag_bits: int = 1):
         """`sources[k]`: (source of half a, source of half b) of pass k, as the owner numbers
         its vectors (0: the input x, l + 1: layer l's h). `ram_style`: the code memories'
         yosys attribute ("block", "distributed" or "logic"); `info_ram_style` the row info's
-        (default: the same)."""
+        (default: the same); `acc_ram_style` the per-group sums' (order "columns").
+        `holds[k][j]`: cycles after pass k's start before its first group may issue chunk j
+        (hw.gen.timeline); `tag`: bits the owner gives with `start` and gets back with the
+        pass's results (`out_tag`)."""
         self.plan, self.sources, self.vec_bits = plan, sources, vec_bits
+        self.holds = holds if holds is not None else [[0] * lay.chunks for lay in plan.layouts]
+        self.tag_bits = tag_bits
+        self.acc_attrs = {"ram_style": acc_ram_style}
         # yosys' memory_libmap weighs a wide, shallow ROM as cheaper in logic than in block
         # RAM; on a small FPGA the logic is what runs out, so the memories ask for block RAM
         self.attrs = {"ram_style": ram_style}
@@ -135,15 +135,27 @@ class WideEngine(wiring.Component):
         self.info_bits = plan.info_bits
         self.memory_bits = plan.memory_bits
         n_src = 1 + max(max(s) for s in sources)
+        n_pass = max(2, len(plan.layouts))
         ports = {
             "start": In(1),
-            "sel": In(range(max(2, len(plan.layouts)))),
+            "sel": In(range(n_pass)),
+            "tag": In(tag_bits),
+            # the pass being issued and its tag; `free`: the engine is idle (from the cycle
+            # after its pass's final issue), `start` may be given
+            "cur": Out(range(n_pass)),
+            "cur_tag": Out(tag_bits),
+            "free": Out(1),
             "vsrc": Out(range(max(2, n_src))),
             "vchunk": Out(range(max(2, max(lay.chunks for lay in plan.layouts)))),
             "vdata": In(data.ArrayLayout(signed(vec_bits), S)),
             "out_valid": Out(1),
             "out_row": Out(range(max(lay.groups for lay in plan.layouts) * P + 1)),
             "out_main": Out(data.ArrayLayout(signed(plan.res_bits), F)),
+            # the F rows' unit (row // F: a cell unit's rows when F is its gate rows), pass
+            # and the pass's tag
+            "out_unit": Out(range(max(lay.groups for lay in plan.layouts) * plan.walk + 1)),
+            "out_pass": Out(range(n_pass)),
+            "out_tag": Out(tag_bits),
         }
         if self.split:
             ports["out_aux"] = Out(data.ArrayLayout(signed(plan.res_bits), F))
@@ -187,43 +199,67 @@ class WideEngine(wiring.Component):
                                               attrs=self.info_attrs)
         ri = rinfo.read_port()
 
-        # ---- issue: group g, chunk j of the current pass; a group every `period` cycles
-        cur, active = Signal.like(self.sel), Signal()
+        # ---- issue: group g, chunk j of the current pass, in the plan's walk order; the
+        # first group's chunk j waits for its hold, a last chunk for the walk's spacing
+        cur, active, tag = self.cur, Signal(), self.cur_tag
         g = Signal(range(max(lay.groups for lay in L) + 1))
-        j = Signal(range(max(lay.period for lay in L) + 1))
+        j = Signal(range(max(lay.chunks for lay in L) + 1))
         addr = Signal(range(max(2, len(plan.codes))))
-        c_a, c_all, period, groups, base, kind = (
-            Signal.like(j), Signal.like(j), Signal.like(j), Signal.like(g),
-            Signal.like(addr), Signal(range(max(2, len(self.kinds)))))
+        c_a, c_all, groups = Signal.like(j), Signal.like(j), Signal.like(g)
         src_a, src_b = Signal.like(self.vsrc), Signal.like(self.vsrc)
         last_steps = Signal(range(plan.walk + 1))
-        info_base = Signal(range(len(words) + 1))
+        top_hold = max([1] + [h for hs in self.holds for h in hs])
+        hold = Signal(range(top_hold + 1))
+        tc = Signal(range(top_hold + 1))  # cycles since the pass's start, saturating
+        W = plan.walk
+        since = Signal(range(W + 1), init=W)  # cycles since the last last-chunk issue
         with m.Switch(cur):
             for k, lay in enumerate(L):
                 with m.Case(k):
                     m.d.comb += [c_a.eq(lay.chunks_a), c_all.eq(lay.chunks),
-                                 period.eq(lay.period), groups.eq(lay.groups),
-                                 base.eq(lay.code_base),
-                                 kind.eq(self.kinds.index((lay.shift, lay.out_bits))),
+                                 groups.eq(lay.groups),
                                  src_a.eq(self.sources[k][0]), src_b.eq(self.sources[k][1]),
-                                 last_steps.eq(lay.walk_steps(lay.groups - 1, F)),
-                                 info_base.eq(lay.info_base // F)]
+                                 last_steps.eq(lay.walk_steps(lay.groups - 1, F))]
+                    with m.Switch(j):
+                        for jj, h in enumerate(self.holds[k]):
+                            if h > 1:
+                                with m.Case(jj):
+                                    m.d.comb += hold.eq(h)
+        last_chunk = j == c_all - 1
         issue = Signal()
-        m.d.comb += issue.eq(active & (j < c_all))
+        m.d.comb += issue.eq(active & ((g != 0) | (tc >= hold))
+                             & (~last_chunk | (since >= W) if W > 1 else 1))
+        final = issue & last_chunk & (g == groups - 1)
+        m.d.comb += self.free.eq(~active)
         lo = (D - 1).bit_length() if nb > 1 else len(addr)
         m.d.comb += [port.addr.eq(addr[:lo]) for port in banks]
         m.d.comb += [self.vsrc.eq(Mux(j < c_a, src_a, src_b)),
                      self.vchunk.eq(Mux(j < c_a, j, j - c_a))]
-        with m.If(active):
-            with m.If(issue):
-                m.d.sync += addr.eq(addr + 1)
-            m.d.sync += j.eq(j + 1)
-            with m.If(j == period - 1):
-                m.d.sync += [j.eq(0), g.eq(g + 1)]
+        with m.If(tc != top_hold):
+            m.d.sync += tc.eq(tc + 1)
+        if W > 1:
+            with m.If(since != W):
+                m.d.sync += since.eq(since + 1)
+        with m.If(issue):
+            m.d.sync += addr.eq(addr + 1)
+            if W > 1:
+                with m.If(last_chunk):
+                    m.d.sync += since.eq(1)
+            if plan.order == "rows":
+                m.d.sync += j.eq(j + 1)
+                with m.If(last_chunk):
+                    m.d.sync += [j.eq(0), g.eq(g + 1)]
+            else:
+                m.d.sync += g.eq(g + 1)
                 with m.If(g == groups - 1):
-                    m.d.sync += active.eq(0)
+                    m.d.sync += [g.eq(0), j.eq(j + 1)]
+            with m.If(final):
+                m.d.sync += active.eq(0)
         with m.If(self.start):
-            m.d.sync += [cur.eq(self.sel), active.eq(1), g.eq(0), j.eq(0)]
+            m.d.sync += [cur.eq(self.sel), tag.eq(self.tag), active.eq(1), g.eq(0), j.eq(0),
+                         tc.eq(1)]
+            if W > 1:
+                m.d.sync += since.eq(1)
             with m.Switch(self.sel):
                 for k, lay in enumerate(L):
                     with m.Case(k):
@@ -231,6 +267,9 @@ class WideEngine(wiring.Component):
 
         pipe = Pipe(m, "lane")
         valid0 = Staged(issue, 0)
+        steps0 = Staged(Mux(g == groups - 1, last_steps, plan.walk), 0)
+        pass0, tag0 = Staged(cur, 0), Staged(tag, 0)
+        no_a0 = Staged(c_a == 0, 0)  # a pass of one matrix (the head): no first half
         first0 = Staged(j == 0, 0)
         bound0 = Staged((j == c_a) & (c_a != 0), 0)
         last0 = Staged(j == c_all - 1, 0)
@@ -283,47 +322,85 @@ class WideEngine(wiring.Component):
                 raise AssertionError("more negation carries than adders")
             sums.append((total, carries[0] if carries else None))
         a = self.timing.sum_stage
-        at = [pipe.at(x, a) for x in (valid0, first0, bound0, last0, g0)]
-        valid_a, first_a, bound_a, last_a, g_a = at
+        at = [pipe.at(x, a) for x in (valid0, first0, bound0, last0, g0, steps0, pass0, tag0,
+                                      no_a0)]
+        valid_a, first_a, bound_a, last_a, g_a, steps_a, pass_a, tag_a, no_a = at
 
-        # ---- accumulators and the group latch
+        # ---- accumulators and the group latch. Order "rows": one sum per lane, restarted at
+        # each half of a row. Order "columns": a sum per lane and group, in a memory read a
+        # stage ahead (transparent, so a pass of one group reads the sum it writes)
         W = plan.acc_bits
         done_a = [Signal(signed(W), name=f"done_a{q}") for q in range(P)]
         done_b = [Signal(signed(W), name=f"done_b{q}") for q in range(P)]
+        news = [Signal(signed(W), name=f"new{q}") for q in range(P)]
+        # every lane keeps a row's first half apart (each half has its own exponent)
+        splits = list(range(P)) if plan.has_first_halves else []
+        if plan.order == "rows":
+            accs = [Signal(signed(W), name=f"acc{q}") for q in range(P)]
+            auxs_ = {q: Signal(signed(W), name=f"aux{q}") for q in splits}
+            with m.If(valid_a):
+                m.d.sync += [acc.eq(new) for acc, new in zip(accs, news, strict=True)]
+                with m.If(bound_a):
+                    m.d.sync += [auxs_[q].eq(accs[q]) for q in splits]
+                with m.Elif(first_a):
+                    m.d.sync += [auxs_[q].eq(0) for q in splits]
+        else:
+            G_ = plan.max_groups
+            m.submodules.sums = sums_mem = Memory(shape=unsigned(P * W), depth=max(2, G_),
+                                                  init=[], attrs=self.acc_attrs)
+            wp = sums_mem.write_port()
+            rp = sums_mem.read_port(transparent_for=(wp,))
+            g_pre = pipe.at(g0, a - 1)
+            m.d.comb += [rp.addr.eq(g_pre), wp.addr.eq(g_a), wp.en.eq(valid_a),
+                         wp.data.eq(Cat(*news))]
+            accs = [rp.data[q * W:(q + 1) * W].as_signed() for q in range(P)]
+            auxs_ = {}
+            if splits:
+                m.submodules.firsts = aux_mem = Memory(
+                    shape=unsigned(len(splits) * W), depth=max(2, G_), init=[],
+                    attrs=self.acc_attrs)
+                awp = aux_mem.write_port()
+                arp = aux_mem.read_port(transparent_for=(awp,))
+                m.d.comb += [arp.addr.eq(g_pre), awp.addr.eq(g_a), awp.en.eq(valid_a & bound_a),
+                             awp.data.eq(Cat(*(accs[q] for q in splits)))]
+                auxs_ = {q: arp.data[i * W:(i + 1) * W].as_signed()
+                         for i, q in enumerate(splits)}
         for q in range(P):
-            acc, aux = Signal(signed(W), name=f"acc{q}"), Signal(signed(W), name=f"aux{q}")
-            new = Signal(signed(W), name=f"new{q}")
+            acc, new = accs[q], news[q]
+            aux = auxs_.get(q, Const(0, signed(W)))
             total, carry = sums[q]
             cin = pipe.at(carry, a) if carry is not None else 0
             m.d.comb += new.eq(Mux(first_a | bound_a, 0, acc) + pipe.at(total, a) + cin)
-            with m.If(valid_a):
-                m.d.sync += acc.eq(new)
-                with m.If(first_a):
-                    m.d.sync += aux.eq(0)
-                with m.If(bound_a):
-                    m.d.sync += aux.eq(acc)
-                with m.If(last_a):
-                    m.d.sync += [done_a[q].eq(Mux(bound_a, acc, Mux(first_a, 0, aux))),
-                                 done_b[q].eq(new)]
+            with m.If(valid_a & last_a):
+                m.d.sync += [done_a[q].eq(Mux(bound_a, acc, Mux(first_a | no_a, 0, aux))),
+                             done_b[q].eq(new)]
 
-        # ---- the walk: F rows a cycle through the finalizers
+        # ---- the walk: F rows a cycle through the finalizers, with the pass's constants
         walking, step, wgroup = Signal(), Signal(range(max(2, plan.walk))), Signal.like(g)
         steps = Signal(range(plan.walk + 1))
+        wpass, wtag = Signal.like(cur), Signal.like(tag)
         with m.If(walking):
             m.d.sync += step.eq(step + 1)
             with m.If(step == steps - 1):
                 m.d.sync += walking.eq(0)
         with m.If(valid_a & last_a):
-            m.d.sync += [walking.eq(1), step.eq(0), wgroup.eq(g_a),
-                         steps.eq(Mux(g_a == groups - 1, last_steps, plan.walk))]
-        with m.If(self.start):
-            m.d.sync += walking.eq(0)
+            m.d.sync += [walking.eq(1), step.eq(0), wgroup.eq(g_a), steps.eq(steps_a),
+                         wpass.eq(pass_a), wtag.eq(tag_a)]
+        w_kind = Signal(range(max(2, len(self.kinds))))
+        w_info_base = Signal(range(len(words) + 1))
+        with m.Switch(wpass):
+            for k, lay in enumerate(L):
+                with m.Case(k):
+                    m.d.comb += [w_kind.eq(self.kinds.index((lay.shift, lay.out_bits))),
+                                 w_info_base.eq(lay.info_base // F)]
         fp = Pipe(m, "fin")
         w0, wg0 = Staged(step, 0), Staged(wgroup, 0)
         wvalid0 = Staged(walking, 0)
         row0 = fp.comb(lambda gg, s: gg * P + s * F, wg0, w0)
-        info = fp.read(ri, fp.comb(lambda gg, s: info_base + gg * plan.walk + s, wg0, w0))
-        kind0 = Staged(kind, 0)
+        info = fp.read(ri, fp.comb(lambda gg, s: w_info_base + gg * plan.walk + s, wg0, w0))
+        kind0 = Staged(w_kind, 0)
+        unit0 = fp.comb(lambda gg, s: gg * plan.walk + s, wg0, w0)
+        wpass0, wtag0 = Staged(wpass, 0), Staged(wtag, 0)
         mains, auxs = [], []
         for f in range(F):
             def pick(s, regs, f=f):
@@ -341,7 +418,9 @@ class WideEngine(wiring.Component):
             auxs.append(aux)
         end = mains[0].stage
         assert end == self.timing.fin_latency
-        m.d.comb += [self.out_valid.eq(fp.at(wvalid0, end)), self.out_row.eq(fp.at(row0, end))]
+        m.d.comb += [self.out_valid.eq(fp.at(wvalid0, end)), self.out_row.eq(fp.at(row0, end)),
+                     self.out_unit.eq(fp.at(unit0, end)), self.out_pass.eq(fp.at(wpass0, end)),
+                     self.out_tag.eq(fp.at(wtag0, end))]
         m.d.comb += [self.out_main[f].eq(fp.at(x, end)) for f, x in enumerate(mains)]
         if self.split:
             m.d.comb += [self.out_aux[f].eq(fp.at(x, end)) for f, x in enumerate(auxs)]

@@ -19,7 +19,7 @@ import math
 from dataclasses import dataclass
 
 from ..modelfile import Model
-from .lanes import row_halves
+from .lanes import ORDERS, row_halves
 from .plan import UNIT_ROWS, make_passes, uses_multipliers
 from .topplan import Placement, TopPlan
 
@@ -71,6 +71,7 @@ class Fit:
     brams: int
     steps_per_s: float  # at the device's clock
     dsps: int = 0  # multipliers: the weight products (int schemes) and the cell's own
+    order: str = "rows"  # the engine's walk (hw.gen.lanes.LanePlan.order)
 
     @property
     def weights_per_cycle(self) -> int:
@@ -89,14 +90,15 @@ def estimate(tp: TopPlan, device: Device) -> Fit:
     brams = 0
     for name, w, d in tp.memories():
         if tp.ram_style(w, d, rom=name.startswith(("codes", "rowinfo"))) == "block":
-            brams += bram_blocks(w, d, device)
+            # an h memory has two read ports (the engine's and the cell's): two copies
+            brams += (2 if name.startswith("h") else 1) * bram_blocks(w, d, device)
         else:
-            luts += w * d / LUTRAM_BITS_PER_LUT
+            luts += w * d / LUTRAM_BITS_PER_LUT  # the copies are in the calibration
     luts = round(luts)
     res = tp.resources
     return Fit(P, S, tp.cycles_per_step, luts, brams,
                device.clock_mhz * 1e6 / tp.cycles_per_step,
-               res["multipliers"] + res["elementwise_multipliers"])
+               res["multipliers"] + res["elementwise_multipliers"], tp.order)
 
 
 def fits(f: Fit, device: Device) -> bool:
@@ -117,7 +119,8 @@ def _steps(limit: int) -> list[int]:
 
 
 def choose(model: Model, device: Device, storage: str = "memory") -> Fit:
-    """The fitting folding with the most steps per second (then the fewest LUTs)."""
+    """The fitting folding and walk order with the most steps per second (then the fewest
+    LUTs)."""
     G = len(UNIT_ROWS[model.cell])
     passes = make_passes(model)
     halves = row_halves(passes, uses_multipliers(model))
@@ -127,12 +130,18 @@ def choose(model: Model, device: Device, storage: str = "memory") -> Fit:
     for k in _steps(-(-rows // G)):
         S = 1
         while S <= 1 << (widest - 1).bit_length():
-            tp = TopPlan.of(model, parallel=k * G, simd=S, storage=storage, passes=passes,
-                            image=False, halves=halves, placement=device.placement)
-            f = estimate(tp, device)
-            if fits(f, device) and (best is None or (f.steps_per_s, -f.luts)
-                                    > (best.steps_per_s, -best.luts)):
-                best = f
+            for order in ORDERS:
+                tp = TopPlan.of(model, parallel=k * G, simd=S, storage=storage,
+                                passes=passes, image=False, halves=halves,
+                                placement=device.placement, order=order)
+                fo = estimate(tp, device)
+                if fits(fo, device) and (best is None or (fo.steps_per_s, -fo.luts)
+                                         > (best.steps_per_s, -best.luts)):
+                    best = fo
+                if order == "rows":
+                    f = fo
+                    if tp.cycles_per_step <= 1.02 * tp.bound_cycles:
+                        break  # within 2 % of the bound: the columns walk cannot gain
             if f.luts > device.fill * device.luts:
                 break  # more columns only cost more logic (the estimate grows with S)
             S *= 2

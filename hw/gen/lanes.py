@@ -24,6 +24,8 @@ from ..numerics import Fixed
 from ..reference import width_for
 from .plan import Pass, col_formats, signed_bits
 
+ORDERS = ("rows", "columns")
+
 
 @dataclass(frozen=True)
 class RowInfo:
@@ -105,6 +107,19 @@ class LanePlan:
     # each cycle into its own register, then the bank selected (one more stage; no block
     # RAM output drives a long route or a depth multiplexer in the same cycle)
     bank_depth: int = 0
+    # the walk of a pass: "rows" (a group's chunks one after another, then the next group)
+    # or "columns" (a chunk of every group, then the next chunk; the code words in that
+    # order, and the lanes' sums kept per group in memory)
+    order: str = "rows"
+
+    @property
+    def has_first_halves(self) -> bool:
+        """Some pass has two matrices (a first half apart from the second)."""
+        return any(lay.chunks_a for lay in self.layouts)
+
+    @property
+    def max_groups(self) -> int:
+        return max(lay.groups for lay in self.layouts)
 
     @property
     def code_banks(self) -> int:
@@ -198,11 +213,14 @@ def row_halves(passes: list[Pass], multiply: bool) -> RowHalves:
 
 def make_lane_plan(passes: list[Pass], *, lanes: int, simd: int, finalizers: int,
                    multiply: bool, image: bool = True,
-                   halves: RowHalves | None = None, bank_depth: int = 0) -> LanePlan:
+                   halves: RowHalves | None = None, bank_depth: int = 0,
+                   order: str = "rows") -> LanePlan:
     """The plan; `image=False` leaves the code words out (`codes` holds zeros, every other
     field is exact) and `halves` (row_halves of the same passes) skips the per-weight work:
-    what a search over foldings needs, at a fraction of the time. `bank_depth`: see
+    what a search over foldings needs, at a fraction of the time. `bank_depth`, `order`: see
     LanePlan."""
+    if order not in ORDERS:
+        raise ValueError(f"order must be one of {', '.join(ORDERS)}, not {order!r}")
     if bank_depth and (bank_depth < 2 or bank_depth & (bank_depth - 1)):
         raise ValueError(f"bank depth must be 0 or a power of two of at least 2, not "
                          f"{bank_depth}")
@@ -241,23 +259,24 @@ def make_lane_plan(passes: list[Pass], *, lanes: int, simd: int, finalizers: int
         if not image:
             words.extend([0] * (groups * (ca + cb)))
             continue
-        for g in range(groups):
-            for j in range(ca + cb):
-                c0, end = (j * S, cut) if j < ca else (cut + (j - ca) * S, p.cols)
-                word = 0
-                for q in range(P):
-                    r = g * P + q
-                    for s in range(S):
-                        col = c0 + s
-                        t = ts[r][col] if r < len(p.rows) and col < end else 0
-                        word |= _code(t, multiply, K, binary, code_bits) << (
-                            (q * S + s) * code_bits)
-                words.append(word)
+        walk = ([(g, j) for g in range(groups) for j in range(ca + cb)] if order == "rows"
+                else [(g, j) for j in range(ca + cb) for g in range(groups)])
+        for g, j in walk:
+            c0, end = (j * S, cut) if j < ca else (cut + (j - ca) * S, p.cols)
+            word = 0
+            for q in range(P):
+                r = g * P + q
+                for s in range(S):
+                    col = c0 + s
+                    t = ts[r][col] if r < len(p.rows) and col < end else 0
+                    word |= _code(t, multiply, K, binary, code_bits) << (
+                        (q * S + s) * code_bits)
+            words.append(word)
     return LanePlan(P, S, F, multiply, K, code_bits,
                     0 if binary or multiply else K.bit_length(), tuple(layouts), tuple(words),
                     tuple(info), acc_bits, sum_bits, max(1, u_max.bit_length()),
                     max(p.out.bits for p in passes), tuple(sorted({r.ua for r in info})),
-                    tuple(sorted({r.ub for r in info})), bank_depth)
+                    tuple(sorted({r.ub for r in info})), bank_depth, order)
 
 
 def _code(t: int, multiply: bool, K: int, binary: bool, bits: int) -> int:

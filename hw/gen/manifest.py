@@ -130,6 +130,7 @@ class Manifest:
     reset_active_low: bool = False
     parallel: int | str | None = None
     simd: int = 1
+    order: str | None = None  # the engine's walk (hw.gen.lanes.LanePlan.order)
     lanes: int | None = None
     storage: str | None = None
     model_fingerprint: str | None = None  # CRC-32 of the model file top.v came from
@@ -162,7 +163,8 @@ class Manifest:
         return d | self.extra
 
 
-_OPTIONAL = ("placement", "weights_per_step", "sequence_cycles_8", "board_device", "roofline")
+_OPTIONAL = ("placement", "weights_per_step", "sequence_cycles_8", "board_device", "roofline",
+             "order")
 _ORDER = _OPTIONAL + ("top", "ports", "clock", "reset", "reset_active_low",
                       "model_fingerprint", "emit", "parallel", "simd",
                       "lanes", "storage", "cell", "activation", "hidden_size", "input_size",
@@ -196,7 +198,7 @@ def manifest(top: ModelTop | TopPlan, device=None) -> Manifest:
     tp = top if isinstance(top, TopPlan) else getattr(top, "tp", None)
     extra = {}
     if tp is not None:
-        extra = {"placement": tp.placement.as_dict(),
+        extra = {"placement": tp.placement.as_dict(), "order": tp.order,
                  "weights_per_step": tp.weights_per_step,
                  "sequence_cycles_8": tp.sequence_cycles(8)}
         if device is not None:
@@ -344,6 +346,8 @@ def from_dict(d) -> Manifest:
             not isinstance(par, int) or isinstance(par, bool) or par < 1):
         raise UserError(f"manifest: parallel must be a positive integer or 'unrolled', not "
                         f"{par!r}")
+    if rest.get("order") not in (None, "rows", "columns"):
+        raise UserError(f"manifest: order is {rest['order']!r}, not rows or columns")
     for k in ("resources", "formats", "schemes"):
         if not isinstance(rest.get(k, {}), dict):
             raise UserError(f"manifest: {k} must be an object, not {rest[k]!r}")

@@ -19,7 +19,7 @@ tests measure them. `parallel="unrolled"` gives `hw.gen.unrolled_top.UnrolledTop
 
 from __future__ import annotations
 
-from amaranth.hdl import Const, Module, Mux, Shape, Signal, signed, unsigned
+from amaranth.hdl import Cat, Const, Module, Mux, Shape, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -29,7 +29,7 @@ from .engine import WideEngine
 from .outbeat import output_register
 from .pipe import Pipe, Staged
 from .plan import UNIT_ROWS
-from .topplan import STORAGES, Placement, TopPlan
+from .topplan import STORAGES, Placement, TopPlan, pass_sources
 from .unrolled_top import UNROLLED, UnrolledTop
 
 __all__ = ["ModelTop", "STORAGES", "UNROLLED"]
@@ -74,13 +74,14 @@ class ModelTop(wiring.Component):
         return super().__new__(cls)
 
     def __init__(self, model: Model, *, parallel, simd: int = 1, cell_units: int | None = None,
-                 storage: str = "memory", placement: Placement | None = None):
+                 storage: str = "memory", placement: Placement | None = None,
+                 order: str = "rows"):
         try:
             if cell_units not in (None, 1):
                 raise ValueError(f"the time-multiplexed engine updates one unit a cycle; "
                                  f"cell units must be 1, not {cell_units!r}")
             self.tp = tp = TopPlan.of(model, parallel=parallel, simd=simd, storage=storage,
-                                      placement=placement)
+                                      placement=placement, order=order)
         except (TypeError, ValueError):
             self._MustUse__silence = True  # never built: no "created but never used" warning
             raise
@@ -97,15 +98,15 @@ class ModelTop(wiring.Component):
         self.cycles_per_step, self.latency = tp.cycles_per_step, tp.latency
         self.bound_cycles, self.resources = tp.bound_cycles, tp.resources
         L = model.num_layers
-        sources = [(0 if li == 0 else li, li + 1) for li in range(L)]
-        if model.head is not None:
-            sources.append((L, L))
+        sources = pass_sources(L, model.head is not None)
         self.vec_bits = max(f["input"].bits, f["state"].bits)
         mems = {name: (w, d) for name, w, d in tp.memories()}
         code_mem = mems.get("codes", mems.get("codes0"))
         self.engine = WideEngine(plan=self.plan, sources=sources, vec_bits=self.vec_bits,
                                  ram_style=tp.ram_style(*code_mem, rom=True),
-                                 info_ram_style=tp.ram_style(*mems["rowinfo"], rom=True))
+                                 info_ram_style=tp.ram_style(*mems["rowinfo"], rom=True),
+                                 acc_ram_style=tp.ram_style(*mems.get("sums", (1, 2))),
+                                 holds=tp.holds, tag_bits=2)
         self.h_words = -(-model.hidden_size // self.simd)  # words a bank of each h memory
         self.x_chunks = -(-I // self.simd)
         self.in_layout, self.out_layout = tp.in_layout, tp.out_layout
@@ -130,9 +131,13 @@ class ModelTop(wiring.Component):
         m.submodules.engine = eng
         sb = f["state"].bits
         x = Signal(data.ArrayLayout(signed(f["input"].bits), self.x_chunks * S))
+        # per layer: its state reads as zero until its first pass of a sequence (`fresh`, set
+        # by a first beat and by reset), and the bank its latest pass writes (`wb`; a pass
+        # reads its own previous h from the other bank). A pass's tag carries both, so the
+        # results of one pass are written while the next pass is issued
         fresh = Signal(L, init=(1 << L) - 1)
-        bank = Signal(L)
-        layer = Signal(range(max(2, L + 1)))  # the pass running (L: the head)
+        wb = Signal(L)
+        lb = (S - 1).bit_length()  # the column memory of an element: its low bits
 
         # ---- vector reads: chunk `vchunk` of source `vsrc`, S elements `vec_stage` cycles
         # later. With code banks (vec_stage 2) every h memory gets its own registered address,
@@ -140,126 +145,138 @@ class ModelTop(wiring.Component):
         late = self.plan.vec_stage - 1
         vsrc1 = Signal.like(eng.vsrc)
         chunk = eng.vchunk
+        zero = Signal(L)  # per layer: the issuing pass reads its own state, and it is fresh
+        zero1 = Signal(L)
+        m.d.comb += zero.eq(Cat(*((eng.cur == li) & eng.cur_tag[0] for li in range(L))))
         if late:
-            vsrc0, chunk = Signal.like(eng.vsrc), Signal.like(eng.vchunk)
-            m.d.sync += [vsrc0.eq(eng.vsrc), chunk.eq(eng.vchunk), vsrc1.eq(vsrc0)]
+            vsrc0, chunk, zero0 = Signal.like(eng.vsrc), Signal.like(eng.vchunk), Signal(L)
+            m.d.sync += [vsrc0.eq(eng.vsrc), chunk.eq(eng.vchunk), vsrc1.eq(vsrc0),
+                         zero0.eq(zero), zero1.eq(zero0)]
         else:
-            m.d.sync += vsrc1.eq(eng.vsrc)
+            m.d.sync += [vsrc1.eq(eng.vsrc), zero1.eq(zero)]
         xdata = Signal(data.ArrayLayout(signed(self.vec_bits), S))
         with m.Switch(chunk):
             for c in range(self.x_chunks):
                 with m.Case(c):
                     m.d.sync += [xdata[s].eq(x[c * S + s]) for s in range(S)]
-        hmem = [[self._memory(m, f"h{li}_{s}", signed(sb), 2 * self.h_words) for s in range(S)]
-                for li in range(L)]
+        # h of layer l: S memories of one element (element k in memory k % S), or with
+        # `merged_h` one memory of S-element words; `hmem[l]` lists (memory, its elements)
+        if self.tp.merged_h:
+            hmem = [[(self._memory(m, f"h{li}", unsigned(S * sb), 2 * self.h_words),
+                      list(range(S)))] for li in range(L)]
+        else:
+            hmem = [[(self._memory(m, f"h{li}_{s}", signed(sb), 2 * self.h_words), [s])
+                     for s in range(S)] for li in range(L)]
+
+        def elements(word, which):  # a memory's read data as its elements, in order
+            return ([word] if len(which) == 1 else
+                    [word[k * sb:(k + 1) * sb].as_signed() for k in range(len(which))])
+
         vdata = [xdata[s] for s in range(S)]
         for li in range(L):
-            for s, mem in enumerate(hmem[li]):
+            side = Mux(eng.cur == li, ~wb[li], wb[li])
+            for n, (mem, which) in enumerate(hmem[li]):
                 port = mem.read_port()
-                addr = Mux(bank[li], self.h_words, 0) + eng.vchunk
+                addr = Mux(side, self.h_words, 0) + eng.vchunk
                 if late:
-                    reg = Signal(range(2 * self.h_words), name=f"vaddr{li}_{s}")
+                    reg = Signal(range(2 * self.h_words), name=f"vaddr{li}_{n}")
                     m.d.sync += reg.eq(addr)
                     addr = reg
                 m.d.comb += port.addr.eq(addr)
-                vdata[s] = Mux(vsrc1 == li + 1, Mux(fresh[li], 0, port.data), vdata[s])
+                for s, d in zip(which, elements(port.data, which), strict=True):
+                    vdata[s] = Mux(vsrc1 == li + 1, Mux(zero1[li], 0, d), vdata[s])
         m.d.comb += [eng.vdata[s].eq(v) for s, v in enumerate(vdata)]
 
-        # ---- the cell stage: one unit a cycle from the finalizers
+        # ---- the cell stage: one unit a cycle from the finalizers, with its pass's tags
         cu = self.cell.create()
         m.submodules.cell = cu
         pipe = Pipe(m, "top")
-        # the unit (the head: the group of G rows) the engine hands out now
-        unit = Signal(range(max(2, H + 1, -(-self.out_count // self.unit_rows) + 1)))
-        with m.If(eng.out_valid):
-            m.d.sync += unit.eq(unit + 1)
-        e_valid = Staged(eng.out_valid & (layer < L), 0)
-        e_unit = Staged(unit, 0)
+        e_valid = Staged(eng.out_valid & (eng.out_pass < L), 0)
+        e_unit = Staged(eng.out_unit, 0)
+        e_layer = Staged(eng.out_pass, 0)
+        e_fresh, e_wb = Staged(eng.out_tag[0], 0), Staged(eng.out_tag[1], 0)
         pre = []
         for g, (part, _) in enumerate(UNIT_ROWS[model.cell]):
             if part == "split":
                 pre.append(pipe.op(lambda v, g=g: v, Staged(eng.out_aux[g], 0), name="pre"))
             pre.append(pipe.op(lambda v, g=g: v, Staged(eng.out_main[g], 0), name="pre"))
         m.d.comb += [cu.pre[n].eq(p.sig) for n, p in enumerate(pre)]
-        cur_fresh = Signal()
-        cur_bank = Signal()
-        with m.Switch(layer):
-            for li in range(L):
-                with m.Case(li):
-                    m.d.comb += [cur_fresh.eq(fresh[li]), cur_bank.eq(bank[li])]
         # old h (and c) are read just before the cell uses them: cell stage h_stage is stage
         # 1 + h_stage here; the address goes out at stage h_stage - 1 and the selected word
         # (layer, column memory, a fresh layer's zero) is registered, so no memory output
-        # drives the select and the cell's first use in one cycle
-        lb = max(1, (S - 1).bit_length())
-        h_unit = (pipe.at(e_unit, self.h_stage - 1) if self.h_stage is not None
-                  else Signal.like(unit))
-        sub = pipe.op(lambda u: u[:lb] if S > 1 else 0, Staged(h_unit, 0), name="sub")
-        old = []
-        # the address itself is registered a stage earlier (one register per memory, next
-        # to it), when the cell reads h late enough
-        early = (pipe.at(e_unit, self.h_stage - 2)
-                 if self.h_stage is not None and self.h_stage >= 2 else None)
-        for li in range(L):
-            for s, mem in enumerate(hmem[li]):
-                port = mem.read_port()
-                if early is None:
-                    m.d.comb += port.addr.eq(Mux(bank[li], self.h_words, 0)
-                                             + (h_unit >> (S - 1).bit_length()))
-                else:
-                    reg = Signal(range(2 * self.h_words), name=f"haddr{li}_{s}")
-                    m.d.sync += reg.eq(Mux(bank[li], self.h_words, 0)
-                                       + (early >> (S - 1).bit_length()))
-                    m.d.comb += port.addr.eq(reg)
-                old.append((li, s, port.data))
-        h_old, h_reg = Signal(signed(sb)), Signal(signed(sb))
-        with m.Switch(layer * S + (sub.sig if S > 1 else 0)):
-            for li, s, d in old:
-                with m.Case(li * S + s):
-                    m.d.comb += h_old.eq(d)
-        m.d.sync += h_reg.eq(Mux(cur_fresh, 0, h_old))
-        m.d.comb += cu.h.eq(h_reg)
+        # drives the select and the cell's first use in one cycle. The old h is in the bank
+        # the pass does not write
+        hs = self.h_stage
+        if hs is not None:
+            h_unit = pipe.at(e_unit, hs - 1)
+            sub = pipe.op(lambda u: u[:lb] if S > 1 else 0, Staged(h_unit, 0), name="sub")
+            # the address itself is registered a stage earlier (one register per memory,
+            # next to it), when the cell reads h late enough
+            early = hs >= 2
+            a_stage = hs - 2 if early else hs - 1
+            a_unit, a_wb = pipe.at(e_unit, a_stage), pipe.at(e_wb, a_stage)
+            old = []
+            for li in range(L):
+                for n, (mem, which) in enumerate(hmem[li]):
+                    port = mem.read_port()
+                    addr = Mux(a_wb, 0, self.h_words) + (a_unit >> lb)
+                    if early:
+                        reg = Signal(range(2 * self.h_words), name=f"haddr{li}_{n}")
+                        m.d.sync += reg.eq(addr)
+                        addr = reg
+                    m.d.comb += port.addr.eq(addr)
+                    old += [(li, s, d) for s, d in zip(which, elements(port.data, which),
+                                                        strict=True)]
+            h_old, h_reg = Signal(signed(sb)), Signal(signed(sb))
+            with m.Switch(pipe.at(e_layer, hs) * S + (sub.sig if S > 1 else 0)):
+                for li, s, d in old:
+                    with m.Case(li * S + s):
+                        m.d.comb += h_old.eq(d)
+            m.d.sync += h_reg.eq(Mux(pipe.at(e_fresh, hs), 0, h_old))
+            m.d.comb += cu.h.eq(h_reg)
         cmem = []
         if lstm:
+            cs = self.c_stage
             c_old, c_reg = Signal(signed(f["cell"].bits)), Signal(signed(f["cell"].bits))
-            if self.c_stage >= 2:
-                c_unit = Signal.like(unit, name="caddr")
-                m.d.sync += c_unit.eq(pipe.at(e_unit, self.c_stage - 2))
+            if cs >= 2:
+                c_unit = Signal.like(eng.out_unit, name="caddr")
+                m.d.sync += c_unit.eq(pipe.at(e_unit, cs - 2))
             else:
-                c_unit = pipe.at(e_unit, self.c_stage - 1)
+                c_unit = pipe.at(e_unit, cs - 1)
+            c_layer = pipe.at(e_layer, cs)
             for li in range(L):
                 mem = self._memory(m, f"c{li}", signed(f["cell"].bits), H)
                 port = mem.read_port()
                 m.d.comb += port.addr.eq(c_unit)
-                with m.If(layer == li):
+                with m.If(c_layer == li):
                     m.d.comb += c_old.eq(port.data)
                 cmem.append(mem)
-            m.d.sync += c_reg.eq(Mux(cur_fresh, 0, c_old))
+            m.d.sync += c_reg.eq(Mux(pipe.at(e_fresh, cs), 0, c_old))
             m.d.comb += cu.c.eq(c_reg)
         lat = 1 + self.cell_latency
-        w_valid = pipe.at(e_valid, lat)
-        w_unit = pipe.at(e_unit, lat)
-        # the layer's last unit is written in this cycle (registered from the stage before,
-        # so the FSM's start of the next pass begins at a register)
-        commit = pipe.op(lambda v, u: v & (u == H - 1), e_valid, e_unit, name="commit")
+        w_valid, w_unit = pipe.at(e_valid, lat), pipe.at(e_unit, lat)
+        w_layer, w_wb = pipe.at(e_layer, lat), pipe.at(e_wb, lat)
+        # the last layer's last unit is written in this cycle (registered from the stage
+        # before, so the FSM's next state begins at a register)
+        commit = pipe.op(lambda v, u, q: v & (u == H - 1) & (q == L - 1), e_valid, e_unit,
+                         e_layer, name="commit")
         commit = pipe.at(commit, lat)
         for li in range(L):
-            for s, mem in enumerate(hmem[li]):
-                w = mem.write_port()
-                m.d.comb += [w.addr.eq(Mux(bank[li], 0, self.h_words)
-                                       + (w_unit >> (S - 1).bit_length())),
-                             w.data.eq(cu.h_new),
-                             w.en.eq(w_valid & (layer == li)
-                                     & ((w_unit[:max(1, (S - 1).bit_length())] == s)
-                                        if S > 1 else 1))]
+            for mem, which in hmem[li]:
+                w = mem.write_port(granularity=sb if len(which) > 1 else None)
+                m.d.comb += [w.addr.eq(Mux(w_wb, self.h_words, 0) + (w_unit >> lb)),
+                             w.data.eq(Cat(*[cu.h_new] * len(which))),
+                             w.en.eq(Cat(*(w_valid & (w_layer == li)
+                                           & ((w_unit[:max(1, lb)] == s) if S > 1 else 1)
+                                           for s in which)))]
             if lstm:
                 wc = cmem[li].write_port()
                 m.d.comb += [wc.addr.eq(w_unit), wc.data.eq(cu.c_new),
-                             wc.en.eq(w_valid & (layer == li))]
+                             wc.en.eq(w_valid & (w_layer == li))]
         hn = []
         if self.emit == "hidden":
             hn = [Signal(signed(sb), name=f"hout{k}") for k in range(H)]
-            with m.If(w_valid & (layer == L - 1)):
+            with m.If(w_valid & (w_layer == L - 1)):
                 m.d.sync += [hn[k].eq(hn[k + 1]) for k in range(H - 1)]
                 m.d.sync += hn[H - 1].eq(cu.h_new)
 
@@ -270,11 +287,12 @@ class ModelTop(wiring.Component):
         if model.head is not None:
             G = self.unit_rows
             head = [Signal(signed(eng.plan.res_bits), name=f"head{k}") for k in range(n)]
-            with m.If(eng.out_valid & (layer == L)):
+            on_head = eng.out_valid & (eng.out_pass == L)
+            with m.If(on_head):
                 for k, r in enumerate(head):
-                    with m.If(unit == k // G):
+                    with m.If(eng.out_unit == k // G):
                         m.d.sync += r.eq(eng.out_main[k % G])
-            m.d.comb += head_done.eq(eng.out_valid & (layer == L) & (unit == (n - 1) // G))
+            m.d.comb += head_done.eq(on_head & (eng.out_unit == (n - 1) // G))
             ib = len(self.o.payload.argmax)
             if self.argmax_scan:
                 best_v = Signal(signed(eng.plan.res_bits))
@@ -285,14 +303,18 @@ class ModelTop(wiring.Component):
                 best = ap.at(_argmax_tree(ap, [Staged(r, 0) for r in head], eng.plan.res_bits,
                                           ib), self.argmax_cycles)
 
-        # ---- the step FSM
+        # ---- the step FSM: each pass starts as soon as the engine has issued the one
+        # before (the engine's holds keep its reads behind the writes they need)
         last_in = Signal()
         o_valid, o_payload, free = output_register(m, self)
         wait = Signal(range(self.argmax_cycles + 2))
 
-        def start(k):
+        def start(k, fresh_bit=None):
             m.d.comb += [eng.start.eq(1), eng.sel.eq(k)]
-            m.d.sync += [layer.eq(k), unit.eq(0)]
+            if k < L:
+                m.d.comb += eng.tag.eq(Cat(fresh[k] if fresh_bit is None else fresh_bit,
+                                           ~wb[k]))
+                m.d.sync += [wb[k].eq(~wb[k]), fresh[k].eq(0)]
 
         def load(values, last, argmax=None):
             m.d.sync += [o_valid.eq(1), o_payload.last.eq(last)]
@@ -308,17 +330,16 @@ class ModelTop(wiring.Component):
                     m.d.sync += last_in.eq(self.i.payload.last)
                     with m.If(self.i.payload.first):
                         m.d.sync += fresh.eq(-1)
-                    start(0)
+                    start(0, self.i.payload.first | fresh[0])
                     m.next = "LAYER0"
             for li in range(L):
                 with m.State(f"LAYER{li}"):
-                    with m.If(commit):
-                        m.d.sync += [bank[li].eq(~bank[li]), fresh[li].eq(0)]
+                    with m.If(eng.free):
                         if li < L - 1:
                             start(li + 1)
                             m.next = f"LAYER{li + 1}"
                         elif self.emit == "hidden":
-                            m.next = "OUT"
+                            m.next = "COMMIT"
                         elif self.emit == "every":
                             start(L)
                             m.next = "HEAD"
@@ -348,9 +369,11 @@ class ModelTop(wiring.Component):
                         load(head, 1 if self.emit == "last" else last_in, best)
                         m.next = "IDLE"
             else:
+                with m.State("COMMIT"):
+                    with m.If(commit):
+                        m.next = "OUT"
                 with m.State("OUT"):
                     with m.If(free):
                         load(hn, last_in)
                         m.next = "IDLE"
         return m
-

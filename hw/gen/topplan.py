@@ -17,9 +17,10 @@ from ..modelfile import Model
 from ..reference import default_emit
 from .cell import cell_timing
 from .engine import EngineTiming
-from .lanes import LanePlan, RowHalves, make_lane_plan
+from .lanes import ORDERS, LanePlan, RowHalves, make_lane_plan
 from .payload import argmax_bits, input_layout, output_layout, output_shape
 from .plan import ACTIVATIONS, ELEMENTWISE, UNIT_ROWS, Pass, make_passes, uses_multipliers
+from .timeline import Timeline, solve
 
 STORAGES = ("memory", "registers")
 
@@ -46,7 +47,8 @@ class Placement:
         return cls(int(d.get("bank_depth", 0)), int(d.get("lutram_bits", 0)))
 
 
-def check_folding(model: Model, parallel, simd, storage, placement=None) -> None:
+def check_folding(model: Model, parallel, simd, storage, placement=None,
+                  order: str = "rows") -> None:
     """One ValueError naming the first bad choice."""
     if not isinstance(model, Model):
         raise TypeError(f"model must be a hw.modelfile.Model, not {type(model).__name__}")
@@ -60,6 +62,8 @@ def check_folding(model: Model, parallel, simd, storage, placement=None) -> None
         raise ValueError(f"simd must be a power of two, not {simd!r}")
     if storage not in STORAGES:
         raise ValueError(f"storage must be one of {', '.join(STORAGES)}, not {storage!r}")
+    if order not in ORDERS:
+        raise ValueError(f"order must be one of {', '.join(ORDERS)}, not {order!r}")
     if placement is not None:
         b = placement.bank_depth
         if not isinstance(b, int) or b < 0 or (b and (b < 2 or b & (b - 1))):
@@ -86,15 +90,18 @@ class TopPlan:
     out_bits: int
     argmax_bits: int
     argmax_cycles: int
+    timeline: Timeline
 
     @classmethod
     def of(cls, model: Model, *, parallel: int, simd: int = 1, storage: str = "memory",
            passes: list[Pass] | None = None, image: bool = True,
-           halves: RowHalves | None = None, placement: Placement | None = None) -> TopPlan:
+           halves: RowHalves | None = None, placement: Placement | None = None,
+           order: str = "rows") -> TopPlan:
         """`passes`: make_passes(model), when the caller has them; `image=False`: no code
-        words (hw.gen.lanes.make_lane_plan), for a search that only reads figures."""
+        words (hw.gen.lanes.make_lane_plan), for a search that only reads figures. `order`:
+        the engine's walk (hw.gen.lanes.LanePlan.order)."""
         placement = Placement() if placement is None else placement
-        check_folding(model, parallel, simd, storage, placement)
+        check_folding(model, parallel, simd, storage, placement, order)
         emit = default_emit(model)
         G = len(UNIT_ROWS[model.cell])
         passes = make_passes(model) if passes is None else passes
@@ -105,15 +112,21 @@ class TopPlan:
         S = min(simd, 1 << (widest - 1).bit_length())
         plan = make_lane_plan(passes, lanes=lanes, simd=S, finalizers=G,
                               multiply=uses_multipliers(model), image=image, halves=halves,
-                              bank_depth=placement.bank_depth)
+                              bank_depth=placement.bank_depth, order=order)
         cell = CellParams.of(model)
         latency, h_stage, c_stage = cell_timing(cell)
         n, width = output_shape(model, emit)
         # the argmax: a registered comparator tree when every step emits, a scan of one
         # comparison a cycle (fewer registers) when only a sequence's last step does
         cycles = {"hidden": 0, "last": n + 1, "every": (n - 1).bit_length()}[emit]
-        return cls(model, storage, placement, emit, tuple(passes), plan, EngineTiming.of(plan),
-                   cell, latency, h_stage, c_stage, n, width, argmax_bits(n), cycles)
+        timing = EngineTiming.of(plan)
+        L = model.num_layers
+        timeline = solve(plan, pass_sources(L, model.head is not None),
+                         result_delay=timing.result_delay, cell_latency=latency,
+                         hidden=model.hidden_size, layers=L, emit=emit, argmax_cycles=cycles,
+                         head_units=-(-n // G) if model.head is not None else 0)
+        return cls(model, storage, placement, emit, tuple(passes), plan, timing,
+                   cell, latency, h_stage, c_stage, n, width, argmax_bits(n), cycles, timeline)
 
     @property
     def in_layout(self) -> data.StructLayout:
@@ -135,34 +148,35 @@ class TopPlan:
     def unit_rows(self) -> int:
         return len(UNIT_ROWS[self.model.cell])
 
+    @property
+    def order(self) -> str:
+        return self.lanes.order
+
+    @property
+    def holds(self) -> tuple[tuple[int, ...], ...]:
+        return self.timeline.holds
+
     def schedule(self) -> tuple[list[int], int]:
-        """Cycles each layer takes from its pass's start (the accepting cycle, or the previous
-        layer's commit) to its own commit, and the head's from its start to the cycle its
-        output beat is loaded."""
-        t, L = self.timing, self.model.num_layers
-        layers = [t.done_cycle(k, len(self.passes[k].rows) - 1) + 1 + self.cell_latency
-                  for k in range(L)]
-        head = 0
-        if self.model.head is not None:
-            head = t.done_cycle(L, len(self.passes[L].rows) - 1) + self.argmax_cycles
+        """Cycles from each layer's pass start to the next pass's start (a cycle after its
+        final issue), and from the head pass's start to its last unit leaving the engine plus
+        the argmax (0 without a head)."""
+        tl, L = self.timeline, self.model.num_layers
+        layers = [tl.span(k) for k in range(L)]
+        head = tl.head_done + self.argmax_cycles if self.model.head is not None else 0
         return layers, head
 
     @property
     def cycles_per_step(self) -> int:
-        """Cycles between accepting consecutive beats (input always valid, output ready)."""
-        layers, head = self.schedule()
-        if self.emit == "hidden":
-            return sum(layers) + 2
-        if self.emit == "last":
-            return sum(layers) + 1  # steps that emit nothing skip the head
-        return sum(layers) + head + 2
+        """Cycles between accepting consecutive beats (input always valid, output ready):
+        with emit "last", a step's passes run back to back and the next beat is taken while
+        the last ones drain; with an output each step, after its output beat is loaded."""
+        return self.timeline.cycles_per_step
 
     @property
     def latency(self) -> int:
         """Cycles from accepting a beat to its output beat being valid (emit "last": the
         sequence's last beat)."""
-        layers, head = self.schedule()
-        return sum(layers) + (2 if self.emit == "hidden" else head + 2)
+        return self.timeline.latency
 
     def sequence_cycles(self, steps: int) -> int:
         """Cycles a sequence of `steps` beats takes when sequences come back to back (emit
@@ -196,6 +210,15 @@ class TopPlan:
             return "logic" if rom else "distributed"
         return "block"
 
+    @property
+    def merged_h(self) -> bool:
+        """Each layer's h is one memory of S-element words (written an element at a time,
+        through a write enable per element) instead of S memories of one element: when those
+        would each take a block RAM, which holds far more than a few elements (the iCE40:
+        S = 8 memories of 4 words took 16 of its 30 block RAMs, one per read port)."""
+        f, H, S = self.model.formats, self.model.hidden_size, self.simd
+        return S > 1 and self.ram_style(f["state"].bits, 2 * -(-H // S)) == "block"
+
     def memories(self) -> list[tuple[str, int, int]]:
         """(name, width, depth) of every memory: the engine's and the state's."""
         f, H, S = self.model.formats, self.model.hidden_size, self.simd
@@ -204,8 +227,14 @@ class TopPlan:
         out = ([("codes",) + banks[0]] if len(banks) == 1 else
                [(f"codes{b}",) + wd for b, wd in enumerate(banks)])
         out.append(("rowinfo",) + info)
+        pl = self.lanes
+        if pl.order == "columns":
+            out.append(("sums", pl.lanes * pl.acc_bits, max(2, pl.max_groups)))
+            if pl.has_first_halves:
+                out.append(("firsts", pl.lanes * pl.acc_bits, max(2, pl.max_groups)))
         for li in range(self.model.num_layers):
-            out += [(f"h{li}_{s}", f["state"].bits, words) for s in range(S)]
+            out += ([(f"h{li}", S * f["state"].bits, words)] if self.merged_h else
+                    [(f"h{li}_{s}", f["state"].bits, words) for s in range(S)])
             if self.model.cell == "lstm":
                 out.append((f"c{li}", f["cell"].bits, H))
         return out
@@ -233,3 +262,18 @@ class TopPlan:
             "state_bits": m.num_layers * m.hidden_size * (
                 f["state"].bits + (f["cell"].bits if m.cell == "lstm" else 0)),
         }
+
+
+def faster_order(model: Model, **kw) -> str:
+    """The walk order with the fewer cycles per step (then the lower latency; "rows" on a
+    tie: it keeps no per-group sums). `kw`: TopPlan.of's folding arguments."""
+    def key(order):
+        tp = TopPlan.of(model, image=False, order=order, **kw)
+        return tp.cycles_per_step, tp.latency
+    return min(ORDERS, key=key)
+
+
+def pass_sources(layers: int, head: bool) -> list[tuple[int, int]]:
+    """Per pass, the vectors its two halves read: 0 the input x, l + 1 layer l's h."""
+    out = [(0 if li == 0 else li, li + 1) for li in range(layers)]
+    return out + ([(layers, layers)] if head else [])
