@@ -65,6 +65,21 @@ def test_storage_and_folding_in_the_manifest(run_dir, capsys):
     assert man["latency"] == mem.latency
 
 
+def test_order_in_the_manifest(run_dir, capsys):
+    """--order rows|columns is written to the manifest; auto (the default) takes the one with
+    fewer cycles per step for the folding."""
+    cycles = {}
+    for order in ("rows", "columns", "auto"):
+        out = run_dir / order
+        assert hw_main(["verilog", str(run_dir / "model.json"), "--parallel", "3", "--simd",
+                        "2", "--order", order, "--out", str(out)]) == 0
+        man = json.loads((out / "manifest.json").read_text())
+        assert man["order"] == order or order == "auto"
+        cycles[order] = (man["cycles_per_step"], man["order"])
+    assert cycles["auto"] == cycles[cycles["auto"][1]]
+    assert cycles["auto"][0] == min(cycles["rows"][0], cycles["columns"][0])
+
+
 def test_parallel_auto_sizes_the_engine_for_the_board(run_dir, capsys):
     """auto picks the folding with the most steps per second that fits (an exact cycle
     count for each; a bigger board allows at least as many weights per cycle)."""

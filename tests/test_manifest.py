@@ -54,6 +54,7 @@ def test_foreign_or_broken_files_are_one_line(tmp_path, content, message):
     ("resources", [], "resources must be an object"),
     ("emit", "sometimes", "emit is 'sometimes'"),
     ("latency", -1, "latency must be a non-negative integer"),
+    ("order", "diagonal", "order is 'diagonal', not rows or columns"),
 ])
 def test_bad_fields_are_named(man, tmp_path, key, value, message):
     p = tmp_path / "manifest.json"
@@ -67,5 +68,7 @@ def test_a_plan_gives_the_manifest_of_the_top_built_from_it():
     built from that plan, field for field."""
     model = random_model(cell="lstm", input_size=3, hidden_size=5, num_layers=2, outputs=3,
                          seed=4, emit="every")
-    _, built = generate(model, 8, simd=2)
-    assert manifest(TopPlan.of(model, parallel=8, simd=2)) == built
+    for order in ("rows", "columns"):
+        _, built = generate(model, 8, simd=2, order=order)
+        assert built.order == order
+        assert manifest(TopPlan.of(model, parallel=8, simd=2, order=order)) == built

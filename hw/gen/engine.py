@@ -3,20 +3,24 @@
 Fed by hw.gen.lanes.LanePlan. Per cycle of a pass it presents one code-memory word (P x S
 codes) and asks its owner for one chunk of S vector elements (`vsrc`, `vchunk`; the elements
 arrive on `vdata` `plan.vec_stage` cycles later: 1, like a memory read, or 2 with code
-banks). Stages, each registered:
+banks). The words are issued in the plan's walk order (`rows`: a group's chunks, then the
+next group's; `columns`: a chunk of every group, then the next chunk), with the holds and the
+spacing of hw.gen.timeline. Stages, each registered:
 
 - issue (stage 0): addresses; stage 1: codes and elements arrive and are registered; stage 2:
   each lane's S terms t * v (a sign, a select, and for exponential a shift by K - |c|; intN a
   multiplier) straight into the first adder level;
 - an adder tree per lane, one level a stage;
-- the accumulator: restarts at each half of a row, keeps the first half's sum apart (`aux`),
-  and latches both halves of a group's P rows when the group's last chunk is in;
+- the accumulator: restarts at each half of a row, keeps the first half's sum apart, and
+  latches both halves of a group's P rows when the group's last chunk is in (order
+  `columns`: a sum per group, in memory);
 - the walk: F finalizers take the latched sums F rows a cycle, shift each half by its row's
   exponent, add the biases, round half up and saturate (the contract's preact()), in stages.
 
-Results leave on `out_*`, F rows a cycle: row `out_row + f` of the pass has `out_main[f]`
-(and for a GRU's split n row `out_aux[f]`, the input part). Row i of group g leaves
-`result_delay + w` cycles after the issue of the group's last chunk, w = (i % P) // F.
+Results leave on `out_*`, F rows a cycle: row `out_row + f` of pass `out_pass` has
+`out_main[f]` (and for a GRU's split n row `out_aux[f]`, the input part), with the tag the
+owner gave the pass's `start`. Rows leave `result_delay + w` cycles after the issue of their
+group's last chunk, w = (i % P) // F.
 """
 
 from __future__ import annotations

@@ -3,15 +3,19 @@
 One input beat is one time step. Per layer, the wide-lane engine (hw.gen.engine) runs one pass
 over all gate rows; its finalizers hand out one hidden unit's pre-activations a cycle, in unit
 order, straight into the pipelined cell unit (hw.gen.cell), which reads the unit's old h (and
-c) from memory and writes the new h into the layer's other bank. The layer's last unit commits
-(flips the bank) and starts the next pass in the same cycle; the head's pass runs when the step
-emits logits, its rows go to registers and a registered comparator tree finds the argmax.
+c) from memory and writes the new h into the bank its pass writes. Each pass starts as soon
+as the engine has issued the one before (the engine's holds keep its reads of a vector still
+being written behind the writes, hw.gen.timeline), and carries a tag (its layer's bank and
+fresh flag) down the pipeline with its results; with emit "last" the next beat is accepted
+while the last pass drains. The head's pass runs when the step emits logits, its rows go to
+registers and a registered comparator tree (or a scan) finds the argmax.
 
 Storage: every vector lives in `lib.memory` blocks, S words read a cycle (h of layer l is S
-memories, element k in memory k % S, two banks each); "memory" lets the tools use block RAM,
-"registers" marks the same memories `ram_style = "logic"` (flip-flops). A layer's `fresh` flag
-(set by a sequence's first beat and by reset) makes its state read as zero, so nothing is
-cleared word by word.
+memories, element k in memory k % S, two banks each, or one memory of S-element words where
+those would each take a block RAM); "memory" lets the tools use block RAM, "registers" marks
+the same memories `ram_style = "logic"` (flip-flops). A layer's `fresh` flag (set by a
+sequence's first beat and by reset) makes its state read as zero, so nothing is cleared word
+by word.
 
 `schedule` computes the cycle counts from the same plan the circuit is built from, and the
 tests measure them. `parallel="unrolled"` gives `hw.gen.unrolled_top.UnrolledTop`.
