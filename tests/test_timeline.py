@@ -38,7 +38,7 @@ def test_columns_overlap_the_steps_of_a_small_model():
     m = demo_like()
     rows, cols = (TopPlan.of(m, parallel=3, simd=8, image=False, order=o) for o in ORDERS)
     assert rows.bound_cycles == cols.bound_cycles == 48
-    assert cols.cycles_per_step <= 1.05 * cols.bound_cycles < 1.3 * cols.bound_cycles \
+    assert cols.cycles_per_step <= 1.1 * cols.bound_cycles < 1.3 * cols.bound_cycles \
         < rows.cycles_per_step
     assert faster_order(m, parallel=3, simd=8) == "columns"
     # the holds are what keeps the reads behind the writes: the recurrent chunks wait

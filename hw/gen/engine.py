@@ -66,19 +66,23 @@ def finalize_row(pipe: Pipe, plan: LanePlan, kinds: list, a: Staged, b: Staged, 
     main = pipe.op(lambda s, f, t: Mux(s, t, f + t), split, first, second, name="main")
 
     def round_sat(v: Staged, name: str) -> Staged:
-        # one adder (the rounding constant of the pass's kind), then the shift (wiring) and
-        # the saturation (a sign-extension check and a select, no comparator chain)
-        def rnd_sat(k, x):
+        # one adder (the rounding constant of the pass's kind) a stage, then the shift
+        # (wiring) and the saturation (a sign-extension check and a select among the kinds)
+        # the next: together they were the iCEBreaker's critical path in some placements
+        def rnd(k, x):
             half = Const(0, 1)
             for i, (sh, _) in enumerate(kinds):
                 half = Mux(k == i, (1 << (sh - 1)) if sh > 0 else 0, half)
-            t = x + half
+            return x + half
+
+        def sat(k, t, x):
             out = Const(0, signed(plan.res_bits))
             for i, (sh, bits) in enumerate(kinds):
                 out = Mux(k == i, saturate_value(t >> sh if sh > 0 else x << -sh, bits), out)
             return out
 
-        return pipe.op(rnd_sat, kind, v, name=f"{name}rs", shape=signed(plan.res_bits))
+        t = pipe.op(rnd, kind, v, name=f"{name}rn")
+        return pipe.op(sat, kind, t, v, name=f"{name}rs", shape=signed(plan.res_bits))
 
     return round_sat(main, "m"), round_sat(first, "a")
 
@@ -332,7 +336,7 @@ class WideEngine(wiring.Component):
 
         # ---- accumulators and the group latch. Order "rows": one sum per lane, restarted at
         # each half of a row. Order "columns": a sum per lane and group, in a memory read a
-        # stage ahead (transparent, so a pass of one group reads the sum it writes)
+        # stage ahead
         W = plan.acc_bits
         done_a = [Signal(signed(W), name=f"done_a{q}") for q in range(P)]
         done_b = [Signal(signed(W), name=f"done_b{q}") for q in range(P)]
@@ -352,8 +356,11 @@ class WideEngine(wiring.Component):
             G_ = plan.max_groups
             m.submodules.sums = sums_mem = Memory(shape=unsigned(P * W), depth=max(2, G_),
                                                   init=[], attrs=self.acc_attrs)
+            # a group's sum is read a stage before the previous issue's is written: the same
+            # word only when a pass has one group (then the read is transparent: a bypass)
+            one = min(lay.groups for lay in L) == 1
             wp = sums_mem.write_port()
-            rp = sums_mem.read_port(transparent_for=(wp,))
+            rp = sums_mem.read_port(transparent_for=(wp,) if one else ())
             g_pre = pipe.at(g0, a - 1)
             m.d.comb += [rp.addr.eq(g_pre), wp.addr.eq(g_a), wp.en.eq(valid_a),
                          wp.data.eq(Cat(*news))]
@@ -364,7 +371,7 @@ class WideEngine(wiring.Component):
                     shape=unsigned(len(splits) * W), depth=max(2, G_), init=[],
                     attrs=self.acc_attrs)
                 awp = aux_mem.write_port()
-                arp = aux_mem.read_port(transparent_for=(awp,))
+                arp = aux_mem.read_port(transparent_for=(awp,) if one else ())
                 m.d.comb += [arp.addr.eq(g_pre), awp.addr.eq(g_a), awp.en.eq(valid_a & bound_a),
                              awp.data.eq(Cat(*(accs[q] for q in splits)))]
                 auxs_ = {q: arp.data[i * W:(i + 1) * W].as_signed()

@@ -28,6 +28,9 @@ from dataclasses import dataclass
 from .lanes import LanePlan, PassLayout
 
 
+LAUNCH = 1  # cycles from accepting a beat to its first pass's start (ModelTop's LAUNCH)
+
+
 @dataclass(frozen=True)
 class PassTimes:
     final: int  # the final issue, cycles after the start
@@ -91,16 +94,16 @@ class Timeline:
     @property
     def cycles_per_step(self) -> int:
         if self.emit == "last":
-            return self.layer_cycles + 1
+            return LAUNCH + self.layer_cycles + 1
         return self.latency
 
     @property
     def latency(self) -> int:
         if self.emit == "hidden":
             L = self.layers
-            return (sum(self.span(k) for k in range(L - 1))
+            return (LAUNCH + sum(self.span(k) for k in range(L - 1))
                     + self.write(L - 1, self.hidden - 1) + 2)
-        return self.layer_cycles + self.head_done + self.argmax_cycles + 2
+        return LAUNCH + self.layer_cycles + self.head_done + self.argmax_cycles + 2
 
 
 def _needed(lay: PassLayout, sources: tuple[int, int], S: int, H: int):
@@ -128,7 +131,7 @@ def solve(plan: LanePlan, sources: list[tuple[int, int]], *, result_delay: int,
         # the passes' starts: steps back to back as the step FSM runs them
         runs, a = [], 0
         for t in range(steps):
-            s = a
+            s = a + LAUNCH
             for k in order:
                 runs.append((k, s))
                 s += tl.span(k)

@@ -334,8 +334,12 @@ class ModelTop(wiring.Component):
                     m.d.sync += last_in.eq(self.i.payload.last)
                     with m.If(self.i.payload.first):
                         m.d.sync += fresh.eq(-1)
-                    start(0, self.i.payload.first | fresh[0])
-                    m.next = "LAYER0"
+                    m.next = "LAUNCH"
+            # the first pass starts the cycle after the beat is taken: no path runs from the
+            # source's valid through the engine's start into its registers
+            with m.State("LAUNCH"):
+                start(0)
+                m.next = "LAYER0"
             for li in range(L):
                 with m.State(f"LAYER{li}"):
                     with m.If(eng.free):
