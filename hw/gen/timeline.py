@@ -27,7 +27,6 @@ from dataclasses import dataclass
 
 from .lanes import LanePlan, PassLayout
 
-
 LAUNCH = 1  # cycles from accepting a beat to its first pass's start (ModelTop's LAUNCH)
 
 
