@@ -107,7 +107,7 @@ def make_case(index: int, base_seed: int, steps: int) -> Case:
                 simd=int(rng.choice([1, 2, 4, 8])), storage=STORAGES[(index // 2) % 2],
                 idle=float(rng.choice([0.0, 0.1, 0.3])), stall=float(rng.choice([0.0, 0.1, 0.3])),
                 resets=int(rng.integers(0, 4)), steps=steps,
-                order=("rows", "columns")[(index // 4 + index) % 2],
+                order=("rows", "columns")[(index // 3) % 2],
                 **({"bank_depth": 2 << (index % 2), "lutram_bits": 64}
                    if index % 4 == 0 else {}))
 
