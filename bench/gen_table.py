@@ -2,10 +2,10 @@
 
     .venv/bin/python -m bench.gen_table [--cell gru --scheme ternary --hidden 16 --inputs 8]
 
-Prints a Markdown table (docs/hardware.md holds its output): cycles per step and latency from
-ModelTop's properties, the engine's own bound (ceil(rows / P) x chunks of S columns, summed
-over the step's passes), resources from the manifest, and generic cell counts from yosys
-`stat` on the emitted top.v.
+Prints a Markdown table (docs/hardware.md holds its output): the walk order `--order auto`
+takes, cycles per step and latency from ModelTop's properties, the engine's own bound
+(ceil(rows / P) x chunks of S columns, summed over the step's passes), resources from the
+manifest, and generic cell counts from yosys `stat` on the emitted top.v.
 """
 
 from __future__ import annotations
@@ -34,10 +34,10 @@ def main() -> int:
     print(f"model: random_model(cell={args.cell!r}, scheme={args.scheme!r}, "
           f"input_size={args.inputs}, hidden_size={args.hidden}, outputs={args.outputs}, "
           f"seed=0), emit 'last'\n")
-    print("| P x S | cycles/step | bound | latency | adders | shifters | finalizers | "
+    print("| P x S | order | cycles/step | bound | latency | adders | shifters | finalizers | "
           "weight mults | elementwise mults | memory bits | yosys $add+$sub | yosys $mul | "
           "yosys shifts | yosys flip-flop cells | generation s |")
-    print("|" + "---|" * 15)
+    print("|" + "---|" * 16)
     for text in args.parallel.split(","):
         par, simd = ("unrolled", 1) if text == "unrolled" else map(int, text.split("x"))
         t0 = time.monotonic()
@@ -51,7 +51,8 @@ def main() -> int:
         shifts = sum(v for k, v in cells.items() if k in ("$shl", "$sshl", "$shr", "$sshr",
                                                           "$shift", "$shiftx"))
         ffs = sum(v for k, v in cells.items() if "dff" in k)
-        print(f"| {text} | {man.cycles_per_step} | {bound} | {man.latency} | "
+        print(f"| {text} | {man.order or '-'} | {man.cycles_per_step} | {bound} | "
+              f"{man.latency} | "
               f"{r['adders']} | {r['shifters']} | {r.get('finalizers', '-')} | "
               f"{r['multipliers']} | "
               f"{r['elementwise_multipliers']} | {r['memory_bits']} | {adds} | "
