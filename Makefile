@@ -21,6 +21,7 @@ EPOCHS ?=
 RUN ?= build/run
 PARALLEL ?= auto
 SIMD ?=
+ORDER ?= auto
 STORAGE ?= memory
 PORTS ?= native
 CLOCK_MHZ ?= auto
@@ -60,7 +61,7 @@ train: setup
 
 verilog: setup
 	$(PY) -m hw verilog $(RUN)/model.json --parallel $(PARALLEL) $(if $(SIMD),--simd $(SIMD)) \
-		--storage $(STORAGE) --ports $(PORTS) --board $(BOARD) --out $(RUN)
+		--order $(ORDER) --storage $(STORAGE) --ports $(PORTS) --board $(BOARD) --out $(RUN)
 
 sim: setup
 	$(PY) -m sim $(RUN) --simulator $(SIM) $(if $(DATA),--data $(DATA)) $(if $(LIMIT),--limit $(LIMIT))
