@@ -51,7 +51,7 @@ def row(run: Path, device: fit.Device) -> dict:
         f = fit.choose(model, device)
     except ValueError as e:
         return {**out, "fits": False, "why": str(e)}
-    return {**out, "fits": True, "parallel": f.parallel, "simd": f.simd,
+    return {**out, "fits": True, "parallel": f.parallel, "simd": f.simd, "order": f.order,
             "cycles_per_step": f.cycles_per_step, "luts": f.luts, "brams": f.brams,
             "dsps": f.dsps, "steps_per_s": round(f.steps_per_s)}
 
@@ -67,7 +67,8 @@ def table(rows: list[dict], device: fit.Device) -> str:
         if not r["fits"]:
             lines.append(f"{head} does not fit | | | | | |")
             continue
-        lines.append(f"{head} {r['parallel']} x {r['simd']} | {r['cycles_per_step']} | "
+        lines.append(f"{head} {r['parallel']} x {r['simd']} ({r.get('order', 'rows')}) | "
+                     f"{r['cycles_per_step']} | "
                      f"{r['luts']} of {device.luts} | {r['brams']} of {device.brams} | "
                      f"{r['dsps']} of {device.dsps} | {r['steps_per_s']:,} |")
     return "\n".join(lines)
