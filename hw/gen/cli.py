@@ -21,7 +21,7 @@ from .fit import DEVICES, choose
 from .lanes import ORDERS
 from .manifest import TOP, Manifest, check_ports, manifest, save_manifest
 from .top import STORAGES, UNROLLED, ModelTop
-from .topplan import check_folding, faster_order
+from .topplan import faster_order
 
 AUTO = "auto"
 
@@ -89,8 +89,7 @@ def generate(model, parallel, cell_units: int | None = None, storage: str = "mem
         kw["placement"] = placement if placement is not None else DEVICES[board].placement
     try:
         if parallel != UNROLLED:
-            if order == AUTO:
-                check_folding(model, parallel, simd, storage)
+            if order == AUTO:  # TopPlan.of checks the folding first
                 order = faster_order(model, parallel=parallel, simd=simd, storage=storage,
                                      placement=kw.get("placement"))
             kw["order"] = order

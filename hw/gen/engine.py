@@ -17,7 +17,7 @@ spacing of hw.gen.timeline. Stages, each registered:
 - the walk: F finalizers take the latched sums F rows a cycle, shift each half by its row's
   exponent, add the biases, round half up and saturate (the contract's preact()), in stages.
 
-Results leave on `out_*`, F rows a cycle: row `out_row + f` of pass `out_pass` has
+Results leave on `out_*`, F rows a cycle: row `out_unit * F + f` of pass `out_pass` has
 `out_main[f]` (and for a GRU's split n row `out_aux[f]`, the input part), with the tag the
 owner gave the pass's `start`. Rows leave `result_delay + w` cycles after the issue of their
 group's last chunk, w = (i % P) // F.
@@ -136,7 +136,7 @@ class WideEngine(wiring.Component):
         # RAM; on a small FPGA the logic is what runs out, so the memories ask for block RAM
         self.attrs = {"ram_style": ram_style}
         self.info_attrs = {"ram_style": info_ram_style or ram_style}
-        P, S, F = plan.lanes, plan.simd, plan.finalizers
+        S, F = plan.simd, plan.finalizers
         self.split = any(r.split for r in plan.info)
         self.kinds = pass_kinds(plan)
         self.timing = EngineTiming.of(plan)
@@ -157,11 +157,10 @@ class WideEngine(wiring.Component):
             "vchunk": Out(range(max(2, max(lay.chunks for lay in plan.layouts)))),
             "vdata": In(data.ArrayLayout(signed(vec_bits), S)),
             "out_valid": Out(1),
-            "out_row": Out(range(max(lay.groups for lay in plan.layouts) * P + 1)),
             "out_main": Out(data.ArrayLayout(signed(plan.res_bits), F)),
             # the F rows' unit (row // F: a cell unit's rows when F is its gate rows), pass
             # and the pass's tag
-            "out_unit": Out(range(max(lay.groups for lay in plan.layouts) * plan.walk + 1)),
+            "out_unit": Out(range(plan.max_groups * plan.walk + 1)),
             "out_pass": Out(range(n_pass)),
             "out_tag": Out(tag_bits),
         }
@@ -210,7 +209,7 @@ class WideEngine(wiring.Component):
         # ---- issue: group g, chunk j of the current pass, in the plan's walk order; the
         # first group's chunk j waits for its hold, a last chunk for the walk's spacing
         cur, active, tag = self.cur, Signal(), self.cur_tag
-        g = Signal(range(max(lay.groups for lay in L) + 1))
+        g = Signal(range(plan.max_groups + 1))
         j = Signal(range(max(lay.chunks for lay in L) + 1))
         addr = Signal(range(max(2, len(plan.codes))))
         c_a, c_all, groups = Signal.like(j), Signal.like(j), Signal.like(g)
@@ -407,10 +406,9 @@ class WideEngine(wiring.Component):
         fp = Pipe(m, "fin")
         w0, wg0 = Staged(step, 0), Staged(wgroup, 0)
         wvalid0 = Staged(walking, 0)
-        row0 = fp.comb(lambda gg, s: gg * P + s * F, wg0, w0)
-        info = fp.read(ri, fp.comb(lambda gg, s: w_info_base + gg * plan.walk + s, wg0, w0))
+        unit0 = fp.comb(lambda gg, s: gg * plan.walk + s, wg0, w0)  # the row info's word too
+        info = fp.read(ri, fp.comb(lambda u: w_info_base + u, unit0))
         kind0 = Staged(w_kind, 0)
-        unit0 = fp.comb(lambda gg, s: gg * plan.walk + s, wg0, w0)
         wpass0, wtag0 = Staged(wpass, 0), Staged(wtag, 0)
         mains, auxs = [], []
         for f in range(F):
@@ -429,7 +427,7 @@ class WideEngine(wiring.Component):
             auxs.append(aux)
         end = mains[0].stage
         assert end == self.timing.fin_latency
-        m.d.comb += [self.out_valid.eq(fp.at(wvalid0, end)), self.out_row.eq(fp.at(row0, end)),
+        m.d.comb += [self.out_valid.eq(fp.at(wvalid0, end)),
                      self.out_unit.eq(fp.at(unit0, end)), self.out_pass.eq(fp.at(wpass0, end)),
                      self.out_tag.eq(fp.at(wtag0, end))]
         m.d.comb += [self.out_main[f].eq(fp.at(x, end)) for f, x in enumerate(mains)]
