@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -192,3 +193,55 @@ def test_parallel_auto_counts_exponential_shifters():
     assert e.luts - t.luts == round(dev.luts_per_shifter * 24)
     f = choose(exp, dev)
     assert f.parallel * f.simd < 24 and f.luts <= dev.fill * dev.luts
+
+
+def test_a_short_last_code_bank_is_built_in_logic():
+    """Placement.logic_rom_depth: the code banks after the first that hold at most that
+    many words are logic, not block RAM (a short last bank would take as many blocks as a
+    full one). Checked in yosys' ECP5 mapping: one DP16KD fewer, and the fit's estimate
+    trades that bank's blocks for LUTs."""
+    import subprocess
+    import tempfile
+
+    from hw.gen.fit import DEVICES, bram_blocks, estimate
+    from hw.gen.stat import yosys_command
+    from hw.gen.topplan import Placement, TopPlan
+
+    model = random_model(cell="gru", scheme="ternary", input_size=3, hidden_size=8, outputs=3,
+                         seed=0)
+    dev = DEVICES["ulx3s"]
+    blocks, fits = [], []
+    for depth in (0, 8):
+        pl = Placement(bank_depth=16, logic_rom_depth=depth)
+        tp = TopPlan.of(model, parallel=3, simd=2, placement=pl)
+        mems = tp.memories()
+        styles = [tp.memory_style(*nwd) for nwd in mems]
+        last = max(i for i, (n, _, _) in enumerate(mems) if n.startswith("codes"))
+        assert mems[last][2] <= 8 < mems[0][2], "the test needs a short last bank"
+        assert styles[last] == ("logic" if depth else "block")
+        assert styles[:last] == ["block"] * last  # the full banks stay in block RAM
+        fits.append((estimate(tp, dev), mems[last]))
+        text, man = generate(model, 3, simd=2, placement=pl, order="rows")
+        assert man.placement["logic_rom_depth"] == depth
+        with tempfile.TemporaryDirectory(prefix="shiftrnn-rom-") as tmp:
+            Path(tmp, "top.v").write_text(text)
+            subprocess.run([yosys_command(), "-q", "-p", "read_verilog top.v; synth_ecp5 -top "
+                            "top; tee -q -o stat.json stat -json"], cwd=tmp, check=True,
+                           capture_output=True)
+            stat = json.loads(Path(tmp, "stat.json").read_text())
+        blocks.append(stat["modules"]["\\top"]["num_cells_by_type"].get("DP16KD", 0))
+    assert blocks[1] == blocks[0] - 1 > 0
+    (block, (_, w, d)), (logic, _) = fits
+    assert logic.brams == block.brams - bram_blocks(w, d, dev)
+    assert logic.luts == block.luts + w * -(-d // 16)
+
+
+def test_placement_reads_manifests_without_the_logic_rom_depth():
+    from hw.gen.topplan import Placement, check_folding
+
+    assert Placement.from_dict({"bank_depth": 512, "lutram_bits": 4096}) == \
+        Placement(512, 4096, 0)
+    model = random_model(cell="gru", scheme="ternary", input_size=3, hidden_size=4, outputs=3)
+    with pytest.raises(ValueError, match="logic ROM depth must be a non-negative integer, "
+                                         "not -1"):
+        check_folding(model, 3, 1, "memory", Placement(16, 0, -1))

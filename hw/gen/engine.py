@@ -119,12 +119,13 @@ class EngineTiming:
 
 class WideEngine(wiring.Component):
     def __init__(self, *, plan: LanePlan, sources: list[tuple[int, int]], vec_bits: int,
-                 ram_style: str = "block", info_ram_style: str | None = None,
+                 ram_style: str | list[str] = "block", info_ram_style: str | None = None,
                  acc_ram_style: str = "logic", holds=None, tag_bits: int = 1):
         """`sources[k]`: (source of half a, source of half b) of pass k, as the owner numbers
         its vectors (0: the input x, l + 1: layer l's h). `ram_style`: the code memories'
-        yosys attribute ("block", "distributed" or "logic"); `info_ram_style` the row info's
-        (default: the same); `acc_ram_style` the per-group sums' (order "columns").
+        yosys attribute ("block", "distributed" or "logic"), or a list of one per code bank;
+        `info_ram_style` the row info's (default: the first bank's); `acc_ram_style` the
+        per-group sums' (order "columns").
         `holds[k][j]`: cycles after pass k's start before its first group may issue chunk j
         (hw.gen.timeline); `tag`: bits the owner gives with `start` and gets back with the
         pass's results (`out_tag`)."""
@@ -134,8 +135,11 @@ class WideEngine(wiring.Component):
         self.acc_attrs = {"ram_style": acc_ram_style}
         # yosys' memory_libmap weighs a wide, shallow ROM as cheaper in logic than in block
         # RAM; on a small FPGA the logic is what runs out, so the memories ask for block RAM
-        self.attrs = {"ram_style": ram_style}
-        self.info_attrs = {"ram_style": info_ram_style or ram_style}
+        styles = [ram_style] * plan.code_banks if isinstance(ram_style, str) else ram_style
+        if len(styles) != plan.code_banks:
+            raise ValueError(f"{len(styles)} ram styles for {plan.code_banks} code banks")
+        self.bank_attrs = [{"ram_style": st} for st in styles]
+        self.info_attrs = {"ram_style": info_ram_style or styles[0]}
         S, F = plan.simd, plan.finalizers
         self.split = any(r.split for r in plan.info)
         self.kinds = pass_kinds(plan)
@@ -190,7 +194,7 @@ class WideEngine(wiring.Component):
         if nb == 1:
             m.submodules.codes = codes = Memory(shape=unsigned(P * S * cb),
                                                 depth=max(1, len(plan.codes)), init=plan.codes,
-                                                attrs=self.attrs)
+                                                attrs=self.bank_attrs[0])
             banks = [codes.read_port()]
         else:
             banks = []
@@ -198,7 +202,7 @@ class WideEngine(wiring.Component):
                 init = plan.codes[b * D:(b + 1) * D]
                 m.submodules[f"codes{b}"] = mem = Memory(shape=unsigned(P * S * cb),
                                                          depth=max(2, len(init)), init=init,
-                                                         attrs=self.attrs)
+                                                         attrs=self.bank_attrs[b])
                 banks.append(mem.read_port())
         words = self._info_words()
         m.submodules.rowinfo = rinfo = Memory(shape=unsigned(F * self.info_bits),

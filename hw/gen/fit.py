@@ -54,7 +54,8 @@ DEVICES = {
     "ulx3s": Device("ECP5-85F", 83640, 208,
                     ((36, 512), (18, 1024), (9, 2048), (4, 4096), (2, 8192), (1, 16384)),
                     75.0, 4000, 40.0, 60.0, dsps=156,
-                    placement=Placement(bank_depth=512, lutram_bits=4096)),
+                    placement=Placement(bank_depth=512, lutram_bits=4096,
+                                        logic_rom_depth=64)),
 }
 
 
@@ -89,9 +90,14 @@ def estimate(tp: TopPlan, device: Device) -> Fit:
             + device.luts_per_shifter * tp.resources["shifters"])
     brams = 0
     for name, w, d in tp.memories():
-        if tp.ram_style(w, d, rom=name.startswith(("codes", "rowinfo"))) == "block":
+        style = tp.memory_style(name, w, d)
+        if style == "block":
             # an h memory has two read ports (the engine's and the cell's): two copies
             brams += (2 if name.startswith("h") else 1) * bram_blocks(w, d, device)
+        elif name.startswith("codes") and name not in ("codes", "codes0"):
+            # a short last code bank in logic (Placement.logic_rom_depth): at most a LUT4 per
+            # bit per 16 words (constant bits, such as a head's unused lanes, cost none)
+            luts += w * math.ceil(d / 16)
         else:
             luts += w * d / LUTRAM_BITS_PER_LUT  # the copies are in the calibration
     luts = round(luts)

@@ -105,9 +105,9 @@ class ModelTop(wiring.Component):
         sources = pass_sources(L, model.head is not None)
         self.vec_bits = max(f["input"].bits, f["state"].bits)
         mems = {name: (w, d) for name, w, d in tp.memories()}
-        code_mem = mems.get("codes", mems.get("codes0"))
+        code_mems = [(n, w, d) for n, w, d in tp.memories() if n.startswith("codes")]
         self.engine = WideEngine(plan=self.plan, sources=sources, vec_bits=self.vec_bits,
-                                 ram_style=tp.ram_style(*code_mem, rom=True),
+                                 ram_style=[tp.memory_style(*nwd) for nwd in code_mems],
                                  info_ram_style=tp.ram_style(*mems["rowinfo"], rom=True),
                                  acc_ram_style=tp.ram_style(*mems.get("sums", (1, 2))),
                                  holds=tp.holds, tag_bits=2)

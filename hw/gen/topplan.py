@@ -33,18 +33,25 @@ class Placement:
     the device's block RAM depth at the code word's width), each bank read into its own
     register and then selected (hw.gen.lanes.LanePlan.bank_depth). `lutram_bits`: memories of
     at most this many bits are asked for distributed (LUT) RAM instead of block RAM (0: none;
-    an iCE40 has no distributed RAM)."""
+    an iCE40 has no distributed RAM). `logic_rom_depth`: a code bank after the first of at
+    most this many words is built in logic, not block RAM (0: never). Such a short last bank
+    holds what is left over when the words do not fill whole banks (often the head, whose
+    words are mostly zero lanes): in block RAM it would take as many blocks as a full bank,
+    in logic each bit is a function of a few address bits, and a constant bit costs nothing."""
 
     bank_depth: int = 0
     lutram_bits: int = 0
+    logic_rom_depth: int = 0
 
     def as_dict(self) -> dict:
-        return {"bank_depth": self.bank_depth, "lutram_bits": self.lutram_bits}
+        return {"bank_depth": self.bank_depth, "lutram_bits": self.lutram_bits,
+                "logic_rom_depth": self.logic_rom_depth}
 
     @classmethod
     def from_dict(cls, d: dict | None) -> Placement:
         d = d or {}
-        return cls(int(d.get("bank_depth", 0)), int(d.get("lutram_bits", 0)))
+        return cls(int(d.get("bank_depth", 0)), int(d.get("lutram_bits", 0)),
+                   int(d.get("logic_rom_depth", 0)))
 
 
 def check_folding(model: Model, parallel, simd, storage, placement=None,
@@ -71,6 +78,9 @@ def check_folding(model: Model, parallel, simd, storage, placement=None,
         if not isinstance(placement.lutram_bits, int) or placement.lutram_bits < 0:
             raise ValueError(f"lutram bits must be a non-negative integer, not "
                              f"{placement.lutram_bits!r}")
+        d = placement.logic_rom_depth
+        if not isinstance(d, int) or isinstance(d, bool) or d < 0:
+            raise ValueError(f"logic ROM depth must be a non-negative integer, not {d!r}")
 
 
 @dataclass(frozen=True)
@@ -209,6 +219,14 @@ class TopPlan:
         if width * depth <= self.placement.lutram_bits:
             return "logic" if rom else "distributed"
         return "block"
+
+    def memory_style(self, name: str, width: int, depth: int) -> str:
+        """ram_style of the memory `name` of memories(): a code bank after the first of at most
+        `placement.logic_rom_depth` words is logic (Placement); else ram_style()."""
+        if (name.startswith("codes") and name != "codes0" and self.storage == "memory"
+                and len(name) > 5 and depth <= self.placement.logic_rom_depth):
+            return "logic"
+        return self.ram_style(width, depth, rom=name.startswith(("codes", "rowinfo")))
 
     @property
     def merged_h(self) -> bool:
