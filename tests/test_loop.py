@@ -253,3 +253,76 @@ def test_own_input_or_head_quantizers_turn_the_char_level_lr_scale_off():
     assert Config(task="char", input_quant="int8").lr_scale == "none"
     assert Config(task="char", head_quant="int8").lr_scale == "none"
     assert Config(task="char", head_quant="int8", lr_scale="level").lr_scale == "level"
+
+
+def test_distill_loss_is_the_kl_divergence_over_the_counted_targets():
+    import torch
+
+    g = torch.Generator().manual_seed(0)
+    s, t = torch.randn(3, 5, 7, generator=g), torch.randn(3, 5, 7, generator=g)
+    y = torch.randint(0, 7, (3, 5), generator=g)
+    y[0, 3:] = -1  # padding: not counted
+    keep = (y >= 0).reshape(-1)
+    want = torch.nn.functional.kl_div(torch.log_softmax(s.reshape(-1, 7)[keep], -1),
+                                      torch.log_softmax(t.reshape(-1, 7)[keep], -1),
+                                      log_target=True, reduction="batchmean")
+    assert torch.isclose(loop.distill_loss(s, t, y), want)
+    assert loop.distill_loss(t, t, y).abs() < 1e-6 < want
+
+
+def test_a_distilled_student_follows_its_teacher_and_exports_exactly(tmp_path):
+    """--teacher RUN --distill D: the loss adds KL(teacher || net). With D = 1 the student
+    learns the teacher's outputs alone and ends closer to them than the same run without it;
+    the exported integer model stays the hardware-mode model."""
+    import torch
+
+    teacher, _ = _run(tmp_path, "--quant", "float", "--mode", "weights", "--epochs", "3",
+                      name="teacher")
+    runs = {}
+    for d in (0, 1):
+        extra = ["--teacher", str(teacher), "--distill", str(d)] if d else []
+        runs[d] = _run(tmp_path, "--quant", "ternary", *extra, name=f"student{d}")
+    assert runs[1][1]["config"]["teacher"] == str(teacher)
+    assert runs[1][1]["integer"] == runs[1][1]["qat"]
+    from train.config import Config
+
+    cfg = Config(hidden=8)
+    task = loop.data.load(cfg.task, cfg.data, seed=cfg.seed, seq_len=cfg.seq_len)
+    shell = modelfile.Model(cfg.cell, task.input_size, cfg.hidden, cfg.activation,
+                            loop.Formats.from_pairs(cfg.formats), [], None, task.offset,
+                            task.scale)
+    inputs = loop.Inputs(task, shell)
+    t = torch.from_numpy(loop.outputs(loop._teacher(
+        Config(hidden=8, teacher=str(teacher), distill=1.0), task), inputs, task.test))
+    kl = {}
+    for d, (out, _) in runs.items():
+        model = modelfile.load(out / "model.json")
+        ts = metrics.load_testset(out / "testset.npz")
+        assert (ts.lengths == ts.x.shape[1]).all()  # digits: every sequence is whole
+        ref = Reference(model)
+        logits = ref.head(ref.run(ts.x)[..., -1, :])
+        s = torch.from_numpy(np.asarray(logits, dtype=np.float64) / model.formats.output.one)
+        kl[d] = float(loop.distill_loss(s, t, torch.from_numpy(task.test.y)))
+    assert kl[1] < kl[0], kl
+
+
+def test_teacher_errors_are_one_line(tmp_path, capsys):
+    unfinished = tmp_path / "unfinished"
+    unfinished.mkdir()
+    char = tmp_path / "t.txt"
+    char.write_text("the cat sat on the mat. " * 40)
+    other, _ = _run(tmp_path, "--task", "char", "--data", str(char), "--seq-len", "10",
+                    "--epochs", "1", "--quant", "float", "--mode", "weights", name="char")
+    for args, message in [
+        (["--teacher", str(other)], "--teacher and --distill go together"),
+        (["--distill", "0.5"], "--teacher and --distill go together"),
+        (["--teacher", str(other), "--distill", "2"], "--distill must be a number from 0"),
+        (["--teacher", str(tmp_path / "none"), "--distill", "0.5"], "is not a run folder"),
+        (["--teacher", str(unfinished), "--distill", "0.5"], "checkpoint.pt does not exist"),
+        (["--teacher", str(other), "--distill", "0.5"],
+         "was trained on task char, this run is digits"),
+    ]:
+        assert main([*TINY, *args, "--out", str(tmp_path / "r")]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("error: ") and err.count("\n") == 1 and message in err, err
+        assert not (tmp_path / "r").exists()

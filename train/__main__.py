@@ -84,6 +84,13 @@ def parser() -> argparse.ArgumentParser:
                    default=None,
                    help="let --init read a whole pickled module (torch.save(model)); unpickling "
                         "runs any code the file holds, so only for files you made yourself")
+    p.add_argument("--teacher", metavar="RUN",
+                   help="knowledge distillation: a finished run folder (weights mode, the same "
+                        "task; any cell and width) whose output distribution the net also "
+                        "learns, with weight --distill")
+    p.add_argument("--distill", type=float,
+                   help="with --teacher: the loss is (1 - D) x cross-entropy + D x KL(teacher "
+                        "|| net), at temperature 1 (default 0: off)")
     p.add_argument("--out", required=True, help="run folder")
     p.add_argument("--resume", action="store_true",
                    help="continue the run in --out from its last finished epoch")

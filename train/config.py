@@ -59,6 +59,9 @@ class Config:
     baseline: bool = False  # QAT runs: also train a float baseline first
     init: str | None = None  # start from a plain torch model's weights (train/checkpoint.py)
     init_pickle: bool = False  # --init may be a whole pickled module (runs its code)
+    # knowledge distillation: a finished run (weights mode) whose logits the loss also follows
+    teacher: str | None = None
+    distill: float = 0.0  # the loss: (1 - distill) * cross-entropy + distill * KL(teacher, net)
     # {name: [bits, frac]} (JSON in checkpoints); default: hw.numerics.Formats'
     formats: dict = field(default_factory=lambda: {k: list(v)
                                                    for k, v in Formats().pairs().items()})
@@ -112,6 +115,12 @@ class Config:
         if not isinstance(self.damp, (int, float)) or isinstance(self.damp, bool) or \
                 not 0 <= self.damp < 1e6:
             raise UserError(f"--damp must be a number from 0 (off), not {self.damp!r}")
+        if not isinstance(self.distill, (int, float)) or isinstance(self.distill, bool) or \
+                not 0 <= self.distill <= 1:
+            raise UserError(f"--distill must be a number from 0 (off) to 1, not {self.distill!r}")
+        if bool(self.teacher) != bool(self.distill):
+            raise UserError("--teacher and --distill go together: the teacher's run folder and "
+                            "the weight of its term in the loss (above 0)")
         if self.ptq_finetune and not self.ptq:
             raise UserError("--ptq-finetune needs --ptq")
         if self.init_pickle and not self.init:

@@ -81,6 +81,17 @@ def loss_fn(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
                                              y.reshape(-1), ignore_index=-1)
 
 
+def distill_loss(logits: torch.Tensor, teacher: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Mean KL(teacher || net) of the output distributions over the targets that count (y >=
+    0), at temperature 1: the cross-entropy against the teacher's distribution less its
+    entropy, so 0 when the net gives the teacher's distribution."""
+    keep = y.reshape(-1) >= 0
+    c = logits.shape[-1]
+    s = torch.log_softmax(logits.reshape(-1, c)[keep].float(), -1)
+    t = torch.log_softmax(teacher.reshape(-1, c)[keep].float(), -1)
+    return (t.exp() * (t - s)).sum(-1).mean()
+
+
 def dtype_of(net: Net):
     return torch.float64 if net.rnn.mode == "hardware" else torch.float32
 
@@ -129,7 +140,8 @@ def _check_weights(net: Net, where: str, lr: float) -> None:
             raise Diverged(f"parameter {name} became NaN/inf at {where}; lower --lr (now {lr:g})")
 
 
-def train_epoch(net, opt, cfg, inputs, phase_i, phase, epoch, epochs, lr, progress) -> dict:
+def train_epoch(net, opt, cfg, inputs, phase_i, phase, epoch, epochs, lr, progress,
+                teacher: Net | None = None) -> dict:
     task, split = inputs.task, inputs.task.train
     seed = _epoch_seed(cfg, phase_i, epoch)
     torch.manual_seed(seed)  # stochastic quantizers
@@ -149,10 +161,16 @@ def train_epoch(net, opt, cfg, inputs, phase_i, phase, epoch, epochs, lr, progre
         loss = loss_fn(logits, y)
         _check_loss(loss, f"{phase} epoch {epoch + 1} step {s + 1}", lr)
         opt.zero_grad(set_to_none=True)
+        objective = loss
+        if teacher is not None:
+            with torch.no_grad():
+                t_logits = teacher(x.to(dtype_of(teacher)), lengths)
+            objective = ((1 - cfg.distill) * loss
+                         + cfg.distill * distill_loss(logits, t_logits, y))
         if cfg.damp:
-            (loss + cfg.damp * net.dampening()).backward()
+            (objective + cfg.damp * net.dampening()).backward()
         else:
-            loss.backward()
+            objective.backward()
         torch.nn.utils.clip_grad_norm_(net.parameters(), cfg.clip)
         opt.step()
         net.clip_shadow_()
@@ -214,6 +232,7 @@ def run(cfg: Config, out, *, resume: bool = False, progress: bool = True) -> dic
                             Formats.from_pairs(cfg.formats), [], None, task.offset, task.scale)
     inputs = Inputs(task, shell)
     init = _init(cfg, task)
+    teacher = _teacher(cfg, task)
     out.mkdir(parents=True, exist_ok=True)  # after the inputs load: no empty folder on errors
     eval_name = "valid" if task.valid is not None else "test"
     eval_split = task.valid if task.valid is not None else task.test
@@ -241,7 +260,7 @@ def run(cfg: Config, out, *, resume: bool = False, progress: bool = True) -> dic
         for epoch in range(state["epoch"], ph["epochs"]):
             t0 = time.monotonic()
             rec = train_epoch(net, opt, cfg, inputs, pi, ph["name"], epoch, ph["epochs"],
-                              ph["lr"], progress)
+                              ph["lr"], progress, teacher)
             score = evaluate(net, inputs, eval_split)[0]
             rec.update(phase=ph["name"], epoch=epoch + 1, **{f"{eval_name}_{task.metric}": score},
                        seconds=round(time.monotonic() - t0, 3))
@@ -297,6 +316,35 @@ def _init(cfg: Config, task: data.Task):
         if mine != theirs:
             raise UserError(f"--init: {cfg.init} has {what} {theirs}, the run {mine}")
     return init
+
+
+def _teacher(cfg: Config, task: data.Task) -> Net | None:
+    """--teacher's final model in evaluation, checked against the task (None without it)."""
+    if not cfg.teacher:
+        return None
+    folder = Path(cfg.teacher)
+    if not folder.is_dir():
+        raise UserError(f"--teacher: {folder} is not a run folder")
+    state = load_checkpoint(folder / "checkpoint.pt", "--teacher")
+    try:
+        tcfg = Config.from_dict(state["config"])
+    except (TypeError, ValueError) as e:
+        raise UserError(f"--teacher: {folder}'s configuration is not readable ({e})") from None
+    if state.get("phase") != len(phases(tcfg)) or not isinstance(state.get("net"), dict):
+        raise UserError(f"--teacher: {folder} has not finished training (resume it first)")
+    if tcfg.task != cfg.task:
+        raise UserError(f"--teacher: {folder} was trained on task {tcfg.task}, this run is "
+                        f"{cfg.task}")
+    net = make_net(tcfg, task, tcfg.quant, tcfg.mode)
+    try:
+        net.load_state_dict(state["net"])
+    except RuntimeError:
+        raise UserError(f"--teacher: {folder}'s model does not take this task's "
+                        f"{task.input_size} inputs and {len(task.classes)} classes") from None
+    net.eval()
+    for p in net.parameters():
+        p.requires_grad_(False)
+    return net
 
 
 def _ptq(cfg: Config, task: data.Task, net: Net | None, state: dict, inputs: Inputs) -> Net:
