@@ -90,11 +90,10 @@ def estimate(tp: TopPlan, device: Device) -> Fit:
             + device.luts_per_shifter * tp.resources["shifters"])
     brams = 0
     for name, w, d in tp.memories():
-        style = tp.memory_style(name, w, d)
-        if style == "block":
+        if tp.memory_style(name, w, d) == "block":
             # an h memory has two read ports (the engine's and the cell's): two copies
             brams += (2 if name.startswith("h") else 1) * bram_blocks(w, d, device)
-        elif name.startswith("codes") and name not in ("codes", "codes0"):
+        elif tp.logic_bank(name, d):
             # a short last code bank in logic (Placement.logic_rom_depth): at most a LUT4 per
             # bit per 16 words (constant bits, such as a head's unused lanes, cost none)
             luts += w * math.ceil(d / 16)

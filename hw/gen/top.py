@@ -104,12 +104,12 @@ class ModelTop(wiring.Component):
         L = model.num_layers
         sources = pass_sources(L, model.head is not None)
         self.vec_bits = max(f["input"].bits, f["state"].bits)
-        mems = {name: (w, d) for name, w, d in tp.memories()}
-        code_mems = [(n, w, d) for n, w, d in tp.memories() if n.startswith("codes")]
+        styles = {name: tp.memory_style(name, w, d) for name, w, d in tp.memories()}
         self.engine = WideEngine(plan=self.plan, sources=sources, vec_bits=self.vec_bits,
-                                 ram_style=[tp.memory_style(*nwd) for nwd in code_mems],
-                                 info_ram_style=tp.ram_style(*mems["rowinfo"], rom=True),
-                                 acc_ram_style=tp.ram_style(*mems.get("sums", (1, 2))),
+                                 ram_style=[st for n, st in styles.items()
+                                            if n.startswith("codes")],
+                                 info_ram_style=styles["rowinfo"],
+                                 acc_ram_style=styles.get("sums", "logic"),
                                  holds=tp.holds, tag_bits=2)
         self.h_words = -(-model.hidden_size // self.simd)  # words a bank of each h memory
         self.x_chunks = -(-I // self.simd)

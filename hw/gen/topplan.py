@@ -220,11 +220,16 @@ class TopPlan:
             return "logic" if rom else "distributed"
         return "block"
 
+    def logic_bank(self, name: str, depth: int) -> bool:
+        """The memory `name` of memories() is a code bank after the first of at most
+        `placement.logic_rom_depth` words, built in logic (Placement)."""
+        return (self.storage == "memory" and name.startswith("codes") and name[5:].isdigit()
+                and name != "codes0" and depth <= self.placement.logic_rom_depth)
+
     def memory_style(self, name: str, width: int, depth: int) -> str:
-        """ram_style of the memory `name` of memories(): a code bank after the first of at most
-        `placement.logic_rom_depth` words is logic (Placement); else ram_style()."""
-        if (name.startswith("codes") and name != "codes0" and self.storage == "memory"
-                and len(name) > 5 and depth <= self.placement.logic_rom_depth):
+        """ram_style of the memory `name` of memories(): logic for a logic_bank(); else
+        ram_style() (the code banks and the row info are ROMs)."""
+        if self.logic_bank(name, depth):
             return "logic"
         return self.ram_style(width, depth, rom=name.startswith(("codes", "rowinfo")))
 
