@@ -133,6 +133,9 @@ def test_nan_weights_stop_with_a_clear_message(tmp_path, monkeypatch, capsys):
     (["--resume"], "--resume: .*checkpoint.pt does not exist"),
     (["--input-quant", "int9"], "--input-quant 'int9' is not one of float, binary"),
     (["--quant", "float", "--head-quant", "int8"], "--head-quant needs a quantized --quant"),
+    (["--warmup", "2"], r"--warmup must be a number of epochs from 0 \(off\) to below --epochs "
+                        r"\(2\), not 2.0"),
+    (["--warmup", "-0.5"], "--warmup must be .*, not -0.5"),
 ])
 def test_bad_input_is_one_error_line_and_exit_2(tmp_path, capsys, args, message):
     assert main([*TINY, *args, "--out", str(tmp_path / "r")]) == 2
@@ -253,6 +256,30 @@ def test_own_input_or_head_quantizers_turn_the_char_level_lr_scale_off():
     assert Config(task="char", input_quant="int8").lr_scale == "none"
     assert Config(task="char", head_quant="int8").lr_scale == "none"
     assert Config(task="char", head_quant="int8", lr_scale="level").lr_scale == "level"
+
+
+def test_cosine_lr_warms_up_linearly_then_decays_to_zero():
+    assert [loop.cosine_lr(1.0, s, 10, 4) for s in range(4)] == [0.25, 0.5, 0.75, 1.0]
+    assert loop.cosine_lr(1.0, 4, 10, 4) == 1.0  # the decay starts at the full rate
+    assert loop.cosine_lr(1.0, 7, 10, 4) == pytest.approx(0.5)  # half-way through the decay
+    assert loop.cosine_lr(1.0, 10, 10, 4) == pytest.approx(0.0, abs=1e-12)
+    assert [loop.cosine_lr(2.0, s, 8) for s in (0, 4)] == [2.0, pytest.approx(1.0)]  # no warm-up
+
+
+def test_warmup_is_counted_in_steps_of_each_phase(tmp_path, monkeypatch):
+    seen = []
+
+    def spy(base, step, total, warmup=0):
+        seen.append((step, total, warmup))
+        return real(base, step, total, warmup)
+
+    real = loop.cosine_lr
+    monkeypatch.setattr(loop, "cosine_lr", spy)
+    out, res = _run(tmp_path, "--batch", "200", "--warmup", "0.5", "--mode", "weights")
+    steps = len(seen) // 2  # 2 epochs
+    assert steps > 1 and [s for s, _, _ in seen] == list(range(2 * steps))
+    assert {(t, w) for _, t, w in seen} == {(2 * steps, round(0.5 * steps))}
+    assert res["config"]["warmup"] == 0.5
 
 
 def test_distill_loss_is_the_kl_divergence_over_the_counted_targets():

@@ -68,6 +68,9 @@ def parser() -> argparse.ArgumentParser:
                    help="torch CPU threads (default 1: on a busy machine, threads wait on "
                         "each other)")
     p.add_argument("--clip", type=float, help="gradient norm clipping (default 1.0)")
+    p.add_argument("--warmup", type=float, metavar="EPOCHS",
+                   help="linear learning-rate warm-up over the first EPOCHS of each phase (may "
+                        "be a fraction), then the cosine decay over the rest (default 0: off)")
     p.add_argument("--seq-len", type=int, help="char: symbols per sequence (default 100)")
     p.add_argument("--ptq", action="store_true", default=None,
                    help="post-training quantization: train float, then quantize with --quant")

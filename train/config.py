@@ -53,6 +53,7 @@ class Config:
     seed: int = 0
     threads: int = 1  # 2 threads ran 5-10x slower than 1 on the shared 2-core machine
     clip: float = 1.0  # gradient norm clipping
+    warmup: float = 0.0  # epochs of linear learning-rate warm-up before the cosine decay
     seq_len: int = 100  # char: symbols per sequence (the state resets at each)
     ptq: bool = False  # train float, then quantize with `quant`
     ptq_finetune: int = 0  # epochs of fine-tuning after post-training quantization
@@ -115,6 +116,10 @@ class Config:
         if not isinstance(self.damp, (int, float)) or isinstance(self.damp, bool) or \
                 not 0 <= self.damp < 1e6:
             raise UserError(f"--damp must be a number from 0 (off), not {self.damp!r}")
+        if not isinstance(self.warmup, (int, float)) or isinstance(self.warmup, bool) or \
+                not 0 <= self.warmup < self.epochs:
+            raise UserError(f"--warmup must be a number of epochs from 0 (off) to below --epochs "
+                            f"({self.epochs}), not {self.warmup!r}")
         if not isinstance(self.distill, (int, float)) or isinstance(self.distill, bool) or \
                 not 0 <= self.distill <= 1:
             raise UserError(f"--distill must be a number from 0 (off) to 1, not {self.distill!r}")

@@ -119,9 +119,13 @@ def evaluate(net: Net, inputs: Inputs, split: data.Split) -> tuple[float, np.nda
                                   lengths=split.lengths), logits
 
 
-def cosine_lr(base: float, step: int, total: int) -> float:
-    """Cosine decay from base to 0 over `total` steps (the codes settle at the end)."""
-    return base * 0.5 * (1 + math.cos(math.pi * min(step, total) / total))
+def cosine_lr(base: float, step: int, total: int, warmup: int = 0) -> float:
+    """Cosine decay from base to 0 over `total` steps (the codes settle at the end), after a
+    linear ramp from base / warmup to base over the first `warmup` steps."""
+    if step < warmup:
+        return base * (step + 1) / warmup
+    return base * 0.5 * (1 + math.cos(math.pi * min(step - warmup, total - warmup)
+                                      / (total - warmup)))
 
 
 def _epoch_seed(cfg: Config, phase: int, epoch: int) -> int:
@@ -147,6 +151,7 @@ def train_epoch(net, opt, cfg, inputs, phase_i, phase, epoch, epochs, lr, progre
     torch.manual_seed(seed)  # stochastic quantizers
     order = np.random.default_rng(seed).permutation(len(split))
     steps = math.ceil(len(split) / cfg.batch)
+    warm = min(round(cfg.warmup * steps), epochs * steps - 1)  # steps of warm-up in this phase
     net.train()
     total_loss = correct = count = 0.0
     bar = tqdm(range(steps), desc=f"{phase} {epoch + 1}/{epochs}", disable=not progress,
@@ -154,7 +159,7 @@ def train_epoch(net, opt, cfg, inputs, phase_i, phase, epoch, epochs, lr, progre
     for s in bar:
         idx = order[s * cfg.batch: (s + 1) * cfg.batch]
         x, lengths, y = inputs.batch(split, idx, dtype_of(net))
-        step_lr = cosine_lr(lr, epoch * steps + s, epochs * steps)
+        step_lr = cosine_lr(lr, epoch * steps + s, epochs * steps, warm)
         for g in opt.param_groups:
             g["lr"] = step_lr * g.get("lr_scale", 1.0)
         logits = net(x, lengths)
