@@ -249,6 +249,28 @@ def test_the_input_matrix_and_the_head_may_have_their_own_quantizers(tmp_path):
     assert schemes == ["int8", "ternary", "ternary"]
 
 
+def test_shadow_clip_lets_exponential_weights_grow_and_the_model_stays_exact(tmp_path):
+    import torch
+
+    from train import quantizers as Q
+
+    text = tmp_path / "t.txt"
+    text.write_text("the cat sat on the mat. " * 80)
+    common = ["--task", "char", "--data", str(text), "--seq-len", "20", "--quant", "exponential",
+              "--batch", "16", "--lr", "0.5", "--epochs", "4"]
+    peaks = {}
+    for k in (1, 4):
+        out, res = _run(tmp_path, *common, "--shadow-clip", str(k), name=f"k{k}")
+        assert res["integer"] == res["qat"] and res["exact"]  # hardware mode: every logit equal
+        assert res["config"]["shadow_clip"] == k
+        state = torch.load(out / "checkpoint.pt", weights_only=False)["net"]
+        w = state["rnn.weight_ih_l0"]
+        e = Q.glorot_exponent(w.shape[1], w.shape[0] // 3) + 1  # char level shift 1
+        peaks[k] = w.abs().max().item() / 2.0**e
+    assert peaks[1] == 2.0  # pinned at the default bound, twice the level
+    assert 2.0 < peaks[4] <= 16.0  # past it, within the wider one
+
+
 def test_own_input_or_head_quantizers_turn_the_char_level_lr_scale_off():
     from train.config import Config
 

@@ -197,6 +197,17 @@ def test_fit_rule_clips_at_four_times_the_glorot_level():
         Q.quantize(torch.zeros(2, 2), "ternary", rule="best")
 
 
+def test_shadow_clip_moves_only_the_pow2_ternary_and_exponential_bound():
+    for quant in ("pow2-ternary", "exponential", "exponential-stoch"):
+        assert Q.clip_bound(quant, -2) == 0.5  # default: twice the Glorot level 2**-2
+        assert Q.clip_bound(quant, -2, octaves=4) == 4.0
+        assert Q.clip_bound(quant, -2, octaves=0) == 0.25
+    for quant in ("binary", "ternary", "ternary-stoch"):  # clipped at their level, always
+        assert Q.clip_bound(quant, -2, octaves=4) == Q.clip_bound(quant, -2) == 0.25
+    for quant in ("int8", "float"):  # not clipped
+        assert Q.clip_bound(quant, -2, octaves=4) is None
+
+
 def test_glorot_exponent():
     assert Q.glorot_exponent(8, 32) == round(math.log2(math.sqrt(6 / 40)))  # 0.387 -> 2**-1
     assert Q.glorot_exponent(32, 32) == -2  # 0.306 -> 2**-2 (log2 -1.71)

@@ -48,6 +48,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--level-rule",
                    help="binary/ternary level: glorot (the Glorot bound, default) or fit (fitted "
                         "to the weights, per row for pow2-ternary; clip at 4x the Glorot level)")
+    p.add_argument("--shadow-clip", type=int, metavar="K",
+                   help="pow2-ternary and exponential shadow weights are clipped at 2**K times "
+                        "their Glorot level after each step (0..8, default 1: twice the level)")
     p.add_argument("--lr-scale",
                    help="none or level: binary/ternary shadow weights' learning rate divided "
                         "by their Glorot level, as BinaryConnect's code (default: level for "

@@ -46,6 +46,7 @@ class QuantMixin:
     mode: str
     levels: int
     level_rule: str = "glorot"  # binary/ternary level: the Glorot one in _exp, or "fit"
+    shadow_clip: int = 1  # pow2-ternary/exponential shadow weights clip at 2**this x Glorot
     _exp: dict[str, int]
     _matrix_quant: dict[str, str] = {}  # weight name -> its own quantizer (instances replace)
 
@@ -132,7 +133,7 @@ class QuantMixin:
     @torch.no_grad()
     def clip_shadow_(self) -> None:
         for name, e in self._exp.items():
-            bound = Q.clip_bound(self.quant_of(name), e, self.level_rule)
+            bound = Q.clip_bound(self.quant_of(name), e, self.level_rule, self.shadow_clip)
             if bound is not None:
                 getattr(self, name).clamp_(-bound, bound)
 
@@ -146,8 +147,10 @@ class QuantRecurrent(QuantMixin, nn.Module):
                  quant: str = "float", mode: str = "weights", activation: str = "pwl",
                  levels: int = 7, formats: Formats | dict | None = None, level_shift: int = 0,
                  level_rule: str = "glorot", row_gain: str = "none",
-                 input_quant: str | None = None):
-        """`input_quant`: the first layer's input matrix's own quantizer (default `quant`)."""
+                 input_quant: str | None = None, shadow_clip: int = 1):
+        """`input_quant`: the first layer's input matrix's own quantizer (default `quant`).
+        `shadow_clip`: pow2-ternary and exponential shadow weights are clipped at 2**shadow_clip
+        times their Glorot level."""
         super().__init__()
         for what, v in (("input size", input_size), ("hidden size", hidden_size),
                         ("number of layers", num_layers)):
@@ -156,6 +159,7 @@ class QuantRecurrent(QuantMixin, nn.Module):
         self._setup(quant, mode, levels, formats)
         self.set_input_quant(input_quant)
         self.level_rule = Q.check_rule(level_rule)
+        self.shadow_clip = shadow_clip
         self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
         self.activation = activation
         G, H = GATES[self.cell], hidden_size
@@ -398,10 +402,12 @@ class QuantLinear(QuantMixin, nn.Module):
 
     def __init__(self, in_features: int, out_features: int, *, quant: str = "float",
                  mode: str = "weights", levels: int = 7, formats: Formats | dict | None = None,
-                 level_shift: int = 0, level_rule: str = "glorot", row_gain: str = "none"):
+                 level_shift: int = 0, level_rule: str = "glorot", row_gain: str = "none",
+                 shadow_clip: int = 1):
         super().__init__()
         self._setup(quant, mode, levels, formats)
         self.level_rule = Q.check_rule(level_rule)
+        self.shadow_clip = shadow_clip
         lin = nn.Linear(in_features, out_features)  # torch's init
         self.weight, self.bias = lin.weight, lin.bias
         self._exp = {"weight": Q.glorot_exponent(in_features, out_features) + level_shift}
@@ -425,14 +431,15 @@ class Net(nn.Module):
                  mode: str = "weights", activation: str = "pwl", levels: int = 7,
                  formats: Formats | dict | None = None, level_shift: int = 0,
                  level_rule: str = "glorot", row_gain: str = "none",
-                 input_quant: str | None = None, head_quant: str | None = None):
+                 input_quant: str | None = None, head_quant: str | None = None,
+                 shadow_clip: int = 1):
         """`input_quant` and `head_quant`: the first layer's input matrix's and the head's own
         quantizers (default `quant`)."""
         super().__init__()
         if cell not in CELLS:
             raise ValueError(f"cell must be one of {', '.join(CELLS)}, not {cell!r}")
         kw = dict(quant=quant, mode=mode, levels=levels, formats=formats, level_shift=level_shift,
-                  level_rule=level_rule, row_gain=row_gain)
+                  level_rule=level_rule, row_gain=row_gain, shadow_clip=shadow_clip)
         self.rnn = CELLS[cell](input_size, hidden, layers, activation=activation,
                                input_quant=input_quant, **kw)
         kw["quant"] = head_quant or quant

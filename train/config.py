@@ -44,6 +44,7 @@ class Config:
     levels: int = 7  # exponential: codes -levels..levels
     level_shift: int | None = None  # binary/ternary level: Glorot bound (pow2) times 2**shift
     level_rule: str = "glorot"  # binary/ternary/pow2-ternary level: glorot, or fit to the weights
+    shadow_clip: int = 1  # pow2-ternary/exponential shadow weights clip at 2**this x Glorot level
     lr_scale: str | None = None  # level: binary/ternary shadow weights' lr / their Glorot level
     row_gain: str = "none"  # learned: a power-of-two gain per weight row (train/cells.py)
     damp: float = 0.0  # oscillation dampening: loss weight of Net.dampening() (train/cells.py)
@@ -104,7 +105,7 @@ class Config:
         for name, lo, hi in (("hidden", 1, 4096), ("layers", 1, 16), ("levels", 1, 15),
                              ("epochs", 1, 100000), ("batch", 1, 1 << 20), ("threads", 1, 256),
                              ("seq_len", 2, 1 << 20), ("ptq_finetune", 0, 100000),
-                             ("level_shift", -8, 8)):
+                             ("level_shift", -8, 8), ("shadow_clip", 0, 8)):
             v = getattr(self, name)
             if not isinstance(v, int) or isinstance(v, bool) or not lo <= v <= hi:
                 raise UserError(f"--{name.replace('_', '-')} must be an integer from {lo} to {hi}, "

@@ -72,7 +72,7 @@ def make_net(cfg: Config, task: data.Task, quant: str, mode: str) -> Net:
     return Net(cell=cfg.cell, input_size=task.input_size, hidden=cfg.hidden, layers=cfg.layers,
                outputs=len(task.classes), emit=task.emit, quant=quant, mode=mode,
                activation=cfg.activation, levels=cfg.levels, level_shift=cfg.level_shift,
-               level_rule=cfg.level_rule, row_gain=cfg.row_gain,
+               level_rule=cfg.level_rule, row_gain=cfg.row_gain, shadow_clip=cfg.shadow_clip,
                formats={k: tuple(v) for k, v in cfg.formats.items()}, **own)
 
 

@@ -205,12 +205,13 @@ def values(codes: torch.Tensor, scale: torch.Tensor, scheme: str, dtype=torch.fl
     return codes.to(dtype) * torch.pow(2.0, s)
 
 
-def clip_bound(quant: str, exp: int, rule: str = "glorot") -> float | None:
+def clip_bound(quant: str, exp: int, rule: str = "glorot", octaves: int = 1) -> float | None:
     """Where the shadow weights are clipped after each step (BinaryConnect style), or None.
 
     `exp` is the Glorot level's exponent. Under the `glorot` rule binary and ternary clip to
     their level (beyond it a weight cannot change its code); pow2-ternary and exponential to
-    twice the Glorot level, so that their data-dependent levels can still move. Under `fit`
+    2**octaves times the Glorot level (default twice), so that their data-dependent levels can
+    still move. Under `fit`
     binary, ternary and pow2-ternary clip to four times the Glorot level, so that the fitted
     level can grow past it. intN and float are not clipped."""
     scheme = scheme_of(quant)
@@ -219,5 +220,5 @@ def clip_bound(quant: str, exp: int, rule: str = "glorot") -> float | None:
     if scheme in PER_MATRIX:
         return 2.0**exp
     if scheme in ("pow2-ternary", "exponential"):
-        return 2.0 ** (exp + 1)
+        return 2.0 ** (exp + octaves)
     return None
