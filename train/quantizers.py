@@ -211,9 +211,9 @@ def clip_bound(quant: str, exp: int, rule: str = "glorot", octaves: int = 1) -> 
     `exp` is the Glorot level's exponent. Under the `glorot` rule binary and ternary clip to
     their level (beyond it a weight cannot change its code); pow2-ternary and exponential to
     2**octaves times the Glorot level (default twice), so that their data-dependent levels can
-    still move. Under `fit`
-    binary, ternary and pow2-ternary clip to four times the Glorot level, so that the fitted
-    level can grow past it. intN and float are not clipped."""
+    still move. Under `fit` binary, ternary and pow2-ternary clip to four times the Glorot
+    level (whatever `octaves`), so that the fitted level can grow past it. intN and float are
+    not clipped."""
     scheme = scheme_of(quant)
     if check_rule(rule) == "fit" and scheme in PER_MATRIX + ("pow2-ternary",):
         return 2.0 ** (exp + 2)
