@@ -50,7 +50,8 @@ def parser() -> argparse.ArgumentParser:
                         "to the weights, per row for pow2-ternary; clip at 4x the Glorot level)")
     p.add_argument("--shadow-clip", type=int, metavar="K",
                    help="pow2-ternary and exponential shadow weights are clipped at 2**K times "
-                        "their Glorot level after each step (0..8, default 1: twice the level)")
+                        "their Glorot level after each step (0..8, default 1: twice the level; "
+                        "under --level-rule fit pow2-ternary keeps its 4x bound)")
     p.add_argument("--lr-scale",
                    help="none or level: binary/ternary shadow weights' learning rate divided "
                         "by their Glorot level, as BinaryConnect's code (default: level for "
