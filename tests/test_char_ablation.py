@@ -83,3 +83,25 @@ def test_the_summary_averages_a_variant_over_the_records_that_hold_it(tmp_path, 
     assert rows[4] == "| ternary | 2.100 | 2.000 | 2.050 | 2 |  |"
     assert summary_main([str(tmp_path / "none.jsonl")]) == 2
     assert capsys.readouterr().err == f"error: record {tmp_path / 'none.jsonl'} does not exist\n"
+
+
+def test_the_summary_shows_the_final_validation_or_training_bpc_when_asked(tmp_path, capsys):
+    import json
+
+    from bench.char_summary import main as summary_main
+
+    rows = [{"name": "float", "qat": 1.8, "valid": [2.0, 1.85], "train": [2.2, 1.75]},
+            {"name": "ternary", "qat": 2.1, "valid": [2.3, 2.12], "train": [2.5, 2.2]},
+            {"name": "old", "qat": 2.0}]  # a record without curves: left out of those splits
+    path = tmp_path / "a.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert summary_main([str(path), "--split", "train"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[2:] == ["| float | 1.750 | 1.750 | 1 | +0.000 |",
+                       "| ternary | 2.200 | 2.200 | 1 | +0.450 |"]
+    assert summary_main([str(path), "--split", "valid"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[2:] == ["| float | 1.850 | 1.850 | 1 | +0.000 |",
+                       "| ternary | 2.120 | 2.120 | 1 | +0.270 |"]
+    assert summary_main([str(path)]) == 0
+    assert capsys.readouterr().out.splitlines()[4] == "| old | 2.000 | 2.000 | 1 | +0.200 |"
