@@ -67,3 +67,22 @@ def atomic_save_png(fig, path, dpi: int = 90) -> None:
     """A matplotlib figure to `path` as PNG, atomically (the caller closes the figure)."""
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=dpi)
+
+
+def writable_folder(path, what: str = "output folder") -> Path:
+    """Create `path` (and its parents) if needed and check, before any work starts, that files
+    can be written in it: a read-only file system or a missing permission is one UserError
+    naming the folder, not a traceback after an hour of training. Returns the path."""
+    from .errors import UserError  # standard library only, as every stage may call this
+
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise UserError(f"{what} {path} exists and is not a folder")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(dir=path, prefix=".write-check-")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as e:
+        raise UserError(f"cannot write to {what} {path}: {e.strerror or e}") from None
+    return path
