@@ -11,7 +11,8 @@ for both boards, both boards' memory placements (the ULX3S's code banks, with a 
 bank in logic, on models large enough for them; small hand-made placements with many banks),
 every emit (hidden, last, every), both port styles and one to three layers. A few cases also
 hash the board build's design (hw.board.build.build up to the tools: BoardTop around the
-core, as amaranth prepares it for the board), so the bitstream path is held equal too.
+core, as amaranth prepares it for the board, without the RTLIL's source-line attributes), so
+the bitstream path is held equal too.
 
 `--check` prints each case whose hash changed and exits 1 if any did. Nothing here is a
 timing: the figure is equal or not.
@@ -138,9 +139,13 @@ def _board_design(board_name: str, model_kw: dict, gen: dict) -> dict[str, str]:
     def fake_tools(top, board, out_dir, *args, **kw):
         plan = board.platform().prepare(top, name="top")
         for name, content in sorted(plan.files.items()):
-            if name.endswith((".il", ".v", ".pcf", ".lpf", ".ys", ".sh")):
-                data = content.encode() if isinstance(content, str) else content
-                files[name] = _sha(data)
+            if name.endswith((".il", ".pcf", ".lpf", ".ys", ".sh")):
+                text = content if isinstance(content, str) else content.decode()
+                # the RTLIL names each cell's source line (and this checkout's path): only
+                # the design counts
+                text = "\n".join(ln for ln in text.splitlines()
+                                 if not ln.lstrip().startswith("attribute \\src "))
+                files[name] = _sha(text.encode())
         raise _Prepared
 
     model = random_model(**model_kw)
