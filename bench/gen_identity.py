@@ -30,7 +30,7 @@ from pathlib import Path
 from hw.errors import UserError
 from hw.gen.cli import generate
 from hw.gen.manifest import save_manifest
-from hw.gen.topplan import Placement
+from hw.gen.placement import Placement
 from hw.random_model import random_model
 
 CELLS = ("rnn", "gru", "lstm")

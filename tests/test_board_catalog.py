@@ -6,7 +6,7 @@ import pytest
 from hw.board import catalog
 from hw.board.top import BOARDS, BoardTop
 from hw.errors import UserError
-from hw.gen.top import ModelTop
+from hw.gen.topplan import TopPlan
 from hw.random_model import random_model
 
 
@@ -48,7 +48,7 @@ def test_boards_the_flow_cannot_use_get_one_line(name, message):
 def test_a_derived_board_plan_has_the_uart_pins(tmp_path):
     b = catalog.board("ice40_hx8k_b_evn")
     model = random_model(cell="gru", input_size=2, hidden_size=2, outputs=2, seed=1)
-    core = ModelTop(model, parallel=3)
+    core = TopPlan.of(model, parallel=3).create()
     top = BoardTop(core, board=b, clock_hz=b.osc_hz, baud=115200, emit=core.emit, fingerprint=7)
     plan = b.platform().build(top, name="top", build_dir=str(tmp_path), do_build=False)
     files = plan.files

@@ -18,9 +18,10 @@ from pathlib import Path
 
 from ..errors import UserError
 from ..fileio import atomic_write_text
-from ..gen.fit import DEVICES, choose, roofline
-from ..gen.top import STORAGES, UNROLLED, ModelTop
-from ..gen.topplan import Placement, faster_order
+from ..gen.fit import DEVICES, roofline
+from ..gen.placement import STORAGES, Placement
+from ..gen.topplan import AUTO, TopPlan, plan_for
+from ..gen.unrolled_top import UNROLLED
 from ..modelfile import load
 from . import catalog, protocol
 from .top import BOARDS, Board, BoardTop
@@ -148,11 +149,11 @@ def build(model, *, board: Board, parallel, clock_hz: float, baud: int, out_dir:
     except ValueError as e:
         raise UserError(str(e)) from None
     try:
-        kw = ({} if parallel == UNROLLED else
-              {"simd": simd, "placement": placement, "order": order})
-        core = ModelTop(model, parallel=parallel, storage=storage, **kw)
+        core = plan_for(model, parallel=parallel, simd=1 if parallel == UNROLLED else simd,
+                        storage=storage, placement=placement, order=order).create()
     except ValueError as e:
         raise UserError(str(e)) from None
+    order = "rows" if parallel == UNROLLED else core.plan.order  # AUTO: the faster walk
     try:
         top = BoardTop(core, board=board, clock_hz=clock_hz, baud=baud, emit=core.emit,
                        fingerprint=protocol.fingerprint(model))
@@ -203,14 +204,14 @@ def build(model, *, board: Board, parallel, clock_hz: float, baud: int, out_dir:
         build_seconds=round(time.monotonic() - t0, 1), lut_available=use[board.lut_cell][1],
         bram_available=use.get(board.bram_cell, (0, 0))[1],
         dsp_available=use.get(board.dsp_cell, (0, 0))[1], parallel=parallel, simd=simd,
-        order=order if parallel != UNROLLED else "rows", storage=storage,
+        order=order, storage=storage,
         dsp_inference=dsp, baud=baud,
         pll=None if top.pll_config is None else top.pll_config.params,
         cycles_per_step=core.cycles_per_step,
         us_per_step=round(core.cycles_per_step / clock_mhz, 3),
         fingerprint=f"{protocol.fingerprint(model):08x}", synth_opts=synth,
-        roofline=(roofline(core.tp, DEVICES[board.name], clock_mhz)
-                  if hasattr(core, "tp") and board.name in DEVICES else None))
+        roofline=(roofline(core.plan, DEVICES[board.name], clock_mhz)
+                  if parallel != UNROLLED and board.name in DEVICES else None))
 
 
 # synth_opts of a build mapped by classic ABC end in this (bitstream.json, bench records)
@@ -348,12 +349,15 @@ def main(args) -> int:
     storage = args.storage or man.get("storage", "memory")
     if args.parallel is None and not man:
         # no make verilog yet: size the engine as `--parallel auto` would for this board
-        fit = choose(model, DEVICES.get(board.name, DEVICES["icebreaker"]), storage)
+        try:
+            fit = TopPlan.auto(model, DEVICES.get(board.name, DEVICES["icebreaker"]),
+                               storage=storage, image=False)
+        except ValueError as e:
+            raise UserError(str(e)) from None
         print(f"[{board.name}] no {run / 'manifest.json'}: sizing the engine for the board "
               f"(parallel {fit.parallel}, simd {fit.simd})")
-        dev = DEVICES.get(board.name, DEVICES["icebreaker"])
         man = {"parallel": fit.parallel, "simd": fit.simd, "order": fit.order,
-               "placement": dev.placement.as_dict()}
+               "placement": fit.placement.as_dict()}
     parallel = parse_parallel(args.parallel or str(man.get("parallel")))
     simd = args.simd or man.get("simd", 1)
     # the memories' placement (code banks, distributed RAM) is the manifest's: what was
@@ -364,11 +368,7 @@ def main(args) -> int:
     if (getattr(args, "order", None) is None and (args.parallel is not None
                                                   or args.simd is not None)
             and parallel != "unrolled"):
-        try:
-            order = faster_order(model, parallel=parallel, simd=simd, storage=storage,
-                                 placement=placement)
-        except ValueError as e:
-            raise UserError(str(e)) from None
+        order = AUTO  # the plan picks the faster walk for the folding asked for
     t0 = time.monotonic()
     common = dict(board=board, parallel=parallel, baud=args.baud, dsp=not args.no_dsp,
                   seed=args.seed, storage=storage, simd=simd, placement=placement,

@@ -17,13 +17,12 @@ from ..errors import UserError
 from ..fileio import atomic_write_text
 from ..modelfile import load
 from .axis import NATIVE, PORT_STYLES, AxisTop, rename
-from .fit import DEVICES, choose
+from .fit import DEVICES
 from .lanes import ORDERS
-from .manifest import TOP, Manifest, check_ports, manifest, save_manifest
-from .top import STORAGES, UNROLLED, ModelTop
-from .topplan import faster_order
-
-AUTO = "auto"
+from .manifest import TOP, Manifest, check_ports, save_manifest
+from .placement import STORAGES
+from .topplan import AUTO, plan_for
+from .unrolled_top import UNROLLED
 
 
 def parse_parallel(text: str, *, auto: bool = False):
@@ -72,31 +71,21 @@ def generate(model, parallel, cell_units: int | None = None, storage: str = "mem
              ports: str = NATIVE, order: str = AUTO) -> tuple[str, Manifest]:
     """(Verilog text, manifest) for a model; `board`: the device the manifest's roofline
     refers to (and that `parallel="auto"` sizes the engine for, and whose memory placement
-    is used unless `placement`, a hw.gen.topplan.Placement, is given); `ports`: the port
+    is used unless `placement`, a hw.gen.placement.Placement, is given); `ports`: the port
     names (hw.gen.axis); `order`: the engine's walk, or "auto" (chosen with the folding, or
     the faster one for a given folding)."""
-    if parallel == AUTO:
-        try:
-            fit = choose(model, DEVICES[board or "icebreaker"], storage)
-        except ValueError as e:
-            raise UserError(str(e)) from None
-        parallel, simd = fit.parallel, fit.simd
-        order = fit.order if order == AUTO else order
-    kw = {} if parallel == UNROLLED else {"simd": simd}
     if parallel == UNROLLED and storage == "memory":
         storage = "registers"  # the unrolled engine's only storage
-    if parallel != UNROLLED and (placement is not None or board in DEVICES):
-        kw["placement"] = placement if placement is not None else DEVICES[board].placement
+    if parallel != UNROLLED and placement is None and board in DEVICES:
+        placement = DEVICES[board].placement
     try:
-        if parallel != UNROLLED:
-            if order == AUTO:  # TopPlan.of checks the folding first
-                order = faster_order(model, parallel=parallel, simd=simd, storage=storage,
-                                     placement=kw.get("placement"))
-            kw["order"] = order
-        top = ModelTop(model, parallel=parallel, cell_units=cell_units, storage=storage, **kw)
-    except ValueError as e:  # a bad meta.emit in the model file, a bad --cell-units/--storage
+        plan = plan_for(model, parallel=parallel, simd=simd, cell_units=cell_units,
+                        storage=storage, placement=placement, order=order,
+                        device=DEVICES.get(board or "icebreaker"))
+    except ValueError as e:  # nothing fits, a bad meta.emit in the model file, a bad option
         raise UserError(str(e)) from None
-    man = manifest(top, DEVICES.get(board) if board else None)
+    man = plan.manifest(DEVICES.get(board) if board else None)
+    top = plan.create()
     if ports != NATIVE:
         top = AxisTop(top)
         man = rename(man, top)

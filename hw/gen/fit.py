@@ -1,11 +1,12 @@
-"""`--parallel auto`: the folding (lanes P, columns per lane S) with the most steps per second
-that fits a board, and the device's roofline bound.
+"""What a design costs on a device, for `--parallel auto` (hw.gen.topplan.TopPlan.auto
+searches the foldings with `estimate` and `fits`), and the device's roofline bound.
 
 A folding's cycles per step are exact (hw.gen.topplan); its block RAMs are counted from the
 memories' widths and depths in the device's block RAM shapes; its logic is an estimate, a
 fixed part plus a cost per weight per cycle and per lane, measured on the boards
 (docs/hardware.md, "Choosing the folding") and checked by the build, which reports the real
-figures. The clock is the one the engine is built to meet on that device.
+figures. The clock is the one the engine is built to meet on that device. The functions take
+a TopPlan and read its figures; this module does not import hw.gen.topplan (which imports it).
 
 The roofline bound of a scheme on a device (Williams, Waterman and Patterson): weights per
 cycle limited by memory, all block RAMs read at full width each cycle / code bits, and by
@@ -18,10 +19,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from ..modelfile import Model
-from .lanes import ORDERS, row_halves
-from .plan import UNIT_ROWS, make_passes, uses_multipliers
-from .topplan import Placement, TopPlan
+from .placement import Placement
 
 
 @dataclass(frozen=True)
@@ -84,7 +82,8 @@ class Fit:
 LUTRAM_BITS_PER_LUT = 6
 
 
-def estimate(tp: TopPlan, device: Device) -> Fit:
+def estimate(tp, device: Device) -> Fit:
+    """The cost of the design `tp` (a hw.gen.topplan.TopPlan) on `device`."""
     P, S = tp.parallel, tp.simd
     luts = (device.fixed_luts + device.luts_per_weight * P * S + device.luts_per_lane * P
             + device.luts_per_shifter * tp.resources["shifters"])
@@ -114,50 +113,7 @@ def fits(f: Fit, device: Device) -> bool:
             and f.dsps <= device.dsps)
 
 
-def _steps(limit: int) -> list[int]:
-    """1..64, then about 3 % apart up to `limit`: fine where the block RAM packing changes."""
-    ks, k = list(range(1, min(64, limit) + 1)), 64.0
-    while k < limit:
-        k *= 1.03
-        ks.append(min(limit, round(k)))
-    return sorted(set(ks))
-
-
-def choose(model: Model, device: Device, storage: str = "memory") -> Fit:
-    """The fitting folding and walk order with the most steps per second (then the fewest
-    LUTs)."""
-    G = len(UNIT_ROWS[model.cell])
-    passes = make_passes(model)
-    halves = row_halves(passes, uses_multipliers(model))
-    rows = max(len(p.rows) for p in passes)
-    widest = max(max(p.split, p.cols - p.split) for p in passes)
-    best = None
-    for k in _steps(-(-rows // G)):
-        S = 1
-        while S <= 1 << (widest - 1).bit_length():
-            for order in ORDERS:
-                tp = TopPlan.of(model, parallel=k * G, simd=S, storage=storage,
-                                passes=passes, image=False, halves=halves,
-                                placement=device.placement, order=order)
-                fo = estimate(tp, device)
-                if fits(fo, device) and (best is None or (fo.steps_per_s, -fo.luts)
-                                         > (best.steps_per_s, -best.luts)):
-                    best = fo
-                if order == "rows":
-                    f = fo
-                    if tp.cycles_per_step <= 1.02 * tp.bound_cycles:
-                        break  # within 2 % of the bound: the columns walk cannot gain
-            if f.luts > device.fill * device.luts:
-                break  # more columns only cost more logic (the estimate grows with S)
-            S *= 2
-    if best is None:
-        raise ValueError(f"no folding of this {model.cell} {model.hidden_size} fits the "
-                         f"{device.name}: even one unit's rows a cycle need more block RAM, "
-                         f"logic or DSP blocks than it has")
-    return best
-
-
-def roofline(tp: TopPlan, device: Device, clock_mhz: float, luts_used: int | None = None
+def roofline(tp, device: Device, clock_mhz: float, luts_used: int | None = None
              ) -> dict:
     """Weights per cycle and weight operations per second reached, against the device's
     bound for this scheme (memory and logic), at `clock_mhz`."""

@@ -147,3 +147,8 @@ def uses_multipliers(model: Model) -> bool:
     """intN weights go through real multipliers; every other scheme is shift-and-add."""
     return any(schemes.int_bits(m.scheme) is not None for _, m in model.matrices())
 
+
+def pass_sources(layers: int, head: bool) -> list[tuple[int, int]]:
+    """Per pass, the vectors its two halves read: 0 the input x, l + 1 layer l's h."""
+    out = [(0 if li == 0 else li, li + 1) for li in range(layers)]
+    return out + ([(layers, layers)] if head else [])

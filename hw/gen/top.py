@@ -17,8 +17,9 @@ the same memories `ram_style = "logic"` (flip-flops). A layer's `fresh` flag (se
 sequence's first beat and by reset) makes its state read as zero, so nothing is cleared word
 by word.
 
-`schedule` computes the cycle counts from the same plan the circuit is built from, and the
-tests measure them. `parallel="unrolled"` gives `hw.gen.unrolled_top.UnrolledTop`.
+Everything is decided in the `hw.gen.topplan.TopPlan` the top is built from
+(`TopPlan.create()`): the cycle counts it publishes are the plan's, and the tests measure
+them. (`parallel="unrolled"` is hw.gen.unrolled_top's `UnrolledPlan` and `UnrolledTop`.)
 """
 
 from __future__ import annotations
@@ -28,15 +29,10 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from ..modelfile import Model
 from .engine import WideEngine
 from .outbeat import output_register
 from .pipe import Pipe, Staged
-from .plan import UNIT_ROWS
-from .topplan import STORAGES, Placement, TopPlan, pass_sources
-from .unrolled_top import UNROLLED, UnrolledTop
-
-__all__ = ["ModelTop", "STORAGES", "UNROLLED"]
+from .plan import UNIT_ROWS, pass_sources
 
 
 def _argmax_tree(pipe: Pipe, vals: list[Staged], bits: int, idx_bits: int) -> Staged:
@@ -61,51 +57,34 @@ def _argmax_tree(pipe: Pipe, vals: list[Staged], bits: int, idx_bits: int) -> St
 class ModelTop(wiring.Component):
     """Streams one time step per input beat; see docs/hardware.md for the protocol.
 
-    `parallel`: P, the engine's lanes (rows a cycle; a multiple of the cell's gate rows per
-    unit, 3 for a GRU and 4 for an LSTM), or "unrolled". `simd`: S, the columns each lane takes
-    a cycle (a power of two). `storage`: "memory" (block RAM, the default) or "registers".
+    Built from a hw.gen.topplan.TopPlan (`plan.create()`), which decides everything: P, the
+    engine's lanes (rows a cycle; a multiple of the cell's gate rows per unit, 3 for a GRU
+    and 4 for an LSTM), S, the columns each lane takes a cycle, the storage and the walk.
 
     `cycles_per_step`: cycles between accepting consecutive beats of a sequence (input always
     valid, output always ready). `latency`: cycles from accepting a beat to its output beat
     being valid (for emit "last", the sequence's last beat). `resources`: what it uses.
-    `bound_cycles`: the engine's own bound per step, sum over the step's passes of
-    ceil(rows / P) * ceil(cols / S).
+    `bound_cycles`: the engine's own bound per step (TopPlan.bound_cycles).
     """
 
-    def __new__(cls, model=None, *, parallel=4, **kwargs):
-        if parallel == UNROLLED:
-            return UnrolledTop(model, parallel=parallel, **kwargs)
-        return super().__new__(cls)
-
-    def __init__(self, model: Model, *, parallel, simd: int = 1, cell_units: int | None = None,
-                 storage: str = "memory", placement: Placement | None = None,
-                 order: str = "rows"):
-        try:
-            if cell_units not in (None, 1):
-                raise ValueError(f"the time-multiplexed engine updates one unit a cycle; "
-                                 f"cell units must be 1, not {cell_units!r}")
-            self.tp = tp = TopPlan.of(model, parallel=parallel, simd=simd, storage=storage,
-                                      placement=placement, order=order)
-        except (TypeError, ValueError):
-            self._MustUse__silence = True  # never built: no "created but never used" warning
-            raise
+    def __init__(self, plan):
+        self.plan = tp = plan
+        model = tp.model
         f, I = model.formats, model.input_size
-        self.model, self.storage, self.emit, self.passes = model, storage, tp.emit, tp.passes
+        self.model, self.storage, self.emit, self.passes = model, tp.storage, tp.emit, tp.passes
         self.placement = tp.placement
-        self.parallel, self.simd, self.plan, self.unit_rows = (tp.parallel, tp.simd, tp.lanes,
-                                                               tp.unit_rows)
+        self.parallel, self.simd, self.unit_rows = tp.parallel, tp.simd, tp.unit_rows
         self.cell, self.cell_latency, self.h_stage, self.c_stage = (
             tp.cell, tp.cell_latency, tp.h_stage, tp.c_stage)
         self.out_count, self.out_bits = tp.out_count, tp.out_bits
         self.argmax_cycles, self.argmax_scan = tp.argmax_cycles, tp.emit == "last"
-        self.layer_cycles, self.head_cycles = tp.schedule()
         self.cycles_per_step, self.latency = tp.cycles_per_step, tp.latency
         self.bound_cycles, self.resources = tp.bound_cycles, tp.resources
         L = model.num_layers
         sources = pass_sources(L, model.head is not None)
         self.vec_bits = max(f["input"].bits, f["state"].bits)
         styles = {name: tp.memory_style(name, w, d) for name, w, d in tp.memories()}
-        self.engine = WideEngine(plan=self.plan, sources=sources, vec_bits=self.vec_bits,
+        self.engine = WideEngine(plan=tp.lanes, sources=sources, vec_bits=self.vec_bits,
                                  ram_style=[st for n, st in styles.items()
                                             if n.startswith("codes")],
                                  info_ram_style=styles["rowinfo"],
@@ -117,12 +96,9 @@ class ModelTop(wiring.Component):
         super().__init__({"i": In(stream.Signature(self.in_layout)),
                           "o": Out(stream.Signature(self.out_layout))})
 
-    def schedule(self) -> tuple[list[int], int]:
-        return self.tp.schedule()
-
     # ---- the circuit
     def _memory(self, m, name, shape, depth):
-        attrs = {"ram_style": self.tp.ram_style(Shape.cast(shape).width, depth)}
+        attrs = {"ram_style": self.plan.ram_style(Shape.cast(shape).width, depth)}
         m.submodules[name] = mem = Memory(shape=shape, depth=max(2, depth), init=[],
                                           attrs=attrs)
         return mem
@@ -146,7 +122,7 @@ class ModelTop(wiring.Component):
         # ---- vector reads: chunk `vchunk` of source `vsrc`, S elements `vec_stage` cycles
         # later. With code banks (vec_stage 2) every h memory gets its own registered address,
         # so no address adder and no fan-out route shares a cycle with a (distributed) RAM read
-        late = self.plan.vec_stage - 1
+        late = self.plan.lanes.vec_stage - 1
         vsrc1 = Signal.like(eng.vsrc)
         chunk = eng.vchunk
         zero = Signal(L)  # per layer: the issuing pass reads its own state, and it is fresh
@@ -165,7 +141,7 @@ class ModelTop(wiring.Component):
                     m.d.sync += [xdata[s].eq(x[c * S + s]) for s in range(S)]
         # h of layer l: S memories of one element (element k in memory k % S), or with
         # `merged_h` one memory of S-element words; `hmem[l]` lists (memory, its elements)
-        if self.tp.merged_h:
+        if self.plan.merged_h:
             hmem = [[(self._memory(m, f"h{li}", unsigned(S * sb), 2 * self.h_words),
                       list(range(S)))] for li in range(L)]
         else:

@@ -1,9 +1,14 @@
-"""`TopPlan`: everything `ModelTop` is built from, as plain Python (nothing is elaborated).
+"""`TopPlan`: the one object a design of the wide-lane engine is decided in, as plain Python.
 
-The folding (lanes P, columns per lane S), the engine's lane plan and timing, the cell's
-timing, the output beat's layout, the published cycle counts, the resources and the list of
-memories. `ModelTop` builds its circuit from this object; `--parallel auto`, the manifest and
-the benches read it without building a circuit.
+Like amaranth's `lib.crc.Parameters`: `TopPlan.of(model, parallel=P, simd=S, ...)` takes a
+folding, `TopPlan.auto(model, device)` searches the one with the most steps per second that
+fits a board (`--parallel auto`), `.manifest()` describes the design and `.create()`
+elaborates it (the `ModelTop` built from this very object). Everything is decided here: the
+folding (lanes P, columns per lane S) and walk order, the engine's lane plan and timing, the
+cell's timing, the output beat's layout, the published cycle counts, the resources and the
+memories with their placement. The circuit, the manifest, the fit and the benches read it;
+none of them decides again. `plan_for` picks the plan class for a `parallel` (an integer, or
+"unrolled": hw.gen.unrolled_top.UnrolledPlan, the same surface).
 """
 
 from __future__ import annotations
@@ -17,48 +22,36 @@ from ..modelfile import Model
 from ..reference import default_emit
 from .cell import cell_timing
 from .engine import EngineTiming
-from .lanes import ORDERS, LanePlan, RowHalves, make_lane_plan
+from .fit import Device, estimate, fits, roofline
+from .lanes import ORDERS, LanePlan, RowHalves, make_lane_plan, row_halves
+from .manifest import Manifest, manifest
 from .payload import argmax_bits, input_layout, output_layout, output_shape
-from .plan import ACTIVATIONS, ELEMENTWISE, UNIT_ROWS, Pass, make_passes, uses_multipliers
+from .placement import STORAGES, Placement
+from .plan import (
+    ACTIVATIONS,
+    ELEMENTWISE,
+    UNIT_ROWS,
+    Pass,
+    make_passes,
+    pass_sources,
+    uses_multipliers,
+)
 from .timeline import Timeline, solve
+from .top import ModelTop
+from .unrolled_top import UNROLLED, UnrolledPlan
 
-STORAGES = ("memory", "registers")
+AUTO = "auto"  # order: the faster walk (TopPlan.of) or the search's (TopPlan.auto)
 
 
-@dataclass(frozen=True)
-class Placement:
-    """Where the memories go on a device family (`storage="memory"`).
-
-    `bank_depth`: 0, or the code memory split into banks of this many words (a power of two:
-    the device's block RAM depth at the code word's width), each bank read into its own
-    register and then selected (hw.gen.lanes.LanePlan.bank_depth). `lutram_bits`: memories of
-    at most this many bits are asked for distributed (LUT) RAM instead of block RAM (0: none;
-    an iCE40 has no distributed RAM). `logic_rom_depth`: a code bank after the first of at
-    most this many words is built in logic, not block RAM (0: never). Such a short last bank
-    holds what is left over when the words do not fill whole banks (often the head, whose
-    words are mostly zero lanes): in block RAM it would take as many blocks as a full bank,
-    in logic each bit is a function of a few address bits, and a constant bit costs nothing."""
-
-    bank_depth: int = 0
-    lutram_bits: int = 0
-    logic_rom_depth: int = 0
-
-    def as_dict(self) -> dict:
-        return {"bank_depth": self.bank_depth, "lutram_bits": self.lutram_bits,
-                "logic_rom_depth": self.logic_rom_depth}
-
-    @classmethod
-    def from_dict(cls, d: dict | None) -> Placement:
-        d = d or {}
-        return cls(int(d.get("bank_depth", 0)), int(d.get("lutram_bits", 0)),
-                   int(d.get("logic_rom_depth", 0)))
+def _check_model(model) -> None:
+    if not isinstance(model, Model):
+        raise TypeError(f"model must be a hw.modelfile.Model, not {type(model).__name__}")
 
 
 def check_folding(model: Model, parallel, simd, storage, placement=None,
                   order: str = "rows") -> None:
-    """One ValueError naming the first bad choice."""
-    if not isinstance(model, Model):
-        raise TypeError(f"model must be a hw.modelfile.Model, not {type(model).__name__}")
+    """One ValueError naming the first bad choice (`order` may be AUTO)."""
+    _check_model(model)
     if not (isinstance(parallel, int) and not isinstance(parallel, bool) and parallel >= 1):
         raise ValueError(f"parallel must be a positive integer or 'unrolled', not {parallel!r}")
     G = len(UNIT_ROWS[model.cell])
@@ -69,22 +62,19 @@ def check_folding(model: Model, parallel, simd, storage, placement=None,
         raise ValueError(f"simd must be a power of two, not {simd!r}")
     if storage not in STORAGES:
         raise ValueError(f"storage must be one of {', '.join(STORAGES)}, not {storage!r}")
-    if order not in ORDERS:
-        raise ValueError(f"order must be one of {', '.join(ORDERS)}, not {order!r}")
+    if order not in ORDERS + (AUTO,):
+        raise ValueError(f"order must be one of {', '.join(ORDERS + (AUTO,))}, not {order!r}")
     if placement is not None:
-        b = placement.bank_depth
-        if not isinstance(b, int) or b < 0 or (b and (b < 2 or b & (b - 1))):
-            raise ValueError(f"bank depth must be 0 or a power of two of at least 2, not {b!r}")
-        if not isinstance(placement.lutram_bits, int) or placement.lutram_bits < 0:
-            raise ValueError(f"lutram bits must be a non-negative integer, not "
-                             f"{placement.lutram_bits!r}")
-        d = placement.logic_rom_depth
-        if not isinstance(d, int) or isinstance(d, bool) or d < 0:
-            raise ValueError(f"logic ROM depth must be a non-negative integer, not {d!r}")
+        placement.check()
 
 
 @dataclass(frozen=True)
 class TopPlan:
+    """A design of the wide-lane engine (`ModelTop`), decided: build one with `of` or `auto`.
+
+    Per step the engine runs `passes` (each layer's, then the head's) in the order and with
+    the lane plan `lanes` gives; `timeline` says when each of them issues and writes."""
+
     model: Model
     storage: str
     placement: Placement
@@ -101,20 +91,30 @@ class TopPlan:
     argmax_bits: int
     argmax_cycles: int
     timeline: Timeline
+    image: bool = True  # the code words are in `lanes` (False: a search's figures only)
 
     @classmethod
     def of(cls, model: Model, *, parallel: int, simd: int = 1, storage: str = "memory",
            passes: list[Pass] | None = None, image: bool = True,
            halves: RowHalves | None = None, placement: Placement | None = None,
            order: str = "rows") -> TopPlan:
-        """`passes`: make_passes(model), when the caller has them; `image=False`: no code
-        words (hw.gen.lanes.make_lane_plan), for a search that only reads figures. `order`:
-        the engine's walk (hw.gen.lanes.LanePlan.order)."""
+        """The design with P = `parallel` lanes and S = `simd` columns a lane. `passes`:
+        make_passes(model), when the caller has them; `image=False`: no code words
+        (hw.gen.lanes.make_lane_plan), for a search that only reads figures. `order`: the
+        engine's walk (hw.gen.lanes.LanePlan.order), or AUTO for the one with fewer cycles
+        per step (then the lower latency; "rows" on a tie: it keeps no per-group sums)."""
         placement = Placement() if placement is None else placement
         check_folding(model, parallel, simd, storage, placement, order)
+        passes = make_passes(model) if passes is None else passes
+        if order == AUTO:
+            def key(o):
+                tp = cls.of(model, parallel=parallel, simd=simd, storage=storage,
+                            passes=passes, image=False, halves=halves, placement=placement,
+                            order=o)
+                return tp.cycles_per_step, tp.latency
+            order = min(ORDERS, key=key)
         emit = default_emit(model)
         G = len(UNIT_ROWS[model.cell])
-        passes = make_passes(model) if passes is None else passes
         # lanes beyond the tallest pass (in whole units) would never hold a row, columns
         # beyond the widest half never hold a weight
         lanes = min(parallel, -(-max(len(p.rows) for p in passes) // G) * G)
@@ -136,7 +136,74 @@ class TopPlan:
                          hidden=model.hidden_size, layers=L, emit=emit, argmax_cycles=cycles,
                          head_units=-(-n // G) if model.head is not None else 0)
         return cls(model, storage, placement, emit, tuple(passes), plan, timing,
-                   cell, latency, h_stage, c_stage, n, width, argmax_bits(n), cycles, timeline)
+                   cell, latency, h_stage, c_stage, n, width, argmax_bits(n), cycles, timeline,
+                   image)
+
+    @classmethod
+    def auto(cls, model: Model, device: Device, *, storage: str = "memory",
+             order: str = AUTO, placement: Placement | None = None,
+             image: bool = True) -> TopPlan:
+        """The fitting folding and walk order with the most steps per second on `device`
+        (a hw.gen.fit.Device; then the fewest LUTs): every P (whole units' rows, about 3 %
+        apart past 64 units) and S (a power of two), each walk, counted by hw.gen.fit's
+        `estimate`, at the device's placement. `order`: AUTO (the search's), or the walk the
+        design uses with the folding found. `placement`: the design's (default the
+        device's). ValueError when nothing fits."""
+        _check_model(model)
+        G = len(UNIT_ROWS[model.cell])
+        passes = make_passes(model)
+        halves = row_halves(passes, uses_multipliers(model))
+        rows = max(len(p.rows) for p in passes)
+        widest = max(max(p.split, p.cols - p.split) for p in passes)
+        best = None
+        for k in _steps(-(-rows // G)):
+            S = 1
+            while S <= 1 << (widest - 1).bit_length():
+                for o in ORDERS:
+                    tp = cls.of(model, parallel=k * G, simd=S, storage=storage,
+                                passes=passes, image=False, halves=halves,
+                                placement=device.placement, order=o)
+                    fo = estimate(tp, device)
+                    if fits(fo, device) and (best is None or (fo.steps_per_s, -fo.luts)
+                                             > (best.steps_per_s, -best.luts)):
+                        best = fo
+                    if o == "rows":
+                        f = fo
+                        if tp.cycles_per_step <= 1.02 * tp.bound_cycles:
+                            break  # within 2 % of the bound: the columns walk cannot gain
+                if f.luts > device.fill * device.luts:
+                    break  # more columns only cost more logic (the estimate grows with S)
+                S *= 2
+        if best is None:
+            raise ValueError(f"no folding of this {model.cell} {model.hidden_size} fits the "
+                             f"{device.name}: even one unit's rows a cycle need more block "
+                             f"RAM, logic or DSP blocks than it has")
+        return cls.of(model, parallel=best.parallel, simd=best.simd, storage=storage,
+                      passes=passes, image=image,
+                      placement=device.placement if placement is None else placement,
+                      order=best.order if order == AUTO else order)
+
+    def create(self) -> ModelTop:
+        """The circuit of this plan (the plan itself, not a copy, is what it reads)."""
+        if not self.image:
+            raise ValueError("this plan was made without its code words (image=False): a "
+                             "search's figures, not a design to build")
+        return ModelTop(self)
+
+    def manifest(self, device: Device | None = None) -> Manifest:
+        """manifest.json's content; `device`: the board the roofline figures refer to."""
+        return manifest(self, device)
+
+    def engine_fields(self, device: Device | None) -> dict:
+        """The manifest's fields only this engine has (hw.gen.manifest.manifest)."""
+        out = {"placement": self.placement.as_dict(), "order": self.order,
+               "weights_per_step": self.weights_per_step,
+               "sequence_cycles_8": self.sequence_cycles(8),
+               "bound_cycles": self.bound_cycles}
+        if device is not None:
+            out["board_device"] = device.name
+            out["roofline"] = roofline(self, device, device.clock_mhz)
+        return out
 
     @property
     def in_layout(self) -> data.StructLayout:
@@ -165,15 +232,6 @@ class TopPlan:
     @property
     def holds(self) -> tuple[tuple[int, ...], ...]:
         return self.timeline.holds
-
-    def schedule(self) -> tuple[list[int], int]:
-        """Cycles from each layer's pass start to the next pass's start (a cycle after its
-        final issue), and from the head pass's start to its last unit leaving the engine plus
-        the argmax (0 without a head)."""
-        tl, L = self.timeline, self.model.num_layers
-        layers = [tl.span(k) for k in range(L)]
-        head = tl.head_done + self.argmax_cycles if self.model.head is not None else 0
-        return layers, head
 
     @property
     def cycles_per_step(self) -> int:
@@ -287,16 +345,32 @@ class TopPlan:
         }
 
 
-def faster_order(model: Model, **kw) -> str:
-    """The walk order with the fewer cycles per step (then the lower latency; "rows" on a
-    tie: it keeps no per-group sums). `kw`: TopPlan.of's folding arguments."""
-    def key(order):
-        tp = TopPlan.of(model, image=False, order=order, **kw)
-        return tp.cycles_per_step, tp.latency
-    return min(ORDERS, key=key)
+def plan_for(model: Model, *, parallel, simd: int = 1, cell_units: int | None = None,
+             storage: str | None = None, placement: Placement | None = None,
+             order: str = "rows", device: Device | None = None) -> TopPlan | UnrolledPlan:
+    """The plan of a design with a given `parallel`: an integer P (TopPlan.of), AUTO
+    (TopPlan.auto on `device`; `simd` is the search's) or "unrolled"
+    (hw.gen.unrolled_top.UnrolledPlan.of, the one that takes `cell_units`). `storage`:
+    default each plan's own ("memory", or the unrolled engine's "registers")."""
+    if parallel == UNROLLED:
+        return UnrolledPlan.of(model, cell_units=cell_units, simd=simd,
+                               **({} if storage is None else {"storage": storage}))
+    storage = "memory" if storage is None else storage
+    if cell_units not in (None, 1):
+        raise ValueError(f"the time-multiplexed engine updates one unit a cycle; cell units "
+                         f"must be 1, not {cell_units!r}")
+    if parallel == AUTO:
+        if device is None:
+            raise ValueError("parallel 'auto' needs the device to size the engine for")
+        return TopPlan.auto(model, device, storage=storage, order=order, placement=placement)
+    return TopPlan.of(model, parallel=parallel, simd=simd, storage=storage,
+                      placement=placement, order=order)
 
 
-def pass_sources(layers: int, head: bool) -> list[tuple[int, int]]:
-    """Per pass, the vectors its two halves read: 0 the input x, l + 1 layer l's h."""
-    out = [(0 if li == 0 else li, li + 1) for li in range(layers)]
-    return out + ([(layers, layers)] if head else [])
+def _steps(limit: int) -> list[int]:
+    """1..64, then about 3 % apart up to `limit`: fine where the block RAM packing changes."""
+    ks, k = list(range(1, min(64, limit) + 1)), 64.0
+    while k < limit:
+        k *= 1.03
+        ks.append(min(limit, round(k)))
+    return sorted(set(ks))
