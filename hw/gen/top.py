@@ -30,28 +30,24 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from .engine import WideEngine
-from .outbeat import output_register
 from .pipe import Pipe, Staged
 from .plan import UNIT_ROWS, pass_sources
+from .step import StepControl, argmax_tree
 
 
 def _argmax_tree(pipe: Pipe, vals: list[Staged], bits: int, idx_bits: int) -> Staged:
-    """Index of the largest value, the first one on ties: one registered comparator level a
-    stage. Each node keeps its left (lower-index) input unless the right one is larger."""
-    nodes = [(v, pipe.comb(lambda x, i=i: Const(i, unsigned(idx_bits)), v))
-             for i, v in enumerate(vals)]
-    while len(nodes) > 1:
-        up = []
-        for k in range(0, len(nodes) - 1, 2):
-            (lv, li), (rv, ri) = nodes[k], nodes[k + 1]
-            nv = pipe.op(lambda a, b: Mux(b > a, b, a), lv, rv, name="mv", shape=signed(bits))
-            ni = pipe.op(lambda a, b, i, j: Mux(b > a, j, i), lv, rv, li, ri, name="mi",
-                         shape=unsigned(idx_bits))
-            up.append((nv, ni))
-        if len(nodes) % 2:
-            up.append(nodes[-1])
-        nodes = up
-    return nodes[0][1]
+    """hw.gen.step.argmax_tree with one registered comparator level a stage."""
+    leaves = [(v, pipe.comb(lambda x, i=i: Const(i, unsigned(idx_bits)), v))
+              for i, v in enumerate(vals)]
+
+    def node(level, k, left, right):
+        (lv, li), (rv, ri) = left, right
+        nv = pipe.op(lambda a, b: Mux(b > a, b, a), lv, rv, name="mv", shape=signed(bits))
+        ni = pipe.op(lambda a, b, i, j: Mux(b > a, j, i), lv, rv, li, ri, name="mi",
+                     shape=unsigned(idx_bits))
+        return nv, ni
+
+    return argmax_tree(leaves, node)
 
 
 class ModelTop(wiring.Component):
@@ -105,11 +101,8 @@ class ModelTop(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        model, f, eng = self.model, self.model.formats, self.engine
-        H, I, L, S = model.hidden_size, model.input_size, model.num_layers, self.simd
-        lstm = model.cell == "lstm"
-        m.submodules.engine = eng
-        sb = f["state"].bits
+        f, L, S = self.model.formats, self.model.num_layers, self.simd
+        m.submodules.engine = self.engine
         x = Signal(data.ArrayLayout(signed(f["input"].bits), self.x_chunks * S))
         # per layer: its state reads as zero until its first pass of a sequence (`fresh`, set
         # by a first beat and by reset), and the bank its latest pass writes (`wb`; a pass
@@ -117,11 +110,20 @@ class ModelTop(wiring.Component):
         # results of one pass are written while the next pass is issued
         fresh = Signal(L, init=(1 << L) - 1)
         wb = Signal(L)
-        lb = (S - 1).bit_length()  # the column memory of an element: its low bits
+        hmem = self._vector_reads(m, x, wb)
+        commit, hn = self._cell_stage(m, hmem)
+        head = self._head(m)
+        self._step_fsm(m, x, fresh, wb, commit, hn, *head)
+        return m
 
-        # ---- vector reads: chunk `vchunk` of source `vsrc`, S elements `vec_stage` cycles
-        # later. With code banks (vec_stage 2) every h memory gets its own registered address,
-        # so no address adder and no fan-out route shares a cycle with a (distributed) RAM read
+    def _vector_reads(self, m, x, wb):
+        """The engine's vector reads: chunk `vchunk` of source `vsrc`, S elements `vec_stage`
+        cycles later. With code banks (vec_stage 2) every h memory gets its own registered
+        address, so no address adder and no fan-out route shares a cycle with a
+        (distributed) RAM read. Makes the h memories: per layer, a list of (memory, the
+        elements of a chunk it holds)."""
+        eng, L, S = self.engine, self.model.num_layers, self.simd
+        sb = self.model.formats["state"].bits
         late = self.plan.lanes.vec_stage - 1
         vsrc1 = Signal.like(eng.vsrc)
         chunk = eng.vchunk
@@ -147,11 +149,6 @@ class ModelTop(wiring.Component):
         else:
             hmem = [[(self._memory(m, f"h{li}_{s}", signed(sb), 2 * self.h_words), [s])
                      for s in range(S)] for li in range(L)]
-
-        def elements(word, which):  # a memory's read data as its elements, in order
-            return ([word] if len(which) == 1 else
-                    [word[k * sb:(k + 1) * sb].as_signed() for k in range(len(which))])
-
         vdata = [xdata[s] for s in range(S)]
         for li in range(L):
             side = Mux(eng.cur == li, ~wb[li], wb[li])
@@ -163,11 +160,21 @@ class ModelTop(wiring.Component):
                     m.d.sync += reg.eq(addr)
                     addr = reg
                 m.d.comb += port.addr.eq(addr)
-                for s, d in zip(which, elements(port.data, which), strict=True):
+                for s, d in zip(which, _elements(port.data, which, sb), strict=True):
                     vdata[s] = Mux(vsrc1 == li + 1, Mux(zero1[li], 0, d), vdata[s])
         m.d.comb += [eng.vdata[s].eq(v) for s, v in enumerate(vdata)]
+        return hmem
 
-        # ---- the cell stage: one unit a cycle from the finalizers, with its pass's tags
+    def _cell_stage(self, m, hmem):
+        """The cell stage: one unit a cycle from the finalizers, with its pass's tags; reads
+        the unit's old h (and c) and writes the new ones. Returns (commit: the last layer's
+        last unit is written this cycle, the registers of the output beat's h (emit
+        hidden))."""
+        model, f, eng = self.model, self.model.formats, self.engine
+        H, L, S = model.hidden_size, model.num_layers, self.simd
+        lstm = model.cell == "lstm"
+        sb = f["state"].bits
+        lb = (S - 1).bit_length()  # the column memory of an element: its low bits
         cu = self.cell.create()
         m.submodules.cell = cu
         pipe = Pipe(m, "top")
@@ -205,7 +212,7 @@ class ModelTop(wiring.Component):
                         m.d.sync += reg.eq(addr)
                         addr = reg
                     m.d.comb += port.addr.eq(addr)
-                    old += [(li, s, d) for s, d in zip(which, elements(port.data, which),
+                    old += [(li, s, d) for s, d in zip(which, _elements(port.data, which, sb),
                                                         strict=True)]
             h_old, h_reg = Signal(signed(sb)), Signal(signed(sb))
             with m.Switch(pipe.at(e_layer, hs) * S + (sub.sig if S > 1 else 0)):
@@ -259,11 +266,17 @@ class ModelTop(wiring.Component):
             with m.If(w_valid & (w_layer == L - 1)):
                 m.d.sync += [hn[k].eq(hn[k + 1]) for k in range(H - 1)]
                 m.d.sync += hn[H - 1].eq(cu.h_new)
+        return commit, hn
 
-        # ---- the head's rows, and its argmax
+    def _head(self, m):
+        """The head's rows into registers, and its argmax: a registered comparator tree, or
+        with emit "last" a scan (the step FSM's HOUT state). Returns (the rows' registers,
+        the cycle the last row arrives, the argmax index, the scan's best value or None)."""
+        model, eng, L = self.model, self.engine, self.model.num_layers
         n = self.out_count
         head = []
         head_done = Signal()
+        best = best_v = None
         if model.head is not None:
             G = self.unit_rows
             head = [Signal(signed(eng.plan.res_bits), name=f"head{k}") for k in range(n)]
@@ -282,35 +295,37 @@ class ModelTop(wiring.Component):
                 ap = Pipe(m, "argmax")
                 best = ap.at(_argmax_tree(ap, [Staged(r, 0) for r in head], eng.plan.res_bits,
                                           ib), self.argmax_cycles)
+        return head, head_done, best, best_v
 
-        # ---- the step FSM: each pass starts as soon as the engine has issued the one
-        # before (the engine's holds keep its reads behind the writes they need)
-        last_in = Signal()
-        o_valid, o_payload, free = output_register(m, self)
-        wait = Signal(range(self.argmax_cycles + 2))
+    def _step_fsm(self, m, x, fresh, wb, commit, hn, head, head_done, best, best_v):
+        """The step FSM (hw.gen.step): each pass starts as soon as the engine has issued the
+        one before (the engine's holds keep its reads behind the writes they need)."""
+        eng, I, L = self.engine, self.model.input_size, self.model.num_layers
 
-        def start(k, fresh_bit=None):
+        def start(k):
             m.d.comb += [eng.start.eq(1), eng.sel.eq(k)]
             if k < L:
-                m.d.comb += eng.tag.eq(Cat(fresh[k] if fresh_bit is None else fresh_bit,
-                                           ~wb[k]))
+                m.d.comb += eng.tag.eq(Cat(fresh[k], ~wb[k]))
                 m.d.sync += [wb[k].eq(~wb[k]), fresh[k].eq(0)]
 
-        def load(values, last, argmax=None):
-            m.d.sync += [o_valid.eq(1), o_payload.last.eq(last)]
-            m.d.sync += [o_payload.data[k].eq(v) for k, v in enumerate(values)]
-            if argmax is not None:
-                m.d.sync += o_payload.argmax.eq(argmax)
+        step = StepControl(m, self, start)
+        out, last_in = step.out, step.last_in
+        wait = Signal(range(self.argmax_cycles + 2))
+
+        def take():
+            m.d.sync += [x[k].eq(self.i.payload.data[k]) for k in range(I)]
+
+        def first():
+            m.d.sync += fresh.eq(-1)
+
+        def launch():
+            m.next = "LAUNCH"
+
+        def to_commit():
+            m.next = "COMMIT"
 
         with m.FSM():
-            with m.State("IDLE"):
-                m.d.comb += self.i.ready.eq(1)
-                with m.If(self.i.valid):
-                    m.d.sync += [x[k].eq(self.i.payload.data[k]) for k in range(I)]
-                    m.d.sync += last_in.eq(self.i.payload.last)
-                    with m.If(self.i.payload.first):
-                        m.d.sync += fresh.eq(-1)
-                    m.next = "LAUNCH"
+            step.accept(take, first, launch)
             # the first pass starts the cycle after the beat is taken: no path runs from the
             # source's valid through the engine's start into its registers
             with m.State("LAUNCH"):
@@ -319,20 +334,8 @@ class ModelTop(wiring.Component):
             for li in range(L):
                 with m.State(f"LAYER{li}"):
                     with m.If(eng.free):
-                        if li < L - 1:
-                            start(li + 1)
-                            m.next = f"LAYER{li + 1}"
-                        elif self.emit == "hidden":
-                            m.next = "COMMIT"
-                        elif self.emit == "every":
-                            start(L)
-                            m.next = "HEAD"
-                        else:
-                            m.next = "IDLE"
-                            with m.If(last_in):
-                                start(L)
-                                m.next = "HEAD"
-            if model.head is not None:
+                        step.after_layer(li, to_commit)
+            if self.model.head is not None:
                 with m.State("HEAD"):
                     with m.If(head_done):
                         m.d.sync += wait.eq(0)
@@ -348,16 +351,21 @@ class ModelTop(wiring.Component):
                                     with m.Case(k):
                                         m.d.sync += cand.eq(r)
                             with m.If((wait == 1) | ((wait != 0) & (cand > best_v))):
-                                m.d.sync += [best_v.eq(cand), best_i.eq(wait - 1)]
-                    with m.Elif(free):
-                        load(head, 1 if self.emit == "last" else last_in, best)
+                                m.d.sync += [best_v.eq(cand), best.eq(wait - 1)]
+                    with m.Elif(out.free):
+                        out.load(m, head, 1 if self.emit == "last" else last_in, lambda: best)
                         m.next = "IDLE"
             else:
                 with m.State("COMMIT"):
                     with m.If(commit):
                         m.next = "OUT"
                 with m.State("OUT"):
-                    with m.If(free):
-                        load(hn, last_in)
+                    with m.If(out.free):
+                        out.load(m, hn, last_in)
                         m.next = "IDLE"
-        return m
+
+
+def _elements(word, which, bits):
+    """A memory's read data as its elements, in order (`which`: the elements it holds)."""
+    return ([word] if len(which) == 1 else
+            [word[k * bits:(k + 1) * bits].as_signed() for k in range(len(which))])

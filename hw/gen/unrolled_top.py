@@ -26,10 +26,10 @@ from ..cell import CellParams
 from ..modelfile import Model
 from ..reference import default_emit
 from .manifest import Manifest, manifest
-from .outbeat import output_register
 from .payload import input_layout, output_layout, output_shape
 from .plan import ACTIVATIONS, ELEMENTWISE, UNIT_ROWS, Pass, make_passes
 from .state import RegisterState
+from .step import StepControl, argmax_tree
 from .unrolled import RESULT_DELAY, UnrolledEngine, engine_resources
 
 UNROLLED = "unrolled"
@@ -185,18 +185,15 @@ class UnrolledTop(wiring.Component):
         go, index = Signal(), batch
         m.d.comb += go.eq(eng.ready >= need)
 
-        last_in = Signal()
-        o_valid, o_payload, free = output_register(m, self)
-
         def start(k):
             m.d.comb += [eng.start.eq(1), eng.sel.eq(k)]
             m.d.sync += [batch.eq(0), need.eq(U * G)]
 
-        def load(values, last):
-            m.d.sync += [o_valid.eq(1), o_payload.last.eq(last)]
-            m.d.sync += [o_payload.data[k].eq(v) for k, v in enumerate(values)]
-            if self.emit != "hidden":
-                m.d.sync += o_payload.argmax.eq(self._argmax(m, values))
+        step = StepControl(m, self, start)
+        out, last_in = step.out, step.last_in
+
+        def argmax(values):
+            return None if self.emit == "hidden" else lambda: self._argmax(m, values)
 
         def finish_batch(li):
             """Batch `index` of layer li is computed; after the layer's last batch, commit
@@ -205,33 +202,28 @@ class UnrolledTop(wiring.Component):
             with m.If(index == H // U - 1):
                 # commit the layer's new h; the next pass reads it from next cycle
                 committed = state.commit(m, li, units)
-                if li < L - 1:
-                    start(li + 1)
-                    m.next = f"LAYER{li + 1}"
-                elif self.emit == "hidden":
-                    with m.If(free):
-                        load(committed, last_in)
+
+                def hidden():
+                    with m.If(out.free):
+                        out.load(m, committed, last_in)
                         m.next = "IDLE"
                     with m.Else():
                         m.next = "FINISH"
-                elif self.emit == "every":
-                    start(L)
-                    m.next = "HEAD"
-                else:
-                    m.next = "IDLE"
-                    with m.If(last_in):
-                        start(L)
-                        m.next = "HEAD"
+
+                step.after_layer(li, hidden)
+
+        def take():
+            m.d.sync += x.eq(self.i.payload.data)
+
+        def first():
+            state.clear(m)
+
+        def launch():
+            start(0)
+            m.next = "LAYER0"
 
         with m.FSM():
-            with m.State("IDLE"):
-                m.d.comb += self.i.ready.eq(1)
-                with m.If(self.i.valid):
-                    m.d.sync += [x.eq(self.i.payload.data), last_in.eq(self.i.payload.last)]
-                    with m.If(self.i.payload.first):
-                        state.clear(m)
-                    start(0)
-                    m.next = "LAYER0"
+            step.accept(take, first, launch)
             for li in range(L):
                 with m.State(f"LAYER{li}"):
                     state.cell_inputs(m, li, units, batch)
@@ -241,33 +233,30 @@ class UnrolledTop(wiring.Component):
             if model.head is not None:
                 with m.State("HEAD"):
                     n = self.out_count
-                    with m.If((eng.ready >= n) & free):
-                        load(state.head_results(n), 1 if self.emit == "last" else last_in)
+                    with m.If((eng.ready >= n) & out.free):
+                        values = state.head_results(n)
+                        out.load(m, values, 1 if self.emit == "last" else last_in,
+                                 argmax(values))
                         m.next = "IDLE"
             else:
                 with m.State("FINISH"):
-                    with m.If(free):
-                        load(state.last_hidden(), last_in)
+                    with m.If(out.free):
+                        out.load(m, state.last_hidden(), last_in)
                         m.next = "IDLE"
         return m
 
     def _argmax(self, m: Module, vals):
-        """Index of the largest value, the first one on ties: a tree of comparators (log2 n
-        deep; a chain of n - 1 was the board builds' critical path). Each node keeps its left
-        (lower-index) input unless the right one is strictly larger."""
-        nodes = [(v, i) for i, v in enumerate(vals)]
-        level = 0
-        while len(nodes) > 1:
-            up = []
-            for k in range(0, len(nodes) - 1, 2):
-                (lv, li), (rv, ri) = nodes[k], nodes[k + 1]
-                nv = Signal(signed(self.engine.res_bits), name=f"argmax_v{level}_{k // 2}")
-                ni = Signal(len(self.o.payload.argmax), name=f"argmax_i{level}_{k // 2}")
-                m.d.comb += [nv.eq(lv), ni.eq(li)]
-                with m.If(rv > lv):
-                    m.d.comb += [nv.eq(rv), ni.eq(ri)]
-                up.append((nv, ni))
-            if len(nodes) % 2:
-                up.append(nodes[-1])
-            nodes, level = up, level + 1
-        return nodes[0][1]
+        """hw.gen.step.argmax_tree of combinational comparators (the beat is loaded in the
+        cycle the values are ready)."""
+        bits, ib = self.engine.res_bits, len(self.o.payload.argmax)
+
+        def node(level, k, left, right):
+            (lv, li), (rv, ri) = left, right
+            nv = Signal(signed(bits), name=f"argmax_v{level}_{k}")
+            ni = Signal(ib, name=f"argmax_i{level}_{k}")
+            m.d.comb += [nv.eq(lv), ni.eq(li)]
+            with m.If(rv > lv):
+                m.d.comb += [nv.eq(rv), ni.eq(ri)]
+            return nv, ni
+
+        return argmax_tree([(v, i) for i, v in enumerate(vals)], node)
