@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from amaranth.hdl import Signal, signed
 
-from .plan import UNIT_ROWS
+from ..cell import UNIT_ROWS
 
 
 class RegisterState:

@@ -29,9 +29,11 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
+from ..cell import UNIT_ROWS
+from .cell import CellUnit
 from .engine import WideEngine
 from .pipe import Pipe, Staged
-from .plan import UNIT_ROWS, pass_sources
+from .plan import pass_sources
 from .step import StepControl, argmax_tree
 
 
@@ -175,7 +177,7 @@ class ModelTop(wiring.Component):
         lstm = model.cell == "lstm"
         sb = f["state"].bits
         lb = (S - 1).bit_length()  # the column memory of an element: its low bits
-        cu = self.cell.create()
+        cu = CellUnit(params=self.cell)
         m.submodules.cell = cu
         pipe = Pipe(m, "top")
         e_valid = Staged(eng.out_valid & (eng.out_pass < L), 0)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from amaranth.lib import data
 
-from ..cell import CellParams
+from ..cell import UNIT_ROWS, CellParams
 from ..modelfile import Model
 from ..reference import default_emit
 from .cell import cell_timing
@@ -30,7 +30,6 @@ from .placement import STORAGES, Placement
 from .plan import (
     ACTIVATIONS,
     ELEMENTWISE,
-    UNIT_ROWS,
     Pass,
     make_passes,
     pass_sources,

@@ -22,12 +22,13 @@ from amaranth.hdl import Module, Signal, signed
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from ..cell import CellParams
+from ..cell import UNIT_ROWS, CellParams
 from ..modelfile import Model
 from ..reference import default_emit
+from .cell import CellUnit
 from .manifest import Manifest, manifest
 from .payload import input_layout, output_layout, output_shape
-from .plan import ACTIVATIONS, ELEMENTWISE, UNIT_ROWS, Pass, make_passes
+from .plan import ACTIVATIONS, ELEMENTWISE, Pass, make_passes
 from .state import RegisterState
 from .step import StepControl, argmax_tree
 from .unrolled import RESULT_DELAY, UnrolledEngine, engine_resources
@@ -178,7 +179,7 @@ class UnrolledTop(wiring.Component):
         need = Signal(range(H * G + U * G + 1))  # rows the batch needs written
         units = []
         for u in range(U):
-            cu = CellParams.of(model).create(pipelined=False)
+            cu = CellUnit(params=CellParams.of(model), pipelined=False)
             m.submodules[f"cell{u}"] = cu
             units.append(cu)
         state.pre_inputs(m, units, batch)
