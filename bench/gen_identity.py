@@ -31,12 +31,11 @@ from hw.errors import UserError
 from hw.gen.cli import generate
 from hw.gen.manifest import save_manifest
 from hw.gen.placement import Placement
+from hw.modelfile import EMITS, GATES
 from hw.random_model import random_model
 
 CELLS = ("rnn", "gru", "lstm")
 SCHEMES = ("binary", "ternary", "pow2-ternary", "exponential", "int4", "int8")
-EMITS = ("hidden", "last", "every")
-GATE_ROWS = {"rnn": 1, "gru": 3, "lstm": 4}
 SMALL_BANKS = Placement(bank_depth=2, lutram_bits=64, logic_rom_depth=2)
 
 
@@ -53,7 +52,7 @@ def cases() -> list[tuple[str, dict, dict]]:
                          hidden_size=4 + j % 5, num_layers=1 + (j // 2) % 3,
                          emit=EMITS[(i + i // 3 + rep) % 3], seed=i + 50 * rep,
                          activation=("pwl", "hard")[j % 2])
-            gen = dict(parallel=k * GATE_ROWS[cell], simd=S,
+            gen = dict(parallel=k * GATES[cell], simd=S,
                        storage=("memory", "registers")[(i // 2 + rep) % 2],
                        order=("rows", "columns")[(i // 3 + rep) % 2],
                        board=(None, "icebreaker", "ulx3s")[j % 3],

@@ -25,10 +25,10 @@ from pathlib import Path
 from ..board.protocol import fingerprint
 from ..errors import UserError
 from ..fileio import atomic_write_text
+from ..modelfile import EMITS
 from .axis import NATIVE, PORT_STYLES
 
 TOP, CLOCK, RESET = "top", "clk", "rst"
-EMITS = ("hidden", "last", "every")
 
 
 @dataclass(frozen=True)
