@@ -11,7 +11,11 @@ a TopPlan and read its figures; this module does not import hw.gen.topplan (whic
 The roofline bound of a scheme on a device (Williams, Waterman and Patterson): weights per
 cycle limited by memory, all block RAMs read at full width each cycle / code bits, and by
 logic, the LUTs left after the fixed part / the LUTs per weight per cycle; the smaller one,
-times the clock, is the bound on weight operations per second.
+times the clock, is the bound on weight operations per second. A weight per cycle costs
+`luts_per_weight` plus its share of a lane's own logic, `luts_per_lane` / S, so the logic
+bound is the device's at the design's columns per lane S (every LUT in lanes of S columns,
+however many lanes the design chose); the memory bound depends on the scheme's code bits
+alone.
 """
 
 from __future__ import annotations
@@ -113,10 +117,10 @@ def fits(f: Fit, device: Device) -> bool:
             and f.dsps <= device.dsps)
 
 
-def roofline(tp, device: Device, clock_mhz: float, luts_used: int | None = None
-             ) -> dict:
-    """Weights per cycle and weight operations per second reached, against the device's
-    bound for this scheme (memory and logic), at `clock_mhz`."""
+def roofline(tp, device: Device, clock_mhz: float) -> dict:
+    """Weights per cycle and weight operations per second reached by the design `tp`,
+    against the device's bound for its scheme (memory) and its S columns a lane (logic), at
+    `clock_mhz`."""
     cb = tp.lanes.code_bits
     mem = device.bram_bits_per_cycle / cb
     logic = (device.luts - device.fixed_luts) / (device.luts_per_weight

@@ -131,7 +131,8 @@ class Manifest:
     order: str | None = None  # the engine's walk (hw.gen.lanes.LanePlan.order)
     lanes: int | None = None
     storage: str | None = None
-    model_fingerprint: str | None = None  # CRC-32 of the model file top.v came from
+    # CRC-32 of the canonical JSON of the model top.v came from (hw.board.protocol.fingerprint)
+    model_fingerprint: str | None = None
     cell: str | None = None
     activation: str | None = None
     hidden_size: int | None = None

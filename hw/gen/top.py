@@ -62,22 +62,21 @@ class ModelTop(wiring.Component):
     `cycles_per_step`: cycles between accepting consecutive beats of a sequence (input always
     valid, output always ready). `latency`: cycles from accepting a beat to its output beat
     being valid (for emit "last", the sequence's last beat). `resources`: what it uses.
-    `bound_cycles`: the engine's own bound per step (TopPlan.bound_cycles).
+    The other figures are the plan's (`top.plan`).
     """
 
     def __init__(self, plan):
         self.plan = tp = plan
         model = tp.model
         f, I = model.formats, model.input_size
-        self.model, self.storage, self.emit, self.passes = model, tp.storage, tp.emit, tp.passes
-        self.placement = tp.placement
+        self.model, self.storage, self.emit = model, tp.storage, tp.emit
         self.parallel, self.simd, self.unit_rows = tp.parallel, tp.simd, tp.unit_rows
         self.cell, self.cell_latency, self.h_stage, self.c_stage = (
             tp.cell, tp.cell_latency, tp.h_stage, tp.c_stage)
         self.out_count, self.out_bits = tp.out_count, tp.out_bits
         self.argmax_cycles, self.argmax_scan = tp.argmax_cycles, tp.emit == "last"
         self.cycles_per_step, self.latency = tp.cycles_per_step, tp.latency
-        self.bound_cycles, self.resources = tp.bound_cycles, tp.resources
+        self.resources = tp.resources
         L = model.num_layers
         sources = pass_sources(L, model.head is not None)
         self.vec_bits = max(f["input"].bits, f["state"].bits)

@@ -25,7 +25,7 @@ from .engine import EngineTiming
 from .fit import Device, estimate, fits, roofline
 from .lanes import ORDERS, LanePlan, RowHalves, make_lane_plan, row_halves
 from .manifest import Manifest, manifest
-from .payload import argmax_bits, input_layout, output_layout, output_shape
+from .payload import input_layout, output_layout, output_shape
 from .placement import STORAGES, Placement
 from .plan import (
     ACTIVATIONS,
@@ -87,7 +87,6 @@ class TopPlan:
     c_stage: int | None
     out_count: int
     out_bits: int
-    argmax_bits: int
     argmax_cycles: int
     timeline: Timeline
     image: bool = True  # the code words are in `lanes` (False: a search's figures only)
@@ -135,8 +134,7 @@ class TopPlan:
                          hidden=model.hidden_size, layers=L, emit=emit, argmax_cycles=cycles,
                          head_units=-(-n // G) if model.head is not None else 0)
         return cls(model, storage, placement, emit, tuple(passes), plan, timing,
-                   cell, latency, h_stage, c_stage, n, width, argmax_bits(n), cycles, timeline,
-                   image)
+                   cell, latency, h_stage, c_stage, n, width, cycles, timeline, image)
 
     @classmethod
     def auto(cls, model: Model, device: Device, *, storage: str = "memory",
@@ -252,8 +250,10 @@ class TopPlan:
 
     @property
     def bound_cycles(self) -> int:
-        """The engine's own bound per step: sum over the step's passes of
-        ceil(rows / P) * chunks (emit "last": the layers only)."""
+        """The engine's own bound per step: the issue cycles of the passes every step runs
+        (the layers, and the head when every step emits), each groups x chunks =
+        ceil(rows / P) x (ceil(cols_a / S) + ceil(cols_b / S)): each matrix's columns in
+        whole chunks of S, no wait for a hold or the walk."""
         lays, L = self.lanes.layouts, self.model.num_layers
         passes = list(range(L)) + ([L] if self.emit == "every" else [])
         return sum(lays[k].groups * lays[k].chunks for k in passes)
