@@ -26,6 +26,7 @@ from ..errors import UserError
 from ..fileio import atomic_write_text
 from .axis import NATIVE, PORT_STYLES
 from .fit import roofline
+from .payload import input_element
 from .top import ModelTop
 from .topplan import TopPlan
 
@@ -186,7 +187,7 @@ def streams(top: ModelTop | TopPlan) -> tuple[Stream, Stream]:
     """The top's input and output payload layouts (what the manifest writes, and what
     hw.gen.simulate packs and unpacks beats with)."""
     model = top.model
-    return (_stream("i", top.in_layout, model.formats.input.bits, model.input_size, True),
+    return (_stream("i", top.in_layout, *input_element(model)),
             _stream("o", top.out_layout, top.out_bits, top.out_count, True))
 
 

@@ -31,6 +31,7 @@ from amaranth.lib.wiring import In, Out
 from ..modelfile import Model
 from .engine import WideEngine
 from .outbeat import output_register
+from .payload import input_values
 from .pipe import Pipe, Staged
 from .plan import UNIT_ROWS
 from .topplan import STORAGES, Placement, TopPlan, pass_sources
@@ -130,7 +131,7 @@ class ModelTop(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         model, f, eng = self.model, self.model.formats, self.engine
-        H, I, L, S = model.hidden_size, model.input_size, model.num_layers, self.simd
+        H, L, S = model.hidden_size, model.num_layers, self.simd
         lstm = model.cell == "lstm"
         m.submodules.engine = eng
         sb = f["state"].bits
@@ -330,7 +331,8 @@ class ModelTop(wiring.Component):
             with m.State("IDLE"):
                 m.d.comb += self.i.ready.eq(1)
                 with m.If(self.i.valid):
-                    m.d.sync += [x[k].eq(self.i.payload.data[k]) for k in range(I)]
+                    m.d.sync += [x[k].eq(v) for k, v in
+                                 enumerate(input_values(model, self.i.payload.data))]
                     m.d.sync += last_in.eq(self.i.payload.last)
                     with m.If(self.i.payload.first):
                         m.d.sync += fresh.eq(-1)
