@@ -85,3 +85,20 @@ def test_the_board_link_sends_tokens_as_unsigned_bytes():
                          emit="every", fingerprint=0, fifo_depth=16, clock_hz=12_000_000)
     body = protocol.Deframer().feed(link.encode_step([200], first=True, last=False))
     assert body == [(protocol.T_STEP | 1, bytes([200]))]
+
+
+@pytest.mark.parametrize("parallel", [3, "unrolled"])
+def test_a_token_outside_the_vocabulary_reads_as_the_zero_vector(parallel):
+    """The hardware's one defined answer to a token the reference refuses: the zero input
+    vector (the lookup table's extra column of zeros), compared with the same model run on
+    an all-zero input vector."""
+    m = _onehot(cell="gru", scheme="ternary", input_scheme="int8", input_size=5,
+                hidden_size=3, emit="every", seed=8)
+    plain = modelfile.from_dict({k: v for k, v in m.as_dict().items() if k != "input_onehot"})
+    top = ModelTop(m, parallel=parallel, **({} if parallel == "unrolled" else {"simd": 2}))
+    beats = simulate(top, [np.array([[2], [7], [6], [1]])]).beats  # 7 and 6 are outside
+    vectors = m.input_vectors(np.array([[2], [0], [0], [1]]))
+    vectors[1:3] = 0
+    ref = Reference(plain)
+    want = ref.head(ref.run(vectors))
+    assert [b.data for b in beats] == [tuple(int(v) for v in row) for row in want]

@@ -128,7 +128,7 @@ def choose(model: Model, device: Device, storage: str = "memory") -> Fit:
     LUTs)."""
     G = len(UNIT_ROWS[model.cell])
     passes = make_passes(model)
-    halves = row_halves(passes, uses_multipliers(model))
+    halves = row_halves(passes, uses_multipliers(passes))
     rows = max(len(p.rows) for p in passes)
     widest = max(max(p.split, p.cols - p.split) for p in passes)
     best = None

@@ -111,7 +111,8 @@ class ModelTop(wiring.Component):
                                             if n.startswith("codes")],
                                  info_ram_style=styles["rowinfo"],
                                  acc_ram_style=styles.get("sums", "logic"),
-                                 holds=tp.holds, tag_bits=2)
+                                 holds=tp.holds, tag_bits=2,
+                                 lookup_ram_style=styles.get("lookup"))
         self.h_words = -(-model.hidden_size // self.simd)  # words a bank of each h memory
         self.x_chunks = -(-I // self.simd)
         self.in_layout, self.out_layout = tp.in_layout, tp.out_layout
@@ -135,7 +136,11 @@ class ModelTop(wiring.Component):
         lstm = model.cell == "lstm"
         m.submodules.engine = eng
         sb = f["state"].bits
-        x = Signal(data.ArrayLayout(signed(f["input"].bits), self.x_chunks * S))
+        lookup = self.plan.lookup
+        # a looked-up one-hot input never reaches the lanes: the beat's token picks the table
+        # words (`base`: token x the pass's finalizer words), nothing holds the vector
+        x = Signal(data.ArrayLayout(signed(f["input"].bits), 0 if lookup else self.x_chunks * S))
+        base = Signal(range(max(2, len(lookup.words)))) if lookup else None
         # per layer: its state reads as zero until its first pass of a sequence (`fresh`, set
         # by a first beat and by reset), and the bank its latest pass writes (`wb`; a pass
         # reads its own previous h from the other bank). A pass's tag carries both, so the
@@ -161,7 +166,7 @@ class ModelTop(wiring.Component):
             m.d.sync += [vsrc1.eq(eng.vsrc), zero1.eq(zero)]
         xdata = Signal(data.ArrayLayout(signed(self.vec_bits), S))
         with m.Switch(chunk):
-            for c in range(self.x_chunks):
+            for c in range(0 if lookup else self.x_chunks):
                 with m.Case(c):
                     m.d.sync += [xdata[s].eq(x[c * S + s]) for s in range(S)]
         # h of layer l: S memories of one element (element k in memory k % S), or with
@@ -316,6 +321,8 @@ class ModelTop(wiring.Component):
 
         def start(k, fresh_bit=None):
             m.d.comb += [eng.start.eq(1), eng.sel.eq(k)]
+            if lookup is not None and k == lookup.index:
+                m.d.comb += eng.base.eq(base)
             if k < L:
                 m.d.comb += eng.tag.eq(Cat(fresh[k] if fresh_bit is None else fresh_bit,
                                            ~wb[k]))
@@ -331,8 +338,13 @@ class ModelTop(wiring.Component):
             with m.State("IDLE"):
                 m.d.comb += self.i.ready.eq(1)
                 with m.If(self.i.valid):
-                    m.d.sync += [x[k].eq(v) for k, v in
-                                 enumerate(input_values(model, self.i.payload.data))]
+                    if lookup is not None:
+                        tok = self.i.payload.data[0]
+                        m.d.sync += base.eq(Mux(tok < lookup.vocab, tok, lookup.vocab)
+                                            * lookup.units)
+                    else:
+                        m.d.sync += [x[k].eq(v) for k, v in
+                                     enumerate(input_values(model, self.i.payload.data))]
                     m.d.sync += last_in.eq(self.i.payload.last)
                     with m.If(self.i.payload.first):
                         m.d.sync += fresh.eq(-1)

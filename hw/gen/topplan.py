@@ -121,7 +121,7 @@ class TopPlan:
         widest = max(max(p.split, p.cols - p.split) for p in passes)
         S = min(simd, 1 << (widest - 1).bit_length())
         plan = make_lane_plan(passes, lanes=lanes, simd=S, finalizers=G,
-                              multiply=uses_multipliers(model), image=image, halves=halves,
+                              multiply=uses_multipliers(passes), image=image, halves=halves,
                               bank_depth=placement.bank_depth, order=order)
         cell = CellParams.of(model)
         latency, h_stage, c_stage = cell_timing(cell)
@@ -231,7 +231,7 @@ class TopPlan:
         ram_style() (the code banks and the row info are ROMs)."""
         if self.logic_bank(name, depth):
             return "logic"
-        return self.ram_style(width, depth, rom=name.startswith(("codes", "rowinfo")))
+        return self.ram_style(width, depth, rom=name.startswith(("codes", "rowinfo", "lookup")))
 
     @property
     def merged_h(self) -> bool:
@@ -246,10 +246,15 @@ class TopPlan:
         """(name, width, depth) of every memory: the engine's and the state's."""
         f, H, S = self.model.formats, self.model.hidden_size, self.simd
         words = 2 * -(-H // S)
-        *banks, info = self.lanes.memories()
+        mems = self.lanes.memories()
+        if self.lanes.lookup is not None:
+            *mems, table = mems
+        *banks, info = mems
         out = ([("codes",) + banks[0]] if len(banks) == 1 else
                [(f"codes{b}",) + wd for b, wd in enumerate(banks)])
         out.append(("rowinfo",) + info)
+        if self.lanes.lookup is not None:
+            out.append(("lookup",) + table)
         pl = self.lanes
         if pl.order == "columns":
             out.append(("sums", pl.lanes * pl.acc_bits, max(2, pl.max_groups)))
