@@ -133,7 +133,7 @@ def fit_error(log: str, board: Board) -> str | None:
 def build(model, *, board: Board, parallel, clock_hz: float, baud: int, out_dir: Path,
           dsp: bool = True, seed: int = 1, classic_abc: bool = False,
           storage: str = "memory", simd: int = 1, placement=None, order: str = "rows",
-          progress=print) -> BuildResult:
+          head: tuple[int, int] | None = None, progress=print) -> BuildResult:
     """Synthesise, place and route; returns the figures even when the clock is missed (the
     caller decides). Raises UserError when a tool fails (for example: the design does not fit).
     `classic_abc` (ECP5): map LUTs with classic ABC from the start, as the fallback does, so
@@ -149,7 +149,7 @@ def build(model, *, board: Board, parallel, clock_hz: float, baud: int, out_dir:
         raise UserError(str(e)) from None
     try:
         kw = ({} if parallel == UNROLLED else
-              {"simd": simd, "placement": placement, "order": order})
+              {"simd": simd, "placement": placement, "order": order, "head": head})
         core = ModelTop(model, parallel=parallel, storage=storage, **kw)
     except ValueError as e:
         raise UserError(str(e)) from None
@@ -353,7 +353,7 @@ def main(args) -> int:
               f"(parallel {fit.parallel}, simd {fit.simd})")
         dev = DEVICES.get(board.name, DEVICES["icebreaker"])
         man = {"parallel": fit.parallel, "simd": fit.simd, "order": fit.order,
-               "placement": dev.placement.as_dict()}
+               "placement": dev.placement.as_dict(), "head": fit.head}
     parallel = parse_parallel(args.parallel or str(man.get("parallel")))
     simd = args.simd or man.get("simd", 1)
     # the memories' placement (code banks, distributed RAM) is the manifest's: what was
@@ -366,13 +366,16 @@ def main(args) -> int:
             and parallel != "unrolled"):
         try:
             order = faster_order(model, parallel=parallel, simd=simd, storage=storage,
-                                 placement=placement)
+                                 placement=placement, head=None)
         except ValueError as e:
             raise UserError(str(e)) from None
     t0 = time.monotonic()
+    # a mixed model's head engine, as generated (TopPlan's default when another folding
+    # is asked for)
+    head = man.get("head") if args.parallel is None and args.simd is None else None
     common = dict(board=board, parallel=parallel, baud=args.baud, dsp=not args.no_dsp,
                   seed=args.seed, storage=storage, simd=simd, placement=placement,
-                  order=order)
+                  order=order, head=tuple(head) if head else None)
     if args.clock_mhz == "auto":
         res = build(model, clock_hz=board.osc_hz, out_dir=run / f"build-{board.name}", **common)
         f = pll_clock(board, res, args.baud)
