@@ -4,12 +4,17 @@ fixed set of random models, hashed.
     .venv/bin/python -m bench.gen_identity --out before.json     # at the commit before
     .venv/bin/python -m bench.gen_identity --check before.json   # after each change
 
+bench/results/gen-identity-dff68a5.json holds the hashes of main at dff68a5 (the generator
+before the plan-object refactor, with issue 29's mixed precision and one-hot inputs).
+
 The cases cover every cell (rnn, gru, lstm), every scheme (binary, ternary, pow2-ternary,
 exponential, int4, int8), both engine styles (wide lanes at several P x S, and unrolled with
 all or some cell units), both storages, both walk orders and `order="auto"`, `parallel="auto"`
 for both boards, both boards' memory placements (the ULX3S's code banks, with a short last
 bank in logic, on models large enough for them; small hand-made placements with many banks),
-every emit (hidden, last, every), both port styles and one to three layers. A few cases also
+every emit (hidden, last, every), both port styles and one to three layers; and issue 29's
+models: one-hot inputs (looked up, any scheme), an intN head on its own engine (given, and
+sized by `--parallel auto`), on both engine styles. A few cases also
 hash the board build's design (hw.board.build.build up to the tools: BoardTop around the
 core, as amaranth prepares it for the board, without the RTLIL's source-line attributes), so
 the bitstream path is held equal too.
@@ -98,12 +103,54 @@ def cases() -> list[tuple[str, dict, dict]]:
                  emit="last", seed=2)
     out.append(("ulx3s-banks-gru-int8-axis", model,
                 dict(parallel=6, simd=2, board="ulx3s", order="columns", ports="axis")))
+    return out + mixed_cases()
+
+
+def mixed_cases() -> list[tuple[str, dict, dict]]:
+    """Issue 29's models (from main at dff68a5 on): a one-hot input (its matrix looked up,
+    any scheme), an intN head on an engine of its own beside shift-scheme layers, both, on
+    either engine style and at `--parallel auto` (which sizes the head engine too)."""
+    out = []
+    styles = (((1, 2, "rows"), None), ((2, 4, "columns"), (1, 2)), ((2, 4, "rows"), (3, 4)),
+              ((1, 1, "columns"), (2, 1)))
+    for i, cell in enumerate(CELLS):
+        for j, (onehot, in_scheme, head_scheme) in enumerate(
+                [(True, "int8", "int8"), (True, "ternary", None), (False, None, "int8"),
+                 (True, "exponential", "int4")]):
+            (k, S, order), head = styles[(i + j) % len(styles)]
+            model = dict(cell=cell, scheme="ternary", input_size=6 if onehot else 3,
+                         hidden_size=5, num_layers=1 + (i + j) % 2, outputs=4,
+                         emit=("every", "last", "hidden")[(i + 2 * j) % 3], onehot=onehot,
+                         input_scheme=in_scheme, head_scheme=head_scheme, seed=400 + 4 * i + j)
+            if model["emit"] == "hidden" or head_scheme is None:
+                head = None
+            gen = dict(parallel=k * GATES[cell], simd=S, order=order,
+                       board=(None, "icebreaker", "ulx3s")[(i + j) % 3],
+                       storage=("memory", "registers")[j % 2],
+                       ports=("native", "axis")[int(j == 3)])
+            if head is not None:
+                gen["head"] = (head[0] * GATES[cell], head[1])
+            out.append((f"mixed-{cell}-{j}", model, gen))
+        model = dict(cell=cell, scheme="ternary", input_size=6, hidden_size=4, outputs=3,
+                     emit=("every", "last", "hidden")[i], onehot=True,
+                     input_scheme="int8", seed=450 + i)
+        out.append((f"mixed-unrolled-{cell}", model,
+                    dict(parallel="unrolled", storage="registers")))
+    # --parallel auto sizes the head engine too (ULX3S: at dff68a5 no mixed model of these
+    # sizes fits the iCEBreaker's estimate)
+    for cell, H in (("gru", 24), ("lstm", 12)):
+        model = dict(cell=cell, scheme="ternary", input_size=20, hidden_size=H, outputs=30,
+                     emit="every", onehot=True, input_scheme="int8", head_scheme="int8",
+                     seed=460)
+        out.append((f"mixed-auto-ulx3s-{cell}", model,
+                    dict(parallel="auto", simd=None, board="ulx3s", order="auto")))
     return out
 
 
 # hw.board.build.build's design, up to the tools, for these cases: (board, case name)
 BOARD_CASES = [("icebreaker", "wide0-gru-ternary"), ("ulx3s", "ulx3s-banks-gru-44"),
-               ("icebreaker", "unrolled-rnn-ternary")]
+               ("icebreaker", "unrolled-rnn-ternary"), ("ulx3s", "mixed-gru-0"),
+               ("icebreaker", "mixed-lstm-2")]
 
 
 def _sha(data: bytes) -> str:
@@ -152,6 +199,8 @@ def _board_design(board_name: str, model_kw: dict, gen: dict) -> dict[str, str]:
     kw = {} if parallel == "unrolled" else dict(
         simd=gen.get("simd", 1), order=gen.get("order", "rows"),
         placement=gen.get("placement", DEVICES[board_name].placement))
+    if "head" in gen:
+        kw["head"] = gen["head"]
     storage = "registers" if parallel == "unrolled" else gen.get("storage", "memory")
     saved = build_mod._run_tools
     build_mod._run_tools = fake_tools

@@ -16,6 +16,9 @@ def summary(model: modelfile.Model) -> str:
         f"cell        {model.cell}, {model.num_layers} layer(s), input {model.input_size}, "
         f"hidden {model.hidden_size}, activation {model.activation}",
         "head        " + (f"{model.head.weight.shape[0]} outputs" if model.head else "none"),
+        "input       " + (f"one-hot over {model.input_size} symbols (a beat is a token index, "
+                          f"{model.beat_element[0]} bits)" if model.onehot else
+                          f"{model.input_size} features in Q{f.input.bits}.{f.input.frac}"),
         "formats     " + ", ".join(f"{k} Q{v.bits}.{v.frac}" for k, v in f.items()),
     ]
     count = nonzero = bits = 0

@@ -101,7 +101,8 @@ def generate(run, *, parallel: int | str = "auto", simd: int | None = None,
     run = Path(run)
     cli.main(argparse.Namespace(model=str(run / "model.json"), parallel=str(parallel),
                                 simd=simd, board=board, cell_units=cell_units,
-                                storage=storage, ports=ports, out=str(run)))
+                                storage=storage, ports=ports, out=str(run),
+                                head_parallel=None, head_simd=None))
     man = load_manifest(run / "manifest.json")
     return GenerateResult(run, run / "top.v", man.cycles_per_step, man.latency, man.parallel,
                           man.as_dict())

@@ -62,29 +62,6 @@ TYPICAL_RATE = {"icarus": 2_300, "verilator": 69_000}
 WARN_SECONDS = 120
 
 
-def check_testset(ts: metrics.TestSet, model: Model, path: Path) -> None:
-    """UserError naming the first thing in a test set the model cannot take (before any build)."""
-    if len(ts) == 0:
-        raise UserError(f"test set {path} holds no sequences")
-    if ts.x.shape[-1] != model.input_size:
-        raise UserError(f"test set {path} has {ts.x.shape[-1]} features per step; the model "
-                        f"takes {model.input_size}")
-    T = ts.x.shape[1]
-    bad = np.flatnonzero((ts.lengths < 1) | (ts.lengths > T))
-    if len(bad):
-        i = int(bad[0])
-        raise UserError(f"test set {path}: sequence {i} has length {int(ts.lengths[i])}; "
-                        f"lengths must be 1..{T} (x has {T} steps)")
-    fmt = model.formats.input
-    valid = np.arange(T)[None, :] < ts.lengths[:, None]
-    out = valid[..., None] & ((ts.x < fmt.min) | (ts.x > fmt.max))
-    if out.any():
-        i, t, f = (int(v) for v in np.argwhere(out)[0])
-        raise UserError(f"test set {path}: x[{i}][{t}][{f}] is {int(ts.x[i, t, f])}, outside "
-                        f"the input format Q{fmt.bits}.{fmt.frac} ({fmt.min}..{fmt.max}); "
-                        f"test sets hold input-format integers (model.quantize_input)")
-
-
 def simulate_run(run, simulator: str, data=None, *, parallel: str = "auto",
                  waves: bool = False, limit: int | None = None) -> dict:
     """Simulate RUN's top.v on its test set (the first `limit` sequences), write RUN/sim.json
@@ -97,11 +74,11 @@ def simulate_run(run, simulator: str, data=None, *, parallel: str = "auto",
     ts = None
     if (run / "model.json").is_file():  # check the inputs before generating or building
         ts = metrics.load_testset(ts_path)
-        check_testset(ts, load(run / "model.json"), ts_path)
+        metrics.check_testset(ts, load(run / "model.json"), ts_path)
     model, man = prepare(run, parallel)
     if ts is None:
         ts = metrics.load_testset(ts_path)
-    check_testset(ts, model, ts_path)
+    metrics.check_testset(ts, model, ts_path)
     if limit is not None and limit < len(ts):
         ts = metrics.TestSet(ts.x[:limit], ts.lengths[:limit], ts.y[:limit])
     estimate = int(ts.lengths.sum()) * man.cycles_per_step / TYPICAL_RATE[simulator]

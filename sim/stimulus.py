@@ -19,7 +19,7 @@ from hw.random_model import extreme_inputs, random_inputs
 
 def sequences(model: Model, rng: np.random.Generator, *, count: int, max_len: int,
               extreme_len: int = 6, long_len: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """(x (N, T, inputs) zero-padded, lengths (N,)): `count` random sequences of 1..max_len
+    """(x (N, T, beat_inputs) zero-padded, lengths (N,)): `count` random sequences of 1..max_len
     steps, the three extreme patterns, then (with long_len) one random sequence that long."""
     parts = [(x, len(x)) for x in (random_inputs(rng, model, (int(L),))
                                     for L in rng.integers(1, max_len + 1, count))]
@@ -28,7 +28,7 @@ def sequences(model: Model, rng: np.random.Generator, *, count: int, max_len: in
     if long_len:
         parts.append((random_inputs(rng, model, (long_len,)), long_len))
     tmax = max(L for _, L in parts)
-    x = np.zeros((len(parts), tmax, model.input_size), dtype=np.int64)
+    x = np.zeros((len(parts), tmax, model.beat_inputs), dtype=np.int64)
     for i, (xi, L) in enumerate(parts):
         x[i, :L] = xi
     return x, np.array([L for _, L in parts], dtype=np.int64)

@@ -134,7 +134,7 @@ def fit_error(log: str, board: Board) -> str | None:
 def build(model, *, board: Board, parallel, clock_hz: float, baud: int, out_dir: Path,
           dsp: bool = True, seed: int = 1, classic_abc: bool = False,
           storage: str = "memory", simd: int = 1, placement=None, order: str = "rows",
-          progress=print) -> BuildResult:
+          head: tuple[int, int] | None = None, progress=print) -> BuildResult:
     """Synthesise, place and route; returns the figures even when the clock is missed (the
     caller decides). Raises UserError when a tool fails (for example: the design does not fit).
     `classic_abc` (ECP5): map LUTs with classic ABC from the start, as the fallback does, so
@@ -150,7 +150,8 @@ def build(model, *, board: Board, parallel, clock_hz: float, baud: int, out_dir:
         raise UserError(str(e)) from None
     try:
         core = plan_for(model, parallel=parallel, simd=1 if parallel == UNROLLED else simd,
-                        storage=storage, placement=placement, order=order).create()
+                        storage=storage, placement=placement, order=order,
+                        head=head).create()
     except ValueError as e:
         raise UserError(str(e)) from None
     order = "rows" if parallel == UNROLLED else core.plan.order  # AUTO: the faster walk
@@ -357,7 +358,7 @@ def main(args) -> int:
         print(f"[{board.name}] no {run / 'manifest.json'}: sizing the engine for the board "
               f"(parallel {fit.parallel}, simd {fit.simd})")
         man = {"parallel": fit.parallel, "simd": fit.simd, "order": fit.order,
-               "placement": fit.placement.as_dict()}
+               "placement": fit.placement.as_dict(), "head": fit.head_folding}
     parallel = parse_parallel(args.parallel or str(man.get("parallel")))
     simd = args.simd or man.get("simd", 1)
     # the memories' placement (code banks, distributed RAM) is the manifest's: what was
@@ -370,9 +371,12 @@ def main(args) -> int:
             and parallel != "unrolled"):
         order = AUTO  # the plan picks the faster walk for the folding asked for
     t0 = time.monotonic()
+    # a mixed model's head engine, as generated (TopPlan's default when another folding
+    # is asked for)
+    head = man.get("head") if args.parallel is None and args.simd is None else None
     common = dict(board=board, parallel=parallel, baud=args.baud, dsp=not args.no_dsp,
                   seed=args.seed, storage=storage, simd=simd, placement=placement,
-                  order=order)
+                  order=order, head=tuple(head) if head else None)
     if args.clock_mhz == "auto":
         res = build(model, clock_hz=board.osc_hz, out_dir=run / f"build-{board.name}", **common)
         f = pll_clock(board, res, args.baud)

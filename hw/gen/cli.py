@@ -13,6 +13,7 @@ from pathlib import Path
 
 from amaranth.back import verilog
 
+from ..cell import UNIT_ROWS
 from ..errors import UserError
 from ..fileio import atomic_write_text
 from ..modelfile import load
@@ -57,6 +58,13 @@ def add_arguments(p) -> None:
                    help="the engine's walk of a pass: 'rows' (group by group), 'columns' "
                         "(chunk by chunk: the steps of a sequence overlap, for small models) "
                         "or 'auto' (the one with fewer cycles per step; default)")
+    p.add_argument("--head-parallel", type=int, default=None, metavar="P",
+                   help="lanes of the head's own multiplier engine, for a model whose head "
+                        "alone is intN (default: chosen with --parallel auto, else one "
+                        "unit's rows)")
+    p.add_argument("--head-simd", type=int, default=None, metavar="S",
+                   help="columns a cycle of the head's own engine (a power of two, at most "
+                        "--simd; default: chosen with --parallel auto, else 1)")
     p.add_argument("--cell-units", type=int, default=None, metavar="U",
                    help="hidden units updated per cycle (default 1, or all when unrolled)")
     p.add_argument("--ports", choices=PORT_STYLES, default=NATIVE,
@@ -68,7 +76,8 @@ def add_arguments(p) -> None:
 
 def generate(model, parallel, cell_units: int | None = None, storage: str = "memory",
              simd: int = 1, board: str | None = None, *, placement=None,
-             ports: str = NATIVE, order: str = AUTO) -> tuple[str, Manifest]:
+             ports: str = NATIVE, order: str = AUTO,
+             head: tuple[int, int] | None = None) -> tuple[str, Manifest]:
     """(Verilog text, manifest) for a model; `board`: the device the manifest's roofline
     refers to (and that `parallel="auto"` sizes the engine for, and whose memory placement
     is used unless `placement`, a hw.gen.placement.Placement, is given); `ports`: the port
@@ -80,7 +89,7 @@ def generate(model, parallel, cell_units: int | None = None, storage: str = "mem
         placement = DEVICES[board].placement
     try:
         plan = plan_for(model, parallel=parallel, simd=simd, cell_units=cell_units,
-                        storage=storage, placement=placement, order=order,
+                        storage=storage, placement=placement, order=order, head=head,
                         device=DEVICES.get(board or "icebreaker"))
     except ValueError as e:  # nothing fits, a bad meta.emit in the model file, a bad option
         raise UserError(str(e)) from None
@@ -105,8 +114,14 @@ def main(args) -> int:
         args.simd = 1
     elif parallel == AUTO and args.simd is not None:
         raise UserError("--simd is chosen by --parallel auto; give --parallel P with it")
+    head = None
+    if args.head_parallel is not None or args.head_simd is not None:
+        if parallel == AUTO:
+            raise UserError("--head-parallel and --head-simd are chosen by --parallel auto; "
+                            "give --parallel P with them")
+        head = (args.head_parallel or len(UNIT_ROWS[model.cell]), args.head_simd or 1)
     text, man = generate(model, parallel, args.cell_units, args.storage, args.simd, args.board,
-                         ports=args.ports, order=getattr(args, "order", AUTO))
+                         ports=args.ports, order=getattr(args, "order", AUTO), head=head)
     atomic_write_text(out / "top.v", text)
     save_manifest(man, out / "manifest.json")
     r = man.resources

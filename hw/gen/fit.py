@@ -75,10 +75,11 @@ class Fit:
     steps_per_s: float  # at the device's clock
     dsps: int = 0  # multipliers: the weight products (int schemes) and the cell's own
     order: str = "rows"  # the engine's walk (hw.gen.lanes.LanePlan.order)
+    head: tuple[int, int] | None = None  # the head's own engine (lanes, columns): mixed models
 
     @property
     def weights_per_cycle(self) -> int:
-        return self.parallel * self.simd
+        return self.parallel * self.simd + (self.head[0] * self.head[1] if self.head else 0)
 
 
 # distributed RAM (ECP5): the GRU 752's h memories (16 x 940 bits, read by the engine and
@@ -91,6 +92,9 @@ def estimate(tp, device: Device) -> Fit:
     P, S = tp.parallel, tp.simd
     luts = (device.fixed_luts + device.luts_per_weight * P * S + device.luts_per_lane * P
             + device.luts_per_shifter * tp.resources["shifters"])
+    hd = tp.head_lanes
+    if hd is not None:  # its products in DSP blocks; its trees and lanes as the layers'
+        luts += device.luts_per_weight * hd.lanes * hd.simd + device.luts_per_lane * hd.lanes
     brams = 0
     for name, w, d in tp.memories():
         if tp.memory_style(name, w, d) == "block":
@@ -106,7 +110,8 @@ def estimate(tp, device: Device) -> Fit:
     res = tp.resources
     return Fit(P, S, tp.cycles_per_step, luts, brams,
                device.clock_mhz * 1e6 / tp.cycles_per_step,
-               res["multipliers"] + res["elementwise_multipliers"], tp.order)
+               res["multipliers"] + res["elementwise_multipliers"], tp.order,
+               None if hd is None else (hd.lanes, hd.simd))
 
 
 def fits(f: Fit, device: Device) -> bool:

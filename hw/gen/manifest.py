@@ -27,6 +27,7 @@ from ..errors import UserError
 from ..fileio import atomic_write_text
 from ..modelfile import EMITS
 from .axis import NATIVE, PORT_STYLES
+from .payload import input_element
 
 TOP, CLOCK, RESET = "top", "clk", "rst"
 
@@ -149,6 +150,8 @@ class Manifest:
     board_device: str | None = None
     roofline: dict | None = None
     placement: dict | None = None  # hw.gen.topplan.Placement.as_dict()
+    head: list | None = None  # the head's own engine [lanes, columns] (mixed precision)
+    passes: list | None = None  # per pass: schemes, engine, lookup, folding, cycles
     extra: dict = field(default_factory=dict)  # keys this version does not know, kept as read
 
     def as_dict(self) -> dict:
@@ -163,7 +166,7 @@ class Manifest:
 
 
 _OPTIONAL = ("placement", "weights_per_step", "sequence_cycles_8", "board_device", "roofline",
-             "order")
+             "order", "head", "passes")
 _ORDER = _OPTIONAL + ("top", "ports", "clock", "reset", "reset_active_low",
                       "model_fingerprint", "emit", "parallel", "simd",
                       "lanes", "storage", "cell", "activation", "hidden_size", "input_size",
@@ -185,7 +188,7 @@ def streams(top) -> tuple[Stream, Stream]:
     """The input and output payload layouts of a plan or its top (what the manifest writes,
     and what hw.gen.simulate packs and unpacks beats with)."""
     model = top.model
-    return (_stream("i", top.in_layout, model.formats.input.bits, model.input_size, True),
+    return (_stream("i", top.in_layout, *input_element(model)),
             _stream("o", top.out_layout, top.out_bits, top.out_count, True))
 
 
@@ -335,6 +338,11 @@ def from_dict(d) -> Manifest:
             not isinstance(par, int) or isinstance(par, bool) or par < 1):
         raise UserError(f"manifest: parallel must be a positive integer or 'unrolled', not "
                         f"{par!r}")
+    head = rest.get("head")
+    if head is not None and not (isinstance(head, list) and len(head) == 2 and all(
+            isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in head)):
+        raise UserError(f"manifest: head must be [lanes, columns] of the head's engine, not "
+                        f"{head!r}")
     if rest.get("order") not in (None, "rows", "columns"):
         raise UserError(f"manifest: order is {rest['order']!r}, not rows or columns")
     for k in ("resources", "formats", "schemes"):

@@ -44,29 +44,32 @@ class StepControl:
         self.last_in = Signal(name="last_in")  # the beat being processed ends its sequence
         self.out = OutputBeat(m, top)
 
-    def accept(self, take, first, then):
-        """The IDLE state: ready for a beat; when one comes, `take()` its data, `first()` on
-        a sequence's first beat (the state starts at zero), then `then()` (the next state)."""
+    def accept(self, take, first, then, gate=None):
+        """The IDLE state: ready for a beat (while `gate` is high, if given); when one comes,
+        `take()` its data, `first()` on a sequence's first beat (the state starts at zero),
+        then `then()` (the next state)."""
         m, i = self.m, self.top.i
         with m.State("IDLE"):
-            m.d.comb += i.ready.eq(1)
-            with m.If(i.valid):
+            m.d.comb += i.ready.eq(1 if gate is None else gate)
+            with m.If(i.valid if gate is None else i.valid & gate):
                 take()
                 m.d.sync += self.last_in.eq(i.payload.last)
                 with m.If(i.payload.first):
                     first()
                 then()
 
-    def after_layer(self, li, hidden):
+    def after_layer(self, li, hidden, own_head=None):
         """Layer li's pass is done (called in that cycle): the next layer's pass, or after
-        the last layer `hidden()` (emit hidden: the output beat), the head's pass, or the
-        next beat."""
+        the last layer `hidden()` (emit hidden: the output beat), the head's pass (on the
+        same engine, or `own_head()` for a head with a path of its own), or the next beat."""
         m, L = self.m, self.layers
         if li < L - 1:
             self.start(li + 1)
             m.next = f"LAYER{li + 1}"
         elif self.emit == "hidden":
             hidden()
+        elif own_head is not None:
+            own_head()
         elif self.emit == "every":
             self.start(L)
             m.next = "HEAD"

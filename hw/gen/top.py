@@ -32,6 +32,7 @@ from amaranth.lib.wiring import In, Out
 from ..cell import UNIT_ROWS
 from .cell import CellUnit
 from .engine import WideEngine
+from .payload import input_values
 from .pipe import Pipe, Staged
 from .plan import pass_sources
 from .step import StepControl, argmax_tree
@@ -81,12 +82,21 @@ class ModelTop(wiring.Component):
         sources = pass_sources(L, model.head is not None)
         self.vec_bits = max(f["input"].bits, f["state"].bits)
         styles = {name: tp.memory_style(name, w, d) for name, w, d in tp.memories()}
-        self.engine = WideEngine(plan=tp.lanes, sources=sources, vec_bits=self.vec_bits,
+        own = tp.head_lanes is not None  # the head on an engine of its own
+        self.engine = WideEngine(plan=tp.lanes, sources=sources[:L] if own else sources,
+                                 vec_bits=self.vec_bits,
                                  ram_style=[st for n, st in styles.items()
                                             if n.startswith("codes")],
                                  info_ram_style=styles["rowinfo"],
                                  acc_ram_style=styles.get("sums", "logic"),
-                                 holds=tp.holds, tag_bits=2)
+                                 holds=tp.holds[:L] if own else tp.holds, tag_bits=2,
+                                 lookup_ram_style=styles.get("lookup"))
+        self.head_engine = None
+        if own:
+            self.head_engine = WideEngine(
+                plan=tp.head_lanes, sources=[(L, L)], vec_bits=f["state"].bits,
+                ram_style=[st for n, st in styles.items() if n.startswith("head_codes")],
+                info_ram_style=styles["head_rowinfo"], holds=[tp.holds[L]], tag_bits=1)
         self.h_words = -(-model.hidden_size // self.simd)  # words a bank of each h memory
         self.x_chunks = -(-I // self.simd)
         self.in_layout, self.out_layout = tp.in_layout, tp.out_layout
@@ -104,7 +114,13 @@ class ModelTop(wiring.Component):
         m = Module()
         f, L, S = self.model.formats, self.model.num_layers, self.simd
         m.submodules.engine = self.engine
-        x = Signal(data.ArrayLayout(signed(f["input"].bits), self.x_chunks * S))
+        if self.head_engine is not None:
+            m.submodules.head_engine = self.head_engine
+        lookup = self.plan.lanes.lookup
+        # a looked-up one-hot input never reaches the lanes: the beat's token picks the table
+        # words (`base`: token x the pass's finalizer words), nothing holds the vector
+        x = Signal(data.ArrayLayout(signed(f["input"].bits), 0 if lookup else self.x_chunks * S))
+        base = Signal(range(max(2, len(lookup.words)))) if lookup else None
         # per layer: its state reads as zero until its first pass of a sequence (`fresh`, set
         # by a first beat and by reset), and the bank its latest pass writes (`wb`; a pass
         # reads its own previous h from the other bank). A pass's tag carries both, so the
@@ -113,8 +129,8 @@ class ModelTop(wiring.Component):
         wb = Signal(L)
         hmem = self._vector_reads(m, x, wb)
         commit, hn = self._cell_stage(m, hmem)
-        head = self._head(m)
-        self._step_fsm(m, x, fresh, wb, commit, hn, *head)
+        head = self._head(m, hmem, wb)
+        self._step_fsm(m, x, base, fresh, wb, commit, hn, *head)
         return m
 
     def _vector_reads(self, m, x, wb):
@@ -139,7 +155,7 @@ class ModelTop(wiring.Component):
             m.d.sync += [vsrc1.eq(eng.vsrc), zero1.eq(zero)]
         xdata = Signal(data.ArrayLayout(signed(self.vec_bits), S))
         with m.Switch(chunk):
-            for c in range(self.x_chunks):
+            for c in range(0 if self.plan.lanes.lookup else self.x_chunks):
                 with m.Case(c):
                     m.d.sync += [xdata[s].eq(x[c * S + s]) for s in range(S)]
         # h of layer l: S memories of one element (element k in memory k % S), or with
@@ -269,42 +285,91 @@ class ModelTop(wiring.Component):
                 m.d.sync += hn[H - 1].eq(cu.h_new)
         return commit, hn
 
-    def _head(self, m):
-        """The head's rows into registers, and its argmax: a registered comparator tree, or
-        with emit "last" a scan (the step FSM's HOUT state). Returns (the rows' registers,
-        the cycle the last row arrives, the argmax index, the scan's best value or None)."""
+    def _head(self, m, hmem, wb):
+        """The head's rows into registers (from the layers' engine, or the head's own), and
+        its argmax: a registered comparator tree, or with emit "last" a scan (the head's
+        output state). Returns (the rows' registers, the cycle the last row arrives, the
+        argmax index, the scan's best value or None, the head engine's bank register or
+        None, the engine the head's rows come from)."""
         model, eng, L = self.model, self.engine, self.model.num_layers
         n = self.out_count
         head = []
         head_done = Signal()
-        best = best_v = None
+        best = best_v = hb = None
+        heng = self.head_engine
+        if heng is not None:
+            hb = self._head_reads(m, hmem)
+        hsrc = eng if heng is None else heng  # the engine whose results the head takes
         if model.head is not None:
             G = self.unit_rows
-            head = [Signal(signed(eng.plan.res_bits), name=f"head{k}") for k in range(n)]
-            on_head = eng.out_valid & (eng.out_pass == L)
+            head = [Signal(signed(hsrc.plan.res_bits), name=f"head{k}") for k in range(n)]
+            on_head = eng.out_valid & (eng.out_pass == L) if heng is None else heng.out_valid
             with m.If(on_head):
                 for k, r in enumerate(head):
-                    with m.If(eng.out_unit == k // G):
-                        m.d.sync += r.eq(eng.out_main[k % G])
-            m.d.comb += head_done.eq(on_head & (eng.out_unit == (n - 1) // G))
+                    with m.If(hsrc.out_unit == k // G):
+                        m.d.sync += r.eq(hsrc.out_main[k % G])
+            m.d.comb += head_done.eq(on_head & (hsrc.out_unit == (n - 1) // G))
             ib = len(self.o.payload.argmax)
             if self.argmax_scan:
-                best_v = Signal(signed(eng.plan.res_bits))
+                best_v = Signal(signed(hsrc.plan.res_bits))
                 best_i = Signal(unsigned(ib))
                 best = best_i
             else:
                 ap = Pipe(m, "argmax")
-                best = ap.at(_argmax_tree(ap, [Staged(r, 0) for r in head], eng.plan.res_bits,
-                                          ib), self.argmax_cycles)
-        return head, head_done, best, best_v
+                best = ap.at(_argmax_tree(ap, [Staged(r, 0) for r in head],
+                                          hsrc.plan.res_bits, ib), self.argmax_cycles)
+        return head, head_done, best, best_v, hb, hsrc
 
-    def _step_fsm(self, m, x, fresh, wb, commit, hn, head, head_done, best, best_v):
+    def _head_reads(self, m, hmem):
+        """The head engine's vector reads: chunks of S' elements of the top layer's h, from
+        the bank it held when the head started (the next step's layers may flip it), out of
+        the S-element words of the h memories (S' <= S: the word of the chunk, then its S'
+        elements). Returns that bank's register."""
+        heng, L, S = self.head_engine, self.model.num_layers, self.simd
+        sb = self.model.formats["state"].bits
+        S1 = heng.plan.simd
+        r = (S // S1).bit_length() - 1  # chunks of S' elements in a word
+        late = heng.plan.vec_stage - 1
+        hb = Signal()
+        word = heng.vchunk >> r if r else heng.vchunk
+        sub = Signal(range(max(2, 1 << r)))
+        subs = [heng.vchunk[:r] if r else Const(0, 1)]
+        for d in range(1 + late):
+            reg = Signal.like(sub, name=f"hsub{d}")
+            m.d.sync += reg.eq(subs[-1])
+            subs.append(reg)
+        m.d.comb += sub.eq(subs[-1])
+        elems = [None] * S
+        for n, (mem, which) in enumerate(hmem[L - 1]):
+            port = mem.read_port()
+            addr = Mux(hb, self.h_words, 0) + word
+            if late:
+                reg = Signal(range(2 * self.h_words), name=f"hvaddr{n}")
+                m.d.sync += reg.eq(addr)
+                addr = reg
+            m.d.comb += port.addr.eq(addr)
+            for s, d in zip(which, _elements(port.data, which, sb), strict=True):
+                elems[s] = d
+        for i in range(S1):
+            v = elems[i]
+            for c in range(1, 1 << r):
+                v = Mux(sub == c, elems[c * S1 + i], v)
+            m.d.comb += heng.vdata[i].eq(v)
+        return hb
+
+    def _step_fsm(self, m, x, base, fresh, wb, commit, hn, head, head_done, best, best_v, hb,
+                  hsrc):
         """The step FSM (hw.gen.step): each pass starts as soon as the engine has issued the
-        one before (the engine's holds keep its reads behind the writes they need)."""
-        eng, I, L = self.engine, self.model.input_size, self.model.num_layers
+        one before (the engine's holds keep its reads behind the writes they need). A head
+        on its own engine has a path of its own (run, argmax, output beat), so that with an
+        output every step the next step's layers run beside it."""
+        model, eng, heng = self.model, self.engine, self.head_engine
+        L, lookup = model.num_layers, self.plan.lanes.lookup
 
         def start(k):
             m.d.comb += [eng.start.eq(1), eng.sel.eq(k)]
+            if lookup is not None and k == lookup.index:
+                m.d.comb += eng.base.eq(base)
             if k < L:
                 m.d.comb += eng.tag.eq(Cat(fresh[k], ~wb[k]))
                 m.d.sync += [wb[k].eq(~wb[k]), fresh[k].eq(0)]
@@ -313,8 +378,50 @@ class ModelTop(wiring.Component):
         out, last_in = step.out, step.last_in
         wait = Signal(range(self.argmax_cycles + 2))
 
+        def head_out(last, loaded):
+            """The argmax (a scan of a row a cycle, or the tree's stages), then the output
+            beat once the output register is free; `loaded()` in that cycle."""
+            with m.If(wait != self.argmax_cycles):
+                m.d.sync += wait.eq(wait + 1)
+                if self.argmax_scan:
+                    # row `wait` into a register, compared with the best a cycle later
+                    cand = Signal(signed(hsrc.plan.res_bits))
+                    with m.Switch(wait):
+                        for k, r in enumerate(head):
+                            with m.Case(k):
+                                m.d.sync += cand.eq(r)
+                    with m.If((wait == 1) | ((wait != 0) & (cand > best_v))):
+                        m.d.sync += [best_v.eq(cand), best.eq(wait - 1)]
+            with m.Elif(out.free):
+                out.load(m, head, last, lambda: best)
+                loaded()
+
+        # the head on its own engine: with an output every step the next beat is taken no
+        # sooner than cycles_per_step after the last (`ago`), so that every head finds the
+        # path idle and every step takes the same cycles
+        beside = heng is not None and self.emit == "every"
+        hp_idle, hp_load, h_last = Signal(), Signal(), Signal()
+        gate = None
+        if beside:
+            cps = self.cycles_per_step
+            ago = Signal(range(cps + 1), init=cps)
+            with m.If(ago != cps):
+                m.d.sync += ago.eq(ago + 1)
+            gate = ago == cps
+
+        def start_head():
+            m.d.comb += [heng.start.eq(1), heng.sel.eq(0)]
+            m.d.sync += [hb.eq(wb[L - 1]), h_last.eq(last_in)]
+
         def take():
-            m.d.sync += [x[k].eq(self.i.payload.data[k]) for k in range(I)]
+            if beside:
+                m.d.sync += ago.eq(1)
+            if lookup is not None:
+                tok = self.i.payload.data[0]
+                m.d.sync += base.eq(Mux(tok < lookup.vocab, tok, lookup.vocab) * lookup.units)
+            else:
+                m.d.sync += [x[k].eq(v) for k, v in
+                             enumerate(input_values(model, self.i.payload.data))]
 
         def first():
             m.d.sync += fresh.eq(-1)
@@ -325,8 +432,20 @@ class ModelTop(wiring.Component):
         def to_commit():
             m.next = "COMMIT"
 
+        def own_head():  # the head's pass to its own path
+            if beside:
+                with m.If(hp_idle):
+                    start_head()
+                    m.next = "IDLE"
+            else:  # emit last: the head, then the next beat
+                with m.If(~last_in):
+                    m.next = "IDLE"
+                with m.Elif(hp_idle):
+                    start_head()
+                    m.next = "HWAIT"
+
         with m.FSM():
-            step.accept(take, first, launch)
+            step.accept(take, first, launch, gate=gate)
             # the first pass starts the cycle after the beat is taken: no path runs from the
             # source's valid through the engine's start into its registers
             with m.State("LAUNCH"):
@@ -335,27 +454,20 @@ class ModelTop(wiring.Component):
             for li in range(L):
                 with m.State(f"LAYER{li}"):
                     with m.If(eng.free):
-                        step.after_layer(li, to_commit)
-            if self.model.head is not None:
+                        step.after_layer(li, to_commit, own_head if heng is not None else None)
+            if model.head is not None and heng is not None:
+                with m.State("HWAIT"):
+                    with m.If(hp_load):
+                        m.next = "IDLE"
+            elif model.head is not None:
                 with m.State("HEAD"):
                     with m.If(head_done):
                         m.d.sync += wait.eq(0)
                         m.next = "HOUT"
                 with m.State("HOUT"):
-                    with m.If(wait != self.argmax_cycles):
-                        m.d.sync += wait.eq(wait + 1)
-                        if self.argmax_scan:
-                            # row `wait` into a register, compared with the best a cycle later
-                            cand = Signal(signed(eng.plan.res_bits))
-                            with m.Switch(wait):
-                                for k, r in enumerate(head):
-                                    with m.Case(k):
-                                        m.d.sync += cand.eq(r)
-                            with m.If((wait == 1) | ((wait != 0) & (cand > best_v))):
-                                m.d.sync += [best_v.eq(cand), best.eq(wait - 1)]
-                    with m.Elif(out.free):
-                        out.load(m, head, 1 if self.emit == "last" else last_in, lambda: best)
+                    def done():
                         m.next = "IDLE"
+                    head_out(1 if self.emit == "last" else last_in, done)
             else:
                 with m.State("COMMIT"):
                     with m.If(commit):
@@ -364,6 +476,21 @@ class ModelTop(wiring.Component):
                     with m.If(out.free):
                         out.load(m, hn, last_in)
                         m.next = "IDLE"
+        if heng is not None:
+            with m.FSM(name="head_path"):
+                with m.State("IDLE"):
+                    m.d.comb += hp_idle.eq(1)
+                    with m.If(heng.start):
+                        m.next = "RUN"
+                with m.State("RUN"):
+                    with m.If(head_done):
+                        m.d.sync += wait.eq(0)
+                        m.next = "OUT"
+                with m.State("OUT"):
+                    def loaded():
+                        m.d.comb += hp_load.eq(1)
+                        m.next = "IDLE"
+                    head_out(1 if self.emit == "last" else h_last, loaded)
 
 
 def _elements(word, which, bits):

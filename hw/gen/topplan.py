@@ -35,7 +35,7 @@ from .plan import (
     pass_sources,
     uses_multipliers,
 )
-from .timeline import Timeline, solve
+from .timeline import Timeline, lanes_of, solve
 from .top import ModelTop
 from .unrolled_top import UNROLLED, UnrolledPlan
 
@@ -71,8 +71,10 @@ def check_folding(model: Model, parallel, simd, storage, placement=None,
 class TopPlan:
     """A design of the wide-lane engine (`ModelTop`), decided: build one with `of` or `auto`.
 
-    Per step the engine runs `passes` (each layer's, then the head's) in the order and with
-    the lane plan `lanes` gives; `timeline` says when each of them issues and writes."""
+    Per step the engines run `passes` (each layer's, then the head's): the layers on the
+    lanes of `lanes`, the head on them too or, for a model whose head alone multiplies, on an
+    engine of its own (`head_lanes`); `pass_table()` says which engine runs each pass and
+    `timeline` when each of them issues and writes."""
 
     model: Model
     storage: str
@@ -89,18 +91,24 @@ class TopPlan:
     out_bits: int
     argmax_cycles: int
     timeline: Timeline
+    # the head's own engine (mixed precision: the layers shift and add, the head multiplies)
+    head_lanes: LanePlan | None = None
+    head_timing: EngineTiming | None = None
     image: bool = True  # the code words are in `lanes` (False: a search's figures only)
 
     @classmethod
     def of(cls, model: Model, *, parallel: int, simd: int = 1, storage: str = "memory",
            passes: list[Pass] | None = None, image: bool = True,
-           halves: RowHalves | None = None, placement: Placement | None = None,
-           order: str = "rows") -> TopPlan:
+           halves: RowHalves | tuple | None = None, placement: Placement | None = None,
+           order: str = "rows", head: tuple[int, int] | None = None) -> TopPlan:
         """The design with P = `parallel` lanes and S = `simd` columns a lane. `passes`:
         make_passes(model), when the caller has them; `image=False`: no code words
         (hw.gen.lanes.make_lane_plan), for a search that only reads figures. `order`: the
         engine's walk (hw.gen.lanes.LanePlan.order), or AUTO for the one with fewer cycles
-        per step (then the lower latency; "rows" on a tie: it keeps no per-group sums)."""
+        per step (then the lower latency; "rows" on a tie: it keeps no per-group sums). A
+        model whose head alone needs multipliers (head_engine()) runs its head on an engine
+        of its own, `head` = (lanes, columns) (default: one unit's rows, one column);
+        `halves`: then a pair, the layers' and the head's row_halves."""
         placement = Placement() if placement is None else placement
         check_folding(model, parallel, simd, storage, placement, order)
         passes = make_passes(model) if passes is None else passes
@@ -108,19 +116,30 @@ class TopPlan:
             def key(o):
                 tp = cls.of(model, parallel=parallel, simd=simd, storage=storage,
                             passes=passes, image=False, halves=halves, placement=placement,
-                            order=o)
+                            order=o, head=head)
                 return tp.cycles_per_step, tp.latency
             order = min(ORDERS, key=key)
         emit = default_emit(model)
         G = len(UNIT_ROWS[model.cell])
-        # lanes beyond the tallest pass (in whole units) would never hold a row, columns
-        # beyond the widest half never hold a weight
-        lanes = min(parallel, -(-max(len(p.rows) for p in passes) // G) * G)
-        widest = max(max(p.split, p.cols - p.split) for p in passes)
-        S = min(simd, 1 << (widest - 1).bit_length())
-        plan = make_lane_plan(passes, lanes=lanes, simd=S, finalizers=G,
-                              multiply=uses_multipliers(model), image=image, halves=halves,
-                              bank_depth=placement.bank_depth, order=order)
+        L = model.num_layers
+        own = head_engine(passes, L)
+        if head is not None and not own:
+            raise ValueError("a head engine of its own is for a model whose head alone needs "
+                             "multipliers (an intN head beside shift-scheme layers)")
+        if own:
+            head = (G, 1) if head is None else head
+            check_folding(model, head[0], head[1], storage)
+        on_lanes = passes[:L] if own else passes
+        hv, head_hv = (halves if own and halves is not None else (halves, None))
+        plan = _lane_plan(on_lanes, parallel, simd, G, image, hv, placement.bank_depth, order)
+        head_plan = head_timing = None
+        if own:
+            head_plan = _lane_plan(passes[L:], head[0], head[1], G, image, head_hv,
+                                   placement.bank_depth, "rows")
+            if head_plan.simd > plan.simd:  # it reads the h memories' words of S elements
+                raise ValueError(f"the head engine's columns ({head_plan.simd}) may not "
+                                 f"exceed the layers' ({plan.simd})")
+            head_timing = EngineTiming.of(head_plan)
         cell = CellParams.of(model)
         latency, h_stage, c_stage = cell_timing(cell)
         n, width = output_shape(model, emit)
@@ -128,38 +147,52 @@ class TopPlan:
         # comparison a cycle (fewer registers) when only a sequence's last step does
         cycles = {"hidden": 0, "last": n + 1, "every": (n - 1).bit_length()}[emit]
         timing = EngineTiming.of(plan)
-        L = model.num_layers
-        timeline = solve(plan, pass_sources(L, model.head is not None),
-                         result_delay=timing.result_delay, cell_latency=latency,
+        lanes = lanes_of(plan, timing.result_delay)
+        if own:
+            lanes += lanes_of(head_plan, head_timing.result_delay)
+        timeline = solve(lanes, pass_sources(L, model.head is not None), cell_latency=latency,
                          hidden=model.hidden_size, layers=L, emit=emit, argmax_cycles=cycles,
-                         head_units=-(-n // G) if model.head is not None else 0)
+                         head_units=-(-n // G) if model.head is not None else 0,
+                         head_engine=own)
         return cls(model, storage, placement, emit, tuple(passes), plan, timing,
-                   cell, latency, h_stage, c_stage, n, width, cycles, timeline, image)
+                   cell, latency, h_stage, c_stage, n, width, cycles, timeline,
+                   head_plan, head_timing, image)
 
     @classmethod
     def auto(cls, model: Model, device: Device, *, storage: str = "memory",
              order: str = AUTO, placement: Placement | None = None,
-             image: bool = True) -> TopPlan:
+             head: tuple[int, int] | None = None, image: bool = True) -> TopPlan:
         """The fitting folding and walk order with the most steps per second on `device`
         (a hw.gen.fit.Device; then the fewest LUTs): every P (whole units' rows, about 3 %
         apart past 64 units) and S (a power of two), each walk, counted by hw.gen.fit's
-        `estimate`, at the device's placement. `order`: AUTO (the search's), or the walk the
-        design uses with the folding found. `placement`: the design's (default the
-        device's). ValueError when nothing fits."""
+        `estimate`, at the device's placement; for a model whose head alone multiplies, the
+        head's own engine with it (`_head_for`). `order`: AUTO (the search's), or the walk
+        the design uses with the folding found; `head`: likewise the head engine's (lanes,
+        columns). `placement`: the design's (default the device's). ValueError when nothing
+        fits."""
         _check_model(model)
         G = len(UNIT_ROWS[model.cell])
         passes = make_passes(model)
-        halves = row_halves(passes, uses_multipliers(model))
-        rows = max(len(p.rows) for p in passes)
-        widest = max(max(p.split, p.cols - p.split) for p in passes)
+        L = model.num_layers
+        own = head_engine(passes, L)
+        if own:
+            halves = (row_halves(passes[:L], False), row_halves(passes[L:], True))
+        else:
+            halves = row_halves(passes, uses_multipliers(passes))
+        on_lanes = passes[:L] if own else passes
+        rows = max(len(p.rows) for p in on_lanes)
+        widest = max(max(p.cols - p.split, 0 if p.lookup else p.split) for p in on_lanes)
         best = None
         for k in _steps(-(-rows // G)):
             S = 1
             while S <= 1 << (widest - 1).bit_length():
                 for o in ORDERS:
-                    tp = cls.of(model, parallel=k * G, simd=S, storage=storage,
-                                passes=passes, image=False, halves=halves,
-                                placement=device.placement, order=o)
+                    if own:
+                        tp = _head_for(model, device, storage, passes, halves, G, k, S, o)
+                    else:
+                        tp = cls.of(model, parallel=k * G, simd=S, storage=storage,
+                                    passes=passes, image=False, halves=halves,
+                                    placement=device.placement, order=o)
                     fo = estimate(tp, device)
                     if fits(fo, device) and (best is None or (fo.steps_per_s, -fo.luts)
                                              > (best.steps_per_s, -best.luts)):
@@ -178,7 +211,8 @@ class TopPlan:
         return cls.of(model, parallel=best.parallel, simd=best.simd, storage=storage,
                       passes=passes, image=image,
                       placement=device.placement if placement is None else placement,
-                      order=best.order if order == AUTO else order)
+                      order=best.order if order == AUTO else order,
+                      head=best.head if head is None else head)
 
     def create(self) -> ModelTop:
         """The circuit of this plan (the plan itself, not a copy, is what it reads)."""
@@ -195,8 +229,10 @@ class TopPlan:
         """The manifest's fields only this engine has (hw.gen.manifest.manifest)."""
         out = {"placement": self.placement.as_dict(), "order": self.order,
                "weights_per_step": self.weights_per_step,
-               "sequence_cycles_8": self.sequence_cycles(8),
+               "sequence_cycles_8": self.sequence_cycles(8), "passes": self.pass_table(),
                "bound_cycles": self.bound_cycles}
+        if self.head_lanes is not None:
+            out["head"] = list(self.head_folding)
         if device is not None:
             out["board_device"] = device.name
             out["roofline"] = roofline(self, device, device.clock_mhz)
@@ -231,6 +267,13 @@ class TopPlan:
         return self.timeline.holds
 
     @property
+    def head_folding(self) -> tuple[int, int] | None:
+        """The head's own engine's (lanes, columns); None when the head (if any) runs on the
+        layers' lanes."""
+        hd = self.head_lanes
+        return None if hd is None else (hd.lanes, hd.simd)
+
+    @property
     def cycles_per_step(self) -> int:
         """Cycles between accepting consecutive beats (input always valid, output ready):
         with emit "last", a step's passes run back to back and the next beat is taken while
@@ -244,27 +287,40 @@ class TopPlan:
         return self.timeline.latency
 
     def sequence_cycles(self, steps: int) -> int:
-        """Cycles a sequence of `steps` beats takes when sequences come back to back (emit
-        "last": from accepting its first beat to accepting the next sequence's first)."""
-        return (steps - 1) * self.cycles_per_step + self.latency
+        """Cycles a sequence of `steps` beats takes when sequences come back to back (from
+        accepting its first beat to accepting the next sequence's first)."""
+        return self.timeline.sequence_cycles(steps)
+
+    def layout(self, k: int):
+        """Pass k's layout in the engine it runs on."""
+        L = self.model.num_layers
+        if self.head_lanes is not None and k == L:
+            return self.head_lanes.layouts[0]
+        return self.lanes.layouts[k]
 
     @property
     def bound_cycles(self) -> int:
-        """The engine's own bound per step: the issue cycles of the passes every step runs
-        (the layers, and the head when every step emits), each groups x chunks =
-        ceil(rows / P) x (ceil(cols_a / S) + ceil(cols_b / S)): each matrix's columns in
-        whole chunks of S, no wait for a hold or the walk."""
-        lays, L = self.lanes.layouts, self.model.num_layers
-        passes = list(range(L)) + ([L] if self.emit == "every" else [])
-        return sum(lays[k].groups * lays[k].chunks for k in passes)
+        """The engines' own bound per step: the issue cycles of the passes every step runs
+        (the layers, and the head when every step emits), each groups x chunks on the engine
+        that runs it = ceil(rows / P) x (ceil(cols_a / S) + ceil(cols_b / S)), each walked
+        matrix's columns in whole chunks of S, no wait for a hold or the walk; a head on its
+        own engine beside the next step's layers counts as the larger of the two."""
+        L = self.model.num_layers
+        layers = sum(self.layout(k).groups * self.layout(k).chunks for k in range(L))
+        if self.emit != "every":
+            return layers
+        head = self.layout(L).groups * self.layout(L).chunks
+        return max(layers, head) if self.timeline.beside else layers + head
 
     @property
     def weights_per_step(self) -> int:
         """Weight codes (padding excluded) one step reads: the layers, and the head when
-        every step emits."""
+        every step emits (of a one-hot input's matrix, the one column looked up)."""
         L = self.model.num_layers
         passes = list(range(L)) + ([L] if self.emit == "every" else [])
-        return sum(len(self.passes[k].rows) * self.passes[k].cols for k in passes)
+        return sum(len(self.passes[k].rows) * (self.passes[k].cols - self.passes[k].split + 1
+                                               if self.passes[k].lookup else self.passes[k].cols)
+                   for k in passes)
 
     def ram_style(self, width: int, depth: int, rom: bool = False) -> str:
         """The yosys `ram_style` of a memory: flip-flops for storage "registers"; for one of
@@ -288,7 +344,8 @@ class TopPlan:
         ram_style() (the code banks and the row info are ROMs)."""
         if self.logic_bank(name, depth):
             return "logic"
-        return self.ram_style(width, depth, rom=name.startswith(("codes", "rowinfo")))
+        return self.ram_style(width, depth, rom=name.startswith(
+            ("codes", "rowinfo", "lookup", "head_codes", "head_rowinfo")))
 
     @property
     def merged_h(self) -> bool:
@@ -303,10 +360,20 @@ class TopPlan:
         """(name, width, depth) of every memory: the engine's and the state's."""
         f, H, S = self.model.formats, self.model.hidden_size, self.simd
         words = 2 * -(-H // S)
-        *banks, info = self.lanes.memories()
+        mems = self.lanes.memories()
+        if self.lanes.lookup is not None:
+            *mems, table = mems
+        *banks, info = mems
         out = ([("codes",) + banks[0]] if len(banks) == 1 else
                [(f"codes{b}",) + wd for b, wd in enumerate(banks)])
         out.append(("rowinfo",) + info)
+        if self.lanes.lookup is not None:
+            out.append(("lookup",) + table)
+        if self.head_lanes is not None:
+            *hbanks, hinfo = self.head_lanes.memories()
+            out += ([("head_codes",) + hbanks[0]] if len(hbanks) == 1 else
+                    [(f"head_codes{b}",) + wd for b, wd in enumerate(hbanks)])
+            out.append(("head_rowinfo",) + hinfo)
         pl = self.lanes
         if pl.order == "columns":
             out.append(("sums", pl.lanes * pl.acc_bits, max(2, pl.max_groups)))
@@ -322,15 +389,17 @@ class TopPlan:
     @property
     def resources(self) -> dict:
         pl, f, m = self.lanes, self.model.formats, self.model
+        hd = self.head_lanes
+        head = hd.lanes * hd.simd if hd is not None else 0
         return {
             "lanes": pl.lanes,
             "simd": pl.simd,
-            "weights_per_cycle": pl.lanes * pl.simd,
-            "adders": pl.lanes * pl.simd,
+            "weights_per_cycle": pl.lanes * pl.simd + head,
+            "adders": pl.lanes * pl.simd + head,
             "shifters": pl.lanes * pl.simd if (pl.K > 1 and not pl.multiply) else 0,
-            "multipliers": pl.lanes * pl.simd if pl.multiply else 0,
-            "finalizers": pl.finalizers,
-            "memory_bits": pl.memory_bits,
+            "multipliers": (pl.lanes * pl.simd if pl.multiply else 0) + head,
+            "finalizers": pl.finalizers + (hd.finalizers if hd is not None else 0),
+            "memory_bits": pl.memory_bits + (hd.memory_bits if hd is not None else 0),
             "code_bits": pl.code_bits,
             "code_word_bits": pl.code_word_bits,
             "elementwise_multipliers": ELEMENTWISE[m.cell],
@@ -341,17 +410,62 @@ class TopPlan:
             "code_banks": pl.code_banks,
             "state_bits": m.num_layers * m.hidden_size * (
                 f["state"].bits + (f["cell"].bits if m.cell == "lstm" else 0)),
-        }
+        } | ({} if hd is None else {"head_lanes": hd.lanes, "head_simd": hd.simd,
+                                    "head_code_bits": hd.code_bits})
+
+    def pass_table(self) -> list[dict]:
+        """Per pass: its matrices' schemes, the engine that runs it ("lanes": the
+        shift-and-add or multiplying lanes of the layers; "head": the head's own multiplier
+        engine), whether its first matrix is a one-hot lookup, its folding and its issue
+        cycles (the span from its start to the next pass's)."""
+        m, L = self.model, self.model.num_layers
+        out = []
+        for k, p in enumerate(self.passes):
+            if k < L:
+                ly = m.layers[k]
+                schemes = {"w_ih": ly.w_ih.scheme, "w_hh": ly.w_hh.scheme}
+            else:
+                schemes = {"weight": m.head.weight.scheme}
+            own = self.head_lanes is not None and k == L
+            pl = self.head_lanes if own else self.lanes
+            out.append({"name": p.name, "schemes": schemes, "engine": "head" if own else "lanes",
+                        "multiplies": pl.multiply, "lookup": p.lookup, "lanes": pl.lanes,
+                        "simd": pl.simd, "cycles": self.timeline.span(k)})
+        return out
+
+
+def head_engine(passes: list[Pass], layers: int) -> bool:
+    """The head runs on an engine of its own: it needs multipliers (an intN head) and no
+    layer does (their matrices shift and add, or a one-hot input's is looked up), so the
+    layers keep the shift-and-add lanes and the multipliers are sized for the head alone."""
+    return (len(passes) > layers and passes[layers].multiplies
+            and not any(p.multiplies for p in passes[:layers]))
+
+
+def _lane_plan(passes: list[Pass], parallel: int, simd: int, G: int, image: bool, halves,
+               bank_depth: int, order: str) -> LanePlan:
+    # lanes beyond the tallest pass (in whole units) would never hold a row, columns
+    # beyond the widest walked half never hold a weight
+    lanes = min(parallel, -(-max(len(p.rows) for p in passes) // G) * G)
+    widest = max(max(p.cols - p.split, 0 if p.lookup else p.split) for p in passes)
+    S = min(simd, 1 << (widest - 1).bit_length())
+    return make_lane_plan(passes, lanes=lanes, simd=S, finalizers=G,
+                          multiply=uses_multipliers(passes), image=image, halves=halves,
+                          bank_depth=bank_depth, order=order)
 
 
 def plan_for(model: Model, *, parallel, simd: int = 1, cell_units: int | None = None,
              storage: str | None = None, placement: Placement | None = None,
-             order: str = "rows", device: Device | None = None) -> TopPlan | UnrolledPlan:
+             order: str = "rows", head: tuple[int, int] | None = None,
+             device: Device | None = None) -> TopPlan | UnrolledPlan:
     """The plan of a design with a given `parallel`: an integer P (TopPlan.of), AUTO
     (TopPlan.auto on `device`; `simd` is the search's) or "unrolled"
     (hw.gen.unrolled_top.UnrolledPlan.of, the one that takes `cell_units`). `storage`:
     default each plan's own ("memory", or the unrolled engine's "registers")."""
     if parallel == UNROLLED:
+        if head is not None:
+            raise ValueError("--head-parallel/--head-simd are for the time-multiplexed "
+                             "engine, not --parallel unrolled")
         return UnrolledPlan.of(model, cell_units=cell_units, simd=simd,
                                **({} if storage is None else {"storage": storage}))
     storage = "memory" if storage is None else storage
@@ -361,9 +475,10 @@ def plan_for(model: Model, *, parallel, simd: int = 1, cell_units: int | None = 
     if parallel == AUTO:
         if device is None:
             raise ValueError("parallel 'auto' needs the device to size the engine for")
-        return TopPlan.auto(model, device, storage=storage, order=order, placement=placement)
+        return TopPlan.auto(model, device, storage=storage, order=order,
+                            placement=placement, head=head)
     return TopPlan.of(model, parallel=parallel, simd=simd, storage=storage,
-                      placement=placement, order=order)
+                      placement=placement, order=order, head=head)
 
 
 def _steps(limit: int) -> list[int]:
@@ -373,3 +488,40 @@ def _steps(limit: int) -> list[int]:
         k *= 1.03
         ks.append(min(limit, round(k)))
     return sorted(set(ks))
+
+
+def _head_for(model, device, storage, passes, halves, G, k, S, order) -> TopPlan:
+    """For a layer folding, the smallest head engine (fewest multipliers) with which a step
+    takes the fewest cycles: the head beside the layers costs nothing once its period is
+    within the layers' time; no more multipliers than the DSP blocks left."""
+    rows, cols = len(passes[-1].rows), passes[-1].cols
+    cands = sorted({(kh * G, Sh) for kh in _steps(-(-rows // G))
+                    for Sh in (1 << i for i in range(S.bit_length())) if Sh <= S},
+                   key=lambda c: (c[0] * c[1], c[1]))
+    budget = max(G, device.dsps - ELEMENTWISE[model.cell])
+
+    def plan(head):
+        return TopPlan.of(model, parallel=k * G, simd=S, storage=storage, passes=passes,
+                          image=False, halves=halves, placement=device.placement, order=order,
+                          head=head)
+
+    def issue(head):  # the head pass's issue cycles on that engine
+        return -(-rows // head[0]) * -(-cols // head[1])
+
+    # the smallest head's exact plan gives the head path's fixed cycles (its pipeline, the
+    # argmax, the output beat) and the layers' time; then jump to the first head whose issue
+    # fits in what is left, and step up from there while it still pays
+    best = first = plan(cands[0])
+    tl = first.timeline
+    room = 2 + tl.layer_cycles - (tl.head_period - issue(cands[0]))
+    start = next((i for i, c in enumerate(cands) if issue(c) <= room or c[0] * c[1] >= budget),
+                 len(cands) - 1)
+    for head in cands[start:]:
+        if head[0] * head[1] > budget:
+            break
+        tp = plan(head)
+        if tp.cycles_per_step < best.cycles_per_step:
+            best = tp
+        if tp.cycles_per_step <= 2 + tp.timeline.layer_cycles:
+            break  # the layers set the pace: more multipliers buy nothing
+    return best

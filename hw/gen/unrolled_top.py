@@ -27,7 +27,7 @@ from ..modelfile import Model
 from ..reference import default_emit
 from .cell import CellUnit
 from .manifest import Manifest, manifest
-from .payload import input_layout, output_layout, output_shape
+from .payload import input_layout, input_values, output_layout, output_shape
 from .plan import ACTIVATIONS, ELEMENTWISE, Pass, make_passes
 from .state import RegisterState
 from .step import StepControl, argmax_tree
@@ -214,7 +214,8 @@ class UnrolledTop(wiring.Component):
                 step.after_layer(li, hidden)
 
         def take():
-            m.d.sync += x.eq(self.i.payload.data)
+            m.d.sync += [x[k].eq(v) for k, v in
+                         enumerate(input_values(model, self.i.payload.data))]
 
         def first():
             state.clear(m)
