@@ -176,10 +176,9 @@ def _board_design(board_name: str, model_kw: dict, gen: dict) -> dict[str, str]:
     """The files amaranth prepares for hw.board.build.build's BoardTop (the tools not run):
     the build is stopped where it would start yosys."""
     from hw.board import build as build_mod
-    from hw.board import catalog
-    from hw.gen.fit import DEVICES
+    from hw.board import registry
 
-    board = catalog.board(board_name)
+    board = registry.board(board_name)
     files = {}
 
     def fake_tools(top, board, out_dir, *args, **kw):
@@ -198,7 +197,7 @@ def _board_design(board_name: str, model_kw: dict, gen: dict) -> dict[str, str]:
     parallel = gen["parallel"]
     kw = {} if parallel == "unrolled" else dict(
         simd=gen.get("simd", 1), order=gen.get("order", "rows"),
-        placement=gen.get("placement", DEVICES[board_name].placement))
+        placement=gen.get("placement", board.placement))
     if "head" in gen:
         kw["head"] = gen["head"]
     storage = "registers" if parallel == "unrolled" else gen.get("storage", "memory")
