@@ -8,12 +8,14 @@ int8/bitstream.json (nextpnr's utilisation and Fmax), RUN/manifest.json and mode
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 
-from hw import metrics, modelfile
+from hw import check, metrics, modelfile
 from hw.fileio import atomic_save_png, atomic_write_text
+from hw.gen.manifest import load_manifest
 
 
 def _json(path: Path) -> dict:
@@ -21,19 +23,14 @@ def _json(path: Path) -> dict:
 
 
 def weight_stats(model: modelfile.Model) -> dict:
-    count = nonzero = bits = 0
-    for _, m in model.matrices():
-        count += m.codes.size
-        nonzero += int((m.codes != 0).sum())
-        bits += m.codes.size * m.code_bits
-    return {"count": count, "nonzero": nonzero, "bits": bits}
+    return asdict(check.weight_stats(model))
 
 
 def gather(out: Path, settings: dict) -> dict:
     run, base = out / "run", out / "int8"
     tr, sim = _json(run / "train.json"), _json(run / "sim.json")
     bit, bbit = _json(run / "bitstream.json"), _json(base / "bitstream.json")
-    man = _json(run / "manifest.json")
+    man = load_manifest(run / "manifest.json")
     model = modelfile.load(run / "model.json")
     ts = metrics.load_testset(run / "testset.npz")
     clock = bit["clock_mhz"]
@@ -65,7 +62,7 @@ def gather(out: Path, settings: dict) -> dict:
         "dsp_inference": bit["dsp_inference"],
         "fmax_mhz": bit["fmax_mhz"],
         "clock_mhz": clock,
-        "parallel": man["parallel"],
+        "parallel": man.parallel,
         "cycles_per_step": cps,
         "latency_us_per_sequence": latency_cycles / clock,
         # streamed back to back in the simulation, at the board's clock
