@@ -13,17 +13,14 @@ from pathlib import Path
 
 import numpy as np
 
-from hw import check, metrics, modelfile
+from hw import metrics, modelfile
+from hw.check import weight_stats
 from hw.fileio import atomic_save_png, atomic_write_text
 from hw.gen.manifest import load_manifest
 
 
 def _json(path: Path) -> dict:
     return json.loads(path.read_text())
-
-
-def weight_stats(model: modelfile.Model) -> dict:
-    return asdict(check.weight_stats(model))
 
 
 def gather(out: Path, settings: dict) -> dict:
@@ -43,7 +40,7 @@ def gather(out: Path, settings: dict) -> dict:
     b = {k: bbit.get(k) for k in ("lut", "ff", "bram", "dsp", "fmax_mhz", "clock_mhz")}
     b["fits"], b["error"] = fits, bbit.get("error")
     b["accuracy"] = _json(base / "int8.json")["accuracy"]
-    b["weights"] = weight_stats(modelfile.load(base / "model.json"))
+    b["weights"] = asdict(weight_stats(modelfile.load(base / "model.json")))
     ratio = {k: (res[k] / b[k] if fits and b[k] else None) for k in ("lut", "ff", "bram", "dsp")}
     ratio["fmax"] = bit["fmax_mhz"] / b["fmax_mhz"] if fits else None
     return {
@@ -67,7 +64,7 @@ def gather(out: Path, settings: dict) -> dict:
         "latency_us_per_sequence": latency_cycles / clock,
         # streamed back to back in the simulation, at the board's clock
         "sequences_per_second": sim["sequences"] / (sim["cycles"] / (clock * 1e6)),
-        "weights": weight_stats(model),
+        "weights": asdict(weight_stats(model)),
         "baseline_int8": b,
         "ratio_to_int8": ratio,
         "train_seconds": tr["seconds"],

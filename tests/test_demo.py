@@ -11,9 +11,12 @@ import numpy as np
 import pytest
 
 from demo.__main__ import check_settings, steps
-from demo.report import gather, markdown, weight_stats
+from demo.report import gather, markdown
 from demo.stages import Settings, Stage, stages
 from hw import metrics, modelfile
+from hw.check import weight_stats
+from hw.gen.cli import generate
+from hw.gen.manifest import save_manifest
 from hw.random_model import random_model
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -82,7 +85,7 @@ def _fake_demo(out: Path, mismatches: int) -> None:
     _write(run / "sim.json", {"rtl_metric": 0.75, "mismatches": mismatches, "simulator": "x",
                               "sequences": 4, "cycles_per_step": 10.0, "latency": 12,
                               "cycles": 200, "rtl_predictions": [0, 1, 2, 2]})
-    _write(run / "manifest.json", {"parallel": 2})
+    save_manifest(generate(model, 3)[1], run / "manifest.json")
     bit = {"board": "icebreaker", "lut": 300, "ff": 100, "bram": 1, "dsp": 2, "fmax_mhz": 30.0,
            "clock_mhz": 12.0, "lut_available": 5280, "bram_available": 30, "dsp_available": 8,
            "dsp_inference": True, "bitstream": "b.bin"}
@@ -103,8 +106,10 @@ def test_report_figures_come_from_the_stage_outputs(tmp_path):
     assert rep["sequences_per_second"] == pytest.approx(4 / (200 / 12e6))
     model = modelfile.load(tmp_path / "run" / "model.json")
     w = weight_stats(model)
-    assert w["count"] == 3 * 8 * (4 + 8) + 3 * 8 and 0 < w["nonzero"] < w["count"]
-    assert w["bits"] == 2 * w["count"]  # two bits per ternary code
+    assert w.count == 3 * 8 * (4 + 8) + 3 * 8 and 0 < w.nonzero < w.count
+    assert w.bits == 2 * w.count  # two bits per ternary code
+    assert rep["weights"] == {"count": w.count, "nonzero": w.nonzero, "bits": w.bits}
+    assert rep["parallel"] == 3  # the manifest's
     assert "agree exactly" in markdown(rep, ["cmd"])
 
 
