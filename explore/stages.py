@@ -36,10 +36,11 @@ def commands(point: dict, st: StageSettings, run: Path) -> dict[str, list[str]]:
     if st.baseline:
         train += ["--baseline"]
     out = {"train": train,
-           "verilog": ["hw", "verilog", str(run / "model.json"), "--parallel",
-                       str(point["parallel"]), "--board", point["board"], "--out", str(run)]
            # the unrolled engine keeps its vectors in registers and takes no --simd
+           "verilog": ["hw", "verilog", str(run / "model.json"), "--parallel",
+                       str(point["parallel"])]
            + ([] if point["parallel"] == "unrolled" else ["--storage", point["storage"]])
+           + ["--board", point["board"], "--out", str(run)]
            + ([] if point["parallel"] in (AUTO, "unrolled")
               else ["--simd", str(point.get("simd", 1))]),
            "sim": ["sim", str(run), "--simulator", st.simulator]}

@@ -148,3 +148,28 @@ def test_the_int8_baseline_keeps_the_task_emit_and_metric(tmp_path):
     assert int8.meta["source"].startswith("int8 post-training quantization of ")
     info = json.loads((tmp_path / "int8" / "int8.json").read_text())
     assert 0 <= info["accuracy"] <= 1
+
+
+def test_the_int8_design_is_generated_with_the_same_folding_before_its_build(tmp_path):
+    """The int8 baseline goes through make verilog (with the shift-add design's lanes, columns
+    and storage) and then make bitstream, which checks its design hash like any other."""
+    from demo.stages import StageFailed, int8_bitstream, same_folding
+    from hw.__main__ import main as hw_main
+    from hw.gen.design import check_run
+
+    run, base = tmp_path / "run", tmp_path / "int8"
+    run.mkdir()
+    base.mkdir()
+    kw = dict(cell="gru", input_size=2, hidden_size=3, outputs=2, seed=1)
+    modelfile.save(random_model(scheme="ternary", **kw), run / "model.json")
+    modelfile.save(random_model(scheme="int8", **kw), base / "model.json")
+    assert hw_main(["verilog", str(run / "model.json"), "--parallel", "3", "--simd", "2"]) == 0
+    # a clock the PLL cannot make: refused by the build after the int8 design was generated
+    with pytest.raises(StageFailed, match="PLL makes 270.000 MHz at the nearest"):
+        int8_bitstream(base, ["hw", "verilog", str(base / "model.json"), *same_folding(run),
+                              "--board", "icebreaker", "--out", str(base)],
+                       ["hw", "bitstream", str(base), "--board", "icebreaker", "--clock-mhz",
+                        "5000"])
+    man = check_run(base)
+    assert (man.parallel, man.simd, man.storage, man.board) == (3, 2, "memory", "icebreaker")
+    assert set(man.schemes.values()) == {"int8"}
