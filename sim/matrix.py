@@ -86,6 +86,8 @@ REPRESENTATIVE = (
     # a one-hot input (a token a beat) with an int8 input matrix and head (issue 29's models)
     Config("icarus", "gru", "ternary", 2, "every", simd=2, onehot=True, input_scheme="int8",
            head_scheme="int8"),
+    # an int8 head on its own multiplier engine after two shift-scheme layers, emit last
+    Config("icarus", "lstm", "exponential", 1, "last", layers=2, simd=2, head_scheme="int8"),
 )
 
 

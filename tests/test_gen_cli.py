@@ -246,3 +246,28 @@ def test_placement_reads_manifests_without_the_logic_rom_depth():
     with pytest.raises(ValueError, match="logic ROM depth must be a non-negative integer, "
                                          "not -1"):
         check_folding(model, 3, 1, "memory", Placement(16, 0, -1))
+
+
+def test_a_mixed_model_gets_a_head_engine_and_the_manifest_says_so(tmp_path):
+    """An int8 head beside ternary layers and a one-hot input: the manifest lists each pass's
+    schemes, engine and cycles, and the head's own engine; --head-parallel/--head-simd set it
+    (with --parallel P), and are refused with --parallel auto, which chooses it."""
+    from hw.modelfile import save
+    from hw.random_model import random_model
+
+    model = random_model(cell="gru", scheme="ternary", input_scheme="int8", head_scheme="int8",
+                         input_size=7, hidden_size=4, outputs=5, emit="every", onehot=True)
+    save(model, tmp_path / "model.json")
+    assert hw_main(["verilog", str(tmp_path / "model.json"), "--parallel", "6", "--simd", "2",
+                    "--head-parallel", "3", "--head-simd", "2"]) == 0
+    man = json.loads((tmp_path / "manifest.json").read_text())
+    assert man["head"] == [3, 2] and man["resources"]["multipliers"] == 6
+    layer, head = man["passes"]
+    assert layer["lookup"] and not layer["multiplies"] and layer["engine"] == "lanes"
+    assert layer["schemes"] == {"w_ih": "int8", "w_hh": "ternary"}
+    assert head["engine"] == "head" and head["multiplies"] and head["lanes"] == 3
+    assert hw_main(["verilog", str(tmp_path / "model.json"), "--head-parallel", "3"]) == 2
+    assert hw_main(["verilog", str(tmp_path / "model.json"), "--board", "ulx3s"]) == 0
+    man = json.loads((tmp_path / "manifest.json").read_text())
+    assert man["head"] is not None and man["resources"]["multipliers"] == man["head"][0] * \
+        man["head"][1]

@@ -136,7 +136,8 @@ def fit_error(log: str, board: Board) -> str | None:
 def build(model, *, board: Board, parallel, clock_hz: float, baud: int, out_dir: Path,
           dsp: bool = True, seed: int = 1, classic_abc: bool = False,
           storage: str = "memory", simd: int = 1, placement=None, order: str = "rows",
-          cell_units: int | None = None, progress=print) -> BuildResult:
+          cell_units: int | None = None, head: tuple[int, int] | None = None,
+          progress=print) -> BuildResult:
     """Synthesise, place and route; returns the figures even when the clock is missed (the
     caller decides). Raises UserError when a tool fails (for example: the design does not fit).
     `classic_abc` (ECP5): map LUTs with classic ABC from the start, as the fallback does, so
@@ -152,7 +153,7 @@ def build(model, *, board: Board, parallel, clock_hz: float, baud: int, out_dir:
         raise UserError(str(e)) from None
     try:
         kw = ({"cell_units": cell_units} if parallel == UNROLLED else
-              {"simd": simd, "placement": placement, "order": order})
+              {"simd": simd, "placement": placement, "order": order, "head": head})
         core = ModelTop(model, parallel=parallel, storage=storage, **kw)
     except ValueError as e:
         raise UserError(str(e)) from None

@@ -32,19 +32,21 @@ from .fit import choose
 from .lanes import ORDERS
 from .manifest import TOP, Manifest, check_ports, manifest, save_manifest
 from .options import AUTO, GenerateOptions, parse_parallel
+from .plan import UNIT_ROWS
 from .top import STORAGES, UNROLLED, ModelTop
 from .topplan import faster_order
 
 
 def generate(model, parallel, cell_units: int | None = None, storage: str = "memory",
              simd: int = 1, board: str | None = None, *, placement=None,
-             ports: str = NATIVE, order: str = AUTO) -> tuple[str, Manifest]:
+             ports: str = NATIVE, order: str = AUTO,
+             head: tuple[int, int] | None = None) -> tuple[str, Manifest]:
     """(Verilog text, manifest) for a model; `board`: the board (hw.board.registry) whose
     calibration the manifest's roofline refers to (and that `parallel="auto"` sizes the
     engine for), and whose memory placement is used unless `placement`, a
     hw.gen.topplan.Placement, is given; `ports`: the port names (hw.gen.axis); `order`: the
     engine's walk, or "auto" (chosen with the folding, or the faster one for a given
-    folding)."""
+    folding); `head`: the head's own engine (lanes, columns) of a mixed model."""
     rec = registry.board(board) if board is not None else None
     if parallel == AUTO:
         if rec is None:
@@ -55,6 +57,7 @@ def generate(model, parallel, cell_units: int | None = None, storage: str = "mem
             raise UserError(str(e)) from None
         parallel, simd = fit.parallel, fit.simd
         order = fit.order if order == AUTO else order
+        head = fit.head if head is None else head
     kw = {} if parallel == UNROLLED else {"simd": simd}
     if parallel == UNROLLED and storage == "memory":
         storage = "registers"  # the unrolled engine's only storage
@@ -64,8 +67,12 @@ def generate(model, parallel, cell_units: int | None = None, storage: str = "mem
         if parallel != UNROLLED:
             if order == AUTO:  # TopPlan.of checks the folding first
                 order = faster_order(model, parallel=parallel, simd=simd, storage=storage,
-                                     placement=kw.get("placement"))
+                                     placement=kw.get("placement"), head=head)
             kw["order"] = order
+            kw["head"] = head
+        elif head is not None:
+            raise ValueError("--head-parallel/--head-simd are for the time-multiplexed "
+                             "engine, not --parallel unrolled")
         top = ModelTop(model, parallel=parallel, cell_units=cell_units, storage=storage, **kw)
     except ValueError as e:  # a bad meta.emit in the model file, a bad --cell-units/--storage
         raise UserError(str(e)) from None
@@ -115,8 +122,11 @@ def generate_run(model_path, options: GenerateOptions | None = None, out=None, *
     model = load(model_path)
     out = writable_folder(Path(out) if out is not None else model_path.parent, "output folder")
     t0 = time.monotonic()
+    head = None
+    if (opts.head_parallel, opts.head_simd) != (None, None):
+        head = (opts.head_parallel or len(UNIT_ROWS[model.cell]), opts.head_simd or 1)
     text, man = generate(model, opts.parallel, opts.cell_units, opts.storage, opts.simd or 1,
-                         board.name, ports=opts.ports, order=opts.order)
+                         board.name, ports=opts.ports, order=opts.order, head=head)
     notes = []
     if opts.parallel not in (AUTO, UNROLLED) and man.parallel < opts.parallel:
         notes.append(f"note: --parallel {opts.parallel} is more lanes than this model's "
@@ -155,6 +165,13 @@ def add_arguments(p) -> None:
                    help="the engine's walk of a pass: 'rows' (group by group), 'columns' "
                         "(chunk by chunk: the steps of a sequence overlap, for small models) "
                         "or 'auto' (the one with fewer cycles per step; default)")
+    p.add_argument("--head-parallel", type=int, default=None, metavar="P",
+                   help="lanes of the head's own multiplier engine, for a model whose head "
+                        "alone is intN (default: chosen with --parallel auto, else one "
+                        "unit's rows)")
+    p.add_argument("--head-simd", type=int, default=None, metavar="S",
+                   help="columns a cycle of the head's own engine (a power of two, at most "
+                        "--simd; default: chosen with --parallel auto, else 1)")
     p.add_argument("--cell-units", type=int, default=None, metavar="U",
                    help="hidden units the unrolled engine updates per cycle (default all)")
     p.add_argument("--ports", choices=PORT_STYLES, default=NATIVE,
@@ -169,7 +186,8 @@ def options_from(args) -> tuple[Path, GenerateOptions, Path | None]:
     return (Path(args.model),
             GenerateOptions(parallel=parse_parallel(args.parallel, auto=True),
                             simd=args.simd, board=args.board, storage=args.storage,
-                            order=args.order, cell_units=args.cell_units, ports=args.ports),
+                            order=args.order, cell_units=args.cell_units, ports=args.ports,
+                            head_parallel=args.head_parallel, head_simd=args.head_simd),
             Path(args.out) if args.out is not None else None)
 
 

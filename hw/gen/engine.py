@@ -464,10 +464,12 @@ class WideEngine(wiring.Component):
             if looked is None:
                 av = fp.op(lambda s: pick(s, done_a), w0, name=f"wa{f}_")
             else:  # the looked-up pass's first half is its token's column, from the table
+                # the latched sums are read in the walk's own cycle (the next group's latch
+                # overwrites them), the table's word a cycle later
+                walked = fp.op(lambda s: pick(s, done_a), w0, name=f"wa{f}_")
                 code = fp.comb(lambda t, f=f: t[f * lk_bits:(f + 1) * lk_bits], looked)
-                av = fp.op(lambda s, k, c: Mux(k == lk_index, decode_t(c, lk_alphabet),
-                                               pick(s, done_a)),
-                           w0, wpass0, code, name=f"wa{f}_")
+                av = fp.op(lambda k, c, w: Mux(k == lk_index, decode_t(c, lk_alphabet), w),
+                           wpass0, code, walked, name=f"wl{f}_")
             bv = fp.op(lambda s: pick(s, done_b), w0, name=f"wb{f}_")
             inf = fp.comb(lambda x, f=f: x[f * self.info_bits:(f + 1) * self.info_bits], info)
             split = fp.comb(lambda x: x[-1], inf)

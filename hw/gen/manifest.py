@@ -152,6 +152,8 @@ class Manifest:
     board_device: str | None = None
     roofline: dict | None = None
     placement: dict | None = None  # hw.gen.topplan.Placement.as_dict()
+    head: list | None = None  # the head's own engine [lanes, columns] (mixed precision)
+    passes: list | None = None  # per pass: schemes, engine, lookup, folding, cycles
     # written by `python -m hw verilog` (hw.gen.cli.generate_run), not by generate() alone:
     # the board the design is for (hw.board.registry), the options as given, the SHA-256 of
     # model.json and top.v, and the design hash over all of this manifest (hw.gen.design)
@@ -176,7 +178,7 @@ class Manifest:
 # what `python -m hw verilog` adds (last, so that generate()'s manifests keep their layout)
 _STAGE = ("board", "options", "model_sha256", "top_v_sha256", "design_hash")
 _OPTIONAL = ("placement", "weights_per_step", "sequence_cycles_8", "board_device", "roofline",
-             "order") + _STAGE
+             "order", "head", "passes") + _STAGE
 _ORDER = _OPTIONAL[:-len(_STAGE)] + ("top", "ports", "clock", "reset", "reset_active_low",
                       "model_fingerprint", "emit", "parallel", "simd",
                       "lanes", "storage", "cell", "activation", "hidden_size", "input_size",
@@ -212,7 +214,9 @@ def manifest(top: ModelTop | TopPlan, device=None) -> Manifest:
     if tp is not None:
         extra = {"placement": tp.placement.as_dict(), "order": tp.order,
                  "weights_per_step": tp.weights_per_step,
-                 "sequence_cycles_8": tp.sequence_cycles(8)}
+                 "sequence_cycles_8": tp.sequence_cycles(8), "passes": tp.pass_table()}
+        if tp.head_lanes is not None:
+            extra["head"] = [tp.head_lanes.lanes, tp.head_lanes.simd]
         if device is not None:
             extra["board_device"] = device.name
             extra["roofline"] = roofline(tp, device, device.clock_mhz)
@@ -358,6 +362,11 @@ def from_dict(d) -> Manifest:
             not isinstance(par, int) or isinstance(par, bool) or par < 1):
         raise UserError(f"manifest: parallel must be a positive integer or 'unrolled', not "
                         f"{par!r}")
+    head = rest.get("head")
+    if head is not None and not (isinstance(head, list) and len(head) == 2 and all(
+            isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in head)):
+        raise UserError(f"manifest: head must be [lanes, columns] of the head's engine, not "
+                        f"{head!r}")
     if rest.get("order") not in (None, "rows", "columns"):
         raise UserError(f"manifest: order is {rest['order']!r}, not rows or columns")
     for k in ("resources", "formats", "schemes"):

@@ -50,6 +50,10 @@ class GenerateOptions:
     order: str = AUTO  # the engine's walk: "rows", "columns" or "auto"
     cell_units: int | None = None  # hidden units the unrolled engine's cell updates a cycle
     ports: str = NATIVE  # port names: "native" or "axis"
+    # the head's own multiplier engine, for a model whose head alone is intN (mixed
+    # precision): lanes (default one unit's rows) and columns (default 1); auto chooses both
+    head_parallel: int | None = None
+    head_simd: int | None = None
 
     def check(self) -> GenerateOptions:
         """These options with the defaults filled in, or one UserError naming the option."""
@@ -78,6 +82,14 @@ class GenerateOptions:
                             f"{self.ports!r}")
         if self.cell_units is not None:
             _positive(self.cell_units, "--cell-units")
+        for name in ("head_parallel", "head_simd"):
+            if getattr(self, name) is not None:
+                _positive(getattr(self, name), f"--{name.replace('_', '-')}")
+        if (self.head_parallel, self.head_simd) != (None, None) and p in (AUTO, UNROLLED):
+            raise UserError("--head-parallel and --head-simd are chosen by --parallel auto; "
+                            "give --parallel P with them" if p == AUTO else
+                            "--head-parallel/--head-simd are for the time-multiplexed engine, "
+                            "not --parallel unrolled")
         if not isinstance(self.board, str) or not self.board:
             raise UserError(f"--board must be a board name, not {self.board!r}")
         storage = self.storage
@@ -94,7 +106,7 @@ class GenerateOptions:
                             f"one updates one unit a cycle), not {self.cell_units}")
         return GenerateOptions(p, self.simd if self.simd is not None or p in (AUTO, UNROLLED)
                                else 1, self.board, storage or "memory", self.order,
-                               self.cell_units, self.ports)
+                               self.cell_units, self.ports, self.head_parallel, self.head_simd)
 
     def as_dict(self) -> dict:
         return asdict(self)
