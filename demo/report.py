@@ -51,6 +51,10 @@ def gather(out: Path, settings: dict) -> dict:
         "exact": bool(tr["exact"] and sim["mismatches"] == 0
                       and tr["integer"] == tr["qat"] == sim["rtl_metric"]),
         "rtl_mismatches": sim["mismatches"],
+        # the bitstream is the design the simulation checked (hw.gen.design): both record it
+        "design_hash": bit.get("design_hash"),
+        "simulated_design_built": bool(bit.get("design_hash"))
+        and sim.get("design_hash") == bit.get("design_hash"),
         "simulator": sim["simulator"],
         "test_sequences": sim["sequences"],
         "resources": res,
@@ -172,6 +176,10 @@ def markdown(rep: dict, commands: list[str]) -> str:
            if rep["exact"] else "**They do not agree exactly: this is a bug.**"),
         "",
         "## Hardware",
+        "",
+        (f"The {s['quant']} bitstream is the design the simulation checked (design hash "
+         f"`{rep['design_hash'][:12]}`)." if rep["simulated_design_built"] else
+         "**The bitstream's design is not the one the simulation checked: rerun the demo.**"),
         "",
         f"Both bitstreams: {rep['board']}, {rep['parallel']} lanes, DSP inference {dsp}."
         + ("" if b["fits"] else f" The int8 design with the same lanes and columns does not "

@@ -84,11 +84,12 @@ def _fake_demo(out: Path, mismatches: int) -> None:
                                 "seconds": 3.0})
     _write(run / "sim.json", {"rtl_metric": 0.75, "mismatches": mismatches, "simulator": "x",
                               "sequences": 4, "cycles_per_step": 10.0, "latency": 12,
-                              "cycles": 200, "rtl_predictions": [0, 1, 2, 2]})
+                              "cycles": 200, "rtl_predictions": [0, 1, 2, 2],
+                              "design_hash": "ab" * 32})
     save_manifest(generate(model, 3)[1], run / "manifest.json")
     bit = {"board": "icebreaker", "lut": 300, "ff": 100, "bram": 1, "dsp": 2, "fmax_mhz": 30.0,
            "clock_mhz": 12.0, "lut_available": 5280, "bram_available": 30, "dsp_available": 8,
-           "dsp_inference": True, "bitstream": "b.bin"}
+           "dsp_inference": True, "bitstream": "b.bin", "design_hash": "ab" * 32}
     _write(run / "bitstream.json", bit)
     _write(base / "bitstream.json", {**bit, "lut": 400, "ff": 80, "dsp": 0, "fmax_mhz": 24.0})
     _write(base / "int8.json", {"accuracy": 0.5})
@@ -111,6 +112,15 @@ def test_report_figures_come_from_the_stage_outputs(tmp_path):
     assert rep["weights"] == {"count": w.count, "nonzero": w.nonzero, "bits": w.bits}
     assert rep["parallel"] == 3  # the manifest's
     assert "agree exactly" in markdown(rep, ["cmd"])
+    assert rep["simulated_design_built"]
+    assert "is the design the simulation checked (design hash `abababababab`)" in \
+        markdown(rep, ["cmd"])
+    # a bitstream of another design than the one simulated says so
+    bit = json.loads((tmp_path / "run" / "bitstream.json").read_text())
+    _write(tmp_path / "run" / "bitstream.json", {**bit, "design_hash": "cd" * 32})
+    rep = gather(tmp_path, asdict(Settings()))
+    assert not rep["simulated_design_built"]
+    assert "is not the one the simulation checked" in markdown(rep, ["cmd"])
 
 
 def test_a_mismatch_is_reported_as_a_bug(tmp_path):
