@@ -85,7 +85,7 @@ def cases() -> list[tuple[str, dict, dict]]:
                 out.append((f"auto-{board}-{cell}-{scheme}-{storage}", model,
                             dict(parallel="auto", simd=None, storage=storage, board=board,
                                  order="auto")))
-    # a folding given, the walk order chosen (faster_order)
+    # a folding given, the walk order chosen (TopPlan.of(order="auto"))
     for i, (cell, P, S) in enumerate([("gru", 3, 8), ("lstm", 12, 2), ("rnn", 2, 4)]):
         model = dict(cell=cell, scheme="ternary", input_size=4, hidden_size=6,
                      emit=EMITS[i], seed=300 + i)

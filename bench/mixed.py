@@ -18,7 +18,8 @@ from __future__ import annotations
 import argparse
 from dataclasses import replace
 
-from hw.gen.fit import DEVICES, estimate
+from hw.board.registry import BOARDS
+from hw.gen.fit import estimate
 from hw.gen.topplan import TopPlan
 from hw.random_model import random_model
 
@@ -41,7 +42,7 @@ def row(model, device, label: str) -> dict:
 
 
 def table(cell: str, hidden: int, vocab: int, board: str, dsp_cap: int | None) -> list[str]:
-    device = DEVICES[board]
+    device = BOARDS[board].calibrated()
     rows = []
     for label, kw in VARIANTS:
         kw = {"scheme": "ternary"} | kw
@@ -67,7 +68,8 @@ def table(cell: str, hidden: int, vocab: int, board: str, dsp_cap: int | None) -
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--board", default="ulx3s", choices=sorted(DEVICES))
+    p.add_argument("--board", default="ulx3s",
+                   choices=sorted(n for n, b in BOARDS.items() if b.device))
     p.add_argument("--hidden", type=int, default=160)
     p.add_argument("--vocab", type=int, default=50)
     p.add_argument("--dsp-cap", type=int, default=24)

@@ -19,11 +19,11 @@ from pathlib import Path
 
 from hw.board.build import used_classic_abc
 from hw.board.probe import Records, bench_main, probe, source_version
-from hw.board.top import BOARDS
-from hw.gen.cli import parse_parallel
+from hw.board.registry import BOARDS
+from hw.gen.options import UNROLLED, parse_parallel
 from hw.gen.placement import STORAGES
 from hw.gen.topplan import TopPlan
-from hw.gen.unrolled_top import UNROLLED, UnrolledPlan
+from hw.gen.unrolled_top import UnrolledPlan
 from hw.random_model import random_model
 
 SCHEMES = ("ternary", "exponential", "int8")

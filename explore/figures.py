@@ -19,7 +19,7 @@ def steps_per_s(rec: dict) -> tuple[float | None, bool]:
     cycles = f.get("verilog", {}).get("cycles_per_step")
     if not cycles:
         return None, False
-    from hw.board.top import BOARDS
+    from hw.board.registry import BOARDS
 
     board = BOARDS.get(rec["config"].get("board"))
     return (round(board.osc_hz / cycles, 1) if board else None), False

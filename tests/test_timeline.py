@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import pytest
 
-from hw.gen.fit import DEVICES
+from hw.board.registry import BOARDS
 from hw.gen.lanes import ORDERS
+from hw.gen.options import AUTO
 from hw.gen.timeline import pass_times
-from hw.gen.topplan import AUTO, TopPlan
+from hw.gen.topplan import TopPlan
 from hw.random_model import random_model
 
 
@@ -55,7 +56,7 @@ def test_columns_need_per_group_sums(emit):
 
 
 def test_auto_folding_picks_the_order():
-    fit = TopPlan.auto(demo_like(), DEVICES["icebreaker"], image=False)
+    fit = TopPlan.auto(demo_like(), BOARDS["icebreaker"].device, image=False)
     assert fit.order == "columns"
     big = random_model(cell="gru", scheme="ternary", input_size=16, hidden_size=256,
                        outputs=10, seed=0)

@@ -1,44 +1,136 @@
-"""`python -m hw verilog RUN/model.json --parallel P|auto|unrolled [--simd S]
-[--order rows|columns|auto] [--ports axis] --out RUN`.
+"""The generator: `generate` (a model to Verilog text and its manifest), `generate_run` (the
+`make verilog` stage over files) and `python -m hw verilog RUN/model.json --parallel
+P|auto|unrolled [--simd S] [--order rows|columns|auto] [--board NAME] [--ports axis]
+--out RUN`, which only parses its arguments into `GenerateOptions` and calls `generate_run`.
 
-Writes RUN/top.v (module `top`, from amaranth.back.verilog; `--ports axis` gives it the
-AXI-Stream-style names of hw.gen.axis) and RUN/manifest.json, both atomically. Bad input (a
-missing or malformed model, a bad --parallel) is a UserError.
+`generate_run` writes RUN/top.v (module `top`, from amaranth.back.verilog; `--ports axis`
+gives it the AXI-Stream-style names of hw.gen.axis) and then RUN/manifest.json, both
+atomically; the manifest names the board and holds the options and the design hash
+(hw.gen.design) that `make sim` and `make bitstream` check. Bad input (a missing or malformed
+model, a bad option, a board without calibration for --parallel auto) is a UserError. Where
+the model cannot use what was asked (more lanes or columns than its passes have), it builds
+what it can and says so in a printed note.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from amaranth.back import verilog
 
+from ..board import registry
 from ..cell import UNIT_ROWS
 from ..errors import UserError
-from ..fileio import atomic_write_text
+from ..fileio import atomic_write_text, writable_folder
 from ..modelfile import load
 from .axis import NATIVE, PORT_STYLES, AxisTop, rename
-from .fit import DEVICES
+from .design import seal
 from .lanes import ORDERS
 from .manifest import TOP, Manifest, check_ports, save_manifest
+from .options import AUTO, UNROLLED, GenerateOptions, parse_parallel
 from .placement import STORAGES
-from .topplan import AUTO, plan_for
-from .unrolled_top import UNROLLED
+from .topplan import plan_for
 
 
-def parse_parallel(text: str, *, auto: bool = False):
-    if text == UNROLLED or (auto and text == AUTO):
-        return text
+def generate(model, parallel, cell_units: int | None = None, storage: str = "memory",
+             simd: int = 1, board: str | None = None, *, placement=None,
+             ports: str = NATIVE, order: str = AUTO,
+             head: tuple[int, int] | None = None) -> tuple[str, Manifest]:
+    """(Verilog text, manifest) for a model; `board`: the board (hw.board.registry) whose
+    calibration the manifest's roofline refers to (and that `parallel="auto"` sizes the
+    engine for), and whose memory placement is used unless `placement`, a
+    hw.gen.placement.Placement, is given; `ports`: the port names (hw.gen.axis); `order`: the
+    engine's walk, or "auto" (chosen with the folding, or the faster one for a given
+    folding); `head`: the head's own engine (lanes, columns) of a mixed model."""
+    rec = registry.board(board) if board is not None else None
+    device = None
+    if parallel == AUTO:
+        if rec is None:
+            raise UserError("--parallel auto sizes the engine for a board; name one")
+        device = rec.calibrated()
+    if parallel == UNROLLED and storage == "memory":
+        storage = "registers"  # the unrolled engine's only storage
+    if parallel != UNROLLED and placement is None and rec is not None:
+        placement = rec.placement
     try:
-        value = int(text)
-    except ValueError:
-        value = None
-    if value is None or value < 1:
-        also = f", {AUTO!r}" if auto else ""
-        raise UserError(f"--parallel must be a positive integer{also} or {UNROLLED!r}, "
-                        f"not {text!r}")
-    return value
+        plan = plan_for(model, parallel=parallel, simd=simd, cell_units=cell_units,
+                        storage=storage, placement=placement, order=order, head=head,
+                        device=device)
+    except ValueError as e:  # nothing fits, a bad meta.emit in the model file, a bad option
+        raise UserError(str(e)) from None
+    man = plan.manifest(rec.device if rec is not None else None)
+    top = plan.create()
+    if ports != NATIVE:
+        top = AxisTop(top)
+        man = rename(man, top)
+    text = verilog.convert(top, name=TOP, emit_src=False)
+    check_ports(man, text)
+    return text, man
 
+
+@dataclass(frozen=True)
+class Generated:
+    """What `generate_run` wrote."""
+
+    folder: Path
+    top_v: Path
+    manifest_path: Path
+    manifest: Manifest
+    notes: tuple[str, ...]  # what was built instead of what was asked, where they differ
+    seconds: float
+
+    @property
+    def cycles_per_step(self) -> int:
+        return self.manifest.cycles_per_step
+
+    @property
+    def latency(self) -> int:
+        return self.manifest.latency
+
+    @property
+    def parallel(self) -> int | str:
+        return self.manifest.parallel
+
+
+def generate_run(model_path, options: GenerateOptions | None = None, out=None, *,
+                 say: Callable[[str], None] = print) -> Generated:
+    """OUT/top.v and OUT/manifest.json (OUT: the model's folder unless `out`) for the model
+    file at `model_path`, as `options` ask (default: GenerateOptions()); notes on what was
+    built instead go to `say`."""
+    opts = (options or GenerateOptions()).check()
+    board = registry.board(opts.board)
+    if opts.parallel == AUTO:
+        board.calibrated()  # before the model is even read
+    model_path = Path(model_path)
+    model = load(model_path)
+    out = writable_folder(Path(out) if out is not None else model_path.parent, "output folder")
+    t0 = time.monotonic()
+    head = None
+    if (opts.head_parallel, opts.head_simd) != (None, None):
+        head = (opts.head_parallel or len(UNIT_ROWS[model.cell]), opts.head_simd or 1)
+    text, man = generate(model, opts.parallel, opts.cell_units, opts.storage, opts.simd or 1,
+                         board.name, ports=opts.ports, order=opts.order, head=head)
+    notes = []
+    if opts.parallel not in (AUTO, UNROLLED) and man.parallel < opts.parallel:
+        notes.append(f"note: --parallel {opts.parallel} is more lanes than this model's "
+                     f"tallest pass has rows: built {man.parallel} lanes")
+    if opts.simd is not None and man.simd < opts.simd:
+        notes.append(f"note: --simd {opts.simd} is more columns than this model's widest "
+                     f"pass needs (a power of two covering it): built simd {man.simd}")
+    for line in notes:
+        say(line)
+    top_v, man_path = out / "top.v", out / "manifest.json"
+    atomic_write_text(top_v, text)
+    man = seal(dataclasses.replace(man, board=board.name, options=opts), model_path, top_v)
+    save_manifest(man, man_path)
+    return Generated(out, top_v, man_path, man, tuple(notes), time.monotonic() - t0)
+
+
+# ---------------------------------------------------------------- the command
 
 def add_arguments(p) -> None:
     p.add_argument("model", help="path to model.json")
@@ -46,14 +138,16 @@ def add_arguments(p) -> None:
                    help="lanes (rows a cycle, a multiple of the cell's gate rows), 'auto' "
                         "(default: the folding with the most steps/s that fits --board), or "
                         "'unrolled'")
-    p.add_argument("--board", default="icebreaker", choices=sorted(DEVICES),
-                   help="the board --parallel auto sizes the engine for (default icebreaker)")
+    p.add_argument("--board", default="icebreaker", metavar="NAME",
+                   help=f"the board the design is for: {', '.join(sorted(registry.BOARDS))} "
+                        f"(measured: --parallel auto sizes the engine for them) or any board "
+                        f"`hw bitstream` takes (default icebreaker)")
     p.add_argument("--simd", type=int, default=None, metavar="S",
                    help="columns each lane takes a cycle, a power of two (default 1; "
                         "chosen with --parallel auto)")
-    p.add_argument("--storage", choices=STORAGES, default="memory",
+    p.add_argument("--storage", choices=STORAGES, default=None,
                    help="vectors in memories (default; block RAM on the boards) or in "
-                        "flip-flops ('registers')")
+                        "flip-flops ('registers', the unrolled engine's)")
     p.add_argument("--order", choices=ORDERS + (AUTO,), default=AUTO,
                    help="the engine's walk of a pass: 'rows' (group by group), 'columns' "
                         "(chunk by chunk: the steps of a sequence overlap, for small models) "
@@ -66,7 +160,7 @@ def add_arguments(p) -> None:
                    help="columns a cycle of the head's own engine (a power of two, at most "
                         "--simd; default: chosen with --parallel auto, else 1)")
     p.add_argument("--cell-units", type=int, default=None, metavar="U",
-                   help="hidden units updated per cycle (default 1, or all when unrolled)")
+                   help="hidden units the unrolled engine updates per cycle (default all)")
     p.add_argument("--ports", choices=PORT_STYLES, default=NATIVE,
                    help="port names: 'native' (clk, rst, i__payload, ...; default) or 'axis' "
                         "(aclk, aresetn, s_axis_tdata/tuser/tlast/tvalid/tready, m_axis_*; "
@@ -74,58 +168,20 @@ def add_arguments(p) -> None:
     p.add_argument("--out", default=None, help="output folder (default: the model's folder)")
 
 
-def generate(model, parallel, cell_units: int | None = None, storage: str = "memory",
-             simd: int = 1, board: str | None = None, *, placement=None,
-             ports: str = NATIVE, order: str = AUTO,
-             head: tuple[int, int] | None = None) -> tuple[str, Manifest]:
-    """(Verilog text, manifest) for a model; `board`: the device the manifest's roofline
-    refers to (and that `parallel="auto"` sizes the engine for, and whose memory placement
-    is used unless `placement`, a hw.gen.placement.Placement, is given); `ports`: the port
-    names (hw.gen.axis); `order`: the engine's walk, or "auto" (chosen with the folding, or
-    the faster one for a given folding)."""
-    if parallel == UNROLLED and storage == "memory":
-        storage = "registers"  # the unrolled engine's only storage
-    if parallel != UNROLLED and placement is None and board in DEVICES:
-        placement = DEVICES[board].placement
-    try:
-        plan = plan_for(model, parallel=parallel, simd=simd, cell_units=cell_units,
-                        storage=storage, placement=placement, order=order, head=head,
-                        device=DEVICES.get(board or "icebreaker"))
-    except ValueError as e:  # nothing fits, a bad meta.emit in the model file, a bad option
-        raise UserError(str(e)) from None
-    man = plan.manifest(DEVICES.get(board) if board else None)
-    top = plan.create()
-    if ports != NATIVE:
-        top = AxisTop(top)
-        man = rename(man, top)
-    text = verilog.convert(top, name=TOP, emit_src=False)
-    check_ports(man, text)
-    return text, man
+def options_from(args) -> tuple[Path, GenerateOptions, Path | None]:
+    """(model path, options, output folder) from the parsed arguments."""
+    return (Path(args.model),
+            GenerateOptions(parallel=parse_parallel(args.parallel, auto=True),
+                            simd=args.simd, board=args.board, storage=args.storage,
+                            order=args.order, cell_units=args.cell_units, ports=args.ports,
+                            head_parallel=args.head_parallel, head_simd=args.head_simd),
+            Path(args.out) if args.out is not None else None)
 
 
 def main(args) -> int:
-    parallel = parse_parallel(args.parallel, auto=True)
-    model = load(args.model)
-    out = Path(args.out) if args.out is not None else Path(args.model).parent
-    if out.exists() and not out.is_dir():
-        raise UserError(f"--out {out} exists and is not a folder")
-    t0 = time.monotonic()
-    if parallel != AUTO and args.simd is None:
-        args.simd = 1
-    elif parallel == AUTO and args.simd is not None:
-        raise UserError("--simd is chosen by --parallel auto; give --parallel P with it")
-    head = None
-    if args.head_parallel is not None or args.head_simd is not None:
-        if parallel == AUTO:
-            raise UserError("--head-parallel and --head-simd are chosen by --parallel auto; "
-                            "give --parallel P with them")
-        head = (args.head_parallel or len(UNIT_ROWS[model.cell]), args.head_simd or 1)
-    text, man = generate(model, parallel, args.cell_units, args.storage, args.simd, args.board,
-                         ports=args.ports, order=getattr(args, "order", AUTO), head=head)
-    atomic_write_text(out / "top.v", text)
-    save_manifest(man, out / "manifest.json")
-    r = man.resources
-    print(f"wrote {out / 'top.v'} and {out / 'manifest.json'} in {time.monotonic() - t0:.1f} s: "
+    g = generate_run(*options_from(args))
+    man, r = g.manifest, g.manifest.resources
+    print(f"wrote {g.top_v} and {g.manifest_path} in {g.seconds:.1f} s: "
           f"parallel {man.parallel}, simd {man.simd}"
           f"{f', order {man.order}' if man.order else ''}, "
           f"{man.cycles_per_step} cycles/step, latency {man.latency}, "

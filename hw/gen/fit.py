@@ -28,6 +28,10 @@ from .placement import Placement
 
 @dataclass(frozen=True)
 class Device:
+    """A device's calibration: what the fit sizes an engine with. Each measured board's
+    figures are in its record in hw.board.registry (docs/hardware.md, "Choosing the
+    folding", has the builds they come from)."""
+
     name: str
     luts: int
     brams: int
@@ -47,18 +51,6 @@ class Device:
     @property
     def bram_bits_per_cycle(self) -> int:
         return self.brams * max(w for w, _ in self.bram_shapes)
-
-
-# fixed_luts / luts_per_* come from the builds in docs/hardware.md ("Choosing the folding")
-DEVICES = {
-    "icebreaker": Device("iCE40UP5K", 5280, 30, ((16, 256), (8, 512), (4, 1024), (2, 2048)),
-                         36.0, 2983, 44.0, 82.0, dsps=8),
-    "ulx3s": Device("ECP5-85F", 83640, 208,
-                    ((36, 512), (18, 1024), (9, 2048), (4, 4096), (2, 8192), (1, 16384)),
-                    75.0, 4000, 40.0, 60.0, dsps=156,
-                    placement=Placement(bank_depth=512, lutram_bits=4096,
-                                        logic_rom_depth=64)),
-}
 
 
 def bram_blocks(width: int, depth: int, device: Device) -> int:

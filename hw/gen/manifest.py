@@ -27,6 +27,7 @@ from ..errors import UserError
 from ..fileio import atomic_write_text
 from ..modelfile import EMITS
 from .axis import NATIVE, PORT_STYLES
+from .options import GenerateOptions
 from .payload import input_element
 
 TOP, CLOCK, RESET = "top", "clk", "rst"
@@ -132,8 +133,7 @@ class Manifest:
     order: str | None = None  # the engine's walk (hw.gen.lanes.LanePlan.order)
     lanes: int | None = None
     storage: str | None = None
-    # CRC-32 of the canonical JSON of the model top.v came from (hw.board.protocol.fingerprint)
-    model_fingerprint: str | None = None
+    model_fingerprint: str | None = None  # CRC-32 of the model's canonical JSON (the board's)
     cell: str | None = None
     activation: str | None = None
     hidden_size: int | None = None
@@ -149,9 +149,17 @@ class Manifest:
     sequence_cycles_8: int | None = None
     board_device: str | None = None
     roofline: dict | None = None
-    placement: dict | None = None  # hw.gen.topplan.Placement.as_dict()
+    placement: dict | None = None  # hw.gen.placement.Placement.as_dict()
     head: list | None = None  # the head's own engine [lanes, columns] (mixed precision)
     passes: list | None = None  # per pass: schemes, engine, lookup, folding, cycles
+    # written by `python -m hw verilog` (hw.gen.cli.generate_run), not by generate() alone:
+    # the board the design is for (hw.board.registry), the options as given, the SHA-256 of
+    # model.json and top.v, and the design hash over all of this manifest (hw.gen.design)
+    board: str | None = None
+    options: GenerateOptions | None = None
+    model_sha256: str | None = None
+    top_v_sha256: str | None = None
+    design_hash: str | None = None
     extra: dict = field(default_factory=dict)  # keys this version does not know, kept as read
 
     def as_dict(self) -> dict:
@@ -161,17 +169,19 @@ class Manifest:
             v = getattr(self, k)
             if k in _OPTIONAL and v is None:
                 continue
-            d[k] = v.as_dict() if isinstance(v, Stream) else v
+            d[k] = v.as_dict() if isinstance(v, (Stream, GenerateOptions)) else v
         return d | self.extra
 
 
+# what `python -m hw verilog` adds (last, so that generate()'s manifests keep their layout)
+_STAGE = ("board", "options", "model_sha256", "top_v_sha256", "design_hash")
 _OPTIONAL = ("placement", "weights_per_step", "sequence_cycles_8", "board_device", "roofline",
-             "order", "head", "passes")
-_ORDER = _OPTIONAL + ("top", "ports", "clock", "reset", "reset_active_low",
+             "order", "head", "passes") + _STAGE
+_ORDER = _OPTIONAL[:-len(_STAGE)] + ("top", "ports", "clock", "reset", "reset_active_low",
                       "model_fingerprint", "emit", "parallel", "simd",
                       "lanes", "storage", "cell", "activation", "hidden_size", "input_size",
                       "num_layers", "outputs", "input", "output", "cycles_per_step", "latency",
-                      "bound_cycles", "resources", "formats", "schemes")
+                      "bound_cycles", "resources", "formats", "schemes") + _STAGE
 
 
 def _stream(prefix: str, layout, elem_bits: int, elem_count: int, signed_data: bool) -> Stream:
@@ -351,6 +361,11 @@ def from_dict(d) -> Manifest:
     if not isinstance(rest.get("reset_active_low", False), bool):
         raise UserError(f"manifest: reset_active_low must be true or false, not "
                         f"{rest['reset_active_low']!r}")
+    for k in ("board", "model_sha256", "top_v_sha256", "design_hash"):
+        if not isinstance(rest.get(k, ""), str):
+            raise UserError(f"manifest: {k} must be a string, not {rest[k]!r}")
+    if rest.get("options") is not None:
+        rest["options"] = GenerateOptions.from_dict(rest["options"])
     if rest.get("ports", NATIVE) not in PORT_STYLES:
         raise UserError(f"manifest: ports is {rest['ports']!r}, not one of "
                         f"{', '.join(PORT_STYLES)}")

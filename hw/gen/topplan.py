@@ -25,6 +25,7 @@ from .engine import EngineTiming
 from .fit import Device, estimate, fits, roofline
 from .lanes import ORDERS, LanePlan, RowHalves, make_lane_plan, row_halves
 from .manifest import Manifest, manifest
+from .options import AUTO, UNROLLED
 from .payload import input_layout, output_layout, output_shape
 from .placement import STORAGES, Placement
 from .plan import (
@@ -37,9 +38,7 @@ from .plan import (
 )
 from .timeline import Timeline, lanes_of, solve
 from .top import ModelTop
-from .unrolled_top import UNROLLED, UnrolledPlan
-
-AUTO = "auto"  # order: the faster walk (TopPlan.of) or the search's (TopPlan.auto)
+from .unrolled_top import UnrolledPlan
 
 
 def _check_model(model) -> None:

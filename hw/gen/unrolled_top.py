@@ -27,13 +27,12 @@ from ..modelfile import Model
 from ..reference import default_emit
 from .cell import CellUnit
 from .manifest import Manifest, manifest
+from .options import UNROLLED
 from .payload import input_layout, input_values, output_layout, output_shape
 from .plan import ACTIVATIONS, ELEMENTWISE, Pass, make_passes
 from .state import RegisterState
 from .step import StepControl, argmax_tree
 from .unrolled import RESULT_DELAY, UnrolledEngine, engine_resources
-
-UNROLLED = "unrolled"
 
 
 @dataclass(frozen=True)
