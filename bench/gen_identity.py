@@ -25,13 +25,13 @@ timing: the figure is equal or not.
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import sys
 import tempfile
 from pathlib import Path
 
+from hw.cli import Parser, run
 from hw.errors import UserError
 from hw.gen.cli import generate
 from hw.gen.manifest import save_manifest
@@ -234,7 +234,7 @@ def hashes(progress: bool = True) -> dict[str, dict[str, str]]:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = Parser(description=__doc__.splitlines()[0])
     g = ap.add_mutually_exclusive_group(required=True)
     g.add_argument("--out", help="write the hashes to this JSON file")
     g.add_argument("--check", help="compare with the hashes in this JSON file")
@@ -262,8 +262,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except UserError as e:
-        print(f"error: {e}", file=sys.stderr)
-        sys.exit(2)
+    sys.exit(run(main))

@@ -15,8 +15,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from amaranth.lib import data
-
 from ..cell import UNIT_ROWS, CellParams
 from ..modelfile import Model
 from ..reference import default_emit
@@ -26,7 +24,7 @@ from .fit import Device, estimate, fits, roofline
 from .lanes import ORDERS, LanePlan, RowHalves, make_lane_plan, row_halves
 from .manifest import Manifest, manifest
 from .options import AUTO, UNROLLED
-from .payload import input_layout, output_layout, output_shape
+from .payload import BeatLayouts, output_shape
 from .placement import STORAGES, Placement
 from .plan import (
     ACTIVATIONS,
@@ -67,7 +65,7 @@ def check_folding(model: Model, parallel, simd, storage, placement=None,
 
 
 @dataclass(frozen=True)
-class TopPlan:
+class TopPlan(BeatLayouts):
     """A design of the wide-lane engine (`ModelTop`), decided: build one with `of` or `auto`.
 
     Per step the engines run `passes` (each layer's, then the head's): the layers on the
@@ -236,14 +234,6 @@ class TopPlan:
             out["board_device"] = device.name
             out["roofline"] = roofline(self, device, device.clock_mhz)
         return out
-
-    @property
-    def in_layout(self) -> data.StructLayout:
-        return input_layout(self.model)
-
-    @property
-    def out_layout(self) -> data.StructLayout:
-        return output_layout(self.model, self.emit)
 
     @property
     def parallel(self) -> int:

@@ -28,7 +28,7 @@ from ..reference import default_emit
 from .cell import CellUnit
 from .manifest import Manifest, manifest
 from .options import UNROLLED
-from .payload import input_layout, input_values, output_layout, output_shape
+from .payload import BeatLayouts, input_values, output_shape
 from .plan import ACTIVATIONS, ELEMENTWISE, Pass, make_passes
 from .state import RegisterState
 from .step import StepControl, argmax_tree
@@ -36,7 +36,7 @@ from .unrolled import RESULT_DELAY, UnrolledEngine, engine_resources
 
 
 @dataclass(frozen=True)
-class UnrolledPlan:
+class UnrolledPlan(BeatLayouts):
     """A design of the unrolled engine (`UnrolledTop`), decided: build one with `of`.
 
     `units`: the hidden units the cell stage updates per cycle. `cycles_per_step`, `latency`
@@ -98,14 +98,6 @@ class UnrolledPlan:
     @property
     def unit_rows(self) -> int:
         return len(UNIT_ROWS[self.model.cell])
-
-    @property
-    def in_layout(self) -> data.StructLayout:
-        return input_layout(self.model)
-
-    @property
-    def out_layout(self) -> data.StructLayout:
-        return output_layout(self.model, self.emit)
 
     @property
     def resources(self) -> dict:
