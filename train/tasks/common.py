@@ -37,6 +37,19 @@ class Task:
     offset: np.ndarray | None = None
     scale: np.ndarray | None = None
 
+    def summary(self) -> str:
+        """One line: the splits' sizes, the classes, the sequence lengths, the inputs."""
+        splits = [(n, s) for n, s in (("train", self.train), ("valid", self.valid),
+                                      ("test", self.test)) if s is not None]
+        lo = min(int(s.lengths.min()) for _, s in splits)
+        hi = max(int(s.lengths.max()) for _, s in splits)
+        steps = f"{lo} steps" if lo == hi else f"{lo}-{hi} steps"
+        what = "symbols" if self.emit == "every" else "classes"
+        inputs = f"one-hot of {self.input_size}" if self.onehot else f"{self.input_size} features"
+        return (f"{self.name}: " + ", ".join(f"{len(s)} {n}" for n, s in splits)
+                + f" sequences of {steps}; {len(self.classes)} {what}; inputs {inputs}; "
+                f"metric {self.metric}")
+
     def features(self, split: Split, idx) -> np.ndarray:
         """Real features (B, T, input_size) of the sequences idx of a split."""
         x = split.x[idx]
