@@ -84,7 +84,8 @@ def train(run, *, progress: bool = False, resume: bool = False, overwrite: bool 
         from train.checkpoint import load_checkpoint
 
         cfg = Config.from_dict(load_checkpoint(Path(run) / "checkpoint.pt")["config"])
-    check_run_folder(run, cfg.check(), resume=resume, overwrite=overwrite)
+    check_run_folder(run, cfg.check(), resume=resume, overwrite=overwrite,
+                     flags=("resume=True", "overwrite=True"))
     run_training(cfg, run, resume=resume, progress=progress, overwrite=overwrite)
     return _train_result(Path(run))
 

@@ -163,8 +163,10 @@ def test_rerunning_an_interrupted_command_without_resume_is_refused(tmp_path, mo
                    f"epoch 1); continue it with --resume, or start it again with --overwrite\n")
     assert (out / "checkpoint.pt").read_bytes() == before
     assert main([*TINY, "--out", str(out), "--hidden", "5"]) == 2  # other options: also refused
-    assert "holds an unfinished run with other options (--hidden 4 there, 5 here; stopped " \
-           "after qat epoch 1); continue it with --resume --out" in _one_error_line(capsys)
+    assert _one_error_line(capsys) == (
+        f"error: {out} holds an unfinished run with other options (--hidden 4 there, 5 here; "
+        f"stopped after qat epoch 1); continue it with --resume, or replace it with "
+        f"--overwrite\n")
     assert main([*TINY, "--out", str(out), "--resume", "--overwrite"]) == 2
     assert "--resume and --overwrite exclude each other" in _one_error_line(capsys)
     assert main([*TINY, "--out", str(out), "--overwrite"]) == 0  # starts again, to the end
@@ -179,7 +181,7 @@ def test_training_into_an_old_run_folder_with_other_options_is_refused(tmp_path,
     assert main([*TINY, "--epochs", "1", "--quant", "binary", "--out", str(out)]) == 2
     assert _one_error_line(capsys) == (
         f"error: {out} holds another finished run (--quant 'ternary' there, 'binary' here); "
-        f"choose another --out, or replace it with --overwrite\n")
+        f"choose another run folder, or replace it with --overwrite\n")
     assert main([*TINY, "--epochs", "1", "--out", str(out)]) == 2  # the same, finished
     assert "already holds this run, finished; --resume writes its outputs again, " \
            "--overwrite trains it again" in _one_error_line(capsys)
@@ -201,7 +203,7 @@ def test_a_folder_with_another_model_but_no_checkpoint_is_refused(tmp_path, caps
     (out / "notes.txt").write_text("mine")  # files that are no run's do not count
     assert main([*TINY, "--out", str(out)]) == 2
     assert _one_error_line(capsys) == (f"error: {out} holds model.json of another run; choose "
-                                       f"another --out, or replace them with --overwrite\n")
+                                       f"another run folder, or replace them with --overwrite\n")
     assert (out / "model.json").read_text() == "{}"
     mine = tmp_path / "mine"
     mine.mkdir()
@@ -218,8 +220,11 @@ def test_the_python_api_refuses_the_same_way(tmp_path):
 
     out = tmp_path / "r"
     shiftrnn.train(out, hidden=4, epochs=1)
-    with pytest.raises(UserError, match="holds another finished run \\(--hidden 4 there, 5 here"):
+    with pytest.raises(UserError, match=r"holds another finished run \(--hidden 4 there, 5 here\)"
+                       r"; choose another run folder, or replace it with overwrite=True$"):
         shiftrnn.train(out, hidden=5, epochs=1)
+    with pytest.raises(UserError, match="resume=True and overwrite=True exclude each other"):
+        shiftrnn.train(out, resume=True, overwrite=True)
     assert shiftrnn.train(out, hidden=5, epochs=1, overwrite=True).model.hidden_size == 5
 
 

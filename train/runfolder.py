@@ -59,12 +59,15 @@ def _finished(out: Path, saved: dict) -> bool:
     return isinstance(done, dict) and done.get("config") == saved
 
 
-def check_run_folder(out, cfg: Config, *, resume: bool = False, overwrite: bool = False) -> None:
-    """Raise UserError unless a run of `cfg` may start in `out` (see the module docstring)."""
+def check_run_folder(out, cfg: Config, *, resume: bool = False, overwrite: bool = False,
+                     flags: tuple[str, str] = ("--resume", "--overwrite")) -> None:
+    """Raise UserError unless a run of `cfg` may start in `out` (see the module docstring);
+    the messages name the two choices as `flags` (the Python API: its keyword arguments)."""
     out = Path(out)
+    res, ovw = flags
     if resume and overwrite:
-        raise UserError("--resume and --overwrite exclude each other: --resume continues the "
-                        f"run in {out}, --overwrite starts it again")
+        raise UserError(f"{res} and {ovw} exclude each other: {res} continues the run in "
+                        f"{out}, {ovw} starts it again")
     if resume or overwrite or not out.is_dir():
         return
     present = [name for name in RUN_FILES if (out / name).exists()]
@@ -72,7 +75,7 @@ def check_run_folder(out, cfg: Config, *, resume: bool = False, overwrite: bool 
         return
     if "checkpoint.pt" not in present:
         raise UserError(f"{out} holds {', '.join(present)} of another run; choose another "
-                        f"--out, or replace them with --overwrite")
+                        f"run folder, or replace them with {ovw}")
     from .checkpoint import load_checkpoint  # torch, only for a folder that holds a run
 
     state = load_checkpoint(out / "checkpoint.pt", f"--out {out}")
@@ -80,14 +83,14 @@ def check_run_folder(out, cfg: Config, *, resume: bool = False, overwrite: bool 
     if _finished(out, saved):
         if other:
             raise UserError(f"{out} holds another finished run ({other}); choose another "
-                            f"--out, or replace it with --overwrite")
-        raise UserError(f"{out} already holds this run, finished; --resume writes its outputs "
-                        f"again, --overwrite trains it again")
+                            f"run folder, or replace it with {ovw}")
+        raise UserError(f"{out} already holds this run, finished; {res} writes its outputs "
+                        f"again, {ovw} trains it again")
     history = state.get("history") or []
     where = (f"stopped after {history[-1].get('phase')} epoch {history[-1].get('epoch')}"
              if history and isinstance(history[-1], dict) else "stopped before its first epoch")
     if other:
         raise UserError(f"{out} holds an unfinished run with other options ({other}; {where}); "
-                        f"continue it with --resume --out {out}, or replace it with --overwrite")
+                        f"continue it with {res}, or replace it with {ovw}")
     raise UserError(f"{out} holds an unfinished run of these options ({where}); continue it "
-                    f"with --resume, or start it again with --overwrite")
+                    f"with {res}, or start it again with {ovw}")
