@@ -123,6 +123,16 @@ def with_norm(task: Task, kind: str = "standard") -> Task:
     return task
 
 
+def two_classes(labels: np.ndarray, classes: list[str], where: str) -> None:
+    """Refuse labels of one class: the loss is cross-entropy over the classes, so one class
+    trains a constant answer that scores accuracy 1.0 (there is no regression task to serve)."""
+    present = np.unique(labels)
+    if len(present) < 2:
+        name = classes[int(present[0])] if len(present) else "none"
+        raise UserError(f"{where} holds one class ({name!r}); classification needs two or more "
+                        f"(one class would score accuracy 1.0 with a constant answer)")
+
+
 VALID_FRACTION = 0.15  # of each class of the training cases, when a data set has no split
 
 

@@ -20,7 +20,7 @@ import numpy as np
 from hw.errors import UserError
 from hw.fileio import atomic_write_npz
 
-from .common import VALID_FRACTION, Task, holdout, need_path, subset, with_norm
+from .common import VALID_FRACTION, Task, holdout, need_path, subset, two_classes, with_norm
 
 
 def _array(z, key: str, f: Path):
@@ -104,7 +104,9 @@ def npz(path, seed: int = 0) -> Task:
         labels = y.astype(np.int64)
         if labels.min() < 0 or labels.max() >= len(classes):
             raise UserError(f"{f}: labels must lie in 0..{len(classes) - 1} (classes)")
+    two_classes(labels, classes, f"{f}: y")
     parts = _split_rule(arrays.get("split"), labels, seed, f)
+    two_classes(labels[parts[0]], classes, f"{f}: the training split")
     tr, va, te = (subset(seqs, labels, idx) for idx in parts)
     return with_norm(Task("sequences", "accuracy", "last", classes, seqs[0].shape[1],
                            tr, va, te))

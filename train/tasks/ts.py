@@ -18,7 +18,17 @@ import numpy as np
 
 from hw.errors import UserError
 
-from .common import VALID_FRACTION, Task, holdout, need_path, pad, read_text, subset, with_norm
+from .common import (
+    VALID_FRACTION,
+    Task,
+    holdout,
+    need_path,
+    pad,
+    read_text,
+    subset,
+    two_classes,
+    with_norm,
+)
 
 
 def read_ts(f: Path, channels: int | None = None):
@@ -100,6 +110,7 @@ def ts_task(name: str, train_file: Path, test_file: Path, seed: int,
                         f"values {classes}")
     y_tr = np.array([index[c] for c in l_tr], dtype=np.int64)
     y_te = np.array([index[c] for c in l_te], dtype=np.int64)
+    two_classes(y_tr, classes, str(train_file))
     keep, held = holdout(y_tr, VALID_FRACTION, seed)
     return with_norm(Task(name, "accuracy", "last", classes, s_tr[0].shape[1],
                            subset(s_tr, y_tr, keep), subset(s_tr, y_tr, held),
