@@ -90,11 +90,16 @@ def _plain_digits(tmp_path, cell="GRU", layers=1, whole=False):
     return m, path
 
 
-def test_init_ptq_starts_from_the_given_model_exactly(tmp_path):
+def test_init_ptq_starts_from_the_given_model_exactly(tmp_path, capsys):
     m, path = _plain_digits(tmp_path)
     out = tmp_path / "r"
     assert main([*TINY, "--init", str(path), "--ptq", "--quant", "ternary",
                  "--out", str(out)]) == 0
+    # said once: the plain model must not have seen this run's test cases
+    assert capsys.readouterr().err == (
+        f"note: --init: {path} must have been trained on this run's training split only, or "
+        f"its test figures read high; `python -m train.data split digits --seed 0 --out "
+        f"split.npz` writes the split's indices\n")
     res = json.loads((out / "train.json").read_text())
     assert res["config"]["cell"] == "gru" and res["config"]["hidden"] == 6
     assert res["epochs"] == [] and res["ptq"] == res["qat"] == res["integer"]

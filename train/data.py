@@ -1,4 +1,4 @@
-"""The data sets' public names, and `python -m train.data download fsdd|vowels|ptb-char DIR`.
+"""The data sets' public names, and `python -m train.data download|split ...`.
 
 The tasks live in `train/tasks/` (one module per data set, a registry in its `__init__`);
 this module keeps the names callers import (`data.load`, `data.Task`, `data.digits`, ...) and
@@ -28,12 +28,19 @@ __all__ = ["FSDD_HOP", "FSDD_MAX_FRAMES", "FSDD_MELS", "FSDD_RATE", "FSDD_WINDOW
            "log_mel", "mel_filterbank", "range_scaling", "vowels"]
 
 
-if __name__ == "__main__":  # python -m train.data download fsdd|vowels|ptb-char DIR
+USAGE = ("usage: python -m train.data download fsdd|vowels|ptb-char DIR\n"
+         "       python -m train.data split TASK [--data PATH] [--seed N] --out split.npz")
+
+if __name__ == "__main__":
     import sys
 
-    from .download import main as _download
+    if sys.argv[1:2] == ["download"]:
+        from .download import main as _download
 
-    if sys.argv[1:2] != ["download"]:
-        print("usage: python -m train.data download fsdd|vowels|ptb-char DIR", file=sys.stderr)
-        sys.exit(2)
-    sys.exit(_download(sys.argv[2:]))
+        sys.exit(_download(sys.argv[2:]))
+    if sys.argv[1:2] == ["split"]:
+        from .split import main as _split
+
+        sys.exit(_split(sys.argv[2:]))
+    print(USAGE, file=sys.stderr)
+    sys.exit(0 if sys.argv[1:2] in (["-h"], ["--help"]) else 2)

@@ -24,6 +24,18 @@ class Split:
 
 
 @dataclass
+class Origin:
+    """Where a task's splits come from: the indices of each split's cases in the source, in
+    the order the split holds them (`python -m train.data split` writes them)."""
+
+    source: str  # what the indices count, e.g. "rows of sklearn.datasets.load_digits()"
+    train: np.ndarray
+    valid: np.ndarray
+    test: np.ndarray
+    names: list[str] | None = None  # the source's case names (fsdd: its file names)
+
+
+@dataclass
 class Task:
     name: str
     metric: str  # "accuracy" or "bpc"
@@ -36,6 +48,7 @@ class Task:
     onehot: bool = False  # x holds symbol ids; features are one-hot vectors
     offset: np.ndarray | None = None
     scale: np.ndarray | None = None
+    origin: Origin | None = None  # None where the split is fixed by the files (char)
 
     def summary(self) -> str:
         """One line: the splits' sizes, the classes, the sequence lengths, the inputs."""

@@ -8,7 +8,7 @@ import numpy as np
 
 from hw.errors import UserError
 
-from .common import VALID_FRACTION, Split, Task, holdout, with_norm
+from .common import VALID_FRACTION, Origin, Split, Task, holdout, with_norm
 
 
 def digits(seed: int = 0) -> Task:
@@ -26,8 +26,11 @@ def digits(seed: int = 0) -> Task:
     te = Split(x[n_train:], lengths[n_train:], y[n_train:])
     # pixels 0..16 divided by 16 (the training range), as plain torch baselines do:
     # standardising blew the rarely-lit edge column up tenfold and saturated 1.9% of the inputs
-    return with_norm(Task("digits", "accuracy", "last", [str(i) for i in range(10)], 8,
+    task = with_norm(Task("digits", "accuracy", "last", [str(i) for i in range(10)], 8,
                           tr, va, te), "range")
+    task.origin = Origin("rows of sklearn.datasets.load_digits() (images, target)",
+                         order[keep], order[held], order[n_train:])
+    return task
 
 
 def load(path, *, seed: int, seq_len: int) -> Task:

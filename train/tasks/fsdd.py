@@ -12,7 +12,7 @@ import numpy as np
 
 from hw.errors import UserError
 
-from .common import Task, need_path, pad, with_norm
+from .common import Origin, Task, need_path, pad, with_norm
 
 FSDD_RATE, FSDD_WINDOW, FSDD_HOP, FSDD_MELS, FSDD_MAX_FRAMES = 8000, 256, 128, 16, 64
 _FSDD_NAME = re.compile(r"([0-9])_([a-z]+)_([0-9]+)\.wav")
@@ -67,7 +67,8 @@ def fsdd(path) -> Task:
     if not files:
         raise UserError(f"{p} holds no .wav files")
     split = {"train": ([], []), "valid": ([], []), "test": ([], [])}
-    for f in files:
+    where = {"train": [], "valid": [], "test": []}  # indices into `files`
+    for i, f in enumerate(files):
         m = _FSDD_NAME.fullmatch(f.name)
         if m is None:
             raise UserError(f"{f.name}: FSDD files are named DIGIT_SPEAKER_TAKE.wav")
@@ -75,14 +76,19 @@ def fsdd(path) -> Task:
         which = "test" if take < 5 else "valid" if take < 10 else "train"
         split[which][0].append(log_mel(_read_wav(f)))
         split[which][1].append(int(m.group(1)))
+        where[which].append(i)
     for which, (seqs, _) in split.items():
         if not seqs:
             what = "validation" if which == "valid" else which
             raise UserError(f"{p} has no {what} recordings (takes 0-4 test, 5-9 "
                             f"validation, 10-49 train)")
     tr, va, te = (pad(s, np.array(y, dtype=np.int64)) for s, y in split.values())
-    return with_norm(Task("fsdd", "accuracy", "last", [str(i) for i in range(10)],
+    task = with_norm(Task("fsdd", "accuracy", "last", [str(i) for i in range(10)],
                           FSDD_MELS, tr, va, te))
+    task.origin = Origin(f"the .wav files of {p} sorted by name (names)",
+                         *(np.array(where[k], dtype=np.int64) for k in ("train", "valid", "test")),
+                         names=[f.name for f in files])
+    return task
 
 
 def load(path, *, seed: int, seq_len: int) -> Task:

@@ -20,7 +20,7 @@ import numpy as np
 from hw.errors import UserError
 from hw.fileio import atomic_write_npz
 
-from .common import VALID_FRACTION, Task, holdout, need_path, subset, two_classes, with_norm
+from .common import VALID_FRACTION, Origin, Task, holdout, need_path, subset, two_classes, with_norm
 
 
 def _array(z, key: str, f: Path):
@@ -108,8 +108,10 @@ def npz(path, seed: int = 0) -> Task:
     parts = _split_rule(arrays.get("split"), labels, seed, f)
     two_classes(labels[parts[0]], classes, f"{f}: the training split")
     tr, va, te = (subset(seqs, labels, idx) for idx in parts)
-    return with_norm(Task("sequences", "accuracy", "last", classes, seqs[0].shape[1],
-                           tr, va, te))
+    task = with_norm(Task("sequences", "accuracy", "last", classes, seqs[0].shape[1],
+                          tr, va, te))
+    task.origin = Origin(f"cases of {f.name} (x, y) in file order", *parts)
+    return task
 
 
 def _split_rule(split, labels: np.ndarray, seed: int, f: Path):

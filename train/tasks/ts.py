@@ -20,6 +20,7 @@ from hw.errors import UserError
 
 from .common import (
     VALID_FRACTION,
+    Origin,
     Task,
     holdout,
     need_path,
@@ -112,9 +113,12 @@ def ts_task(name: str, train_file: Path, test_file: Path, seed: int,
     y_te = np.array([index[c] for c in l_te], dtype=np.int64)
     two_classes(y_tr, classes, str(train_file))
     keep, held = holdout(y_tr, VALID_FRACTION, seed)
-    return with_norm(Task(name, "accuracy", "last", classes, s_tr[0].shape[1],
-                           subset(s_tr, y_tr, keep), subset(s_tr, y_tr, held),
-                           pad(s_te, y_te)))
+    task = with_norm(Task(name, "accuracy", "last", classes, s_tr[0].shape[1],
+                          subset(s_tr, y_tr, keep), subset(s_tr, y_tr, held),
+                          pad(s_te, y_te)))
+    task.origin = Origin(f"cases of {train_file.name} in file order (train, valid) and of "
+                         f"{test_file.name} (test)", keep, held, np.arange(len(y_te)))
+    return task
 
 
 def ts(path, seed: int = 0) -> Task:
