@@ -282,3 +282,37 @@ def test_no_progress_prints_the_data_and_a_line_per_epoch(tmp_path, capsys):
         assert re.fullmatch(r"\w+ epoch \d/2: loss \d\.\d{4}, train_accuracy \d\.\d{4}, "
                             r"valid_accuracy \d\.\d{4} \(\d+\.\d s\)", ln), ln
     assert lines[-1].startswith("accuracy: qat ") and len(lines) == 6
+
+
+def _make_n(*args) -> list[str]:
+    """The commands `make -n ARGS` would run (continuation lines joined)."""
+    r = subprocess.run(["make", "-n", *args], cwd=ROOT, capture_output=True, text=True,
+                       timeout=60)
+    assert r.returncode == 0, r.stderr
+    return r.stdout.replace("\\\n", " ").splitlines()
+
+
+def test_make_train_passes_the_options_people_set():
+    import shlex
+
+    from train.__main__ import parser
+
+    lines = _make_n("train", "SEED=3", "LR=0.005", "BATCH=8", "LAYERS=2", "BASELINE=1",
+                    "INPUT_QUANT=int8", "HEAD_QUANT=int4", "EPOCHS=5",
+                    "TRAIN_ARGS=--overwrite --warmup 1.5")
+    cmd = shlex.split(next(ln for ln in lines if " -m train " in ln))
+    assert cmd[1:3] == ["-m", "train"]
+    a = parser().parse_args(cmd[3:])
+    assert (a.seed, a.lr, a.batch, a.layers, a.baseline, a.input_quant, a.head_quant,
+            a.epochs, a.overwrite, a.warmup) == (3, 0.005, 8, 2, True, "int8", "int4", 5,
+                                                 True, 1.5)
+    plain = parser().parse_args(shlex.split(next(ln for ln in _make_n("train")
+                                                 if " -m train " in ln))[3:])
+    assert (plain.seed, plain.lr, plain.baseline, plain.overwrite) == (None, None, None, False)
+
+
+def test_make_installs_with_the_venvs_own_python():
+    # a .venv copied from another clone keeps a pip script that runs the other clone's python
+    text = "\n".join(_make_n("-B", ".venv/.stamp", "lock"))
+    assert text.count("pip ") == text.count(".venv/bin/python -m pip ") == 5
+    assert "bin/pip" not in text
