@@ -85,3 +85,15 @@ def test_train_has_no_import_circle():
     graph = import_graph("train")
     assert "train.tasks.sequences" in graph["train.tasks"]  # the walk sees the registry
     assert cycle(graph) is None
+
+
+def test_the_documented_per_task_defaults_are_the_configs():
+    import re
+
+    text = (ROOT / "docs" / "training.md").read_text()
+    row = next(ln for ln in text.splitlines() if ln.startswith("| `--epochs`, `--lr`"))
+    documented = {name: tuple(float(v) for v in values.split(", "))
+                  for name, values in re.findall(r"(\w+) ([\d.]+, [\d.]+, \d+, -?\d+)", row)}
+    keys = ("epochs", "lr", "batch", "level_shift")
+    assert documented == {name: tuple(float(d[k]) for k in keys)
+                          for name, d in config.TASK_DEFAULTS.items()}
