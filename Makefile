@@ -30,7 +30,7 @@ RUN ?= build/run
 PARALLEL ?= auto
 SIMD ?=
 ORDER ?= auto
-STORAGE ?= memory
+STORAGE ?=
 PORTS ?= native
 CLOCK_MHZ ?= auto
 SIM ?= verilator
@@ -75,7 +75,8 @@ train: setup
 
 verilog: setup
 	$(PY) -m hw verilog $(RUN)/model.json --parallel $(PARALLEL) $(if $(SIMD),--simd $(SIMD)) \
-		--order $(ORDER) --storage $(STORAGE) --ports $(PORTS) --board $(BOARD) --out $(RUN)
+		--order $(ORDER) $(if $(STORAGE),--storage $(STORAGE)) --ports $(PORTS) --board $(BOARD) \
+		--out $(RUN)
 
 sim: setup
 	$(PY) -m sim $(RUN) --simulator $(SIM) $(if $(DATA),--data $(DATA)) $(if $(LIMIT),--limit $(LIMIT))

@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 
 from hw.board.probe import Records, bench_main, probe, source_version
-from hw.board.top import BOARDS
+from hw.board.registry import BOARDS
 from hw.gen.top import STORAGES
 from hw.random_model import random_model
 

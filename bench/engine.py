@@ -31,6 +31,8 @@ import sys
 import time
 from pathlib import Path
 
+from hw.gen.manifest import load_manifest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -51,13 +53,13 @@ def measured_cycles(folder: Path, count: int) -> tuple[int, int, int]:
     from hw.gen.topplan import Placement
     from hw.modelfile import load
 
-    man = json.loads((folder / "manifest.json").read_text())
+    man = load_manifest(folder / "manifest.json")
     model = load(folder / "model.json")
     ts = metrics.load_testset(folder / "testset.npz")
     seqs = [ts.x[i, :ts.lengths[i]] for i in range(min(count, len(ts)))]
-    top = ModelTop(model, parallel=man["parallel"], simd=man["simd"], storage=man["storage"],
-                   placement=Placement.from_dict(man.get("placement")),
-                   order=man.get("order") or "rows")
+    top = ModelTop(model, parallel=man.parallel, simd=man.simd, storage=man.storage,
+                   placement=Placement.from_dict(man.placement),
+                   order=man.order or "rows")
     trace = simulate(top, seqs)
     published = sum(top.tp.sequence_cycles(len(s)) for s in seqs) + 1  # the last beat's cycle
     return trace.cycles, published, len(seqs)
@@ -113,7 +115,7 @@ def icebreaker(args) -> list[tuple[str, str]]:
     shutil.copy(src / "testset.npz", tern)
     run("hw", "verilog", str(tern / "model.json"), "--parallel", "auto", "--board",
         "icebreaker")
-    man = json.loads((tern / "manifest.json").read_text())
+    man = load_manifest(tern / "manifest.json")
     run("hw", "bitstream", str(tern), "--board", "icebreaker", "--clock-mhz", "auto")
     fast = json.loads((tern / "bitstream.json").read_text())
     # like for like: the same folding, storage and DSP setting, the same clock, on the ULX3S
@@ -123,16 +125,18 @@ def icebreaker(args) -> list[tuple[str, str]]:
     shutil.rmtree(same, ignore_errors=True)
     same.mkdir()
     shutil.copy(src / "model.json", same)
-    fold = ["--parallel", str(man["parallel"]), "--simd", str(man["simd"]), "--storage",
-            man["storage"], "--order", man.get("order") or "rows", "--clock-mhz", "25"]
-    run("hw", "bitstream", str(same), "--board", "ulx3s", *fold)
+    fold = ["--parallel", str(man.parallel), "--simd", str(man.simd), "--storage",
+            man.storage, "--order", man.order or "rows", "--board", "ulx3s"]
+    run("hw", "verilog", str(same / "model.json"), *fold)
+    run("hw", "bitstream", str(same), "--board", "ulx3s", "--clock-mhz", "25")
     baseline.write(src, i8)
-    run("hw", "bitstream", str(i8), "--board", "ulx3s", *fold)
+    run("hw", "verilog", str(i8 / "model.json"), *fold)
+    run("hw", "bitstream", str(i8), "--board", "ulx3s", "--clock-mhz", "25")
     t_lut = json.loads((same / "bitstream.json").read_text())["lut"]
     i_lut = json.loads((i8 / "bitstream.json").read_text())["lut"]
     # and with DSP inference off for both: the int8 products in logic
-    run("hw", "bitstream", str(same), "--board", "ulx3s", *fold, "--no-dsp")
-    run("hw", "bitstream", str(i8), "--board", "ulx3s", *fold, "--no-dsp")
+    run("hw", "bitstream", str(same), "--board", "ulx3s", "--clock-mhz", "25", "--no-dsp")
+    run("hw", "bitstream", str(i8), "--board", "ulx3s", "--clock-mhz", "25", "--no-dsp")
     t_lut0 = json.loads((same / "bitstream.json").read_text())["lut"]
     i_lut0 = json.loads((i8 / "bitstream.json").read_text())["lut"]
 
@@ -143,18 +147,18 @@ def icebreaker(args) -> list[tuple[str, str]]:
         raise SystemExit(f"error: amaranth.sim took {cycles} cycles for {n} sequences, the "
                          f"published figures say {published}")
     ts = metrics.load_testset(tern / "testset.npz")
-    tp = TopPlan.of(load(tern / "model.json"), parallel=man["parallel"], simd=man["simd"],
-                    storage=man["storage"], image=False,
-                    placement=Placement.from_dict(man.get("placement")),
-                    order=man.get("order") or "rows")
+    tp = TopPlan.of(load(tern / "model.json"), parallel=man.parallel, simd=man.simd,
+                    storage=man.storage, image=False,
+                    placement=Placement.from_dict(man.placement),
+                    order=man.order or "rows")
     total = sum(tp.sequence_cycles(int(t)) for t in ts.lengths)
     seq_s = len(ts) * fast["clock_mhz"] * 1e6 / total
     roof = fast.get("roofline", {})
     return [
-        ("model", f"{man['cell']} {man['hidden_size']}, input {man['input_size']}, "
+        ("model", f"{man.cell} {man.hidden_size}, input {man.input_size}, "
                   f"{len(ts)} test sequences"),
-        ("folding (auto)", f"P = {man['parallel']} lanes x S = {man['simd']} columns, "
-                           f"order {man.get('order') or 'rows'}, {man['storage']} storage"),
+        ("folding (auto)", f"P = {man.parallel} lanes x S = {man.simd} columns, "
+                           f"order {man.order or 'rows'}, {man.storage} storage"),
         ("sequences/s", f"{seq_s:,.0f} at {fast['clock_mhz']:g} MHz ({total} cycles for the "
                         f"test set; {cycles} measured in amaranth.sim for the first {n})"),
         ("Fmax", f"{fast['fmax_mhz']:.1f} MHz (clock {fast['clock_mhz']:g} MHz)"),
@@ -166,8 +170,8 @@ def icebreaker(args) -> list[tuple[str, str]]:
                                 f"25 MHz)"),
         ("ternary / int8 LUTs, no DSP", f"{t_lut0 / i_lut0:.2f} ({t_lut0} / {i_lut0}: the same, "
                                         f"DSP inference off for both)"),
-        ("cycles/step / bound", f"{man['cycles_per_step'] / man['bound_cycles']:.2f} "
-                                f"({man['cycles_per_step']} / {man['bound_cycles']})"),
+        ("cycles/step / bound", f"{man.cycles_per_step / man.bound_cycles:.2f} "
+                                f"({man.cycles_per_step} / {man.bound_cycles})"),
         ("fraction of the device bound", f"{roof.get('fraction_of_bound', float('nan')):.3f}"),
     ]
 
@@ -183,20 +187,20 @@ def ulx3s(args) -> list[tuple[str, str]]:
                       outputs=10, seed=0), out / "model.json")
     t0 = time.monotonic()
     run("hw", "verilog", str(out / "model.json"), "--parallel", "auto", "--board", "ulx3s")
-    man = json.loads((out / "manifest.json").read_text())
+    man = load_manifest(out / "manifest.json")
     run("hw", "bitstream", str(out), "--board", "ulx3s", "--clock-mhz", args.clock_mhz)
     b = json.loads((out / "bitstream.json").read_text())
     roof = b.get("roofline", {})
     return [
         ("model", f"ternary GRU {args.hidden}, input 16, 10 outputs (random weights)"),
-        ("folding (auto)", f"P = {man['parallel']} x S = {man['simd']}, order "
-                           f"{man.get('order') or 'rows'}"),
-        ("steps/s", f"{b['clock_mhz'] * 1e6 / man['cycles_per_step']:,.0f} "
-                    f"({man['cycles_per_step']} cycles/step at {b['clock_mhz']:g} MHz)"),
+        ("folding (auto)", f"P = {man.parallel} x S = {man.simd}, order "
+                           f"{man.order or 'rows'}"),
+        ("steps/s", f"{b['clock_mhz'] * 1e6 / man.cycles_per_step:,.0f} "
+                    f"({man.cycles_per_step} cycles/step at {b['clock_mhz']:g} MHz)"),
         ("Fmax", f"{b['fmax_mhz']:.1f} MHz"),
         ("LUTs, BRAM", f"{b['lut']} of {b['lut_available']}, {b['bram']} of "
                        f"{b['bram_available']}"),
-        ("cycles/step / bound", f"{man['cycles_per_step'] / man['bound_cycles']:.3f}"),
+        ("cycles/step / bound", f"{man.cycles_per_step / man.bound_cycles:.3f}"),
         ("fraction of the device bound", f"{roof.get('fraction_of_bound', float('nan')):.3f} "
                                          f"({roof.get('weight_ops_per_s', 0):.3g} of "
                                          f"{roof.get('bound_weight_ops_per_s', 0):.3g} "

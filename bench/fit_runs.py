@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 from hw import modelfile
+from hw.board.registry import BOARDS
 from hw.errors import UserError
 from hw.gen import fit
 
@@ -77,9 +78,10 @@ def table(rows: list[dict], device: fit.Device) -> str:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("runs", nargs="+", type=Path)
-    ap.add_argument("--board", choices=sorted(fit.DEVICES), default="ulx3s")
+    ap.add_argument("--board", choices=sorted(n for n, b in BOARDS.items() if b.device),
+                    default="ulx3s")
     a = ap.parse_args(argv)
-    device = fit.DEVICES[a.board]
+    device = BOARDS[a.board].device
     try:
         rows = [row(r, device) for r in a.runs]
     except UserError as e:

@@ -19,8 +19,8 @@ from pathlib import Path
 
 from hw.board.build import used_classic_abc
 from hw.board.probe import Records, bench_main, probe, source_version
-from hw.board.top import BOARDS
-from hw.gen.cli import parse_parallel
+from hw.board.registry import BOARDS
+from hw.gen.options import parse_parallel
 from hw.gen.top import STORAGES, UNROLLED
 from hw.gen.topplan import TopPlan
 from hw.gen.unrolled_top import unrolled_resources

@@ -9,7 +9,6 @@ Finished stages are kept: rerunning picks up where an interrupted demo stopped.
 
 from __future__ import annotations
 
-import argparse
 import json
 import shutil
 import sys
@@ -18,14 +17,15 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, fields
 from pathlib import Path
 
+from hw.cli import Parser, run
 from hw.errors import UserError
-from hw.fileio import atomic_write_text
+from hw.fileio import atomic_write_text, writable_folder
 
 from .stages import Settings, Stage, StageFailed, stages
 
 
-def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m demo", description=__doc__.splitlines()[0])
+def parser() -> Parser:
+    p = Parser(prog="python -m demo", description=__doc__.splitlines()[0])
     d = Settings()
     p.add_argument("--out", default="build/demo", help="output folder (default build/demo)")
     p.add_argument("--cell", default=d.cell, help="rnn, gru (default) or lstm")
@@ -60,27 +60,33 @@ def check_settings(out: Path, s: Settings, fresh: bool) -> None:
         if old != asdict(s):
             print(f"{out} was built with other settings: starting over", flush=True)
             shutil.rmtree(out)
-    out.mkdir(parents=True, exist_ok=True)
+    writable_folder(out, "--out folder")
     atomic_write_text(path, json.dumps(asdict(s), indent=1) + "\n")
 
 
 def main(argv=None) -> int:
     args = parser().parse_args(argv)
-    s = Settings(**{f.name: getattr(args, f.name) for f in fields(Settings) if f.name != "task"})
-    out = Path(args.out)
+    return run(lambda: demo(args), interrupted=lambda: "demo interrupted: rerun it to go on "
+                                                       "from the last finished stage")
+
+
+def demo(args) -> int:
+    from hw.gen.options import parse_parallel
+
     from . import baseline, report
 
+    s = Settings(**{f.name: getattr(args, f.name) for f in fields(Settings) if f.name != "task"})
+    out = Path(args.out)
+    if s.simulator not in ("icarus", "verilator"):
+        raise UserError(f"--simulator must be icarus or verilator, not {s.simulator!r}")
+    s.parallel = str(parse_parallel(str(s.parallel), auto=True))
+    commands: list[str] = []
+
+    def write_report():
+        rep = report.write(out, asdict(s), commands)
+        summary(rep, out)
+
     try:
-        if s.simulator not in ("icarus", "verilator"):
-            raise UserError(f"--simulator must be icarus or verilator, not {s.simulator!r}")
-        from hw.gen.cli import parse_parallel
-        s.parallel = str(parse_parallel(str(s.parallel), auto=True))
-        commands: list[str] = []
-
-        def write_report():
-            rep = report.write(out, asdict(s), commands)
-            summary(rep, out)
-
         plan = stages(s, out, lambda: baseline.write(out / "run", out / "int8"), write_report)
         check_settings(out, s, args.fresh)
         commands += [f"python -m {' '.join(st.argv)}" if st.argv else f"# {st.what}"
@@ -88,17 +94,10 @@ def main(argv=None) -> int:
         t_all = time.monotonic()
         for step in steps(plan):
             run_step(step, plan, out)
-        print(f"demo finished in {time.monotonic() - t_all:.0f} s", flush=True)
-    except StageFailed as e:
+    except StageFailed as e:  # a stage's own error is on the terminal above: exit 1
         print(f"demo: {e}", file=sys.stderr)
         return 1
-    except UserError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("demo interrupted: rerun it to go on from the last finished stage",
-              file=sys.stderr)
-        return 130
+    print(f"demo finished in {time.monotonic() - t_all:.0f} s", flush=True)
     return 0
 
 

@@ -8,32 +8,26 @@ int8/bitstream.json (nextpnr's utilisation and Fmax), RUN/manifest.json and mode
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 
 from hw import metrics, modelfile
+from hw.check import weight_stats
 from hw.fileio import atomic_save_png, atomic_write_text
+from hw.gen.manifest import load_manifest
 
 
 def _json(path: Path) -> dict:
     return json.loads(path.read_text())
 
 
-def weight_stats(model: modelfile.Model) -> dict:
-    count = nonzero = bits = 0
-    for _, m in model.matrices():
-        count += m.codes.size
-        nonzero += int((m.codes != 0).sum())
-        bits += m.codes.size * m.code_bits
-    return {"count": count, "nonzero": nonzero, "bits": bits}
-
-
 def gather(out: Path, settings: dict) -> dict:
     run, base = out / "run", out / "int8"
     tr, sim = _json(run / "train.json"), _json(run / "sim.json")
     bit, bbit = _json(run / "bitstream.json"), _json(base / "bitstream.json")
-    man = _json(run / "manifest.json")
+    man = load_manifest(run / "manifest.json")
     model = modelfile.load(run / "model.json")
     ts = metrics.load_testset(run / "testset.npz")
     clock = bit["clock_mhz"]
@@ -46,7 +40,7 @@ def gather(out: Path, settings: dict) -> dict:
     b = {k: bbit.get(k) for k in ("lut", "ff", "bram", "dsp", "fmax_mhz", "clock_mhz")}
     b["fits"], b["error"] = fits, bbit.get("error")
     b["accuracy"] = _json(base / "int8.json")["accuracy"]
-    b["weights"] = weight_stats(modelfile.load(base / "model.json"))
+    b["weights"] = asdict(weight_stats(modelfile.load(base / "model.json")))
     ratio = {k: (res[k] / b[k] if fits and b[k] else None) for k in ("lut", "ff", "bram", "dsp")}
     ratio["fmax"] = bit["fmax_mhz"] / b["fmax_mhz"] if fits else None
     return {
@@ -57,6 +51,10 @@ def gather(out: Path, settings: dict) -> dict:
         "exact": bool(tr["exact"] and sim["mismatches"] == 0
                       and tr["integer"] == tr["qat"] == sim["rtl_metric"]),
         "rtl_mismatches": sim["mismatches"],
+        # the bitstream is the design the simulation checked (hw.gen.design): both record it
+        "design_hash": bit.get("design_hash"),
+        "simulated_design_built": bool(bit.get("design_hash"))
+        and sim.get("design_hash") == bit.get("design_hash"),
         "simulator": sim["simulator"],
         "test_sequences": sim["sequences"],
         "resources": res,
@@ -65,12 +63,12 @@ def gather(out: Path, settings: dict) -> dict:
         "dsp_inference": bit["dsp_inference"],
         "fmax_mhz": bit["fmax_mhz"],
         "clock_mhz": clock,
-        "parallel": man["parallel"],
+        "parallel": man.parallel,
         "cycles_per_step": cps,
         "latency_us_per_sequence": latency_cycles / clock,
         # streamed back to back in the simulation, at the board's clock
         "sequences_per_second": sim["sequences"] / (sim["cycles"] / (clock * 1e6)),
-        "weights": weight_stats(model),
+        "weights": asdict(weight_stats(model)),
         "baseline_int8": b,
         "ratio_to_int8": ratio,
         "train_seconds": tr["seconds"],
@@ -178,6 +176,10 @@ def markdown(rep: dict, commands: list[str]) -> str:
            if rep["exact"] else "**They do not agree exactly: this is a bug.**"),
         "",
         "## Hardware",
+        "",
+        (f"The {s['quant']} bitstream is the design the simulation checked (design hash "
+         f"`{rep['design_hash'][:12]}`)." if rep["simulated_design_built"] else
+         "**The bitstream's design is not the one the simulation checked: rerun the demo.**"),
         "",
         f"Both bitstreams: {rep['board']}, {rep['parallel']} lanes, DSP inference {dsp}."
         + ("" if b["fits"] else f" The int8 design with the same lanes and columns does not "

@@ -34,33 +34,34 @@ class Settings:
 
 
 def same_folding(run: Path) -> list[str]:
-    """The shift-add design's lanes, columns and storage (its manifest), for the int8 build."""
-    import json
+    """The shift-add design's lanes, columns and storage (its manifest), for the int8 design."""
+    from hw.gen.manifest import load_manifest
 
-    man = json.loads((run / "manifest.json").read_text())
-    return ["--parallel", str(man["parallel"]), "--simd", str(man["simd"]), "--storage",
-            man["storage"]]
+    man = load_manifest(run / "manifest.json")
+    return ["--parallel", str(man.parallel), "--simd", str(man.simd), "--storage", man.storage]
 
 
-def int8_bitstream(base: Path, argv: list[str]) -> None:
-    """The int8 build; when it does not fit the board with the shift-add design's folding
-    (int8 codes take four times the block RAM of ternary ones), the report says so instead of
-    the demo stopping: base/bitstream.json then holds `fits: false` and the error line."""
+def int8_bitstream(base: Path, verilog: list[str], bitstream: list[str]) -> None:
+    """The int8 design (generated with the shift-add design's folding) and its build; when it
+    does not fit the board (int8 codes take four times the block RAM of ternary ones), the
+    report says so instead of the demo stopping: base/bitstream.json then holds `fits: false`
+    and the error line."""
     import json
 
     from hw.fileio import atomic_write_text
 
-    print(f"  $ python -m {' '.join(argv)}", flush=True)
-    r = subprocess.run([sys.executable, "-m", *argv], capture_output=True, text=True)
-    sys.stdout.write(r.stdout)
-    if r.returncode == 0:
-        return
-    line = (r.stderr.strip().splitlines() or ["(no message)"])[-1].removeprefix("error: ")
-    if "does not fit" not in line:
-        raise StageFailed(f"stage int8-bitstream failed: {line}")
-    print(f"  int8 baseline: {line}", flush=True)
-    atomic_write_text(base / "bitstream.json",
-                      json.dumps({"fits": False, "error": line}, indent=1) + "\n")
+    for argv in (verilog, bitstream):
+        print(f"  $ python -m {' '.join(argv)}", flush=True)
+        r = subprocess.run([sys.executable, "-m", *argv], capture_output=True, text=True)
+        sys.stdout.write(r.stdout)
+        if r.returncode == 0:
+            continue
+        line = (r.stderr.strip().splitlines() or ["(no message)"])[-1].removeprefix("error: ")
+        if argv is verilog or "does not fit" not in line:
+            raise StageFailed(f"stage int8-bitstream failed: {line}")
+        print(f"  int8 baseline: {line}", flush=True)
+        atomic_write_text(base / "bitstream.json",
+                          json.dumps({"fits": False, "error": line}, indent=1) + "\n")
 
 
 @dataclass
@@ -130,13 +131,13 @@ def stages(s: Settings, out: Path, baseline: Callable[[], None],
         train += ["--epochs", str(s.epochs)]
     # a killed training run left its last finished epoch in checkpoint.pt: go on from there
     resume = lambda: ["--resume"] if (run / "checkpoint.pt").is_file() else []  # noqa: E731
-    from hw.board.top import BOARDS
+    from hw.board.registry import BOARDS
 
     if s.board not in BOARDS:
         raise UserError(f"--board must be one of {', '.join(sorted(BOARDS))}, not {s.board!r}")
     clock = f"{BOARDS[s.board].osc_hz / 1e6:g}" if s.clock_mhz == "osc" else s.clock_mhz
     dsp = [] if s.dsp else ["--no-dsp"]
-    bitstream = ["--board", s.board, "--clock-mhz", clock, *dsp]  # folding: the manifest's
+    bitstream = ["--board", s.board, "--clock-mhz", clock, *dsp]  # the design: make verilog's
     model = run / "model.json"
     return [
         Stage("train", f"train a hardware-mode {s.quant} {s.cell.upper()} (hidden {s.hidden}) "
@@ -155,10 +156,13 @@ def stages(s: Settings, out: Path, baseline: Callable[[], None],
         Stage("int8", "the same model with int8 weights (post-training quantization of the "
               "trained shadow weights): the multiplier baseline", [model],
               [base / "model.json", base / "int8.json"], func=baseline),
-        Stage("int8-bitstream", f"build the int8 baseline's {s.board} bitstream the same way",
-              [base / "model.json"], [base / "bitstream.json"],
-              func=lambda: int8_bitstream(base, ["hw", "bitstream", str(base), *bitstream,
-                                                 *same_folding(run)])),
+        Stage("int8-bitstream", f"generate the int8 baseline with the same folding and build "
+              f"its {s.board} bitstream the same way", [base / "model.json"],
+              [base / "bitstream.json"],
+              func=lambda: int8_bitstream(
+                  base, ["hw", "verilog", str(base / "model.json"), *same_folding(run),
+                         "--board", s.board, "--out", str(base)],
+                  ["hw", "bitstream", str(base), *bitstream])),
         Stage("report", "write report.md and report.json",
               [run / "train.json", run / "sim.json", run / "bitstream.json",
                base / "bitstream.json"], [out / "report.md", out / "report.json"],

@@ -9,20 +9,21 @@ one line and exits 2; a failed trial is recorded with its error and the sweep go
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from dataclasses import asdict
 from pathlib import Path
 
+from hw.cli import Parser, run
 from hw.errors import UserError
+from hw.fileio import writable_folder
 
 from . import space as spaces
 from .results import Trials
 
 
-def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m explore", description=__doc__.splitlines()[0])
+def parser() -> Parser:
+    p = Parser(prog="python -m explore", description=__doc__.splitlines()[0])
     p.add_argument("space", help="the space file (TOML; docs/explore.md)")
     p.add_argument("--out", required=True, help="output folder (trials.jsonl, report.md, "
                    "trials/HASH/ run folders)")
@@ -43,15 +44,9 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     args = parser().parse_args(argv)
-    try:
-        return sweep(args)
-    except UserError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print(f"interrupted: finished trials are in {args.out}/trials.jsonl; rerun the same "
-              f"command to go on", file=sys.stderr)
-        return 130
+    return run(lambda: sweep(args),
+               interrupted=lambda: f"interrupted: finished trials are in {args.out}/trials.jsonl;"
+                                   f" rerun the same command to go on")
 
 
 def sweep(args) -> int:
@@ -63,6 +58,8 @@ def sweep(args) -> int:
     out = Path(args.out).resolve()  # workers may run in another folder
     if out.exists() and not out.is_dir():
         raise UserError(f"--out {out} exists and is not a folder")
+    if not args.list:
+        writable_folder(out, "--out folder")
     settings = asdict(sp.stages)
     points = [(spaces.trial_hash(p, sp.stages), p) for p in sp.points()]
     trials = Trials(out)

@@ -14,27 +14,9 @@ from pathlib import Path
 
 from hw.fileio import atomic_save_png, atomic_write_text
 
-LOWER_IS_BETTER = {"bpc"}  # metrics where less is better; accuracy: more is better
-
-
-def quality(rec: dict) -> float | None:
-    t = rec.get("figures", {}).get("train", {})
-    return t.get("integer")
-
-
-def steps_per_s(rec: dict) -> tuple[float | None, bool]:
-    """(steps per second, whether it comes from a built bitstream's clock)."""
-    f = rec.get("figures", {})
-    if f.get("bitstream", {}).get("steps_per_s"):
-        return f["bitstream"]["steps_per_s"], True
-    cycles = f.get("verilog", {}).get("cycles_per_step")
-    if not cycles:
-        return None, False
-    from hw.board.top import BOARDS
-
-    board = BOARDS.get(rec["config"].get("board"))
-    return (round(board.osc_hz / cycles, 1) if board else None), False
-
+from .figures import LOWER_IS_BETTER, quality, steps_per_s
+from .iso import iso_tables
+from .iso import markdown as iso_markdown
 
 # name -> (label, value of a record, whether more is better)
 COSTS = {
@@ -95,6 +77,14 @@ def write(out: Path, records: list[dict], title: str, wall_s: float | None = Non
             lines.append(f"| {r['hash']} | {_short(r['config'])} | {r.get('failed_stage')} | "
                          f"{err} |")
         lines.append("")
+    tables = iso_tables(ok)
+    if len({r["config"]["quant"] for r in ok}) > 1 and tables:
+        lines += [f"## Each scheme at equal {metric}", "",
+                  "For each level (the best test " + metric + " some scheme reached), the "
+                  "cheapest design of each scheme that reaches it, by one cost at a time; "
+                  "the ratio columns divide by the int8 design's figure where both reach "
+                  "the level.", ""]
+        lines += iso_markdown(tables)
     lines += ["Every trial's figures, seconds per stage and the commands that rerun it alone "
               "are in `trials.jsonl`; its files are in its run folder.", ""]
     path = out / "report.md"
@@ -150,3 +140,54 @@ def _plot(pts, fr, xlabel: str, metric: str, path: Path) -> None:
     fig.tight_layout()
     atomic_save_png(fig, path)
     plt.close(fig)
+
+
+def main(argv=None) -> int:
+    """`python -m explore.report DIR [--iso-accuracy] [--recommend OBJECTIVE --board B]`:
+    DIR/report.md again from DIR/trials.jsonl (no stage runs); the equal-accuracy tables and
+    the recommended design printed."""
+    from hw.cli import Parser, run
+
+    from .iso import OBJECTIVES, recommend
+    from .results import Trials
+
+    p = Parser(prog="python -m explore.report", description=main.__doc__.splitlines()[0])
+    p.add_argument("out", help="a sweep's folder (with trials.jsonl)")
+    p.add_argument("--iso-accuracy", action="store_true",
+                   help="print each scheme's cheapest design at each accuracy level")
+    p.add_argument("--recommend", metavar="OBJECTIVE",
+                   choices=("accuracy",) + tuple(OBJECTIVES),
+                   help="print the design to build: accuracy, or the best by "
+                        f"{', '.join(OBJECTIVES)} among those within reach of the best metric")
+    p.add_argument("--board", help="the board of --recommend (default: the trials' only one)")
+    args = p.parse_args(argv)
+
+    def body() -> int:
+        from hw.errors import UserError
+
+        out = Path(args.out)
+        if not (out / "trials.jsonl").is_file():
+            raise UserError(f"{out / 'trials.jsonl'} does not exist (run python -m explore)")
+        recs = Trials(out).latest()
+        path = write(out, recs, out.name)
+        print(f"wrote {path}")
+        if args.iso_accuracy:
+            print("\n".join(iso_markdown(iso_tables(recs))))
+        if args.recommend:
+            boards = sorted({r["config"]["board"] for r in recs
+                             if r.get("status") == "ok" and r["config"].get("board")})
+            board = args.board or (boards[0] if len(boards) == 1 else None)
+            if board is None:
+                raise UserError(f"the trials are for {', '.join(boards)}: give --board")
+            rec = recommend(out, board, args.recommend)
+            print(f"build {rec.run} ({rec.config['cell']} {rec.config['hidden']} "
+                  f"{rec.config['quant']}, {rec.metric} {rec.quality:.4f}): {rec.reason}")
+        return 0
+
+    return run(body)
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.exit(main())

@@ -60,7 +60,7 @@ AXES = {
     "parallel": (AUTO, "parallel", None),  # lanes (a multiple of the gate rows) or auto
     "simd": (1, "int", None),  # columns per lane a cycle, with an integer parallel
     "storage": ("memory", "str", ("hw.gen.top", "STORAGES")),
-    "board": ("icebreaker", "str", ("hw.board.top", "BOARDS")),
+    "board": ("icebreaker", "str", ("hw.board.registry", "BOARDS")),
     "dsp": (True, "bool", None),
 }
 STAGE_KEYS = {"run": ["train", "verilog", "sim"], "sim_sequences": 0, "simulator": "icarus",

@@ -2,15 +2,14 @@
 
 Each stage is a command of this project (`python -m train`, `python -m hw verilog`,
 `python -m sim`, `python -m hw bitstream`): its argv is parsed by that command's own parser
-and handed to the function the command calls, so the record's `commands` rerun the trial
-exactly, alone, from a shell. A stage that raises ends the trial, whose record keeps the
+into the command's options and handed to the function the command calls (`generate_run`,
+`simulate`, `bitstream`), so the record's `commands` rerun the trial exactly, alone, from a
+shell. A stage that raises ends the trial, whose record keeps the
 stage's one-line error. explore/trial.py runs these in a process of their own.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import shlex
 import sys
 import time
@@ -37,9 +36,11 @@ def commands(point: dict, st: StageSettings, run: Path) -> dict[str, list[str]]:
     if st.baseline:
         train += ["--baseline"]
     out = {"train": train,
+           # the unrolled engine keeps its vectors in registers and takes no --simd
            "verilog": ["hw", "verilog", str(run / "model.json"), "--parallel",
-                       str(point["parallel"]), "--storage", point["storage"],
-                       "--board", point["board"], "--out", str(run)]
+                       str(point["parallel"])]
+           + ([] if point["parallel"] == "unrolled" else ["--storage", point["storage"]])
+           + ["--board", point["board"], "--out", str(run)]
            + ([] if point["parallel"] in (AUTO, "unrolled")
               else ["--simd", str(point.get("simd", 1))]),
            "sim": ["sim", str(run), "--simulator", st.simulator]}
@@ -52,7 +53,7 @@ def commands(point: dict, st: StageSettings, run: Path) -> dict[str, list[str]]:
 
 def _clock(st: StageSettings, point: dict) -> str:
     if st.clock_mhz == "osc":
-        from hw.board.top import BOARDS
+        from hw.board.registry import BOARDS
 
         return f"{BOARDS[point['board']].osc_hz / 1e6:g}"
     return str(st.clock_mhz)
@@ -96,53 +97,55 @@ def one_line(e: BaseException) -> str:
 
 # ---------------------------------------------------------------- the stages
 
+def _parse(add_arguments, argv: list[str]):
+    from hw.cli import Parser
+
+    p = Parser(prog=f"python -m {' '.join(argv[:2])}")
+    add_arguments(p)
+    return p.parse_args(argv[2:])
+
+
 def _train(argv, point, st, run) -> dict:
+    from hw.check import weight_stats
+    from hw.modelfile import load
     from train.__main__ import config_from, parser
     from train.loop import run as train_run
 
     args = parser().parse_args(argv["train"][1:] + ["--no-progress"])
     res = train_run(config_from(args).check(), args.out, progress=False)
-    from hw.modelfile import load
-
-    model = load(run / "model.json")
-    count = bits = nonzero = 0
-    for _, m in model.matrices():
-        count += m.codes.size
-        nonzero += int((m.codes != 0).sum())
-        bits += m.codes.size * m.code_bits
+    w = weight_stats(load(run / "model.json"))
     out = {k: res[k] for k in ("metric", "qat", "integer", "exact", "float", "ptq") if k in res}
-    out.update(train_seconds=res["seconds"], weights=count, nonzero_weights=nonzero,
-               weight_bits=bits)
+    out.update(train_seconds=res["seconds"], weights=w.count, nonzero_weights=w.nonzero,
+               weight_bits=w.bits)
     return out
 
 
 def _verilog(argv, point, st, run) -> dict:
     from hw.gen import cli
 
-    p = argparse.ArgumentParser()
-    cli.add_arguments(p)
-    cli.main(p.parse_args(argv["verilog"][2:]))
-    man = json.loads((run / "manifest.json").read_text())
-    r = man["resources"]
-    return {"parallel": man["parallel"], "simd": man.get("simd", 1),
-            "cycles_per_step": man["cycles_per_step"],
-            "latency": man["latency"], "lanes": r.get("lanes"), "adders": r.get("adders"),
+    args = _parse(cli.add_arguments, argv["verilog"])
+    man = cli.generate_run(*cli.options_from(args)).manifest
+    r = man.resources
+    return {"parallel": man.parallel, "simd": man.simd,
+            "cycles_per_step": man.cycles_per_step,
+            "latency": man.latency, "lanes": r.get("lanes"), "adders": r.get("adders"),
             "multipliers": r.get("multipliers"), "memory_bits": r.get("memory_bits"),
             "state_bits": r.get("state_bits")}
 
 
 def _sim(argv, point, st, run) -> dict:
     from hw import metrics
+    from sim.__main__ import options_from, parser
     from sim.runner import SimulationFailed
-    from sim.simulate import simulate_run
+    from sim.simulate import simulate
 
-    data = None
     if st.sim_sequences:
         ts = metrics.load_testset(run / "testset.npz")
         n = min(st.sim_sequences, len(ts))
-        data = run / f"testset-first{st.sim_sequences}.npz"
-        metrics.save_testset(metrics.TestSet(ts.x[:n], ts.lengths[:n], ts.y[:n]), data)
-    out = simulate_run(run, st.simulator, data)
+        metrics.save_testset(metrics.TestSet(ts.x[:n], ts.lengths[:n], ts.y[:n]),
+                             run / f"testset-first{st.sim_sequences}.npz")
+    args = parser().parse_args(argv["sim"][1:])
+    out = simulate(args.run, options_from(args)).report
     if out["mismatches"]:
         raise SimulationFailed(f"{out['mismatches']} output beats differ from the reference "
                                f"model; first: {out['first_mismatch']}")
@@ -151,15 +154,14 @@ def _sim(argv, point, st, run) -> dict:
 
 
 def _bitstream(argv, point, st, run) -> dict:
-    from hw.board import build
+    from hw.board import bitstream as stage
 
-    p = argparse.ArgumentParser()
-    build.add_arguments(p)
-    build.main(p.parse_args(argv["bitstream"][2:]))
-    b = json.loads((run / "bitstream.json").read_text())
-    out = {k: b[k] for k in ("board", "lut", "lut_available", "ff", "bram", "dsp", "fmax_mhz",
-                             "clock_mhz", "cycles_per_step", "us_per_step", "build_seconds")}
-    out["steps_per_s"] = round(1e6 / b["us_per_step"], 1) if b["us_per_step"] else None
+    args = _parse(stage.add_arguments, argv["bitstream"])
+    b = stage.bitstream(*stage.options_from(args))
+    out = {k: getattr(b, k) for k in ("board", "lut", "lut_available", "ff", "bram", "dsp",
+                                      "fmax_mhz", "clock_mhz", "cycles_per_step", "us_per_step",
+                                      "build_seconds")}
+    out["steps_per_s"] = round(1e6 / b.us_per_step, 1) if b.us_per_step else None
     return out
 
 

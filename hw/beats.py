@@ -28,7 +28,7 @@ def _check_emit(emit: str) -> None:
 
 def reference_outputs(ref: Reference, xs, lengths, emit: str, *, chunk: int = 256,
                       dtype=np.int64) -> np.ndarray:
-    """The reference model's outputs for a padded batch xs (N, T, inputs) of sequences with
+    """The reference model's outputs for a padded batch xs (N, T, beat_inputs) of sequences with
     `lengths` valid steps: (N, T, H) hidden states for `hidden`, (N, T, C) logits for `every`
     (padded steps computed on the padding, as a batched hardware-mode model does), (N, C) logits
     at each sequence's last step for `last`. Run `chunk` sequences at a time."""
@@ -61,7 +61,7 @@ class Beats:
 
 
 def expected(ref: Reference, sequences, emit: str, *, closed=None) -> list[Beats]:
-    """Each sequence's (T_i, inputs) expected beats. A sequence not `closed` (its last step is
+    """Each sequence's (T_i, beat_inputs) expected beats. A sequence not `closed` (its last step is
     never marked: a reset or the next `first` cuts it) has no beat with last = 1, and under
     `last` no beat at all. The model is causal, so running the batch padded changes no step."""
     _check_emit(emit)
@@ -74,7 +74,7 @@ def expected(ref: Reference, sequences, emit: str, *, closed=None) -> list[Beats
     lengths = np.array([len(s) for s in sequences])
     if lengths.min() < 1:
         raise ValueError("every sequence needs at least one step")
-    xs = np.zeros((len(sequences), lengths.max(), ref.model.input_size), dtype=np.int64)
+    xs = np.zeros((len(sequences), lengths.max(), ref.model.beat_inputs), dtype=np.int64)
     for i, s in enumerate(sequences):
         xs[i, :len(s)] = s
     outs = reference_outputs(ref, xs, lengths, emit)

@@ -53,6 +53,38 @@ def load_testset(path) -> TestSet:
     return ts
 
 
+def check_testset(ts: TestSet, model, where) -> None:
+    """UserError naming the first thing in a test set the model cannot take (before any build
+    or any byte to a board): its element count per step, its lengths, and each valid step's
+    elements (input-format integers, or a one-hot input's tokens in the vocabulary)."""
+    if len(ts) == 0:
+        raise UserError(f"test set {where} holds no sequences")
+    n = model.beat_inputs
+    what = "token" if model.onehot else "features"
+    if ts.x.shape[-1] != n:
+        raise UserError(f"test set {where} has {ts.x.shape[-1]} elements per step; the model "
+                        f"takes {n} ({what})")
+    T = ts.x.shape[1]
+    bad = np.flatnonzero((ts.lengths < 1) | (ts.lengths > T))
+    if len(bad):
+        i = int(bad[0])
+        raise UserError(f"test set {where}: sequence {i} has length {int(ts.lengths[i])}; "
+                        f"lengths must be 1..{T} (x has {T} steps)")
+    lo, hi = model.input_range
+    valid = np.arange(T)[None, :] < ts.lengths[:, None]
+    out = valid[..., None] & ((ts.x < lo) | (ts.x > hi))
+    if out.any():
+        i, t, f = (int(v) for v in np.argwhere(out)[0])
+        if model.onehot:
+            kind = f"the vocabulary of the one-hot input (tokens {lo}..{hi})"
+        else:
+            fmt = model.formats.input
+            kind = (f"the input format Q{fmt.bits}.{fmt.frac} ({lo}..{hi}); test sets hold "
+                    f"input-format integers (model.quantize_input)")
+        raise UserError(f"test set {where}: x[{i}][{t}][{f}] is {int(ts.x[i, t, f])}, outside "
+                        f"{kind}")
+
+
 def save_testset(ts: TestSet, path) -> None:
     atomic_write_npz(path, compressed=True, x=ts.x, lengths=ts.lengths, y=ts.y)
 

@@ -86,6 +86,9 @@ class Model:
     meta: dict = field(default_factory=dict)  # free-form: task, classes, training config ...
     emit: str | None = None  # a head's stream, `last` or `every`; None: `last` (meta.emit on disk)
     metric: str | None = None  # one of METRICS; None: accuracy (meta.metric on disk)
+    # a one-hot input: the vocabulary size (equal to input_size); an input beat is then the
+    # token's index, and the input vector is 1.0 (input.one) at that index, 0 elsewhere
+    input_onehot: int | None = None
 
     def __post_init__(self):
         if isinstance(self.formats, dict):
@@ -118,6 +121,50 @@ class Model:
         if metric not in METRICS:
             raise ModelError(f"meta.metric is {metric!r}, not one of {', '.join(METRICS)}")
         return metric
+
+    @property
+    def onehot(self) -> bool:
+        """The input is one-hot: a beat carries a token index in [0, input_size)."""
+        return self.input_onehot is not None
+
+    @property
+    def beat_inputs(self) -> int:
+        """Elements of one input beat (a step of a test set): the token alone for a one-hot
+        input, else the input_size features."""
+        return 1 if self.onehot else self.input_size
+
+    @property
+    def beat_element(self) -> tuple[int, bool]:
+        """(bits, signed) of one input beat element: an input-format integer, or a one-hot
+        input's token index (unsigned, the fewest bits that hold input_size - 1)."""
+        if self.onehot:
+            return max(1, (self.input_size - 1).bit_length()), False
+        return self.formats.input.bits, True
+
+    @property
+    def input_range(self) -> tuple[int, int]:
+        """The smallest and largest legal input element: a token index, or the input format's
+        integers."""
+        if self.onehot:
+            return 0, self.input_size - 1
+        return self.formats.input.min, self.formats.input.max
+
+    def input_vectors(self, xs) -> np.ndarray:
+        """Input beats (..., beat_inputs) as the input vectors the contract multiplies
+        (..., input_size): a one-hot input's tokens become input.one at their index."""
+        xs = np.asarray(xs, dtype=np.int64)
+        if not self.onehot:
+            return xs
+        self.check_tokens(xs)
+        return (xs[..., :1] == np.arange(self.input_size)) * np.int64(self.formats.input.one)
+
+    def check_tokens(self, xs) -> None:
+        """ValueError naming the first token of beats (..., 1) outside the vocabulary."""
+        tok = np.asarray(xs)
+        bad = (tok < 0) | (tok >= self.input_size)
+        if bad.any():
+            raise ValueError(f"token {int(tok[bad].flat[0])} is outside the vocabulary "
+                             f"0..{self.input_size - 1}")
 
     @property
     def num_layers(self) -> int:
@@ -158,6 +205,8 @@ class Model:
             "head": None if self.head is None else {
                 "weight": self.head.weight.as_dict(), "bias": self.head.bias.tolist()},
         }
+        if self.input_onehot is not None:
+            d["input_onehot"] = self.input_onehot
         if self.input_offset is not None:
             d["input_transform"] = {"offset": self.input_offset.tolist(),
                                     "scale": self.input_scale.tolist()}
@@ -298,12 +347,26 @@ def from_dict(d) -> Model:
         t = d["input_transform"]
         offset = _float_vec(_get(t, "offset", "input_transform"), "input_transform.offset", n_in)
         scale = _float_vec(_get(t, "scale", "input_transform"), "input_transform.scale", n_in)
+    onehot = d.get("input_onehot")
+    if onehot is not None:
+        onehot = _int(onehot, "input_onehot", 2, 4096)
+        if onehot != n_in:
+            raise ModelError(f"input_onehot is {onehot} but input_size is {n_in}: a one-hot "
+                             f"input has one input column per symbol of its vocabulary")
+        if offset is not None:
+            raise ModelError("input_onehot with an input_transform: a one-hot input is a token "
+                             "index, not features to scale")
+        fin = formats.input
+        if fin.frac > fin.bits - 2:
+            raise ModelError(f"formats.input.frac is {fin.frac}; a one-hot input needs 1.0 "
+                             f"representable (frac at most bits - 2 = {fin.bits - 2})")
     meta = d.get("meta", {})
     if not isinstance(meta, dict):
         raise ModelError(f"meta must be an object, not {type(meta).__name__}")
     meta = dict(meta)
     model = Model(cell, n_in, hidden, act, formats, layers, head, offset, scale, meta,
-                  emit=meta.pop("emit", None), metric=meta.pop("metric", None))
+                  emit=meta.pop("emit", None), metric=meta.pop("metric", None),
+                  input_onehot=onehot)
     _ = model.emits, model.metric_name  # both checked now, not when first used
     return model
 

@@ -31,11 +31,12 @@ def random_model(*, cell: str = "gru", scheme: str = "ternary", input_size: int 
                  hidden_size: int = 8, num_layers: int = 1, outputs: int | None = 3,
                  activation: str = "pwl", seed: int = 0, formats: Formats | None = None,
                  levels: int = 3, emit: str | None = None, input_scheme: str | None = None,
-                 head_scheme: str | None = None) -> Model:
+                 head_scheme: str | None = None, onehot: bool = False) -> Model:
     """A model with random integers in the contract's formats. `emit`: "hidden" gives a
     model without a head (whatever `outputs` says); "last" or "every" sets Model.emit.
     `input_scheme` and `head_scheme`: the first layer's input matrix's and the head's own
-    schemes (default `scheme`), as train's --input-quant and --head-quant give them."""
+    schemes (default `scheme`), as train's --input-quant and --head-quant give them.
+    `onehot`: the input is one-hot over input_size symbols (a beat is a token index)."""
     if emit == "hidden":
         outputs = None
     rng = np.random.default_rng(seed)
@@ -58,21 +59,24 @@ def random_model(*, cell: str = "gru", scheme: str = "ternary", input_size: int 
                     rng.integers(out.min // 8, out.max // 8 + 1, outputs))
     return Model(cell, input_size, hidden_size, activation, fmts, layers, head,
                  meta={"source": f"random_model(seed={seed})"},
-                 emit=None if emit == "hidden" else emit)
+                 emit=None if emit == "hidden" else emit,
+                 input_onehot=input_size if onehot else None)
 
 
 def random_inputs(rng: np.random.Generator, model: Model, shape: tuple) -> np.ndarray:
-    """Input-format integers (*shape, input_size), with the format's extremes mixed in."""
-    f = model.formats.input
-    x = rng.integers(f.min, f.max + 1, size=shape + (model.input_size,))
+    """Input beats (*shape, beat_inputs): input-format integers with the format's extremes
+    mixed in, or a one-hot input's tokens with the first and last symbol mixed in."""
+    lo, hi = model.input_range
+    x = rng.integers(lo, hi + 1, size=shape + (model.beat_inputs,))
     extreme = rng.random(x.shape) < 0.15
-    return np.where(extreme, rng.choice([f.min, f.max], size=x.shape), x)
+    return np.where(extreme, rng.choice([lo, hi], size=x.shape), x)
 
 
 def extreme_inputs(model: Model, steps: int) -> np.ndarray:
-    """(3, steps, inputs): every element +max; every element min; +max and min alternating
-    over both the elements and the steps."""
-    f, n = model.formats.input, model.input_size
+    """(3, steps, beat_inputs): every element +max; every element min; +max and min
+    alternating over both the elements and the steps (a one-hot input: the last symbol, the
+    first, and both alternating)."""
+    (lo, hi), n = model.input_range, model.beat_inputs
     t, j = np.meshgrid(np.arange(steps), np.arange(n), indexing="ij")
-    alt = np.where((t + j) % 2 == 0, f.max, f.min)
-    return np.stack([np.full((steps, n), f.max), np.full((steps, n), f.min), alt])
+    alt = np.where((t + j) % 2 == 0, hi, lo)
+    return np.stack([np.full((steps, n), hi), np.full((steps, n), lo), alt])

@@ -29,6 +29,13 @@ def matvec(m: Matrix, v: np.ndarray, fv: Fixed) -> Term:
     return Term(np.asarray(v, dtype=np.int64) @ mult.T, fv.frac - lsb)
 
 
+def lookup(m: Matrix, tokens: np.ndarray, fv: Fixed) -> Term:
+    """The product with one-hot vectors (fv.one at each token, 0 elsewhere) as a column
+    lookup: the same integers as matvec(m, one_hot, fv), without the sum."""
+    mult, lsb = m.multipliers()
+    return Term(mult.T[np.asarray(tokens, dtype=np.int64)] * np.int64(fv.one), fv.frac - lsb)
+
+
 def preact(terms: list[Term], bias: np.ndarray, fp: Fixed) -> np.ndarray:
     """Align the terms and the bias (fp.frac fraction bits) to the finest fraction, add them
     exactly, then round half up to fp.frac and saturate to fp.bits."""
@@ -55,7 +62,11 @@ class Reference:
         m, ly, H = self.model, self.model.layers[i], self.model.hidden_size
         fin = self.fx if i == 0 else self.fs
         fp = self.fp
-        tx, th = matvec(ly.w_ih, x, fin), matvec(ly.w_hh, h, self.fs)
+        if i == 0 and m.onehot:  # x is the beat: (..., 1) token indices
+            tx = lookup(ly.w_ih, x[..., 0], fin)
+        else:
+            tx = matvec(ly.w_ih, x, fin)
+        th = matvec(ly.w_hh, h, self.fs)
 
         def part(t: Term, g: int) -> Term:
             return Term(t.acc[..., g * H:(g + 1) * H], t.frac)
@@ -81,7 +92,8 @@ class Reference:
         return [(z, z if self.model.cell == "lstm" else None) for _ in self.model.layers]
 
     def step(self, state, x):
-        """One time step of the whole stack. Returns (new state, top layer's h)."""
+        """One time step of the whole stack from an input beat (..., beat_inputs). Returns (new
+        state, top layer's h)."""
         new = []
         v = np.asarray(x, dtype=np.int64)
         for i, (h, c) in enumerate(state):
@@ -91,11 +103,16 @@ class Reference:
         return new, v
 
     def run(self, xs) -> np.ndarray:
-        """Input integers (..., T, input_size) from a zero state -> top h per step (..., T, H)."""
+        """Input beats (..., T, beat_inputs): input-format integers, or for a one-hot input a
+        token index per step, from a zero state -> top h per step (..., T, H)."""
         xs = np.asarray(xs, dtype=np.int64)
-        if xs.shape[-1] != self.model.input_size:
-            raise ValueError(f"input has {xs.shape[-1]} features per step, the model takes "
-                             f"{self.model.input_size}")
+        m = self.model
+        if xs.shape[-1] != m.beat_inputs:
+            what = "token" if m.onehot else "features"
+            raise ValueError(f"input has {xs.shape[-1]} elements per step, the model takes "
+                             f"{m.beat_inputs} ({what})")
+        if m.onehot:
+            m.check_tokens(xs)
         state = self.initial_state(xs.shape[:-2])
         out = []
         for t in range(xs.shape[-2]):

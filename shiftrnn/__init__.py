@@ -7,7 +7,11 @@ the bit-exact reference, the Verilog generator, boards), sim/ (cocotb against th
 from hw.errors import UserError
 
 from .api import (
-    GenerateResult,
+    BuildOptions,
+    BuildResult,
+    Generated,
+    GenerateOptions,
+    SimOptions,
     SimResult,
     TrainResult,
     build,
@@ -18,5 +22,6 @@ from .api import (
     train,
 )
 
-__all__ = ["GenerateResult", "SimResult", "TrainResult", "UserError", "build", "export",
-           "generate", "host", "simulate", "train"]
+__all__ = ["BuildOptions", "BuildResult", "GenerateOptions", "Generated", "SimOptions",
+           "SimResult", "TrainResult", "UserError", "build", "export", "generate", "host",
+           "simulate", "train"]

@@ -1,25 +1,33 @@
 """The pipeline's stages as Python functions (for notebooks and scripts), over a run folder.
 
-Each function does what its command does (`python -m train`, `python -m hw verilog`,
-`python -m sim`, `python -m hw bitstream`, `python -m hw host`) and returns a typed result
-read back from the files the stage wrote, so a notebook and the command line see the same run.
-Bad input raises `hw.errors.UserError` with the commands' one-line messages.
+Each function is the function its command calls (`python -m train`, `python -m hw verilog`,
+`python -m sim`, `python -m hw bitstream`, `python -m hw host`): the commands only parse their
+arguments into the same option dataclasses (GenerateOptions, SimOptions, BuildOptions), so a
+notebook and the command line run the same code and see the same run folder. Options are
+given as the dataclass or as its fields by keyword. Bad input raises `hw.errors.UserError`
+with the commands' one-line messages.
 
-    from shiftrnn import train, generate, simulate
+    from shiftrnn import train, generate, simulate, build
     r = train("build/nb", task="digits", hidden=16, epochs=5)
-    generate(r.run)
+    generate(r.run)                      # or generate(r.run, parallel=6, simd=2)
     s = simulate(r.run, limit=50)
+    b = build(r.run, board="icebreaker")
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 from dataclasses import dataclass, fields
 from pathlib import Path
 
+from hw.board.bitstream import BuildOptions, bitstream
+from hw.board.build import BuildResult
 from hw.errors import UserError
+from hw.gen.cli import Generated, generate_run
+from hw.gen.options import GenerateOptions
 from hw.modelfile import Model, load
+from sim.simulate import SimOptions, SimResult
+from sim.simulate import simulate as run_simulation
 
 
 @dataclass
@@ -36,28 +44,6 @@ class TrainResult:
     @property
     def model(self) -> Model:
         return load(self.run / "model.json")
-
-
-@dataclass
-class GenerateResult:
-    run: Path
-    top_v: Path
-    cycles_per_step: int
-    latency: int
-    parallel: int | str
-    manifest: dict
-
-
-@dataclass
-class SimResult:
-    run: Path
-    simulator: str
-    sequences: int
-    mismatches: int
-    rtl_metric: float | None
-    reference_metric: float | None
-    cycles_per_step: float
-    report: dict  # all of RUN/sim.json
 
 
 def _train_result(run: Path) -> TrainResult:
@@ -95,46 +81,46 @@ def export(run) -> TrainResult:
     return train(run, resume=True)
 
 
-def generate(run, *, parallel: int | str = "auto", simd: int | None = None,
-             storage: str = "memory", board: str = "icebreaker",
-             cell_units: int | None = None, ports: str = "native") -> GenerateResult:
-    """RUN/top.v and RUN/manifest.json from RUN/model.json (`make verilog`); `parallel`
-    "auto" sizes the engine for `board`; `ports` "axis" gives AXI-Stream-style port names."""
-    from hw.gen import cli
-    from hw.gen.manifest import load_manifest
+def _options(cls, options, given: dict, what: str):
+    """`options` (a `cls`), or a `cls` made of the keyword arguments `given`."""
+    if options is not None:
+        if given:
+            raise UserError(f"give the {what} options as {cls.__name__} or as keywords, "
+                            f"not both")
+        if not isinstance(options, cls):
+            raise UserError(f"{what} options must be a {cls.__name__}, not "
+                            f"{type(options).__name__}")
+        return options
+    names = {f.name for f in fields(cls)}
+    unknown = sorted(set(given) - names)
+    if unknown:
+        raise UserError(f"unknown {what} options: {', '.join(unknown)} (see {cls.__module__}."
+                        f"{cls.__name__})")
+    return cls(**given)
 
+
+def generate(run, options: GenerateOptions | None = None, **given) -> Generated:
+    """RUN/top.v and RUN/manifest.json from RUN/model.json (`make verilog`): `options` as a
+    hw.gen.options.GenerateOptions or its fields as keywords (parallel, simd, board, storage,
+    order, cell_units, ports); `parallel` "auto" sizes the engine for `board`."""
     run = Path(run)
-    cli.main(argparse.Namespace(model=str(run / "model.json"), parallel=str(parallel),
-                                simd=simd, board=board, cell_units=cell_units,
-                                storage=storage, ports=ports, out=str(run)))
-    man = load_manifest(run / "manifest.json")
-    return GenerateResult(run, run / "top.v", man.cycles_per_step, man.latency, man.parallel,
-                          man.as_dict())
+    return generate_run(run / "model.json", _options(GenerateOptions, options, given,
+                                                     "generation"), run)
 
 
-def simulate(run, *, simulator: str = "verilator", data=None, limit: int | None = None,
-             parallel: int | str = "auto", waves: bool = False) -> SimResult:
-    """RUN/top.v in cocotb against the reference model (`make sim`); RUN/sim.json."""
-    from sim.simulate import simulate_run
-
-    out = simulate_run(run, simulator, data, parallel=str(parallel), waves=waves, limit=limit)
-    return SimResult(Path(run), out["simulator"], out["sequences"], out["mismatches"],
-                     out["rtl_metric"], out["reference_metric"], out["cycles_per_step"], out)
+def simulate(run, options: SimOptions | None = None, **given) -> SimResult:
+    """RUN/top.v in cocotb against the reference model (`make sim`), RUN/sim.json: `options`
+    as a sim.simulate.SimOptions or its fields as keywords (simulator, data, limit, parallel,
+    waves)."""
+    return run_simulation(run, _options(SimOptions, options, given, "simulation"))
 
 
-def build(run, *, board: str = "icebreaker", parallel: int | str | None = None,
-          storage: str | None = None, clock_mhz: str = "auto", baud: int = 1_000_000,
-          dsp: bool = True, seed: int = 1):
-    """The board bitstream (`make bitstream`); returns hw.board.build.BuildResult."""
-    from hw.board import build as board_build
-    from hw.board.catalog import board as find_board
-
-    find_board(board)  # the one-line error before anything else
-    run = Path(run)
-    board_build.main(argparse.Namespace(
-        run=str(run), board=board, parallel=None if parallel is None else str(parallel),
-        storage=storage, clock_mhz=str(clock_mhz), baud=baud, no_dsp=not dsp, seed=seed))
-    return board_build.BuildResult(**json.loads((run / "bitstream.json").read_text()))
+def build(run, board: str = "icebreaker", options: BuildOptions | None = None,
+          **given) -> BuildResult:
+    """The board bitstream of the design `generate` wrote into RUN (`make bitstream`):
+    `options` as a hw.board.bitstream.BuildOptions or its fields as keywords (clock_mhz,
+    baud, dsp, seed)."""
+    return bitstream(run, board, _options(BuildOptions, options, given, "build"))
 
 
 def host(run, port: str, *, data=None, baud: int | None = None, limit: int | None = None,

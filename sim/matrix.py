@@ -34,6 +34,9 @@ class Config:
     seed: int = 0
     storage: str = "memory"
     simd: int = 1
+    onehot: bool = False  # the input is one-hot (a beat carries a token index)
+    input_scheme: str | None = None  # the first input matrix's and the head's own schemes
+    head_scheme: str | None = None
 
     @property
     def lanes(self):
@@ -49,13 +52,19 @@ class Config:
         return (f"{self.simulator}-{self.cell}-{self.scheme}-{p}-{self.emit}"
                 f"{'-L' + str(self.layers) if self.layers > 1 else ''}"
                 f"{'-long' if self.long else ''}"
-                f"{'-reg' if self.storage == 'registers' else ''}")
+                f"{'-reg' if self.storage == 'registers' else ''}"
+                f"{'-onehot' if self.onehot else ''}"
+                f"{'-in-' + self.input_scheme if self.input_scheme else ''}"
+                f"{'-head-' + self.head_scheme if self.head_scheme else ''}")
 
     def model(self) -> Model:
-        m = random_model(cell=self.cell, scheme=self.scheme, input_size=3,
+        m = random_model(cell=self.cell, scheme=self.scheme,
+                         input_size=11 if self.onehot else 3,
                          hidden_size=self.hidden, num_layers=self.layers,
                          outputs=None if self.emit == "hidden" else 3,
-                         activation=self.activation, seed=self.seed, levels=3)
+                         activation=self.activation, seed=self.seed, levels=3,
+                         onehot=self.onehot, input_scheme=self.input_scheme,
+                         head_scheme=self.head_scheme)
         if self.emit != "hidden":
             m.emit = self.emit
         return m
@@ -74,6 +83,11 @@ REPRESENTATIVE = (
     # the same memories as flip-flops
     Config("icarus", "lstm", "ternary", 2, "every", layers=2, long=1000, storage="registers"),
     Config("verilator", "gru", "exponential", 3, "hidden", storage="registers", simd=2),
+    # a one-hot input (a token a beat) with an int8 input matrix and head (issue 29's models)
+    Config("icarus", "gru", "ternary", 2, "every", simd=2, onehot=True, input_scheme="int8",
+           head_scheme="int8"),
+    # an int8 head on its own multiplier engine after two shift-scheme layers, emit last
+    Config("icarus", "lstm", "exponential", 1, "last", layers=2, simd=2, head_scheme="int8"),
 )
 
 

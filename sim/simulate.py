@@ -1,59 +1,73 @@
 """`python -m sim RUN`: simulate a run folder's top.v on its test set and write RUN/sim.json.
 
-RUN/top.v (generated first from RUN/model.json when missing) streams every sequence of the
-test set in a cocotb testbench (sim/tb_top.py, flow `steady`: input always valid, output
-always ready); every output beat is compared with the reference model's. sim.json reports
-the counts, the task metric computed from the RTL's own output beats next to the reference
-model's, and the measured speed. Bad input is a UserError (one line, exit 2).
+RUN/top.v (generated first from RUN/model.json when neither it nor the manifest exists), once
+the design hash shows it is the one `make verilog` wrote for RUN/model.json (hw.gen.design),
+streams every sequence of the test set in a cocotb testbench (sim/tb_top.py, flow `steady`:
+input always valid, output always ready); every output beat is compared with the reference
+model's. sim.json reports the counts, the task metric computed from the RTL's own output
+beats next to the reference model's, the measured speed and the design hash it checked (which
+`make bitstream` reads). Bad input is a UserError (one line, exit 2).
 """
 
 from __future__ import annotations
 
 import json
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from hw import metrics
-from hw.board.protocol import fingerprint
 from hw.errors import UserError
-from hw.fileio import atomic_write_text
-from hw.gen.manifest import Manifest, load_manifest
+from hw.fileio import atomic_write_text, writable_folder
+from hw.gen.cli import generate_run
+from hw.gen.design import check_run
+from hw.gen.manifest import Manifest
+from hw.gen.options import GenerateOptions
 from hw.modelfile import Model, load
 from hw.reference import Reference
 
 from . import runner
 from .expect import Item, expected_items
 from .job import Flow, Job, read_report, write_job
-from .stimulus import generate
 
 
-def prepare(run: Path, parallel: str) -> tuple[Model, Manifest]:
-    """Check the run folder; generate top.v and manifest.json when top.v is missing."""
+@dataclass(frozen=True)
+class SimOptions:
+    simulator: str = "verilator"  # sim.runner.SIMULATORS
+    data: Path | str | None = None  # the test set (default RUN/testset.npz)
+    limit: int | None = None  # simulate the first N sequences only
+    parallel: int | str = "auto"  # the lanes, only when top.v must be generated first
+    waves: bool = False  # record waveforms in RUN/sim_build/SIMULATOR
+
+
+@dataclass(frozen=True)
+class SimResult:
+    run: Path
+    simulator: str
+    sequences: int
+    mismatches: int
+    rtl_metric: float | None
+    reference_metric: float | None
+    cycles_per_step: float
+    design_hash: str  # the design it checked (hw.gen.design)
+    report: dict  # all of RUN/sim.json
+
+
+def prepare(run: Path, parallel) -> tuple[Model, Manifest]:
+    """Check the run folder (the design hash ties model.json, top.v and manifest.json
+    together); generate top.v and manifest.json first when neither exists."""
     if not run.is_dir():
         raise UserError(f"run folder {run} does not exist (make train RUN={run} creates it)")
     if not (run / "model.json").is_file():
         raise UserError(f"{run / 'model.json'} does not exist (make train writes it)")
-    model = load(run / "model.json")
-    if not (run / "top.v").is_file():
+    writable_folder(run, "run folder")
+    if not (run / "top.v").exists() and not (run / "manifest.json").exists():
         print(f"{run / 'top.v'} is missing: generating it (--parallel {parallel})", flush=True)
-        generate(None, run, parallel)
-    if not (run / "manifest.json").is_file():
-        raise UserError(f"{run / 'manifest.json'} does not exist but top.v does; regenerate "
-                        f"both with make verilog RUN={run}")
-    man = load_manifest(run / "manifest.json")
-    for key, want in (("input_size", model.input_size), ("hidden_size", model.hidden_size),
-                      ("cell", model.cell), ("num_layers", model.num_layers)):
-        if getattr(man, key) != want:
-            raise UserError(f"{run / 'manifest.json'} says {key} {getattr(man, key)!r} but "
-                            f"model.json has {want!r}; regenerate with make verilog RUN={run}")
-    stamp = man.model_fingerprint  # CRC-32 of the model top.v was generated from
-    if stamp is not None and stamp != f"{fingerprint(model):08x}":
-        raise UserError(f"{run / 'top.v'} was generated from another model.json (fingerprint "
-                        f"{stamp}, model.json {fingerprint(model):08x}): stale or foreign; "
-                        f"regenerate with make verilog RUN={run}")
-    return model, man
+        generate_run(run / "model.json", GenerateOptions(parallel=parallel), run)
+    man = check_run(run)
+    return load(run / "model.json"), man
 
 
 # Rough simulated cycles per second on the 2-core development machine, only to warn before a
@@ -62,34 +76,12 @@ TYPICAL_RATE = {"icarus": 2_300, "verilator": 69_000}
 WARN_SECONDS = 120
 
 
-def check_testset(ts: metrics.TestSet, model: Model, path: Path) -> None:
-    """UserError naming the first thing in a test set the model cannot take (before any build)."""
-    if len(ts) == 0:
-        raise UserError(f"test set {path} holds no sequences")
-    if ts.x.shape[-1] != model.input_size:
-        raise UserError(f"test set {path} has {ts.x.shape[-1]} features per step; the model "
-                        f"takes {model.input_size}")
-    T = ts.x.shape[1]
-    bad = np.flatnonzero((ts.lengths < 1) | (ts.lengths > T))
-    if len(bad):
-        i = int(bad[0])
-        raise UserError(f"test set {path}: sequence {i} has length {int(ts.lengths[i])}; "
-                        f"lengths must be 1..{T} (x has {T} steps)")
-    fmt = model.formats.input
-    valid = np.arange(T)[None, :] < ts.lengths[:, None]
-    out = valid[..., None] & ((ts.x < fmt.min) | (ts.x > fmt.max))
-    if out.any():
-        i, t, f = (int(v) for v in np.argwhere(out)[0])
-        raise UserError(f"test set {path}: x[{i}][{t}][{f}] is {int(ts.x[i, t, f])}, outside "
-                        f"the input format Q{fmt.bits}.{fmt.frac} ({fmt.min}..{fmt.max}); "
-                        f"test sets hold input-format integers (model.quantize_input)")
-
-
-def simulate_run(run, simulator: str, data=None, *, parallel: str = "auto",
-                 waves: bool = False, limit: int | None = None) -> dict:
-    """Simulate RUN's top.v on its test set (the first `limit` sequences), write RUN/sim.json
-    and return its content."""
-    run = Path(run)
+def simulate(run, options: SimOptions | None = None) -> SimResult:
+    """Simulate RUN's top.v on its test set (the first `limit` sequences) and write
+    RUN/sim.json; the result holds its content."""
+    run, options = Path(run), options or SimOptions()
+    simulator, data, limit = options.simulator, options.data, options.limit
+    parallel, waves = options.parallel, options.waves
     runner.check_simulator(simulator)
     if limit is not None and limit < 1:
         raise UserError(f"--limit must be a positive number of sequences, not {limit}")
@@ -97,11 +89,11 @@ def simulate_run(run, simulator: str, data=None, *, parallel: str = "auto",
     ts = None
     if (run / "model.json").is_file():  # check the inputs before generating or building
         ts = metrics.load_testset(ts_path)
-        check_testset(ts, load(run / "model.json"), ts_path)
+        metrics.check_testset(ts, load(run / "model.json"), ts_path)
     model, man = prepare(run, parallel)
     if ts is None:
         ts = metrics.load_testset(ts_path)
-    check_testset(ts, model, ts_path)
+    metrics.check_testset(ts, model, ts_path)
     if limit is not None and limit < len(ts):
         ts = metrics.TestSet(ts.x[:limit], ts.lengths[:limit], ts.y[:limit])
     estimate = int(ts.lengths.sum()) * man.cycles_per_step / TYPICAL_RATE[simulator]
@@ -164,7 +156,8 @@ def simulate_run(run, simulator: str, data=None, *, parallel: str = "auto",
         "cycles": rep["cycles"], "cycles_per_step_overall": rep["cycles"] / max(1, out["steps"]),
         "sim_cycles_per_second": rep["cycles_per_second"], "sim_wall_s": rep["wall_s"],
         "emit": man.emit, "parallel": man.parallel, "top": str(run / "top.v"),
-        "testset": str(ts_path), "limit": limit,
+        "testset": str(ts_path), "limit": limit, "design_hash": man.design_hash,
     })
     atomic_write_text(run / "sim.json", json.dumps(out, indent=1) + "\n")
-    return out
+    return SimResult(run, simulator, out["sequences"], out["mismatches"], out["rtl_metric"],
+                     out["reference_metric"], out["cycles_per_step"], man.design_hash, out)

@@ -8,7 +8,6 @@ generator (`python -m hw verilog`).
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +18,7 @@ from hw.random_model import extreme_inputs, random_inputs
 
 def sequences(model: Model, rng: np.random.Generator, *, count: int, max_len: int,
               extreme_len: int = 6, long_len: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """(x (N, T, inputs) zero-padded, lengths (N,)): `count` random sequences of 1..max_len
+    """(x (N, T, beat_inputs) zero-padded, lengths (N,)): `count` random sequences of 1..max_len
     steps, the three extreme patterns, then (with long_len) one random sequence that long."""
     parts = [(x, len(x)) for x in (random_inputs(rng, model, (int(L),))
                                     for L in rng.integers(1, max_len + 1, count))]
@@ -28,7 +27,7 @@ def sequences(model: Model, rng: np.random.Generator, *, count: int, max_len: in
     if long_len:
         parts.append((random_inputs(rng, model, (long_len,)), long_len))
     tmax = max(L for _, L in parts)
-    x = np.zeros((len(parts), tmax, model.input_size), dtype=np.int64)
+    x = np.zeros((len(parts), tmax, model.beat_inputs), dtype=np.int64)
     for i, (xi, L) in enumerate(parts):
         x[i, :L] = xi
     return x, np.array([L for _, L in parts], dtype=np.int64)
@@ -37,19 +36,18 @@ def sequences(model: Model, rng: np.random.Generator, *, count: int, max_len: in
 def generate(model: Model | None, folder, parallel, storage: str = "memory",
              simd: int = 1, ports: str = "native") -> Path:
     """model.json (when a model is given), top.v and manifest.json in `folder`, written by
-    the generator's command-line entry point (so its checks run too)."""
-    from hw.gen import cli
+    the generator's stage (hw.gen.cli.generate_run: its checks run and the design hash is
+    recorded, as `make verilog` does)."""
+    from hw.gen.cli import generate_run
+    from hw.gen.options import GenerateOptions
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     if model is not None:
         save(model, folder / "model.json")
-    p = argparse.ArgumentParser()
-    cli.add_arguments(p)
-    extra = [] if parallel in ("unrolled", "auto") else ["--simd", str(simd)]
-    if parallel == "unrolled":
-        storage = "registers"
-    args = p.parse_args([str(folder / "model.json"), "--parallel", str(parallel),
-                         "--storage", storage, "--ports", ports, "--out", str(folder)] + extra)
-    cli.main(args)
+    multiplexed = parallel not in ("unrolled", "auto")
+    generate_run(folder / "model.json",
+                 GenerateOptions(parallel=parallel, simd=simd if multiplexed else None,
+                                 storage=storage if parallel != "unrolled" else None,
+                                 ports=ports), folder, say=lambda line: None)
     return folder

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from hw import metrics
-from hw.board.protocol import fingerprint
+from hw.gen.design import seal
+from hw.gen.manifest import load_manifest, save_manifest
 from hw.modelfile import load, save
 from hw.random_model import random_inputs, random_model
 from hw.reference import Reference
@@ -59,6 +60,8 @@ def test_accuracy_of_rtl_equals_reference_icarus(tmp_path):
     assert (out["sequences"], out["steps"], out["mismatches"]) == (30, ts.lengths.sum(), 0)
     assert out["cycles_per_step"] == out["manifest_cycles_per_step"]
     assert out["latency"] == out["manifest_latency"] and out["sim_cycles_per_second"] > 0
+    # the design it checked, for make bitstream to find
+    assert out["design_hash"] == json.loads((run / "manifest.json").read_text())["design_hash"]
 
 
 def test_bits_per_symbol_of_rtl_equals_reference_verilator(tmp_path):
@@ -82,10 +85,10 @@ def test_mismatches_are_counted_and_exit_1(tmp_path):
     model = load(run / "model.json")
     model.head.bias[0] += 1  # top.v no longer computes this model
     save(model, run / "model.json")
-    # ... and the manifest says it does (the stamp check would refuse before simulating)
-    man = json.loads((run / "manifest.json").read_text())
-    man["model_fingerprint"] = f"{fingerprint(model):08x}"
-    (run / "manifest.json").write_text(json.dumps(man))
+    # ... and the manifest is forged to say it does (as a generator bug would write it: the
+    # design hash check refuses a model changed behind its back)
+    man = seal(load_manifest(run / "manifest.json"), run / "model.json", run / "top.v")
+    save_manifest(man, run / "manifest.json")
     r = cli(run)
     assert r.returncode == 1, r.stderr
     out = json.loads((run / "sim.json").read_text())
@@ -161,17 +164,15 @@ def test_limit_simulates_the_first_sequences(tmp_path):
     assert out["steps"] == ts.lengths[:4].sum() and out["mismatches"] == 0
 
 
-def test_a_top_v_stamped_for_another_model_is_refused(tmp_path):
+def test_a_top_v_generated_for_another_model_is_refused(tmp_path):
     run = tmp_path / "run"
     run_folder(run, n=3)
     generate(None, run, 3)
-    man = json.loads((run / "manifest.json").read_text())
-    man["model_fingerprint"] = f"{fingerprint(load(run / 'model.json')):08x}"
-    (run / "manifest.json").write_text(json.dumps(man))
     model = load(run / "model.json")
     model.head.bias[0] += 1  # retrained into the same folder: same shapes, other numbers
     save(model, run / "model.json")
     r = cli(run, "--simulator", "icarus")
-    assert r.returncode == 2 and r.stderr.count("\n") == 1
-    assert "was generated from another model.json" in r.stderr
-    assert r.stderr.rstrip().endswith(f"regenerate with make verilog RUN={run}")
+    assert r.returncode == 2 and r.stderr.count("\n") == 1, r.stderr
+    assert f"{run / 'model.json'} is not the model {run / 'top.v'} was generated from" in r.stderr
+    assert r.stderr.rstrip().endswith(f"regenerate with make verilog RUN={run} BOARD=icebreaker")
+    assert not (run / "sim_build").exists()

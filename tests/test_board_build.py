@@ -22,7 +22,8 @@ from hw.board.build import (
     yosys_flipflops,
 )
 from hw.board.pll import ecp5_params, ice40_params
-from hw.board.top import BOARDS, BoardTop
+from hw.board.registry import BOARDS
+from hw.board.top import BoardTop
 from hw.errors import UserError
 from hw.gen.stat import yosys_command
 from hw.gen.top import ModelTop
@@ -174,8 +175,13 @@ def test_cli_user_errors(tmp_path, capsys):
     assert hw_main(["bitstream", str(tmp_path), "--board", "ulx3s", "--clock-mhz", "fast"]) == 2
     assert capsys.readouterr().err == ("error: --clock-mhz must be a positive number or 'auto',"
                                        " not 'fast'\n")
-    assert hw_main(["bitstream", str(tmp_path), "--board", "ulx3s", "--parallel", "0"]) == 2
-    assert "--parallel must be a positive integer" in capsys.readouterr().err
+    # the folding is make verilog's alone: the bitstream command has no option for it
+    with pytest.raises(SystemExit) as e:
+        hw_main(["bitstream", str(tmp_path), "--board", "ulx3s", "--parallel", "6"])
+    assert e.value.code == 2
+    assert capsys.readouterr().err == ("error: unrecognized arguments: --parallel 6 (see "
+                                       "python -m hw --help)\n")
+    assert not (tmp_path / "manifest.json").exists()
 
 
 def test_cli_fails_in_one_line_when_the_clock_is_missed(tmp_path, capsys, monkeypatch):
@@ -194,22 +200,21 @@ def test_cli_fails_in_one_line_when_the_clock_is_missed(tmp_path, capsys, monkey
     assert not (tmp_path / "bitstream.json").exists()
 
 
-def test_cli_takes_parallel_and_storage_from_the_manifest(tmp_path, capsys, monkeypatch):
+def test_cli_builds_the_folding_make_verilog_wrote(tmp_path, capsys, monkeypatch):
     save(random_model(cell="rnn", input_size=2, hidden_size=3, seed=0), tmp_path / "model.json")
-    (tmp_path / "manifest.json").write_text(json.dumps({"parallel": 3, "simd": 2,
-                                                        "storage": "memory"}))
     seen = []
 
     def fake_build(model, *, board, clock_hz, **kw):
-        seen.append((kw["parallel"], kw["simd"], kw["storage"]))
+        seen.append((kw["parallel"], kw["simd"], kw["storage"], kw["order"]))
         return BuildResult(board.name, 100, 50, 1, 0, fmax_mhz=11.5, clock_mhz=clock_hz / 1e6,
                            bitstream=None, build_seconds=1.0)
 
     monkeypatch.setattr(build_mod, "build", fake_build)
-    assert hw_main(["bitstream", str(tmp_path), "--board", "icebreaker"]) == 2  # 11.5 < 12
-    assert hw_main(["bitstream", str(tmp_path), "--board", "icebreaker", "--storage",
-                    "registers", "--parallel", "2", "--simd", "4"]) == 2
-    assert seen == [(3, 2, "memory"), (2, 4, "registers")]
+    for fold in (["--parallel", "3", "--simd", "2", "--order", "rows"],
+                 ["--parallel", "3", "--storage", "registers", "--order", "columns"]):
+        assert hw_main(["verilog", str(tmp_path / "model.json"), *fold]) == 0
+        assert hw_main(["bitstream", str(tmp_path), "--board", "icebreaker"]) == 2  # 11.5 < 12
+    assert seen == [(3, 2, "memory", "rows"), (3, 1, "registers", "columns")]
     capsys.readouterr()
 
 
@@ -243,32 +248,28 @@ def test_auto_clock_tries_under_a_missed_builds_own_fmax(tmp_path, capsys, monke
     capsys.readouterr()
 
 
-def test_cli_refuses_a_manifest_of_another_model(tmp_path, capsys):
-    from hw.board.protocol import fingerprint
-    model = random_model(cell="rnn", input_size=2, hidden_size=3, seed=0)
-    save(model, tmp_path / "model.json")
-    (tmp_path / "manifest.json").write_text(json.dumps({
-        "parallel": 3, "simd": 2, "model_fingerprint": f"{fingerprint(model) ^ 1:08x}"}))
-    assert hw_main(["bitstream", str(tmp_path), "--board", "icebreaker"]) == 2
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "was generated from another model.json" in err
-
-
 # ------------------------------------------------------------------ real builds
 
 @pytest.mark.slow
-@pytest.mark.parametrize("board,extra", [("icebreaker", []), ("ulx3s", ["--clock-mhz", "20"]),
-                                         ("icebreaker", ["--storage", "registers"])])
-def test_tiny_bitstream_builds(board, extra, tmp_path, capsys):
+@pytest.mark.parametrize("board,verilog,extra", [
+    ("icebreaker", None, []),  # no make verilog first: the stage generates for the board
+    ("ulx3s", [], ["--clock-mhz", "20"]),
+    ("icebreaker", ["--parallel", "3", "--storage", "registers"], [])])
+def test_tiny_bitstream_builds(board, verilog, extra, tmp_path, capsys):
     model = random_model(cell="rnn", scheme="ternary", input_size=2, hidden_size=3, outputs=2,
                          seed=0)
     save(model, tmp_path / "model.json")
+    if verilog is not None:
+        assert hw_main(["verilog", str(tmp_path / "model.json"), "--board", board,
+                        *verilog]) == 0
     assert hw_main(["bitstream", str(tmp_path), "--board", board, *extra]) == 0
     out = capsys.readouterr().out
     info = json.loads((tmp_path / "bitstream.json").read_text())
     b = BOARDS[board]
     assert info["board"] == board and info["fmax_mhz"] >= info["clock_mhz"] > 0
-    assert info["storage"] == ("registers" if "registers" in extra else "memory")
+    assert info["storage"] == ("registers" if verilog and "registers" in verilog else "memory")
+    man = json.loads((tmp_path / "manifest.json").read_text())
+    assert info["design_hash"] == man["design_hash"] and info["sim"] is None  # not simulated
     bit = Path(info["bitstream"])
     assert bit == tmp_path / f"{board}.{b.bitstream_ext}" and bit.stat().st_size > 1000
     if board == "icebreaker":

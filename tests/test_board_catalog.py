@@ -1,17 +1,19 @@
-"""hw/board/catalog.py: amaranth-boards platforms as boards by name, or one line on what a
-board lacks; a derived board's build plan carries the model and the UART pins."""
+"""hw/board/registry.py: one record per board (pins, family, calibration); amaranth-boards
+platforms as boards by name, or one line on what a board lacks; a derived board's build plan
+carries the model and the UART pins, and it has no calibration for --parallel auto."""
 
 import pytest
 
-from hw.board import catalog
-from hw.board.top import BOARDS, BoardTop
+from hw.board import registry
+from hw.board.registry import BOARDS
+from hw.board.top import BoardTop
 from hw.errors import UserError
 from hw.gen.top import ModelTop
 from hw.random_model import random_model
 
 
 def test_the_measured_boards_are_unchanged():
-    assert catalog.board("icebreaker") is BOARDS["icebreaker"] and BOARDS["ulx3s"].pll
+    assert registry.board("icebreaker") is BOARDS["icebreaker"] and BOARDS["ulx3s"].pll
 
 
 @pytest.mark.parametrize("name,family,osc,ext", [
@@ -21,7 +23,7 @@ def test_the_measured_boards_are_unchanged():
     ("icestick", "ice40", 12_000_000, "bin"),
 ])
 def test_derived_boards(name, family, osc, ext):
-    b = catalog.board(name)
+    b = registry.board(name)
     assert (b.name, b.family, b.osc_hz, b.bitstream_ext, b.pll) == (name, family, osc, ext, False)
     assert b.platform().device.startswith("iCE40" if family == "ice40" else "LFE5U")
     assert b.pll_config(osc) is None
@@ -41,12 +43,12 @@ def test_derived_boards(name, family, osc, ext):
 ])
 def test_boards_the_flow_cannot_use_get_one_line(name, message):
     with pytest.raises(UserError, match=message) as e:
-        catalog.board(name)
+        registry.board(name)
     assert "\n" not in str(e.value)
 
 
 def test_a_derived_board_plan_has_the_uart_pins(tmp_path):
-    b = catalog.board("ice40_hx8k_b_evn")
+    b = registry.board("ice40_hx8k_b_evn")
     model = random_model(cell="gru", input_size=2, hidden_size=2, outputs=2, seed=1)
     core = ModelTop(model, parallel=3)
     top = BoardTop(core, board=b, clock_hz=b.osc_hz, baud=115200, emit=core.emit, fingerprint=7)

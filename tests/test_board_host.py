@@ -193,6 +193,6 @@ def test_cli_errors(tmp_path, capsys):
         def read(self, timeout):
             return b""
 
-    with pytest.raises(UserError, match=r"test-set sequence 0 holds values outside the input "
+    with pytest.raises(UserError, match=r"x\[0\]\[0\]\[0\] is 1000, outside the input "
                                          r"format Q8.6"):
         run_testset(Any(), model, bad, timing=FAST, progress=lambda s: None)

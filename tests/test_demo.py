@@ -11,9 +11,12 @@ import numpy as np
 import pytest
 
 from demo.__main__ import check_settings, steps
-from demo.report import gather, markdown, weight_stats
+from demo.report import gather, markdown
 from demo.stages import Settings, Stage, stages
 from hw import metrics, modelfile
+from hw.check import weight_stats
+from hw.gen.cli import generate
+from hw.gen.manifest import save_manifest
 from hw.random_model import random_model
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -81,11 +84,12 @@ def _fake_demo(out: Path, mismatches: int) -> None:
                                 "seconds": 3.0})
     _write(run / "sim.json", {"rtl_metric": 0.75, "mismatches": mismatches, "simulator": "x",
                               "sequences": 4, "cycles_per_step": 10.0, "latency": 12,
-                              "cycles": 200, "rtl_predictions": [0, 1, 2, 2]})
-    _write(run / "manifest.json", {"parallel": 2})
+                              "cycles": 200, "rtl_predictions": [0, 1, 2, 2],
+                              "design_hash": "ab" * 32})
+    save_manifest(generate(model, 3)[1], run / "manifest.json")
     bit = {"board": "icebreaker", "lut": 300, "ff": 100, "bram": 1, "dsp": 2, "fmax_mhz": 30.0,
            "clock_mhz": 12.0, "lut_available": 5280, "bram_available": 30, "dsp_available": 8,
-           "dsp_inference": True, "bitstream": "b.bin"}
+           "dsp_inference": True, "bitstream": "b.bin", "design_hash": "ab" * 32}
     _write(run / "bitstream.json", bit)
     _write(base / "bitstream.json", {**bit, "lut": 400, "ff": 80, "dsp": 0, "fmax_mhz": 24.0})
     _write(base / "int8.json", {"accuracy": 0.5})
@@ -103,9 +107,20 @@ def test_report_figures_come_from_the_stage_outputs(tmp_path):
     assert rep["sequences_per_second"] == pytest.approx(4 / (200 / 12e6))
     model = modelfile.load(tmp_path / "run" / "model.json")
     w = weight_stats(model)
-    assert w["count"] == 3 * 8 * (4 + 8) + 3 * 8 and 0 < w["nonzero"] < w["count"]
-    assert w["bits"] == 2 * w["count"]  # two bits per ternary code
+    assert w.count == 3 * 8 * (4 + 8) + 3 * 8 and 0 < w.nonzero < w.count
+    assert w.bits == 2 * w.count  # two bits per ternary code
+    assert rep["weights"] == {"count": w.count, "nonzero": w.nonzero, "bits": w.bits}
+    assert rep["parallel"] == 3  # the manifest's
     assert "agree exactly" in markdown(rep, ["cmd"])
+    assert rep["simulated_design_built"]
+    assert "is the design the simulation checked (design hash `abababababab`)" in \
+        markdown(rep, ["cmd"])
+    # a bitstream of another design than the one simulated says so
+    bit = json.loads((tmp_path / "run" / "bitstream.json").read_text())
+    _write(tmp_path / "run" / "bitstream.json", {**bit, "design_hash": "cd" * 32})
+    rep = gather(tmp_path, asdict(Settings()))
+    assert not rep["simulated_design_built"]
+    assert "is not the one the simulation checked" in markdown(rep, ["cmd"])
 
 
 def test_a_mismatch_is_reported_as_a_bug(tmp_path):
@@ -143,3 +158,28 @@ def test_the_int8_baseline_keeps_the_task_emit_and_metric(tmp_path):
     assert int8.meta["source"].startswith("int8 post-training quantization of ")
     info = json.loads((tmp_path / "int8" / "int8.json").read_text())
     assert 0 <= info["accuracy"] <= 1
+
+
+def test_the_int8_design_is_generated_with_the_same_folding_before_its_build(tmp_path):
+    """The int8 baseline goes through make verilog (with the shift-add design's lanes, columns
+    and storage) and then make bitstream, which checks its design hash like any other."""
+    from demo.stages import StageFailed, int8_bitstream, same_folding
+    from hw.__main__ import main as hw_main
+    from hw.gen.design import check_run
+
+    run, base = tmp_path / "run", tmp_path / "int8"
+    run.mkdir()
+    base.mkdir()
+    kw = dict(cell="gru", input_size=2, hidden_size=3, outputs=2, seed=1)
+    modelfile.save(random_model(scheme="ternary", **kw), run / "model.json")
+    modelfile.save(random_model(scheme="int8", **kw), base / "model.json")
+    assert hw_main(["verilog", str(run / "model.json"), "--parallel", "3", "--simd", "2"]) == 0
+    # a clock the PLL cannot make: refused by the build after the int8 design was generated
+    with pytest.raises(StageFailed, match="PLL makes 270.000 MHz at the nearest"):
+        int8_bitstream(base, ["hw", "verilog", str(base / "model.json"), *same_folding(run),
+                              "--board", "icebreaker", "--out", str(base)],
+                       ["hw", "bitstream", str(base), "--board", "icebreaker", "--clock-mhz",
+                        "5000"])
+    man = check_run(base)
+    assert (man.parallel, man.simd, man.storage, man.board) == (3, 2, "memory", "icebreaker")
+    assert set(man.schemes.values()) == {"int8"}

@@ -4,6 +4,7 @@ import json
 
 from bench import fit_runs
 from hw import modelfile
+from hw.board.registry import BOARDS
 from hw.gen import fit
 from hw.random_model import random_model
 
@@ -18,7 +19,7 @@ def _run(tmp_path, name, **kw):
 
 
 def test_rows_follow_the_fit_and_an_int8_edge_costs_dsp_blocks(tmp_path, capsys):
-    dev = fit.DEVICES["ulx3s"]
+    dev = BOARDS["ulx3s"].device
     tern, m_tern = _run(tmp_path, "tern", scheme="ternary")
     hyb, m_hyb = _run(tmp_path, "hyb", scheme="ternary", input_scheme="int8", head_scheme="int8")
     rows = [fit_runs.row(tern, dev), fit_runs.row(hyb / "model.json", dev)]

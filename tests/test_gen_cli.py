@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from hw.__main__ import main as hw_main
+from hw.board.registry import BOARDS
 from hw.gen.cli import generate
 from hw.gen.manifest import verilog_ports
 from hw.gen.stat import cell_counts
@@ -162,12 +163,12 @@ def test_parallel_auto_counts_the_dsp_blocks(cell):
     """An int8 model's weight products and the cell's own multipliers each take a DSP block:
     auto stays within the iCEBreaker's 8 (an int8 LSTM 16 once got 16 lanes' worth and needed
     19), and more products a cycle would have been faster had they fitted."""
-    from hw.gen.fit import DEVICES, choose, estimate
+    from hw.gen.fit import choose, estimate
     from hw.gen.topplan import TopPlan
 
     model = random_model(cell=cell, scheme="int8", input_size=8, hidden_size=16, outputs=10,
                          seed=0)
-    dev = DEVICES["icebreaker"]
+    dev = BOARDS["icebreaker"].device
     f = choose(model, dev)
     res = TopPlan.of(model, parallel=f.parallel, simd=f.simd, image=False).resources
     assert f.dsps == res["multipliers"] + res["elementwise_multipliers"] <= dev.dsps
@@ -179,10 +180,10 @@ def test_parallel_auto_counts_exponential_shifters():
     """Exponential codes cost a shifter per term: the GRU 8 folding auto used to choose for
     them (3 x 8: estimated within the iCEBreaker, built at 5553 of 5280 logic cells) is now
     estimated over the limit, and a ternary model's estimate does not change."""
-    from hw.gen.fit import DEVICES, choose, estimate
+    from hw.gen.fit import choose, estimate
     from hw.gen.topplan import TopPlan
 
-    dev = DEVICES["icebreaker"]
+    dev = BOARDS["icebreaker"].device
     exp = random_model(cell="gru", scheme="exponential", input_size=8, hidden_size=8,
                        outputs=10, seed=0)
     tern = random_model(cell="gru", scheme="ternary", input_size=8, hidden_size=8,
@@ -203,13 +204,13 @@ def test_a_short_last_code_bank_is_built_in_logic():
     import subprocess
     import tempfile
 
-    from hw.gen.fit import DEVICES, bram_blocks, estimate
+    from hw.gen.fit import bram_blocks, estimate
     from hw.gen.stat import yosys_command
     from hw.gen.topplan import Placement, TopPlan
 
     model = random_model(cell="gru", scheme="ternary", input_size=3, hidden_size=8, outputs=3,
                          seed=0)
-    dev = DEVICES["ulx3s"]
+    dev = BOARDS["ulx3s"].device
     blocks, fits = [], []
     for depth in (0, 8):
         pl = Placement(bank_depth=16, logic_rom_depth=depth)
@@ -245,3 +246,28 @@ def test_placement_reads_manifests_without_the_logic_rom_depth():
     with pytest.raises(ValueError, match="logic ROM depth must be a non-negative integer, "
                                          "not -1"):
         check_folding(model, 3, 1, "memory", Placement(16, 0, -1))
+
+
+def test_a_mixed_model_gets_a_head_engine_and_the_manifest_says_so(tmp_path):
+    """An int8 head beside ternary layers and a one-hot input: the manifest lists each pass's
+    schemes, engine and cycles, and the head's own engine; --head-parallel/--head-simd set it
+    (with --parallel P), and are refused with --parallel auto, which chooses it."""
+    from hw.modelfile import save
+    from hw.random_model import random_model
+
+    model = random_model(cell="gru", scheme="ternary", input_scheme="int8", head_scheme="int8",
+                         input_size=7, hidden_size=4, outputs=5, emit="every", onehot=True)
+    save(model, tmp_path / "model.json")
+    assert hw_main(["verilog", str(tmp_path / "model.json"), "--parallel", "6", "--simd", "2",
+                    "--head-parallel", "3", "--head-simd", "2"]) == 0
+    man = json.loads((tmp_path / "manifest.json").read_text())
+    assert man["head"] == [3, 2] and man["resources"]["multipliers"] == 6
+    layer, head = man["passes"]
+    assert layer["lookup"] and not layer["multiplies"] and layer["engine"] == "lanes"
+    assert layer["schemes"] == {"w_ih": "int8", "w_hh": "ternary"}
+    assert head["engine"] == "head" and head["multiplies"] and head["lanes"] == 3
+    assert hw_main(["verilog", str(tmp_path / "model.json"), "--head-parallel", "3"]) == 2
+    assert hw_main(["verilog", str(tmp_path / "model.json"), "--board", "ulx3s"]) == 0
+    man = json.loads((tmp_path / "manifest.json").read_text())
+    assert man["head"] is not None and man["resources"]["multipliers"] == man["head"][0] * \
+        man["head"][1]

@@ -189,10 +189,16 @@ def test_variable_length_vowels_in_hardware_mode(tmp_path, vowels_dir):
 def test_char_language_model_in_hardware_mode(tmp_path):
     text = tmp_path / "t.txt"
     text.write_text("the cat sat on the mat. " * 80)
-    _, res = _run(tmp_path, "--task", "char", "--data", str(text), "--seq-len", "20",
-                  "--quant", "exponential", "--batch", "16")
+    out, res = _run(tmp_path, "--task", "char", "--data", str(text), "--seq-len", "20",
+                    "--quant", "exponential", "--batch", "16")
     assert res["metric"] == "bpc" and res["integer"] == res["qat"]
     assert 0 < res["qat"] < np.log2(12)
+    # the model file says its input is one-hot; the test set holds a token a step, and its
+    # padded tail (token 0) is where hardware mode and the reference were compared too
+    model = modelfile.load(out / "model.json")
+    assert model.onehot and model.input_onehot == model.input_size == 11
+    ts = metrics.load_testset(out / "testset.npz")
+    assert ts.x.shape[-1] == 1 and ts.x.max() < 11 and ts.lengths.min() < ts.x.shape[1]
 
 
 def test_digits_selects_and_monitors_on_validation_never_test(tmp_path, monkeypatch):

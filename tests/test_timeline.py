@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from hw.gen.fit import DEVICES, choose
+from hw.board.registry import BOARDS
+from hw.gen.fit import choose
 from hw.gen.lanes import ORDERS
 from hw.gen.timeline import pass_times
 from hw.gen.topplan import TopPlan, faster_order
@@ -55,7 +56,7 @@ def test_columns_need_per_group_sums(emit):
 
 
 def test_auto_folding_picks_the_order():
-    fit = choose(demo_like(), DEVICES["icebreaker"])
+    fit = choose(demo_like(), BOARDS["icebreaker"].device)
     assert fit.order == "columns"
     big = random_model(cell="gru", scheme="ternary", input_size=16, hidden_size=256,
                        outputs=10, seed=0)

@@ -41,7 +41,8 @@ def shell(net: Net, task: Task) -> Model:
     """A model with the formats and the input transform but no layers (for quantize_input)."""
     rnn = net.rnn
     return Model(rnn.cell, rnn.input_size, rnn.hidden_size, rnn.activation, rnn.formats,
-                 [], None, task.offset, task.scale)
+                 [], None, task.offset, task.scale,
+                 input_onehot=rnn.input_size if task.onehot else None)
 
 
 def to_model(net: Net, task: Task, meta: dict | None = None) -> Model:
@@ -66,8 +67,12 @@ def to_model(net: Net, task: Task, meta: dict | None = None) -> Model:
 
 
 def testset(model: Model, task: Task, split: Split) -> metrics.TestSet:
-    """The split as input-format integers, through the model file's own input conversion."""
-    x = model.quantize_input(task.features(split, slice(None)))
+    """The split as input beats: input-format integers through the model file's own input
+    conversion, or a one-hot input's token indices (N, T, 1)."""
+    if model.onehot:
+        x = np.asarray(split.x, dtype=np.int64)[..., None]
+    else:
+        x = model.quantize_input(task.features(split, slice(None)))
     mask = np.arange(x.shape[1])[None, :] < split.lengths[:, None]
     x = np.where(mask[..., None], x, 0)  # padded steps carry zeros
     return metrics.TestSet(x.astype(np.int64), split.lengths.copy(), split.y.copy())

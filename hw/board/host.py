@@ -44,10 +44,10 @@ def check_link(link: p.Link, model) -> None:
         raise UserError(f"the board runs another model (fingerprint {link.fingerprint:08x}, "
                         f"this model.json {fp:08x}); build and load this run's bitstream")
     emit = default_emit(model)
-    bits = model.formats.input.bits
-    if (link.input_size, link.in_bytes, link.emit) != (model.input_size, p.nbytes(bits), emit):
+    bits, n = model.beat_element[0], model.beat_inputs
+    if (link.input_size, link.in_bytes, link.emit) != (n, p.nbytes(bits), emit):
         raise UserError(f"the board takes {link.input_size} inputs of {link.in_bytes} bytes and "
-                        f"emits {link.emit!r}; the model needs {model.input_size} of "
+                        f"emits {link.emit!r}; the model needs {n} of "
                         f"{p.nbytes(bits)} and {emit!r}")
 
 
@@ -90,16 +90,8 @@ def run_testset(transport, model, ts, *, limit: int | None = None, timing: Timin
                 progress=print) -> Report:
     n = len(ts) if limit is None else min(limit, len(ts))
     seqs = [ts.sequence(i) for i in range(n)]
-    fmt = model.formats.input
-    if ts.x.shape[-1] != model.input_size:
-        raise UserError(f"the test set has {ts.x.shape[-1]} features per step, the model takes "
-                        f"{model.input_size}")
-    for i, xs in enumerate(seqs):
-        if len(xs) == 0:
-            raise UserError(f"test-set sequence {i} is empty")
-        if xs.min() < fmt.min or xs.max() > fmt.max:
-            raise UserError(f"test-set sequence {i} holds values outside the input format "
-                            f"Q{fmt.bits}.{fmt.frac} ({int(xs.min())}..{int(xs.max())})")
+    metrics.check_testset(metrics.TestSet(ts.x[:n], ts.lengths[:n], ts.y[:n]), model,
+                          "sent to the board")
 
     def show(done, total):
         progress(f"  {done}/{total} sequences")

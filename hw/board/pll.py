@@ -80,10 +80,10 @@ def ecp5_params(f_in: float, f_req: float, *, at_most: bool = False) -> PLLConfi
                                    "CLKOP_CPHASE": (clkop - 1) // 2})
 
 
-class ICE40PLL(wiring.Component):
-    """Drives ClockDomain `domain` (`sync`, defined by the caller) from the PLL fed by the
-    board's clock pad (the pad only: an SB_PLL40_PAD takes the pin, so nothing else may use
-    the raw oscillator)."""
+class _PLL(wiring.Component):
+    """Drives ClockDomain `domain` (`sync`, defined by the caller) from a PLL primitive fed by
+    the board's clock pin `pin_resource`, and holds the domain in reset until it locks.
+    A family's subclass says how its primitive is instantiated (`primitive`)."""
 
     locked: Out(1)
 
@@ -91,42 +91,41 @@ class ICE40PLL(wiring.Component):
         self.config, self.pin_resource, self.domain = config, pin_resource, domain
         super().__init__()
 
+    def primitive(self, m: Module, platform) -> Instance:
+        raise NotImplementedError
+
     def elaborate(self, platform):
         m = Module()
-        cd = self.domain
-        locked = self.locked
+        m.submodules.pll = self.primitive(m, platform)
+        m.submodules.reset = ResetSynchronizer(~self.locked, domain=self.domain.name)
+        platform.add_clock_constraint(self.domain.clk, self.config.f_out)
+        return m
+
+
+class ICE40PLL(_PLL):
+    """SB_PLL40_PAD: it takes the clock pad itself, so nothing else may use the raw
+    oscillator."""
+
+    def primitive(self, m, platform):
         pin = platform.request(*self.pin_resource, dir="-")
         c = self.config.params
-        m.submodules.pll = Instance(
+        return Instance(
             "SB_PLL40_PAD",
             p_FEEDBACK_PATH="SIMPLE", p_DIVR=c["DIVR"], p_DIVF=c["DIVF"], p_DIVQ=c["DIVQ"],
             p_FILTER_RANGE=c["FILTER_RANGE"],
             i_PACKAGEPIN=pin.io, i_RESETB=Const(1), i_BYPASS=Const(0),
-            o_PLLOUTGLOBAL=ClockSignal(cd.name), o_LOCK=locked)
-        m.submodules.reset = ResetSynchronizer(~locked, domain=cd.name)
-        platform.add_clock_constraint(cd.clk, self.config.f_out)
-        return m
+            o_PLLOUTGLOBAL=ClockSignal(self.domain.name), o_LOCK=self.locked)
 
 
-class ECP5PLL(wiring.Component):
-    """Drives ClockDomain `domain` (`sync`, defined by the caller) from an EHXPLLL fed by the
-    board's clock input."""
+class ECP5PLL(_PLL):
+    """EHXPLLL fed by the board's clock input through an input buffer."""
 
-    locked: Out(1)
-
-    def __init__(self, config: PLLConfig, pin_resource: tuple[str, int], domain: ClockDomain):
-        self.config, self.pin_resource, self.domain = config, pin_resource, domain
-        super().__init__()
-
-    def elaborate(self, platform):
-        m = Module()
-        cd = self.domain
-        locked = self.locked
+    def primitive(self, m, platform):
         m.submodules.clk_pin = pin = io.Buffer("i", platform.request(*self.pin_resource,
                                                                      dir="-"))
-        clk_in = pin.i
         c = self.config.params
-        m.submodules.pll = Instance(
+        cd = self.domain
+        return Instance(
             "EHXPLLL",
             a_FREQUENCY_PIN_CLKI=f"{self.config.f_in / 1e6:g}",
             a_FREQUENCY_PIN_CLKOP=f"{self.config.f_out / 1e6:g}",
@@ -137,11 +136,8 @@ class ECP5PLL(wiring.Component):
             p_CLKI_DIV=c["CLKI_DIV"], p_CLKOP_DIV=c["CLKOP_DIV"],
             p_CLKOP_CPHASE=c["CLKOP_CPHASE"], p_CLKOP_FPHASE=0, p_FEEDBK_PATH="CLKOP",
             p_CLKFB_DIV=c["CLKFB_DIV"],
-            i_RST=Const(0), i_STDBY=Const(0), i_CLKI=clk_in, i_CLKFB=ClockSignal(cd.name),
+            i_RST=Const(0), i_STDBY=Const(0), i_CLKI=pin.i, i_CLKFB=ClockSignal(cd.name),
             i_PHASESEL0=Const(0), i_PHASESEL1=Const(0), i_PHASEDIR=Const(1),
             i_PHASESTEP=Const(1), i_PHASELOADREG=Const(1), i_PLLWAKESYNC=Const(0),
             i_ENCLKOP=Const(0),
-            o_CLKOP=ClockSignal(cd.name), o_LOCK=locked)
-        m.submodules.reset = ResetSynchronizer(~locked, domain=cd.name)
-        platform.add_clock_constraint(cd.clk, self.config.f_out)
-        return m
+            o_CLKOP=ClockSignal(cd.name), o_LOCK=self.locked)

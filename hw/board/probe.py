@@ -10,10 +10,11 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
+from ..cli import run
 from ..errors import UserError
 from ..fileio import atomic_write_text
 from .build import build
-from .top import BOARDS
+from .registry import BOARDS
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -75,8 +76,4 @@ def probe(model, *, board: str, parallel, clock_mhz: float, dsp: bool = True,
 def bench_main(main) -> None:
     """Run a board bench's `main` and exit with its status; a tool failure that is not a
     measurement (never recorded) ends with one error line and status 2, not a traceback."""
-    try:
-        sys.exit(main())
-    except UserError as e:
-        print(f"error: {e}", file=sys.stderr)
-        sys.exit(2)
+    sys.exit(run(main))

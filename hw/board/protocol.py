@@ -140,10 +140,12 @@ class Link:
         return cls(n_in, in_b, n_out, out_b, am_b, names[emit], fp, depth, clk)
 
     def encode_step(self, x, *, first: bool, last: bool) -> bytes:
-        """One STEP frame; x holds input_size integers that fit in_bytes."""
+        """One STEP frame; x holds input_size integers that fit in_bytes (two's complement
+        or unsigned: the same bytes)."""
         if len(x) != self.input_size:
             raise ValueError(f"a step has {self.input_size} elements, not {len(x)}")
-        payload = b"".join(int(v).to_bytes(self.in_bytes, "little", signed=True) for v in x)
+        mask = (1 << (8 * self.in_bytes)) - 1
+        payload = b"".join((int(v) & mask).to_bytes(self.in_bytes, "little") for v in x)
         return frame(T_STEP | int(first) | int(last) << 1, payload)
 
     def decode_out(self, payload: bytes) -> tuple[list[int], int | None]:

@@ -1,102 +1,82 @@
-"""`python -m hw verilog RUN/model.json --parallel P|auto|unrolled [--simd S]
-[--order rows|columns|auto] [--ports axis] --out RUN`.
+"""The generator: `generate` (a model to Verilog text and its manifest), `generate_run` (the
+`make verilog` stage over files) and `python -m hw verilog RUN/model.json --parallel
+P|auto|unrolled [--simd S] [--order rows|columns|auto] [--board NAME] [--ports axis]
+--out RUN`, which only parses its arguments into `GenerateOptions` and calls `generate_run`.
 
-Writes RUN/top.v (module `top`, from amaranth.back.verilog; `--ports axis` gives it the
-AXI-Stream-style names of hw.gen.axis) and RUN/manifest.json, both atomically. Bad input (a
-missing or malformed model, a bad --parallel) is a UserError.
+`generate_run` writes RUN/top.v (module `top`, from amaranth.back.verilog; `--ports axis`
+gives it the AXI-Stream-style names of hw.gen.axis) and then RUN/manifest.json, both
+atomically; the manifest names the board and holds the options and the design hash
+(hw.gen.design) that `make sim` and `make bitstream` check. Bad input (a missing or malformed
+model, a bad option, a board without calibration for --parallel auto) is a UserError. Where
+the model cannot use what was asked (more lanes or columns than its passes have), it builds
+what it can and says so in a printed note.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from amaranth.back import verilog
 
+from ..board import registry
 from ..errors import UserError
-from ..fileio import atomic_write_text
+from ..fileio import atomic_write_text, writable_folder
 from ..modelfile import load
 from .axis import NATIVE, PORT_STYLES, AxisTop, rename
-from .fit import DEVICES, choose
+from .design import seal
+from .fit import choose
 from .lanes import ORDERS
 from .manifest import TOP, Manifest, check_ports, manifest, save_manifest
+from .options import AUTO, GenerateOptions, parse_parallel
+from .plan import UNIT_ROWS
 from .top import STORAGES, UNROLLED, ModelTop
 from .topplan import faster_order
-
-AUTO = "auto"
-
-
-def parse_parallel(text: str, *, auto: bool = False):
-    if text == UNROLLED or (auto and text == AUTO):
-        return text
-    try:
-        value = int(text)
-    except ValueError:
-        value = None
-    if value is None or value < 1:
-        also = f", {AUTO!r}" if auto else ""
-        raise UserError(f"--parallel must be a positive integer{also} or {UNROLLED!r}, "
-                        f"not {text!r}")
-    return value
-
-
-def add_arguments(p) -> None:
-    p.add_argument("model", help="path to model.json")
-    p.add_argument("--parallel", default=AUTO, metavar="P|auto|unrolled",
-                   help="lanes (rows a cycle, a multiple of the cell's gate rows), 'auto' "
-                        "(default: the folding with the most steps/s that fits --board), or "
-                        "'unrolled'")
-    p.add_argument("--board", default="icebreaker", choices=sorted(DEVICES),
-                   help="the board --parallel auto sizes the engine for (default icebreaker)")
-    p.add_argument("--simd", type=int, default=None, metavar="S",
-                   help="columns each lane takes a cycle, a power of two (default 1; "
-                        "chosen with --parallel auto)")
-    p.add_argument("--storage", choices=STORAGES, default="memory",
-                   help="vectors in memories (default; block RAM on the boards) or in "
-                        "flip-flops ('registers')")
-    p.add_argument("--order", choices=ORDERS + (AUTO,), default=AUTO,
-                   help="the engine's walk of a pass: 'rows' (group by group), 'columns' "
-                        "(chunk by chunk: the steps of a sequence overlap, for small models) "
-                        "or 'auto' (the one with fewer cycles per step; default)")
-    p.add_argument("--cell-units", type=int, default=None, metavar="U",
-                   help="hidden units updated per cycle (default 1, or all when unrolled)")
-    p.add_argument("--ports", choices=PORT_STYLES, default=NATIVE,
-                   help="port names: 'native' (clk, rst, i__payload, ...; default) or 'axis' "
-                        "(aclk, aresetn, s_axis_tdata/tuser/tlast/tvalid/tready, m_axis_*; "
-                        "docs/hardware.md)")
-    p.add_argument("--out", default=None, help="output folder (default: the model's folder)")
 
 
 def generate(model, parallel, cell_units: int | None = None, storage: str = "memory",
              simd: int = 1, board: str | None = None, *, placement=None,
-             ports: str = NATIVE, order: str = AUTO) -> tuple[str, Manifest]:
-    """(Verilog text, manifest) for a model; `board`: the device the manifest's roofline
-    refers to (and that `parallel="auto"` sizes the engine for, and whose memory placement
-    is used unless `placement`, a hw.gen.topplan.Placement, is given); `ports`: the port
-    names (hw.gen.axis); `order`: the engine's walk, or "auto" (chosen with the folding, or
-    the faster one for a given folding)."""
+             ports: str = NATIVE, order: str = AUTO,
+             head: tuple[int, int] | None = None) -> tuple[str, Manifest]:
+    """(Verilog text, manifest) for a model; `board`: the board (hw.board.registry) whose
+    calibration the manifest's roofline refers to (and that `parallel="auto"` sizes the
+    engine for), and whose memory placement is used unless `placement`, a
+    hw.gen.topplan.Placement, is given; `ports`: the port names (hw.gen.axis); `order`: the
+    engine's walk, or "auto" (chosen with the folding, or the faster one for a given
+    folding); `head`: the head's own engine (lanes, columns) of a mixed model."""
+    rec = registry.board(board) if board is not None else None
     if parallel == AUTO:
+        if rec is None:
+            raise UserError("--parallel auto sizes the engine for a board; name one")
         try:
-            fit = choose(model, DEVICES[board or "icebreaker"], storage)
+            fit = choose(model, rec.calibrated(), storage)
         except ValueError as e:
             raise UserError(str(e)) from None
         parallel, simd = fit.parallel, fit.simd
         order = fit.order if order == AUTO else order
+        head = fit.head if head is None else head
     kw = {} if parallel == UNROLLED else {"simd": simd}
     if parallel == UNROLLED and storage == "memory":
         storage = "registers"  # the unrolled engine's only storage
-    if parallel != UNROLLED and (placement is not None or board in DEVICES):
-        kw["placement"] = placement if placement is not None else DEVICES[board].placement
+    if parallel != UNROLLED and (placement is not None or rec is not None):
+        kw["placement"] = placement if placement is not None else rec.placement
     try:
         if parallel != UNROLLED:
             if order == AUTO:  # TopPlan.of checks the folding first
                 order = faster_order(model, parallel=parallel, simd=simd, storage=storage,
-                                     placement=kw.get("placement"))
+                                     placement=kw.get("placement"), head=head)
             kw["order"] = order
+            kw["head"] = head
+        elif head is not None:
+            raise ValueError("--head-parallel/--head-simd are for the time-multiplexed "
+                             "engine, not --parallel unrolled")
         top = ModelTop(model, parallel=parallel, cell_units=cell_units, storage=storage, **kw)
     except ValueError as e:  # a bad meta.emit in the model file, a bad --cell-units/--storage
         raise UserError(str(e)) from None
-    man = manifest(top, DEVICES.get(board) if board else None)
+    man = manifest(top, rec.device if rec is not None else None)
     if ports != NATIVE:
         top = AxisTop(top)
         man = rename(man, top)
@@ -105,23 +85,116 @@ def generate(model, parallel, cell_units: int | None = None, storage: str = "mem
     return text, man
 
 
-def main(args) -> int:
-    parallel = parse_parallel(args.parallel, auto=True)
-    model = load(args.model)
-    out = Path(args.out) if args.out is not None else Path(args.model).parent
-    if out.exists() and not out.is_dir():
-        raise UserError(f"--out {out} exists and is not a folder")
+@dataclass(frozen=True)
+class Generated:
+    """What `generate_run` wrote."""
+
+    folder: Path
+    top_v: Path
+    manifest_path: Path
+    manifest: Manifest
+    notes: tuple[str, ...]  # what was built instead of what was asked, where they differ
+    seconds: float
+
+    @property
+    def cycles_per_step(self) -> int:
+        return self.manifest.cycles_per_step
+
+    @property
+    def latency(self) -> int:
+        return self.manifest.latency
+
+    @property
+    def parallel(self) -> int | str:
+        return self.manifest.parallel
+
+
+def generate_run(model_path, options: GenerateOptions | None = None, out=None, *,
+                 say: Callable[[str], None] = print) -> Generated:
+    """OUT/top.v and OUT/manifest.json (OUT: the model's folder unless `out`) for the model
+    file at `model_path`, as `options` ask (default: GenerateOptions()); notes on what was
+    built instead go to `say`."""
+    opts = (options or GenerateOptions()).check()
+    board = registry.board(opts.board)
+    if opts.parallel == AUTO:
+        board.calibrated()  # before the model is even read
+    model_path = Path(model_path)
+    model = load(model_path)
+    out = writable_folder(Path(out) if out is not None else model_path.parent, "output folder")
     t0 = time.monotonic()
-    if parallel != AUTO and args.simd is None:
-        args.simd = 1
-    elif parallel == AUTO and args.simd is not None:
-        raise UserError("--simd is chosen by --parallel auto; give --parallel P with it")
-    text, man = generate(model, parallel, args.cell_units, args.storage, args.simd, args.board,
-                         ports=args.ports, order=getattr(args, "order", AUTO))
-    atomic_write_text(out / "top.v", text)
-    save_manifest(man, out / "manifest.json")
-    r = man.resources
-    print(f"wrote {out / 'top.v'} and {out / 'manifest.json'} in {time.monotonic() - t0:.1f} s: "
+    head = None
+    if (opts.head_parallel, opts.head_simd) != (None, None):
+        head = (opts.head_parallel or len(UNIT_ROWS[model.cell]), opts.head_simd or 1)
+    text, man = generate(model, opts.parallel, opts.cell_units, opts.storage, opts.simd or 1,
+                         board.name, ports=opts.ports, order=opts.order, head=head)
+    notes = []
+    if opts.parallel not in (AUTO, UNROLLED) and man.parallel < opts.parallel:
+        notes.append(f"note: --parallel {opts.parallel} is more lanes than this model's "
+                     f"tallest pass has rows: built {man.parallel} lanes")
+    if opts.simd is not None and man.simd < opts.simd:
+        notes.append(f"note: --simd {opts.simd} is more columns than this model's widest "
+                     f"pass needs (a power of two covering it): built simd {man.simd}")
+    for line in notes:
+        say(line)
+    top_v, man_path = out / "top.v", out / "manifest.json"
+    atomic_write_text(top_v, text)
+    man = seal(dataclasses.replace(man, board=board.name, options=opts), model_path, top_v)
+    save_manifest(man, man_path)
+    return Generated(out, top_v, man_path, man, tuple(notes), time.monotonic() - t0)
+
+
+# ---------------------------------------------------------------- the command
+
+def add_arguments(p) -> None:
+    p.add_argument("model", help="path to model.json")
+    p.add_argument("--parallel", default=AUTO, metavar="P|auto|unrolled",
+                   help="lanes (rows a cycle, a multiple of the cell's gate rows), 'auto' "
+                        "(default: the folding with the most steps/s that fits --board), or "
+                        "'unrolled'")
+    p.add_argument("--board", default="icebreaker", metavar="NAME",
+                   help=f"the board the design is for: {', '.join(sorted(registry.BOARDS))} "
+                        f"(measured: --parallel auto sizes the engine for them) or any board "
+                        f"`hw bitstream` takes (default icebreaker)")
+    p.add_argument("--simd", type=int, default=None, metavar="S",
+                   help="columns each lane takes a cycle, a power of two (default 1; "
+                        "chosen with --parallel auto)")
+    p.add_argument("--storage", choices=STORAGES, default=None,
+                   help="vectors in memories (default; block RAM on the boards) or in "
+                        "flip-flops ('registers', the unrolled engine's)")
+    p.add_argument("--order", choices=ORDERS + (AUTO,), default=AUTO,
+                   help="the engine's walk of a pass: 'rows' (group by group), 'columns' "
+                        "(chunk by chunk: the steps of a sequence overlap, for small models) "
+                        "or 'auto' (the one with fewer cycles per step; default)")
+    p.add_argument("--head-parallel", type=int, default=None, metavar="P",
+                   help="lanes of the head's own multiplier engine, for a model whose head "
+                        "alone is intN (default: chosen with --parallel auto, else one "
+                        "unit's rows)")
+    p.add_argument("--head-simd", type=int, default=None, metavar="S",
+                   help="columns a cycle of the head's own engine (a power of two, at most "
+                        "--simd; default: chosen with --parallel auto, else 1)")
+    p.add_argument("--cell-units", type=int, default=None, metavar="U",
+                   help="hidden units the unrolled engine updates per cycle (default all)")
+    p.add_argument("--ports", choices=PORT_STYLES, default=NATIVE,
+                   help="port names: 'native' (clk, rst, i__payload, ...; default) or 'axis' "
+                        "(aclk, aresetn, s_axis_tdata/tuser/tlast/tvalid/tready, m_axis_*; "
+                        "docs/hardware.md)")
+    p.add_argument("--out", default=None, help="output folder (default: the model's folder)")
+
+
+def options_from(args) -> tuple[Path, GenerateOptions, Path | None]:
+    """(model path, options, output folder) from the parsed arguments."""
+    return (Path(args.model),
+            GenerateOptions(parallel=parse_parallel(args.parallel, auto=True),
+                            simd=args.simd, board=args.board, storage=args.storage,
+                            order=args.order, cell_units=args.cell_units, ports=args.ports,
+                            head_parallel=args.head_parallel, head_simd=args.head_simd),
+            Path(args.out) if args.out is not None else None)
+
+
+def main(args) -> int:
+    g = generate_run(*options_from(args))
+    man, r = g.manifest, g.manifest.resources
+    print(f"wrote {g.top_v} and {g.manifest_path} in {g.seconds:.1f} s: "
           f"parallel {man.parallel}, simd {man.simd}"
           f"{f', order {man.order}' if man.order else ''}, "
           f"{man.cycles_per_step} cycles/step, latency {man.latency}, "

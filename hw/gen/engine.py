@@ -33,7 +33,7 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from .arith import saturate_value
-from .lanes import LanePlan
+from .lanes import Alphabet, LanePlan
 from .pipe import Pipe, Staged
 
 
@@ -87,6 +87,18 @@ def finalize_row(pipe: Pipe, plan: LanePlan, kinds: list, a: Staged, b: Staged, 
     return round_sat(main, "m"), round_sat(first, "a")
 
 
+def decode_t(code, alph: Alphabet):
+    """A code of `alph` as its signed t (hw.gen.lanes.Alphabet): intN the code itself, binary
+    +-1, a shift scheme +-2**(K - |c|) (0 for c = 0)."""
+    if alph.multiply:
+        return code.as_signed()
+    if alph.binary:
+        return Mux(code[0], -1, 1)
+    neg, mag = code[alph.mag_bits], code[:alph.mag_bits]
+    one = (Const(1, alph.K + 1) << (Const(alph.K) - mag)[:alph.K.bit_length()].as_unsigned())
+    return Mux(mag == 0, 0, Mux(neg, -one.as_signed(), one.as_signed()))
+
+
 def _tree_levels(n: int) -> int:
     return max(0, (n - 1).bit_length())
 
@@ -108,7 +120,9 @@ class EngineTiming:
     @classmethod
     def of(cls, plan: LanePlan) -> EngineTiming:
         one = Staged(None, 1)  # the latched sums and the row info arrive in stage 1
-        fin = finalize_row(Pipe(None, "dry"), plan, pass_kinds(plan), one, one, one,
+        # a looked-up first half is selected a stage later (the table is read in stage 0)
+        a = Staged(None, 2) if plan.lookup is not None else one
+        fin = finalize_row(Pipe(None, "dry"), plan, pass_kinds(plan), a, one, one,
                            Staged(None, 0), one)[0].stage
         return cls(plan, plan.code_stage + _tree_levels(plan.simd), fin)
 
@@ -120,7 +134,8 @@ class EngineTiming:
 class WideEngine(wiring.Component):
     def __init__(self, *, plan: LanePlan, sources: list[tuple[int, int]], vec_bits: int,
                  ram_style: str | list[str] = "block", info_ram_style: str | None = None,
-                 acc_ram_style: str = "logic", holds=None, tag_bits: int = 1):
+                 acc_ram_style: str = "logic", holds=None, tag_bits: int = 1,
+                 lookup_ram_style: str | None = None):
         """`sources[k]`: (source of half a, source of half b) of pass k, as the owner numbers
         its vectors (0: the input x, l + 1: layer l's h). `ram_style`: the code memories'
         yosys attribute ("block", "distributed" or "logic"), or a list of one per code bank;
@@ -140,6 +155,7 @@ class WideEngine(wiring.Component):
             raise ValueError(f"{len(styles)} ram styles for {plan.code_banks} code banks")
         self.bank_attrs = [{"ram_style": st} for st in styles]
         self.info_attrs = {"ram_style": info_ram_style or styles[0]}
+        self.lookup_attrs = {"ram_style": lookup_ram_style or styles[0]}
         S, F = plan.simd, plan.finalizers
         self.split = any(r.split for r in plan.info)
         self.kinds = pass_kinds(plan)
@@ -168,6 +184,10 @@ class WideEngine(wiring.Component):
             "out_pass": Out(range(n_pass)),
             "out_tag": Out(tag_bits),
         }
+        if plan.lookup is not None:
+            # with `start` of the looked-up pass: the table word of its token's first row
+            # (token x the pass's finalizer words); 0 for the other passes
+            ports["base"] = In(range(max(2, len(plan.lookup.words))))
         if self.split:
             ports["out_aux"] = Out(data.ArrayLayout(signed(plan.res_bits), F))
         super().__init__(ports)
@@ -266,9 +286,14 @@ class WideEngine(wiring.Component):
                     m.d.sync += [g.eq(0), j.eq(j + 1)]
             with m.If(final):
                 m.d.sync += active.eq(0)
+        cur_base = None
+        if plan.lookup is not None:
+            cur_base = Signal(range(max(2, len(plan.lookup.words))), name="cur_base")
         with m.If(self.start):
             m.d.sync += [cur.eq(self.sel), tag.eq(self.tag), active.eq(1), g.eq(0), j.eq(0),
                          tc.eq(1)]
+            if cur_base is not None:
+                m.d.sync += cur_base.eq(self.base)
             if W > 1:
                 m.d.sync += since.eq(1)
             with m.Switch(self.sel):
@@ -400,6 +425,11 @@ class WideEngine(wiring.Component):
         with m.If(valid_a & last_a):
             m.d.sync += [walking.eq(1), step.eq(0), wgroup.eq(g_a), steps.eq(steps_a),
                          wpass.eq(pass_a), wtag.eq(tag_a)]
+        wbase = None
+        if cur_base is not None:
+            wbase, base_a = Signal.like(cur_base), pipe.at(Staged(cur_base, 0), a)
+            with m.If(valid_a & last_a):  # (the delay registers above: never conditional)
+                m.d.sync += wbase.eq(base_a)
         w_kind = Signal(range(max(2, len(self.kinds))))
         w_info_base = Signal(range(len(words) + 1))
         with m.Switch(wpass):
@@ -414,6 +444,15 @@ class WideEngine(wiring.Component):
         info = fp.read(ri, fp.comb(lambda u: w_info_base + u, unit0))
         kind0 = Staged(w_kind, 0)
         wpass0, wtag0 = Staged(wpass, 0), Staged(wtag, 0)
+        looked = None
+        if plan.lookup is not None:
+            lk = plan.lookup
+            m.submodules.lookup = table = Memory(
+                shape=unsigned(lk.word_bits(F)), depth=max(2, len(lk.words)), init=lk.words,
+                attrs=self.lookup_attrs)
+            lk_bits, lk_index, lk_alphabet = lk.alphabet.code_bits, lk.index, lk.alphabet
+            looked = fp.read(table.read_port(),
+                             fp.comb(lambda b, u: b + u, Staged(wbase, 0), unit0))
         mains, auxs = [], []
         for f in range(F):
             def pick(s, regs, f=f):
@@ -422,7 +461,15 @@ class WideEngine(wiring.Component):
                     out = Mux(s == st, regs[st * F + f], out)
                 return out
 
-            av = fp.op(lambda s: pick(s, done_a), w0, name=f"wa{f}_")
+            if looked is None:
+                av = fp.op(lambda s: pick(s, done_a), w0, name=f"wa{f}_")
+            else:  # the looked-up pass's first half is its token's column, from the table
+                # the latched sums are read in the walk's own cycle (the next group's latch
+                # overwrites them), the table's word a cycle later
+                walked = fp.op(lambda s: pick(s, done_a), w0, name=f"wa{f}_")
+                code = fp.comb(lambda t, f=f: t[f * lk_bits:(f + 1) * lk_bits], looked)
+                av = fp.op(lambda k, c, w: Mux(k == lk_index, decode_t(c, lk_alphabet), w),
+                           wpass0, code, walked, name=f"wl{f}_")
             bv = fp.op(lambda s: pick(s, done_b), w0, name=f"wb{f}_")
             inf = fp.comb(lambda x, f=f: x[f * self.info_bits:(f + 1) * self.info_bits], info)
             split = fp.comb(lambda x: x[-1], inf)

@@ -20,12 +20,16 @@ from dataclasses import dataclass
 
 from ..modelfile import Model
 from .lanes import ORDERS, row_halves
-from .plan import UNIT_ROWS, make_passes, uses_multipliers
-from .topplan import Placement, TopPlan
+from .plan import ELEMENTWISE, UNIT_ROWS, make_passes, uses_multipliers
+from .topplan import Placement, TopPlan, head_engine
 
 
 @dataclass(frozen=True)
 class Device:
+    """A device's calibration: what the fit sizes an engine with. Each measured board's
+    figures are in its record in hw.board.registry (docs/hardware.md, "Choosing the
+    folding", has the builds they come from)."""
+
     name: str
     luts: int
     brams: int
@@ -47,18 +51,6 @@ class Device:
         return self.brams * max(w for w, _ in self.bram_shapes)
 
 
-# fixed_luts / luts_per_* come from the builds in docs/hardware.md ("Choosing the folding")
-DEVICES = {
-    "icebreaker": Device("iCE40UP5K", 5280, 30, ((16, 256), (8, 512), (4, 1024), (2, 2048)),
-                         36.0, 2983, 44.0, 82.0, dsps=8),
-    "ulx3s": Device("ECP5-85F", 83640, 208,
-                    ((36, 512), (18, 1024), (9, 2048), (4, 4096), (2, 8192), (1, 16384)),
-                    75.0, 4000, 40.0, 60.0, dsps=156,
-                    placement=Placement(bank_depth=512, lutram_bits=4096,
-                                        logic_rom_depth=64)),
-}
-
-
 def bram_blocks(width: int, depth: int, device: Device) -> int:
     return min(math.ceil(width / w) * math.ceil(depth / d) for w, d in device.bram_shapes)
 
@@ -73,10 +65,11 @@ class Fit:
     steps_per_s: float  # at the device's clock
     dsps: int = 0  # multipliers: the weight products (int schemes) and the cell's own
     order: str = "rows"  # the engine's walk (hw.gen.lanes.LanePlan.order)
+    head: tuple[int, int] | None = None  # the head's own engine (lanes, columns): mixed models
 
     @property
     def weights_per_cycle(self) -> int:
-        return self.parallel * self.simd
+        return self.parallel * self.simd + (self.head[0] * self.head[1] if self.head else 0)
 
 
 # distributed RAM (ECP5): the GRU 752's h memories (16 x 940 bits, read by the engine and
@@ -88,6 +81,9 @@ def estimate(tp: TopPlan, device: Device) -> Fit:
     P, S = tp.parallel, tp.simd
     luts = (device.fixed_luts + device.luts_per_weight * P * S + device.luts_per_lane * P
             + device.luts_per_shifter * tp.resources["shifters"])
+    hd = tp.head_lanes
+    if hd is not None:  # its products in DSP blocks; its trees and lanes as the layers'
+        luts += device.luts_per_weight * hd.lanes * hd.simd + device.luts_per_lane * hd.lanes
     brams = 0
     for name, w, d in tp.memories():
         if tp.memory_style(name, w, d) == "block":
@@ -103,7 +99,8 @@ def estimate(tp: TopPlan, device: Device) -> Fit:
     res = tp.resources
     return Fit(P, S, tp.cycles_per_step, luts, brams,
                device.clock_mhz * 1e6 / tp.cycles_per_step,
-               res["multipliers"] + res["elementwise_multipliers"], tp.order)
+               res["multipliers"] + res["elementwise_multipliers"], tp.order,
+               None if hd is None else (hd.lanes, hd.simd))
 
 
 def fits(f: Fit, device: Device) -> bool:
@@ -123,22 +120,69 @@ def _steps(limit: int) -> list[int]:
     return sorted(set(ks))
 
 
+def _head_for(model, device, storage, passes, halves, G, k, S, order) -> TopPlan:
+    """For a layer folding, the smallest head engine (fewest multipliers) with which a step
+    takes the fewest cycles: the head beside the layers costs nothing once its period is
+    within the layers' time; no more multipliers than the DSP blocks left."""
+    rows, cols = len(passes[-1].rows), passes[-1].cols
+    cands = sorted({(kh * G, Sh) for kh in _steps(-(-rows // G))
+                    for Sh in (1 << i for i in range(S.bit_length())) if Sh <= S},
+                   key=lambda c: (c[0] * c[1], c[1]))
+    budget = max(G, device.dsps - ELEMENTWISE[model.cell])
+
+    def plan(head):
+        return TopPlan.of(model, parallel=k * G, simd=S, storage=storage, passes=passes,
+                          image=False, halves=halves, placement=device.placement, order=order,
+                          head=head)
+
+    def issue(head):  # the head pass's issue cycles on that engine
+        return -(-rows // head[0]) * -(-cols // head[1])
+
+    # the smallest head's exact plan gives the head path's fixed cycles (its pipeline, the
+    # argmax, the output beat) and the layers' time; then jump to the first head whose issue
+    # fits in what is left, and step up from there while it still pays
+    best = first = plan(cands[0])
+    tl = first.timeline
+    room = 2 + tl.layer_cycles - (tl.head_period - issue(cands[0]))
+    start = next((i for i, c in enumerate(cands) if issue(c) <= room or c[0] * c[1] >= budget),
+                 len(cands) - 1)
+    for head in cands[start:]:
+        if head[0] * head[1] > budget:
+            break
+        tp = plan(head)
+        if tp.cycles_per_step < best.cycles_per_step:
+            best = tp
+        if tp.cycles_per_step <= 2 + tp.timeline.layer_cycles:
+            break  # the layers set the pace: more multipliers buy nothing
+    return best
+
+
 def choose(model: Model, device: Device, storage: str = "memory") -> Fit:
     """The fitting folding and walk order with the most steps per second (then the fewest
-    LUTs)."""
+    LUTs); for a model whose head alone multiplies, the head's own engine with it
+    (`_head_for`)."""
     G = len(UNIT_ROWS[model.cell])
     passes = make_passes(model)
-    halves = row_halves(passes, uses_multipliers(model))
-    rows = max(len(p.rows) for p in passes)
-    widest = max(max(p.split, p.cols - p.split) for p in passes)
+    L = model.num_layers
+    own = head_engine(passes, L)
+    if own:
+        halves = (row_halves(passes[:L], False), row_halves(passes[L:], True))
+    else:
+        halves = row_halves(passes, uses_multipliers(passes))
+    on_lanes = passes[:L] if own else passes
+    rows = max(len(p.rows) for p in on_lanes)
+    widest = max(max(p.cols - p.split, 0 if p.lookup else p.split) for p in on_lanes)
     best = None
     for k in _steps(-(-rows // G)):
         S = 1
         while S <= 1 << (widest - 1).bit_length():
             for order in ORDERS:
-                tp = TopPlan.of(model, parallel=k * G, simd=S, storage=storage,
-                                passes=passes, image=False, halves=halves,
-                                placement=device.placement, order=order)
+                if own:
+                    tp = _head_for(model, device, storage, passes, halves, G, k, S, order)
+                else:
+                    tp = TopPlan.of(model, parallel=k * G, simd=S, storage=storage,
+                                    passes=passes, image=False, halves=halves,
+                                    placement=device.placement, order=order)
                 fo = estimate(tp, device)
                 if fits(fo, device) and (best is None or (fo.steps_per_s, -fo.luts)
                                          > (best.steps_per_s, -best.luts)):

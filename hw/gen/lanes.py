@@ -84,6 +84,56 @@ def _split_half(ms: list[int], multiply: bool, K: int) -> tuple[int, list[int]]:
 
 
 @dataclass(frozen=True)
+class Alphabet:
+    """How one set of weights' t values are coded in memory: intN codes are t itself (two's
+    complement); a shift scheme's code is the sign above the magnitude K - log2|t| (0: no
+    weight); binary (every weight +-1) the sign alone."""
+
+    multiply: bool
+    K: int
+    binary: bool
+    code_bits: int
+
+    @property
+    def mag_bits(self) -> int:
+        return 0 if self.binary or self.multiply else self.K.bit_length()
+
+    def code(self, t: int) -> int:
+        return _code(t, self.multiply, self.K, self.binary, self.code_bits)
+
+
+def alphabet(ts: list[list[int]], multiply: bool) -> Alphabet:
+    """The alphabet of rows of t values (as _split_half gives them, K the largest magnitude
+    code over all of them)."""
+    flat = [t for row in ts for t in row]
+    if multiply:
+        return Alphabet(True, 1, False, max([2] + [signed_bits(t) for t in flat]))
+    mags = [abs(t).bit_length() for t in flat if t]
+    K = max(mags, default=1)
+    binary = all(t != 0 for t in flat)
+    return Alphabet(False, K, binary, 1 if binary else 1 + K.bit_length())
+
+
+@dataclass(frozen=True)
+class Lookup:
+    """A one-hot input's matrix as a table (pass `index`, the first half of its rows): for
+    token v and finalizer word u (a walk step of a group, as the row info), the F rows' codes
+    of column v. The finalizers read word v * units + u where a lane sum would come from.
+    After the vocabulary's columns, one of zeros: where a token outside it reads (the
+    contract's zero vector)."""
+
+    index: int  # the pass
+    alphabet: Alphabet
+    vocab: int
+    units: int  # finalizer words of the pass: groups x walk
+    words: tuple[int, ...]  # (vocab + 1) x units, F codes each (row f in bits f * code_bits)
+    value_bits: int  # the largest |t| as a signed value
+
+    def word_bits(self, finalizers: int) -> int:
+        return finalizers * self.alphabet.code_bits
+
+
+@dataclass(frozen=True)
 class LanePlan:
     """Everything the wide-lane engine is built from (hw.gen.engine.WideEngine)."""
 
@@ -111,6 +161,7 @@ class LanePlan:
     # or "columns" (a chunk of every group, then the next chunk; the code words in that
     # order, and the lanes' sums kept per group in memory)
     order: str = "rows"
+    lookup: Lookup | None = None  # a one-hot input's first half, looked up
 
     @property
     def has_first_halves(self) -> bool:
@@ -150,19 +201,25 @@ class LanePlan:
 
     @property
     def memory_bits(self) -> int:
+        lk = self.lookup
         return (len(self.codes) * self.code_word_bits
-                + len(self.info) * self.info_bits)
+                + len(self.info) * self.info_bits
+                + (len(lk.words) * lk.word_bits(self.finalizers) if lk else 0))
 
     @property
     def code_word_bits(self) -> int:
         return self.lanes * self.simd * self.code_bits
 
     def memories(self) -> list[tuple[int, int]]:
-        """(width, depth) of the engine's memories: the code banks, then the row info."""
+        """(width, depth) of the engine's memories: the code banks, then the row info (then a
+        one-hot input's lookup table)."""
         n, nb = max(1, len(self.codes)), self.code_banks
         D = n if nb == 1 else self.bank_depth
         banks = [(self.code_word_bits, min(D, n - b * D)) for b in range(nb)]
-        return banks + [(self.finalizers * self.info_bits, len(self.info) // self.finalizers)]
+        out = banks + [(self.finalizers * self.info_bits, len(self.info) // self.finalizers)]
+        if self.lookup is not None:
+            out.append((self.lookup.word_bits(self.finalizers), len(self.lookup.words)))
+        return out
 
 
 def _lane_bits(ts: list[int], fmts: list[Fixed]) -> int:
@@ -173,42 +230,65 @@ def _lane_bits(ts: list[int], fmts: list[Fixed]) -> int:
 @dataclass(frozen=True)
 class RowHalves:
     """What every folding of the same passes shares: the code alphabet and, per row, each
-    half's exponent, t values and lane-sum width (computed once for a search)."""
+    half's exponent, t values and lane-sum width (computed once for a search); for a one-hot
+    input's looked-up half, its own alphabet (`lookup`: the pass and the alphabet)."""
 
     K: int
     binary: bool
     code_bits: int
     cuts: tuple[int, ...]
     rows: tuple  # per pass, per row: (base_a, t_a, base_b, t_b, bits_a, bits_b)
+    lookup: tuple[int, Alphabet] | None = None
+
+
+def _walked(p: Pass):
+    """The column ranges of a pass that the lanes walk."""
+    return ((p.split, p.cols),) if p.lookup else ((0, p.split), (p.split, p.cols))
 
 
 def row_halves(passes: list[Pass], multiply: bool) -> RowHalves:
-    K = 1  # the largest magnitude code (shift schemes) over every pass
+    K = 1  # the largest magnitude code (shift schemes) over every walked half
     if not multiply:
         for p in passes:
             for row in p.rows:
-                for a, b in ((0, p.split), (p.split, p.cols)):
+                for a, b in _walked(p):
                     nz = [abs(m).bit_length() - 1 for m in row.mults[a:b] if m]
                     if nz:
                         K = max(K, max(nz) - min(nz) + 1)
-    binary = not multiply and all(m != 0 for p in passes for r in p.rows for m in r.mults)
+    binary = not multiply and all(m != 0 for p in passes for r in p.rows
+                                  for a, b in _walked(p) for m in r.mults[a:b])
     # a pass with one matrix (the head) is all "half b": the lanes then never keep a first half
     cuts = tuple(p.split if p.split < p.cols else 0 for p in passes)
-    rows = []
-    for p, cut in zip(passes, cuts, strict=True):
+    rows, lookup = [], None
+    for k, (p, cut) in enumerate(zip(passes, cuts, strict=True)):
         fmts = col_formats(p)
         per = []
-        for r in p.rows:
-            ba, ta = _split_half(list(r.mults[:cut]), multiply, K)
+        if p.lookup:  # the looked-up half's own alphabet: its K over its own rows
+            KL = 1
+            if not p.int_a:
+                for r in p.rows:
+                    nz = [abs(m).bit_length() - 1 for m in r.mults[:cut] if m]
+                    if nz:
+                        KL = max(KL, max(nz) - min(nz) + 1)
+            looked = [_split_half(list(r.mults[:cut]), p.int_a, KL) for r in p.rows]
+            lookup = (k, alphabet([ta for _, ta in looked], p.int_a))
+        for i, r in enumerate(p.rows):
             bb, tb = _split_half(list(r.mults[cut:]), multiply, K)
-            per.append((ba, ta, bb, tb, _lane_bits(ta, fmts[:cut]), _lane_bits(tb, fmts[cut:])))
+            if p.lookup:  # one term of the column, not a sum: its own width
+                ba, ta = looked[i]
+                bits_a = max([2] + [signed_bits(t) for t in ta])
+            else:
+                ba, ta = _split_half(list(r.mults[:cut]), multiply, K)
+                bits_a = _lane_bits(ta, fmts[:cut])
+            per.append((ba, ta, bb, tb, bits_a, _lane_bits(tb, fmts[cut:])))
         rows.append(tuple(per))
     if multiply:
-        code_bits = max([2] + [signed_bits(t) for hp in rows for h in hp for ts in (h[1], h[3])
+        code_bits = max([2] + [signed_bits(t) for p, hp in zip(passes, rows, strict=True)
+                               for h in hp for ts in ((h[3],) if p.lookup else (h[1], h[3]))
                                for t in ts])
     else:
         code_bits = 1 if binary else 1 + K.bit_length()
-    return RowHalves(K, binary, code_bits, cuts, tuple(rows))
+    return RowHalves(K, binary, code_bits, cuts, tuple(rows), lookup)
 
 
 def make_lane_plan(passes: list[Pass], *, lanes: int, simd: int, finalizers: int,
@@ -231,10 +311,16 @@ def make_lane_plan(passes: list[Pass], *, lanes: int, simd: int, finalizers: int
     layouts, words, info = [], [], []
     acc_bits = sum_bits = 2
     u_max = 0
-    for p, cut, halves, widths in zip(passes, cuts, splits, h.rows, strict=True):
+    lookup = None
+    for k, (p, cut, halves, widths) in enumerate(zip(passes, cuts, splits, h.rows,
+                                                      strict=True)):
+        if p.lookup:
+            # the looked-up term is t * in_fmt.one = t << in_fmt.frac: the table holds t and
+            # the input's fraction joins the half's exponent
+            halves = [((ba + p.in_fmt.frac, ta), b) for (ba, ta), b in halves]
         lows = [b for (ba, ta), (bb, tb) in halves for b, t in ((ba, ta), (bb, tb)) if any(t)]
         e = max([0] + [-b for b in lows])
-        ca, cb = -(-cut // S), -(-(p.cols - cut) // S)
+        ca, cb = (0 if p.lookup else -(-cut // S)), -(-(p.cols - cut) // S)
         groups = -(-len(p.rows) // P)
         layouts.append(PassLayout(ca, cb, groups, max(ca + cb, P // F), e, p.shift + e,
                                   p.out.bits, len(words), len(info), len(p.rows),
@@ -246,7 +332,7 @@ def make_lane_plan(passes: list[Pass], *, lanes: int, simd: int, finalizers: int
             sbias = (row.split_bias << e) if row.split_bias is not None else 0
             info.append(RowInfo(bias, sbias, ua, ub, row.split_bias is not None))
             la, lb = wr[4], wr[5]
-            acc_bits = max(acc_bits, la, lb)
+            acc_bits = max(acc_bits, lb, 2 if p.lookup else la)
             ma, mb = (1 << (la - 1)) << ua, (1 << (lb - 1)) << ub
             if row.split_bias is None:
                 top = ma + mb + abs(bias)
@@ -255,6 +341,9 @@ def make_lane_plan(passes: list[Pass], *, lanes: int, simd: int, finalizers: int
                 sum_bits = max(sum_bits, width_for(-(ma + abs(bias)), ma + abs(bias)),
                                width_for(-(mb + abs(sbias)), mb + abs(sbias)))
         info.extend(RowInfo(0, 0, 0, 0, False) for _ in range(groups * P - len(p.rows)))
+        if p.lookup:
+            lookup = _lookup(k, p, cut, [ta for (_, ta), _ in halves], h.lookup[1], P, F,
+                             groups, [w[4] for w in widths], image)
         ts = [ta + tb for (_, ta), (_, tb) in halves]
         if not image:
             words.extend([0] * (groups * (ca + cb)))
@@ -276,7 +365,26 @@ def make_lane_plan(passes: list[Pass], *, lanes: int, simd: int, finalizers: int
                     0 if binary or multiply else K.bit_length(), tuple(layouts), tuple(words),
                     tuple(info), acc_bits, sum_bits, max(1, u_max.bit_length()),
                     max(p.out.bits for p in passes), tuple(sorted({r.ua for r in info})),
-                    tuple(sorted({r.ub for r in info})), bank_depth, order)
+                    tuple(sorted({r.ub for r in info})), bank_depth, order, lookup)
+
+
+def _lookup(k: int, p: Pass, cut: int, ta: list[list[int]], alph: Alphabet, P: int, F: int,
+            groups: int, bits: list[int], image: bool) -> Lookup:
+    """The table of pass k's looked-up half: word v * units + (g * walk + w) holds rows
+    g * P + w * F + f (f < F) of column v (LanePlan.lookup)."""
+    walk = P // F
+    units = groups * walk
+    words = [0] * ((cut + 1) * units)  # then a zero column: a token outside the vocabulary
+    if image:
+        for v in range(cut):
+            for u in range(units):
+                word = 0
+                for f in range(F):
+                    r = u * F + f  # = g * P + w * F + f
+                    if r < len(ta):
+                        word |= alph.code(ta[r][v]) << (f * alph.code_bits)
+                words[v * units + u] = word
+    return Lookup(k, alph, cut, units, tuple(words), max(bits, default=2))
 
 
 def _code(t: int, multiply: bool, K: int, binary: bool, bits: int) -> int:

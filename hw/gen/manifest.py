@@ -26,6 +26,8 @@ from ..errors import UserError
 from ..fileio import atomic_write_text
 from .axis import NATIVE, PORT_STYLES
 from .fit import roofline
+from .options import GenerateOptions
+from .payload import input_element
 from .top import ModelTop
 from .topplan import TopPlan
 
@@ -133,7 +135,7 @@ class Manifest:
     order: str | None = None  # the engine's walk (hw.gen.lanes.LanePlan.order)
     lanes: int | None = None
     storage: str | None = None
-    model_fingerprint: str | None = None  # CRC-32 of the model file top.v came from
+    model_fingerprint: str | None = None  # CRC-32 of the model's canonical JSON (the board's)
     cell: str | None = None
     activation: str | None = None
     hidden_size: int | None = None
@@ -150,6 +152,16 @@ class Manifest:
     board_device: str | None = None
     roofline: dict | None = None
     placement: dict | None = None  # hw.gen.topplan.Placement.as_dict()
+    head: list | None = None  # the head's own engine [lanes, columns] (mixed precision)
+    passes: list | None = None  # per pass: schemes, engine, lookup, folding, cycles
+    # written by `python -m hw verilog` (hw.gen.cli.generate_run), not by generate() alone:
+    # the board the design is for (hw.board.registry), the options as given, the SHA-256 of
+    # model.json and top.v, and the design hash over all of this manifest (hw.gen.design)
+    board: str | None = None
+    options: GenerateOptions | None = None
+    model_sha256: str | None = None
+    top_v_sha256: str | None = None
+    design_hash: str | None = None
     extra: dict = field(default_factory=dict)  # keys this version does not know, kept as read
 
     def as_dict(self) -> dict:
@@ -159,17 +171,19 @@ class Manifest:
             v = getattr(self, k)
             if k in _OPTIONAL and v is None:
                 continue
-            d[k] = v.as_dict() if isinstance(v, Stream) else v
+            d[k] = v.as_dict() if isinstance(v, (Stream, GenerateOptions)) else v
         return d | self.extra
 
 
+# what `python -m hw verilog` adds (last, so that generate()'s manifests keep their layout)
+_STAGE = ("board", "options", "model_sha256", "top_v_sha256", "design_hash")
 _OPTIONAL = ("placement", "weights_per_step", "sequence_cycles_8", "board_device", "roofline",
-             "order")
-_ORDER = _OPTIONAL + ("top", "ports", "clock", "reset", "reset_active_low",
+             "order", "head", "passes") + _STAGE
+_ORDER = _OPTIONAL[:-len(_STAGE)] + ("top", "ports", "clock", "reset", "reset_active_low",
                       "model_fingerprint", "emit", "parallel", "simd",
                       "lanes", "storage", "cell", "activation", "hidden_size", "input_size",
                       "num_layers", "outputs", "input", "output", "cycles_per_step", "latency",
-                      "bound_cycles", "resources", "formats", "schemes")
+                      "bound_cycles", "resources", "formats", "schemes") + _STAGE
 
 
 def _stream(prefix: str, layout, elem_bits: int, elem_count: int, signed_data: bool) -> Stream:
@@ -186,7 +200,7 @@ def streams(top: ModelTop | TopPlan) -> tuple[Stream, Stream]:
     """The top's input and output payload layouts (what the manifest writes, and what
     hw.gen.simulate packs and unpacks beats with)."""
     model = top.model
-    return (_stream("i", top.in_layout, model.formats.input.bits, model.input_size, True),
+    return (_stream("i", top.in_layout, *input_element(model)),
             _stream("o", top.out_layout, top.out_bits, top.out_count, True))
 
 
@@ -200,7 +214,9 @@ def manifest(top: ModelTop | TopPlan, device=None) -> Manifest:
     if tp is not None:
         extra = {"placement": tp.placement.as_dict(), "order": tp.order,
                  "weights_per_step": tp.weights_per_step,
-                 "sequence_cycles_8": tp.sequence_cycles(8)}
+                 "sequence_cycles_8": tp.sequence_cycles(8), "passes": tp.pass_table()}
+        if tp.head_lanes is not None:
+            extra["head"] = [tp.head_lanes.lanes, tp.head_lanes.simd]
         if device is not None:
             extra["board_device"] = device.name
             extra["roofline"] = roofline(tp, device, device.clock_mhz)
@@ -346,6 +362,11 @@ def from_dict(d) -> Manifest:
             not isinstance(par, int) or isinstance(par, bool) or par < 1):
         raise UserError(f"manifest: parallel must be a positive integer or 'unrolled', not "
                         f"{par!r}")
+    head = rest.get("head")
+    if head is not None and not (isinstance(head, list) and len(head) == 2 and all(
+            isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in head)):
+        raise UserError(f"manifest: head must be [lanes, columns] of the head's engine, not "
+                        f"{head!r}")
     if rest.get("order") not in (None, "rows", "columns"):
         raise UserError(f"manifest: order is {rest['order']!r}, not rows or columns")
     for k in ("resources", "formats", "schemes"):
@@ -354,6 +375,11 @@ def from_dict(d) -> Manifest:
     if not isinstance(rest.get("reset_active_low", False), bool):
         raise UserError(f"manifest: reset_active_low must be true or false, not "
                         f"{rest['reset_active_low']!r}")
+    for k in ("board", "model_sha256", "top_v_sha256", "design_hash"):
+        if not isinstance(rest.get(k, ""), str):
+            raise UserError(f"manifest: {k} must be a string, not {rest[k]!r}")
+    if rest.get("options") is not None:
+        rest["options"] = GenerateOptions.from_dict(rest["options"])
     if rest.get("ports", NATIVE) not in PORT_STYLES:
         raise UserError(f"manifest: ports is {rest['ports']!r}, not one of "
                         f"{', '.join(PORT_STYLES)}")

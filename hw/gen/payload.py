@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 
-from amaranth.hdl import signed, unsigned
+from amaranth.hdl import Mux, signed, unsigned
 from amaranth.lib import data
 
 from ..modelfile import Model
@@ -24,10 +24,27 @@ def argmax_bits(count: int) -> int:
     return max(1, math.ceil(math.log2(count)))
 
 
+def input_element(model: Model) -> tuple[int, int, bool]:
+    """(bits, count, signed) of an input beat's `data` elements (Model.beat_element)."""
+    bits, sign = model.beat_element
+    return bits, model.beat_inputs, sign
+
+
 def input_layout(model: Model) -> data.StructLayout:
+    bits, count, sign = input_element(model)
     return data.StructLayout({
-        "data": data.ArrayLayout(signed(model.formats.input.bits), model.input_size),
+        "data": data.ArrayLayout(signed(bits) if sign else unsigned(bits), count),
         "first": 1, "last": 1})
+
+
+def input_values(model: Model, data_field) -> list:
+    """The input vector (input_size values, input format) of an input beat's `data`: its
+    elements, or for a one-hot input input.one at the token's index and 0 elsewhere (a token
+    outside the vocabulary reads as the zero vector)."""
+    if not model.onehot:
+        return [data_field[k] for k in range(model.input_size)]
+    one = model.formats.input.one
+    return [Mux(data_field[0] == k, one, 0) for k in range(model.input_size)]
 
 
 def output_layout(model: Model, emit: str) -> data.StructLayout:

@@ -59,6 +59,17 @@ class Pass:
     acc_bits: int
     in_fmt: Fixed  # format of the columns before the split (the state format after it)
     h_fmt: Fixed
+    # the columns before the split are a one-hot input: a column is looked up, not walked
+    # (docs/numerics.md, One-hot inputs; the input vector is in_fmt.one at the token)
+    lookup: bool = False
+    int_a: bool = False  # the matrix before the split is intN (a multiplier's work)
+    int_b: bool = False  # the matrix after the split is intN
+
+    @property
+    def multiplies(self) -> bool:
+        """Lanes that walk this pass need multipliers: an intN matrix they walk (a looked-up
+        one-hot column needs none, whatever its scheme)."""
+        return self.int_b or (self.int_a and not self.lookup)
 
     @property
     def cols(self) -> int:
@@ -102,7 +113,8 @@ def make_passes(model: Model) -> list[Pass]:
                                     (int(ly.b_ih[r]) + int(ly.b_hh[r])) << up))
         col_base = 0 if li == 0 else I + (li - 1) * H
         p = Pass(f"layer{li}", col_base, len(ih[0]), tuple(rows), frac, fp, widths[li].sum,
-                 fin, fs)
+                 fin, fs, lookup=li == 0 and model.onehot, int_a=_is_int(ly.w_ih),
+                 int_b=_is_int(ly.w_hh))
         _check_width(p)
         out.append(p)
     if model.head is not None:
@@ -111,7 +123,7 @@ def make_passes(model: Model) -> list[Pass]:
         rows = tuple(Row(tuple(m), int(b) << (frac - fo.frac))
                      for m, b in zip(_aligned(w, fs, frac), model.head.bias.tolist(), strict=False))
         p = Pass("head", I + (model.num_layers - 1) * H, H, rows, frac, fo, widths[-1].sum,
-                 fs, fs)
+                 fs, fs, int_a=_is_int(w), int_b=_is_int(w))
         _check_width(p)
         out.append(p)
     return out
@@ -143,7 +155,12 @@ def signed_bits(v: int) -> int:
     return (v if v >= 0 else ~v).bit_length() + 1
 
 
-def uses_multipliers(model: Model) -> bool:
-    """intN weights go through real multipliers; every other scheme is shift-and-add."""
-    return any(schemes.int_bits(m.scheme) is not None for _, m in model.matrices())
+def _is_int(matrix) -> bool:
+    return schemes.int_bits(matrix.scheme) is not None
+
+
+def uses_multipliers(passes: list[Pass]) -> bool:
+    """intN weights that the lanes walk go through real multipliers; every other scheme is
+    shift-and-add, and a one-hot input's matrix is looked up (any scheme)."""
+    return any(p.multiplies for p in passes)
 

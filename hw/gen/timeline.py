@@ -31,6 +31,23 @@ LAUNCH = 1  # cycles from accepting a beat to its first pass's start (ModelTop's
 
 
 @dataclass(frozen=True)
+class Lane:
+    """What the timeline needs of the engine a pass runs on: the pass's layout in it, the
+    engine's walk (P / F), order, columns a cycle and result delay."""
+
+    layout: PassLayout
+    walk: int
+    order: str
+    simd: int
+    result_delay: int
+
+
+def lanes_of(plan: LanePlan, result_delay: int) -> list[Lane]:
+    """Every pass of one engine."""
+    return [Lane(lay, plan.walk, plan.order, plan.simd, result_delay) for lay in plan.layouts]
+
+
+@dataclass(frozen=True)
 class PassTimes:
     final: int  # the final issue, cycles after the start
     last: tuple[int, ...]  # per group: its last chunk's issue
@@ -60,21 +77,27 @@ def pass_times(lay: PassLayout, walk: int, holds: list[int], order: str) -> Pass
 
 @dataclass(frozen=True)
 class Timeline:
-    plan: LanePlan
+    lanes: tuple[Lane, ...]  # per pass, the engine it runs on
     holds: tuple[tuple[int, ...], ...]
     passes: tuple[PassTimes, ...]
-    result_delay: int
     cell_latency: int
     hidden: int
     layers: int
     emit: str
     argmax_cycles: int
     head_units: int  # units (groups of G rows) of the head, 0 without one
+    # the head runs on an engine of its own (mixed precision) and, when every step emits,
+    # beside the next step's layers (ModelTop's head path)
+    head_engine: bool = False
+
+    def out(self, k: int, unit: int) -> int:
+        """Cycles from pass k's start to unit `unit` leaving its engine's finalizers."""
+        ln = self.lanes[k]
+        return self.passes[k].out(unit, ln.walk, ln.result_delay)
 
     def write(self, k: int, unit: int) -> int:
         """Cycles from pass k's start to unit `unit`'s state write."""
-        return self.passes[k].out(unit, self.plan.walk, self.result_delay) + 1 \
-            + self.cell_latency
+        return self.out(k, unit) + 1 + self.cell_latency
 
     def span(self, k: int) -> int:
         """Cycles from pass k's start to the next pass's."""
@@ -87,14 +110,33 @@ class Timeline:
     @property
     def head_done(self) -> int:
         """Cycles from the head pass's start to its last unit leaving the finalizers."""
-        return self.passes[self.layers].out(self.head_units - 1, self.plan.walk,
-                                            self.result_delay)
+        return self.out(self.layers, self.head_units - 1)
+
+    @property
+    def beside(self) -> bool:
+        """The head of one step runs beside the next step's layers."""
+        return self.head_engine and self.emit == "every"
+
+    @property
+    def head_period(self) -> int:
+        """Cycles from a head's start until the head path may start the next one: its last
+        unit, the argmax, the load of the output beat, then idle."""
+        return self.head_done + self.argmax_cycles + 2
 
     @property
     def cycles_per_step(self) -> int:
         if self.emit == "last":
             return LAUNCH + self.layer_cycles + 1
+        if self.beside:  # the next beat is taken no sooner than a head period later
+            return max(LAUNCH + self.layer_cycles + 1, self.head_period)
         return self.latency
+
+    def sequence_cycles(self, steps: int) -> int:
+        """Cycles from accepting a sequence's first beat to accepting the next sequence's
+        first, sequences back to back."""
+        if self.beside:
+            return steps * self.cycles_per_step
+        return (steps - 1) * self.cycles_per_step + self.latency
 
     @property
     def latency(self) -> int:
@@ -114,19 +156,20 @@ def _needed(lay: PassLayout, sources: tuple[int, int], S: int, H: int):
             yield j, src - 1, min((c + 1) * S, H) - 1
 
 
-def solve(plan: LanePlan, sources: list[tuple[int, int]], *, result_delay: int,
-          cell_latency: int, hidden: int, layers: int, emit: str, argmax_cycles: int,
-          head_units: int, steps: int = 3) -> Timeline:
+def solve(lanes: list[Lane], sources: list[tuple[int, int]], *, cell_latency: int,
+          hidden: int, layers: int, emit: str, argmax_cycles: int, head_units: int,
+          head_engine: bool = False, steps: int = 3) -> Timeline:
     """The least holds (see the module), found by running `steps` steps of passes back to
-    back (with the head after the last when there is one) until no read comes too early."""
-    lays, walk, S = plan.layouts, plan.walk, plan.simd
-    holds = [[0] * lay.chunks for lay in lays]
+    back (with the head after the last when there is one) until no read comes too early.
+    `lanes`: per pass, the engine it runs on (`head_engine`: the head's is its own)."""
+    holds = [[0] * ln.layout.chunks for ln in lanes]
     order = list(range(layers))
     with_head = emit != "hidden"
     while True:
-        times = [pass_times(lay, walk, holds[k], plan.order) for k, lay in enumerate(lays)]
-        tl = Timeline(plan, tuple(map(tuple, holds)), tuple(times), result_delay,
-                      cell_latency, hidden, layers, emit, argmax_cycles, head_units)
+        times = [pass_times(ln.layout, ln.walk, holds[k], ln.order)
+                 for k, ln in enumerate(lanes)]
+        tl = Timeline(tuple(lanes), tuple(map(tuple, holds)), tuple(times), cell_latency,
+                      hidden, layers, emit, argmax_cycles, head_units, head_engine)
         # the passes' starts: steps back to back as the step FSM runs them
         runs, a = [], 0
         for t in range(steps):
@@ -140,7 +183,7 @@ def solve(plan: LanePlan, sources: list[tuple[int, int]], *, result_delay: int,
         latest: dict[int, int] = {}  # layer -> start of its latest pass
         new = [list(h) for h in holds]
         for k, s in runs:
-            for j, layer, unit in _needed(lays[k], sources[k], S, hidden):
+            for j, layer, unit in _needed(lanes[k].layout, sources[k], lanes[k].simd, hidden):
                 if layer in latest:
                     p = latest[layer]
                     need = p + tl.write(layer, unit) + 1 - s

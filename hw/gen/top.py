@@ -31,6 +31,7 @@ from amaranth.lib.wiring import In, Out
 from ..modelfile import Model
 from .engine import WideEngine
 from .outbeat import output_register
+from .payload import input_values
 from .pipe import Pipe, Staged
 from .plan import UNIT_ROWS
 from .topplan import STORAGES, Placement, TopPlan, pass_sources
@@ -79,13 +80,13 @@ class ModelTop(wiring.Component):
 
     def __init__(self, model: Model, *, parallel, simd: int = 1, cell_units: int | None = None,
                  storage: str = "memory", placement: Placement | None = None,
-                 order: str = "rows"):
+                 order: str = "rows", head: tuple[int, int] | None = None):
         try:
             if cell_units not in (None, 1):
                 raise ValueError(f"the time-multiplexed engine updates one unit a cycle; "
                                  f"cell units must be 1, not {cell_units!r}")
             self.tp = tp = TopPlan.of(model, parallel=parallel, simd=simd, storage=storage,
-                                      placement=placement, order=order)
+                                      placement=placement, order=order, head=head)
         except (TypeError, ValueError):
             self._MustUse__silence = True  # never built: no "created but never used" warning
             raise
@@ -105,12 +106,21 @@ class ModelTop(wiring.Component):
         sources = pass_sources(L, model.head is not None)
         self.vec_bits = max(f["input"].bits, f["state"].bits)
         styles = {name: tp.memory_style(name, w, d) for name, w, d in tp.memories()}
-        self.engine = WideEngine(plan=self.plan, sources=sources, vec_bits=self.vec_bits,
+        own = tp.head_lanes is not None  # the head on an engine of its own
+        self.engine = WideEngine(plan=self.plan, sources=sources[:L] if own else sources,
+                                 vec_bits=self.vec_bits,
                                  ram_style=[st for n, st in styles.items()
                                             if n.startswith("codes")],
                                  info_ram_style=styles["rowinfo"],
                                  acc_ram_style=styles.get("sums", "logic"),
-                                 holds=tp.holds, tag_bits=2)
+                                 holds=tp.holds[:L] if own else tp.holds, tag_bits=2,
+                                 lookup_ram_style=styles.get("lookup"))
+        self.head_engine = None
+        if own:
+            self.head_engine = WideEngine(
+                plan=tp.head_lanes, sources=[(L, L)], vec_bits=f["state"].bits,
+                ram_style=[st for n, st in styles.items() if n.startswith("head_codes")],
+                info_ram_style=styles["head_rowinfo"], holds=[tp.holds[L]], tag_bits=1)
         self.h_words = -(-model.hidden_size // self.simd)  # words a bank of each h memory
         self.x_chunks = -(-I // self.simd)
         self.in_layout, self.out_layout = tp.in_layout, tp.out_layout
@@ -130,11 +140,17 @@ class ModelTop(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         model, f, eng = self.model, self.model.formats, self.engine
-        H, I, L, S = model.hidden_size, model.input_size, model.num_layers, self.simd
+        H, L, S = model.hidden_size, model.num_layers, self.simd
         lstm = model.cell == "lstm"
         m.submodules.engine = eng
+        if self.head_engine is not None:
+            m.submodules.head_engine = self.head_engine
         sb = f["state"].bits
-        x = Signal(data.ArrayLayout(signed(f["input"].bits), self.x_chunks * S))
+        lookup = self.plan.lookup
+        # a looked-up one-hot input never reaches the lanes: the beat's token picks the table
+        # words (`base`: token x the pass's finalizer words), nothing holds the vector
+        x = Signal(data.ArrayLayout(signed(f["input"].bits), 0 if lookup else self.x_chunks * S))
+        base = Signal(range(max(2, len(lookup.words)))) if lookup else None
         # per layer: its state reads as zero until its first pass of a sequence (`fresh`, set
         # by a first beat and by reset), and the bank its latest pass writes (`wb`; a pass
         # reads its own previous h from the other bank). A pass's tag carries both, so the
@@ -160,7 +176,7 @@ class ModelTop(wiring.Component):
             m.d.sync += [vsrc1.eq(eng.vsrc), zero1.eq(zero)]
         xdata = Signal(data.ArrayLayout(signed(self.vec_bits), S))
         with m.Switch(chunk):
-            for c in range(self.x_chunks):
+            for c in range(0 if lookup else self.x_chunks):
                 with m.Case(c):
                     m.d.sync += [xdata[s].eq(x[c * S + s]) for s in range(S)]
         # h of layer l: S memories of one element (element k in memory k % S), or with
@@ -288,24 +304,28 @@ class ModelTop(wiring.Component):
         n = self.out_count
         head = []
         head_done = Signal()
+        heng = self.head_engine
+        if heng is not None:
+            hb = self._head_reads(m, hmem, wb, elements)
         if model.head is not None:
             G = self.unit_rows
-            head = [Signal(signed(eng.plan.res_bits), name=f"head{k}") for k in range(n)]
-            on_head = eng.out_valid & (eng.out_pass == L)
+            hsrc = eng if heng is None else heng  # the engine whose results the head takes
+            head = [Signal(signed(hsrc.plan.res_bits), name=f"head{k}") for k in range(n)]
+            on_head = eng.out_valid & (eng.out_pass == L) if heng is None else heng.out_valid
             with m.If(on_head):
                 for k, r in enumerate(head):
-                    with m.If(eng.out_unit == k // G):
-                        m.d.sync += r.eq(eng.out_main[k % G])
-            m.d.comb += head_done.eq(on_head & (eng.out_unit == (n - 1) // G))
+                    with m.If(hsrc.out_unit == k // G):
+                        m.d.sync += r.eq(hsrc.out_main[k % G])
+            m.d.comb += head_done.eq(on_head & (hsrc.out_unit == (n - 1) // G))
             ib = len(self.o.payload.argmax)
             if self.argmax_scan:
-                best_v = Signal(signed(eng.plan.res_bits))
+                best_v = Signal(signed(hsrc.plan.res_bits))
                 best_i = Signal(unsigned(ib))
                 best = best_i
             else:
                 ap = Pipe(m, "argmax")
-                best = ap.at(_argmax_tree(ap, [Staged(r, 0) for r in head], eng.plan.res_bits,
-                                          ib), self.argmax_cycles)
+                best = ap.at(_argmax_tree(ap, [Staged(r, 0) for r in head],
+                                          hsrc.plan.res_bits, ib), self.argmax_cycles)
 
         # ---- the step FSM: each pass starts as soon as the engine has issued the one
         # before (the engine's holds keep its reads behind the writes they need)
@@ -315,6 +335,8 @@ class ModelTop(wiring.Component):
 
         def start(k, fresh_bit=None):
             m.d.comb += [eng.start.eq(1), eng.sel.eq(k)]
+            if lookup is not None and k == lookup.index:
+                m.d.comb += eng.base.eq(base)
             if k < L:
                 m.d.comb += eng.tag.eq(Cat(fresh[k] if fresh_bit is None else fresh_bit,
                                            ~wb[k]))
@@ -326,11 +348,54 @@ class ModelTop(wiring.Component):
             if argmax is not None:
                 m.d.sync += o_payload.argmax.eq(argmax)
 
+        def head_out(last, loaded):
+            """The argmax (a scan of a row a cycle, or the tree's stages), then the output
+            beat once the output register is free; `loaded()` in that cycle."""
+            with m.If(wait != self.argmax_cycles):
+                m.d.sync += wait.eq(wait + 1)
+                if self.argmax_scan:
+                    # row `wait` into a register, compared with the best a cycle later
+                    cand = Signal(signed(hsrc.plan.res_bits))
+                    with m.Switch(wait):
+                        for k, r in enumerate(head):
+                            with m.Case(k):
+                                m.d.sync += cand.eq(r)
+                    with m.If((wait == 1) | ((wait != 0) & (cand > best_v))):
+                        m.d.sync += [best_v.eq(cand), best_i.eq(wait - 1)]
+            with m.Elif(free):
+                load(head, last, best)
+                loaded()
+
+        # the head on its own engine: its path (run, argmax, output beat) is a machine of its
+        # own, so that with an output every step the next step's layers run beside it; the
+        # next beat is taken no sooner than cycles_per_step after the last (`ago`), so that
+        # every head finds the path idle and every step takes the same cycles
+        beside = heng is not None and self.emit == "every"
+        hp_idle, hp_load, h_last = Signal(), Signal(), Signal()
+        if beside:
+            cps = self.cycles_per_step
+            ago = Signal(range(cps + 1), init=cps)
+            with m.If(ago != cps):
+                m.d.sync += ago.eq(ago + 1)
+
+        def start_head():
+            m.d.comb += [heng.start.eq(1), heng.sel.eq(0)]
+            m.d.sync += [hb.eq(wb[L - 1]), h_last.eq(last_in)]
+
         with m.FSM():
             with m.State("IDLE"):
-                m.d.comb += self.i.ready.eq(1)
-                with m.If(self.i.valid):
-                    m.d.sync += [x[k].eq(self.i.payload.data[k]) for k in range(I)]
+                take = ago == cps if beside else 1
+                m.d.comb += self.i.ready.eq(take)
+                with m.If(self.i.valid & take if beside else self.i.valid):
+                    if beside:
+                        m.d.sync += ago.eq(1)
+                    if lookup is not None:
+                        tok = self.i.payload.data[0]
+                        m.d.sync += base.eq(Mux(tok < lookup.vocab, tok, lookup.vocab)
+                                            * lookup.units)
+                    else:
+                        m.d.sync += [x[k].eq(v) for k, v in
+                                     enumerate(input_values(model, self.i.payload.data))]
                     m.d.sync += last_in.eq(self.i.payload.last)
                     with m.If(self.i.payload.first):
                         m.d.sync += fresh.eq(-1)
@@ -348,6 +413,16 @@ class ModelTop(wiring.Component):
                             m.next = f"LAYER{li + 1}"
                         elif self.emit == "hidden":
                             m.next = "COMMIT"
+                        elif beside:
+                            with m.If(hp_idle):
+                                start_head()
+                                m.next = "IDLE"
+                        elif heng is not None:  # emit last: the head, then the next beat
+                            with m.If(~last_in):
+                                m.next = "IDLE"
+                            with m.Elif(hp_idle):
+                                start_head()
+                                m.next = "HWAIT"
                         elif self.emit == "every":
                             start(L)
                             m.next = "HEAD"
@@ -356,26 +431,19 @@ class ModelTop(wiring.Component):
                             with m.If(last_in):
                                 start(L)
                                 m.next = "HEAD"
-            if model.head is not None:
+            if model.head is not None and heng is not None:
+                with m.State("HWAIT"):
+                    with m.If(hp_load):
+                        m.next = "IDLE"
+            elif model.head is not None:
                 with m.State("HEAD"):
                     with m.If(head_done):
                         m.d.sync += wait.eq(0)
                         m.next = "HOUT"
                 with m.State("HOUT"):
-                    with m.If(wait != self.argmax_cycles):
-                        m.d.sync += wait.eq(wait + 1)
-                        if self.argmax_scan:
-                            # row `wait` into a register, compared with the best a cycle later
-                            cand = Signal(signed(eng.plan.res_bits))
-                            with m.Switch(wait):
-                                for k, r in enumerate(head):
-                                    with m.Case(k):
-                                        m.d.sync += cand.eq(r)
-                            with m.If((wait == 1) | ((wait != 0) & (cand > best_v))):
-                                m.d.sync += [best_v.eq(cand), best_i.eq(wait - 1)]
-                    with m.Elif(free):
-                        load(head, 1 if self.emit == "last" else last_in, best)
+                    def done():
                         m.next = "IDLE"
+                    head_out(1 if self.emit == "last" else last_in, done)
             else:
                 with m.State("COMMIT"):
                     with m.If(commit):
@@ -384,4 +452,55 @@ class ModelTop(wiring.Component):
                     with m.If(free):
                         load(hn, last_in)
                         m.next = "IDLE"
+        if heng is not None:
+            with m.FSM(name="head_path"):
+                with m.State("IDLE"):
+                    m.d.comb += hp_idle.eq(1)
+                    with m.If(heng.start):
+                        m.next = "RUN"
+                with m.State("RUN"):
+                    with m.If(head_done):
+                        m.d.sync += wait.eq(0)
+                        m.next = "OUT"
+                with m.State("OUT"):
+                    def loaded():
+                        m.d.comb += hp_load.eq(1)
+                        m.next = "IDLE"
+                    head_out(1 if self.emit == "last" else h_last, loaded)
         return m
+
+    def _head_reads(self, m, hmem, wb, elements):
+        """The head engine's vector reads: chunks of S' elements of the top layer's h, from
+        the bank it held when the head started (the next step's layers may flip it), out of
+        the S-element words of the h memories (S' <= S: the word of the chunk, then its S'
+        elements). Returns that bank's register."""
+        heng, L, S = self.head_engine, self.model.num_layers, self.simd
+        S1 = heng.plan.simd
+        r = (S // S1).bit_length() - 1  # chunks of S' elements in a word
+        late = heng.plan.vec_stage - 1
+        hb = Signal()
+        word = heng.vchunk >> r if r else heng.vchunk
+        sub = Signal(range(max(2, 1 << r)))
+        subs = [heng.vchunk[:r] if r else Const(0, 1)]
+        for d in range(1 + late):
+            reg = Signal.like(sub, name=f"hsub{d}")
+            m.d.sync += reg.eq(subs[-1])
+            subs.append(reg)
+        m.d.comb += sub.eq(subs[-1])
+        elems = [None] * S
+        for n, (mem, which) in enumerate(hmem[L - 1]):
+            port = mem.read_port()
+            addr = Mux(hb, self.h_words, 0) + word
+            if late:
+                reg = Signal(range(2 * self.h_words), name=f"hvaddr{n}")
+                m.d.sync += reg.eq(addr)
+                addr = reg
+            m.d.comb += port.addr.eq(addr)
+            for s, d in zip(which, elements(port.data, which), strict=True):
+                elems[s] = d
+        for i in range(S1):
+            v = elems[i]
+            for c in range(1, 1 << r):
+                v = Mux(sub == c, elems[c * S1 + i], v)
+            m.d.comb += heng.vdata[i].eq(v)
+        return hb

@@ -20,7 +20,7 @@ from .engine import EngineTiming
 from .lanes import ORDERS, LanePlan, RowHalves, make_lane_plan
 from .payload import argmax_bits, input_layout, output_layout, output_shape
 from .plan import ACTIVATIONS, ELEMENTWISE, UNIT_ROWS, Pass, make_passes, uses_multipliers
-from .timeline import Timeline, solve
+from .timeline import Timeline, lanes_of, solve
 
 STORAGES = ("memory", "registers")
 
@@ -101,28 +101,45 @@ class TopPlan:
     argmax_bits: int
     argmax_cycles: int
     timeline: Timeline
+    # the head's own engine (mixed precision: the layers shift and add, the head multiplies)
+    head_lanes: LanePlan | None = None
+    head_timing: EngineTiming | None = None
 
     @classmethod
     def of(cls, model: Model, *, parallel: int, simd: int = 1, storage: str = "memory",
            passes: list[Pass] | None = None, image: bool = True,
-           halves: RowHalves | None = None, placement: Placement | None = None,
-           order: str = "rows") -> TopPlan:
+           halves: RowHalves | tuple | None = None, placement: Placement | None = None,
+           order: str = "rows", head: tuple[int, int] | None = None) -> TopPlan:
         """`passes`: make_passes(model), when the caller has them; `image=False`: no code
         words (hw.gen.lanes.make_lane_plan), for a search that only reads figures. `order`:
-        the engine's walk (hw.gen.lanes.LanePlan.order)."""
+        the engine's walk (hw.gen.lanes.LanePlan.order). A model whose head alone needs
+        multipliers (head_engine()) runs its head on an engine of its own, `head` = (lanes,
+        columns) (default: one unit's rows, one column); `halves`: then a pair, the layers'
+        and the head's row_halves."""
         placement = Placement() if placement is None else placement
         check_folding(model, parallel, simd, storage, placement, order)
         emit = default_emit(model)
         G = len(UNIT_ROWS[model.cell])
         passes = make_passes(model) if passes is None else passes
-        # lanes beyond the tallest pass (in whole units) would never hold a row, columns
-        # beyond the widest half never hold a weight
-        lanes = min(parallel, -(-max(len(p.rows) for p in passes) // G) * G)
-        widest = max(max(p.split, p.cols - p.split) for p in passes)
-        S = min(simd, 1 << (widest - 1).bit_length())
-        plan = make_lane_plan(passes, lanes=lanes, simd=S, finalizers=G,
-                              multiply=uses_multipliers(model), image=image, halves=halves,
-                              bank_depth=placement.bank_depth, order=order)
+        L = model.num_layers
+        own = head_engine(passes, L)
+        if head is not None and not own:
+            raise ValueError("a head engine of its own is for a model whose head alone needs "
+                             "multipliers (an intN head beside shift-scheme layers)")
+        if own:
+            head = (G, 1) if head is None else head
+            check_folding(model, head[0], head[1], storage)
+        on_lanes = passes[:L] if own else passes
+        hv, head_hv = (halves if own and halves is not None else (halves, None))
+        plan = _lane_plan(on_lanes, parallel, simd, G, image, hv, placement.bank_depth, order)
+        head_plan = head_timing = None
+        if own:
+            head_plan = _lane_plan(passes[L:], head[0], head[1], G, image, head_hv,
+                                   placement.bank_depth, "rows")
+            if head_plan.simd > plan.simd:  # it reads the h memories' words of S elements
+                raise ValueError(f"the head engine's columns ({head_plan.simd}) may not "
+                                 f"exceed the layers' ({plan.simd})")
+            head_timing = EngineTiming.of(head_plan)
         cell = CellParams.of(model)
         latency, h_stage, c_stage = cell_timing(cell)
         n, width = output_shape(model, emit)
@@ -130,13 +147,16 @@ class TopPlan:
         # comparison a cycle (fewer registers) when only a sequence's last step does
         cycles = {"hidden": 0, "last": n + 1, "every": (n - 1).bit_length()}[emit]
         timing = EngineTiming.of(plan)
-        L = model.num_layers
-        timeline = solve(plan, pass_sources(L, model.head is not None),
-                         result_delay=timing.result_delay, cell_latency=latency,
+        lanes = lanes_of(plan, timing.result_delay)
+        if own:
+            lanes += lanes_of(head_plan, head_timing.result_delay)
+        timeline = solve(lanes, pass_sources(L, model.head is not None), cell_latency=latency,
                          hidden=model.hidden_size, layers=L, emit=emit, argmax_cycles=cycles,
-                         head_units=-(-n // G) if model.head is not None else 0)
+                         head_units=-(-n // G) if model.head is not None else 0,
+                         head_engine=own)
         return cls(model, storage, placement, emit, tuple(passes), plan, timing,
-                   cell, latency, h_stage, c_stage, n, width, argmax_bits(n), cycles, timeline)
+                   cell, latency, h_stage, c_stage, n, width, argmax_bits(n), cycles, timeline,
+                   head_plan, head_timing)
 
     @property
     def in_layout(self) -> data.StructLayout:
@@ -189,25 +209,38 @@ class TopPlan:
         return self.timeline.latency
 
     def sequence_cycles(self, steps: int) -> int:
-        """Cycles a sequence of `steps` beats takes when sequences come back to back (emit
-        "last": from accepting its first beat to accepting the next sequence's first)."""
-        return (steps - 1) * self.cycles_per_step + self.latency
+        """Cycles a sequence of `steps` beats takes when sequences come back to back (from
+        accepting its first beat to accepting the next sequence's first)."""
+        return self.timeline.sequence_cycles(steps)
+
+    def layout(self, k: int):
+        """Pass k's layout in the engine it runs on."""
+        L = self.model.num_layers
+        if self.head_lanes is not None and k == L:
+            return self.head_lanes.layouts[0]
+        return self.lanes.layouts[k]
 
     @property
     def bound_cycles(self) -> int:
-        """The engine's own bound per step: sum over the step's passes of
-        ceil(rows / P) * chunks (emit "last": the layers only)."""
-        lays, L = self.lanes.layouts, self.model.num_layers
-        passes = list(range(L)) + ([L] if self.emit == "every" else [])
-        return sum(lays[k].groups * lays[k].chunks for k in passes)
+        """The engines' own bound per step: sum over the step's passes of
+        ceil(rows / P) * chunks (emit "last": the layers only); a head on its own engine
+        beside the next step's layers counts as the larger of the two."""
+        L = self.model.num_layers
+        layers = sum(self.layout(k).groups * self.layout(k).chunks for k in range(L))
+        if self.emit != "every":
+            return layers
+        head = self.layout(L).groups * self.layout(L).chunks
+        return max(layers, head) if self.timeline.beside else layers + head
 
     @property
     def weights_per_step(self) -> int:
         """Weight codes (padding excluded) one step reads: the layers, and the head when
-        every step emits."""
+        every step emits (of a one-hot input's matrix, the one column looked up)."""
         L = self.model.num_layers
         passes = list(range(L)) + ([L] if self.emit == "every" else [])
-        return sum(len(self.passes[k].rows) * self.passes[k].cols for k in passes)
+        return sum(len(self.passes[k].rows) * (self.passes[k].cols - self.passes[k].split + 1
+                                               if self.passes[k].lookup else self.passes[k].cols)
+                   for k in passes)
 
     def ram_style(self, width: int, depth: int, rom: bool = False) -> str:
         """The yosys `ram_style` of a memory: flip-flops for storage "registers"; for one of
@@ -231,7 +264,8 @@ class TopPlan:
         ram_style() (the code banks and the row info are ROMs)."""
         if self.logic_bank(name, depth):
             return "logic"
-        return self.ram_style(width, depth, rom=name.startswith(("codes", "rowinfo")))
+        return self.ram_style(width, depth, rom=name.startswith(
+            ("codes", "rowinfo", "lookup", "head_codes", "head_rowinfo")))
 
     @property
     def merged_h(self) -> bool:
@@ -246,10 +280,20 @@ class TopPlan:
         """(name, width, depth) of every memory: the engine's and the state's."""
         f, H, S = self.model.formats, self.model.hidden_size, self.simd
         words = 2 * -(-H // S)
-        *banks, info = self.lanes.memories()
+        mems = self.lanes.memories()
+        if self.lanes.lookup is not None:
+            *mems, table = mems
+        *banks, info = mems
         out = ([("codes",) + banks[0]] if len(banks) == 1 else
                [(f"codes{b}",) + wd for b, wd in enumerate(banks)])
         out.append(("rowinfo",) + info)
+        if self.lanes.lookup is not None:
+            out.append(("lookup",) + table)
+        if self.head_lanes is not None:
+            *hbanks, hinfo = self.head_lanes.memories()
+            out += ([("head_codes",) + hbanks[0]] if len(hbanks) == 1 else
+                    [(f"head_codes{b}",) + wd for b, wd in enumerate(hbanks)])
+            out.append(("head_rowinfo",) + hinfo)
         pl = self.lanes
         if pl.order == "columns":
             out.append(("sums", pl.lanes * pl.acc_bits, max(2, pl.max_groups)))
@@ -265,15 +309,17 @@ class TopPlan:
     @property
     def resources(self) -> dict:
         pl, f, m = self.lanes, self.model.formats, self.model
+        hd = self.head_lanes
+        head = hd.lanes * hd.simd if hd is not None else 0
         return {
             "lanes": pl.lanes,
             "simd": pl.simd,
-            "weights_per_cycle": pl.lanes * pl.simd,
-            "adders": pl.lanes * pl.simd,
+            "weights_per_cycle": pl.lanes * pl.simd + head,
+            "adders": pl.lanes * pl.simd + head,
             "shifters": pl.lanes * pl.simd if (pl.K > 1 and not pl.multiply) else 0,
-            "multipliers": pl.lanes * pl.simd if pl.multiply else 0,
-            "finalizers": pl.finalizers,
-            "memory_bits": pl.memory_bits,
+            "multipliers": (pl.lanes * pl.simd if pl.multiply else 0) + head,
+            "finalizers": pl.finalizers + (hd.finalizers if hd is not None else 0),
+            "memory_bits": pl.memory_bits + (hd.memory_bits if hd is not None else 0),
             "code_bits": pl.code_bits,
             "code_word_bits": pl.code_word_bits,
             "elementwise_multipliers": ELEMENTWISE[m.cell],
@@ -284,7 +330,48 @@ class TopPlan:
             "code_banks": pl.code_banks,
             "state_bits": m.num_layers * m.hidden_size * (
                 f["state"].bits + (f["cell"].bits if m.cell == "lstm" else 0)),
-        }
+        } | ({} if hd is None else {"head_lanes": hd.lanes, "head_simd": hd.simd,
+                                    "head_code_bits": hd.code_bits})
+
+    def pass_table(self) -> list[dict]:
+        """Per pass: its matrices' schemes, the engine that runs it ("lanes": the
+        shift-and-add or multiplying lanes of the layers; "head": the head's own multiplier
+        engine), whether its first matrix is a one-hot lookup, its folding and its issue
+        cycles (the span from its start to the next pass's)."""
+        m, L = self.model, self.model.num_layers
+        out = []
+        for k, p in enumerate(self.passes):
+            if k < L:
+                ly = m.layers[k]
+                schemes = {"w_ih": ly.w_ih.scheme, "w_hh": ly.w_hh.scheme}
+            else:
+                schemes = {"weight": m.head.weight.scheme}
+            own = self.head_lanes is not None and k == L
+            pl = self.head_lanes if own else self.lanes
+            out.append({"name": p.name, "schemes": schemes, "engine": "head" if own else "lanes",
+                        "multiplies": pl.multiply, "lookup": p.lookup, "lanes": pl.lanes,
+                        "simd": pl.simd, "cycles": self.timeline.span(k)})
+        return out
+
+
+def head_engine(passes: list[Pass], layers: int) -> bool:
+    """The head runs on an engine of its own: it needs multipliers (an intN head) and no
+    layer does (their matrices shift and add, or a one-hot input's is looked up), so the
+    layers keep the shift-and-add lanes and the multipliers are sized for the head alone."""
+    return (len(passes) > layers and passes[layers].multiplies
+            and not any(p.multiplies for p in passes[:layers]))
+
+
+def _lane_plan(passes: list[Pass], parallel: int, simd: int, G: int, image: bool, halves,
+               bank_depth: int, order: str) -> LanePlan:
+    # lanes beyond the tallest pass (in whole units) would never hold a row, columns
+    # beyond the widest walked half never hold a weight
+    lanes = min(parallel, -(-max(len(p.rows) for p in passes) // G) * G)
+    widest = max(max(p.cols - p.split, 0 if p.lookup else p.split) for p in passes)
+    S = min(simd, 1 << (widest - 1).bit_length())
+    return make_lane_plan(passes, lanes=lanes, simd=S, finalizers=G,
+                          multiply=uses_multipliers(passes), image=image, halves=halves,
+                          bank_depth=bank_depth, order=order)
 
 
 def faster_order(model: Model, **kw) -> str:

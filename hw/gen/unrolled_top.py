@@ -19,7 +19,7 @@ from ..cell import CellParams
 from ..modelfile import Model
 from ..reference import default_emit
 from .outbeat import output_register
-from .payload import input_layout, output_layout, output_shape
+from .payload import input_layout, input_values, output_layout, output_shape
 from .plan import ACTIVATIONS, ELEMENTWISE, UNIT_ROWS, make_passes
 from .state import RegisterState
 from .unrolled import UnrolledEngine, engine_resources
@@ -185,7 +185,9 @@ class UnrolledTop(wiring.Component):
             with m.State("IDLE"):
                 m.d.comb += self.i.ready.eq(1)
                 with m.If(self.i.valid):
-                    m.d.sync += [x.eq(self.i.payload.data), last_in.eq(self.i.payload.last)]
+                    m.d.sync += [x[k].eq(v) for k, v in
+                                 enumerate(input_values(model, self.i.payload.data))]
+                    m.d.sync += last_in.eq(self.i.payload.last)
                     with m.If(self.i.payload.first):
                         state.clear(m)
                     start(0)
