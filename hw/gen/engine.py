@@ -467,6 +467,14 @@ class WideEngine(wiring.Component):
         with m.If(valid_a & last_a):
             m.d.sync += [walking.eq(1), step.eq(0), wgroup.eq(g_a), steps.eq(steps_a),
                          wpass.eq(pass_a), wtag.eq(tag_a)]
+        # the latched sums move F rows towards the finalizers each walk step, so a finalizer
+        # always takes the same registers: no select of one of P / F rows (at 243 lanes and 3
+        # finalizers, that 81:1 select was a ULX3S build's critical path, 24.6 MHz); a latch
+        # (the next group's, in the walk's last cycle) takes precedence over the shift
+        if plan.walk > 1:
+            with m.If(walking & ~(valid_a & last_a)):
+                for regs in (done_a, done_b):
+                    m.d.sync += [regs[q].eq(regs[q + F]) for q in range(len(regs) - F)]
         wbase = None
         if cur_base is not None:
             wbase, base_a = Signal.like(cur_base), pipe.at(Staged(cur_base, 0), a)
@@ -497,22 +505,16 @@ class WideEngine(wiring.Component):
                              fp.comb(lambda b, u: b + u, Staged(wbase, 0), unit0))
         mains, auxs = [], []
         for f in range(F):
-            def pick(s, regs, f=f):
-                out = regs[f]
-                for st in range(1, plan.walk):
-                    out = Mux(s == st, regs[st * F + f], out)
-                return out
-
             if looked is None:
-                av = fp.op(lambda s: pick(s, done_a), w0, name=f"wa{f}_")
+                av = fp.op(lambda s, f=f: done_a[f], w0, name=f"wa{f}_")
             else:  # the looked-up pass's first half is its token's column, from the table
-                # the latched sums are read in the walk's own cycle (the next group's latch
-                # overwrites them), the table's word a cycle later
-                walked = fp.op(lambda s: pick(s, done_a), w0, name=f"wa{f}_")
+                # the latched sums are read in the walk's own cycle (the next step shifts
+                # them), the table's word a cycle later
+                walked = fp.op(lambda s, f=f: done_a[f], w0, name=f"wa{f}_")
                 code = fp.comb(lambda t, f=f: t[f * lk_bits:(f + 1) * lk_bits], looked)
                 av = fp.op(lambda k, c, w: Mux(k == lk_index, decode_t(c, lk_alphabet), w),
                            wpass0, code, walked, name=f"wl{f}_")
-            bv = fp.op(lambda s: pick(s, done_b), w0, name=f"wb{f}_")
+            bv = fp.op(lambda s, f=f: done_b[f], w0, name=f"wb{f}_")
             inf = fp.comb(lambda x, f=f: x[f * self.info_bits:(f + 1) * self.info_bits], info)
             split = fp.comb(lambda x: x[-1], inf)
             main, aux = finalize_row(fp, plan, self.kinds, av, bv, inf, kind0, split)
