@@ -204,8 +204,9 @@ def cases(frames, crc):
     }
 
 
-@pytest.mark.parametrize("name", ["corrupted frame", "bad crc byte", "cut off", "memory out of range",
-                                  "address out of range", "partial word", "a frame twice"])
+@pytest.mark.parametrize("name", ["corrupted frame", "bad crc byte", "cut off",
+                                  "memory out of range", "address out of range", "partial word",
+                                  "a frame twice"])
 def test_a_broken_load_leaves_the_board_refusing_then_a_good_load_runs(name):
     dut = board(TableCore(), "every")
     frames, crc = load_frames(B)

@@ -1,21 +1,22 @@
-"""The board's loader: LOAD and COMMIT payloads in, the reloadable core's weight memories
-written, and the board's state (docs/boards.md, "Reloading a model").
+"""The board's loader: LOAD and COMMIT payloads in, the reloadable core's weight memories written,
+and the board's state (docs/boards.md, "Reloading a model").
 
-The frame decoder (hw/board/rx.py) hands it the payload bytes of LOAD and COMMIT frames as
-they arrive, then the frame's end with its verdict (0, or the error code of a frame that
-failed its CRC, its escaping or its line). A LOAD payload is a memory id, a 3-byte word
-address and whole words (hw.board.protocol.load_payloads); each word is written through the
-core's load interface (hw.gen.loadport) as soon as it is complete, once the core is `ready`.
-Words are written before their frame's CRC is known: what protects the model is the state.
+The frame decoder (hw/board/rx.py) hands it the payload bytes of LOAD and COMMIT frames as they
+arrive, then the frame's end with its verdict (0, or the error code of a frame that failed its
+CRC, its escaping or its line). A LOAD payload is a memory id, a 3-byte word address and whole
+words (hw.board.protocol.load_payloads); each word is written through the core's load interface
+(hw.gen.loadport) as soon as it is complete, once the core is `ready`. Words are written before
+their frame's CRC is known: what protects the model is the state.
 
 From the first LOAD byte the state is LOADING and the decoder answers STEPs with E_NO_MODEL.
 Every LOAD byte goes through a running CRC-32 (from the first LOAD after a COMMIT). A COMMIT
-carries the host's CRC-32 of what it sent and the new model's fingerprint; it is accepted
-only if a load has begun since the last COMMIT (else it changes nothing), no frame of the load was bad (CRC, escape, line, length, memory or address out of
-range: `poisoned`), the CRC-32 matches and as many words were written as the memories hold;
-then the state is RUNNING with the new fingerprint, else FAILED (refusing, until a whole new
-load is committed). A corrupted COMMIT frame itself changes nothing (the host may send it
-again). The state, fingerprint and load bookkeeping survive a reset, as the memories do.
+carries the host's CRC-32 of what it sent and the new model's fingerprint; it is accepted only
+if a load has begun since the last COMMIT (else it changes nothing), no frame of the load was
+bad (CRC, escape, line, length, memory or address out of range: `poisoned`), the CRC-32 matches
+and as many words were written as the memories hold; then the state is RUNNING with the new
+fingerprint, else FAILED (refusing, until a whole new load is committed). A corrupted COMMIT
+frame itself changes nothing (the host may send it again). The state, fingerprint and load
+bookkeeping survive a reset, as the memories do.
 """
 
 from amaranth import Cat, Const, Module, Signal
