@@ -16,6 +16,13 @@ from dataclasses import dataclass
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
+from ..errors import UserError
+
+
+class ShapeMismatch(UserError, ValueError):
+    """A model that does not fit a reloadable design's shape (hw.gen.shape): the message names
+    what does not fit."""
+
 
 @dataclass(frozen=True)
 class LoadMemory:
