@@ -18,6 +18,14 @@ HIDDEN ?= 32
 MODE ?= hardware
 DATA ?=
 EPOCHS ?=
+LAYERS ?=
+SEED ?=
+LR ?=
+BATCH ?=
+INPUT_QUANT ?=
+HEAD_QUANT ?=
+BASELINE ?=
+TRAIN_ARGS ?=
 RUN ?= build/run
 PARALLEL ?= auto
 SIMD ?=
@@ -38,15 +46,17 @@ setup: .venv/.stamp
 		apt-get update -qq && apt-get install -y -qq iverilog >/dev/null; \
 	else echo "setup: Icarus Verilog is missing; install it (Debian: sudo apt-get install iverilog)"; exit 1; fi; }
 
+# $(PY) -m pip, never .venv/bin/pip: a .venv copied from another clone keeps a pip script
+# whose first line names the other clone's python, and would install into that clone
 .venv/.stamp: requirements.txt
 	python3 -m venv .venv
-	.venv/bin/pip install -q --upgrade pip
-	.venv/bin/pip install -q -r requirements.txt
-	.venv/bin/pip install -q --no-deps -e .  # hw, train, sim, ... importable from anywhere
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements.txt
+	$(PY) -m pip install -q --no-deps -e .  # hw, train, sim, ... importable from anywhere
 	touch $@
 
 lock:
-	.venv/bin/pip install -q -r requirements.in && .venv/bin/pip freeze --exclude-editable > requirements.txt
+	$(PY) -m pip install -q -r requirements.in && $(PY) -m pip freeze --exclude-editable > requirements.txt
 
 test: setup
 	$(PY) -m pytest -q -n 2 $(PYTEST_ARGS) tests sim
@@ -55,9 +65,13 @@ test: setup
 test-full: setup
 	$(PY) -m pytest -q -n 2 --full $(PYTEST_ARGS) tests sim
 
+# the common options have variables; TRAIN_ARGS passes any other option of python -m train
 train: setup
 	$(PY) -m train --task $(TASK) --cell $(CELL) --hidden $(HIDDEN) --quant $(QUANT) \
-		--mode $(MODE) --out $(RUN) $(if $(DATA),--data $(DATA)) $(if $(EPOCHS),--epochs $(EPOCHS))
+		--mode $(MODE) --out $(RUN) $(if $(DATA),--data $(DATA)) $(if $(EPOCHS),--epochs $(EPOCHS)) \
+		$(if $(LAYERS),--layers $(LAYERS)) $(if $(SEED),--seed $(SEED)) $(if $(LR),--lr $(LR)) \
+		$(if $(BATCH),--batch $(BATCH)) $(if $(INPUT_QUANT),--input-quant $(INPUT_QUANT)) \
+		$(if $(HEAD_QUANT),--head-quant $(HEAD_QUANT)) $(if $(BASELINE),--baseline) $(TRAIN_ARGS)
 
 verilog: setup
 	$(PY) -m hw verilog $(RUN)/model.json --parallel $(PARALLEL) $(if $(SIMD),--simd $(SIMD)) \

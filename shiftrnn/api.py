@@ -52,11 +52,14 @@ def _train_result(run: Path) -> TrainResult:
                        r["seconds"], r.get("selected_epoch"))
 
 
-def train(run, *, progress: bool = False, resume: bool = False, **options) -> TrainResult:
+def train(run, *, progress: bool = False, resume: bool = False, overwrite: bool = False,
+          **options) -> TrainResult:
     """Train as `python -m train` with `options` named as train.config.Config's fields
-    (task, data, cell, hidden, quant, mode, epochs, init, ptq, ptq_finetune, ...)."""
+    (task, data, cell, hidden, quant, mode, epochs, init, ptq, ptq_finetune, ...). A `run`
+    folder that holds a run is refused unless `resume` continues it or `overwrite` replaces it."""
     from train.config import Config
     from train.loop import run as run_training
+    from train.runfolder import check_run_folder
 
     names = {f.name for f in fields(Config)}
     unknown = sorted(set(options) - names)
@@ -67,7 +70,9 @@ def train(run, *, progress: bool = False, resume: bool = False, **options) -> Tr
         from train.checkpoint import load_checkpoint
 
         cfg = Config.from_dict(load_checkpoint(Path(run) / "checkpoint.pt")["config"])
-    run_training(cfg.check(), run, resume=resume, progress=progress)
+    check_run_folder(run, cfg.check(), resume=resume, overwrite=overwrite,
+                     flags=("resume=True", "overwrite=True"))
+    run_training(cfg, run, resume=resume, progress=progress, overwrite=overwrite)
     return _train_result(Path(run))
 
 

@@ -78,6 +78,7 @@ def _trained(cell, quant, layers=1, activation="pwl", steps=4, seed=0, hidden=6,
 
 class _Digits:  # a task without an input transform, for export
     offset = scale = None
+    onehot = False
 
 
 @pytest.mark.parametrize("cell", list(CELLS))

@@ -2,6 +2,7 @@
 plain torch.nn.RNN/GRU/LSTM + Linear model onto the trainer's network."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -89,11 +90,16 @@ def _plain_digits(tmp_path, cell="GRU", layers=1, whole=False):
     return m, path
 
 
-def test_init_ptq_starts_from_the_given_model_exactly(tmp_path):
+def test_init_ptq_starts_from_the_given_model_exactly(tmp_path, capsys):
     m, path = _plain_digits(tmp_path)
     out = tmp_path / "r"
     assert main([*TINY, "--init", str(path), "--ptq", "--quant", "ternary",
                  "--out", str(out)]) == 0
+    # said once: the plain model must not have seen this run's test cases
+    assert capsys.readouterr().err == (
+        f"note: --init: {path} must have been trained on this run's training split only, or "
+        f"its test figures read high; `python -m train.data split digits --seed 0 --out "
+        f"split.npz` writes the split's indices\n")
     res = json.loads((out / "train.json").read_text())
     assert res["config"]["cell"] == "gru" and res["config"]["hidden"] == 6
     assert res["epochs"] == [] and res["ptq"] == res["qat"] == res["integer"]
@@ -152,3 +158,27 @@ def test_init_against_the_options_and_the_task(tmp_path, capsys):
     torch.save(Plain(inputs=5).state_dict(), path)
     assert main([*TINY, "--init", str(path), "--out", str(tmp_path / "b")]) == 2
     assert "has input size 5, the run 8" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("value", [np.float64(0.5), np.int64(3), np.zeros(2), Path("x"),
+                                   {np.int64(1): 2}])
+def test_save_checkpoint_refuses_what_weights_only_cannot_read(tmp_path, value):
+    state = {"config": {"task": "digits"}, "results": {"best": [1, value]}}
+    try:  # the rule is torch's: weights_only refuses the value (or its key)
+        torch.save(state, tmp_path / "probe.pt")
+        torch.load(tmp_path / "probe.pt", weights_only=True)
+        read_back = True
+    except Exception:
+        read_back = False
+    assert not read_back
+    with pytest.raises(TypeError, match=r"^state\['results'\]\['best'\]\[1\]"):
+        checkpoint.save_checkpoint(tmp_path / "checkpoint.pt", state)
+    assert not (tmp_path / "checkpoint.pt").exists()
+
+
+def test_save_checkpoint_writes_plain_data_that_weights_only_reads(tmp_path):
+    state = {"config": {"task": "digits", "data": None}, "net": {"w": torch.ones(2)},
+             "history": [{"loss": 0.5, "epoch": 1, "phase": "qat"}], "flags": (True, False)}
+    checkpoint.save_checkpoint(tmp_path / "checkpoint.pt", state)
+    back = torch.load(tmp_path / "checkpoint.pt", weights_only=True)
+    assert back["history"] == state["history"] and torch.equal(back["net"]["w"], torch.ones(2))

@@ -108,7 +108,7 @@ def test_npz_concatenated_rows_and_the_default_split(tmp_path):
     (dict(x=np.zeros((3, 2, 1)), y=np.zeros(3, int), lengths=np.array([1, 3, 1])),
      "lengths must be 3 integers from 1 to 2"),
     (dict(x=np.full((3, 2, 1), np.nan), y=np.zeros(3, int)), "sequence 0 holds NaN"),
-    (dict(x=np.zeros((3, 2, 1)), y=np.zeros(3, int), split=np.array(["train"] * 3)),
+    (dict(x=np.zeros((3, 2, 1)), y=np.array([0, 1, 0]), split=np.array(["train"] * 3)),
      "split has no test cases"),
     (dict(x=np.array([np.zeros((2, 1)), np.zeros((3, 1))], dtype=object), y=np.zeros(2, int)),
      "x is an object array .* would unpickle"),
@@ -150,3 +150,28 @@ def test_a_run_monitors_and_selects_on_validation_never_test(tmp_path, problem):
     valid = [e["valid_accuracy"] for e in res["epochs"]]
     assert res["selected_epoch"] == {"qat": 1 + valid.index(max(valid))}
     assert res["integer"] == res["qat"]
+
+
+def test_one_class_is_refused_in_one_line(tmp_path, capsys, ts_writer):
+    rng = np.random.default_rng(0)
+    f = tmp_path / "one.npz"
+    sequences.save_npz(f, [rng.normal(size=(5, 2)) for _ in range(30)], ["walk"] * 30)
+    out = tmp_path / "r"  # the reproduction: this trained to "accuracy 1.0"
+    assert main(["--task", "sequences", "--data", str(f), "--hidden", "4", "--epochs", "1",
+                 "--no-progress", "--out", str(out)]) == 2
+    assert capsys.readouterr().err == (
+        f"error: {f}: y holds one class ('walk'); classification needs two or more (one class "
+        f"would score accuracy 1.0 with a constant answer)\n")
+    assert not out.exists()
+    # two classes declared, but the file's split leaves one in training
+    sequences.save_npz(f, [rng.normal(size=(5, 2)) for _ in range(30)], [0] * 20 + [1] * 10,
+                       split=["train"] * 20 + ["test"] * 10, classes=["a", "b"])
+    with pytest.raises(UserError, match="the training split holds one class \\('a'\\)"):
+        sequences.npz(f)
+    p = tmp_path / "p"
+    p.mkdir()
+    for split in ("TRAIN", "TEST"):
+        ts_writer(p / f"One_{split}.ts", [rng.normal(size=(6, 2)) for _ in range(8)],
+                  ["x"] * 8, "One")
+    with pytest.raises(UserError, match="One_TRAIN.ts holds one class \\('x'\\)"):
+        sequences.ts(p)

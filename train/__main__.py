@@ -13,6 +13,7 @@ import threading
 from dataclasses import fields
 from pathlib import Path
 
+from hw import cli
 from hw.errors import UserError
 
 from .config import Config
@@ -20,7 +21,7 @@ from .quantizers import QUANTIZERS
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m train", description=__doc__.splitlines()[0])
+    p = cli.Parser(prog="python -m train", description=__doc__.splitlines()[0])
     p.add_argument("--task", help="digits (default), char, vowels, fsdd, ts (any UEA/UCR .ts "
                                    "problem) or sequences (your .npz: x, y, optional lengths "
                                    "and split)")
@@ -101,7 +102,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="run folder")
     p.add_argument("--resume", action="store_true",
                    help="continue the run in --out from its last finished epoch")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace the run --out holds (without it, a folder that holds a run, "
+                        "finished or not, is refused)")
+    p.add_argument("--no-progress", action="store_true",
+                   help="no progress bar (the data summary and a line per epoch remain)")
     return p
 
 
@@ -134,42 +139,35 @@ def _terminated(signum, frame):
     raise KeyboardInterrupt  # SIGTERM (kill, a job scheduler) ends the run like Ctrl-C
 
 
-def _remove_if_empty(out: Path, existed: bool) -> bool:
-    """Remove the run folder this command created if nothing was written into it."""
-    if not existed and out.is_dir() and not any(out.iterdir()):
-        out.rmdir()
-        return True
-    return False
-
-
 def main(argv=None) -> int:
     args = parser().parse_args(argv)
     out = Path(args.out)
-    existed = out.exists()
     main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _terminated) if main_thread else None
-    try:
+
+    def body() -> int:
         from .loop import run
+        from .runfolder import check_run_folder
 
         cfg = config_from(args).check()
-        res = run(cfg, out, resume=args.resume, progress=not args.no_progress)
-    except UserError as e:
-        _remove_if_empty(out, existed)
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        if _remove_if_empty(out, existed) or not (out / "checkpoint.pt").is_file():
-            print("interrupted before the first checkpoint", file=sys.stderr)
-        else:
-            print(f"interrupted; continue with --resume --out {args.out}", file=sys.stderr)
-        return 130
+        check_run_folder(out, cfg, resume=args.resume, overwrite=args.overwrite)
+        res = run(cfg, out, resume=args.resume, progress=not args.no_progress,
+                  overwrite=args.overwrite, log=True)
+        extra = "".join(f", {k} {res[k]:.4f}" for k in ("float", "ptq") if k in res)
+        print(f"{res['metric']}: qat {res['qat']:.4f}, integer {res['integer']:.4f}{extra} "
+              f"({res['seconds']:.0f} s) -> {args.out}/model.json")
+        return 0
+
+    def interrupted() -> str:  # train.loop.run removed the folder if it had made it empty
+        if not (out / "checkpoint.pt").is_file():
+            return "interrupted before the first checkpoint"
+        return f"interrupted; continue with --resume --out {args.out}"
+
+    try:
+        return cli.run(body, interrupted=interrupted)
     finally:
         if main_thread:
             signal.signal(signal.SIGTERM, previous)
-    extra = "".join(f", {k} {res[k]:.4f}" for k in ("float", "ptq") if k in res)
-    print(f"{res['metric']}: qat {res['qat']:.4f}, integer {res['integer']:.4f}{extra} "
-          f"({res['seconds']:.0f} s) -> {args.out}/model.json")
-    return 0
 
 
 if __name__ == "__main__":

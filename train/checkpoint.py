@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import pickle
 import re
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,8 +25,31 @@ GATES_TO_CELL = {1: "rnn", 3: "gru", 4: "lstm"}
 _NESTED = ("state_dict", "model", "net", "model_state_dict")
 
 
+# what torch.load(weights_only=True) reads back without an allow-list of globals; exact types,
+# since numpy's float64 is a float subclass that it refuses
+_PLAIN = (str, int, float, bool, type(None))
+
+
+def plain_data(value, where: str = "state") -> None:
+    """Raise TypeError naming the first value under `where` that is not a tensor or plain data
+    (dicts, ordered dicts, lists, tuples of str/int/float/bool/None): a numpy scalar or an
+    object would make the checkpoint unreadable by `--resume`, an epoch after it was written."""
+    if type(value) in (dict, OrderedDict):  # state_dict() gives an OrderedDict
+        for k, v in value.items():
+            plain_data(k, f"{where} key {k!r}")
+            plain_data(v, f"{where}[{k!r}]")
+    elif type(value) in (list, tuple):
+        for i, v in enumerate(value):
+            plain_data(v, f"{where}[{i}]")
+    elif not (type(value) in _PLAIN or isinstance(value, torch.Tensor)):
+        raise TypeError(f"{where} is a {type(value).__module__}.{type(value).__name__}, which "
+                        f"torch.load(weights_only=True) refuses")
+
+
 def save_checkpoint(path: Path, state: dict) -> None:
-    """Write atomically; refuse (a bug, not user input) anything weights_only could not read."""
+    """Write atomically; refuse (a bug, not user input: TypeError) anything weights_only could
+    not read, before it is written."""
+    plain_data(state)
     with atomic_path(path) as tmp:
         torch.save(state, tmp)
 

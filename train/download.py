@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import io
 import shutil
-import sys
 import tarfile
 import urllib.error
 import urllib.request
@@ -145,21 +144,17 @@ def download(name: str, dest, *, sources: dict | None = None, progress: bool = T
 
 
 def main(argv: list[str]) -> int:
-    import argparse
+    from hw import cli
 
-    p = argparse.ArgumentParser(prog="python -m train.data download",
-                                description=__doc__.splitlines()[0])
+    p = cli.Parser(prog="python -m train.data download", description=__doc__.splitlines()[0])
     p.add_argument("name", help=", ".join(SOURCES))
     p.add_argument("dest", metavar="DIR", help="folder to put the data set in")
     p.add_argument("--no-progress", action="store_true")
     args = p.parse_args(argv)
-    try:
+
+    def body() -> int:
         where = download(args.name, args.dest, progress=not args.no_progress)
-    except UserError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("interrupted; nothing was kept", file=sys.stderr)
-        return 130
-    print(f"{args.name}: checked and stored; train with --data {where}")
-    return 0
+        print(f"{args.name}: checked and stored; train with --data {where}")
+        return 0
+
+    return cli.run(body, interrupted=lambda: "interrupted; nothing was kept")

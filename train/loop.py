@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 import time
 from pathlib import Path
 
@@ -24,13 +25,14 @@ from tqdm import tqdm
 from hw import metrics as hw_metrics
 from hw import modelfile
 from hw.errors import UserError
-from hw.fileio import atomic_save_png, atomic_write_text
+from hw.fileio import atomic_save_png, atomic_write_text, writable_folder
 from hw.numerics import Fixed, Formats
 
 from . import data, export
 from .cells import Net
 from .checkpoint import load_checkpoint, read_init, save_checkpoint
 from .config import Config
+from .runfolder import remove_if_empty, remove_run_files
 from .ste import integers
 
 FLOAT_LOGITS = Fixed(32, 0)  # weights-mode logits are reals: "format" with one = 1
@@ -216,12 +218,35 @@ def phases(cfg: Config) -> list[dict]:
     return out
 
 
-def run(cfg: Config, out, *, resume: bool = False, progress: bool = True) -> dict:
-    """Train as `cfg` says, write the run folder `out`, return what train.json holds."""
+def run(cfg: Config, out, *, resume: bool = False, progress: bool = True,
+        overwrite: bool = False, log: bool | None = None) -> dict:
+    """Train as `cfg` says, write the run folder `out`, return what train.json holds.
+
+    `progress`: tqdm bars. `log` (default: as `progress`): a summary of the data, then one line
+    per epoch. `overwrite`: the trainer's old files in `out` go once the data has loaded (the
+    commands refuse a folder holding a run without it: train.runfolder)."""
     cfg.check()
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise UserError(f"--out {out} is a file; the run needs a folder")
+    existed = out.is_dir()
+    try:
+        writable_folder(out, "run folder")  # a read-only folder fails now, not after an epoch
+        return _run(cfg, out, resume, progress, overwrite, progress if log is None else log)
+    except BaseException:
+        remove_if_empty(out, existed)  # a failed or stopped run leaves no empty folder
+        raise
+
+
+def _say(line: str, progress: bool) -> None:
+    if progress:
+        tqdm.write(line)  # above the bar
+    else:
+        print(line, flush=True)
+
+
+def _run(cfg: Config, out: Path, resume: bool, progress: bool, overwrite: bool,
+         log: bool) -> dict:
     torch.set_num_threads(cfg.threads)
     ckpt_path = out / "checkpoint.pt"
     state = {"config": cfg.as_dict(), "phase": 0, "epoch": 0, "net": None, "opt": None,
@@ -240,7 +265,16 @@ def run(cfg: Config, out, *, resume: bool = False, progress: bool = True) -> dic
     inputs = Inputs(task, shell)
     init = _init(cfg, task)
     teacher = _teacher(cfg, task)
-    out.mkdir(parents=True, exist_ok=True)  # after the inputs load: no empty folder on errors
+    if log:
+        _say(task.summary(), progress)
+    if init is not None and not resume:  # the one thing about --init no check can see
+        data_arg = f" --data {cfg.data}" if cfg.data else ""
+        print(f"note: --init: {cfg.init} must have been trained on this run's training split "
+              f"only, or its test figures read high; `python -m train.data split {cfg.task}"
+              f"{data_arg} --seed {cfg.seed} --out split.npz` writes the split's indices",
+              file=sys.stderr)
+    if overwrite:  # only now: a bad option or data path above leaves the old run as it was
+        remove_run_files(out)
     eval_name = "valid" if task.valid is not None else "test"
     eval_split = task.valid if task.valid is not None else task.test
     plan = phases(cfg)
@@ -274,10 +308,11 @@ def run(cfg: Config, out, *, resume: bool = False, progress: bool = True) -> dic
             if task.valid is not None:
                 _keep_best(state, net, score, epoch + 1, task.metric)
             state["history"].append(rec)
-            if progress:
+            if log:
                 shown = ", ".join(f"{k} {v:.4f}" for k, v in rec.items()
                                   if isinstance(v, float) and k != "seconds")
-                tqdm.write(f"{ph['name']} epoch {epoch + 1}/{ph['epochs']}: {shown}")
+                _say(f"{ph['name']} epoch {epoch + 1}/{ph['epochs']}: {shown} "
+                     f"({rec['seconds']:.1f} s)", progress)
             state.update(epoch=epoch + 1, net=net.state_dict(), opt=opt.state_dict(),
                          seconds=time.monotonic() - start)
             save_checkpoint(ckpt_path, state)
