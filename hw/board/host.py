@@ -40,9 +40,14 @@ class Report:
 def check_link(link: p.Link, model) -> None:
     """The board must run this model with this interface, or nothing compares."""
     fp = p.fingerprint(model)
+    if link.state != p.RUNNING:
+        raise UserError(f"the board runs no model: it is {p.STATES[link.state]}; load one "
+                        f"with python -m hw load")
     if link.fingerprint != fp:
+        how = ("load it with python -m hw load RUN --port ... (a reloadable board)"
+               if link.reloadable else "build and load this run's bitstream")
         raise UserError(f"the board runs another model (fingerprint {link.fingerprint:08x}, "
-                        f"this model.json {fp:08x}); build and load this run's bitstream")
+                        f"this model.json {fp:08x}); {how}")
     emit = default_emit(model)
     bits, n = model.beat_element[0], model.beat_inputs
     if (link.input_size, link.in_bytes, link.emit) != (n, p.nbytes(bits), emit):
