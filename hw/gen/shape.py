@@ -209,3 +209,33 @@ def _show(v) -> str:
 def fingerprint(shape_dict: dict) -> int:
     """CRC-32 of a shape's canonical JSON (never 0: 0 on the link means a fixed design)."""
     return zlib.crc32(_show(shape_dict).encode()) or 1
+
+
+@dataclass(frozen=True)
+class DesignShape:
+    """A reloadable design's whole shape: the structure a model must share, the folding and
+    placement it was built with (hw.gen.topplan.TopPlan), and each engine's LaneShape."""
+
+    structure: dict
+    folding: dict  # parallel, simd, head (lanes, columns) or None, order, storage, placement
+    lanes: LaneShape
+    head: LaneShape | None = None
+
+    def as_dict(self) -> dict:
+        return {"structure": self.structure, "folding": self.folding,
+                "lanes": self.lanes.as_dict(),
+                "head": None if self.head is None else self.head.as_dict()}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> DesignShape:
+        """From a manifest's `reload.shape` (the manifest's design hash was checked)."""
+        try:
+            return cls(dict(d["structure"]), dict(d["folding"]), LaneShape.from_dict(d["lanes"]),
+                       None if d.get("head") is None else LaneShape.from_dict(d["head"]))
+        except (KeyError, TypeError, ValueError) as e:
+            raise ShapeMismatch(f"manifest: reload.shape is not a shape this shiftrnn reads "
+                                f"({e!r}); regenerate the design") from None
+
+    @property
+    def fingerprint(self) -> int:
+        return fingerprint(self.as_dict())
