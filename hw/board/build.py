@@ -54,6 +54,7 @@ class BuildResult:
     cycles_per_step: int = 0
     us_per_step: float = 0.0
     fingerprint: str = ""
+    shape: str | None = None  # a reloadable design's shape fingerprint (hw.gen.shape)
     synth_opts: str = ""
     # weights per cycle and weight-ops/s at clock_mhz against the device's bound (hw.gen.fit)
     roofline: dict | None = None
@@ -138,7 +139,7 @@ def build(model, *, board: Board, parallel, clock_hz: float, baud: int, out_dir:
           dsp: bool = True, seed: int = 1, classic_abc: bool = False,
           storage: str = "memory", simd: int = 1, placement=None, order: str = "rows",
           cell_units: int | None = None, head: tuple[int, int] | None = None,
-          progress=print) -> BuildResult:
+          reloadable: bool = False, progress=print) -> BuildResult:
     """Synthesise, place and route; returns the figures even when the clock is missed (the
     caller decides). Raises UserError when a tool fails (for example: the design does not fit).
     `classic_abc` (ECP5): map LUTs with classic ABC from the start, as the fallback does, so
@@ -155,7 +156,7 @@ def build(model, *, board: Board, parallel, clock_hz: float, baud: int, out_dir:
     try:
         core = plan_for(model, parallel=parallel, simd=1 if parallel == UNROLLED else simd,
                         storage=storage, placement=placement, order=order, head=head,
-                        cell_units=cell_units).create()
+                        cell_units=cell_units, reloadable=reloadable).create()
     except ValueError as e:
         raise UserError(str(e)) from None
     try:
@@ -168,6 +169,7 @@ def build(model, *, board: Board, parallel, clock_hz: float, baud: int, out_dir:
     out_dir = Path(out_dir)
     progress(f"[{board.name}] elaborating: {model.cell} hidden {model.hidden_size}, "
              f"parallel {parallel}, simd {simd}, order {order}, storage {storage}, "
+             f"{'reloadable, ' if reloadable else ''}"
              f"clock {top.clock_hz / 1e6:g} MHz")
     if not classic_abc:
         rc, pnr_log = _run_tools(top, board, out_dir, synth, seed, t0, progress)
@@ -214,6 +216,7 @@ def build(model, *, board: Board, parallel, clock_hz: float, baud: int, out_dir:
         cycles_per_step=core.cycles_per_step,
         us_per_step=round(core.cycles_per_step / clock_mhz, 3),
         fingerprint=f"{protocol.fingerprint(model):08x}", synth_opts=synth,
+        shape=f"{core.shape_fingerprint:08x}" if reloadable else None,
         roofline=(roofline(core.plan, board.device, clock_mhz)
                   if parallel != UNROLLED and board.device is not None else None))
 

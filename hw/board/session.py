@@ -84,6 +84,23 @@ class MemoryImage:
     words: tuple[int, ...]
 
 
+def load_frames(link: p.Link, image: list[MemoryImage],
+                fingerprint: int) -> tuple[list[bytes], bytes]:
+    """(the LOAD frames that write `image`, the COMMIT frame of them and `fingerprint`); a
+    frame's payload is at most half the board's FIFO (two in flight keep the line busy; even
+    one escaped throughout fits alone)."""
+    budget = link.fifo_depth - 2
+    max_payload = max(p.LOAD_HEADER + 4, min(124, budget // 2 - 8))
+    payloads = [pl for im in image
+                for pl in p.load_payloads(im.memory, im.width, list(im.words),
+                                          max_payload=max_payload)]
+    crc = 0
+    for pl in payloads:
+        crc = p.crc32(pl, crc)
+    return ([p.frame(p.T_LOAD, pl) for pl in payloads],
+            p.frame(p.T_COMMIT, p.commit_payload(crc, fingerprint)))
+
+
 class Session:
     def __init__(self, transport, *, timing: Timing | None = None, progress=None):
         self.t = transport
@@ -130,16 +147,7 @@ class Session:
         board runs it (INFO). Raises LinkError when it cannot, after `timing.retries` more
         whole attempts."""
         budget = link.fifo_depth - 2
-        # two frames in flight keep the line busy; even a frame escaped throughout fits alone
-        max_payload = max(p.LOAD_HEADER + 4, min(124, budget // 2 - 8))
-        payloads = [pl for im in image
-                    for pl in p.load_payloads(im.memory, im.width, list(im.words),
-                                              max_payload=max_payload)]
-        crc = 0
-        for pl in payloads:
-            crc = p.crc32(pl, crc)
-        frames = [p.frame(p.T_LOAD, pl) for pl in payloads]
-        commit = p.frame(p.T_COMMIT, p.commit_payload(crc, fingerprint))
+        frames, commit = load_frames(link, image, fingerprint)
         t0, sent, attempt = time.monotonic(), 0, 0
         while True:
             attempt += 1

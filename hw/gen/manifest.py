@@ -252,6 +252,8 @@ def check_ports(man: Manifest, text: str) -> None:
     want = {man.clock, man.reset}
     for s in (man.input, man.output):
         want |= {s.valid, s.ready} | {p for p, _, _ in s.ports}
+    if man.reload is not None:
+        want |= {p["port"] for p in man.reload.get("ports", {}).values()}
     if want != ports:
         raise RuntimeError(f"generated ports {sorted(ports)} differ from the manifest's "
                            f"{sorted(want)}")

@@ -21,6 +21,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from amaranth.hdl import Shape
+
 from ..cell import UNIT_ROWS, CellParams
 from ..modelfile import Model
 from ..reference import default_emit
@@ -28,7 +30,7 @@ from .cell import cell_timing
 from .engine import EngineTiming
 from .fit import Device, estimate, fits, roofline
 from .lanes import ORDERS, LanePlan, RowHalves, make_lane_plan, row_halves
-from .loadport import LoadMemory, ShapeMismatch
+from .loadport import LoadMemory, ShapeMismatch, load_signature
 from .manifest import Manifest, manifest
 from .options import AUTO, UNROLLED
 from .payload import BeatLayouts, output_shape
@@ -282,10 +284,15 @@ class TopPlan(BeatLayouts):
             out["head"] = list(self.head_folding)
         if self.shape is not None:
             mems = self.load_memories()
+            sig = load_signature(mems)
             out["reload"] = {"fingerprint": f"{self.shape.fingerprint:08x}",
                              "memories": [{"name": lm.name, "width": lm.width,
                                            "depth": lm.depth} for lm in mems],
                              "words": sum(lm.depth for lm in mems),
+                             # the top's load port (hw.gen.loadport), as its Verilog names it
+                             "ports": {n: {"port": f"load__{n}",
+                                           "width": Shape.cast(v.shape).width}
+                                       for n, v in sig.members.items()},
                              "shape": self.shape.as_dict()}
         if device is not None:
             out["board_device"] = device.name
