@@ -156,3 +156,85 @@ def test_load_prepared_reports_what_it_sent():
     assert rep.bytes == board.bytes_in and rep.frames == board.loads
     assert lines[0].startswith("board: shape 0a0b0c0d, running model 11111111; loading run/")
     check_board(board.link, prepared())
+
+
+# ---------------------------------------------------------------- hw load's files and CLI
+
+def generated(folder, seed=7, hidden=4, reloadable=True):
+    """A run folder with a random model.json (and with `reloadable` not None, make verilog's
+    files: reloadable or fixed)."""
+    from hw.gen.cli import generate_run
+    from hw.gen.options import GenerateOptions
+    from hw.modelfile import save
+    from hw.random_model import random_model
+
+    m = random_model(cell="gru", scheme="ternary", outputs=3, input_size=3, hidden_size=hidden,
+                     seed=seed)
+    for _, mat in m.matrices():  # the same scales whatever the seed: within the shape
+        mat.scale[:] = -2
+    folder.mkdir(parents=True, exist_ok=True)
+    save(m, folder / "model.json")
+    if reloadable is not None:
+        generate_run(folder / "model.json",
+                     GenerateOptions(parallel=3, simd=2, reloadable=reloadable), folder,
+                     say=lambda s: None)
+    return m
+
+
+def test_prepare_fits_a_model_into_the_built_shape(tmp_path):
+    from hw.board.load import prepare
+
+    generated(tmp_path / "a")
+    generated(tmp_path / "b", seed=9, reloadable=None)
+    prep = prepare(tmp_path / "b", tmp_path / "a")
+    assert prep.shape == int(__import__("json").loads(
+        (tmp_path / "a" / "manifest.json").read_text())["reload"]["fingerprint"], 16)
+    assert [im.memory for im in prep.image] == [0, 1] and prep.words == 23
+
+
+@pytest.mark.parametrize("what,message", [
+    ("hidden", r"^the model does not fit the design's shape: the model's hidden_size is 5, "
+               r"the shape's 4$"),
+    ("fixed", r"^.*'s design is fixed \(its weights are in its bitstream\): regenerate it with "
+              r"make verilog RUN=.* RELOADABLE=1"),
+    ("truncated", r"is not valid JSON"),
+    ("bitstream", r"bitstream.json is of another design than"),
+])
+def test_prepare_refuses_in_one_line(tmp_path, what, message):
+    from hw.board.load import prepare
+
+    generated(tmp_path / "a", reloadable=what != "fixed")
+    generated(tmp_path / "b", seed=9, hidden=5 if what == "hidden" else 4, reloadable=None)
+    if what == "truncated":
+        text = (tmp_path / "b" / "model.json").read_text()
+        (tmp_path / "b" / "model.json").write_text(text[:len(text) // 2])
+    if what == "bitstream":
+        (tmp_path / "a" / "bitstream.json").write_text('{"design_hash": "0" , "baud": 1}')
+    with pytest.raises(UserError, match=message):
+        prepare(tmp_path / "b", tmp_path / "a")
+
+
+def test_cli_errors_are_one_line(tmp_path, capsys):
+    from hw.__main__ import main as hw_main
+
+    generated(tmp_path / "a")
+    assert hw_main(["load", str(tmp_path / "a"), "--port", str(tmp_path / "no-tty")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: cannot open serial port ") and err.count("\n") == 1
+    assert hw_main(["load", str(tmp_path / "none"), "--port", "x"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "model.json does not exist" in err
+    assert err.count("\n") == 1
+
+
+@pytest.mark.parametrize("kw,message", [
+    (dict(parallel="unrolled"), r"--reloadable is for the time-multiplexed engine"),
+    (dict(parallel=3, storage="registers"), r"--reloadable writes the weights into memories"),
+    (dict(parallel=3, ports="axis"), r"--reloadable takes the native ports"),
+])
+def test_reloadable_option_refusals(kw, message):
+    from hw.gen.options import GenerateOptions
+
+    with pytest.raises(UserError, match=message):
+        GenerateOptions(reloadable=True, **kw).check()
+    assert "reloadable" not in GenerateOptions(parallel=3).check().as_dict()
