@@ -4,7 +4,7 @@ the model loaded, and a load that is cut off, corrupted or out of range leaves t
 refusing to run."""
 
 import pytest
-from amaranth import Module, Signal, signed, unsigned
+from amaranth import Cat, Module, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -43,11 +43,13 @@ class TableCore(wiring.Component):
         m = Module()
         reads = []
         for n, (mm, init) in enumerate(zip(MEMS, self.init, strict=True)):
-            m.submodules[mm.name] = mem = Memory(shape=unsigned(mm.width), depth=mm.depth,
-                                                 init=init)
-            w = mem.write_port()
-            m.d.comb += [w.addr.eq(self.load.addr), w.data.eq(self.load.data[:mm.width]),
-                         w.en.eq(self.load.en & (self.load.mem == n))]
+            m.submodules[mm.name] = mem = Memory(shape=unsigned(mm.lane_width),
+                                                 depth=mm.depth, init=init)
+            w = mem.write_port(granularity=8)
+            m.d.comb += [w.addr.eq(self.load.addr),
+                         w.data.eq(Cat(*[self.load.data] * mm.word_bytes)),
+                         w.en.eq(Cat(*(self.load.en & (self.load.mem == n)
+                                       & (self.load.lane == j) for j in range(mm.word_bytes))))]
             reads.append(mem.read_port(domain="comb"))
         x = [Signal(signed(8), name=f"x{k}") for k in range(3)]
         k, wait = Signal(range(4)), Signal(range(self.stall + 1))
@@ -70,7 +72,8 @@ class TableCore(wiring.Component):
                         for j in range(3):
                             with m.Case(j):
                                 m.d.sync += self.o.payload.data[j].eq(
-                                    x[j] + reads[0].data.as_signed() + reads[1].data.as_signed())
+                                    x[j] + reads[0].data[:9].as_signed()
+                                    + reads[1].data[:20].as_signed())
                     m.d.sync += [k.eq(k + 1), wait.eq(self.stall)]
                     with m.If(k == 2):
                         m.d.sync += [self.o.valid.eq(1), self.o.payload.last.eq(last)]

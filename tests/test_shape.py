@@ -61,34 +61,43 @@ def test_a_shape_holds_its_own_model_and_others_of_nearby_scales(case):
     assert [dataclasses.replace(x, extra=0, shift=0) for x in mine.layouts] == \
         [dataclasses.replace(x, extra=0, shift=0) for x in fixed.layouts]
     assert [d for _, d in mine.memories()] == [d for _, d in fixed.memories()]
-    assert (mine.acc_bits, mine.u_bits) >= (fixed.acc_bits, fixed.u_bits)
-    assert mine.ua_values == tuple(range(1 << sh.u_bits))
+    assert mine.acc_bits >= fixed.acc_bits
+    assert (mine.ua_values, mine.ub_values) == (sh.ua_values, sh.ub_values)
+    # one scale a matrix (binary, ternary): F' and the shifts are the model's; row scales:
+    # F' a margin finer
+    per_matrix = case in ("binary", "ternary")
     assert [p.frac + lay.extra for p, lay in zip(ps, fixed.layouts, strict=True)] == \
-        [f - SHAPE_MARGIN for f in sh.fracs]
-    # other weights at the same scales, and these weights at scales up to the margin apart
-    for seed, d in [(2, 0), (3, 0)] + [(None, d) for d in range(-SHAPE_MARGIN,
-                                                                 SHAPE_MARGIN + 1)]:
+        [f - (0 if per_matrix else SHAPE_MARGIN) for f in sh.fracs]
+    # other weights at the same scales, and (row scales) these weights at scales up to the
+    # margin apart
+    span = range(0, 1) if per_matrix else range(-SHAPE_MARGIN, SHAPE_MARGIN + 1)
+    for seed, d in [(2, 0), (3, 0)] + [(None, d) for d in span]:
         plan = shaped(rescaled(a, seed, d), sh)
-        assert (plan.acc_bits, plan.sum_bits, plan.u_bits) == (sh.acc_bits, sh.sum_bits,
-                                                               sh.u_bits)
+        assert (plan.acc_bits, plan.sum_bits, plan.ua_values, plan.ub_values) == (
+            sh.acc_bits, sh.sum_bits, sh.ua_values, sh.ub_values)
 
 
 def test_finer_scales_than_the_margin_are_refused_naming_the_pass():
-    a = model_of("ternary")
+    a = model_of("int8")
     sh = shape_of(a)
     with pytest.raises(ShapeMismatch, match=r"^layer0 needs a fraction of \d+ bits, finer than "
                                             r"the shape's \d+"):
         shaped(rescaled(a, 2, -SHAPE_MARGIN - 1), sh)
 
 
-def test_coarser_scales_than_the_shifter_are_refused_naming_the_row():
+def test_other_scales_than_the_shifts_are_refused_naming_the_row():
     a = model_of("ternary")
     sh = shape_of(a)
-    top = (1 << sh.u_bits) - 1
-    with pytest.raises(ShapeMismatch, match=rf"^(layer0|head) row \d+ needs a shift of \d+ "
-                                            rf"bits; the shape's finalizers shift by at most "
-                                            rf"{top}"):
-        shaped(rescaled(a, 2, top), sh)
+    assert len(sh.ua_values) == len(sh.ub_values) == 1  # the trainer's one level a matrix
+    with pytest.raises(ShapeMismatch, match=r"^(layer0|head) row \d+ needs its (first|second) "
+                                            r"half shifted by \d+ bits; the shape's finalizers "
+                                            r"shift it by \d+ to \d+ \(a row scale coarser"):
+        shaped(rescaled(a, 2, 1), sh)
+    e = model_of("exponential")
+    sh = shape_of(e)
+    assert 2 <= len(sh.ub_values) <= 4 or len(sh.ub_values) >= 8  # a select, or a barrel
+    with pytest.raises(ShapeMismatch, match=r"a row scale (coarser|finer) than the shape"):
+        shaped(rescaled(e, None, 9), sh)
 
 
 def test_structure_differences_are_named():

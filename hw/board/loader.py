@@ -4,9 +4,9 @@ and the board's state (docs/boards.md, "Reloading a model").
 The frame decoder (hw/board/rx.py) hands it the payload bytes of LOAD and COMMIT frames as they
 arrive, then the frame's end with its verdict (0, or the error code of a frame that failed its
 CRC, its escaping or its line). A LOAD payload is a memory id, a 3-byte word address and whole
-words (hw.board.protocol.load_payloads); each word is written through the core's load interface
-(hw.gen.loadport) as soon as it is complete, once the core is `ready`. Words are written before
-their frame's CRC is known: what protects the model is the state.
+words (hw.board.protocol.load_payloads); each byte is written through the core's load interface
+(hw.gen.loadport: a byte lane of a word) as soon as it comes, once the core is `ready`. Words
+are written before their frame's CRC is known: what protects the model is the state.
 
 From the first LOAD byte the state is LOADING and the decoder answers STEPs with E_NO_MODEL.
 Every LOAD byte goes through a running CRC-32 (from the first LOAD after a COMMIT). A COMMIT
@@ -74,29 +74,44 @@ class Loader(wiring.Component):
         # the frame in progress
         count = Signal(range(p.LOAD_HEADER + 10))  # header (or COMMIT) bytes so far
         mem = Signal(8)
-        addr = Signal(8 * p.ADDR_BYTES)
-        word = Signal(8 * n_bytes)
-        k = Signal(range(n_bytes + 1))  # bytes of the word so far
+        # the word address: as many bits as the deepest memory needs, `over` when the LOAD's
+        # address has bits beyond them
+        A = max(mm.depth for mm in mems).bit_length()
+        addr, over = Signal(A), Signal()
+        k = Signal(range(n_bytes))  # the byte of the word being written
         last_k = Signal(range(n_bytes))  # the memory's word bytes - 1
+        wbyte = Signal(8)  # the byte being written
         in_range = Signal()  # `addr` < the memory's depth (registered with the address)
         skip = Signal()  # the rest of this frame is dropped (out of range)
-        cbuf = Signal(64)  # COMMIT: the CRC-32, then the fingerprint
+        crc_ok = Signal()  # COMMIT: its CRC-32 bytes so far equal the board's
+        new_fp = Signal(32)  # COMMIT: the fingerprint
         reply = Signal(8)
         ack = Const(p.T_ACK, 8)
 
-        m.d.comb += [self.load.mem.eq(mem), self.load.addr.eq(addr), self.load.data.eq(word)]
+        # a word is written a byte at a time (the memories' write ports have byte lanes), so
+        # no word is ever assembled here
+        m.d.comb += [self.load.mem.eq(mem), self.load.addr.eq(addr), self.load.lane.eq(k),
+                     self.load.data.eq(wbyte)]
         byte, is_commit = self.i.payload.data, self.i.payload.commit
         m.d.comb += crc.data.eq(byte)
 
         with m.Switch(mem):
             for n, mm in enumerate(mems):
                 with m.Case(n):
-                    m.d.sync += in_range.eq(addr < mm.depth)
+                    m.d.sync += in_range.eq(~over & (addr < mm.depth))
             with m.Default():
                 m.d.sync += in_range.eq(0)
 
         def end_frame():
-            return [count.eq(0), k.eq(0), skip.eq(0), word.eq(0)]
+            return [count.eq(0), k.eq(0), skip.eq(0), over.eq(0)]
+
+        def address_byte(j):
+            """Byte j of the LOAD's address (little-endian) into `addr`, or `over`."""
+            lo, n = 8 * j, min(8, max(0, A - 8 * j))
+            out = [addr[lo:lo + n].eq(byte[:n])] if n else []
+            if n < 8:
+                out.append(over.eq(over | (byte[n:] != 0)))
+            return out
 
         def answer(code):
             m.d.sync += reply.eq(code)
@@ -127,7 +142,14 @@ class Loader(wiring.Component):
                             answer(ack)
                 with m.Elif(self.i.valid & is_commit):
                     with m.If(count != 9):  # past 8 bytes: too long, saturated
-                        m.d.sync += [count.eq(count + 1), cbuf.eq(Cat(cbuf[8:], byte))]
+                        m.d.sync += count.eq(count + 1)
+                    with m.If(count == 0):
+                        m.d.sync += crc_ok.eq(byte == crc.crc[:8])
+                    with m.Elif(count < 4):
+                        m.d.sync += crc_ok.eq(crc_ok & (byte == crc.crc.word_select(
+                            count[:2], 8)))
+                    with m.Else():
+                        m.d.sync += new_fp.eq(Cat(new_fp[8:], byte))
                 with m.Elif(self.i.valid):  # a LOAD byte
                     m.d.comb += [crc.valid.eq(1), crc.start.eq(~begun)]
                     m.d.sync += [begun.eq(1), state.eq(p.LOADING)]
@@ -141,35 +163,33 @@ class Loader(wiring.Component):
                                         m.d.sync += last_k.eq(mm.word_bytes - 1)
                                 with m.Default():  # no such memory
                                     m.d.sync += [skip.eq(1), poisoned.eq(1)]
-                        with m.Else():
-                            m.d.sync += addr.eq(Cat(addr[8:], byte))
+                        for j in range(p.ADDR_BYTES):
+                            with m.If(count == j + 1):
+                                m.d.sync += address_byte(j)
                     with m.Elif(~skip):
-                        with m.Switch(k):
-                            for b in range(n_bytes):
-                                with m.Case(b):
-                                    m.d.sync += word[8 * b:8 * b + 8].eq(byte)
-                        m.d.sync += k.eq(k + 1)
-                        with m.If(k == last_k):
-                            m.next = "SETTLE"
+                        m.d.sync += wbyte.eq(byte)
+                        m.next = "SETTLE"
             with m.State("SETTLE"):  # `in_range` follows the address
                 m.next = "WRITE"
-            with m.State("WRITE"):  # the word is complete: write it once the core is ready
+            with m.State("WRITE"):  # byte k of word `addr`, once the core is ready
                 with m.If(~in_range):
-                    m.d.sync += [skip.eq(1), poisoned.eq(1), k.eq(0), word.eq(0)]
+                    m.d.sync += [skip.eq(1), poisoned.eq(1)]
                     m.next = "TAKE"
                 with m.Elif(self.load.ready):
                     m.d.comb += self.load.en.eq(1)
-                    m.d.sync += [addr.eq(addr + 1), k.eq(0), word.eq(0)]
-                    with m.If(words != self.total_words + 1):
-                        m.d.sync += words.eq(words + 1)
+                    m.d.sync += k.eq(k + 1)
+                    with m.If(k == last_k):  # the word is complete
+                        m.d.sync += [k.eq(0), addr.eq(addr + 1)]
+                        with m.If(words != self.total_words + 1):
+                            m.d.sync += words.eq(words + 1)
                     m.next = "TAKE"
             with m.State("COMMIT"):
                 # a COMMIT with no load begun changes nothing (a COMMIT sent again after its
                 # reply was lost must not undo the first)
-                ok = begun & ~poisoned & (crc.crc == cbuf[:32]) & (words == self.total_words)
+                ok = begun & ~poisoned & crc_ok & (words == self.total_words)
                 m.d.sync += [begun.eq(0), poisoned.eq(0), words.eq(0)]
                 with m.If(ok):
-                    m.d.sync += [state.eq(p.RUNNING), fp.eq(cbuf[32:])]
+                    m.d.sync += [state.eq(p.RUNNING), fp.eq(new_fp)]
                     answer(ack)
                 with m.Elif(~begun):
                     answer(p.T_ERROR | p.E_COMMIT)

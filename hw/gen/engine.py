@@ -206,14 +206,22 @@ class WideEngine(wiring.Component):
             ports["load"] = In(load_signature(self.load_memories))
         super().__init__(ports)
 
+    def _width(self, name: str, width: int) -> int:
+        """A memory's width: with `writable`, whole byte lanes (hw.gen.loadport)."""
+        if not self.writable:
+            return width
+        return next(lm.lane_width for lm in self.load_memories if lm.name == name)
+
     def _write_port(self, m, mem, name: str) -> None:
-        """With `writable`: memory `name` of load_memories takes `load`'s writes."""
+        """With `writable`: memory `name` of load_memories takes `load`'s writes, a byte
+        lane at a time."""
         if not self.writable:
             return
-        k = [lm.name for lm in self.load_memories].index(name)
-        w = mem.write_port()
-        m.d.comb += [w.addr.eq(self.load.addr), w.data.eq(self.load.data),
-                     w.en.eq(self.load.en & (self.load.mem == k))]
+        k, lm = next((k, lm) for k, lm in enumerate(self.load_memories) if lm.name == name)
+        w = mem.write_port(granularity=8)
+        hit = self.load.en & (self.load.mem == k)
+        m.d.comb += [w.addr.eq(self.load.addr), w.data.eq(Cat(*[self.load.data] * lm.word_bytes)),
+                     w.en.eq(Cat(*(hit & (self.load.lane == b) for b in range(lm.word_bytes))))]
 
     def _quiet(self, m, iss, walking) -> None:
         """With `writable`: `load.ready` once neither the issue nor the walk has run for as
@@ -246,7 +254,7 @@ class WideEngine(wiring.Component):
         P, S, F, cb = plan.lanes, plan.simd, plan.finalizers, plan.code_bits
         nb, D = plan.code_banks, plan.bank_depth
         if nb == 1:
-            m.submodules.codes = codes = Memory(shape=unsigned(P * S * cb),
+            m.submodules.codes = codes = Memory(shape=unsigned(self._width("codes", P * S * cb)),
                                                 depth=max(1, len(plan.codes)), init=plan.codes,
                                                 attrs=self.bank_attrs[0])
             banks = [codes.read_port()]
@@ -255,13 +263,15 @@ class WideEngine(wiring.Component):
             banks = []
             for b in range(nb):
                 init = plan.codes[b * D:(b + 1) * D]
-                m.submodules[f"codes{b}"] = mem = Memory(shape=unsigned(P * S * cb),
+                m.submodules[f"codes{b}"] = mem = Memory(shape=unsigned(self._width(
+                                                             f"codes{b}", P * S * cb)),
                                                          depth=max(2, len(init)), init=init,
                                                          attrs=self.bank_attrs[b])
                 banks.append(mem.read_port())
                 self._write_port(m, mem, f"codes{b}")
         words = plan.info_words()
-        m.submodules.rowinfo = rinfo = Memory(shape=unsigned(F * self.info_bits),
+        m.submodules.rowinfo = rinfo = Memory(shape=unsigned(self._width("rowinfo",
+                                                                         F * self.info_bits)),
                                               depth=max(1, len(words)), init=words,
                                               attrs=self.info_attrs)
         self._write_port(m, rinfo, "rowinfo")
@@ -517,7 +527,8 @@ class WideEngine(wiring.Component):
         if plan.lookup is not None:
             lk = plan.lookup
             m.submodules.lookup = table = Memory(
-                shape=unsigned(lk.word_bits(F)), depth=max(2, len(lk.words)), init=lk.words,
+                shape=unsigned(self._width("lookup", lk.word_bits(F))),
+                depth=max(2, len(lk.words)), init=lk.words,
                 attrs=self.lookup_attrs)
             self._write_port(m, table, "lookup")
             lk_bits, lk_index, lk_alphabet = lk.alphabet.code_bits, lk.index, lk.alphabet

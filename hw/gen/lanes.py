@@ -358,6 +358,8 @@ def make_lane_plan(passes: list[Pass], *, lanes: int, simd: int, finalizers: int
         if halves is None:
             halves = row_halves(passes, multiply, shape.alphabets)
     h = row_halves(passes, multiply) if halves is None else halves
+    if shape is not None:
+        h = _refit(passes, h, multiply, shape)
     K, binary, code_bits, cuts = h.K, h.binary, h.code_bits, h.cuts
     splits = [[((ba, ta), (bb, tb)) for ba, ta, bb, tb, _, _ in hp] for hp in h.rows]
     layouts, words, info = [], [], []
@@ -380,8 +382,12 @@ def make_lane_plan(passes: list[Pass], *, lanes: int, simd: int, finalizers: int
         layouts.append(PassLayout(ca, cb, groups, max(ca + cb, P // F), e, p.shift + e,
                                   p.out.bits, len(words), len(info), len(p.rows),
                                   lanes_per_group=P))
-        for row, ((ba, ta), (bb, tb)), wr in zip(p.rows, halves, widths, strict=True):
+        for i, (row, ((ba, ta), (bb, tb)), wr) in enumerate(zip(p.rows, halves, widths,
+                                                                  strict=True)):
             ua, ub = (ba + e if any(ta) else 0), (bb + e if any(tb) else 0)
+            if shape is not None:  # the shape's windows; an empty half shifts nothing
+                ua = _in_window(ua if any(ta) else None, shape.ua_values, p.name, i, "first")
+                ub = _in_window(ub if any(tb) else None, shape.ub_values, p.name, i, "second")
             u_max = max(u_max, ua, ub)
             bias = row.bias << e
             sbias = (row.split_bias << e) if row.split_bias is not None else 0
@@ -395,7 +401,8 @@ def make_lane_plan(passes: list[Pass], *, lanes: int, simd: int, finalizers: int
             else:
                 sum_bits = max(sum_bits, width_for(-(ma + abs(bias)), ma + abs(bias)),
                                width_for(-(mb + abs(sbias)), mb + abs(sbias)))
-        info.extend(RowInfo(0, 0, 0, 0, False) for _ in range(groups * P - len(p.rows)))
+        pad = (0, 0) if shape is None else (shape.ua_values[0], shape.ub_values[0])
+        info.extend(RowInfo(0, 0, *pad, False) for _ in range(groups * P - len(p.rows)))
         if p.lookup:
             lookup = _lookup(k, p, cut, [ta for (_, ta), _ in halves], h.lookup[1], P, F,
                              groups, [w[4] for w in widths], image)
@@ -419,14 +426,6 @@ def make_lane_plan(passes: list[Pass], *, lanes: int, simd: int, finalizers: int
     u_bits, res_bits = max(1, u_max.bit_length()), max(p.out.bits for p in passes)
     ua_values, ub_values = tuple(sorted({r.ua for r in info})), tuple(sorted({r.ub for r in info}))
     if shape is not None:
-        top = (1 << shape.u_bits) - 1
-        if u_max > top:
-            k, r = next((k, r) for k, lay in enumerate(layouts)
-                        for r in range(lay.rows) if max(info[lay.info_base + r].ua,
-                                                        info[lay.info_base + r].ub) == u_max)
-            raise ShapeMismatch(f"{passes[k].name} row {r} needs a shift of {u_max} bits; the "
-                                f"shape's finalizers shift by at most {top} (a row scale "
-                                f"coarser than the shape was built for)")
         if acc_bits > shape.acc_bits:
             raise ShapeMismatch(f"lane sums need {acc_bits} bits, the shape has "
                                 f"{shape.acc_bits}")
@@ -438,13 +437,78 @@ def make_lane_plan(passes: list[Pass], *, lanes: int, simd: int, finalizers: int
                                 f"{shape.sum_bits} bits")
         acc_bits, sum_bits, u_bits, res_bits = (shape.acc_bits, shape.sum_bits, shape.u_bits,
                                                 shape.res_bits)
-        ua_values = ub_values = shape.shifts
+        ua_values, ub_values = shape.ua_values, shape.ub_values
         if lookup is not None:
             lookup = dataclasses.replace(lookup, value_bits=shape.lookup_value_bits)
     return LanePlan(P, S, F, multiply, K, code_bits,
                     0 if binary or multiply else K.bit_length(), tuple(layouts), tuple(words),
                     tuple(info), acc_bits, sum_bits, u_bits, res_bits, ua_values, ub_values,
                     bank_depth, order, lookup)
+
+
+def _refit(passes: list[Pass], h: RowHalves, multiply: bool, shape) -> RowHalves:
+    """`h` with each row half's exponent chosen, among those its weights allow, so that its
+    shift lands in the shape's window where one does (a weight's t is the same integer
+    multiplier at another exponent: an intN half may drop trailing zeros or not, an
+    exponential half's codes may sit at other levels); else the first choice, which
+    _in_window then refuses."""
+    look = shape.alphabets[1]
+    rows = []
+    for p, cut, hp in zip(passes, h.cuts, h.rows, strict=True):
+        fmts = col_formats(p)
+        out = []
+        for r, (ba, ta, bb, tb, bits_a, _) in zip(p.rows, hp, strict=True):
+            if p.lookup:  # the looked-up term is t << in_fmt.frac (make_lane_plan)
+                ba, ta = _fit(r.mults[:cut], look.multiply, look.K, look.code_bits,
+                              shape.ua_values, p.in_fmt.frac, (ba, ta))
+            else:
+                ba, ta = _fit(r.mults[:cut], multiply, h.K, h.code_bits, shape.ua_values, 0,
+                              (ba, ta))
+                bits_a = _lane_bits(ta, fmts[:cut])
+            bb, tb = _fit(r.mults[cut:], multiply, h.K, h.code_bits, shape.ub_values, 0,
+                          (bb, tb))
+            out.append((ba, ta, bb, tb, bits_a, _lane_bits(tb, fmts[cut:])))
+        rows.append(tuple(out))
+    return dataclasses.replace(h, rows=tuple(rows))
+
+
+def _fit(ms, multiply: bool, K: int, code_bits: int, window: tuple[int, ...], off: int,
+         first: tuple[int, list[int]]) -> tuple[int, list[int]]:
+    """(exponent, t values) of one row half with its shift (exponent + off) in `window` if
+    any exponent its weights allow gives one (the largest such: the smallest t); else
+    `first`."""
+    nz = [abs(m) for m in ms if m]
+    if not nz:
+        return first
+    if multiply:  # t = m >> base: exact, and within the code's bits
+        lo = max(0, max(a.bit_length() for a in nz) - (code_bits - 1))
+        feasible = range(lo, min((a & -a).bit_length() - 1 for a in nz) + 1)
+    else:  # |t| = 2**(K - level), level 1..K from the top exponent base + K - 1
+        logs = [a.bit_length() - 1 for a in nz]
+        feasible = range(max(logs) - (K - 1), min(logs) + 1)
+    fits = [b for b in feasible if b + off in window]
+    if not fits:
+        return first
+    base = max(fits)
+    if multiply:
+        return base, [m >> base for m in ms]
+    top = base + K - 1
+    return base, [0 if m == 0 else (1 << (K - (top - (abs(m).bit_length() - 1) + 1)))
+                  * (1 if m > 0 else -1) for m in ms]
+
+
+def _in_window(u: int | None, values: tuple[int, ...], name: str, row: int, half: str) -> int:
+    """A row half's shift in a shape: one of the finalizer's `values` (a select among at most
+    four, or a barrel shifter over all of range(len(values))); None (an empty half): the
+    first."""
+    if u is None:
+        return values[0]
+    if u not in values:
+        raise ShapeMismatch(f"{name} row {row} needs its {half} half shifted by {u} bits; the "
+                            f"shape's finalizers shift it by {values[0]} to {values[-1]} (a row "
+                            f"scale {'coarser' if u > values[-1] else 'finer'} than the shape "
+                            f"was built for)")
+    return u
 
 
 def _lookup(k: int, p: Pass, cut: int, ta: list[list[int]], alph: Alphabet, P: int, F: int,

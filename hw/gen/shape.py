@@ -7,10 +7,13 @@ pass's fraction F'. A reloadable design (`--reloadable`) takes them from its sha
 
 - the alphabet from the schemes, not the weights (ternary codes are 2 bits even where no
   weight is 0, exponential codes cover all its levels, intN codes N bits);
-- each pass's F' from the model it is built with, SHAPE_MARGIN bits finer (a finer alignment
-  is exact: rounding half up from it gives the same integers, docs/numerics.md);
-- the finalizers' shift by u a barrel shifter over u_bits, which covers the model's own shifts
-  at that F' and SHAPE_MARGIN more (row scales up to that much coarser);
+- each half sum's shift u (first halves and second halves apart) a select among a window of
+  shifts: the model's own where every matrix of that half has one scale (binary, ternary:
+  the trainer's level exponent, fixed by the matrix's size, so a retrained model has the
+  same), else the span of the model's shifts SHAPE_MARGIN either way (row scales up to that
+  much finer or coarser), and each pass's F' SHAPE_MARGIN bits finer than the model's (a
+  finer alignment is exact: rounding half up from it gives the same integers,
+  docs/numerics.md); a window of more than four shifts is a barrel shifter over its width;
 - the lane sums at their worst case over any weights of those schemes and any inputs of the
   formats, and the row info's bias fields for any biases of the formats, so that nothing of
   the shape can overflow them.
@@ -35,7 +38,7 @@ from .lanes import Alphabet, make_lane_plan, row_halves
 from .loadport import ShapeMismatch
 from .plan import Pass, col_formats, realign, signed_bits
 
-SHAPE_MARGIN = 2  # F' finer than the model's by this many bits, and shifts this much longer
+SHAPE_MARGIN = 1  # F' finer than the model's by this many bits; shift windows this much wider
 
 
 @dataclass(frozen=True)
@@ -48,7 +51,8 @@ class LaneShape:
     code_bits: int
     acc_bits: int
     sum_bits: int
-    u_bits: int
+    ua_values: tuple[int, ...]  # the shifts of first halves the finalizers take
+    ub_values: tuple[int, ...]  # of second halves
     res_bits: int
     fracs: tuple[int, ...]  # per pass of this engine: F'
     # a one-hot input's looked-up matrix: (multiply, K, binary, code_bits, value bits)
@@ -64,9 +68,8 @@ class LaneShape:
         return None if self.lookup is None else self.lookup[4]
 
     @property
-    def shifts(self) -> tuple[int, ...]:
-        """Every shift the finalizers take (a barrel shifter over u_bits)."""
-        return tuple(range(1 << self.u_bits))
+    def u_bits(self) -> int:
+        return max(1, max(self.ua_values + self.ub_values).bit_length())
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -74,7 +77,8 @@ class LaneShape:
     @classmethod
     def from_dict(cls, d: dict) -> LaneShape:
         d = dict(d)
-        d["fracs"] = tuple(d["fracs"])
+        for k in ("fracs", "ua_values", "ub_values"):
+            d[k] = tuple(d[k])
         d["lookup"] = None if d.get("lookup") is None else tuple(d["lookup"])
         return cls(**d)
 
@@ -115,10 +119,18 @@ def _lane_worst(maxt: int, fmts) -> int:
 def lane_shape(model: Model, ks: list[int], passes: list[Pass], multiply: bool,
                margin: int = SHAPE_MARGIN) -> LaneShape:
     """The shape of the engine that runs passes `ks` of `model` (their `passes`, as
-    hw.gen.plan.make_passes gives them), built with this model."""
+    hw.gen.plan.make_passes gives them), built with this model. A half whose matrices all
+    have one scale per matrix (binary, ternary: the trainer's level exponent, fixed by the
+    matrix's size, train/cells.py) keeps its shifts exactly; `margin` widens the others', and
+    refines F' where any does."""
+    firsts = [_matrices(model, k)[0] for k, p in zip(ks, passes, strict=True)
+              if p.split < p.cols]
+    seconds = [_matrices(model, k)[1] for k in ks]
     walked = [m for k, p in zip(ks, passes, strict=True)
               for m in (_matrices(model, k)[1:] if p.lookup or p.split == p.cols
                         else _matrices(model, k))]
+    m_a, m_b = (0 if all(m.scheme in schemes.PER_MATRIX_SCALE for m in ms) else margin
+                for ms in (firsts, seconds))
     alph = scheme_alphabet(walked, multiply)
     look = None
     looked = [(k, p) for k, p in zip(ks, passes, strict=True) if p.lookup]
@@ -132,12 +144,19 @@ def lane_shape(model: Model, ks: list[int], passes: list[Pass], multiply: bool,
         return make_lane_plan(ps, lanes=1, simd=1, finalizers=1, multiply=multiply,
                               image=False, halves=row_halves(ps, multiply, alphabets))
 
-    # the model's own F' with the shape's alphabet, then SHAPE_MARGIN finer
-    fracs = tuple(p.frac + lay.extra + margin
+    # the model's own F' with the shape's alphabet, then (for row scales) SHAPE_MARGIN finer
+    fracs = tuple(p.frac + lay.extra + max(m_a, m_b)
                   for p, lay in zip(passes, plan_of(passes).layouts, strict=True))
     at = [realign(p, f) for p, f in zip(passes, fracs, strict=True)]
-    u_max = max(max(r.ua, r.ub) for r in plan_of(at).info)
-    u_bits = max(1, (u_max + margin).bit_length())
+    h, own = row_halves(at, multiply, alphabets), plan_of(at)
+    ua, ub = set(), set()  # the shifts of the halves that hold a weight
+    for lay, rows in zip(own.layouts, h.rows, strict=True):
+        for r, (_, ta, _, tb, _, _) in zip(own.info[lay.info_base:lay.info_base + lay.rows],
+                                           rows, strict=True):
+            if any(ta):
+                ua.add(r.ua)
+            if any(tb):
+                ub.add(r.ub)
     acc_bits, sum_bits = 2, 2
     mt = _max_t_of(alph)
     for p in at:
@@ -152,8 +171,24 @@ def lane_shape(model: Model, ks: list[int], passes: list[Pass], multiply: bool,
         # one) at F' (the finalizers' sums themselves are as wide as their operands)
         bias = (1 << p.out.bits) << p.shift
         sum_bits = max(sum_bits, width_for(-bias, bias))
-    return LaneShape(multiply, alph.K, alph.binary, alph.code_bits, acc_bits, sum_bits, u_bits,
-                     max(p.out.bits for p in passes), fracs, look)
+    return LaneShape(multiply, alph.K, alph.binary, alph.code_bits, acc_bits, sum_bits,
+                     _window(ua, m_a), _window(ub, m_b), max(p.out.bits for p in passes),
+                     fracs, look)
+
+
+def _window(us: set[int], margin: int) -> tuple[int, ...]:
+    """The shifts a half's finalizer takes: the model's own (`margin` 0), else the span of
+    them `margin` either way, as many as a select of that size takes (a power of two); more
+    than four: every shift of the barrel's width."""
+    if not us:
+        return (0,)
+    if not margin:
+        return tuple(sorted(us))
+    lo, hi = max(0, min(us) - margin), max(us) + margin
+    n = 1 << (hi - lo).bit_length()
+    if n > 4:
+        return tuple(range(1 << hi.bit_length()))
+    return tuple(range(lo, lo + n))
 
 
 def _max_t_of(alph: Alphabet) -> int:

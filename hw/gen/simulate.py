@@ -49,10 +49,12 @@ def expected_count(top: ModelTop, sequences) -> int:
     return sum(1 if top.emit == "last" else len(s) for s in sequences)
 
 
-def load_writes(image) -> list[tuple[int, int, int]]:
-    """(memory id, address, word) of every word of a load image (hw.gen.topplan.TopPlan
-    .load_image(): (name, width, words) per memory, a memory's id its index)."""
-    return [(k, a, w) for k, (_, _, words) in enumerate(image) for a, w in enumerate(words)]
+def load_writes(image) -> list[tuple[int, int, int, int]]:
+    """(memory id, address, byte lane, byte) of every byte of a load image
+    (hw.gen.topplan.TopPlan.load_image(): (name, width, words) per memory, a memory's id its
+    index), as the load port takes them (hw.gen.loadport)."""
+    return [(k, a, b, (w >> 8 * b) & 0xFF) for k, (_, width, words) in enumerate(image)
+            for a, w in enumerate(words) for b in range((width + 7) // 8)]
 
 
 def simulate(top: ModelTop, sequences, *, idle: float = 0.0, stall: float = 0.0,
@@ -105,10 +107,11 @@ def simulate(top: ModelTop, sequences, *, idle: float = 0.0, stall: float = 0.0,
                 writes = loads.pop(k)
             write = bool(writes) and ctx.get(top.load.ready)
             if write:
-                mem, addr, word = writes.pop(0)
+                mem, addr, lane, byte = writes.pop(0)
                 ctx.set(top.load.mem, mem)
                 ctx.set(top.load.addr, addr)
-                ctx.set(top.load.data, word)
+                ctx.set(top.load.lane, lane)
+                ctx.set(top.load.data, byte)
             if writes or write:
                 pass  # no beat is offered while a load is under way
             elif k < len(queue) and not offered and rng.random() >= idle:

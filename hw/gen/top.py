@@ -159,7 +159,7 @@ class ModelTop(wiring.Component):
         for eng in engines:
             n = len(eng.load_memories)
             m.d.comb += [eng.load.mem.eq(self.load.mem - base), eng.load.addr.eq(self.load.addr),
-                         eng.load.data.eq(self.load.data),
+                         eng.load.lane.eq(self.load.lane), eng.load.data.eq(self.load.data),
                          eng.load.en.eq(self.load.en & (self.load.mem >= base)
                                         & (self.load.mem < base + n))]
             quiet &= eng.load.ready
