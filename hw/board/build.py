@@ -268,7 +268,7 @@ def _collision_x(board: Board, synth: str, script_after_synth: str) -> tuple[str
     if synth.endswith("-run :map_luts"):
         synth, stop = synth.removesuffix("-run :map_luts").strip(), "map_luts"
     family = "ice40" if board.family == "ice40" else "ecp5"
-    script = (f"setparam -set RD_COLLISION_X_MASK 1 {LOAD_MEMORIES}\n"
+    script = (f"setparam -set RD_COLLISION_X_MASK 1'1 {LOAD_MEMORIES}\n"
               f"synth_{family} {synth} -top top -run map_ram:{stop}\n{script_after_synth}")
     return f"{synth} -run :map_ram".strip(), script.strip()
 
