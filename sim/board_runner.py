@@ -77,13 +77,36 @@ def run_board_reload_sim(models, testset, folder, *, parallel=6, simd=1, clock_h
         runs[-1].mkdir(exist_ok=True)
         save(m, runs[-1] / "model.json")
     opts = GenerateOptions(parallel=parallel, simd=simd, reloadable=True, board="icebreaker")
-    man = generate_run(runs[0] / "model.json", opts, runs[0], say=lambda s: None).manifest
-    # the board top from the manifest, as make bitstream builds it (hw.board.bitstream)
-    core = plan_for(models[0], parallel=man.parallel, simd=man.simd, storage=man.storage,
+    generate_run(runs[0] / "model.json", opts, runs[0], say=lambda s: None)
+    return simulate_board_loads(runs[0], runs, testset, folder, run_first=True, broken=broken,
+                                clock_hz=clock_hz, baud=baud, fifo_depth=fifo_depth,
+                                simulator=simulator)
+
+
+def simulate_board_loads(built, runs, testset, folder, *, run_first: bool, broken: bool,
+                         clock_hz=4_000_000, baud=1_000_000, fifo_depth: int | None = None,
+                         simulator="icarus") -> dict:
+    """The board top of the reloadable design in run folder `built` (its manifest, as make
+    bitstream builds it: hw.board.bitstream) in the simulator; the cocotb test loads each
+    of `runs` but the first (`run_first`: built's own model, as built, runs its test set
+    first) with hw load's own code and runs `testset` after each load (board_tb.py's
+    reload_over_uart). `fifo_depth`: default the board's of the manifest. Its report."""
+    from hw.board.registry import board as find_board
+    from hw.gen.design import check_run
+    from hw.modelfile import load
+
+    folder = Path(folder).resolve()
+    folder.mkdir(parents=True, exist_ok=True)
+    built = Path(built)
+    man = check_run(built)
+    model = load(built / "model.json")
+    core = plan_for(model, parallel=man.parallel, simd=man.simd, storage=man.storage,
                     order=man.order, placement=Placement.from_dict(man.placement),
                     head=tuple(man.head) if man.head else None, reloadable=True).create()
+    if fifo_depth is None:
+        fifo_depth = find_board(man.board).fifo_depth
     bit_time = 1 / baud
-    top = BoardCore(core, emit=core.emit, fingerprint=protocol.fingerprint(models[0]),
+    top = BoardCore(core, emit=core.emit, fingerprint=protocol.fingerprint(model),
                     clock_hz=clock_hz, baud=baud, fifo_depth=fifo_depth,
                     timeout_s=40 * bit_time)
     (folder / f"{TOPLEVEL}.v").write_text(verilog.convert(top, name=TOPLEVEL, emit_src=False))
@@ -92,5 +115,6 @@ def run_board_reload_sim(models, testset, folder, *, parallel=6, simd=1, clock_h
     frame_s = 10 * bit_time * (2 * top.link.out_payload + 2 * fifo_depth + 8)
     cfg = {"folder": str(folder), "clock_hz": clock_hz, "divisor": top.divisor,
            "reply_s": 4 * frame_s + 4 * core.latency / clock_hz + 200 * bit_time,
-           "quiet_s": 60 * bit_time, "runs": [str(r) for r in runs], "broken": broken}
+           "quiet_s": 60 * bit_time, "runs": [str(Path(r).resolve()) for r in runs],
+           "built": str(built.resolve()), "run_first": run_first, "broken": broken}
     return _run(folder, cfg, "reload_over_uart", simulator)

@@ -82,6 +82,7 @@ async def reload_over_uart(dut):
 
     cfg = config()
     folder, runs = Path(cfg["folder"]), [Path(r) for r in cfg["runs"]]
+    built = Path(cfg["built"])
     await start(dut, cfg)
     transport = SimTransport(dut, bit_cycles=cfg["divisor"])
     timing = Timing(reply_s=cfg["reply_s"], quiet_s=cfg["quiet_s"], retries=3)
@@ -93,12 +94,15 @@ async def reload_over_uart(dut):
         rep = await bridge(run_testset)(transport, model, ts, timing=timing,
                                         progress=dut._log.info)
         report["phases"].append({"model": k, "ok": rep.ok, "beats": rep.beats,
-                                 "mismatches": rep.mismatches[:10]})
+                                 "steps": rep.steps, "sequences": rep.sequences,
+                                 "mismatches": rep.mismatches[:10],
+                                 "mismatch_count": len(rep.mismatches),
+                                 "metric": rep.metric, "metric_value": rep.metric_value})
         report["ok"] &= rep.ok
         assert rep.ok, f"model {k}: " + "\n".join(rep.mismatches[:10])
 
     async def load_model(k):
-        prep = prepare(runs[k], runs[0])
+        prep = prepare(runs[k], built)
         t0 = get_sim_time("ns")
         rep = await bridge(load_prepared)(transport, prep, timing=timing,
                                           progress=dut._log.info)
@@ -106,12 +110,13 @@ async def reload_over_uart(dut):
                                 "words": prep.words, "attempts": rep.attempts,
                                 "sim_seconds": (get_sim_time("ns") - t0) * 1e-9})
 
-    await run(0)
+    if cfg["run_first"]:
+        await run(0)
     for k in range(1, len(runs)):
         await load_model(k)
         await run(k)
     if cfg["broken"]:
-        prep = prepare(runs[0], runs[0])
+        prep = prepare(runs[0], built)
 
         def broken_load():
             session = Session(transport, timing=timing)

@@ -137,7 +137,11 @@ def load_run(run, port: str, *, shape_from=None, baud: int | None = None,
 
 def add_arguments(parser) -> None:
     parser.add_argument("run", help="run folder with the model.json to load")
-    parser.add_argument("--port", required=True, help="the board's serial port, e.g. /dev/ttyUSB1")
+    parser.add_argument("--port", default=None,
+                        help="the board's serial port, e.g. /dev/ttyUSB1 (not with --check)")
+    parser.add_argument("--check", action="store_true",
+                        help="only check that the model fits BUILT_RUN's shape and print what "
+                             "a load would send; no board")
     parser.add_argument("--shape-from", default=None, metavar="BUILT_RUN",
                         help="the run folder the board's reloadable bitstream was built from "
                              "(default RUN)")
@@ -148,6 +152,13 @@ def add_arguments(parser) -> None:
 
 
 def main(args) -> int:
+    if args.check:
+        prep = prepare(args.run, args.shape_from)
+        print(f"{prep.model_path} (model {prep.fingerprint:08x}) fits {prep.built}'s shape "
+              f"{prep.shape:08x}: {prep.words} words in {len(prep.image)} memories")
+        return 0
+    if args.port is None:
+        raise UserError("--port is needed to load a board (or --check to check the fit only)")
     t0 = time.monotonic()
     rep = load_run(args.run, args.port, shape_from=args.shape_from, baud=args.baud,
                    timeout=args.timeout)
