@@ -31,6 +31,7 @@ PARALLEL ?= auto
 SIMD ?=
 ORDER ?= auto
 STORAGE ?=
+RELOADABLE ?=
 PORTS ?= native
 CLOCK_MHZ ?= auto
 SIM ?= verilator
@@ -76,7 +77,7 @@ train: setup
 verilog: setup
 	$(PY) -m hw verilog $(RUN)/model.json --parallel $(PARALLEL) $(if $(SIMD),--simd $(SIMD)) \
 		--order $(ORDER) $(if $(STORAGE),--storage $(STORAGE)) --ports $(PORTS) --board $(BOARD) \
-		--out $(RUN)
+		$(if $(RELOADABLE),--reloadable) --out $(RUN)
 
 sim: setup
 	$(PY) -m sim $(RUN) --simulator $(SIM) $(if $(DATA),--data $(DATA)) $(if $(LIMIT),--limit $(LIMIT))
@@ -85,7 +86,8 @@ sim-full: setup
 	$(PY) -m pytest -q -n 2 --full $(PYTEST_ARGS) sim
 
 bitstream: setup
-	$(PY) -m hw bitstream $(RUN) --board $(BOARD) --clock-mhz $(CLOCK_MHZ)
+	$(PY) -m hw bitstream $(RUN) --board $(BOARD) --clock-mhz $(CLOCK_MHZ) \
+		$(if $(RELOADABLE),--reloadable)
 
 demo: setup
 	$(PY) -m demo

@@ -12,7 +12,11 @@ hw.gen.cli.generate with
 lanes P = k x the cell's gate rows (k 1-3), simd S in {1, 2, 4, 8} and storage memory or
 registers, the memories of every fourth case (a memory case) placed as on an ECP5 (hw.gen.topplan.
 Placement: code words in banks of 2 or 4 words, memories of up to 64 bits in distributed
-RAM). Its Verilog runs in the C++ harness of sim/verilated.py with random idle cycles
+RAM). One case in four is a reloadable design (issue 30, `--reloadable`): before each segment
+its weight memories are loaded through its load port with another model of its shape (the
+same structure and row scales, other weights), then the model itself again, alternately, and
+each segment's beats are compared with the model loaded for it.
+Its Verilog runs in the C++ harness of sim/verilated.py with random idle cycles
 before input beats, random output backpressure and 0-3 resets at random cycles; every output
 beat is compared bit for bit with hw.reference (sim.expect.Checker): the beats a cut segment
 sent must be a prefix of its expected beats, the final segment's must be all of them.
@@ -28,7 +32,7 @@ import json
 import shutil
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -38,6 +42,8 @@ from hw.errors import UserError
 from hw.fileio import atomic_write_text
 from hw.gen.cli import generate
 from hw.gen.placement import STORAGES, Placement
+from hw.gen.reload import plan_in
+from hw.gen.simulate import load_writes
 from hw.modelfile import EMITS, GATES, Model
 from hw.random_model import random_inputs, random_model
 from hw.reference import Reference
@@ -75,6 +81,7 @@ class Case:
     head_int8: bool = False  # an int8 head: on its own multiplier engine (issue 29)
     head_lanes: int = 0  # that engine's (lanes, columns); 0: none
     head_simd: int = 1
+    reloadable: bool = False  # reloaded between segments with other_model() and model()
 
     @property
     def placement(self) -> Placement:
@@ -91,6 +98,24 @@ class Case:
             m.emit = self.emit
         return m
 
+    def other_model(self, man) -> Model:
+        """Another model of this case's shape (`man`: the reloadable design's manifest):
+        another seed's weights at this model's row scales, or where those do not fit, this
+        model's rows and biases in reverse order."""
+        a = self.model()
+        b = replace(self, seed=self.seed + 500_000).model()
+        for (_, mb), (_, ma) in zip(b.matrices(), a.matrices(), strict=True):
+            mb.scale[:] = ma.scale
+        try:
+            plan_in(b, man)
+            return b
+        except UserError:
+            for _, m in a.matrices():
+                m.codes[:], m.scale[:] = m.codes[::-1].copy(), m.scale[::-1].copy()
+            for ly in a.layers:
+                ly.b_ih[:], ly.b_hh[:] = ly.b_ih[::-1].copy(), ly.b_hh[::-1].copy()
+            return a
+
     @property
     def reproducer(self) -> str:
         return (f"random_model(cell={self.cell!r}, scheme={self.scheme!r}, "
@@ -100,7 +125,8 @@ class Case:
                 f"head_scheme={'int8' if self.head_int8 else None!r}) "
                 f"emit {self.emit}; generate(parallel={self.lanes}, simd={self.simd}, "
                 f"storage={self.storage!r}, placement={self.placement!r}, "
-                f"ports={self.ports!r}, order={self.order!r}, head={self.head!r}); "
+                f"ports={self.ports!r}, order={self.order!r}, head={self.head!r}, "
+                f"reloadable={self.reloadable}); "
                 f"idle {self.idle}, stall {self.stall}, {self.resets} resets")
 
     @property
@@ -132,6 +158,9 @@ def make_case(index: int, base_seed: int, steps: int) -> Case:
     if case.head_int8 and case.scheme != "int8":
         case.head_lanes = int(rng.integers(1, 4)) * GATES[cell]
         case.head_simd = int(rng.choice([s for s in (1, 2, 4, 8) if s <= case.simd]))
+    # issue 30: a reloadable design (memory storage: one with an int8 head, one placed with
+    # code banks)
+    case.reloadable = index % 8 in (1, 4)
     return case
 
 
@@ -165,7 +194,7 @@ def soak_one(case: Case, folder, model: Model | None = None, ref_model: Model | 
     t0 = time.monotonic()
     text, man = generate(model, case.lanes, storage=case.storage, simd=case.simd,
                          placement=case.placement, ports=case.ports, order=case.order,
-                         head=case.head)
+                         head=case.head, reloadable=case.reloadable)
     folder.mkdir(parents=True, exist_ok=True)
     exe = folder / "obj" / "Vsoak"
     top_v = folder / "top.v"
@@ -176,11 +205,18 @@ def soak_one(case: Case, folder, model: Model | None = None, ref_model: Model | 
     rng = np.random.default_rng([case.seed, 1])
     segs = stimulus(case, model, man, rng)
     ref = Reference(ref_model if ref_model is not None else model)
+    refs = [ref] * len(segs)
+    if case.reloadable:  # the other model for segments 0, 2, ..., this one for 1, 3, ...
+        other = case.other_model(man)
+        images = [load_writes(plan_in(m, man).load_image()) for m in (other, model)]
+        refs = [Reference(other) if s % 2 == 0 else ref for s in range(len(segs))]
+        for s, seg in enumerate(segs):
+            seg.load = images[s % 2]
     checkers = []
     for s, seg in enumerate(segs):
         items = [Item(f"m{case.index} segment {s} sequence {j}", x)
                  for j, x in enumerate(seg.sequences)]
-        expected_items(ref, items, man.emit)
+        expected_items(refs[s], items, man.emit)
         seg.want = sum(len(it.data) for it in items)
         checkers.append(Checker(items, stop_at_first=False))
     limit = 50 * (man.latency + man.cycles_per_step) + 1000

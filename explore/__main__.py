@@ -73,7 +73,8 @@ def sweep(args) -> int:
           f"{len(todo)} to run; stages {', '.join(sp.stages.run)}", flush=True)
     t0 = time.monotonic()
     if todo:
-        run_all(args, out, trials, todo, settings, "bitstream" in sp.stages.run)
+        run_all(args, out, trials, todo, settings, "bitstream" in sp.stages.run,
+                reuse(points, out) if sp.stages.reload else {})
     wall = time.monotonic() - t0
     keys = {h for h, _ in points}
     from . import report
@@ -86,7 +87,23 @@ def sweep(args) -> int:
     return 0
 
 
-def run_all(args, out: Path, trials: Trials, todo, settings: dict, bitstream: bool) -> None:
+def reuse(points, out: Path) -> dict[str, str]:
+    """stages.reload: trial hash -> the trial whose reloadable design it reuses (the first of
+    its shape, spaces.shape_key, in the space's order); the first ones are absent."""
+    first, out_map = {}, {}
+    for h, p in points:
+        key = spaces.shape_key(p)
+        if key is None:
+            continue
+        if key in first:
+            out_map[h] = first[key]
+        else:
+            first[key] = h
+    return out_map
+
+
+def run_all(args, out: Path, trials: Trials, todo, settings: dict, bitstream: bool,
+            reused: dict[str, str]) -> None:
     from dask.distributed import as_completed
     from tqdm import tqdm
 
@@ -102,9 +119,18 @@ def run_all(args, out: Path, trials: Trials, todo, settings: dict, bitstream: bo
         cluster.check_resources(client, bitstream, args.scheduler or "the LocalCluster")
         print(f"running on {what}", flush=True)
         resources = {cluster.RESOURCE: 1} if bitstream else None
-        futures = {client.submit(run_trial, p, settings, str(out / "trials" / h), h,
-                                 key=f"trial-{h}", pure=False, resources=resources): (h, p)
-                   for h, p in todo}
+        futures, submitted = {}, {}
+        # the trials that build a reloadable design first; the ones that reuse it wait for
+        # it (a Dask dependency: its future is an argument)
+        for h, p in sorted(todo, key=lambda hp: hp[0] in reused):
+            st = settings
+            after = None
+            if h in reused:
+                st = dict(settings, shape_from=str(out / "trials" / reused[h]))
+                after = submitted.get(reused[h])
+            fut = client.submit(run_trial, p, st, str(out / "trials" / h), h, after,
+                                key=f"trial-{h}", pure=False, resources=resources)
+            futures[fut], submitted[h] = (h, p), fut
         failed = 0
         with tqdm(total=len(futures), desc="trials", unit="trial") as bar:
             for fut in as_completed(futures):

@@ -10,6 +10,7 @@ A space is TOML (read with the standard library's tomllib)::
     [stages]
     run = ["train", "verilog", "sim"]   # in this order; "bitstream" may follow
     sim_sequences = 64         # simulate the first N test sequences (0: all)
+    reload = true              # trials of one shape share one reloadable design
 
     [axes]                     # a value or a list of values each; absent axes take a default
     cell = ["gru", "lstm"]
@@ -64,7 +65,10 @@ AXES = {
     "dsp": (True, "bool", None),
 }
 STAGE_KEYS = {"run": ["train", "verilog", "sim"], "sim_sequences": 0, "simulator": "icarus",
-              "clock_mhz": "osc", "baseline": False}
+              "clock_mhz": "osc", "baseline": False, "reload": False}
+# axes that change a trial's model but not its shape (hw.gen.shape): with `reload`, trials
+# that differ in these alone share one reloadable design and bitstream
+TRAINING_AXES = ("seed", "epochs")
 SPACE_KEYS = {"sampling": "grid", "samples": 0, "seed": 0}
 
 
@@ -76,6 +80,13 @@ class StageSettings:
     simulator: str = "icarus"
     clock_mhz: str = "osc"  # bitstream: "osc" (the board's oscillator, one build), "auto", MHz
     baseline: bool = False  # train a float model first (the record's float metric)
+    # trials of one shape (shape_key) share one reloadable design: the first builds it
+    # (make verilog RELOADABLE=1, its sim and bitstream), the others load their weights
+    # into it (hw load's check, the board-level simulation, its bitstream's figures)
+    reload: bool = False
+    # set by the sweep, not the space file: the run folder of the trial whose reloadable
+    # design this one reuses (None: it builds its own)
+    shape_from: str | None = None
 
 
 @dataclass
@@ -109,8 +120,24 @@ class Space:
 
 
 def trial_hash(config: dict, stages: StageSettings) -> str:
-    """12 hex digits of the SHA-256 of the configuration and the stage settings."""
-    text = json.dumps({"config": config, "stages": asdict(stages)}, sort_keys=True)
+    """12 hex digits of the SHA-256 of the configuration and the stage settings (which trial
+    a design is reused from is not part of it; `reload` only when set, so spaces without it
+    keep their hashes)."""
+    st = asdict(stages)
+    del st["shape_from"]
+    if not st["reload"]:
+        del st["reload"]
+    text = json.dumps({"config": config, "stages": st}, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def shape_key(config: dict) -> str | None:
+    """What trials of one reloadable design share: the configuration without the training
+    axes; None for a point whose design cannot be reloadable (unrolled, register storage)."""
+    if config.get("parallel") == "unrolled" or config.get("storage") == "registers":
+        return None
+    text = json.dumps({k: v for k, v in config.items() if k not in TRAINING_AXES},
+                      sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
@@ -202,6 +229,8 @@ def _stage_settings(st: dict, where: str) -> StageSettings:
                         f"number of MHz, not {clock!r}")
     if not isinstance(s.baseline, bool):
         raise UserError(f"{where}: stages.baseline must be true or false, not {s.baseline!r}")
+    if not isinstance(s.reload, bool):
+        raise UserError(f"{where}: stages.reload must be true or false, not {s.reload!r}")
     return s
 
 

@@ -6,6 +6,12 @@ into the command's options and handed to the function the command calls (`genera
 `simulate`, `bitstream`), so the record's `commands` rerun the trial exactly, alone, from a
 shell. A stage that raises ends the trial, whose record keeps the
 stage's one-line error. explore/trial.py runs these in a process of their own.
+
+A trial that reuses another's reloadable design (`StageSettings.shape_from`, docs/explore.md)
+runs other commands after training: `hw load --check` (its model fits that design's shape;
+the design's figures), `sim.board_load` (the board-level simulation with its weights loaded
+over the simulated UART) and, in place of a bitstream build, `hw load --port PORT` (what puts
+it on the board that runs that bitstream: not run here; the figures are the bitstream's).
 """
 
 from __future__ import annotations
@@ -44,10 +50,19 @@ def commands(point: dict, st: StageSettings, run: Path) -> dict[str, list[str]]:
            + ([] if point["parallel"] in (AUTO, "unrolled")
               else ["--simd", str(point.get("simd", 1))]),
            "sim": ["sim", str(run), "--simulator", st.simulator]}
+    first = ["--data", str(run / f"testset-first{st.sim_sequences}.npz")]
     if st.sim_sequences:
-        out["sim"] += ["--data", str(run / f"testset-first{st.sim_sequences}.npz")]
+        out["sim"] += first
     bit = ["hw", "bitstream", str(run), "--board", point["board"], "--clock-mhz", _clock(st, point)]
     out["bitstream"] = bit + ([] if point["dsp"] else ["--no-dsp"])
+    if st.reload and st.shape_from is None and point["parallel"] != "unrolled":
+        out["verilog"] += ["--reloadable"]  # the design the trials of its shape reuse
+        out["bitstream"] += ["--reloadable"]
+    if st.shape_from is not None:
+        built = ["--shape-from", st.shape_from]
+        out["verilog"] = ["hw", "load", str(run), *built, "--check"]
+        out["sim"] = ["sim.board_load", str(run), *built] + (first if st.sim_sequences else [])
+        out["bitstream"] = ["hw", "load", str(run), *built, "--port", "PORT"]
     return {k: v for k, v in out.items() if k in st.run}
 
 
@@ -67,6 +82,7 @@ def run_stages(point: dict, st: StageSettings, run: Path, key: str) -> dict:
     """Run every stage of one trial in the folder `run`; return its record. The stages' output
     goes to this process's stdout and stderr (the trial log: explore/trial.py)."""
     argv = commands(point, st, run)
+    stages = STAGES if st.shape_from is None else LOAD_STAGES
     rec = {"hash": key, "config": point, "stages": asdict(st), "run": str(run),
            "status": "ok", "failed_stage": None, "error": None, "figures": {}, "seconds": {},
            "commands": []}
@@ -75,7 +91,7 @@ def run_stages(point: dict, st: StageSettings, run: Path, key: str) -> dict:
         t0 = time.monotonic()
         print(f"$ {shell_line(argv[stage])}", flush=True)
         try:
-            rec["figures"][stage] = STAGES[stage](argv, point, st, run)
+            rec["figures"][stage] = stages[stage](argv, point, st, run)
         except Exception as e:  # noqa: BLE001 - any failure ends the trial, not the sweep
             traceback.print_exc()
             rec.update(status="failed", failed_stage=stage, error=one_line(e))
@@ -134,16 +150,11 @@ def _verilog(argv, point, st, run) -> dict:
 
 
 def _sim(argv, point, st, run) -> dict:
-    from hw import metrics
     from sim.__main__ import options_from, parser
     from sim.runner import SimulationFailed
     from sim.simulate import simulate
 
-    if st.sim_sequences:
-        ts = metrics.load_testset(run / "testset.npz")
-        n = min(st.sim_sequences, len(ts))
-        metrics.save_testset(metrics.TestSet(ts.x[:n], ts.lengths[:n], ts.y[:n]),
-                             run / f"testset-first{st.sim_sequences}.npz")
+    _sequences(st, run)
     args = parser().parse_args(argv["sim"][1:])
     out = simulate(args.run, options_from(args)).report
     if out["mismatches"]:
@@ -165,4 +176,63 @@ def _bitstream(argv, point, st, run) -> dict:
     return out
 
 
+def _sequences(st, run: Path) -> None:
+    """The first `sim_sequences` test sequences as a file of their own (the sim stages')."""
+    from hw import metrics
+
+    if st.sim_sequences:
+        ts = metrics.load_testset(run / "testset.npz")
+        n = min(st.sim_sequences, len(ts))
+        metrics.save_testset(metrics.TestSet(ts.x[:n], ts.lengths[:n], ts.y[:n]),
+                             run / f"testset-first{st.sim_sequences}.npz")
+
+
+def _load_check(argv, point, st, run) -> dict:
+    """A reusing trial's verilog stage: its model fits the shape; the design's figures."""
+    from hw.board import load as hw_load
+    from hw.gen.design import check_run
+
+    args = _parse(hw_load.add_arguments, argv["verilog"])
+    prep = hw_load.prepare(args.run, args.shape_from)
+    man = check_run(args.shape_from)
+    r = man.resources
+    return {"parallel": man.parallel, "simd": man.simd, "cycles_per_step": man.cycles_per_step,
+            "latency": man.latency, "lanes": r.get("lanes"), "adders": r.get("adders"),
+            "multipliers": r.get("multipliers"), "memory_bits": r.get("memory_bits"),
+            "state_bits": r.get("state_bits"), "reused_from": args.shape_from,
+            "shape": f"{prep.shape:08x}", "load_words": prep.words}
+
+
+def _board_sim(argv, point, st, run) -> dict:
+    """A reusing trial's sim stage: the board-level simulation with its weights loaded."""
+    from sim.board_load import BoardLoadOptions, board_load, parser
+
+    _sequences(st, run)
+    args = parser().parse_args(argv["sim"][1:])
+    rec = board_load(args.run, args.shape_from, BoardLoadOptions(args.data, args.limit))
+    return {k: rec[k] for k in ("sequences", "steps", "mismatches", "metric", "rtl_metric",
+                                "load_frames", "load_bytes", "load_sim_seconds")}
+
+
+def _reused_bitstream(argv, point, st, run) -> dict:
+    """A reusing trial's bitstream stage: the reused design's bitstream, not built again."""
+    import json
+
+    from hw.board import load as hw_load
+
+    args = _parse(hw_load.add_arguments, argv["bitstream"])
+    path = Path(args.shape_from) / "bitstream.json"
+    if not path.is_file():
+        raise UserError(f"{path} does not exist: the trial whose design this one reuses built "
+                        f"no bitstream")
+    b = json.loads(path.read_text())
+    out = {k: b.get(k) for k in ("board", "lut", "lut_available", "ff", "bram", "dsp",
+                                 "fmax_mhz", "clock_mhz", "cycles_per_step", "us_per_step")}
+    out["steps_per_s"] = round(1e6 / b["us_per_step"], 1) if b.get("us_per_step") else None
+    out.update(build_seconds=0.0, reused_from=args.shape_from)
+    return out
+
+
 STAGES = {"train": _train, "verilog": _verilog, "sim": _sim, "bitstream": _bitstream}
+LOAD_STAGES = {"train": _train, "verilog": _load_check, "sim": _board_sim,
+               "bitstream": _reused_bitstream}

@@ -25,8 +25,10 @@ from .space import StageSettings
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def run_trial(point: dict, settings: dict, run: str, key: str) -> dict:
-    """Run one trial in the folder `run` (started afresh); return its record."""
+def run_trial(point: dict, settings: dict, run: str, key: str, after=None) -> dict:
+    """Run one trial in the folder `run` (started afresh); return its record. `after`: the
+    record of the trial whose reloadable design this one reuses (Dask passes it when that
+    trial is done; its files are what this one reads)."""
     run = Path(run)
     if run.exists():  # an unfinished earlier attempt: its files may be from any stage
         shutil.rmtree(run)

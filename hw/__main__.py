@@ -16,6 +16,7 @@ COMMANDS = {
     "verilog": ("hw.gen.cli", "generate top.v and manifest.json from a model file"),
     "bitstream": ("hw.board.bitstream", "build a board bitstream for a run folder"),
     "host": ("hw.board.host", "run a test set on a board over its UART and compare"),
+    "load": ("hw.board.load", "load a model into a board running a reloadable design"),
 }
 
 

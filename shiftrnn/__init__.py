@@ -18,10 +18,11 @@ from .api import (
     export,
     generate,
     host,
+    load,
     simulate,
     train,
 )
 
 __all__ = ["BuildOptions", "BuildResult", "GenerateOptions", "Generated", "SimOptions",
            "SimResult", "TrainResult", "UserError", "build", "export", "generate", "host",
-           "simulate", "train"]
+           "load", "simulate", "train"]

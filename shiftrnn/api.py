@@ -25,7 +25,8 @@ from hw.board.build import BuildResult
 from hw.errors import UserError
 from hw.gen.cli import Generated, generate_run
 from hw.gen.options import GenerateOptions
-from hw.modelfile import Model, load
+from hw.modelfile import Model
+from hw.modelfile import load as load_model
 from sim.simulate import SimOptions, SimResult
 from sim.simulate import simulate as run_simulation
 
@@ -43,7 +44,7 @@ class TrainResult:
 
     @property
     def model(self) -> Model:
-        return load(self.run / "model.json")
+        return load_model(self.run / "model.json")
 
 
 def _train_result(run: Path) -> TrainResult:
@@ -123,6 +124,15 @@ def build(run, board: str = "icebreaker", options: BuildOptions | None = None,
     return bitstream(run, board, _options(BuildOptions, options, given, "build"))
 
 
+def load(run, port: str, *, shape_from=None, baud: int | None = None, timeout: float = 2.0):
+    """RUN's model into a board running a reloadable design (`python -m hw load`): the
+    design is `shape_from`'s (default RUN's); returns hw.board.load.LoadReport (frames,
+    bytes, seconds, attempts, fingerprint, shape)."""
+    from hw.board.load import load_run
+
+    return load_run(run, port, shape_from=shape_from, baud=baud, timeout=timeout)
+
+
 def host(run, port: str, *, data=None, baud: int | None = None, limit: int | None = None,
          timeout: float = 2.0):
     """The test set on the board over its UART (`python -m hw host`); returns
@@ -132,7 +142,7 @@ def host(run, port: str, *, data=None, baud: int | None = None, limit: int | Non
     from hw.board.session import Timing
 
     run = Path(run)
-    model = load(run / "model.json")
+    model = load_model(run / "model.json")
     ts = metrics.load_testset(data if data else run / "testset.npz")
     if baud is None:
         bj = run / "bitstream.json"

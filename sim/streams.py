@@ -43,6 +43,7 @@ class Stats:
 class Bench:
     def __init__(self, dut, man: Manifest, rng: np.random.Generator, log=None):
         self.man, self.rng, self.log = man, rng, log or dut._log
+        self.dut = dut
         self.clk, self.rst = getattr(dut, man.clock), getattr(dut, man.reset)
         i, o = man.input, man.output
         self.i_valid, self.i_ready = getattr(dut, i.valid), getattr(dut, i.ready)
@@ -67,6 +68,10 @@ class Bench:
     async def start(self) -> None:
         cocotb.start_soon(Clock(self.clk, PERIOD_NS, unit="ns").start())
         self._offer(0)
+        if self.man.reload is not None:  # a reloadable top: its load port writes nothing
+            for name, port in self.man.reload["ports"].items():
+                if name != "ready":
+                    getattr(self.dut, port["port"]).value = 0
         await self.reset(3)
 
     async def reset(self, cycles: int = 2, at_falling_edge: bool = False) -> None:

@@ -47,3 +47,24 @@ def test_soak_harness_exact_and_can_fail(tmp_path):
     x = segs[seg].sequences[seq][:step + 1]
     ref = Reference(model)
     assert got == ref.head(ref.run(x)[-1])[1]
+
+
+def test_soak_reloads_between_segments(tmp_path):
+    """A reloadable case of one segment: the other model loaded before it through the
+    harness's load port (bench.soak loads it before segments 0, 2, ... and the model itself
+    before 1, 3, ...), its beats against the other model's. The two models' beats differ on
+    those sequences, so matching them shows the load."""
+    case = replace(soak.make_case(1, 7, 200), layers=1, hidden=4, inputs=3, emit="last",
+                   lanes=3, simd=2, storage="memory", idle=0.1, stall=0.2, resets=0,
+                   onehot=False, head_int8=False, head_lanes=0, reloadable=True)
+    rec = soak.soak_one(case, tmp_path / "m1")
+    assert rec["error"] is None and rec["first_mismatch"] is None, rec
+    assert rec["mismatches"] == 0 and rec["steps"] >= 200
+    _, man = generate(case.model(), case.lanes, storage=case.storage, simd=case.simd,
+                      reloadable=True)
+    segs = soak.stimulus(case, case.model(), man, np.random.default_rng([case.seed, 1]))
+    other, model = Reference(case.other_model(man)), Reference(case.model())
+    x = segs[0].sequences
+    assert any(not np.array_equal(other.predict(s), model.predict(s)) or
+               not np.array_equal(other.head(other.run(s)[-1]), model.head(model.run(s)[-1]))
+               for s in x)

@@ -14,7 +14,9 @@ previous segment started, wherever the circuit is; what the source offered is dr
 stream restarts with the next segment. The beats a cut segment sent before its reset must be a
 prefix of its expected beats; the final segment must send exactly its expected beats. The
 harness also checks the output stream rule (a valid beat holds, unchanged, until taken) and
-fails a run that makes no handshake for `limit` cycles.
+fails a run that makes no handshake for `limit` cycles. A reloadable top's segment may begin
+with a load (`Segment.load`): after the reset, each word is written through the top's load
+port (hw.gen.loadport) once its `ready` is high, no beat offered meanwhile.
 """
 
 from __future__ import annotations
@@ -102,7 +104,9 @@ int main(int argc, char** argv) {
   std::vector<uint32_t> word(NI), ow(NO), held(NO);
   uint32_t hold = 0;
   for (uint32_t s = 0; s < nseg; s++) {
-    const uint32_t nbeats = next(), reset_at = next(), want = next();
+    const uint32_t nbeats = next(), reset_at = next(), want = next(), nload = next();
+    const uint32_t* load = in.data() + p;
+    p += (size_t)nload * 4;
     const uint32_t* beat = in.data() + p;
     p += (size_t)nbeats * (1 + NI);
     if (p > in.size()) { fprintf(stderr, "stimulus file too short\n"); return 2; }
@@ -110,6 +114,12 @@ int main(int argc, char** argv) {
       top->rst = RST_ON; top->I_VALID = 0; top->O_READY = 0; top->eval();
       tick();
       top->rst = RST_OFF;
+    }
+    top->I_VALID = 0; top->O_READY = 1;
+    for (uint32_t w = 0; w < nload; w++) {  // each word once the load port is ready
+      const uint32_t* lw = load + (size_t)w * 4;
+      long long waited = 0;
+      LOAD_WRITE
     }
     long long start = cyc, last_hs = cyc;
     uint32_t k = 0, idle = nbeats ? beat[0] : 0, got_beats = 0;
@@ -190,6 +200,9 @@ class Segment:
     idle: list[np.ndarray]  # idle cycles before each beat of each sequence
     reset_at: int | None = None
     want: int = 0  # expected output beats (the final segment)
+    # bytes written through a reloadable top's load port before the segment's first beat:
+    # (memory id, address, byte lane, byte) (hw.gen.simulate.load_writes)
+    load: list = field(default_factory=list)
 
 
 @dataclass
@@ -243,10 +256,23 @@ def harness_source(man: Manifest) -> str:
         .replace("RST_OFF", str(1 - on))
     for k, v in names.items():
         text = text.replace(k, v)
+    text = text.replace("LOAD_WRITE", _load_write(man))
     if man.top != "top" or man.clock != "clk" or man.reset != "rst":
         text = text.replace("Vtop", f"V{man.top}").replace("->clk", f"->{man.clock}") \
             .replace("->rst", f"->{man.reset}")
     return text
+
+
+def _load_write(man: Manifest) -> str:
+    """The harness's code that writes byte `lw` (memory, address, lane, byte) of a load."""
+    if man.reload is None:
+        return 'fail("a load for a top without a load port", cyc);'
+    pt = {k: "top->" + cpp_name(v["port"]) for k, v in man.reload["ports"].items()}
+    return (f"while (!{pt['ready']}) {{ tick(); if (++waited > (long long)limit) "
+            f"fail(\"the load port was never ready\", cyc); }}\n"
+            f"      {pt['mem']} = lw[0]; {pt['addr']} = lw[1]; {pt['lane']} = lw[2]; "
+            f"{pt['data']} = lw[3];\n"
+            f"      {pt['en']} = 1; tick(); {pt['en']} = 0;")
 
 
 def build(top_v, man: Manifest, folder, log=None) -> Path:
@@ -309,7 +335,9 @@ def write_stimulus(path, man: Manifest, segments: list[Segment], *, stall: float
                 word = man.input.pack(data=x[t], first=int(t == 0), last=int(t == T - 1))
                 rows.append([int(idle[t])] + beat_words(man.input, word))
         reset = NONE if seg.reset_at is None else seg.reset_at
-        out.append(np.array([len(rows), reset, seg.want], dtype=np.uint32))
+        out.append(np.array([len(rows), reset, seg.want, len(seg.load)], dtype=np.uint32))
+        if seg.load:
+            out.append(np.array(seg.load, dtype=np.uint32).ravel())
         if rows:
             out.append(np.array(rows, dtype=np.uint32).ravel())
     Path(path).write_bytes(np.concatenate(out).astype("<u4").tobytes())

@@ -34,7 +34,8 @@ def test_every_line_of_the_readme_python_example(tmp_path, capsys):
     further builds are tested with fakes in test_board_build.py) and host (no board here: the
     port cannot open, and says so in one line)."""
     calls = [re.search(r"shiftrnn\.(\w+)\(", line) for line in readme_example()]
-    assert [c.group(1) for c in calls if c] == ["train", "generate", "simulate", "build", "host"]
+    assert [c.group(1) for c in calls if c] == ["train", "generate", "simulate", "build", "host",
+                                                "load"]
     r = shiftrnn.train(tmp_path / "nb", task="digits", hidden=4, quant="ternary", epochs=1)
     assert (r.qat, r.integer) == tuple(json.loads((r.run / "train.json").read_text())[k]
                                        for k in ("qat", "integer"))
@@ -55,6 +56,9 @@ def test_every_line_of_the_readme_python_example(tmp_path, capsys):
     port = tmp_path / "ttyUSB1"
     with pytest.raises(UserError, match=f"cannot open serial port {port}"):
         shiftrnn.host(r.run, str(port))
+    with pytest.raises(UserError, match=r"design is fixed \(its weights are in its "
+                                         r"bitstream\)"):  # before the port is opened
+        shiftrnn.load(r.run, str(port))
     capsys.readouterr()
 
 

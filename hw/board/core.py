@@ -5,14 +5,19 @@
 
 `BoardCore` is what the board top instantiates and what the cocotb test simulates through
 its serial lines; `link` says what its frames carry (the host reads the same from INFO).
+
+A reloadable core (one with a `load` port: hw.gen.loadport) gets a Loader (hw/board/loader.py)
+beside the decoder: LOAD frames write its weight memories, COMMIT makes the new model run, and
+INFO reports the core's shape fingerprint and the loader's state and model fingerprint.
 """
 
-from amaranth import Module, Signal
+from amaranth import Cat, Const, Module, Signal
 from amaranth.lib import wiring
 from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.wiring import In, Out
 
 from . import protocol as p
+from .loader import Loader
 from .rejecting import rejecting
 from .rx import FrameDecoder, step_fields
 from .tx import FrameEncoder, out_fields
@@ -44,7 +49,9 @@ class BoardCore(wiring.Component):
     """`core` (a component with the model top's `i` and `o` streams) behind the UART link.
 
     `fifo_depth` bytes are buffered between the UART and the decoder; `timeout_s` of silence
-    inside a frame drops it with an ERROR reply."""
+    inside a frame drops it with an ERROR reply. A reloadable core (a `load` port) names its
+    memories (`load_memories`), its shape (`shape_fingerprint`) and whether its memories start
+    with the model whose fingerprint is `fingerprint` (`preloaded`)."""
 
     rx: In(1, init=1)
     tx: Out(1, init=1)
@@ -65,6 +72,13 @@ class BoardCore(wiring.Component):
                 raise ValueError(f"emit must be one of {', '.join(p.EMIT_CODES)}, "
                                  f"not {emit!r}")
         self.core = core
+        self.reloadable = "load" in core.signature.members
+        self.loader = None
+        shape = 0
+        if self.reloadable:
+            shape = core.shape_fingerprint
+            self.loader = Loader(memories=core.load_memories, running=core.preloaded,
+                                 fingerprint=fingerprint)
         self.idle_cycles = max(round(timeout_s * clock_hz), 20 * self.divisor)
         self.clock_hz, self.baud = clock_hz, baud
         self.emit = emit
@@ -73,7 +87,9 @@ class BoardCore(wiring.Component):
         self.link = p.Link(
             input_size=n_in, in_bytes=p.nbytes(in_bits), out_n=n_out,
             out_bytes=p.nbytes(out_bits), argmax_bytes=p.nbytes(argmax_bits), emit=emit,
-            fingerprint=fingerprint, fifo_depth=self.fifo_depth, clock_hz=clock_hz)
+            fingerprint=fingerprint if not self.reloadable or core.preloaded else 0,
+            fifo_depth=self.fifo_depth, clock_hz=clock_hz, shape=shape,
+            state=p.RUNNING if not self.reloadable or core.preloaded else p.LOADING)
         super().__init__()
 
     def elaborate(self, platform):
@@ -83,9 +99,23 @@ class BoardCore(wiring.Component):
         m.submodules.uart_tx = utx = UARTTx(divisor=self.divisor)
         m.submodules.rx_fifo = fifo = SyncFIFOBuffered(width=RxEntry.size, depth=self.fifo_depth)
         m.submodules.decoder = dec = FrameDecoder(step_layout=self.core.i.payload.shape(),
-                                                  emit=self.emit)
+                                                  emit=self.emit, loads=self.reloadable)
+        info = self.link.info_payload()
         m.submodules.encoder = enc = FrameEncoder(out_layout=self.core.o.payload.shape(),
-                                                  info=self.link.info_payload())
+                                                  info_bytes=len(info))
+        if self.reloadable:  # the model's fingerprint and the state are the loader's
+            m.submodules.loader = ld = self.loader
+            wiring.connect(m, dec.load, ld.i)
+            wiring.connect(m, ld.reply, dec.lreply)
+            wiring.connect(m, ld.load, self.core.load)
+            m.d.comb += dec.running.eq(ld.state == p.RUNNING)
+            fa, sa = p.INFO_FINGERPRINT_AT, p.INFO_STATE_AT
+            m.d.comb += enc.info.eq(Cat(Const(info[0], 8), ld.fingerprint,
+                                        Const(int.from_bytes(info[fa + 4:sa], "little"),
+                                              8 * (sa - fa - 4)),
+                                        ld.state, Const(0, 6)))
+        else:
+            m.d.comb += enc.info.eq(int.from_bytes(info, "little"))
         m.d.comb += [urx.rx.eq(self.rx), self.tx.eq(utx.tx)]
         m.d.comb += [fifo.w_data.eq(urx.o.payload), fifo.w_en.eq(urx.o.valid),
                      urx.o.ready.eq(fifo.w_rdy)]

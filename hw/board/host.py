@@ -31,6 +31,7 @@ class Report:
     seconds: float = 0.0
     resyncs: int = 0
     metric: str = ""  # "accuracy 0.9123" or "bits/symbol 1.234", from the board's integers
+    metric_value: float | None = None  # the same figure as a number
 
     @property
     def ok(self) -> bool:
@@ -40,9 +41,14 @@ class Report:
 def check_link(link: p.Link, model) -> None:
     """The board must run this model with this interface, or nothing compares."""
     fp = p.fingerprint(model)
+    if link.state != p.RUNNING:
+        raise UserError(f"the board runs no model: it is {p.STATES[link.state]}; load one "
+                        f"with python -m hw load")
     if link.fingerprint != fp:
+        how = ("load it with python -m hw load RUN --port ... (a reloadable board)"
+               if link.reloadable else "build and load this run's bitstream")
         raise UserError(f"the board runs another model (fingerprint {link.fingerprint:08x}, "
-                        f"this model.json {fp:08x}); build and load this run's bitstream")
+                        f"this model.json {fp:08x}); {how}")
     emit = default_emit(model)
     bits, n = model.beat_element[0], model.beat_inputs
     if (link.input_size, link.in_bytes, link.emit) != (n, p.nbytes(bits), emit):
@@ -71,11 +77,11 @@ def compare(model, seqs, outputs, emit: str) -> tuple[int, list[str]]:
 METRIC_LABELS = {"accuracy": "accuracy", "bpc": "bits/symbol"}
 
 
-def task_metric(model, ts, outputs, emit: str, n: int) -> str:
-    """The task's figure (hw.metrics.task_metric) from the board's own integers, as a label
-    and a value; empty for a model without a head."""
+def task_metric(model, ts, outputs, emit: str, n: int) -> tuple[str, float | None]:
+    """The task's figure (hw.metrics.task_metric) from the board's own integers: (a label
+    with the value, the value); ("", None) for a model without a head."""
     if emit == "hidden":
-        return ""
+        return "", None
     item = [i for i, o in enumerate(outputs) for _ in o]
     data = [b[0] for o in outputs for b in o]
     argmax = [b[1] for o in outputs for b in o]
@@ -83,7 +89,7 @@ def task_metric(model, ts, outputs, emit: str, n: int) -> str:
     name = model.metric_name
     value = metrics.task_metric(name, logits, ts.y[:n], model.formats.output,
                                 lengths=ts.lengths[:n], argmax=am)
-    return f"{METRIC_LABELS[name]} {value:.4f}"
+    return f"{METRIC_LABELS[name]} {value:.4f}", float(value)
 
 
 def run_testset(transport, model, ts, *, limit: int | None = None, timing: Timing | None = None,
@@ -107,9 +113,9 @@ def run_testset(transport, model, ts, *, limit: int | None = None, timing: Timin
     except LinkError as e:
         raise UserError(f"link failure: {e}") from None
     beats, bad = compare(model, seqs, res.outputs, link.emit)
+    label, value = ("", None) if bad else task_metric(model, ts, res.outputs, link.emit, n)
     return Report(sequences=n, steps=sum(len(s) for s in seqs), beats=beats, mismatches=bad,
-                  seconds=res.seconds, resyncs=res.resyncs,
-                  metric="" if bad else task_metric(model, ts, res.outputs, link.emit, n))
+                  seconds=res.seconds, resyncs=res.resyncs, metric=label, metric_value=value)
 
 
 # ---------------------------------------------------------------- CLI

@@ -6,15 +6,21 @@ quiet line (the UART's IDLE marker) is dropped the same way, so garbage never le
 decoder waiting. Replies (ACK, INFO, ERROR type bytes) go out through a small FIFO; ERROR
 replies are dropped when it is full (the host resynchronises on any error anyway), ACK and
 INFO wait for room.
+
+With a loader (`loads`, a reloadable board: hw/board/loader.py) the payload bytes of LOAD and
+COMMIT frames go to it as they arrive, a byte behind (the last one is the frame's CRC), then
+the frame's end with its verdict; the loader's reply is queued like the others. STEP frames are
+answered with E_NO_MODEL while the loader says no model runs (`running` low).
 """
 
-from amaranth import Cat, Module, Signal
+from amaranth import Cat, Const, Module, Mux, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.crc import Processor
 from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.wiring import In, Out
 
 from . import protocol as p
+from .loader import LoadByte
 from .rejecting import rejecting
 from .uart import RxEntry, RxKind
 
@@ -30,9 +36,10 @@ def step_fields(step_layout) -> tuple[int, int]:
 
 
 class FrameDecoder(wiring.Component):
-    """Decodes STEP and INFO_REQ frames; `step` carries the model's input beats."""
+    """Decodes STEP and INFO_REQ frames; `step` carries the model's input beats. With `loads`,
+    LOAD and COMMIT frames go to `load` (a loader's input), its replies come on `lreply`."""
 
-    def __init__(self, *, step_layout, emit: str, reply_depth: int = 16):
+    def __init__(self, *, step_layout, emit: str, reply_depth: int = 16, loads: bool = False):
         with rejecting(self):
             if emit not in p.EMIT_CODES:
                 raise ValueError(f"emit must be one of {', '.join(p.EMIT_CODES)}, "
@@ -42,8 +49,13 @@ class FrameDecoder(wiring.Component):
         self.payload_bytes = self.input_size * self.in_bytes
         self.emit = emit
         self.reply_depth = reply_depth
-        super().__init__({"i": In(stream.Signature(RxEntry)), "reply": Out(stream.Signature(8)),
-                          "step": Out(stream.Signature(step_layout))})
+        self.loads = bool(loads)
+        ports = {"i": In(stream.Signature(RxEntry)), "reply": Out(stream.Signature(8)),
+                 "step": Out(stream.Signature(step_layout))}
+        if self.loads:
+            ports |= {"load": Out(stream.Signature(LoadByte)), "lreply": In(stream.Signature(8)),
+                      "running": In(1)}
+        super().__init__(ports)
 
     def elaborate(self, platform):
         m = Module()
@@ -72,6 +84,11 @@ class FrameDecoder(wiring.Component):
         is0, is1, is2, is_full, in_body, not_over = (Signal(), Signal(), Signal(), Signal(),
                                                       Signal(), Signal())
         is_step, is_info, crc_ok = Signal(), Signal(), Signal()
+        is_load = Signal()  # a LOAD or COMMIT frame (with a loader)
+        running = self.running if self.loads else Const(1, 1)
+        held, has_held = Signal(8), Signal()  # a LOAD payload byte, forwarded when the next
+        # comes (the frame's last byte is its CRC)
+        lbusy = self.load.valid if self.loads else 0
         # the entry, taken into a register with its classification, so that the frame logic
         # below starts from registers only; `take`: it is decoded this cycle
         entry = Signal(RxEntry)
@@ -79,6 +96,9 @@ class FrameDecoder(wiring.Component):
         is_byte, is_idle, is_error = Signal(), Signal(), Signal()
         is_end, is_esc, is_esc_end, is_esc_esc = Signal(), Signal(), Signal(), Signal()
         m.d.comb += self.i.ready.eq(~full)
+        if self.loads:
+            with m.If(self.load.ready):
+                m.d.sync += self.load.valid.eq(0)
         with m.If(self.i.valid & ~full):
             d, k = self.i.payload.data, self.i.payload.kind
             m.d.sync += [entry.eq(self.i.payload), full.eq(1),
@@ -99,10 +119,12 @@ class FrameDecoder(wiring.Component):
                      is_full.eq(count == P + 2), in_body.eq(count <= P),
                      not_over.eq(count != P + 3), is_step.eq(type_[2:] == p.T_STEP >> 2),
                      is_info.eq(type_ == p.T_INFO), crc_ok.eq(crc.match_detected)]
+        if self.loads:
+            m.d.sync += is_load.eq(type_[1:] == p.T_LOAD >> 1)
         # the verdict: where an END goes (STAY: an empty frame, the leading END of the next
         # one) and the reply it queues
-        STAY, STEP, REPLY, ERROR = range(4)
-        go, go_code = Signal(2), Signal(8)
+        STAY, STEP, REPLY, ERROR, LOAD = range(5)
+        go, go_code = Signal(3), Signal(8)
         with m.If(bad_escape | esc):
             m.d.sync += [go.eq(ERROR), go_code.eq(p.T_ERROR | p.E_ESCAPE)]
         with m.Elif(bad_line):
@@ -111,6 +133,10 @@ class FrameDecoder(wiring.Component):
             m.d.sync += [go.eq(STAY), go_code.eq(0)]
         with m.Elif(~crc_ok | is1):
             m.d.sync += [go.eq(ERROR), go_code.eq(p.T_ERROR | p.E_CRC)]
+        with m.Elif(is_load):
+            m.d.sync += [go.eq(LOAD), go_code.eq(0)]
+        with m.Elif(is_step & is_full & ~running):
+            m.d.sync += [go.eq(ERROR), go_code.eq(p.T_ERROR | p.E_NO_MODEL)]
         with m.Elif(is_step & is_full):
             m.d.sync += [go.eq(STEP), go_code.eq(0)]
         with m.Elif(is_info & is2):
@@ -124,14 +150,21 @@ class FrameDecoder(wiring.Component):
         m.d.comb += [crc.data.eq(byte), crc.start.eq(is0 & take)]
 
         def restart():
-            return [count.eq(0), esc.eq(0), bad_line.eq(0), bad_escape.eq(0)]
+            return [count.eq(0), esc.eq(0), bad_line.eq(0), bad_escape.eq(0), has_held.eq(0)]
+
+        def to_loader(code):
+            """The end of a LOAD or COMMIT frame (`code`: 0, or its error) to the loader."""
+            m.d.sync += [self.load.valid.eq(1), self.load.payload.end.eq(1),
+                         self.load.payload.data.eq(code), self.load.payload.commit.eq(type_[0])]
+            m.next = "LWAIT"
 
         def queue(c):
             return code.eq(c)
 
         with m.FSM():
             with m.State("RECV"):
-                m.d.comb += take.eq(full & rested)
+                # nothing is taken while a byte for the loader waits
+                m.d.comb += take.eq(full & rested & ~lbusy)
                 with m.If(take):
                     with m.If(is_error):
                         m.d.sync += bad_line.eq(1)
@@ -139,6 +172,9 @@ class FrameDecoder(wiring.Component):
                         with m.If(~is0 | esc | bad_line | bad_escape):
                             m.d.sync += restart() + [queue(p.T_ERROR | p.E_TIMEOUT)]
                             m.next = "ERROR"
+                            if self.loads:
+                                with m.If(is_load & ~is0):
+                                    to_loader(p.T_ERROR | p.E_TIMEOUT)
                     with m.Elif(is_byte):
                         with m.If(is_end):
                             m.d.sync += restart() + [queue(go_code)]
@@ -149,6 +185,9 @@ class FrameDecoder(wiring.Component):
                                     m.next = "REPLY"
                                 with m.Case(ERROR):
                                     m.next = "ERROR"
+                            if self.loads:  # (after the switch: this one decides)
+                                with m.If(is_load & ~is0):  # whatever its verdict
+                                    to_loader(Mux(go == ERROR, go_code, 0))
                         with m.Elif(is_esc & ~esc):
                             m.d.sync += esc.eq(1)
                         with m.Else():
@@ -163,6 +202,14 @@ class FrameDecoder(wiring.Component):
                                     m.d.sync += bad_escape.eq(1)
                             with m.If(is0):
                                 m.d.sync += type_.eq(byte)
+                            if self.loads:
+                                with m.If(~is0 & is_load):
+                                    m.d.sync += [held.eq(byte), has_held.eq(1)]
+                                    with m.If(has_held):
+                                        m.d.sync += [self.load.valid.eq(1),
+                                                     self.load.payload.data.eq(held),
+                                                     self.load.payload.end.eq(0),
+                                                     self.load.payload.commit.eq(type_[0])]
                             with m.Elif(in_body):
                                 m.d.sync += payload.eq(Cat(payload[8:], byte))
                             with m.If(not_over):
@@ -184,4 +231,11 @@ class FrameDecoder(wiring.Component):
             with m.State("ERROR"):  # errors never wait
                 m.d.comb += [fifo.w_en.eq(1), fifo.w_data.eq(code)]
                 m.next = "RECV"
+            if self.loads:
+                with m.State("LWAIT"):  # the loader's reply to a LOAD or COMMIT, queued
+                    m.d.comb += [fifo.w_en.eq(self.lreply.valid),
+                                 fifo.w_data.eq(self.lreply.payload),
+                                 self.lreply.ready.eq(fifo.w_rdy)]
+                    with m.If(self.lreply.valid & fifo.w_rdy):
+                        m.next = "RECV"
         return m

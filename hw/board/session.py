@@ -6,6 +6,8 @@ within the timeout, b"" if nothing):
 the simulated board top's serial lines. `Session` keeps the board's byte FIFO from
 overflowing (a frame counts against the FIFO until its reply arrives) and, after an ERROR
 reply or a silent board, drains the line and sends again from the first unfinished sequence.
+`Session.load` writes a reloadable board's weight memories (LOAD frames, then COMMIT) and
+after a link error begins the whole load again (a load is all or nothing on the board).
 """
 
 import time
@@ -65,6 +67,40 @@ class RunResult:
     errors: list = field(default_factory=list)
 
 
+@dataclass
+class LoadResult:
+    frames: int  # LOAD frames of one whole load
+    bytes: int  # LOAD and COMMIT bytes the host sent, every attempt's
+    seconds: float = 0.0
+    attempts: int = 1
+
+
+@dataclass(frozen=True)
+class MemoryImage:
+    """The words of one memory a load writes (its id on the board, its word width)."""
+
+    memory: int
+    width: int
+    words: tuple[int, ...]
+
+
+def load_frames(link: p.Link, image: list[MemoryImage],
+                fingerprint: int) -> tuple[list[bytes], bytes]:
+    """(the LOAD frames that write `image`, the COMMIT frame of them and `fingerprint`); a
+    frame's payload is at most half the board's FIFO (two in flight keep the line busy; even
+    one escaped throughout fits alone)."""
+    budget = link.fifo_depth - 2
+    max_payload = max(p.LOAD_HEADER + 4, min(124, budget // 2 - 8))
+    payloads = [pl for im in image
+                for pl in p.load_payloads(im.memory, im.width, list(im.words),
+                                          max_payload=max_payload)]
+    crc = 0
+    for pl in payloads:
+        crc = p.crc32(pl, crc)
+    return ([p.frame(p.T_LOAD, pl) for pl in payloads],
+            p.frame(p.T_COMMIT, p.commit_payload(crc, fingerprint)))
+
+
 class Session:
     def __init__(self, transport, *, timing: Timing | None = None, progress=None):
         self.t = transport
@@ -104,6 +140,65 @@ class Session:
                     raise LinkError(str(e)) from None
         raise LinkError("the board does not answer INFO requests (is the bitstream loaded, "
                         "the port and baud rate right?)")
+
+    # ---- loading a model
+    def load(self, link: p.Link, image: list[MemoryImage], fingerprint: int) -> LoadResult:
+        """Write every memory of `image`, commit it with `fingerprint`, and check that the
+        board runs it (INFO). Raises LinkError when it cannot, after `timing.retries` more
+        whole attempts."""
+        budget = link.fifo_depth - 2
+        frames, commit = load_frames(link, image, fingerprint)
+        t0, sent, attempt = time.monotonic(), 0, 0
+        while True:
+            attempt += 1
+            try:
+                sent += self._send_load(frames, budget)
+                sent += len(commit)
+                self.t.write(commit)
+                self._expect_ack("the COMMIT")
+                info = self.info()
+                if info.state != p.RUNNING or info.fingerprint != fingerprint:
+                    raise LinkError(f"after the COMMIT the board is "
+                                    f"{p.STATES.get(info.state, info.state)} with model "
+                                    f"{info.fingerprint:08x}, not {fingerprint:08x}")
+                return LoadResult(len(frames), sent, time.monotonic() - t0, attempt)
+            except LinkError as e:
+                if attempt > self.timing.retries:
+                    raise LinkError(f"loading failed {attempt} times; the last: {e}") from None
+                # a COMMIT ends the broken load on the board (refused: it keeps refusing to
+                # run), so that the next attempt's CRC starts afresh
+                self.drain()
+                abort = p.frame(p.T_COMMIT, p.commit_payload(0, 0))
+                self.t.write(abort)
+                sent += len(abort)
+                self.drain()
+
+    def _send_load(self, frames: list[bytes], budget: int) -> int:
+        """Send LOAD frames, at most `budget` bytes unanswered; every one must be ACKed."""
+        sizes, in_flight, k, sent = deque(), 0, 0, 0
+        while k < len(frames) or sizes:
+            while k < len(frames) and (not sizes or in_flight + len(frames[k]) + 1 <= budget):
+                self.t.write(frames[k])
+                sizes.append(len(frames[k]) + 1)  # and an IDLE marker
+                in_flight += sizes[-1]
+                sent += len(frames[k])
+                k += 1
+            self._expect_ack(f"LOAD frame {k - len(sizes)}")
+            in_flight -= sizes.popleft()
+        return sent
+
+    def _expect_ack(self, what: str) -> None:
+        fr = self._next_frame(self.timing.reply_s)
+        if fr is None:
+            raise LinkError(f"no reply to {what} within {self.timing.reply_s} s")
+        type_, payload = fr
+        if type_ == "bad":
+            raise LinkError(f"the reply to {what} was corrupt ({payload})")
+        if type_ & 0xF0 == p.T_ERROR:
+            raise LinkError(f"the board answered {what} with ERROR: "
+                            f"{p.ERRORS.get(type_ & 0x0F, hex(type_))}")
+        if type_ != p.T_ACK:
+            raise LinkError(f"an unexpected reply of type {type_:#04x} to {what}")
 
     # ---- sequences
     def run(self, link: p.Link, seqs: list) -> RunResult:

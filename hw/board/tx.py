@@ -25,23 +25,27 @@ def out_fields(out_layout) -> tuple[int, int, int]:
 
 
 class FrameEncoder(wiring.Component):
-    """Frames `reply` type bytes (INFO carries `info`) and `out` beats onto the byte stream `o`."""
+    """Frames `reply` type bytes (INFO carries the `info` port's `info_bytes` bytes, byte 0 in
+    the low bits, as they are when the reply starts) and `out` beats onto the byte stream
+    `o`."""
 
-    def __init__(self, *, out_layout, info: bytes):
+    def __init__(self, *, out_layout, info_bytes: int):
         with rejecting(self):
             self.out_n, self.out_bits, self.argmax_bits = out_fields(out_layout)
-            if not isinstance(info, bytes):
-                raise TypeError(f"info must be bytes, not {info!r}")
+            if not isinstance(info_bytes, int) or isinstance(info_bytes, bool) \
+                    or info_bytes < 0:
+                raise TypeError(f"info_bytes must be a number of bytes, not {info_bytes!r}")
         self.out_bytes = p.nbytes(self.out_bits)
         self.argmax_bytes = p.nbytes(self.argmax_bits)
         self.out_payload = self.out_n * self.out_bytes + self.argmax_bytes
-        self.info = info
+        self.info_bytes = info_bytes
         super().__init__({"out": In(stream.Signature(out_layout)),
-                          "reply": In(stream.Signature(8)), "o": Out(stream.Signature(8))})
+                          "reply": In(stream.Signature(8)), "o": Out(stream.Signature(8)),
+                          "info": In(8 * info_bytes)})
 
     def elaborate(self, platform):
         m = Module()
-        n_body = max(self.out_payload, len(self.info))
+        n_body = max(self.out_payload, self.info_bytes)
         m.submodules.crc = crc = Processor(p.CRC8)
 
         packed = []  # the OUT payload, byte 0 in the least significant bits
@@ -72,8 +76,7 @@ class FrameEncoder(wiring.Component):
                     m.d.comb += self.reply.ready.eq(1)
                     m.d.sync += [type_.eq(self.reply.payload), length.eq(0)]
                     with m.If(self.reply.payload == p.T_INFO):
-                        info = int.from_bytes(self.info, "little")
-                        m.d.sync += [body.eq(info), length.eq(len(self.info))]
+                        m.d.sync += [body.eq(self.info), length.eq(self.info_bytes)]
                     m.next = "LEAD"
                 with m.Elif(self.out.valid):
                     m.d.comb += self.out.ready.eq(1)

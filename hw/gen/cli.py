@@ -39,13 +39,15 @@ from .topplan import plan_for
 def generate(model, parallel, cell_units: int | None = None, storage: str = "memory",
              simd: int = 1, board: str | None = None, *, placement=None,
              ports: str = NATIVE, order: str = AUTO,
-             head: tuple[int, int] | None = None) -> tuple[str, Manifest]:
+             head: tuple[int, int] | None = None,
+             reloadable: bool = False) -> tuple[str, Manifest]:
     """(Verilog text, manifest) for a model; `board`: the board (hw.board.registry) whose
     calibration the manifest's roofline refers to (and that `parallel="auto"` sizes the
     engine for), and whose memory placement is used unless `placement`, a
     hw.gen.placement.Placement, is given; `ports`: the port names (hw.gen.axis); `order`: the
     engine's walk, or "auto" (chosen with the folding, or the faster one for a given
-    folding); `head`: the head's own engine (lanes, columns) of a mixed model."""
+    folding); `head`: the head's own engine (lanes, columns) of a mixed model; `reloadable`:
+    the weight memories written at run time (hw.gen.topplan)."""
     rec = registry.board(board) if board is not None else None
     device = None
     if parallel == AUTO:
@@ -59,7 +61,7 @@ def generate(model, parallel, cell_units: int | None = None, storage: str = "mem
     try:
         plan = plan_for(model, parallel=parallel, simd=simd, cell_units=cell_units,
                         storage=storage, placement=placement, order=order, head=head,
-                        device=device)
+                        device=device, reloadable=reloadable)
     except ValueError as e:  # nothing fits, a bad meta.emit in the model file, a bad option
         raise UserError(str(e)) from None
     man = plan.manifest(rec.device if rec is not None else None)
@@ -113,7 +115,8 @@ def generate_run(model_path, options: GenerateOptions | None = None, out=None, *
     if (opts.head_parallel, opts.head_simd) != (None, None):
         head = (opts.head_parallel or len(UNIT_ROWS[model.cell]), opts.head_simd or 1)
     text, man = generate(model, opts.parallel, opts.cell_units, opts.storage, opts.simd or 1,
-                         board.name, ports=opts.ports, order=opts.order, head=head)
+                         board.name, ports=opts.ports, order=opts.order, head=head,
+                         reloadable=opts.reloadable)
     notes = []
     if opts.parallel not in (AUTO, UNROLLED) and man.parallel < opts.parallel:
         notes.append(f"note: --parallel {opts.parallel} is more lanes than this model's "
@@ -165,6 +168,9 @@ def add_arguments(p) -> None:
                    help="port names: 'native' (clk, rst, i__payload, ...; default) or 'axis' "
                         "(aclk, aresetn, s_axis_tdata/tuser/tlast/tvalid/tready, m_axis_*; "
                         "docs/hardware.md)")
+    p.add_argument("--reloadable", action="store_true",
+                   help="a design for the model's shape whose weight memories are written at "
+                        "run time (python -m hw load; docs/hardware.md, Reloadable weights)")
     p.add_argument("--out", default=None, help="output folder (default: the model's folder)")
 
 
@@ -174,7 +180,8 @@ def options_from(args) -> tuple[Path, GenerateOptions, Path | None]:
             GenerateOptions(parallel=parse_parallel(args.parallel, auto=True),
                             simd=args.simd, board=args.board, storage=args.storage,
                             order=args.order, cell_units=args.cell_units, ports=args.ports,
-                            head_parallel=args.head_parallel, head_simd=args.head_simd),
+                            head_parallel=args.head_parallel, head_simd=args.head_simd,
+                            reloadable=args.reloadable),
             Path(args.out) if args.out is not None else None)
 
 
@@ -187,5 +194,7 @@ def main(args) -> int:
           f"{man.cycles_per_step} cycles/step, latency {man.latency}, "
           f"{r['adders']} adders, {r['multipliers']} weight multipliers, "
           f"{r['elementwise_multipliers']} element-wise multipliers, "
-          f"{r['memory_bits']} memory bits")
+          f"{r['memory_bits']} memory bits"
+          + (f"; reloadable, shape {man.reload['fingerprint']}, {man.reload['words']} words a "
+             f"load" if man.reload else ""))
     return 0

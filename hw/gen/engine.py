@@ -35,6 +35,7 @@ from amaranth.lib.wiring import In, Out
 
 from .arith import saturate_value
 from .lanes import Alphabet, LanePlan
+from .loadport import LoadMemory, load_signature
 from .pipe import Pipe, Staged
 
 
@@ -136,7 +137,7 @@ class WideEngine(wiring.Component):
     def __init__(self, *, plan: LanePlan, sources: list[tuple[int, int]], vec_bits: int,
                  ram_style: str | list[str] = "block", info_ram_style: str | None = None,
                  acc_ram_style: str = "logic", holds=None, tag_bits: int = 1,
-                 lookup_ram_style: str | None = None):
+                 lookup_ram_style: str | None = None, writable: bool = False):
         """`sources[k]`: (source of half a, source of half b) of pass k, as the owner numbers
         its vectors (0: the input x, l + 1: layer l's h). `ram_style`: the code memories'
         yosys attribute ("block", "distributed" or "logic"), or a list of one per code bank;
@@ -144,7 +145,10 @@ class WideEngine(wiring.Component):
         per-group sums' (order "columns").
         `holds[k][j]`: cycles after pass k's start before its first group may issue chunk j
         (hw.gen.timeline); `tag`: bits the owner gives with `start` and gets back with the
-        pass's results (`out_tag`)."""
+        pass's results (`out_tag`). `writable` (a reloadable design): the code banks, the row
+        info and the lookup table (`load_memories`, in that order) take writes on `load`
+        (hw.gen.loadport), whose `ready` says that the engine has been quiet long enough for
+        no read of them to be under way."""
         self.plan, self.sources, self.vec_bits = plan, sources, vec_bits
         self.holds = holds if holds is not None else [[0] * lay.chunks for lay in plan.layouts]
         self.tag_bits = tag_bits
@@ -191,21 +195,47 @@ class WideEngine(wiring.Component):
             ports["base"] = In(range(max(2, len(plan.lookup.words))))
         if self.split:
             ports["out_aux"] = Out(data.ArrayLayout(signed(plan.res_bits), F))
+        self.writable = writable
+        if writable:
+            mems = plan.memories()
+            names = (["codes"] if plan.code_banks == 1 else
+                     [f"codes{b}" for b in range(plan.code_banks)])
+            names += ["rowinfo"] + (["lookup"] if plan.lookup is not None else [])
+            self.load_memories = [LoadMemory(n, w, d) for n, (w, d) in zip(names, mems,
+                                                                            strict=True)]
+            ports["load"] = In(load_signature(self.load_memories))
         super().__init__(ports)
 
-    def _info_words(self) -> list[int]:
-        plan, F = self.plan, self.plan.finalizers
-        sb, ub = plan.sum_bits, plan.u_bits
-        words = []
-        for i in range(0, len(plan.info), F):
-            w = 0
-            for f, r in enumerate(plan.info[i:i + F]):
-                lane = ((r.bias & ((1 << sb) - 1)) | ((r.split_bias & ((1 << sb) - 1)) << sb)
-                        | (r.ua << 2 * sb) | (r.ub << (2 * sb + ub))
-                        | (int(r.split) << (2 * sb + 2 * ub)))
-                w |= lane << (f * self.info_bits)
-            words.append(w)
-        return words
+    def _width(self, name: str, width: int) -> int:
+        """A memory's width: with `writable`, whole byte lanes (hw.gen.loadport)."""
+        if not self.writable:
+            return width
+        return next(lm.lane_width for lm in self.load_memories if lm.name == name)
+
+    def _write_port(self, m, mem, name: str) -> None:
+        """With `writable`: memory `name` of load_memories takes `load`'s writes, a byte
+        lane at a time."""
+        if not self.writable:
+            return
+        k, lm = next((k, lm) for k, lm in enumerate(self.load_memories) if lm.name == name)
+        w = mem.write_port(granularity=8)
+        hit = self.load.en & (self.load.mem == k)
+        m.d.comb += [w.addr.eq(self.load.addr), w.data.eq(Cat(*[self.load.data] * lm.word_bytes)),
+                     w.en.eq(Cat(*(hit & (self.load.lane == b) for b in range(lm.word_bytes))))]
+
+    def _quiet(self, m, iss, walking) -> None:
+        """With `writable`: `load.ready` once neither the issue nor the walk has run for as
+        many cycles as a word takes from its issue to leaving the finalizers (the row info
+        and the lookup table are read in the walk's first stages)."""
+        if not self.writable:
+            return
+        span = self.timing.result_delay + self.plan.walk + 2
+        since = Signal(range(span + 1), init=span)
+        with m.If(iss.active | walking):
+            m.d.sync += since.eq(0)
+        with m.Elif(since != span):
+            m.d.sync += since.eq(since + 1)
+        m.d.comb += self.load.ready.eq((since == span) & ~iss.active & ~walking)
 
     def elaborate(self, platform):
         m = Module()
@@ -213,7 +243,8 @@ class WideEngine(wiring.Component):
         iss = self._issue(m, banks)
         pipe, sums, at, g0 = self._lanes(m, iss, banks)
         done_a, done_b = self._accumulators(m, pipe, sums, at, g0)
-        self._walk(m, pipe, ri, words, iss, at, done_a, done_b)
+        walking = self._walk(m, pipe, ri, words, iss, at, done_a, done_b)
+        self._quiet(m, iss, walking)
         return m
 
     def _memories(self, m):
@@ -223,22 +254,27 @@ class WideEngine(wiring.Component):
         P, S, F, cb = plan.lanes, plan.simd, plan.finalizers, plan.code_bits
         nb, D = plan.code_banks, plan.bank_depth
         if nb == 1:
-            m.submodules.codes = codes = Memory(shape=unsigned(P * S * cb),
+            m.submodules.codes = codes = Memory(shape=unsigned(self._width("codes", P * S * cb)),
                                                 depth=max(1, len(plan.codes)), init=plan.codes,
                                                 attrs=self.bank_attrs[0])
             banks = [codes.read_port()]
+            self._write_port(m, codes, "codes")
         else:
             banks = []
             for b in range(nb):
                 init = plan.codes[b * D:(b + 1) * D]
-                m.submodules[f"codes{b}"] = mem = Memory(shape=unsigned(P * S * cb),
+                m.submodules[f"codes{b}"] = mem = Memory(shape=unsigned(self._width(
+                                                             f"codes{b}", P * S * cb)),
                                                          depth=max(2, len(init)), init=init,
                                                          attrs=self.bank_attrs[b])
                 banks.append(mem.read_port())
-        words = self._info_words()
-        m.submodules.rowinfo = rinfo = Memory(shape=unsigned(F * self.info_bits),
+                self._write_port(m, mem, f"codes{b}")
+        words = plan.info_words()
+        m.submodules.rowinfo = rinfo = Memory(shape=unsigned(self._width("rowinfo",
+                                                                         F * self.info_bits)),
                                               depth=max(1, len(words)), init=words,
                                               attrs=self.info_attrs)
+        self._write_port(m, rinfo, "rowinfo")
         ri = rinfo.read_port()
         return banks, ri, words
 
@@ -317,7 +353,8 @@ class WideEngine(wiring.Component):
                     with m.Case(k):
                         m.d.sync += addr.eq(lay.code_base)
         return SimpleNamespace(issue=issue, g=g, j=j, c_a=c_a, c_all=c_all, groups=groups,
-                               last_steps=last_steps, addr=addr, lo=lo, cur_base=cur_base)
+                               last_steps=last_steps, addr=addr, lo=lo, cur_base=cur_base,
+                               active=active)
 
     def _lanes(self, m, iss, banks):
         """The lanes' pipeline up to each lane's chunk sum: (the pipeline, per lane its sum
@@ -451,7 +488,7 @@ class WideEngine(wiring.Component):
 
     def _walk(self, m, pipe, ri, words, iss, at, done_a, done_b):
         """The finalizers' walk over a group's latched sums (a looked-up first half from the
-        token's table words), onto the `out_*` ports."""
+        token's table words), onto the `out_*` ports. Returns the walk's busy flag."""
         plan, L, F = self.plan, self.plan.layouts, self.plan.finalizers
         cur, tag, g, cur_base = self.cur, self.cur_tag, iss.g, iss.cur_base
         a = self.timing.sum_stage
@@ -498,8 +535,10 @@ class WideEngine(wiring.Component):
         if plan.lookup is not None:
             lk = plan.lookup
             m.submodules.lookup = table = Memory(
-                shape=unsigned(lk.word_bits(F)), depth=max(2, len(lk.words)), init=lk.words,
+                shape=unsigned(self._width("lookup", lk.word_bits(F))),
+                depth=max(2, len(lk.words)), init=lk.words,
                 attrs=self.lookup_attrs)
+            self._write_port(m, table, "lookup")
             lk_bits, lk_index, lk_alphabet = lk.alphabet.code_bits, lk.index, lk.alphabet
             looked = fp.read(table.read_port(),
                              fp.comb(lambda b, u: b + u, Staged(wbase, 0), unit0))
@@ -528,6 +567,7 @@ class WideEngine(wiring.Component):
         m.d.comb += [self.out_main[f].eq(fp.at(x, end)) for f, x in enumerate(mains)]
         if self.split:
             m.d.comb += [self.out_aux[f].eq(fp.at(x, end)) for f, x in enumerate(auxs)]
+        return walking
 
     def _term(self, code, v, s):
         """(x, n) for one code and the element in slot s, with t * v = x + n: a negative term

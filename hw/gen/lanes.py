@@ -14,14 +14,20 @@ magnitude code), the code itself for intN. A lane accumulates sum t * v per half
 the finalizer computes (A << u_a) + (B << u_b) + bias at the pass's fraction F' = F + e, where
 e (0 unless exponential rows need it) makes every u non-negative; rounding half up from any
 fraction at least as fine as the terms gives the contract's preact(), so F' serves as F does.
+
+A reloadable design's plan is made against its *shape* (hw.gen.shape.LaneShape): the alphabet,
+each pass's F', the widths and the finalizers' shifts are the shape's, not the weights', and a
+model whose rows do not fit them is refused (hw.gen.loadport.ShapeMismatch).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from ..numerics import Fixed
 from ..reference import width_for
+from .loadport import ShapeMismatch
 from .plan import Pass, col_formats, signed_bits
 
 ORDERS = ("rows", "columns")
@@ -210,6 +216,21 @@ class LanePlan:
     def code_word_bits(self) -> int:
         return self.lanes * self.simd * self.code_bits
 
+    def info_words(self) -> list[int]:
+        """The row info memory's words: F rows' info a word (bias, split bias, the two half
+        shifts, the split flag, row f in bits f * info_bits)."""
+        F, sb, ub = self.finalizers, self.sum_bits, self.u_bits
+        words = []
+        for i in range(0, len(self.info), F):
+            w = 0
+            for f, r in enumerate(self.info[i:i + F]):
+                lane = ((r.bias & ((1 << sb) - 1)) | ((r.split_bias & ((1 << sb) - 1)) << sb)
+                        | (r.ua << 2 * sb) | (r.ub << (2 * sb + ub))
+                        | (int(r.split) << (2 * sb + 2 * ub)))
+                w |= lane << (f * self.info_bits)
+            words.append(w)
+        return words
+
     def memories(self) -> list[tuple[int, int]]:
         """(width, depth) of the engine's memories: the code banks, then the row info (then a
         one-hot input's lookup table)."""
@@ -246,9 +267,14 @@ def _walked(p: Pass):
     return ((p.split, p.cols),) if p.lookup else ((0, p.split), (p.split, p.cols))
 
 
-def row_halves(passes: list[Pass], multiply: bool) -> RowHalves:
+def row_halves(passes: list[Pass], multiply: bool,
+               alphabets: tuple[Alphabet, Alphabet | None] | None = None) -> RowHalves:
+    """`alphabets`: (the walked halves', the looked-up half's) as a reloadable design's shape
+    fixes them, instead of the weights' own."""
     K = 1  # the largest magnitude code (shift schemes) over every walked half
-    if not multiply:
+    if alphabets is not None:
+        K = alphabets[0].K
+    elif not multiply:
         for p in passes:
             for row in p.rows:
                 for a, b in _walked(p):
@@ -257,6 +283,8 @@ def row_halves(passes: list[Pass], multiply: bool) -> RowHalves:
                         K = max(K, max(nz) - min(nz) + 1)
     binary = not multiply and all(m != 0 for p in passes for r in p.rows
                                   for a, b in _walked(p) for m in r.mults[a:b])
+    if alphabets is not None:
+        binary = alphabets[0].binary
     # a pass with one matrix (the head) is all "half b": the lanes then never keep a first half
     cuts = tuple(p.split if p.split < p.cols else 0 for p in passes)
     rows, lookup = [], None
@@ -265,13 +293,17 @@ def row_halves(passes: list[Pass], multiply: bool) -> RowHalves:
         per = []
         if p.lookup:  # the looked-up half's own alphabet: its K over its own rows
             KL = 1
-            if not p.int_a:
+            if alphabets is not None:
+                KL = alphabets[1].K
+            elif not p.int_a:
                 for r in p.rows:
                     nz = [abs(m).bit_length() - 1 for m in r.mults[:cut] if m]
                     if nz:
                         KL = max(KL, max(nz) - min(nz) + 1)
             looked = [_split_half(list(r.mults[:cut]), p.int_a, KL) for r in p.rows]
             lookup = (k, alphabet([ta for _, ta in looked], p.int_a))
+            if alphabets is not None:
+                lookup = (k, _within(alphabets[1], lookup[1], f"{p.name}'s looked-up input"))
         for i, r in enumerate(p.rows):
             bb, tb = _split_half(list(r.mults[cut:]), multiply, K)
             if p.lookup:  # one term of the column, not a sum: its own width
@@ -288,24 +320,46 @@ def row_halves(passes: list[Pass], multiply: bool) -> RowHalves:
                                for t in ts])
     else:
         code_bits = 1 if binary else 1 + K.bit_length()
+    if alphabets is not None:
+        code_bits = _within(alphabets[0], Alphabet(multiply, K, binary, code_bits),
+                            "the weights").code_bits
     return RowHalves(K, binary, code_bits, cuts, tuple(rows), lookup)
+
+
+def _within(shape: Alphabet, need: Alphabet, what: str) -> Alphabet:
+    """The shape's alphabet, when it codes every t that `need` does."""
+    if need.multiply != shape.multiply or need.code_bits > shape.code_bits:
+        raise ShapeMismatch(f"{what} need {need.code_bits}-bit codes"
+                            f"{' (multiplied)' if need.multiply else ''}; the shape has "
+                            f"{shape.code_bits}-bit{' multiplied' if shape.multiply else ''} "
+                            f"codes")
+    return shape
 
 
 def make_lane_plan(passes: list[Pass], *, lanes: int, simd: int, finalizers: int,
                    multiply: bool, image: bool = True,
                    halves: RowHalves | None = None, bank_depth: int = 0,
-                   order: str = "rows") -> LanePlan:
+                   order: str = "rows", shape=None) -> LanePlan:
     """The plan; `image=False` leaves the code words out (`codes` holds zeros, every other
     field is exact) and `halves` (row_halves of the same passes) skips the per-weight work:
     what a search over foldings needs, at a fraction of the time. `bank_depth`, `order`: see
-    LanePlan."""
+    LanePlan. `shape` (hw.gen.shape.LaneShape, a reloadable design's): the passes are aligned
+    to its fractions, and the plan has its alphabet, widths and shifts, or ShapeMismatch."""
     if order not in ORDERS:
         raise ValueError(f"order must be one of {', '.join(ORDERS)}, not {order!r}")
     if bank_depth and (bank_depth < 2 or bank_depth & (bank_depth - 1)):
         raise ValueError(f"bank depth must be 0 or a power of two of at least 2, not "
                          f"{bank_depth}")
     P, S, F = lanes, simd, finalizers
+    if shape is not None:
+        if [p.frac for p in passes] != list(shape.fracs):
+            raise ValueError(f"the passes' fractions {[p.frac for p in passes]} are not the "
+                             f"shape's {list(shape.fracs)} (hw.gen.plan.realign)")
+        if halves is None:
+            halves = row_halves(passes, multiply, shape.alphabets)
     h = row_halves(passes, multiply) if halves is None else halves
+    if shape is not None:
+        h = _refit(passes, h, multiply, shape)
     K, binary, code_bits, cuts = h.K, h.binary, h.code_bits, h.cuts
     splits = [[((ba, ta), (bb, tb)) for ba, ta, bb, tb, _, _ in hp] for hp in h.rows]
     layouts, words, info = [], [], []
@@ -320,13 +374,20 @@ def make_lane_plan(passes: list[Pass], *, lanes: int, simd: int, finalizers: int
             halves = [((ba + p.in_fmt.frac, ta), b) for (ba, ta), b in halves]
         lows = [b for (ba, ta), (bb, tb) in halves for b, t in ((ba, ta), (bb, tb)) if any(t)]
         e = max([0] + [-b for b in lows])
+        if shape is not None and e:
+            raise ShapeMismatch(f"{p.name} needs a fraction of {p.frac + e} bits, finer than "
+                                f"the shape's {p.frac}")
         ca, cb = (0 if p.lookup else -(-cut // S)), -(-(p.cols - cut) // S)
         groups = -(-len(p.rows) // P)
         layouts.append(PassLayout(ca, cb, groups, max(ca + cb, P // F), e, p.shift + e,
                                   p.out.bits, len(words), len(info), len(p.rows),
                                   lanes_per_group=P))
-        for row, ((ba, ta), (bb, tb)), wr in zip(p.rows, halves, widths, strict=True):
+        for i, (row, ((ba, ta), (bb, tb)), wr) in enumerate(zip(p.rows, halves, widths,
+                                                                  strict=True)):
             ua, ub = (ba + e if any(ta) else 0), (bb + e if any(tb) else 0)
+            if shape is not None:  # the shape's windows; an empty half shifts nothing
+                ua = _in_window(ua if any(ta) else None, shape.ua_values, p.name, i, "first")
+                ub = _in_window(ub if any(tb) else None, shape.ub_values, p.name, i, "second")
             u_max = max(u_max, ua, ub)
             bias = row.bias << e
             sbias = (row.split_bias << e) if row.split_bias is not None else 0
@@ -340,7 +401,8 @@ def make_lane_plan(passes: list[Pass], *, lanes: int, simd: int, finalizers: int
             else:
                 sum_bits = max(sum_bits, width_for(-(ma + abs(bias)), ma + abs(bias)),
                                width_for(-(mb + abs(sbias)), mb + abs(sbias)))
-        info.extend(RowInfo(0, 0, 0, 0, False) for _ in range(groups * P - len(p.rows)))
+        pad = (0, 0) if shape is None else (shape.ua_values[0], shape.ub_values[0])
+        info.extend(RowInfo(0, 0, *pad, False) for _ in range(groups * P - len(p.rows)))
         if p.lookup:
             lookup = _lookup(k, p, cut, [ta for (_, ta), _ in halves], h.lookup[1], P, F,
                              groups, [w[4] for w in widths], image)
@@ -361,11 +423,92 @@ def make_lane_plan(passes: list[Pass], *, lanes: int, simd: int, finalizers: int
                     word |= _code(t, multiply, K, binary, code_bits) << (
                         (q * S + s) * code_bits)
             words.append(word)
+    u_bits, res_bits = max(1, u_max.bit_length()), max(p.out.bits for p in passes)
+    ua_values, ub_values = tuple(sorted({r.ua for r in info})), tuple(sorted({r.ub for r in info}))
+    if shape is not None:
+        if acc_bits > shape.acc_bits:
+            raise ShapeMismatch(f"lane sums need {acc_bits} bits, the shape has "
+                                f"{shape.acc_bits}")
+        # the shape's sum_bits are the bias fields' (the finalizers' sums are as wide as their
+        # operands)
+        big = max(abs(v) for r in info for v in (r.bias, r.split_bias))
+        if big >= 1 << (shape.sum_bits - 1):
+            raise ShapeMismatch(f"a bias of {big} at F' needs more than the shape's "
+                                f"{shape.sum_bits} bits")
+        acc_bits, sum_bits, u_bits, res_bits = (shape.acc_bits, shape.sum_bits, shape.u_bits,
+                                                shape.res_bits)
+        ua_values, ub_values = shape.ua_values, shape.ub_values
+        if lookup is not None:
+            lookup = dataclasses.replace(lookup, value_bits=shape.lookup_value_bits)
     return LanePlan(P, S, F, multiply, K, code_bits,
                     0 if binary or multiply else K.bit_length(), tuple(layouts), tuple(words),
-                    tuple(info), acc_bits, sum_bits, max(1, u_max.bit_length()),
-                    max(p.out.bits for p in passes), tuple(sorted({r.ua for r in info})),
-                    tuple(sorted({r.ub for r in info})), bank_depth, order, lookup)
+                    tuple(info), acc_bits, sum_bits, u_bits, res_bits, ua_values, ub_values,
+                    bank_depth, order, lookup)
+
+
+def _refit(passes: list[Pass], h: RowHalves, multiply: bool, shape) -> RowHalves:
+    """`h` with each row half's exponent chosen, among those its weights allow, so that its
+    shift lands in the shape's window where one does (a weight's t is the same integer
+    multiplier at another exponent: an intN half may drop trailing zeros or not, an
+    exponential half's codes may sit at other levels); else the first choice, which
+    _in_window then refuses."""
+    look = shape.alphabets[1]
+    rows = []
+    for p, cut, hp in zip(passes, h.cuts, h.rows, strict=True):
+        fmts = col_formats(p)
+        out = []
+        for r, (ba, ta, bb, tb, bits_a, _) in zip(p.rows, hp, strict=True):
+            if p.lookup:  # the looked-up term is t << in_fmt.frac (make_lane_plan)
+                ba, ta = _fit(r.mults[:cut], look.multiply, look.K, look.code_bits,
+                              shape.ua_values, p.in_fmt.frac, (ba, ta))
+            else:
+                ba, ta = _fit(r.mults[:cut], multiply, h.K, h.code_bits, shape.ua_values, 0,
+                              (ba, ta))
+                bits_a = _lane_bits(ta, fmts[:cut])
+            bb, tb = _fit(r.mults[cut:], multiply, h.K, h.code_bits, shape.ub_values, 0,
+                          (bb, tb))
+            out.append((ba, ta, bb, tb, bits_a, _lane_bits(tb, fmts[cut:])))
+        rows.append(tuple(out))
+    return dataclasses.replace(h, rows=tuple(rows))
+
+
+def _fit(ms, multiply: bool, K: int, code_bits: int, window: tuple[int, ...], off: int,
+         first: tuple[int, list[int]]) -> tuple[int, list[int]]:
+    """(exponent, t values) of one row half with its shift (exponent + off) in `window` if
+    any exponent its weights allow gives one (the largest such: the smallest t); else
+    `first`."""
+    nz = [abs(m) for m in ms if m]
+    if not nz:
+        return first
+    if multiply:  # t = m >> base: exact, and within the code's bits
+        lo = max(0, max(a.bit_length() for a in nz) - (code_bits - 1))
+        feasible = range(lo, min((a & -a).bit_length() - 1 for a in nz) + 1)
+    else:  # |t| = 2**(K - level), level 1..K from the top exponent base + K - 1
+        logs = [a.bit_length() - 1 for a in nz]
+        feasible = range(max(logs) - (K - 1), min(logs) + 1)
+    fits = [b for b in feasible if b + off in window]
+    if not fits:
+        return first
+    base = max(fits)
+    if multiply:
+        return base, [m >> base for m in ms]
+    top = base + K - 1
+    return base, [0 if m == 0 else (1 << (K - (top - (abs(m).bit_length() - 1) + 1)))
+                  * (1 if m > 0 else -1) for m in ms]
+
+
+def _in_window(u: int | None, values: tuple[int, ...], name: str, row: int, half: str) -> int:
+    """A row half's shift in a shape: one of the finalizer's `values` (a select among at most
+    four, or a barrel shifter over all of range(len(values))); None (an empty half): the
+    first."""
+    if u is None:
+        return values[0]
+    if u not in values:
+        raise ShapeMismatch(f"{name} row {row} needs its {half} half shifted by {u} bits; the "
+                            f"shape's finalizers shift it by {values[0]} to {values[-1]} (a row "
+                            f"scale {'coarser' if u > values[-1] else 'finer'} than the shape "
+                            f"was built for)")
+    return u
 
 
 def _lookup(k: int, p: Pass, cut: int, ta: list[list[int]], alph: Alphabet, P: int, F: int,

@@ -152,6 +152,9 @@ class Manifest:
     placement: dict | None = None  # hw.gen.placement.Placement.as_dict()
     head: list | None = None  # the head's own engine [lanes, columns] (mixed precision)
     passes: list | None = None  # per pass: schemes, engine, lookup, folding, cycles
+    # a reloadable design's: its shape (hw.gen.shape), the shape's fingerprint (the board
+    # reports it), the memories a load writes (name, width, depth) and their words
+    reload: dict | None = None
     # written by `python -m hw verilog` (hw.gen.cli.generate_run), not by generate() alone:
     # the board the design is for (hw.board.registry), the options as given, the SHA-256 of
     # model.json and top.v, and the design hash over all of this manifest (hw.gen.design)
@@ -176,7 +179,7 @@ class Manifest:
 # what `python -m hw verilog` adds (last, so that generate()'s manifests keep their layout)
 _STAGE = ("board", "options", "model_sha256", "top_v_sha256", "design_hash")
 _OPTIONAL = ("placement", "weights_per_step", "sequence_cycles_8", "board_device", "roofline",
-             "order", "head", "passes") + _STAGE
+             "order", "head", "passes", "reload") + _STAGE
 _ORDER = _OPTIONAL[:-len(_STAGE)] + ("top", "ports", "clock", "reset", "reset_active_low",
                       "model_fingerprint", "emit", "parallel", "simd",
                       "lanes", "storage", "cell", "activation", "hidden_size", "input_size",
@@ -249,6 +252,8 @@ def check_ports(man: Manifest, text: str) -> None:
     want = {man.clock, man.reset}
     for s in (man.input, man.output):
         want |= {s.valid, s.ready} | {p for p, _, _ in s.ports}
+    if man.reload is not None:
+        want |= {p["port"] for p in man.reload.get("ports", {}).values()}
     if want != ports:
         raise RuntimeError(f"generated ports {sorted(ports)} differ from the manifest's "
                            f"{sorted(want)}")
@@ -355,6 +360,12 @@ def from_dict(d) -> Manifest:
                         f"{head!r}")
     if rest.get("order") not in (None, "rows", "columns"):
         raise UserError(f"manifest: order is {rest['order']!r}, not rows or columns")
+    rl = rest.get("reload")
+    if rl is not None and not (isinstance(rl, dict) and isinstance(rl.get("shape"), dict)
+                               and isinstance(rl.get("fingerprint"), str)
+                               and isinstance(rl.get("memories"), list)):
+        raise UserError("manifest: reload must hold a shape, its fingerprint and the memories "
+                        "a load writes")
     for k in ("resources", "formats", "schemes"):
         if not isinstance(rest.get(k, {}), dict):
             raise UserError(f"manifest: {k} must be an object, not {rest[k]!r}")

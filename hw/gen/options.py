@@ -54,6 +54,8 @@ class GenerateOptions:
     # precision): lanes (default one unit's rows) and columns (default 1); auto chooses both
     head_parallel: int | None = None
     head_simd: int | None = None
+    # the weight memories written at run time (docs/hardware.md, "Reloadable weights")
+    reloadable: bool = False
 
     def check(self) -> GenerateOptions:
         """These options with the defaults filled in, or one UserError naming the option."""
@@ -92,6 +94,18 @@ class GenerateOptions:
                             "not --parallel unrolled")
         if not isinstance(self.board, str) or not self.board:
             raise UserError(f"--board must be a board name, not {self.board!r}")
+        if not isinstance(self.reloadable, bool):
+            raise UserError(f"reloadable must be true or false, not {self.reloadable!r}")
+        if self.reloadable:
+            if p == UNROLLED:
+                raise UserError("--reloadable is for the time-multiplexed engine: the unrolled "
+                                "one's weights are constants in its logic")
+            if self.storage == "registers":
+                raise UserError("--reloadable writes the weights into memories: it takes "
+                                "--storage memory, not registers")
+            if self.ports != NATIVE:
+                raise UserError("--reloadable takes the native ports: its load port has no "
+                                "AXI-Stream names")
         storage = self.storage
         if p == UNROLLED:
             if storage == "memory":
@@ -106,10 +120,14 @@ class GenerateOptions:
                             f"one updates one unit a cycle), not {self.cell_units}")
         return GenerateOptions(p, self.simd if self.simd is not None or p in (AUTO, UNROLLED)
                                else 1, self.board, storage or "memory", self.order,
-                               self.cell_units, self.ports, self.head_parallel, self.head_simd)
+                               self.cell_units, self.ports, self.head_parallel, self.head_simd,
+                               self.reloadable)
 
     def as_dict(self) -> dict:
-        return asdict(self)
+        d = asdict(self)
+        if not self.reloadable:  # a fixed design's manifest reads as it always did
+            del d["reloadable"]
+        return d
 
     @classmethod
     def from_dict(cls, d, where: str = "options") -> GenerateOptions:

@@ -19,6 +19,7 @@ restarted from b_hn, so a GRU costs 3 rows per unit, like the gates themselves.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from .. import schemes
@@ -119,6 +120,21 @@ def make_passes(model: Model) -> list[Pass]:
         _check_width(p)
         out.append(p)
     return out
+
+
+def realign(p: Pass, frac: int) -> Pass:
+    """Pass `p` at a finer fraction `frac` (a reloadable design's shape, hw.gen.shape): every
+    multiplier and bias shifted left, exactly; rounding from the finer fraction gives the same
+    integers (docs/numerics.md)."""
+    d = frac - p.frac
+    if d < 0:
+        raise ValueError(f"{p.name} cannot be aligned to fraction {frac}, coarser than its "
+                         f"{p.frac}")
+    if d == 0:
+        return p
+    rows = tuple(Row(tuple(m << d for m in r.mults), r.bias << d,
+                     None if r.split_bias is None else r.split_bias << d) for r in p.rows)
+    return dataclasses.replace(p, rows=rows, frac=frac, acc_bits=p.acc_bits + d)
 
 
 def col_formats(p: Pass) -> list[Fixed]:

@@ -3,6 +3,8 @@
 Knobs add random idle cycles on the input (a beat's valid appears late, then holds until
 accepted, as the stream rules require) and random backpressure on the output. The harness also
 checks the output side of the stream rules (a valid beat holds, unchanged, until taken).
+A reloadable top's weight memories can be written between beats (`loads`), through its load
+port, as soon as the beats before them were accepted (their steps still in flight).
 Used by the tests and the bench scripts; nothing here is synthesized.
 """
 
@@ -47,15 +49,26 @@ def expected_count(top: ModelTop, sequences) -> int:
     return sum(1 if top.emit == "last" else len(s) for s in sequences)
 
 
+def load_writes(image) -> list[tuple[int, int, int, int]]:
+    """(memory id, address, byte lane, byte) of every byte of a load image
+    (hw.gen.topplan.TopPlan.load_image(): (name, width, words) per memory, a memory's id its
+    index), as the load port takes them (hw.gen.loadport)."""
+    return [(k, a, b, (w >> 8 * b) & 0xFF) for k, (_, width, words) in enumerate(image)
+            for a, w in enumerate(words) for b in range((width + 7) // 8)]
+
+
 def simulate(top: ModelTop, sequences, *, idle: float = 0.0, stall: float = 0.0,
              seed: int = 0, vcd: str | None = None, before=(), reset_cycle: int | None = None,
-             mark_first: bool = True) -> Trace:
+             mark_first: bool = True, loads: dict | None = None) -> Trace:
     """Feed each sequence (T, input_size) of input-format integers, first/last set by position
     (`mark_first=False`: `first` never set, so each sequence goes on from the state before).
 
     With `reset_cycle`, the sequences in `before` are fed first and `rst` is pulsed for one
     cycle at that cycle (wherever the circuit is); the trace then covers only `sequences`,
-    fed after the reset."""
+    fed after the reset. `loads` {k: load_writes(...)}: once k input beats were accepted,
+    write those words through the top's load port (each when `ready`, no beat offered
+    meanwhile), then go on."""
+    loads = dict(loads or {})
     rng = np.random.default_rng(seed)
 
     def pack(seqs):
@@ -65,7 +78,8 @@ def simulate(top: ModelTop, sequences, *, idle: float = 0.0, stall: float = 0.0,
     beats_in = pack(sequences)
     want = expected_count(top, sequences)
     limit = (len(beats_in) + 4) * (top.latency + top.cycles_per_step + 4) \
-        * int(4 / (1 - max(idle, stall) + 1e-9)) + (reset_cycle or 0)
+        * int(4 / (1 - max(idle, stall) + 1e-9)) + (reset_cycle or 0) \
+        + 2 * sum(len(w) for w in loads.values())
     trace = Trace()
     i_payload, o_payload = top.i.payload.as_value(), top.o.payload.as_value()
     m = Module()
@@ -75,8 +89,9 @@ def simulate(top: ModelTop, sequences, *, idle: float = 0.0, stall: float = 0.0,
     async def bench(ctx):
         queue = pack(before) if reset_cycle is not None else beats_in
         k, cycle, offered, held = 0, 0, False, None
+        writes = []  # words still to write before beat k is offered
         while (reset_cycle is not None and cycle <= reset_cycle) or k < len(queue) \
-                or len(trace.beats) < want:
+                or len(trace.beats) < want or writes or k in loads:
             if cycle == reset_cycle:
                 # the source resets too: whatever it offered is gone
                 ctx.set(cd.rst, 1)
@@ -88,9 +103,22 @@ def simulate(top: ModelTop, sequences, *, idle: float = 0.0, stall: float = 0.0,
                 trace.beats.clear(), trace.accepted.clear(), trace.valid_at.clear()
                 cycle += 1
                 continue
-            if k < len(queue) and not offered and rng.random() >= idle:
+            if not offered and k in loads:
+                writes = loads.pop(k)
+            write = bool(writes) and ctx.get(top.load.ready)
+            if write:
+                mem, addr, lane, byte = writes.pop(0)
+                ctx.set(top.load.mem, mem)
+                ctx.set(top.load.addr, addr)
+                ctx.set(top.load.lane, lane)
+                ctx.set(top.load.data, byte)
+            if writes or write:
+                pass  # no beat is offered while a load is under way
+            elif k < len(queue) and not offered and rng.random() >= idle:
                 offered = True
                 ctx.set(i_payload, queue[k])
+            if hasattr(top, "load_memories"):
+                ctx.set(top.load.en, int(write))
             ctx.set(top.i.valid, int(offered))
             ctx.set(top.o.ready, int(rng.random() >= stall))
             _, _, iv, ir, ov, orr, op = await ctx.tick().sample(

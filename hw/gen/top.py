@@ -32,6 +32,7 @@ from amaranth.lib.wiring import In, Out
 from ..cell import UNIT_ROWS
 from .cell import CellUnit
 from .engine import WideEngine
+from .loadport import load_signature
 from .payload import input_values
 from .pipe import Pipe, Staged
 from .plan import pass_sources
@@ -64,6 +65,11 @@ class ModelTop(wiring.Component):
     valid, output always ready). `latency`: cycles from accepting a beat to its output beat
     being valid (for emit "last", the sequence's last beat). `resources`: what it uses.
     The other figures are the plan's (`top.plan`).
+
+    A reloadable design (a plan with a `shape`) has a `load` port (hw.gen.loadport) that
+    writes `load_memories` (the engines' weight memories; they start with the plan's model,
+    `preloaded`); its `ready` is high while no step is in flight and no weight is read. The
+    writer must offer no input beat while it writes (the board's link never does).
     """
 
     def __init__(self, plan):
@@ -83,7 +89,9 @@ class ModelTop(wiring.Component):
         self.vec_bits = max(f["input"].bits, f["state"].bits)
         styles = {name: tp.memory_style(name, w, d) for name, w, d in tp.memories()}
         own = tp.head_lanes is not None  # the head on an engine of its own
+        writable = tp.shape is not None
         self.engine = WideEngine(plan=tp.lanes, sources=sources[:L] if own else sources,
+                                 writable=writable,
                                  vec_bits=self.vec_bits,
                                  ram_style=[st for n, st in styles.items()
                                             if n.startswith("codes")],
@@ -96,12 +104,19 @@ class ModelTop(wiring.Component):
             self.head_engine = WideEngine(
                 plan=tp.head_lanes, sources=[(L, L)], vec_bits=f["state"].bits,
                 ram_style=[st for n, st in styles.items() if n.startswith("head_codes")],
-                info_ram_style=styles["head_rowinfo"], holds=[tp.holds[L]], tag_bits=1)
+                info_ram_style=styles["head_rowinfo"], holds=[tp.holds[L]], tag_bits=1,
+                writable=writable)
         self.h_words = -(-model.hidden_size // self.simd)  # words a bank of each h memory
         self.x_chunks = -(-I // self.simd)
         self.in_layout, self.out_layout = tp.in_layout, tp.out_layout
-        super().__init__({"i": In(stream.Signature(self.in_layout)),
-                          "o": Out(stream.Signature(self.out_layout))})
+        ports = {"i": In(stream.Signature(self.in_layout)),
+                 "o": Out(stream.Signature(self.out_layout))}
+        if writable:
+            self.load_memories = tp.load_memories()
+            self.shape_fingerprint = tp.shape.fingerprint
+            self.preloaded = True  # block RAMs start with the plan's model
+            ports["load"] = In(load_signature(self.load_memories))
+        super().__init__(ports)
 
     # ---- the circuit
     def _memory(self, m, name, shape, depth):
@@ -130,8 +145,28 @@ class ModelTop(wiring.Component):
         hmem = self._vector_reads(m, x, wb)
         commit, hn = self._cell_stage(m, hmem)
         head = self._head(m, hmem, wb)
-        self._step_fsm(m, x, base, fresh, wb, commit, hn, *head)
+        idle = self._step_fsm(m, x, base, fresh, wb, commit, hn, *head)
+        if self.plan.shape is not None:
+            self._load(m, idle)
         return m
+
+    def _load(self, m, idle):
+        """The load port to the engines' write ports (the head engine's memories after the
+        layers'); `ready` registered: the step FSMs idle, no beat offered, both engines
+        quiet."""
+        engines = [e for e in (self.engine, self.head_engine) if e is not None]
+        base, quiet = 0, idle & ~self.i.valid
+        for eng in engines:
+            n = len(eng.load_memories)
+            m.d.comb += [eng.load.mem.eq(self.load.mem - base), eng.load.addr.eq(self.load.addr),
+                         eng.load.lane.eq(self.load.lane), eng.load.data.eq(self.load.data),
+                         eng.load.en.eq(self.load.en & (self.load.mem >= base)
+                                        & (self.load.mem < base + n))]
+            quiet &= eng.load.ready
+            base += n
+        ready = Signal()
+        m.d.sync += ready.eq(quiet)
+        m.d.comb += self.load.ready.eq(ready)
 
     def _vector_reads(self, m, x, wb):
         """The engine's vector reads: chunk `vchunk` of source `vsrc`, S elements `vec_stage`
@@ -362,7 +397,8 @@ class ModelTop(wiring.Component):
         """The step FSM (hw.gen.step): each pass starts as soon as the engine has issued the
         one before (the engine's holds keep its reads behind the writes they need). A head
         on its own engine has a path of its own (run, argmax, output beat), so that with an
-        output every step the next step's layers run beside it."""
+        output every step the next step's layers run beside it. Returns whether both FSMs
+        are idle (an expression)."""
         model, eng, heng = self.model, self.engine, self.head_engine
         L, lookup = model.num_layers, self.plan.lanes.lookup
 
@@ -444,7 +480,8 @@ class ModelTop(wiring.Component):
                     start_head()
                     m.next = "HWAIT"
 
-        with m.FSM():
+        with m.FSM() as fsm:
+            idle = fsm.ongoing("IDLE")  # (used by a reloadable design's load port)
             step.accept(take, first, launch, gate=gate)
             # the first pass starts the cycle after the beat is taken: no path runs from the
             # source's valid through the engine's start into its registers
@@ -476,21 +513,23 @@ class ModelTop(wiring.Component):
                     with m.If(out.free):
                         out.load(m, hn, last_in)
                         m.next = "IDLE"
-        if heng is not None:
-            with m.FSM(name="head_path"):
-                with m.State("IDLE"):
-                    m.d.comb += hp_idle.eq(1)
-                    with m.If(heng.start):
-                        m.next = "RUN"
-                with m.State("RUN"):
-                    with m.If(head_done):
-                        m.d.sync += wait.eq(0)
-                        m.next = "OUT"
-                with m.State("OUT"):
-                    def loaded():
-                        m.d.comb += hp_load.eq(1)
-                        m.next = "IDLE"
-                    head_out(1 if self.emit == "last" else h_last, loaded)
+        if heng is None:
+            return idle
+        with m.FSM(name="head_path"):
+            with m.State("IDLE"):
+                m.d.comb += hp_idle.eq(1)
+                with m.If(heng.start):
+                    m.next = "RUN"
+            with m.State("RUN"):
+                with m.If(head_done):
+                    m.d.sync += wait.eq(0)
+                    m.next = "OUT"
+            with m.State("OUT"):
+                def loaded():
+                    m.d.comb += hp_load.eq(1)
+                    m.next = "IDLE"
+                head_out(1 if self.emit == "last" else h_last, loaded)
+        return idle & hp_idle
 
 
 def _elements(word, which, bits):

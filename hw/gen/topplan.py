@@ -9,11 +9,19 @@ cell's timing, the output beat's layout, the published cycle counts, the resourc
 memories with their placement. The circuit, the manifest, the fit and the benches read it;
 none of them decides again. `plan_for` picks the plan class for a `parallel` (an integer, or
 "unrolled": hw.gen.unrolled_top.UnrolledPlan, the same surface).
+
+A reloadable design (`reloadable=True`, docs/hardware.md "Reloadable weights") is decided the
+same way, its engines' alphabets, fractions, widths and shifts taken from its shape
+(hw.gen.shape.DesignShape, `shape`), which it records; `TopPlan.in_shape(model, shape)` is
+another model's plan in that very circuit (or ShapeMismatch), whose `load_image()` is what a
+load writes into the weight memories (`load_memories()`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from amaranth.hdl import Shape
 
 from ..cell import UNIT_ROWS, CellParams
 from ..modelfile import Model
@@ -22,6 +30,7 @@ from .cell import cell_timing
 from .engine import EngineTiming
 from .fit import Device, estimate, fits, roofline
 from .lanes import ORDERS, LanePlan, RowHalves, make_lane_plan, row_halves
+from .loadport import LoadMemory, ShapeMismatch, load_signature
 from .manifest import Manifest, manifest
 from .options import AUTO, UNROLLED
 from .payload import BeatLayouts, output_shape
@@ -34,6 +43,7 @@ from .plan import (
     pass_sources,
     uses_multipliers,
 )
+from .shape import DesignShape, check_structure, fit_passes, lane_shape, structure
 from .timeline import Timeline, lanes_of, solve
 from .top import ModelTop
 from .unrolled_top import UnrolledPlan
@@ -92,12 +102,14 @@ class TopPlan(BeatLayouts):
     head_lanes: LanePlan | None = None
     head_timing: EngineTiming | None = None
     image: bool = True  # the code words are in `lanes` (False: a search's figures only)
+    shape: DesignShape | None = None  # a reloadable design's (None: a fixed design)
 
     @classmethod
     def of(cls, model: Model, *, parallel: int, simd: int = 1, storage: str = "memory",
            passes: list[Pass] | None = None, image: bool = True,
            halves: RowHalves | tuple | None = None, placement: Placement | None = None,
-           order: str = "rows", head: tuple[int, int] | None = None) -> TopPlan:
+           order: str = "rows", head: tuple[int, int] | None = None,
+           reloadable: bool = False, shape: DesignShape | None = None) -> TopPlan:
         """The design with P = `parallel` lanes and S = `simd` columns a lane. `passes`:
         make_passes(model), when the caller has them; `image=False`: no code words
         (hw.gen.lanes.make_lane_plan), for a search that only reads figures. `order`: the
@@ -105,10 +117,18 @@ class TopPlan(BeatLayouts):
         per step (then the lower latency; "rows" on a tie: it keeps no per-group sums). A
         model whose head alone needs multipliers (head_engine()) runs its head on an engine
         of its own, `head` = (lanes, columns) (default: one unit's rows, one column);
-        `halves`: then a pair, the layers' and the head's row_halves."""
+        `halves`: then a pair, the layers' and the head's row_halves. `reloadable`: a design
+        whose weight memories are written at run time, its shape made from this model;
+        `shape`: the plan of this model in that shape (the folding must be the shape's:
+        `in_shape`), or ShapeMismatch."""
         placement = Placement() if placement is None else placement
         check_folding(model, parallel, simd, storage, placement, order)
         passes = make_passes(model) if passes is None else passes
+        if shape is not None:
+            check_structure(model, shape.structure)
+        if (reloadable or shape is not None) and storage != "memory":
+            raise ValueError(f"a reloadable design writes its weights into memories: storage "
+                             f"must be memory, not {storage!r}")
         if order == AUTO:
             def key(o):
                 tp = cls.of(model, parallel=parallel, simd=simd, storage=storage,
@@ -127,12 +147,24 @@ class TopPlan(BeatLayouts):
             head = (G, 1) if head is None else head
             check_folding(model, head[0], head[1], storage)
         on_lanes = passes[:L] if own else passes
+        ls = hs = None  # the engines' shapes (hw.gen.shape), a reloadable design's
+        if shape is not None:
+            ls, hs = shape.lanes, shape.head
+        elif reloadable:
+            ls = lane_shape(model, list(range(len(on_lanes))), on_lanes,
+                            uses_multipliers(on_lanes))
+            hs = lane_shape(model, [L], passes[L:], True) if own else None
+        if ls is not None:  # every pass at its engine's shape's fraction
+            on_lanes = fit_passes(on_lanes, ls)
+            passes = on_lanes + (fit_passes(passes[L:], hs) if own else [])
+            halves = None
         hv, head_hv = (halves if own and halves is not None else (halves, None))
-        plan = _lane_plan(on_lanes, parallel, simd, G, image, hv, placement.bank_depth, order)
+        plan = _lane_plan(on_lanes, parallel, simd, G, image, hv, placement.bank_depth, order,
+                          ls)
         head_plan = head_timing = None
         if own:
             head_plan = _lane_plan(passes[L:], head[0], head[1], G, image, head_hv,
-                                   placement.bank_depth, "rows")
+                                   placement.bank_depth, "rows", hs)
             if head_plan.simd > plan.simd:  # it reads the h memories' words of S elements
                 raise ValueError(f"the head engine's columns ({head_plan.simd}) may not "
                                  f"exceed the layers' ({plan.simd})")
@@ -151,21 +183,41 @@ class TopPlan(BeatLayouts):
                          hidden=model.hidden_size, layers=L, emit=emit, argmax_cycles=cycles,
                          head_units=-(-n // G) if model.head is not None else 0,
                          head_engine=own)
+        made = None
+        if ls is not None:
+            made = DesignShape(structure(model), {
+                "parallel": plan.lanes, "simd": plan.simd, "order": plan.order,
+                "head": None if head_plan is None else [head_plan.lanes, head_plan.simd],
+                "storage": storage, "placement": placement.as_dict()}, ls, hs)
+            if shape is not None and made != shape:
+                raise ShapeMismatch(f"the folding {made.folding} is not the shape's "
+                                    f"{shape.folding}")
         return cls(model, storage, placement, emit, tuple(passes), plan, timing,
                    cell, latency, h_stage, c_stage, n, width, cycles, timeline,
-                   head_plan, head_timing, image)
+                   head_plan, head_timing, image, made)
+
+    @classmethod
+    def in_shape(cls, model: Model, shape: DesignShape) -> TopPlan:
+        """`model`'s plan in the reloadable design of `shape` (its folding and placement), or
+        ShapeMismatch naming what does not fit."""
+        f = shape.folding
+        return cls.of(model, parallel=f["parallel"], simd=f["simd"], storage=f["storage"],
+                      placement=Placement.from_dict(f["placement"]), order=f["order"],
+                      head=tuple(f["head"]) if f["head"] else None, shape=shape)
 
     @classmethod
     def auto(cls, model: Model, device: Device, *, storage: str = "memory",
              order: str = AUTO, placement: Placement | None = None,
-             head: tuple[int, int] | None = None, image: bool = True) -> TopPlan:
+             head: tuple[int, int] | None = None, image: bool = True,
+             reloadable: bool = False) -> TopPlan:
         """The fitting folding and walk order with the most steps per second on `device`
         (a hw.gen.fit.Device; then the fewest LUTs): every P (whole units' rows, about 3 %
         apart past 64 units) and S (a power of two), each walk, counted by hw.gen.fit's
         `estimate`, at the device's placement; for a model whose head alone multiplies, the
         head's own engine with it (`_head_for`). `order`: AUTO (the search's), or the walk
         the design uses with the folding found; `head`: likewise the head engine's (lanes,
-        columns). `placement`: the design's (default the device's). ValueError when nothing
+        columns). `placement`: the design's (default the device's); `reloadable`: the design
+        found, reloadable (the search counts the fixed design's logic). ValueError when nothing
         fits."""
         _check_model(model)
         G = len(UNIT_ROWS[model.cell])
@@ -209,7 +261,7 @@ class TopPlan(BeatLayouts):
                       passes=passes, image=image,
                       placement=device.placement if placement is None else placement,
                       order=best.order if order == AUTO else order,
-                      head=best.head if head is None else head)
+                      head=best.head if head is None else head, reloadable=reloadable)
 
     def create(self) -> ModelTop:
         """The circuit of this plan (the plan itself, not a copy, is what it reads)."""
@@ -230,6 +282,18 @@ class TopPlan(BeatLayouts):
                "bound_cycles": self.bound_cycles}
         if self.head_lanes is not None:
             out["head"] = list(self.head_folding)
+        if self.shape is not None:
+            mems = self.load_memories()
+            sig = load_signature(mems)
+            out["reload"] = {"fingerprint": f"{self.shape.fingerprint:08x}",
+                             "memories": [{"name": lm.name, "width": lm.width,
+                                           "depth": lm.depth} for lm in mems],
+                             "words": sum(lm.depth for lm in mems),
+                             # the top's load port (hw.gen.loadport), as its Verilog names it
+                             "ports": {n: {"port": f"load__{n}",
+                                           "width": Shape.cast(v.shape).width}
+                                       for n, v in sig.members.items()},
+                             "shape": self.shape.as_dict()}
         if device is not None:
             out["board_device"] = device.name
             out["roofline"] = roofline(self, device, device.clock_mhz)
@@ -324,17 +388,39 @@ class TopPlan(BeatLayouts):
 
     def logic_bank(self, name: str, depth: int) -> bool:
         """The memory `name` of memories() is a code bank after the first of at most
-        `placement.logic_rom_depth` words, built in logic (Placement)."""
+        `placement.logic_rom_depth` words, built in logic (Placement; never in a reloadable
+        design, whose code banks are written)."""
         return (self.storage == "memory" and name.startswith("codes") and name[5:].isdigit()
-                and name != "codes0" and depth <= self.placement.logic_rom_depth)
+                and name != "codes0" and depth <= self.placement.logic_rom_depth
+                and self.shape is None)
 
     def memory_style(self, name: str, width: int, depth: int) -> str:
         """ram_style of the memory `name` of memories(): logic for a logic_bank(); else
-        ram_style() (the code banks and the row info are ROMs)."""
+        ram_style() (the code banks and the row info are ROMs, but in a reloadable design)."""
         if self.logic_bank(name, depth):
             return "logic"
-        return self.ram_style(width, depth, rom=name.startswith(
-            ("codes", "rowinfo", "lookup", "head_codes", "head_rowinfo")))
+        return self.ram_style(width, depth, rom=name.startswith(WEIGHTS) and self.shape is None)
+
+    def load_memories(self) -> list[LoadMemory]:
+        """The memories a load writes (a reloadable design's), in memories()' order: the
+        code banks, the row info, the lookup table, the head engine's; a memory's index is
+        its id on the load interface (hw.gen.loadport)."""
+        return [LoadMemory(n, w, d) for n, w, d in self.memories() if n.startswith(WEIGHTS)]
+
+    def load_image(self) -> list[tuple[str, int, list[int]]]:
+        """(name, width, words) of each of load_memories(): this plan's weights."""
+        words = []
+        for pl in (self.lanes, self.head_lanes):
+            if pl is None:
+                continue
+            codes, D = list(pl.codes), pl.bank_depth
+            words += ([codes] if pl.code_banks == 1 else
+                      [codes[b * D:(b + 1) * D] for b in range(pl.code_banks)])
+            words.append(pl.info_words())
+            if pl.lookup is not None:
+                words.append(list(pl.lookup.words))
+        return [(lm.name, lm.width, w) for lm, w in zip(self.load_memories(), words,
+                                                         strict=True)]
 
     @property
     def merged_h(self) -> bool:
@@ -423,6 +509,9 @@ class TopPlan(BeatLayouts):
         return out
 
 
+WEIGHTS = ("codes", "rowinfo", "lookup", "head_codes", "head_rowinfo")  # memory name prefixes
+
+
 def head_engine(passes: list[Pass], layers: int) -> bool:
     """The head runs on an engine of its own: it needs multipliers (an intN head) and no
     layer does (their matrices shift and add, or a one-hot input's is looked up), so the
@@ -432,7 +521,7 @@ def head_engine(passes: list[Pass], layers: int) -> bool:
 
 
 def _lane_plan(passes: list[Pass], parallel: int, simd: int, G: int, image: bool, halves,
-               bank_depth: int, order: str) -> LanePlan:
+               bank_depth: int, order: str, shape=None) -> LanePlan:
     # lanes beyond the tallest pass (in whole units) would never hold a row, columns
     # beyond the widest walked half never hold a weight
     lanes = min(parallel, -(-max(len(p.rows) for p in passes) // G) * G)
@@ -440,21 +529,25 @@ def _lane_plan(passes: list[Pass], parallel: int, simd: int, G: int, image: bool
     S = min(simd, 1 << (widest - 1).bit_length())
     return make_lane_plan(passes, lanes=lanes, simd=S, finalizers=G,
                           multiply=uses_multipliers(passes), image=image, halves=halves,
-                          bank_depth=bank_depth, order=order)
+                          bank_depth=bank_depth, order=order, shape=shape)
 
 
 def plan_for(model: Model, *, parallel, simd: int = 1, cell_units: int | None = None,
              storage: str | None = None, placement: Placement | None = None,
              order: str = "rows", head: tuple[int, int] | None = None,
-             device: Device | None = None) -> TopPlan | UnrolledPlan:
+             device: Device | None = None, reloadable: bool = False) -> TopPlan | UnrolledPlan:
     """The plan of a design with a given `parallel`: an integer P (TopPlan.of), AUTO
     (TopPlan.auto on `device`; `simd` is the search's) or "unrolled"
     (hw.gen.unrolled_top.UnrolledPlan.of, the one that takes `cell_units`). `storage`:
-    default each plan's own ("memory", or the unrolled engine's "registers")."""
+    default each plan's own ("memory", or the unrolled engine's "registers"). `reloadable`:
+    the time-multiplexed engine's weight memories written at run time."""
     if parallel == UNROLLED:
         if head is not None:
             raise ValueError("--head-parallel/--head-simd are for the time-multiplexed "
                              "engine, not --parallel unrolled")
+        if reloadable:
+            raise ValueError("--reloadable is for the time-multiplexed engine: the unrolled "
+                             "one's weights are constants in its logic")
         return UnrolledPlan.of(model, cell_units=cell_units, simd=simd,
                                **({} if storage is None else {"storage": storage}))
     storage = "memory" if storage is None else storage
@@ -465,9 +558,9 @@ def plan_for(model: Model, *, parallel, simd: int = 1, cell_units: int | None = 
         if device is None:
             raise ValueError("parallel 'auto' needs the device to size the engine for")
         return TopPlan.auto(model, device, storage=storage, order=order,
-                            placement=placement, head=head)
+                            placement=placement, head=head, reloadable=reloadable)
     return TopPlan.of(model, parallel=parallel, simd=simd, storage=storage,
-                      placement=placement, order=order, head=head)
+                      placement=placement, order=order, head=head, reloadable=reloadable)
 
 
 def _steps(limit: int) -> list[int]:
