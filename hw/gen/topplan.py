@@ -13,14 +13,14 @@ none of them decides again. `plan_for` picks the plan class for a `parallel` (an
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ..cell import UNIT_ROWS, CellParams
 from ..modelfile import Model
 from ..reference import default_emit
 from .cell import cell_timing
 from .engine import EngineTiming
-from .fit import Device, estimate, fits, roofline
+from .fit import Device, estimate, fits, place_huge, roofline
 from .lanes import ORDERS, LanePlan, RowHalves, make_lane_plan, row_halves
 from .manifest import Manifest, manifest
 from .options import AUTO, UNROLLED
@@ -151,9 +151,15 @@ class TopPlan(BeatLayouts):
                          hidden=model.hidden_size, layers=L, emit=emit, argmax_cycles=cycles,
                          head_units=-(-n // G) if model.head is not None else 0,
                          head_engine=own)
-        return cls(model, storage, placement, emit, tuple(passes), plan, timing,
-                   cell, latency, h_stage, c_stage, n, width, cycles, timeline,
-                   head_plan, head_timing, image)
+        tp = cls(model, storage, placement, emit, tuple(passes), plan, timing,
+                 cell, latency, h_stage, c_stage, n, width, cycles, timeline,
+                 head_plan, head_timing, image)
+        names = [name for name, _, _ in tp.memories()]
+        for name in placement.huge:
+            if name not in names:
+                raise ValueError(f"the placement puts memory {name!r} in the single-ported "
+                                 f"RAM, but this design's memories are {', '.join(names)}")
+        return tp
 
     @classmethod
     def auto(cls, model: Model, device: Device, *, storage: str = "memory",
@@ -162,11 +168,13 @@ class TopPlan(BeatLayouts):
         """The fitting folding and walk order with the most steps per second on `device`
         (a hw.gen.fit.Device; then the fewest LUTs): every P (whole units' rows, about 3 %
         apart past 64 units) and S (a power of two), each walk, counted by hw.gen.fit's
-        `estimate`, at the device's placement; for a model whose head alone multiplies, the
-        head's own engine with it (`_head_for`). `order`: AUTO (the search's), or the walk
-        the design uses with the folding found; `head`: likewise the head engine's (lanes,
-        columns). `placement`: the design's (default the device's). ValueError when nothing
-        fits."""
+        `estimate`, at the device's placement, with memories in its SPRAM where the block
+        RAM does not hold them (`on`); a design without SPRAM is kept when it reaches
+        FIXED_SHARE of the fastest's steps per second. For a model whose head alone
+        multiplies, the head's own engine with it (`_head_for`). `order`: AUTO (the
+        search's), or the walk the design uses with the folding found; `head`: likewise the
+        head engine's (lanes, columns). `placement`: the design's (default the device's).
+        ValueError when nothing fits."""
         _check_model(model)
         G = len(UNIT_ROWS[model.cell])
         passes = make_passes(model)
@@ -179,7 +187,7 @@ class TopPlan(BeatLayouts):
         on_lanes = passes[:L] if own else passes
         rows = max(len(p.rows) for p in on_lanes)
         widest = max(max(p.cols - p.split, 0 if p.lookup else p.split) for p in on_lanes)
-        best = None
+        best = fixed = None  # fixed: the best with no memory in SPRAM
         for k in _steps(-(-rows // G)):
             S = 1
             while S <= 1 << (widest - 1).bit_length():
@@ -190,10 +198,11 @@ class TopPlan(BeatLayouts):
                         tp = cls.of(model, parallel=k * G, simd=S, storage=storage,
                                     passes=passes, image=False, halves=halves,
                                     placement=device.placement, order=o)
-                    fo = estimate(tp, device)
-                    if fits(fo, device) and (best is None or (fo.steps_per_s, -fo.luts)
-                                             > (best.steps_per_s, -best.luts)):
-                        best = fo
+                    fo = estimate(tp.on(device), device)
+                    if fits(fo, device):
+                        best = _faster(best, fo)
+                        if not fo.huge_blocks:
+                            fixed = _faster(fixed, fo)
                     if o == "rows":
                         f = fo
                         if tp.cycles_per_step <= 1.02 * tp.bound_cycles:
@@ -205,11 +214,23 @@ class TopPlan(BeatLayouts):
             raise ValueError(f"no folding of this {model.cell} {model.hidden_size} fits the "
                              f"{device.name}: even one unit's rows a cycle need more block "
                              f"RAM, logic or DSP blocks than it has")
-        return cls.of(model, parallel=best.parallel, simd=best.simd, storage=storage,
-                      passes=passes, image=image,
-                      placement=device.placement if placement is None else placement,
-                      order=best.order if order == AUTO else order,
-                      head=best.head if head is None else head)
+        if fixed is not None and fixed.steps_per_s >= FIXED_SHARE * best.steps_per_s:
+            best = fixed
+        tp = cls.of(model, parallel=best.parallel, simd=best.simd, storage=storage,
+                    passes=passes, image=image,
+                    placement=device.placement if placement is None else placement,
+                    order=best.order if order == AUTO else order,
+                    head=best.head if head is None else head)
+        return tp.on(device)
+
+    def on(self, device: Device) -> TopPlan:
+        """This design with its memories placed on `device`: the code, lookup and head code
+        memories that the block RAM does not hold in the device's large single-ported RAM
+        (hw.gen.fit.place_huge; the iCE40UP5K's SPRAM), where it has such RAM and the
+        placement does not already name them. Nothing else changes: that RAM's read data is
+        registered like a block RAM's, so cycles and timing are the same."""
+        pl = place_huge(self, device)
+        return self if pl == self.placement else replace(self, placement=pl)
 
     def create(self) -> ModelTop:
         """The circuit of this plan (the plan itself, not a copy, is what it reads)."""
@@ -326,11 +347,22 @@ class TopPlan(BeatLayouts):
         """The memory `name` of memories() is a code bank after the first of at most
         `placement.logic_rom_depth` words, built in logic (Placement)."""
         return (self.storage == "memory" and name.startswith("codes") and name[5:].isdigit()
-                and name != "codes0" and depth <= self.placement.logic_rom_depth)
+                and name != "codes0" and depth <= self.placement.logic_rom_depth
+                and name not in self.placement.huge)
+
+    @property
+    def huge_memories(self) -> list[tuple[str, int, int]]:
+        """(name, width, depth) of the memories in the large single-ported RAM: on the board
+        they hold nothing until a load writes them."""
+        return [(n, w, d) for n, w, d in self.memories()
+                if self.memory_style(n, w, d) == "huge"]
 
     def memory_style(self, name: str, width: int, depth: int) -> str:
-        """ram_style of the memory `name` of memories(): logic for a logic_bank(); else
-        ram_style() (the code banks and the row info are ROMs)."""
+        """ram_style of the memory `name` of memories(): "huge" (yosys' name for the
+        iCE40UP5K's SPRAM) for one the placement puts there (Placement.huge), logic for a
+        logic_bank(); else ram_style() (the code banks and the row info are ROMs)."""
+        if self.storage == "memory" and name in self.placement.huge:
+            return "huge"
         if self.logic_bank(name, depth):
             return "logic"
         return self.ram_style(width, depth, rom=name.startswith(
@@ -447,8 +479,9 @@ def plan_for(model: Model, *, parallel, simd: int = 1, cell_units: int | None = 
              storage: str | None = None, placement: Placement | None = None,
              order: str = "rows", head: tuple[int, int] | None = None,
              device: Device | None = None) -> TopPlan | UnrolledPlan:
-    """The plan of a design with a given `parallel`: an integer P (TopPlan.of), AUTO
-    (TopPlan.auto on `device`; `simd` is the search's) or "unrolled"
+    """The plan of a design with a given `parallel`: an integer P (TopPlan.of, its memories
+    placed on `device` when given: TopPlan.on), AUTO (TopPlan.auto on `device`; `simd` is the
+    search's) or "unrolled"
     (hw.gen.unrolled_top.UnrolledPlan.of, the one that takes `cell_units`). `storage`:
     default each plan's own ("memory", or the unrolled engine's "registers")."""
     if parallel == UNROLLED:
@@ -466,8 +499,22 @@ def plan_for(model: Model, *, parallel, simd: int = 1, cell_units: int | None = 
             raise ValueError("parallel 'auto' needs the device to size the engine for")
         return TopPlan.auto(model, device, storage=storage, order=order,
                             placement=placement, head=head)
-    return TopPlan.of(model, parallel=parallel, simd=simd, storage=storage,
-                      placement=placement, order=order, head=head)
+    tp = TopPlan.of(model, parallel=parallel, simd=simd, storage=storage,
+                    placement=placement, order=order, head=head)
+    return tp if device is None else tp.on(device)
+
+
+# `--parallel auto` keeps every weight in block RAM (initialised by the bitstream) unless a
+# design with SPRAM is faster than this share: SPRAM has no initial contents, so such a
+# design must be loaded (hw load) after each power-up before it computes anything
+FIXED_SHARE = 0.9
+
+
+def _faster(best, f):
+    """The one of two hw.gen.fit.Fit with more steps per second (then fewer LUTs)."""
+    if best is None or (f.steps_per_s, -f.luts) > (best.steps_per_s, -best.luts):
+        return f
+    return best
 
 
 def _steps(limit: int) -> list[int]:
