@@ -165,6 +165,11 @@ def build(model, *, board: Board, parallel, clock_hz: float, baud: int, out_dir:
     except ValueError as e:
         raise UserError(str(e)) from None
     huge = bool(getattr(core.plan, "huge_memories", ()))  # the unrolled plan has none
+    if huge:
+        # SPRAM powers up undefined: the codes there must be written by a load
+        raise UserError(f"this design keeps {', '.join(n for n, _, _ in core.plan.huge_memories)}"
+                        f" in the {board.name}'s SPRAM, which has no initial contents; it "
+                        f"needs a reloadable design (filled by hw load), not built yet")
     synth = "-dsp" if (dsp and board.family == "ice40") else ("-nodsp" if not dsp and
                                                               board.family == "ecp5" else "")
     out_dir = Path(out_dir)

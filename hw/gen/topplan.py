@@ -164,7 +164,8 @@ class TopPlan(BeatLayouts):
     @classmethod
     def auto(cls, model: Model, device: Device, *, storage: str = "memory",
              order: str = AUTO, placement: Placement | None = None,
-             head: tuple[int, int] | None = None, image: bool = True) -> TopPlan:
+             head: tuple[int, int] | None = None, image: bool = True,
+             goal: str = "fastest") -> TopPlan:
         """The fitting folding and walk order with the most steps per second on `device`
         (a hw.gen.fit.Device; then the fewest LUTs): every P (whole units' rows, about 3 %
         apart past 64 units) and S (a power of two), each walk, counted by hw.gen.fit's
@@ -174,8 +175,12 @@ class TopPlan(BeatLayouts):
         multiplies, the head's own engine with it (`_head_for`). `order`: AUTO (the
         search's), or the walk the design uses with the folding found; `head`: likewise the
         head engine's (lanes, columns). `placement`: the design's (default the device's).
+        `goal` "smallest": instead the fitting design with the fewest LUTs (without SPRAM
+        where one fits; bench.capacity's search for the largest model a board holds).
         ValueError when nothing fits."""
         _check_model(model)
+        if goal not in GOALS:
+            raise ValueError(f"goal must be one of {', '.join(GOALS)}, not {goal!r}")
         G = len(UNIT_ROWS[model.cell])
         passes = make_passes(model)
         L = model.num_layers
@@ -200,9 +205,9 @@ class TopPlan(BeatLayouts):
                                     placement=device.placement, order=o)
                     fo = estimate(tp.on(device), device)
                     if fits(fo, device):
-                        best = _faster(best, fo)
+                        best = _better(best, fo, goal)
                         if not fo.huge_blocks:
-                            fixed = _faster(fixed, fo)
+                            fixed = _better(fixed, fo, goal)
                     if o == "rows":
                         f = fo
                         if tp.cycles_per_step <= 1.02 * tp.bound_cycles:
@@ -214,7 +219,8 @@ class TopPlan(BeatLayouts):
             raise ValueError(f"no folding of this {model.cell} {model.hidden_size} fits the "
                              f"{device.name}: even one unit's rows a cycle need more block "
                              f"RAM, logic or DSP blocks than it has")
-        if fixed is not None and fixed.steps_per_s >= FIXED_SHARE * best.steps_per_s:
+        if fixed is not None and (goal == "smallest"
+                                  or fixed.steps_per_s >= FIXED_SHARE * best.steps_per_s):
             best = fixed
         tp = cls.of(model, parallel=best.parallel, simd=best.simd, storage=storage,
                     passes=passes, image=image,
@@ -510,11 +516,15 @@ def plan_for(model: Model, *, parallel, simd: int = 1, cell_units: int | None = 
 FIXED_SHARE = 0.9
 
 
-def _faster(best, f):
-    """The one of two hw.gen.fit.Fit with more steps per second (then fewer LUTs)."""
-    if best is None or (f.steps_per_s, -f.luts) > (best.steps_per_s, -best.luts):
-        return f
-    return best
+GOALS = ("fastest", "smallest")
+
+
+def _better(best, f, goal: str):
+    """The better of two hw.gen.fit.Fit for `goal`: more steps per second (then fewer LUTs),
+    or fewer LUTs (then more steps per second)."""
+    def key(x):
+        return (x.steps_per_s, -x.luts) if goal == "fastest" else (-x.luts, x.steps_per_s)
+    return f if best is None or key(f) > key(best) else best
 
 
 def _steps(limit: int) -> list[int]:
