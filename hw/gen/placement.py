@@ -58,12 +58,11 @@ class Placement:
     huge: tuple[str, ...] = ()
 
     def as_dict(self) -> dict:
-        # the huge fields only where the device has such RAM: manifests of other designs stay
-        # as they were
+        # the huge fields only where a design has memories there: the manifests of others
+        # stay as they were (the build never decides again, so it needs no huge_blocks)
         return {"bank_depth": self.bank_depth, "lutram_bits": self.lutram_bits,
                 "logic_rom_depth": self.logic_rom_depth} | (
-            {"huge_blocks": self.huge_blocks, "huge": list(self.huge)}
-            if self.huge_blocks or self.huge else {})
+            {"huge_blocks": self.huge_blocks, "huge": list(self.huge)} if self.huge else {})
 
     @classmethod
     def from_dict(cls, d: dict | None) -> Placement:

@@ -25,7 +25,7 @@ from .lanes import ORDERS, LanePlan, RowHalves, make_lane_plan, row_halves
 from .manifest import Manifest, manifest
 from .options import AUTO, UNROLLED
 from .payload import BeatLayouts, output_shape
-from .placement import STORAGES, Placement
+from .placement import STORAGES, Placement, huge_blocks_of
 from .plan import (
     ACTIVATIONS,
     ELEMENTWISE,
@@ -438,7 +438,10 @@ class TopPlan(BeatLayouts):
             "state_bits": m.num_layers * m.hidden_size * (
                 f["state"].bits + (f["cell"].bits if m.cell == "lstm" else 0)),
         } | ({} if hd is None else {"head_lanes": hd.lanes, "head_simd": hd.simd,
-                                    "head_code_bits": hd.code_bits})
+                                    "head_code_bits": hd.code_bits}) | (
+            # SPRAM blocks (hw.gen.placement.huge_blocks_of), only where a design has them
+            {"huge_blocks": sum(huge_blocks_of(w, d) for _, w, d in self.huge_memories)}
+            if self.placement.huge else {})
 
     def pass_table(self) -> list[dict]:
         """Per pass: its matrices' schemes, the engine that runs it ("lanes": the
