@@ -27,8 +27,9 @@ from pathlib import Path
 
 from hw.board.probe import Records, bench_main, probe, source_version
 from hw.board.registry import BOARDS
-from hw.gen.placement import STORAGES
+from hw.gen.placement import HUGE_DEPTH, HUGE_WIDTH, STORAGES
 from hw.gen.topplan import GOALS, TopPlan
+from hw.modelfile import GATES
 from hw.random_model import random_model
 
 # each board's oscillator: no PLL in the question of what fits
@@ -82,6 +83,20 @@ def fit_limit(fits, *, limit: int, resolution: int) -> int:
         else:
             hi = mid
     return max(resolution, lo * resolution)
+
+
+def memory_bound(cell: str, scheme: str, board: str) -> int:
+    """A hidden size no design of the board holds: its layer's codes alone (gate rows x
+    hidden x (input + hidden) x code bits) exceed all its block RAM and SPRAM bits. Bounds
+    the fit's bisection, whose sizes near the top each cost a whole search."""
+    dev = BOARDS[board].device
+    bits = (dev.brams_for_design * max(w * d for w, d in dev.bram_shapes)
+            + dev.placement.huge_blocks * HUGE_WIDTH * HUGE_DEPTH)
+    small = TopPlan.of(model_for(cell, scheme, 8), parallel=GATES[cell], image=False)
+    h = 1
+    while GATES[cell] * h * (h + INPUTS) * small.lanes.code_bits <= bits:
+        h += 1
+    return h
 
 
 def folding(model, board: str, storage: str, goal: str):
@@ -157,8 +172,10 @@ def main() -> int:
                       f"{why(rec) if rec['fits'] else rec['error']}", flush=True)
                 return rec
 
-            start = fit_limit(lambda h: not isinstance(design(h), str),
-                              limit=args.max_hidden, resolution=args.resolution)
+            top = min(args.max_hidden, -(-memory_bound(cell, scheme, args.board)
+                                          // args.resolution) * args.resolution)
+            start = fit_limit(lambda h: not isinstance(design(h), str), limit=top,
+                              resolution=args.resolution)
             print(f"== {args.board} {cell} {scheme}: the fit's largest is {start}", flush=True)
             good, bad = search(records, key, start=start, limit=args.max_hidden,
                                resolution=args.resolution, measure=measure)
