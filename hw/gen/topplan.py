@@ -13,6 +13,7 @@ none of them decides again. `plan_for` picks the plan class for a `parallel` (an
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 
 from ..cell import UNIT_ROWS, CellParams
@@ -125,14 +126,14 @@ class TopPlan(BeatLayouts):
                              "multipliers (an intN head beside shift-scheme layers)")
         if own:
             head = (G, 1) if head is None else head
-            check_folding(model, head[0], head[1], storage)
+            check_head(head)
         on_lanes = passes[:L] if own else passes
         hv, head_hv = (halves if own and halves is not None else (halves, None))
         plan = _lane_plan(on_lanes, parallel, simd, G, image, hv, placement.bank_depth, order)
         head_plan = head_timing = None
         if own:
-            head_plan = _lane_plan(passes[L:], head[0], head[1], G, image, head_hv,
-                                   placement.bank_depth, "rows")
+            head_plan = _lane_plan(passes[L:], head[0], head[1], head_finalizers(head[0], G),
+                                   image, head_hv, placement.bank_depth, "rows")
             if head_plan.simd > plan.simd:  # it reads the h memories' words of S elements
                 raise ValueError(f"the head engine's columns ({head_plan.simd}) may not "
                                  f"exceed the layers' ({plan.simd})")
@@ -149,7 +150,8 @@ class TopPlan(BeatLayouts):
             lanes += lanes_of(head_plan, head_timing.result_delay)
         timeline = solve(lanes, pass_sources(L, model.head is not None), cell_latency=latency,
                          hidden=model.hidden_size, layers=L, emit=emit, argmax_cycles=cycles,
-                         head_units=-(-n // G) if model.head is not None else 0,
+                         head_units=(-(-n // (head_plan or plan).finalizers)
+                                     if model.head is not None else 0),
                          head_engine=own)
         tp = cls(model, storage, placement, emit, tuple(passes), plan, timing,
                  cell, latency, h_stage, c_stage, n, width, cycles, timeline,
@@ -464,6 +466,23 @@ class TopPlan(BeatLayouts):
         return out
 
 
+def head_finalizers(lanes: int, G: int) -> int:
+    """The head engine's finalizers: the most of the cell's G gate rows a cycle that divide
+    its lanes (G for whole units' rows; 1 for one or two lanes of a GRU, whose code words are
+    then 8 or 16 bits: one SPRAM block on the iCEBreaker). The head's rows are outputs, not
+    gate rows: nothing needs them G at a time."""
+    return math.gcd(lanes, G)
+
+
+def check_head(head) -> None:
+    """One ValueError naming a bad head engine folding (lanes, columns)."""
+    lanes, simd = head
+    if not (isinstance(lanes, int) and not isinstance(lanes, bool) and lanes >= 1):
+        raise ValueError(f"the head engine's lanes must be a positive integer, not {lanes!r}")
+    if not isinstance(simd, int) or isinstance(simd, bool) or simd < 1 or simd & (simd - 1):
+        raise ValueError(f"the head engine's simd must be a power of two, not {simd!r}")
+
+
 def head_engine(passes: list[Pass], layers: int) -> bool:
     """The head runs on an engine of its own: it needs multipliers (an intN head) and no
     layer does (their matrices shift and add, or a one-hot input's is looked up), so the
@@ -474,7 +493,8 @@ def head_engine(passes: list[Pass], layers: int) -> bool:
 
 def _lane_plan(passes: list[Pass], parallel: int, simd: int, G: int, image: bool, halves,
                bank_depth: int, order: str) -> LanePlan:
-    # lanes beyond the tallest pass (in whole units) would never hold a row, columns
+    """`G`: the finalizers (rows a walk step)."""
+    # lanes beyond the tallest pass (in whole walk steps) would never hold a row, columns
     # beyond the widest walked half never hold a weight
     lanes = min(parallel, -(-max(len(p.rows) for p in passes) // G) * G)
     widest = max(max(p.cols - p.split, 0 if p.lookup else p.split) for p in passes)
@@ -544,7 +564,10 @@ def _head_for(model, device, storage, passes, halves, G, k, S, order) -> TopPlan
     takes the fewest cycles: the head beside the layers costs nothing once its period is
     within the layers' time; no more multipliers than the DSP blocks left."""
     rows, cols = len(passes[-1].rows), passes[-1].cols
-    cands = sorted({(kh * G, Sh) for kh in _steps(-(-rows // G))
+    # whole units' rows, and below one unit's rows fewer lanes with fewer finalizers
+    # (head_finalizers): a head that runs beside slow layers needs few multipliers
+    lanes = {kh * G for kh in _steps(-(-rows // G))} | set(range(1, min(G, rows + 1)))
+    cands = sorted({(lh, Sh) for lh in lanes
                     for Sh in (1 << i for i in range(S.bit_length())) if Sh <= S},
                    key=lambda c: (c[0] * c[1], c[1]))
     budget = max(G, device.dsps - ELEMENTWISE[model.cell])
