@@ -121,3 +121,17 @@ def test_a_bad_huge_placement_is_one_error():
     with pytest.raises(ValueError, match="puts memory 'head_codes' in the single-ported RAM, "
                                          "but this design's memories are codes, rowinfo"):
         TopPlan.of(gru(16), parallel=3, simd=8, placement=Placement(huge=("head_codes",)))
+
+
+def test_the_board_build_refuses_codes_in_spram_without_a_load(tmp_path):
+    """SPRAM powers up undefined: a design with memories there is refused in one line before
+    anything is elaborated for the tools (until its memories can be loaded)."""
+    from hw.board.build import build
+    from hw.errors import UserError
+
+    with pytest.raises(UserError, match=r"keeps codes in the icebreaker's SPRAM, which has "
+                                        r"no initial contents"):
+        build(gru(16), board=BOARDS["icebreaker"], parallel=3, simd=8, clock_hz=12e6,
+              baud=115200, out_dir=tmp_path / "b",
+              placement=Placement(huge_blocks=4, huge=("codes",)), progress=lambda s: None)
+    assert not (tmp_path / "b").exists()

