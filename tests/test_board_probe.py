@@ -68,3 +68,19 @@ def test_probe_records_a_misfit_but_not_a_tool_failure(monkeypatch):
     with pytest.raises(UserError, match="yosys crashed"):
         probe_mod.probe(model, board="icebreaker", parallel=3, clock_mhz=12.0,
                         progress=lambda s: None)
+
+
+@pytest.mark.parametrize("boundary,limit,res", [(40, 1024, 8), (352, 512, 8), (7, 64, 8),
+                                                (2000, 1024, 8), (64, 64, 16)])
+def test_capacity_starts_at_the_fits_largest(boundary, limit, res):
+    """fit_limit: the largest multiple of the resolution the fit accepts (bisected)."""
+    asked = []
+
+    def fits(h):
+        asked.append(h)
+        return h <= boundary
+
+    got = capacity.fit_limit(fits, limit=limit, resolution=res)
+    assert got % res == 0 and got <= limit
+    assert got == max(res, min(boundary, limit) // res * res)
+    assert len(asked) <= 2 + (limit // res).bit_length()

@@ -79,3 +79,24 @@ def test_head_engines_are_for_mixed_models_only():
     # an intN layer matrix the lanes walk: every pass on the multiplying lanes, as before
     walked = _model("gru", False, "every", "int8", 1)
     assert TopPlan.of(walked, parallel=3).head_lanes is None
+
+
+@pytest.mark.parametrize("cell,head", [("gru", (1, 1)), ("gru", (2, 2)), ("lstm", (2, 1)),
+                                       ("gru", (4, 1))])
+def test_a_head_engine_below_one_units_rows(cell, head):
+    """A head engine whose lanes are not whole units' rows takes gcd(lanes, gate rows)
+    finalizers (hw.gen.topplan.head_finalizers): the GRU 160 char model's int8 head fits the
+    iCEBreaker's SPRAM as 8- or 16-bit code words. Exact, and its published cycles."""
+    import math
+
+    seed = zlib.crc32(repr((cell, head)).encode()) % 10_000
+    model = _model(cell, True, "every", "int8", seed)
+    top = TopPlan.of(model, parallel=GATE_ROWS[cell], simd=2, head=head).create()
+    hp = top.head_engine.plan
+    assert (hp.lanes, hp.simd, hp.finalizers) == (*head, math.gcd(head[0], GATE_ROWS[cell]))
+    assert hp.code_word_bits == head[0] * head[1] * 8
+    rng = np.random.default_rng(seed)
+    seqs = [random_inputs(rng, model, (int(rng.integers(2, 6)),)) for _ in range(3)]
+    check_against_reference(top, seqs, simulate(top, seqs, idle=0.3, stall=0.3, seed=seed))
+    trace = simulate(top, seqs, seed=seed)
+    check_timing(top, seqs, trace)

@@ -44,6 +44,7 @@ class BuildResult:
     lut_available: int = 0
     bram_available: int = 0
     dsp_available: int = 0
+    huge: int = 0  # SPRAM blocks (iCE40UP5K: ICESTORM_SPRAM) used
     parallel: int | str = 0
     simd: int = 1
     order: str = "rows"
@@ -164,6 +165,11 @@ def build(model, *, board: Board, parallel, clock_hz: float, baud: int, out_dir:
                        fingerprint=protocol.fingerprint(model))
     except ValueError as e:
         raise UserError(str(e)) from None
+    if huge_memories(core):
+        # SPRAM powers up undefined: the codes there must be written by a load
+        raise UserError(f"this design keeps {', '.join(huge_memories(core))}"
+                        f" in the {board.name}'s SPRAM, which has no initial contents; it "
+                        f"needs a reloadable design (filled by hw load), not built yet")
     synth = "-dsp" if (dsp and board.family == "ice40") else ("-nodsp" if not dsp and
                                                               board.family == "ecp5" else "")
     out_dir = Path(out_dir)
@@ -210,7 +216,9 @@ def build(model, *, board: Board, parallel, clock_hz: float, baud: int, out_dir:
         fmax_mhz=fmax, clock_mhz=clock_mhz, bitstream=str(bit) if bit.exists() else None,
         build_seconds=round(time.monotonic() - t0, 1), lut_available=use[board.lut_cell][1],
         bram_available=use.get(board.bram_cell, (0, 0))[1],
-        dsp_available=use.get(board.dsp_cell, (0, 0))[1], parallel=parallel, simd=simd,
+        dsp_available=use.get(board.dsp_cell, (0, 0))[1],
+        huge=use.get(board.huge_cell, (0, 0))[0] if board.huge_cell else 0,
+        parallel=parallel, simd=simd,
         order=order if parallel != UNROLLED else "rows", storage=storage,
         dsp_inference=dsp, baud=baud,
         pll=None if top.pll_config is None else top.pll_config.params,
@@ -273,6 +281,21 @@ def _collision_x(board: Board, synth: str, script_after_synth: str) -> tuple[str
     return f"{synth} -run :map_ram".strip(), script.strip()
 
 
+# The memories placed in the iCE40UP5K's SPRAM (ram_style "huge", hw.gen.placement): yosys'
+# iCE40 memory library maps a memory there only if it has no initial contents (the SPRAM has
+# none), and Amaranth writes every memory's contents, zeros included. On the board those
+# memories are filled by a load, so their contents are dropped here, before synthesis; the
+# simulations (top.v) keep them. `proc` first: Amaranth's RTLIL has processes, and
+# memory_collect skips a module with any. `synth_ice40` needs no -spram for an explicit
+# ram_style (-spram lets it choose SPRAM by itself).
+HUGE_WITHOUT_INIT = "proc\nmemory_collect\nsetparam -set INIT 1'x t:$mem_v2 a:ram_style=huge %i"
+
+
+def huge_memories(core) -> list[str]:
+    """The memories of a ModelTop in SPRAM (the unrolled engine's top has none)."""
+    return [n for n, _, _ in getattr(core.plan, "huge_memories", ())]
+
+
 def _run_tools(top, board: Board, out_dir: Path, synth: str, seed: int, t0: float,
                progress, script_after_synth: str = "",
                reloadable: bool = False) -> tuple[int, str]:
@@ -284,6 +307,8 @@ def _run_tools(top, board: Board, out_dir: Path, synth: str, seed: int, t0: floa
     if reloadable:
         synth, script_after_synth = _collision_x(board, synth, script_after_synth)
     extra = {"script_after_synth": f"{script_after_synth}\n{YOSYS_STAT}".strip()}
+    if huge_memories(top.board_core.core):
+        extra["script_after_read"] = HUGE_WITHOUT_INIT
     pnr = f"--timing-allow-fail --seed {seed} --report {REPORT}"
     if board.family == "ecp5":
         # router2: router1 took over an hour on the GRU 752 at 36 x 16 lanes (29k LUTs,

@@ -49,8 +49,11 @@ class Records:
 
 def probe(model, *, board: str, parallel, clock_mhz: float, dsp: bool = True,
           classic_abc: bool = False, storage: str = "registers", keep: Path | None = None,
-          progress=print) -> dict:
-    """Build at `clock_mhz`; the record says whether it fits and meets that clock."""
+          simd: int = 1, order: str = "rows", placement=None,
+          head: tuple[int, int] | None = None, progress=print) -> dict:
+    """Build at `clock_mhz` (the folding: `parallel`, `simd`, `order`, `placement`, `head`
+    as hw.board.build.build takes them); the record says whether it fits and meets that
+    clock."""
     b = BOARDS[board]
     t0 = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="shiftrnn-probe-") as tmp:
@@ -59,7 +62,8 @@ def probe(model, *, board: str, parallel, clock_mhz: float, dsp: bool = True,
         try:
             res = build(model, board=b, parallel=parallel, clock_hz=clock_mhz * 1e6,
                         baud=1_000_000, out_dir=out, dsp=dsp, classic_abc=classic_abc,
-                        storage=storage, progress=progress)
+                        storage=storage, simd=simd, order=order, placement=placement,
+                        head=head, progress=progress)
         except UserError as e:
             if "does not fit" not in str(e):
                 raise  # a tool failure is no measurement: nothing is recorded

@@ -43,11 +43,12 @@ class Family:
     pll_component: type  # the PLL primitive's wrapper (hw.board.pll)
     # the memories' placement the family's block RAMs and distributed RAM allow
     placement: Placement = Placement()
+    huge_cell: str | None = None  # nextpnr's large single-ported RAM (iCE40 UltraPlus SPRAM)
 
 
 FAMILIES = {
     "ice40": Family("ice40", "ICESTORM_LC", None, "ICESTORM_RAM", "ICESTORM_DSP", "bin", 257,
-                    pll_.ice40_params, pll_.ICE40PLL),
+                    pll_.ice40_params, pll_.ICE40PLL, huge_cell="ICESTORM_SPRAM"),
     "ecp5": Family("ecp5", "TRELLIS_COMB", "TRELLIS_FF", "DP16KD", "MULT18X18D", "bit", 1025,
                    pll_.ecp5_params, pll_.ECP5PLL,
                    placement=Placement(bank_depth=512, lutram_bits=4096, logic_rom_depth=64)),
@@ -79,6 +80,7 @@ class Board:
     bram_cell = property(lambda self: self.facts.bram_cell)
     dsp_cell = property(lambda self: self.facts.dsp_cell)
     bitstream_ext = property(lambda self: self.facts.bitstream_ext)
+    huge_cell = property(lambda self: self.facts.huge_cell)
     fifo_depth = property(lambda self: self.facts.fifo_depth)
 
     @property
@@ -132,7 +134,9 @@ BOARDS = {
         "icebreaker", "iCEBreaker (iCE40UP5K-SG48)", "icebreaker", "ICEBreakerPlatform",
         ("clk12", 0), 12_000_000, "ice40",
         device=Device("iCE40UP5K", 5280, 30, ((16, 256), (8, 512), (4, 1024), (2, 2048)),
-                      36.0, 2983, 44.0, 82.0, dsps=8, placement=FAMILIES["ice40"].placement)),
+                      36.0, 2983, 44.0, 82.0, dsps=8,
+                      # the UltraPlus's four SB_SPRAM256KA (the HX/LP parts have none)
+                      placement=Placement(huge_blocks=4))),
     "ulx3s": Board(
         "ulx3s", "ULX3S (ECP5 LFE5U-85F)", "ulx3s", "ULX3S_85F_Platform",
         ("clk25", 0), 25_000_000, "ecp5",

@@ -2,14 +2,18 @@
 searches the foldings with `estimate` and `fits`), and the device's roofline bound.
 
 A folding's cycles per step are exact (hw.gen.topplan); its block RAMs are counted from the
-memories' widths and depths in the device's block RAM shapes; its logic is an estimate, a
+memories' widths and depths in the device's block RAM shapes, and where the device has large
+single-ported RAM (the iCE40UP5K's SPRAM), `place_huge` moves code, lookup and head code
+memories there when the block RAM does not hold them, counted in whole blocks of
+HUGE_WIDTH x HUGE_DEPTH (hw.gen.placement); its logic is an estimate, a
 fixed part plus a cost per weight per cycle and per lane, measured on the boards
 (docs/hardware.md, "Choosing the folding") and checked by the build, which reports the real
 figures. The clock is the one the engine is built to meet on that device. The functions take
 a TopPlan and read its figures; this module does not import hw.gen.topplan (which imports it).
 
 The roofline bound of a scheme on a device (Williams, Waterman and Patterson): weights per
-cycle limited by memory, all block RAMs read at full width each cycle / code bits, and by
+cycle limited by memory, all block RAMs (and large RAM blocks) read at full width each cycle
+/ code bits, and by
 logic, the LUTs left after the fixed part / the LUTs per weight per cycle; the smaller one,
 times the clock, is the bound on weight operations per second. A weight per cycle costs
 `luts_per_weight` plus its share of a lane's own logic, `luts_per_lane` / S, so the logic
@@ -21,9 +25,11 @@ alone.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
+from itertools import combinations
 
-from .placement import Placement
+from .placement import HUGE_WIDTH, Placement, huge_blocks_of, is_huge_candidate
 
 
 @dataclass(frozen=True)
@@ -46,11 +52,20 @@ class Device:
     # the same folding (docs/explore.md); the ECP5's LUT4s are assumed alike (not measured)
     luts_per_shifter: float = 55.0
     fill: float = 0.85  # the share of the LUTs a design may use and still route
-    placement: Placement = Placement()  # code banks and distributed RAM (ECP5)
+    # code banks and distributed RAM (ECP5), large single-ported RAM blocks (iCE40UP5K)
+    placement: Placement = Placement()
 
     @property
     def bram_bits_per_cycle(self) -> int:
-        return self.brams * max(w for w, _ in self.bram_shapes)
+        """Bits all memory blocks give a cycle: the block RAMs at their widest, and the large
+        RAM blocks (each a word of HUGE_WIDTH bits a cycle)."""
+        return (self.brams * max(w for w, _ in self.bram_shapes)
+                + self.placement.huge_blocks * HUGE_WIDTH)
+
+    @property
+    def brams_for_design(self) -> int:
+        """Block RAMs a design may use: the board top's UART FIFOs take two."""
+        return self.brams - 2
 
 
 def bram_blocks(width: int, depth: int, device: Device) -> int:
@@ -68,6 +83,7 @@ class Fit:
     dsps: int = 0  # multipliers: the weight products (int schemes) and the cell's own
     order: str = "rows"  # the engine's walk (hw.gen.lanes.LanePlan.order)
     head: tuple[int, int] | None = None  # the head's own engine (lanes, columns): mixed models
+    huge_blocks: int = 0  # large single-ported RAM blocks (Placement.huge)
 
     @property
     def weights_per_cycle(self) -> int:
@@ -87,11 +103,13 @@ def estimate(tp, device: Device) -> Fit:
     hd = tp.head_lanes
     if hd is not None:  # its products in DSP blocks; its trees and lanes as the layers'
         luts += device.luts_per_weight * hd.lanes * hd.simd + device.luts_per_lane * hd.lanes
-    brams = 0
+    brams = huge = 0
     for name, w, d in tp.memories():
-        if tp.memory_style(name, w, d) == "block":
-            # an h memory has two read ports (the engine's and the cell's): two copies
-            brams += (2 if name.startswith("h") else 1) * bram_blocks(w, d, device)
+        style = tp.memory_style(name, w, d)
+        if style == "block":
+            brams += block_rams(name, w, d, device)
+        elif style == "huge":
+            huge += huge_blocks_of(w, d)
         elif tp.logic_bank(name, d):
             # a short last code bank in logic (Placement.logic_rom_depth): at most a LUT4 per
             # bit per 16 words (constant bits, such as a head's unused lanes, cost none)
@@ -103,15 +121,52 @@ def estimate(tp, device: Device) -> Fit:
     return Fit(P, S, tp.cycles_per_step, luts, brams,
                device.clock_mhz * 1e6 / tp.cycles_per_step,
                res["multipliers"] + res["elementwise_multipliers"], tp.order,
-               None if hd is None else (hd.lanes, hd.simd))
+               None if hd is None else (hd.lanes, hd.simd), huge)
+
+
+def block_rams(name: str, width: int, depth: int, device: Device) -> int:
+    """Block RAMs of the memory `name` in block RAM: an h memory has two read ports (the
+    engine's and the cell's), so yosys keeps two copies."""
+    return (2 if re.fullmatch(r"h\d+(_\d+)?", name) else 1) * bram_blocks(width, depth, device)
 
 
 def fits(f: Fit, device: Device) -> bool:
-    """Within the LUT share, the block RAMs (less the UART's FIFOs) and the DSP blocks: the
-    build infers DSPs by default, and a design with more multipliers than blocks does not
-    place (an int8 LSTM 16 at 16 weights a cycle needed 19 of the iCEBreaker's 8)."""
-    return (f.luts <= device.fill * device.luts and f.brams <= device.brams - 2
-            and f.dsps <= device.dsps)
+    """Within the LUT share, the block RAMs (less the UART's FIFOs), the large RAM blocks and
+    the DSP blocks: the build infers DSPs by default, and a design with more multipliers than
+    blocks does not place (an int8 LSTM 16 at 16 weights a cycle needed 19 of the
+    iCEBreaker's 8)."""
+    return (f.luts <= device.fill * device.luts and f.brams <= device.brams_for_design
+            and f.huge_blocks <= device.placement.huge_blocks and f.dsps <= device.dsps)
+
+
+def place_huge(tp, device: Device) -> Placement:
+    """The placement of the design `tp` (a hw.gen.topplan.TopPlan) on `device` with the
+    memories that go to its large single-ported RAM: none while the block RAM holds
+    everything; else the fewest blocks of it (then the fewest memories) that leave the rest
+    in the block RAM, among the code, lookup and head code memories in block RAM. When no
+    choice makes the block RAM suffice, the one that needs the fewest block RAMs (`fits` then
+    says no). A placement that already names its memories is kept (the manifest's)."""
+    pl = tp.placement
+    if not pl.huge_blocks or pl.huge or tp.storage != "memory":
+        return pl
+    mems = [(n, w, d) for n, w, d in tp.memories() if tp.memory_style(n, w, d) == "block"]
+    used = sum(block_rams(n, w, d, device) for n, w, d in mems)
+    room = device.brams_for_design
+    if used <= room:
+        return pl
+    cands = [(n, huge_blocks_of(w, d), block_rams(n, w, d, device)) for n, w, d in mems
+             if is_huge_candidate(n)]
+    best = None
+    for k in range(1, len(cands) + 1):
+        for pick in combinations(cands, k):
+            blocks = sum(c[1] for c in pick)
+            if blocks > pl.huge_blocks:
+                continue
+            left = used - sum(c[2] for c in pick)
+            key = (left > room, left if left > room else 0, blocks, k)
+            if best is None or key < best[0]:
+                best = (key, pick)
+    return pl if best is None else pl.with_huge(sorted(c[0] for c in best[1]))
 
 
 def roofline(tp, device: Device, clock_mhz: float) -> dict:

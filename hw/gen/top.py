@@ -336,7 +336,7 @@ class ModelTop(wiring.Component):
             hb = self._head_reads(m, hmem)
         hsrc = eng if heng is None else heng  # the engine whose results the head takes
         if model.head is not None:
-            G = self.unit_rows
+            G = hsrc.plan.finalizers  # rows a walk step: a unit's, or the head engine's
             head = [Signal(signed(hsrc.plan.res_bits), name=f"head{k}") for k in range(n)]
             on_head = eng.out_valid & (eng.out_pass == L) if heng is None else heng.out_valid
             with m.If(on_head):

@@ -19,7 +19,8 @@ load writes into the weight memories (`load_memories()`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, replace
 
 from amaranth.hdl import Shape
 
@@ -28,13 +29,13 @@ from ..modelfile import Model
 from ..reference import default_emit
 from .cell import cell_timing
 from .engine import EngineTiming
-from .fit import Device, estimate, fits, roofline
+from .fit import Device, estimate, fits, place_huge, roofline
 from .lanes import ORDERS, LanePlan, RowHalves, make_lane_plan, row_halves
 from .loadport import LoadMemory, ShapeMismatch, load_signature
 from .manifest import Manifest, manifest
 from .options import AUTO, UNROLLED
 from .payload import BeatLayouts, output_shape
-from .placement import STORAGES, Placement
+from .placement import STORAGES, Placement, huge_blocks_of
 from .plan import (
     ACTIVATIONS,
     ELEMENTWISE,
@@ -145,7 +146,7 @@ class TopPlan(BeatLayouts):
                              "multipliers (an intN head beside shift-scheme layers)")
         if own:
             head = (G, 1) if head is None else head
-            check_folding(model, head[0], head[1], storage)
+            check_head(head)
         on_lanes = passes[:L] if own else passes
         ls = hs = None  # the engines' shapes (hw.gen.shape), a reloadable design's
         if shape is not None:
@@ -163,8 +164,8 @@ class TopPlan(BeatLayouts):
                           ls)
         head_plan = head_timing = None
         if own:
-            head_plan = _lane_plan(passes[L:], head[0], head[1], G, image, head_hv,
-                                   placement.bank_depth, "rows", hs)
+            head_plan = _lane_plan(passes[L:], head[0], head[1], head_finalizers(head[0], G),
+                                   image, head_hv, placement.bank_depth, "rows", hs)
             if head_plan.simd > plan.simd:  # it reads the h memories' words of S elements
                 raise ValueError(f"the head engine's columns ({head_plan.simd}) may not "
                                  f"exceed the layers' ({plan.simd})")
@@ -181,7 +182,8 @@ class TopPlan(BeatLayouts):
             lanes += lanes_of(head_plan, head_timing.result_delay)
         timeline = solve(lanes, pass_sources(L, model.head is not None), cell_latency=latency,
                          hidden=model.hidden_size, layers=L, emit=emit, argmax_cycles=cycles,
-                         head_units=-(-n // G) if model.head is not None else 0,
+                         head_units=(-(-n // (head_plan or plan).finalizers)
+                                     if model.head is not None else 0),
                          head_engine=own)
         made = None
         if ls is not None:
@@ -192,9 +194,15 @@ class TopPlan(BeatLayouts):
             if shape is not None and made != shape:
                 raise ShapeMismatch(f"the folding {made.folding} is not the shape's "
                                     f"{shape.folding}")
-        return cls(model, storage, placement, emit, tuple(passes), plan, timing,
-                   cell, latency, h_stage, c_stage, n, width, cycles, timeline,
-                   head_plan, head_timing, image, made)
+        tp = cls(model, storage, placement, emit, tuple(passes), plan, timing,
+                 cell, latency, h_stage, c_stage, n, width, cycles, timeline,
+                 head_plan, head_timing, image, made)
+        names = [name for name, _, _ in tp.memories()]
+        for name in placement.huge:
+            if name not in names:
+                raise ValueError(f"the placement puts memory {name!r} in the single-ported "
+                                 f"RAM, but this design's memories are {', '.join(names)}")
+        return tp
 
     @classmethod
     def in_shape(cls, model: Model, shape: DesignShape) -> TopPlan:
@@ -209,17 +217,23 @@ class TopPlan(BeatLayouts):
     def auto(cls, model: Model, device: Device, *, storage: str = "memory",
              order: str = AUTO, placement: Placement | None = None,
              head: tuple[int, int] | None = None, image: bool = True,
-             reloadable: bool = False) -> TopPlan:
+             goal: str = "fastest", reloadable: bool = False) -> TopPlan:
         """The fitting folding and walk order with the most steps per second on `device`
         (a hw.gen.fit.Device; then the fewest LUTs): every P (whole units' rows, about 3 %
         apart past 64 units) and S (a power of two), each walk, counted by hw.gen.fit's
-        `estimate`, at the device's placement; for a model whose head alone multiplies, the
-        head's own engine with it (`_head_for`). `order`: AUTO (the search's), or the walk
-        the design uses with the folding found; `head`: likewise the head engine's (lanes,
-        columns). `placement`: the design's (default the device's); `reloadable`: the design
-        found, reloadable (the search counts the fixed design's logic). ValueError when nothing
-        fits."""
+        `estimate`, at the device's placement, with memories in its SPRAM where the block
+        RAM does not hold them (`on`); a design without SPRAM is kept when it reaches
+        FIXED_SHARE of the fastest's steps per second. For a model whose head alone
+        multiplies, the head's own engine with it (`_head_for`). `order`: AUTO (the
+        search's), or the walk the design uses with the folding found; `head`: likewise the
+        head engine's (lanes, columns). `placement`: the design's (default the device's).
+        `goal` "smallest": instead the fitting design with the fewest LUTs (without SPRAM
+        where one fits; bench.capacity's search for the largest model a board holds).
+        `reloadable`: the design found, reloadable (the search counts the fixed design's
+        logic). ValueError when nothing fits."""
         _check_model(model)
+        if goal not in GOALS:
+            raise ValueError(f"goal must be one of {', '.join(GOALS)}, not {goal!r}")
         G = len(UNIT_ROWS[model.cell])
         passes = make_passes(model)
         L = model.num_layers
@@ -231,7 +245,7 @@ class TopPlan(BeatLayouts):
         on_lanes = passes[:L] if own else passes
         rows = max(len(p.rows) for p in on_lanes)
         widest = max(max(p.cols - p.split, 0 if p.lookup else p.split) for p in on_lanes)
-        best = None
+        best = fixed = None  # fixed: the best with no memory in SPRAM
         for k in _steps(-(-rows // G)):
             S = 1
             while S <= 1 << (widest - 1).bit_length():
@@ -242,10 +256,11 @@ class TopPlan(BeatLayouts):
                         tp = cls.of(model, parallel=k * G, simd=S, storage=storage,
                                     passes=passes, image=False, halves=halves,
                                     placement=device.placement, order=o)
-                    fo = estimate(tp, device)
-                    if fits(fo, device) and (best is None or (fo.steps_per_s, -fo.luts)
-                                             > (best.steps_per_s, -best.luts)):
-                        best = fo
+                    fo = estimate(tp.on(device), device)
+                    if fits(fo, device):
+                        best = _better(best, fo, goal)
+                        if not fo.huge_blocks:
+                            fixed = _better(fixed, fo, goal)
                     if o == "rows":
                         f = fo
                         if tp.cycles_per_step <= 1.02 * tp.bound_cycles:
@@ -257,11 +272,30 @@ class TopPlan(BeatLayouts):
             raise ValueError(f"no folding of this {model.cell} {model.hidden_size} fits the "
                              f"{device.name}: even one unit's rows a cycle need more block "
                              f"RAM, logic or DSP blocks than it has")
-        return cls.of(model, parallel=best.parallel, simd=best.simd, storage=storage,
-                      passes=passes, image=image,
-                      placement=device.placement if placement is None else placement,
-                      order=best.order if order == AUTO else order,
-                      head=best.head if head is None else head, reloadable=reloadable)
+        if fixed is not None and (goal == "smallest"
+                                  or fixed.steps_per_s >= FIXED_SHARE * best.steps_per_s):
+            best = fixed
+        tp = cls.of(model, parallel=best.parallel, simd=best.simd, storage=storage,
+                    passes=passes, image=image,
+                    placement=device.placement if placement is None else placement,
+                    order=best.order if order == AUTO else order,
+                    head=best.head if head is None else head, reloadable=reloadable)
+        return tp.on(device)
+
+    def on(self, device: Device) -> TopPlan:
+        """This design with its memories placed on `device`: the code, lookup and head code
+        memories that the block RAM does not hold in the device's large single-ported RAM
+        (hw.gen.fit.place_huge; the iCE40UP5K's SPRAM), where it has such RAM and the
+        placement does not already name them. Nothing else changes: that RAM's read data is
+        registered like a block RAM's, so cycles and timing are the same (a reloadable
+        design's shape records the new placement)."""
+        pl = place_huge(self, device)
+        if pl == self.placement:
+            return self
+        shape = self.shape
+        if shape is not None:
+            shape = replace(shape, folding={**shape.folding, "placement": pl.as_dict()})
+        return replace(self, placement=pl, shape=shape)
 
     def create(self) -> ModelTop:
         """The circuit of this plan (the plan itself, not a copy, is what it reads)."""
@@ -392,11 +426,22 @@ class TopPlan(BeatLayouts):
         design, whose code banks are written)."""
         return (self.storage == "memory" and name.startswith("codes") and name[5:].isdigit()
                 and name != "codes0" and depth <= self.placement.logic_rom_depth
-                and self.shape is None)
+                and self.shape is None and name not in self.placement.huge)
+
+    @property
+    def huge_memories(self) -> list[tuple[str, int, int]]:
+        """(name, width, depth) of the memories in the large single-ported RAM: on the board
+        they hold nothing until a load writes them."""
+        return [(n, w, d) for n, w, d in self.memories()
+                if self.memory_style(n, w, d) == "huge"]
 
     def memory_style(self, name: str, width: int, depth: int) -> str:
-        """ram_style of the memory `name` of memories(): logic for a logic_bank(); else
-        ram_style() (the code banks and the row info are ROMs, but in a reloadable design)."""
+        """ram_style of the memory `name` of memories(): "huge" (yosys' name for the
+        iCE40UP5K's SPRAM) for one the placement puts there (Placement.huge), logic for a
+        logic_bank(); else ram_style() (the code banks and the row info are ROMs, but in a
+        reloadable design)."""
+        if self.storage == "memory" and name in self.placement.huge:
+            return "huge"
         if self.logic_bank(name, depth):
             return "logic"
         return self.ram_style(width, depth, rom=name.startswith(WEIGHTS) and self.shape is None)
@@ -486,7 +531,10 @@ class TopPlan(BeatLayouts):
             "state_bits": m.num_layers * m.hidden_size * (
                 f["state"].bits + (f["cell"].bits if m.cell == "lstm" else 0)),
         } | ({} if hd is None else {"head_lanes": hd.lanes, "head_simd": hd.simd,
-                                    "head_code_bits": hd.code_bits})
+                                    "head_code_bits": hd.code_bits}) | (
+            # SPRAM blocks (hw.gen.placement.huge_blocks_of), only where a design has them
+            {"huge_blocks": sum(huge_blocks_of(w, d) for _, w, d in self.huge_memories)}
+            if self.placement.huge else {})
 
     def pass_table(self) -> list[dict]:
         """Per pass: its matrices' schemes, the engine that runs it ("lanes": the
@@ -512,6 +560,23 @@ class TopPlan(BeatLayouts):
 WEIGHTS = ("codes", "rowinfo", "lookup", "head_codes", "head_rowinfo")  # memory name prefixes
 
 
+def head_finalizers(lanes: int, G: int) -> int:
+    """The head engine's finalizers: the most of the cell's G gate rows a cycle that divide
+    its lanes (G for whole units' rows; 1 for one or two lanes of a GRU, whose code words are
+    then 8 or 16 bits: one SPRAM block on the iCEBreaker). The head's rows are outputs, not
+    gate rows: nothing needs them G at a time."""
+    return math.gcd(lanes, G)
+
+
+def check_head(head) -> None:
+    """One ValueError naming a bad head engine folding (lanes, columns)."""
+    lanes, simd = head
+    if not (isinstance(lanes, int) and not isinstance(lanes, bool) and lanes >= 1):
+        raise ValueError(f"the head engine's lanes must be a positive integer, not {lanes!r}")
+    if not isinstance(simd, int) or isinstance(simd, bool) or simd < 1 or simd & (simd - 1):
+        raise ValueError(f"the head engine's simd must be a power of two, not {simd!r}")
+
+
 def head_engine(passes: list[Pass], layers: int) -> bool:
     """The head runs on an engine of its own: it needs multipliers (an intN head) and no
     layer does (their matrices shift and add, or a one-hot input's is looked up), so the
@@ -522,7 +587,8 @@ def head_engine(passes: list[Pass], layers: int) -> bool:
 
 def _lane_plan(passes: list[Pass], parallel: int, simd: int, G: int, image: bool, halves,
                bank_depth: int, order: str, shape=None) -> LanePlan:
-    # lanes beyond the tallest pass (in whole units) would never hold a row, columns
+    """`G`: the finalizers (rows a walk step)."""
+    # lanes beyond the tallest pass (in whole walk steps) would never hold a row, columns
     # beyond the widest walked half never hold a weight
     lanes = min(parallel, -(-max(len(p.rows) for p in passes) // G) * G)
     widest = max(max(p.cols - p.split, 0 if p.lookup else p.split) for p in passes)
@@ -536,8 +602,9 @@ def plan_for(model: Model, *, parallel, simd: int = 1, cell_units: int | None = 
              storage: str | None = None, placement: Placement | None = None,
              order: str = "rows", head: tuple[int, int] | None = None,
              device: Device | None = None, reloadable: bool = False) -> TopPlan | UnrolledPlan:
-    """The plan of a design with a given `parallel`: an integer P (TopPlan.of), AUTO
-    (TopPlan.auto on `device`; `simd` is the search's) or "unrolled"
+    """The plan of a design with a given `parallel`: an integer P (TopPlan.of, its memories
+    placed on `device` when given: TopPlan.on), AUTO (TopPlan.auto on `device`; `simd` is the
+    search's) or "unrolled"
     (hw.gen.unrolled_top.UnrolledPlan.of, the one that takes `cell_units`). `storage`:
     default each plan's own ("memory", or the unrolled engine's "registers"). `reloadable`:
     the time-multiplexed engine's weight memories written at run time."""
@@ -559,8 +626,26 @@ def plan_for(model: Model, *, parallel, simd: int = 1, cell_units: int | None = 
             raise ValueError("parallel 'auto' needs the device to size the engine for")
         return TopPlan.auto(model, device, storage=storage, order=order,
                             placement=placement, head=head, reloadable=reloadable)
-    return TopPlan.of(model, parallel=parallel, simd=simd, storage=storage,
-                      placement=placement, order=order, head=head, reloadable=reloadable)
+    tp = TopPlan.of(model, parallel=parallel, simd=simd, storage=storage,
+                    placement=placement, order=order, head=head, reloadable=reloadable)
+    return tp if device is None else tp.on(device)
+
+
+# `--parallel auto` keeps every weight in block RAM (initialised by the bitstream) unless a
+# design with SPRAM is faster than this share: SPRAM has no initial contents, so such a
+# design must be loaded (hw load) after each power-up before it computes anything
+FIXED_SHARE = 0.9
+
+
+GOALS = ("fastest", "smallest")
+
+
+def _better(best, f, goal: str):
+    """The better of two hw.gen.fit.Fit for `goal`: more steps per second (then fewer LUTs),
+    or fewer LUTs (then more steps per second)."""
+    def key(x):
+        return (x.steps_per_s, -x.luts) if goal == "fastest" else (-x.luts, x.steps_per_s)
+    return f if best is None or key(f) > key(best) else best
 
 
 def _steps(limit: int) -> list[int]:
@@ -577,7 +662,10 @@ def _head_for(model, device, storage, passes, halves, G, k, S, order) -> TopPlan
     takes the fewest cycles: the head beside the layers costs nothing once its period is
     within the layers' time; no more multipliers than the DSP blocks left."""
     rows, cols = len(passes[-1].rows), passes[-1].cols
-    cands = sorted({(kh * G, Sh) for kh in _steps(-(-rows // G))
+    # whole units' rows, and below one unit's rows fewer lanes with fewer finalizers
+    # (head_finalizers): a head that runs beside slow layers needs few multipliers
+    lanes = {kh * G for kh in _steps(-(-rows // G))} | set(range(1, min(G, rows + 1)))
+    cands = sorted({(lh, Sh) for lh in lanes
                     for Sh in (1 << i for i in range(S.bit_length())) if Sh <= S},
                    key=lambda c: (c[0] * c[1], c[1]))
     budget = max(G, device.dsps - ELEMENTWISE[model.cell])
