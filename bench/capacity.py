@@ -21,7 +21,7 @@ from pathlib import Path
 
 from hw.board.probe import Records, bench_main, probe, source_version
 from hw.board.registry import BOARDS
-from hw.gen.top import STORAGES
+from hw.gen.placement import STORAGES
 from hw.random_model import random_model
 
 # the iCEBreaker's oscillator; on the ULX3S the PLL's 15 MHz (exact from 25 MHz, 1 Mbaud within

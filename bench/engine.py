@@ -48,20 +48,19 @@ def measured_cycles(folder: Path, count: int) -> tuple[int, int, int]:
     the cycle the last output beat is taken, the published figures' count for the same,
     sequences simulated)."""
     from hw import metrics
+    from hw.gen.placement import Placement
     from hw.gen.simulate import simulate
-    from hw.gen.top import ModelTop
-    from hw.gen.topplan import Placement
+    from hw.gen.topplan import TopPlan
     from hw.modelfile import load
 
     man = load_manifest(folder / "manifest.json")
     model = load(folder / "model.json")
     ts = metrics.load_testset(folder / "testset.npz")
     seqs = [ts.x[i, :ts.lengths[i]] for i in range(min(count, len(ts)))]
-    top = ModelTop(model, parallel=man.parallel, simd=man.simd, storage=man.storage,
-                   placement=Placement.from_dict(man.placement),
-                   order=man.order or "rows")
-    trace = simulate(top, seqs)
-    published = sum(top.tp.sequence_cycles(len(s)) for s in seqs) + 1  # the last beat's cycle
+    plan = TopPlan.of(model, parallel=man.parallel, simd=man.simd, storage=man.storage,
+                      placement=Placement.from_dict(man.placement), order=man.order or "rows")
+    trace = simulate(plan.create(), seqs)
+    published = sum(plan.sequence_cycles(len(s)) for s in seqs) + 1  # the last beat's cycle
     return trace.cycles, published, len(seqs)
 
 
@@ -100,7 +99,8 @@ def placements(build_dirs, fmax: float, clock_mhz: float, seeds: int) -> str:
 def icebreaker(args) -> list[tuple[str, str]]:
     from demo import baseline
     from hw import metrics
-    from hw.gen.topplan import Placement, TopPlan
+    from hw.gen.placement import Placement
+    from hw.gen.topplan import TopPlan
     from hw.modelfile import load
 
     src, out = Path(args.run), Path(args.out) / "icebreaker"

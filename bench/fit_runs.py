@@ -19,6 +19,7 @@ from hw import modelfile
 from hw.board.registry import BOARDS
 from hw.errors import UserError
 from hw.gen import fit
+from hw.gen.topplan import TopPlan
 
 
 def schemes_of(model: modelfile.Model) -> str:
@@ -49,7 +50,7 @@ def row(run: Path, device: fit.Device) -> dict:
            "weights": sum(m.codes.size for _, m in model.matrices()),
            "metric": metric}
     try:
-        f = fit.choose(model, device)
+        f = fit.estimate(TopPlan.auto(model, device, image=False), device)
     except ValueError as e:
         return {**out, "fits": False, "why": str(e)}
     return {**out, "fits": True, "parallel": f.parallel, "simd": f.simd, "order": f.order,

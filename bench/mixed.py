@@ -19,7 +19,7 @@ import argparse
 from dataclasses import replace
 
 from hw.board.registry import BOARDS
-from hw.gen.fit import choose
+from hw.gen.fit import estimate
 from hw.gen.topplan import TopPlan
 from hw.random_model import random_model
 
@@ -32,9 +32,8 @@ VARIANTS = (
 
 
 def row(model, device, label: str) -> dict:
-    f = choose(model, device)
-    tp = TopPlan.of(model, parallel=f.parallel, simd=f.simd, order=f.order, image=False,
-                    placement=device.placement, head=f.head)
+    tp = TopPlan.auto(model, device, image=False)
+    f = estimate(tp, device)
     r = tp.resources
     return {"label": label, "cycles": f.cycles_per_step, "folding": f"{f.parallel} x {f.simd}"
             + (f" + head {f.head[0]} x {f.head[1]}" if f.head else ""),

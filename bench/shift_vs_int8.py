@@ -20,10 +20,10 @@ from pathlib import Path
 from hw.board.build import used_classic_abc
 from hw.board.probe import Records, bench_main, probe, source_version
 from hw.board.registry import BOARDS
-from hw.gen.options import parse_parallel
-from hw.gen.top import STORAGES, UNROLLED
+from hw.gen.options import UNROLLED, parse_parallel
+from hw.gen.placement import STORAGES
 from hw.gen.topplan import TopPlan
-from hw.gen.unrolled_top import unrolled_resources
+from hw.gen.unrolled_top import UnrolledPlan
 from hw.random_model import random_model
 
 SCHEMES = ("ternary", "exponential", "int8")
@@ -92,11 +92,10 @@ def mapping(rec) -> str:
 
 
 def resources(model, parallel, storage: str) -> dict:
-    """The top's resources as hw.gen.top.ModelTop publishes them, without building one: the
-    plan's for an integer parallel, the unrolled engine's count otherwise."""
+    """The top's resources as its plan publishes them, without building the top."""
     if parallel != UNROLLED:
         return TopPlan.of(model, parallel=parallel, storage=storage).resources
-    return unrolled_resources(model)
+    return UnrolledPlan.of(model).resources
 
 
 def measure(args, parallel, settings, records, schemes=SCHEMES, classic=False) -> dict:

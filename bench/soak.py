@@ -37,8 +37,8 @@ from tqdm import tqdm
 from hw.errors import UserError
 from hw.fileio import atomic_write_text
 from hw.gen.cli import generate
-from hw.gen.topplan import Placement
-from hw.modelfile import Model
+from hw.gen.placement import STORAGES, Placement
+from hw.modelfile import EMITS, GATES, Model
 from hw.random_model import random_inputs, random_model
 from hw.reference import Reference
 from sim import verilated
@@ -47,9 +47,6 @@ from sim.expect import Checker, Item, expected_items
 ROOT = Path(__file__).resolve().parents[1]
 CELLS = ("rnn", "gru", "lstm")
 SCHEMES = ("binary", "ternary", "pow2-ternary", "exponential", "int8")
-EMITS = ("hidden", "last", "every")
-GATE_ROWS = {"rnn": 1, "gru": 3, "lstm": 4}
-STORAGES = ("memory", "registers")
 
 
 @dataclass
@@ -118,7 +115,7 @@ def make_case(index: int, base_seed: int, steps: int) -> Case:
                 scheme=SCHEMES[(index // 3) % 5], emit=EMITS[(index // 15 + index) % 3],
                 layers=int(rng.integers(1, 4)), hidden=int(rng.integers(2, 9)),
                 inputs=int(rng.integers(1, 6)), activation=("pwl", "hard")[int(rng.integers(2))],
-                lanes=int(rng.integers(1, 4)) * GATE_ROWS[cell],
+                lanes=int(rng.integers(1, 4)) * GATES[cell],
                 simd=int(rng.choice([1, 2, 4, 8])), storage=STORAGES[(index // 2) % 2],
                 idle=float(rng.choice([0.0, 0.1, 0.3])), stall=float(rng.choice([0.0, 0.1, 0.3])),
                 resets=int(rng.integers(0, 4)), steps=steps,
@@ -133,7 +130,7 @@ def make_case(index: int, base_seed: int, steps: int) -> Case:
         case.inputs = int(rng.integers(2, 41))
     case.head_int8 = case.emit != "hidden" and index % 2 == 1
     if case.head_int8 and case.scheme != "int8":
-        case.head_lanes = int(rng.integers(1, 4)) * GATE_ROWS[cell]
+        case.head_lanes = int(rng.integers(1, 4)) * GATES[cell]
         case.head_simd = int(rng.choice([s for s in (1, 2, 4, 8) if s <= case.simd]))
     return case
 

@@ -59,7 +59,7 @@ AXES = {
     "seed": (0, "int", None),
     "parallel": (AUTO, "parallel", None),  # lanes (a multiple of the gate rows) or auto
     "simd": (1, "int", None),  # columns per lane a cycle, with an integer parallel
-    "storage": ("memory", "str", ("hw.gen.top", "STORAGES")),
+    "storage": ("memory", "str", ("hw.gen.placement", "STORAGES")),
     "board": ("icebreaker", "str", ("hw.board.registry", "BOARDS")),
     "dsp": (True, "bool", None),
 }

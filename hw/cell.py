@@ -1,12 +1,14 @@
 """One hidden unit's update from its gate pre-activations: the parameter object of the cells.
 
-`CellParams` gives both sides of the contract from one set of parameters, like amaranth's
-`lib.crc.Parameters`: `compute()` is the pure-numpy update that `hw.reference` runs (any batch
-shape), and `create()` the pipelined circuit (`hw.gen.cell.CellUnit`) whose outputs equal
-`compute()` bit for bit; tests/test_cell.py checks the two against each other. The order of
-roundings and saturations is docs/numerics.md's.
+`CellParams` is the one set of parameters both sides of the contract take: `compute()` is the
+pure-numpy update that `hw.reference` runs (any batch shape), and the circuit
+`hw.gen.cell.CellUnit(params=...)` is built from the same object, its outputs equal to
+`compute()` bit for bit (tests/test_cell.py checks the two against each other). The order of
+roundings and saturations is docs/numerics.md's. This module knows no Amaranth and nothing of
+the generator (which imports it, never the other way).
 
-Pre-activations per unit, in `hw.gen.plan.UNIT_ROWS` order (a GRU's split n row gives two):
+`UNIT_ROWS`: the gate rows of one hidden unit, the layout the generator's passes follow
+(hw.gen.plan) and the order of the unit's pre-activations (a GRU's split n row gives two):
 rnn `[a]`; gru `[r, z, W_in x + b_in, W_hn h + b_hn]`; lstm `[i, f, g, o]`.
 """
 
@@ -19,7 +21,17 @@ import numpy as np
 from .numerics import Fixed, activate, mul_round, saturate, shift_round
 
 CELLS = ("rnn", "gru", "lstm")
-PRE_VALUES = {"rnn": 1, "gru": 4, "lstm": 4}
+# (part, gate) for each row of one hidden unit; part says which matrices feed the row: "both"
+# sums the input and the hidden matrix, "split" keeps their two sums apart (a GRU's n gate,
+# whose hidden part r multiplies)
+UNIT_ROWS = {
+    "rnn": (("both", 0),),
+    "gru": (("both", 0), ("both", 1), ("split", 2)),
+    "lstm": (("both", 0), ("both", 1), ("both", 2), ("both", 3)),
+}
+# pre-activations the cell reads per unit (a split row gives two)
+PRE_VALUES = {cell: sum(2 if part == "split" else 1 for part, _ in rows)
+              for cell, rows in UNIT_ROWS.items()}
 
 
 @dataclass(frozen=True)
@@ -72,10 +84,3 @@ class CellParams:
         c_in = saturate(shift_round(c_new, fc.frac - fp.frac), fp.bits)
         return saturate(mul_round(og, self.tanh(c_in), fs.frac, fs.frac, fs.frac),
                         fs.bits), c_new
-
-    def create(self, *, pipelined: bool = True):
-        """The circuit: a `wiring.Component` with `latency` cycles from inputs to outputs
-        (0 when not pipelined)."""
-        from .gen.cell import CellUnit  # the circuit needs Amaranth; compute() does not
-
-        return CellUnit(params=self, pipelined=pipelined)

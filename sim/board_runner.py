@@ -10,7 +10,7 @@ from cocotb_tools.runner import get_runner
 from hw import metrics
 from hw.board import protocol
 from hw.board.core import BoardCore
-from hw.gen.top import ModelTop
+from hw.gen.topplan import TopPlan
 from hw.modelfile import save
 
 TOPLEVEL = "board_top"
@@ -26,7 +26,7 @@ def run_board_sim(model, testset, folder, *, parallel=6, clock_hz=4_000_000, bau
     pytest test when the cocotb test fails."""
     folder = Path(folder).resolve()
     folder.mkdir(parents=True, exist_ok=True)
-    core = ModelTop(model, parallel=parallel)
+    core = TopPlan.of(model, parallel=parallel).create()
     bit_time = 1 / baud
     top = BoardCore(core, emit=core.emit, fingerprint=protocol.fingerprint(model),
                     clock_hz=clock_hz, baud=baud, fifo_depth=65, timeout_s=40 * bit_time)

@@ -26,7 +26,7 @@ from hw.board.registry import BOARDS
 from hw.board.top import BoardTop
 from hw.errors import UserError
 from hw.gen.stat import yosys_command
-from hw.gen.top import ModelTop
+from hw.gen.topplan import TopPlan
 from hw.modelfile import save
 from hw.random_model import random_model
 
@@ -45,7 +45,7 @@ def test_board_top_prepares_without_any_warning(board, clock_hz):
     dir="-"; the code before issue 16 failed this)."""
     b = BOARDS[board]
     model = random_model(cell="gru", input_size=2, hidden_size=2, outputs=2, seed=1)
-    core = ModelTop(model, parallel=3)
+    core = TopPlan.of(model, parallel=3).create()
     top = BoardTop(core, board=b, clock_hz=clock_hz, baud=1_000_000, emit=core.emit,
                    fingerprint=1)
     assert (top.pll_config is None) == (clock_hz == b.osc_hz)

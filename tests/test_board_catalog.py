@@ -8,7 +8,7 @@ from hw.board import registry
 from hw.board.registry import BOARDS
 from hw.board.top import BoardTop
 from hw.errors import UserError
-from hw.gen.top import ModelTop
+from hw.gen.topplan import TopPlan
 from hw.random_model import random_model
 
 
@@ -50,7 +50,7 @@ def test_boards_the_flow_cannot_use_get_one_line(name, message):
 def test_a_derived_board_plan_has_the_uart_pins(tmp_path):
     b = registry.board("ice40_hx8k_b_evn")
     model = random_model(cell="gru", input_size=2, hidden_size=2, outputs=2, seed=1)
-    core = ModelTop(model, parallel=3)
+    core = TopPlan.of(model, parallel=3).create()
     top = BoardTop(core, board=b, clock_hz=b.osc_hz, baud=115200, emit=core.emit, fingerprint=7)
     plan = b.platform().build(top, name="top", build_dir=str(tmp_path), do_build=False)
     files = plan.files

@@ -1,5 +1,6 @@
-"""hw.cell.CellParams: `create()` (the pipelined circuit) equals `compute()` (what the reference
-model runs), exhaustively on small formats and at random on the default ones."""
+"""hw.cell.CellParams: the circuit built from it (hw.gen.cell.CellUnit, pipelined) equals its
+`compute()` (what the reference model runs), exhaustively on small formats and at random on
+the default ones."""
 
 from __future__ import annotations
 
@@ -11,13 +12,14 @@ from amaranth.hdl import ClockDomain, Fragment, Module
 from amaranth.sim import Simulator
 
 from hw.cell import CellParams
+from hw.gen.cell import CellUnit
 from hw.numerics import Fixed, Formats
 
 
 def run_circuit(p: CellParams, pre, h, c, pipelined=True):
     """Stream one unit a cycle through the circuit; h and c are presented at the stages the
     unit publishes (`h_stage`, `c_stage`), as ModelTop does."""
-    cu = p.create(pipelined=pipelined)
+    cu = CellUnit(params=p, pipelined=pipelined)
     m = Module()
     m.domains.sync = ClockDomain()
     m.submodules.cu = cu
@@ -98,11 +100,11 @@ def test_random_inputs_of_the_default_formats(cell, kind, pipelined):
 def test_published_timing_is_a_pipeline():
     f = Formats()
     for cell in ("rnn", "gru", "lstm"):
-        cu = CellParams(cell, "pwl", f.state, f.preact, f.cell).create()
+        cu = CellUnit(params=CellParams(cell, "pwl", f.state, f.preact, f.cell))
         assert cu.latency > 0
         assert (cu.h_stage is not None) == (cell == "gru")
         assert (cu.c_stage is not None) == (cell == "lstm")
-        comb = CellParams(cell, "pwl", f.state, f.preact, f.cell).create(
-            pipelined=False)
+        comb = CellUnit(params=CellParams(cell, "pwl", f.state, f.preact, f.cell),
+                        pipelined=False)
         assert comb.latency == 0
         Fragment.get(cu, None), Fragment.get(comb, None)  # and both build

@@ -5,7 +5,7 @@ import json
 from bench import fit_runs
 from hw import modelfile
 from hw.board.registry import BOARDS
-from hw.gen import fit
+from hw.gen.topplan import TopPlan
 from hw.random_model import random_model
 
 
@@ -24,9 +24,10 @@ def test_rows_follow_the_fit_and_an_int8_edge_costs_dsp_blocks(tmp_path, capsys)
     hyb, m_hyb = _run(tmp_path, "hyb", scheme="ternary", input_scheme="int8", head_scheme="int8")
     rows = [fit_runs.row(tern, dev), fit_runs.row(hyb / "model.json", dev)]
     for r, m in zip(rows, (m_tern, m_hyb), strict=True):
-        f = fit.choose(m, dev)
-        assert (r["parallel"], r["simd"], r["cycles_per_step"], r["dsps"]) == (
-            f.parallel, f.simd, f.cycles_per_step, f.dsps)
+        p = TopPlan.auto(m, dev, image=False)
+        assert (r["parallel"], r["simd"], r["order"], r["cycles_per_step"], r["dsps"]) == (
+            p.parallel, p.simd, p.order, p.cycles_per_step,
+            p.resources["multipliers"] + p.resources["elementwise_multipliers"])
         assert r["metric"] == ("bpc", 2.5)
         assert r["weights"] == 3 * 8 * (6 + 8) + 5 * 8
     assert rows[0]["schemes"] == "ternary"

@@ -163,13 +163,13 @@ def test_parallel_auto_counts_the_dsp_blocks(cell):
     """An int8 model's weight products and the cell's own multipliers each take a DSP block:
     auto stays within the iCEBreaker's 8 (an int8 LSTM 16 once got 16 lanes' worth and needed
     19), and more products a cycle would have been faster had they fitted."""
-    from hw.gen.fit import choose, estimate
+    from hw.gen.fit import estimate
     from hw.gen.topplan import TopPlan
 
     model = random_model(cell=cell, scheme="int8", input_size=8, hidden_size=16, outputs=10,
                          seed=0)
     dev = BOARDS["icebreaker"].device
-    f = choose(model, dev)
+    f = estimate(TopPlan.auto(model, dev, image=False), dev)
     res = TopPlan.of(model, parallel=f.parallel, simd=f.simd, image=False).resources
     assert f.dsps == res["multipliers"] + res["elementwise_multipliers"] <= dev.dsps
     wider = estimate(TopPlan.of(model, parallel=f.parallel, simd=2 * f.simd, image=False), dev)
@@ -180,7 +180,7 @@ def test_parallel_auto_counts_exponential_shifters():
     """Exponential codes cost a shifter per term: the GRU 8 folding auto used to choose for
     them (3 x 8: estimated within the iCEBreaker, built at 5553 of 5280 logic cells) is now
     estimated over the limit, and a ternary model's estimate does not change."""
-    from hw.gen.fit import choose, estimate
+    from hw.gen.fit import estimate
     from hw.gen.topplan import TopPlan
 
     dev = BOARDS["icebreaker"].device
@@ -192,7 +192,7 @@ def test_parallel_auto_counts_exponential_shifters():
     t = estimate(TopPlan.of(tern, parallel=3, simd=8, image=False), dev)
     assert e.luts > dev.fill * dev.luts >= t.luts
     assert e.luts - t.luts == round(dev.luts_per_shifter * 24)
-    f = choose(exp, dev)
+    f = estimate(TopPlan.auto(exp, dev, image=False), dev)
     assert f.parallel * f.simd < 24 and f.luts <= dev.fill * dev.luts
 
 
@@ -205,8 +205,9 @@ def test_a_short_last_code_bank_is_built_in_logic():
     import tempfile
 
     from hw.gen.fit import bram_blocks, estimate
+    from hw.gen.placement import Placement
     from hw.gen.stat import yosys_command
-    from hw.gen.topplan import Placement, TopPlan
+    from hw.gen.topplan import TopPlan
 
     model = random_model(cell="gru", scheme="ternary", input_size=3, hidden_size=8, outputs=3,
                          seed=0)
@@ -238,7 +239,8 @@ def test_a_short_last_code_bank_is_built_in_logic():
 
 
 def test_placement_reads_manifests_without_the_logic_rom_depth():
-    from hw.gen.topplan import Placement, check_folding
+    from hw.gen.placement import Placement
+    from hw.gen.topplan import check_folding
 
     assert Placement.from_dict({"bank_depth": 512, "lutram_bits": 4096}) == \
         Placement(512, 4096, 0)

@@ -13,7 +13,6 @@ import pytest
 from test_gen_top import GATE_ROWS, check_against_reference, check_timing
 
 from hw.gen.simulate import simulate
-from hw.gen.top import ModelTop
 from hw.gen.topplan import TopPlan
 from hw.random_model import extreme_inputs, random_inputs, random_model
 
@@ -39,8 +38,8 @@ def test_mixed_models_are_exact_and_take_their_published_cycles(cell, onehot, em
     model = _model(cell, onehot, emit, "int8" if onehot else None, seed,
                    layers=1 + seed % 2)
     G = GATE_ROWS[cell]
-    top = ModelTop(model, parallel=k * G, simd=S, order=order, head=(hk * G, hS))
-    assert top.head_engine is not None and not top.plan.multiply
+    top = TopPlan.of(model, parallel=k * G, simd=S, order=order, head=(hk * G, hS)).create()
+    assert top.head_engine is not None and not top.plan.lanes.multiply
     assert top.resources["multipliers"] == top.head_engine.plan.lanes * top.head_engine.plan.simd
     rng = np.random.default_rng(seed)
     seqs = [random_inputs(rng, model, (int(rng.integers(2, 6)),)) for _ in range(3)]

@@ -20,6 +20,8 @@ import pytest
 from hw.beats import describe, differences, expected
 from hw.gen.simulate import simulate
 from hw.gen.top import ModelTop
+from hw.gen.topplan import TopPlan
+from hw.gen.unrolled_top import UnrolledPlan
 from hw.numerics import Fixed
 from hw.random_model import extreme_inputs, random_inputs, random_model
 from hw.reference import Reference, default_emit
@@ -81,10 +83,10 @@ def make_top(model, style, storage="memory", placement=None):
     """(k, S), (k, S, order), k, or "unrolled" -> the top (k units' rows a group, S columns
     a cycle, the walk order)."""
     if style == "unrolled":
-        return ModelTop(model, parallel="unrolled")
+        return UnrolledPlan.of(model).create()
     k, S, *order = style if isinstance(style, tuple) else (style, 1)
-    return ModelTop(model, parallel=k * GATE_ROWS[model.cell], simd=S, storage=storage,
-                    placement=placement, order=order[0] if order else "rows")
+    return TopPlan.of(model, parallel=k * GATE_ROWS[model.cell], simd=S, storage=storage,
+                      placement=placement, order=order[0] if order else "rows").create()
 
 
 def run_both(model, rng, style, seed, storage="memory", placement=None):
@@ -126,7 +128,7 @@ def test_code_banks_and_distributed_memories(cell, scheme, style, depth):
     """The ECP5 placement (hw.gen.topplan.Placement): the code words in banks of `depth`
     words, each registered before the bank select, and the small memories in distributed
     RAM: the same bits, and the cycles the plan publishes with the two extra stages."""
-    from hw.gen.topplan import Placement, TopPlan
+    from hw.gen.placement import Placement
     seed = _seed("banks", cell, scheme, style) % 10_000
     model, rng = build(cell, scheme, KINDS[seed % 2], seed)
     placement = Placement(bank_depth=depth, lutram_bits=64)
@@ -218,7 +220,7 @@ def test_cell_units_of_the_unrolled_engine(cell, units):
     model, rng = build(cell, "exponential", "pwl", seed, layers=2, head=2)
     H = model.hidden_size
     u = H if units == "all" else (units if H % units == 0 else 1)
-    top = ModelTop(model, parallel="unrolled", cell_units=u)
+    top = UnrolledPlan.of(model, cell_units=u).create()
     assert top.resources["cell_units"] == u
     seqs = [random_inputs(rng, model, (4,)) for _ in range(2)]
     check_against_reference(top, seqs, simulate(top, seqs, idle=0.2, stall=0.4, seed=seed))
@@ -277,11 +279,11 @@ def test_walks_longer_than_a_group_and_padding_rows(cell, emit):
                          outputs=5, activation="pwl", seed=seed, levels=2)
     model.emit = emit
     G = GATE_ROWS[cell]
-    top = ModelTop(model, parallel=2 * G, simd=8)
-    assert top.plan.walk == 2 and top.plan.finalizers == G
-    assert [lay.period for lay in top.plan.layouts] == [
-        max(lay.chunks, 2) for lay in top.plan.layouts]
-    assert top.plan.layouts[0].chunks == 2  # x and h each in one chunk of 8
+    top = TopPlan.of(model, parallel=2 * G, simd=8).create()
+    lanes = top.plan.lanes
+    assert lanes.walk == 2 and lanes.finalizers == G
+    assert [lay.period for lay in lanes.layouts] == [max(lay.chunks, 2) for lay in lanes.layouts]
+    assert lanes.layouts[0].chunks == 2  # x and h each in one chunk of 8
     seqs = [random_inputs(rng, model, (4,)) for _ in range(3)]
     check_against_reference(top, seqs, simulate(top, seqs, idle=0.3, stall=0.3, seed=seed))
     trace = simulate(top, seqs, seed=seed)

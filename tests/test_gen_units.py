@@ -13,7 +13,8 @@ from hw.gen.arith import saturate_value, shift_round_value
 from hw.gen.lanes import make_lane_plan
 from hw.gen.pipe import Pipe, Staged
 from hw.gen.plan import make_passes
-from hw.gen.top import ModelTop
+from hw.gen.topplan import TopPlan, plan_for
+from hw.gen.unrolled_top import UnrolledPlan
 from hw.numerics import Fixed, activation_table, saturate, shift_round
 from hw.random_model import random_model
 from hw.reference import accumulator_widths
@@ -67,23 +68,25 @@ def test_arith_expressions_are_the_numerics_rules(s, bits):
     assert np.array_equal(got[:, 1], saturate(xs, bits))
 
 
-def test_model_top_checks_parallel():
+def test_plan_checks_parallel():
     model = random_model(cell="rnn", input_size=2, hidden_size=3, outputs=0)
     for bad in (0, -2, True, 2.0, "fast", None):
         with pytest.raises(ValueError) as e:
-            ModelTop(model, parallel=bad)
+            plan_for(model, parallel=bad)
         assert str(e.value) == f"parallel must be a positive integer or 'unrolled', not {bad!r}"
     with pytest.raises(TypeError):
-        ModelTop(model, 2)  # keyword-only
+        plan_for(model, 2)  # keyword-only
     with pytest.raises(TypeError, match="model must be a hw.modelfile.Model, not dict"):
-        ModelTop({}, parallel=1)
+        plan_for({}, parallel=1)
 
 
-def test_model_top_checks_emit():
+def test_plan_checks_emit():
     model = random_model(cell="gru", input_size=2, hidden_size=3, outputs=2)
     model.emit = "sometimes"
     with pytest.raises(ValueError, match="meta.emit is 'sometimes'"):
-        ModelTop(model, parallel=3)
+        plan_for(model, parallel=3)
+    with pytest.raises(ValueError, match="meta.emit is 'sometimes'"):
+        plan_for(model, parallel="unrolled")
 
 
 def test_block_checks():
@@ -124,41 +127,41 @@ def test_lane_code_bits():
     assert plan.code_bits == 8
 
 
-def test_model_top_checks_lanes_simd_and_cell_units():
+def test_plan_checks_lanes_simd_and_cell_units():
     model = random_model(cell="gru", input_size=2, hidden_size=6, outputs=0)
     with pytest.raises(ValueError) as e:
-        ModelTop(model, parallel=4)
+        plan_for(model, parallel=4)
     assert str(e.value) == "parallel (lanes) must be a multiple of the 3 gate rows of a gru " \
                            "unit, not 4"
     for bad in (0, 3, True, 2.0):
         with pytest.raises(ValueError) as e:
-            ModelTop(model, parallel=3, simd=bad)
+            plan_for(model, parallel=3, simd=bad)
         assert str(e.value) == f"simd must be a power of two, not {bad!r}"
     with pytest.raises(ValueError) as e:
-        ModelTop(model, parallel=3, cell_units=2)
+        plan_for(model, parallel=3, cell_units=2)
     assert str(e.value) == ("the time-multiplexed engine updates one unit a cycle; cell units "
                             "must be 1, not 2")
     for bad in (0, 4, True, 2.5):
         with pytest.raises(ValueError) as e:
-            ModelTop(model, parallel="unrolled", cell_units=bad)
+            plan_for(model, parallel="unrolled", cell_units=bad)
         assert str(e.value) == \
             f"cell units must be a positive divisor of the hidden size 6, not {bad!r}"
-    top = ModelTop(model, parallel="unrolled", cell_units=3)
+    top = plan_for(model, parallel="unrolled", cell_units=3).create()
     assert top.resources["elementwise_multipliers"] == 6
     Fragment.get(top, None)  # and it builds
 
 
-def test_model_top_checks_storage():
+def test_plan_checks_storage():
     model = random_model(cell="gru", input_size=2, hidden_size=6, outputs=3)
     with pytest.raises(ValueError) as e:
-        ModelTop(model, parallel=3, storage="dram")
+        plan_for(model, parallel=3, storage="dram")
     assert str(e.value) == "storage must be one of memory, registers, not 'dram'"
     with pytest.raises(ValueError) as e:
-        ModelTop(model, parallel="unrolled", storage="memory")
+        plan_for(model, parallel="unrolled", storage="memory")
     assert str(e.value) == ("the unrolled engine keeps its state in registers; storage "
                             "'memory' needs an integer parallel")
-    top = ModelTop(model, parallel=6, simd=4)
-    assert top.resources["storage"] == "memory" and top.plan.finalizers == 3
+    top = plan_for(model, parallel=6, simd=4).create()
+    assert top.resources["storage"] == "memory" and top.plan.lanes.finalizers == 3
     assert (top.resources["lanes"], top.resources["simd"]) == (6, 4)
     Fragment.get(top, None)  # and it builds
 
@@ -166,13 +169,46 @@ def test_model_top_checks_storage():
 @pytest.mark.parametrize("cell", ["rnn", "gru", "lstm"])
 @pytest.mark.parametrize("cell_units", [None, 1])
 def test_unrolled_resources_are_counted_without_building(cell, cell_units):
-    """hw.gen.unrolled_top.unrolled_resources (what benches read) is what the built top says."""
-    from hw.gen.unrolled_top import unrolled_resources
-
+    """UnrolledPlan.resources (what benches read, nothing built) is what the built top and
+    its engine say."""
     model = random_model(cell=cell, input_size=3, hidden_size=5, num_layers=2, outputs=3,
                          seed=1)
-    top = ModelTop(model, parallel="unrolled", storage="registers", cell_units=cell_units)
+    plan = UnrolledPlan.of(model, storage="registers", cell_units=cell_units)
+    top = plan.create()
     Fragment.get(top, None)
-    assert top.resources == unrolled_resources(model, cell_units)
+    assert top.resources == plan.resources
+    assert {k: top.resources[k] for k in top.engine.resources} == top.engine.resources
     assert top.resources["adders"] > 0 and top.resources["lanes"] == 2 * 5 * len(
         {"rnn": "h", "gru": "rzn", "lstm": "ifgo"}[cell]) + 3
+
+
+def test_the_plan_is_built_once(monkeypatch):
+    """create() builds the circuit from the plan object itself, and neither the top, its
+    elaboration nor the manifest decides anything again (no plan or pass list is made)."""
+    import hw.gen.topplan
+    import hw.gen.unrolled_top
+
+    model = random_model(cell="gru", input_size=2, hidden_size=3, outputs=2, seed=1)
+    plans = [TopPlan.of(model, parallel=3, simd=2), UnrolledPlan.of(model)]
+
+    def again(*args, **kw):
+        raise AssertionError("a plan was made again")
+
+    for target in (TopPlan, UnrolledPlan):
+        monkeypatch.setattr(target, "of", again)
+        monkeypatch.setattr(target, "auto", again, raising=False)
+    for module in (hw.gen.topplan, hw.gen.unrolled_top):
+        monkeypatch.setattr(module, "make_passes", again)
+    for plan in plans:
+        top = plan.create()
+        assert top.plan is plan
+        Fragment.get(top, None)
+        man = plan.manifest()
+        assert (man.cycles_per_step, man.latency, man.resources) == (
+            top.cycles_per_step, top.latency, top.resources)
+
+
+def test_a_search_plan_is_not_built():
+    model = random_model(cell="gru", input_size=2, hidden_size=3, outputs=2, seed=1)
+    with pytest.raises(ValueError, match="without its code words"):
+        TopPlan.of(model, parallel=3, image=False).create()

@@ -10,7 +10,7 @@ from hw import modelfile
 from hw.beats import expected
 from hw.board import protocol
 from hw.gen.simulate import simulate
-from hw.gen.top import ModelTop
+from hw.gen.topplan import plan_for
 from hw.random_model import extreme_inputs, random_inputs, random_model
 from hw.reference import Reference
 
@@ -70,7 +70,7 @@ def test_the_tops_take_a_token_a_beat(cell, parallel, simd):
     m = _onehot(cell=cell, scheme="ternary", input_scheme="int8", head_scheme="int8",
                 input_size=6, hidden_size=4, emit="every", seed=4)
     kw = {} if parallel == "unrolled" else {"simd": simd}
-    top = ModelTop(m, parallel=parallel, **kw)
+    top = plan_for(m, parallel=parallel, **kw).create()
     assert len(top.i.payload.data) == 1  # one unsigned token, not 6 elements
     rng = np.random.default_rng(5)
     seqs = [random_inputs(rng, m, (n,)) for n in (3, 1, 4)] + list(extreme_inputs(m, 3))
@@ -95,7 +95,8 @@ def test_a_token_outside_the_vocabulary_reads_as_the_zero_vector(parallel):
     m = _onehot(cell="gru", scheme="ternary", input_scheme="int8", input_size=5,
                 hidden_size=3, emit="every", seed=8)
     plain = modelfile.from_dict({k: v for k, v in m.as_dict().items() if k != "input_onehot"})
-    top = ModelTop(m, parallel=parallel, **({} if parallel == "unrolled" else {"simd": 2}))
+    top = plan_for(m, parallel=parallel,
+                   **({} if parallel == "unrolled" else {"simd": 2})).create()
     beats = simulate(top, [np.array([[2], [7], [6], [1]])]).beats  # 7 and 6 are outside
     vectors = m.input_vectors(np.array([[2], [0], [0], [1]]))
     vectors[1:3] = 0

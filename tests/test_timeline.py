@@ -7,10 +7,10 @@ from __future__ import annotations
 import pytest
 
 from hw.board.registry import BOARDS
-from hw.gen.fit import choose
 from hw.gen.lanes import ORDERS
+from hw.gen.options import AUTO
 from hw.gen.timeline import pass_times
-from hw.gen.topplan import TopPlan, faster_order
+from hw.gen.topplan import TopPlan
 from hw.random_model import random_model
 
 
@@ -41,7 +41,7 @@ def test_columns_overlap_the_steps_of_a_small_model():
     assert rows.bound_cycles == cols.bound_cycles == 48
     assert cols.cycles_per_step <= 1.1 * cols.bound_cycles < 1.3 * cols.bound_cycles \
         < rows.cycles_per_step
-    assert faster_order(m, parallel=3, simd=8) == "columns"
+    assert TopPlan.of(m, parallel=3, simd=8, image=False, order=AUTO).order == "columns"
     # the holds are what keeps the reads behind the writes: the recurrent chunks wait
     assert any(h > 1 for hs in cols.holds for h in hs)
 
@@ -56,7 +56,7 @@ def test_columns_need_per_group_sums(emit):
 
 
 def test_auto_folding_picks_the_order():
-    fit = choose(demo_like(), BOARDS["icebreaker"].device)
+    fit = TopPlan.auto(demo_like(), BOARDS["icebreaker"].device, image=False)
     assert fit.order == "columns"
     big = random_model(cell="gru", scheme="ternary", input_size=16, hidden_size=256,
                        outputs=10, seed=0)
@@ -64,7 +64,7 @@ def test_auto_folding_picks_the_order():
     # rows: the latency is paid once a step of 2176 cycles; columns: several units a group
     # leave the cell one a cycle, so its last chunk is spaced out
     assert rows.cycles_per_step <= 1.01 * rows.bound_cycles < cols.cycles_per_step
-    assert faster_order(big, parallel=12, simd=8) == "rows"
+    assert TopPlan.of(big, parallel=12, simd=8, image=False, order=AUTO).order == "rows"
 
 
 def test_a_bad_order_is_one_error():

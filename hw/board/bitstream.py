@@ -27,7 +27,7 @@ from ..fileio import atomic_write_text, writable_folder
 from ..gen.cli import generate_run
 from ..gen.design import check_run
 from ..gen.options import GenerateOptions
-from ..gen.topplan import Placement
+from ..gen.placement import Placement
 from ..modelfile import load
 from . import build as tools
 from .registry import BOARDS, Board

@@ -19,7 +19,8 @@ from pathlib import Path
 
 from ..errors import UserError
 from ..gen.fit import roofline
-from ..gen.top import UNROLLED, ModelTop
+from ..gen.options import UNROLLED
+from ..gen.topplan import plan_for
 from . import protocol
 from .registry import Board
 from .top import BoardTop
@@ -152,9 +153,9 @@ def build(model, *, board: Board, parallel, clock_hz: float, baud: int, out_dir:
     except ValueError as e:
         raise UserError(str(e)) from None
     try:
-        kw = ({"cell_units": cell_units} if parallel == UNROLLED else
-              {"simd": simd, "placement": placement, "order": order, "head": head})
-        core = ModelTop(model, parallel=parallel, storage=storage, **kw)
+        core = plan_for(model, parallel=parallel, simd=1 if parallel == UNROLLED else simd,
+                        storage=storage, placement=placement, order=order, head=head,
+                        cell_units=cell_units).create()
     except ValueError as e:
         raise UserError(str(e)) from None
     try:
@@ -213,8 +214,8 @@ def build(model, *, board: Board, parallel, clock_hz: float, baud: int, out_dir:
         cycles_per_step=core.cycles_per_step,
         us_per_step=round(core.cycles_per_step / clock_mhz, 3),
         fingerprint=f"{protocol.fingerprint(model):08x}", synth_opts=synth,
-        roofline=(roofline(core.tp, board.device, clock_mhz)
-                  if hasattr(core, "tp") and board.device is not None else None))
+        roofline=(roofline(core.plan, board.device, clock_mhz)
+                  if parallel != UNROLLED and board.device is not None else None))
 
 
 # synth_opts of a build mapped by classic ABC end in this (bitstream.json, bench records)

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 from ..errors import UserError
 from ..gen.fit import Device
-from ..gen.topplan import Placement
+from ..gen.placement import Placement
 from . import pll as pll_
 from .core import uart_divisor
 

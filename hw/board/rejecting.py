@@ -3,7 +3,7 @@
 Amaranth warns (`UnusedElaboratable`) about every Elaboratable that is garbage-collected without
 being elaborated. A constructor that raises leaves such an object behind, and the components it
 was handed, which nobody can elaborate any more: `rejecting(self, core)` around the checks
-marks them (Amaranth's own flag, as hw.gen.top does) so that the error is all the user sees.
+marks them (Amaranth's own flag) so that the error is all the user sees.
 """
 
 from contextlib import contextmanager

@@ -23,18 +23,17 @@ from pathlib import Path
 from amaranth.back import verilog
 
 from ..board import registry
+from ..cell import UNIT_ROWS
 from ..errors import UserError
 from ..fileio import atomic_write_text, writable_folder
 from ..modelfile import load
 from .axis import NATIVE, PORT_STYLES, AxisTop, rename
 from .design import seal
-from .fit import choose
 from .lanes import ORDERS
-from .manifest import TOP, Manifest, check_ports, manifest, save_manifest
-from .options import AUTO, GenerateOptions, parse_parallel
-from .plan import UNIT_ROWS
-from .top import STORAGES, UNROLLED, ModelTop
-from .topplan import faster_order
+from .manifest import TOP, Manifest, check_ports, save_manifest
+from .options import AUTO, UNROLLED, GenerateOptions, parse_parallel
+from .placement import STORAGES
+from .topplan import plan_for
 
 
 def generate(model, parallel, cell_units: int | None = None, storage: str = "memory",
@@ -44,39 +43,27 @@ def generate(model, parallel, cell_units: int | None = None, storage: str = "mem
     """(Verilog text, manifest) for a model; `board`: the board (hw.board.registry) whose
     calibration the manifest's roofline refers to (and that `parallel="auto"` sizes the
     engine for), and whose memory placement is used unless `placement`, a
-    hw.gen.topplan.Placement, is given; `ports`: the port names (hw.gen.axis); `order`: the
+    hw.gen.placement.Placement, is given; `ports`: the port names (hw.gen.axis); `order`: the
     engine's walk, or "auto" (chosen with the folding, or the faster one for a given
     folding); `head`: the head's own engine (lanes, columns) of a mixed model."""
     rec = registry.board(board) if board is not None else None
+    device = None
     if parallel == AUTO:
         if rec is None:
             raise UserError("--parallel auto sizes the engine for a board; name one")
-        try:
-            fit = choose(model, rec.calibrated(), storage)
-        except ValueError as e:
-            raise UserError(str(e)) from None
-        parallel, simd = fit.parallel, fit.simd
-        order = fit.order if order == AUTO else order
-        head = fit.head if head is None else head
-    kw = {} if parallel == UNROLLED else {"simd": simd}
+        device = rec.calibrated()
     if parallel == UNROLLED and storage == "memory":
         storage = "registers"  # the unrolled engine's only storage
-    if parallel != UNROLLED and (placement is not None or rec is not None):
-        kw["placement"] = placement if placement is not None else rec.placement
+    if parallel != UNROLLED and placement is None and rec is not None:
+        placement = rec.placement
     try:
-        if parallel != UNROLLED:
-            if order == AUTO:  # TopPlan.of checks the folding first
-                order = faster_order(model, parallel=parallel, simd=simd, storage=storage,
-                                     placement=kw.get("placement"), head=head)
-            kw["order"] = order
-            kw["head"] = head
-        elif head is not None:
-            raise ValueError("--head-parallel/--head-simd are for the time-multiplexed "
-                             "engine, not --parallel unrolled")
-        top = ModelTop(model, parallel=parallel, cell_units=cell_units, storage=storage, **kw)
-    except ValueError as e:  # a bad meta.emit in the model file, a bad --cell-units/--storage
+        plan = plan_for(model, parallel=parallel, simd=simd, cell_units=cell_units,
+                        storage=storage, placement=placement, order=order, head=head,
+                        device=device)
+    except ValueError as e:  # nothing fits, a bad meta.emit in the model file, a bad option
         raise UserError(str(e)) from None
-    man = manifest(top, rec.device if rec is not None else None)
+    man = plan.manifest(rec.device if rec is not None else None)
+    top = plan.create()
     if ports != NATIVE:
         top = AxisTop(top)
         man = rename(man, top)

@@ -26,6 +26,7 @@ group's last chunk, w = (i % P) // F.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from types import SimpleNamespace
 
 from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, wiring
@@ -208,7 +209,17 @@ class WideEngine(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        plan, L = self.plan, self.plan.layouts
+        banks, ri, words = self._memories(m)
+        iss = self._issue(m, banks)
+        pipe, sums, at, g0 = self._lanes(m, iss, banks)
+        done_a, done_b = self._accumulators(m, pipe, sums, at, g0)
+        self._walk(m, pipe, ri, words, iss, at, done_a, done_b)
+        return m
+
+    def _memories(self, m):
+        """The code words (one memory, or banks) and the row info: (the code banks' read
+        ports, the row info's read port, its words)."""
+        plan = self.plan
         P, S, F, cb = plan.lanes, plan.simd, plan.finalizers, plan.code_bits
         nb, D = plan.code_banks, plan.bank_depth
         if nb == 1:
@@ -229,7 +240,12 @@ class WideEngine(wiring.Component):
                                               depth=max(1, len(words)), init=words,
                                               attrs=self.info_attrs)
         ri = rinfo.read_port()
+        return banks, ri, words
 
+    def _issue(self, m, banks):
+        """The issue logic; its signals for the lanes' pipeline."""
+        plan, L = self.plan, self.plan.layouts
+        F, nb, D = plan.finalizers, plan.code_banks, plan.bank_depth
         # ---- issue: group g, chunk j of the current pass, in the plan's walk order; the
         # first group's chunk j waits for its hold, a last chunk for the walk's spacing
         cur, active, tag = self.cur, Signal(), self.cur_tag
@@ -300,7 +316,18 @@ class WideEngine(wiring.Component):
                 for k, lay in enumerate(L):
                     with m.Case(k):
                         m.d.sync += addr.eq(lay.code_base)
+        return SimpleNamespace(issue=issue, g=g, j=j, c_a=c_a, c_all=c_all, groups=groups,
+                               last_steps=last_steps, addr=addr, lo=lo, cur_base=cur_base)
 
+    def _lanes(self, m, iss, banks):
+        """The lanes' pipeline up to each lane's chunk sum: (the pipeline, per lane its sum
+        and negation carry, the issue's flags at the sums' stage, the group at issue)."""
+        plan = self.plan
+        P, S, cb, nb = plan.lanes, plan.simd, plan.code_bits, plan.code_banks
+        issue, g, j, c_a, c_all = iss.issue, iss.g, iss.j, iss.c_a, iss.c_all
+        groups, last_steps, addr, lo = iss.groups, iss.last_steps, iss.addr, iss.lo
+        cur, tag = self.cur, self.cur_tag
+        # the lanes' stages, from the issue: addresses out (0), codes and elements in (1)
         pipe = Pipe(m, "lane")
         valid0 = Staged(issue, 0)
         steps0 = Staged(Mux(g == groups - 1, last_steps, plan.walk), 0)
@@ -361,7 +388,14 @@ class WideEngine(wiring.Component):
         at = [pipe.at(x, a) for x in (valid0, first0, bound0, last0, g0, steps0, pass0, tag0,
                                       no_a0)]
         valid_a, first_a, bound_a, last_a, g_a, steps_a, pass_a, tag_a, no_a = at
+        return pipe, sums, at, g0
 
+    def _accumulators(self, m, pipe, sums, at, g0):
+        """Each lane's accumulator and the group latch: (each lane's latched first and
+        second half sums)."""
+        plan, L, P = self.plan, self.plan.layouts, self.plan.lanes
+        a = self.timing.sum_stage
+        valid_a, first_a, bound_a, last_a, g_a, steps_a, pass_a, tag_a, no_a = at
         # ---- accumulators and the group latch. Order "rows": one sum per lane, restarted at
         # each half of a row. Order "columns": a sum per lane and group, in a memory read a
         # stage ahead
@@ -413,7 +447,15 @@ class WideEngine(wiring.Component):
             with m.If(valid_a & last_a):
                 m.d.sync += [done_a[q].eq(Mux(bound_a, acc, Mux(first_a | no_a, 0, aux))),
                              done_b[q].eq(new)]
+        return done_a, done_b
 
+    def _walk(self, m, pipe, ri, words, iss, at, done_a, done_b):
+        """The finalizers' walk over a group's latched sums (a looked-up first half from the
+        token's table words), onto the `out_*` ports."""
+        plan, L, F = self.plan, self.plan.layouts, self.plan.finalizers
+        cur, tag, g, cur_base = self.cur, self.cur_tag, iss.g, iss.cur_base
+        a = self.timing.sum_stage
+        valid_a, first_a, bound_a, last_a, g_a, steps_a, pass_a, tag_a, no_a = at
         # ---- the walk: F rows a cycle through the finalizers, with the pass's constants
         walking, step, wgroup = Signal(), Signal(range(max(2, plan.walk))), Signal.like(g)
         steps = Signal(range(plan.walk + 1))
@@ -484,7 +526,6 @@ class WideEngine(wiring.Component):
         m.d.comb += [self.out_main[f].eq(fp.at(x, end)) for f, x in enumerate(mains)]
         if self.split:
             m.d.comb += [self.out_aux[f].eq(fp.at(x, end)) for f, x in enumerate(auxs)]
-        return m
 
     def _term(self, code, v, s):
         """(x, n) for one code and the element in slot s, with t * v = x + n: a negative term

@@ -1,16 +1,21 @@
-"""`--parallel auto`: the folding (lanes P, columns per lane S) with the most steps per second
-that fits a board, and the device's roofline bound.
+"""What a design costs on a device, for `--parallel auto` (hw.gen.topplan.TopPlan.auto
+searches the foldings with `estimate` and `fits`), and the device's roofline bound.
 
 A folding's cycles per step are exact (hw.gen.topplan); its block RAMs are counted from the
 memories' widths and depths in the device's block RAM shapes; its logic is an estimate, a
 fixed part plus a cost per weight per cycle and per lane, measured on the boards
 (docs/hardware.md, "Choosing the folding") and checked by the build, which reports the real
-figures. The clock is the one the engine is built to meet on that device.
+figures. The clock is the one the engine is built to meet on that device. The functions take
+a TopPlan and read its figures; this module does not import hw.gen.topplan (which imports it).
 
 The roofline bound of a scheme on a device (Williams, Waterman and Patterson): weights per
 cycle limited by memory, all block RAMs read at full width each cycle / code bits, and by
 logic, the LUTs left after the fixed part / the LUTs per weight per cycle; the smaller one,
-times the clock, is the bound on weight operations per second.
+times the clock, is the bound on weight operations per second. A weight per cycle costs
+`luts_per_weight` plus its share of a lane's own logic, `luts_per_lane` / S, so the logic
+bound is the device's at the design's columns per lane S (every LUT in lanes of S columns,
+however many lanes the design chose); the memory bound depends on the scheme's code bits
+alone.
 """
 
 from __future__ import annotations
@@ -18,10 +23,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from ..modelfile import Model
-from .lanes import ORDERS, row_halves
-from .plan import ELEMENTWISE, UNIT_ROWS, make_passes, uses_multipliers
-from .topplan import Placement, TopPlan, head_engine
+from .placement import Placement
 
 
 @dataclass(frozen=True)
@@ -77,7 +79,8 @@ class Fit:
 LUTRAM_BITS_PER_LUT = 6
 
 
-def estimate(tp: TopPlan, device: Device) -> Fit:
+def estimate(tp, device: Device) -> Fit:
+    """The cost of the design `tp` (a hw.gen.topplan.TopPlan) on `device`."""
     P, S = tp.parallel, tp.simd
     luts = (device.fixed_luts + device.luts_per_weight * P * S + device.luts_per_lane * P
             + device.luts_per_shifter * tp.resources["shifters"])
@@ -111,100 +114,10 @@ def fits(f: Fit, device: Device) -> bool:
             and f.dsps <= device.dsps)
 
 
-def _steps(limit: int) -> list[int]:
-    """1..64, then about 3 % apart up to `limit`: fine where the block RAM packing changes."""
-    ks, k = list(range(1, min(64, limit) + 1)), 64.0
-    while k < limit:
-        k *= 1.03
-        ks.append(min(limit, round(k)))
-    return sorted(set(ks))
-
-
-def _head_for(model, device, storage, passes, halves, G, k, S, order) -> TopPlan:
-    """For a layer folding, the smallest head engine (fewest multipliers) with which a step
-    takes the fewest cycles: the head beside the layers costs nothing once its period is
-    within the layers' time; no more multipliers than the DSP blocks left."""
-    rows, cols = len(passes[-1].rows), passes[-1].cols
-    cands = sorted({(kh * G, Sh) for kh in _steps(-(-rows // G))
-                    for Sh in (1 << i for i in range(S.bit_length())) if Sh <= S},
-                   key=lambda c: (c[0] * c[1], c[1]))
-    budget = max(G, device.dsps - ELEMENTWISE[model.cell])
-
-    def plan(head):
-        return TopPlan.of(model, parallel=k * G, simd=S, storage=storage, passes=passes,
-                          image=False, halves=halves, placement=device.placement, order=order,
-                          head=head)
-
-    def issue(head):  # the head pass's issue cycles on that engine
-        return -(-rows // head[0]) * -(-cols // head[1])
-
-    # the smallest head's exact plan gives the head path's fixed cycles (its pipeline, the
-    # argmax, the output beat) and the layers' time; then jump to the first head whose issue
-    # fits in what is left, and step up from there while it still pays
-    best = first = plan(cands[0])
-    tl = first.timeline
-    room = 2 + tl.layer_cycles - (tl.head_period - issue(cands[0]))
-    start = next((i for i, c in enumerate(cands) if issue(c) <= room or c[0] * c[1] >= budget),
-                 len(cands) - 1)
-    for head in cands[start:]:
-        if head[0] * head[1] > budget:
-            break
-        tp = plan(head)
-        if tp.cycles_per_step < best.cycles_per_step:
-            best = tp
-        if tp.cycles_per_step <= 2 + tp.timeline.layer_cycles:
-            break  # the layers set the pace: more multipliers buy nothing
-    return best
-
-
-def choose(model: Model, device: Device, storage: str = "memory") -> Fit:
-    """The fitting folding and walk order with the most steps per second (then the fewest
-    LUTs); for a model whose head alone multiplies, the head's own engine with it
-    (`_head_for`)."""
-    G = len(UNIT_ROWS[model.cell])
-    passes = make_passes(model)
-    L = model.num_layers
-    own = head_engine(passes, L)
-    if own:
-        halves = (row_halves(passes[:L], False), row_halves(passes[L:], True))
-    else:
-        halves = row_halves(passes, uses_multipliers(passes))
-    on_lanes = passes[:L] if own else passes
-    rows = max(len(p.rows) for p in on_lanes)
-    widest = max(max(p.cols - p.split, 0 if p.lookup else p.split) for p in on_lanes)
-    best = None
-    for k in _steps(-(-rows // G)):
-        S = 1
-        while S <= 1 << (widest - 1).bit_length():
-            for order in ORDERS:
-                if own:
-                    tp = _head_for(model, device, storage, passes, halves, G, k, S, order)
-                else:
-                    tp = TopPlan.of(model, parallel=k * G, simd=S, storage=storage,
-                                    passes=passes, image=False, halves=halves,
-                                    placement=device.placement, order=order)
-                fo = estimate(tp, device)
-                if fits(fo, device) and (best is None or (fo.steps_per_s, -fo.luts)
-                                         > (best.steps_per_s, -best.luts)):
-                    best = fo
-                if order == "rows":
-                    f = fo
-                    if tp.cycles_per_step <= 1.02 * tp.bound_cycles:
-                        break  # within 2 % of the bound: the columns walk cannot gain
-            if f.luts > device.fill * device.luts:
-                break  # more columns only cost more logic (the estimate grows with S)
-            S *= 2
-    if best is None:
-        raise ValueError(f"no folding of this {model.cell} {model.hidden_size} fits the "
-                         f"{device.name}: even one unit's rows a cycle need more block RAM, "
-                         f"logic or DSP blocks than it has")
-    return best
-
-
-def roofline(tp: TopPlan, device: Device, clock_mhz: float, luts_used: int | None = None
-             ) -> dict:
-    """Weights per cycle and weight operations per second reached, against the device's
-    bound for this scheme (memory and logic), at `clock_mhz`."""
+def roofline(tp, device: Device, clock_mhz: float) -> dict:
+    """Weights per cycle and weight operations per second reached by the design `tp`,
+    against the device's bound for its scheme (memory) and its S columns a lane (logic), at
+    `clock_mhz`."""
     cb = tp.lanes.code_bits
     mem = device.bram_bits_per_cycle / cb
     logic = (device.luts - device.fixed_luts) / (device.luts_per_weight

@@ -1,6 +1,7 @@
 """manifest.json: everything a testbench or a board top needs to drive the generated `top`.
 
-`Manifest` is the schema, owned here: `manifest(top)` builds it from the generator's top,
+`Manifest` is the schema, owned here: `manifest(plan)` builds it from a design's plan
+(hw.gen.topplan.TopPlan or hw.gen.unrolled_top.UnrolledPlan; their `.manifest()` calls it),
 `save_manifest` writes it (the JSON layout is `Manifest.as_dict`), `load_manifest`/`from_dict`
 read it back and raise a one-line UserError naming the field for a malformed or foreign file.
 `Stream.pack`/`Stream.unpack` turn beats into payload integers and back by the field offsets,
@@ -24,15 +25,12 @@ from pathlib import Path
 from ..board.protocol import fingerprint
 from ..errors import UserError
 from ..fileio import atomic_write_text
+from ..modelfile import EMITS
 from .axis import NATIVE, PORT_STYLES
-from .fit import roofline
 from .options import GenerateOptions
 from .payload import input_element
-from .top import ModelTop
-from .topplan import TopPlan
 
 TOP, CLOCK, RESET = "top", "clk", "rst"
-EMITS = ("hidden", "last", "every")
 
 
 @dataclass(frozen=True)
@@ -151,7 +149,7 @@ class Manifest:
     sequence_cycles_8: int | None = None
     board_device: str | None = None
     roofline: dict | None = None
-    placement: dict | None = None  # hw.gen.topplan.Placement.as_dict()
+    placement: dict | None = None  # hw.gen.placement.Placement.as_dict()
     head: list | None = None  # the head's own engine [lanes, columns] (mixed precision)
     passes: list | None = None  # per pass: schemes, engine, lookup, folding, cycles
     # written by `python -m hw verilog` (hw.gen.cli.generate_run), not by generate() alone:
@@ -196,51 +194,39 @@ def _stream(prefix: str, layout, elem_bits: int, elem_count: int, signed_data: b
     return Stream(f"{prefix}__valid", f"{prefix}__ready", f"{prefix}__payload", layout.size, fs)
 
 
-def streams(top: ModelTop | TopPlan) -> tuple[Stream, Stream]:
-    """The top's input and output payload layouts (what the manifest writes, and what
-    hw.gen.simulate packs and unpacks beats with)."""
+def streams(top) -> tuple[Stream, Stream]:
+    """The input and output payload layouts of a plan or its top (what the manifest writes,
+    and what hw.gen.simulate packs and unpacks beats with)."""
     model = top.model
     return (_stream("i", top.in_layout, *input_element(model)),
             _stream("o", top.out_layout, top.out_bits, top.out_count, True))
 
 
-def manifest(top: ModelTop | TopPlan, device=None) -> Manifest:
-    """`top`: a ModelTop (either engine), or the TopPlan a time-multiplexed one is built from
-    (the same manifest, nothing built). `device` (hw.gen.fit.Device): the board the roofline
-    figures refer to, at its clock."""
-    model = top.model
-    tp = top if isinstance(top, TopPlan) else getattr(top, "tp", None)
-    extra = {}
-    if tp is not None:
-        extra = {"placement": tp.placement.as_dict(), "order": tp.order,
-                 "weights_per_step": tp.weights_per_step,
-                 "sequence_cycles_8": tp.sequence_cycles(8), "passes": tp.pass_table()}
-        if tp.head_lanes is not None:
-            extra["head"] = [tp.head_lanes.lanes, tp.head_lanes.simd]
-        if device is not None:
-            extra["board_device"] = device.name
-            extra["roofline"] = roofline(tp, device, device.clock_mhz)
-    i, o = streams(top)
-    return Manifest(**extra | {
+def manifest(plan, device=None) -> Manifest:
+    """The manifest of the design `plan` (a TopPlan or an UnrolledPlan: the same surface,
+    and `plan.engine_fields(device)` gives the fields only its engine has). `device`
+    (hw.gen.fit.Device): the board the roofline figures refer to, at its clock."""
+    model = plan.model
+    i, o = streams(plan)
+    return Manifest(**plan.engine_fields(device) | {
         "top": TOP, "clock": CLOCK, "reset": RESET,
         "model_fingerprint": f"{fingerprint(model):08x}",
-        "emit": top.emit,
-        "parallel": top.parallel,
-        "simd": getattr(top, "simd", 1),
-        "lanes": top.resources.get("lanes", top.parallel),
-        "storage": top.storage,
+        "emit": plan.emit,
+        "parallel": plan.parallel,
+        "simd": plan.simd,
+        "lanes": plan.resources["lanes"],
+        "storage": plan.storage,
         "cell": model.cell,
         "activation": model.activation,
         "hidden_size": model.hidden_size,
         "input_size": model.input_size,
         "num_layers": model.num_layers,
-        "outputs": top.out_count,
+        "outputs": plan.out_count,
         "input": i,
         "output": o,
-        "cycles_per_step": top.cycles_per_step,
-        "latency": top.latency,
-        "bound_cycles": getattr(top, "bound_cycles", None),
-        "resources": top.resources,
+        "cycles_per_step": plan.cycles_per_step,
+        "latency": plan.latency,
+        "resources": plan.resources,
         "formats": model.formats.as_dict(),
         "schemes": {name: m.scheme for name, m in model.matrices()},
     })

@@ -15,10 +15,10 @@ from dataclasses import asdict, dataclass, fields
 from ..errors import UserError
 from .axis import NATIVE, PORT_STYLES
 from .lanes import ORDERS
-from .topplan import STORAGES
-from .unrolled_top import UNROLLED
+from .placement import STORAGES
 
-AUTO = "auto"
+AUTO = "auto"  # parallel: sized for the board; order: the faster walk
+UNROLLED = "unrolled"  # parallel: the unrolled engine (hw.gen.unrolled_top)
 
 
 def parse_parallel(text: str, *, auto: bool = False) -> int | str:

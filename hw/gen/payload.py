@@ -54,3 +54,16 @@ def output_layout(model: Model, emit: str) -> data.StructLayout:
         fields["argmax"] = unsigned(argmax_bits(n))
     fields["last"] = 1
     return data.StructLayout(fields)
+
+
+class BeatLayouts:
+    """`in_layout` and `out_layout` for a design plan with `model` and `emit` (both plan
+    classes, hw.gen.topplan.TopPlan and hw.gen.unrolled_top.UnrolledPlan, take them so)."""
+
+    @property
+    def in_layout(self) -> data.StructLayout:
+        return input_layout(self.model)
+
+    @property
+    def out_layout(self) -> data.StructLayout:
+        return output_layout(self.model, self.emit)

@@ -22,19 +22,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .. import schemes
+from ..cell import UNIT_ROWS
 from ..modelfile import Model
 from ..numerics import Fixed
 from ..reference import accumulator_widths
 
-# (part, gate) for each row of one hidden unit; part says which matrices feed the row.
-UNIT_ROWS = {
-    "rnn": (("both", 0),),
-    "gru": (("both", 0), ("both", 1), ("split", 2)),
-    "lstm": (("both", 0), ("both", 1), ("both", 2), ("both", 3)),
-}
-# pre-activations the cell stage reads per unit (a split row gives two)
-PRE_VALUES = {cell: sum(2 if part == "split" else 1 for part, _ in rows)
-              for cell, rows in UNIT_ROWS.items()}
 ELEMENTWISE = {"rnn": 0, "gru": 2, "lstm": 3}  # mul_round products per hidden unit
 ACTIVATIONS = {"rnn": 1, "gru": 3, "lstm": 5}  # sigmoid/tanh units per hidden unit
 
@@ -164,3 +156,8 @@ def uses_multipliers(passes: list[Pass]) -> bool:
     shift-and-add, and a one-hot input's matrix is looked up (any scheme)."""
     return any(p.multiplies for p in passes)
 
+
+def pass_sources(layers: int, head: bool) -> list[tuple[int, int]]:
+    """Per pass, the vectors its two halves read: 0 the input x, l + 1 layer l's h."""
+    out = [(0 if li == 0 else li, li + 1) for li in range(layers)]
+    return out + ([(layers, layers)] if head else [])

@@ -3,7 +3,7 @@
 `RegisterState`: flip-flops. The unrolled engine reads the whole vector through a
 multiplexer, the cell stage reads a unit's pre-activations straight from the engine's result
 registers, new h waits in a side buffer until the layer's last unit commits it. It gives the
-FSM in `UnrolledTop.elaborate` its hooks; see its `schedule` for the cycles. (The wide-lane
+FSM in `UnrolledTop.elaborate` its hooks; `UnrolledPlan.of` counts the cycles. (The wide-lane
 engine's `ModelTop` keeps every vector in memories, hw/gen/top.py.)
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from amaranth.hdl import Signal, signed
 
-from .plan import UNIT_ROWS
+from ..cell import UNIT_ROWS
 
 
 class RegisterState:

@@ -17,8 +17,9 @@ the same memories `ram_style = "logic"` (flip-flops). A layer's `fresh` flag (se
 sequence's first beat and by reset) makes its state read as zero, so nothing is cleared word
 by word.
 
-`schedule` computes the cycle counts from the same plan the circuit is built from, and the
-tests measure them. `parallel="unrolled"` gives `hw.gen.unrolled_top.UnrolledTop`.
+Everything is decided in the `hw.gen.topplan.TopPlan` the top is built from
+(`TopPlan.create()`): the cycle counts it publishes are the plan's, and the tests measure
+them. (`parallel="unrolled"` is hw.gen.unrolled_top's `UnrolledPlan` and `UnrolledTop`.)
 """
 
 from __future__ import annotations
@@ -28,86 +29,61 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from ..modelfile import Model
+from ..cell import UNIT_ROWS
+from .cell import CellUnit
 from .engine import WideEngine
-from .outbeat import output_register
 from .payload import input_values
 from .pipe import Pipe, Staged
-from .plan import UNIT_ROWS
-from .topplan import STORAGES, Placement, TopPlan, pass_sources
-from .unrolled_top import UNROLLED, UnrolledTop
-
-__all__ = ["ModelTop", "STORAGES", "UNROLLED"]
+from .plan import pass_sources
+from .step import StepControl, argmax_tree
 
 
 def _argmax_tree(pipe: Pipe, vals: list[Staged], bits: int, idx_bits: int) -> Staged:
-    """Index of the largest value, the first one on ties: one registered comparator level a
-    stage. Each node keeps its left (lower-index) input unless the right one is larger."""
-    nodes = [(v, pipe.comb(lambda x, i=i: Const(i, unsigned(idx_bits)), v))
-             for i, v in enumerate(vals)]
-    while len(nodes) > 1:
-        up = []
-        for k in range(0, len(nodes) - 1, 2):
-            (lv, li), (rv, ri) = nodes[k], nodes[k + 1]
-            nv = pipe.op(lambda a, b: Mux(b > a, b, a), lv, rv, name="mv", shape=signed(bits))
-            ni = pipe.op(lambda a, b, i, j: Mux(b > a, j, i), lv, rv, li, ri, name="mi",
-                         shape=unsigned(idx_bits))
-            up.append((nv, ni))
-        if len(nodes) % 2:
-            up.append(nodes[-1])
-        nodes = up
-    return nodes[0][1]
+    """hw.gen.step.argmax_tree with one registered comparator level a stage."""
+    leaves = [(v, pipe.comb(lambda x, i=i: Const(i, unsigned(idx_bits)), v))
+              for i, v in enumerate(vals)]
+
+    def node(level, k, left, right):
+        (lv, li), (rv, ri) = left, right
+        nv = pipe.op(lambda a, b: Mux(b > a, b, a), lv, rv, name="mv", shape=signed(bits))
+        ni = pipe.op(lambda a, b, i, j: Mux(b > a, j, i), lv, rv, li, ri, name="mi",
+                     shape=unsigned(idx_bits))
+        return nv, ni
+
+    return argmax_tree(leaves, node)
 
 
 class ModelTop(wiring.Component):
     """Streams one time step per input beat; see docs/hardware.md for the protocol.
 
-    `parallel`: P, the engine's lanes (rows a cycle; a multiple of the cell's gate rows per
-    unit, 3 for a GRU and 4 for an LSTM), or "unrolled". `simd`: S, the columns each lane takes
-    a cycle (a power of two). `storage`: "memory" (block RAM, the default) or "registers".
+    Built from a hw.gen.topplan.TopPlan (`plan.create()`), which decides everything: P, the
+    engine's lanes (rows a cycle; a multiple of the cell's gate rows per unit, 3 for a GRU
+    and 4 for an LSTM), S, the columns each lane takes a cycle, the storage and the walk.
 
     `cycles_per_step`: cycles between accepting consecutive beats of a sequence (input always
     valid, output always ready). `latency`: cycles from accepting a beat to its output beat
     being valid (for emit "last", the sequence's last beat). `resources`: what it uses.
-    `bound_cycles`: the engine's own bound per step, sum over the step's passes of
-    ceil(rows / P) * ceil(cols / S).
+    The other figures are the plan's (`top.plan`).
     """
 
-    def __new__(cls, model=None, *, parallel=4, **kwargs):
-        if parallel == UNROLLED:
-            return UnrolledTop(model, parallel=parallel, **kwargs)
-        return super().__new__(cls)
-
-    def __init__(self, model: Model, *, parallel, simd: int = 1, cell_units: int | None = None,
-                 storage: str = "memory", placement: Placement | None = None,
-                 order: str = "rows", head: tuple[int, int] | None = None):
-        try:
-            if cell_units not in (None, 1):
-                raise ValueError(f"the time-multiplexed engine updates one unit a cycle; "
-                                 f"cell units must be 1, not {cell_units!r}")
-            self.tp = tp = TopPlan.of(model, parallel=parallel, simd=simd, storage=storage,
-                                      placement=placement, order=order, head=head)
-        except (TypeError, ValueError):
-            self._MustUse__silence = True  # never built: no "created but never used" warning
-            raise
+    def __init__(self, plan):
+        self.plan = tp = plan
+        model = tp.model
         f, I = model.formats, model.input_size
-        self.model, self.storage, self.emit, self.passes = model, storage, tp.emit, tp.passes
-        self.placement = tp.placement
-        self.parallel, self.simd, self.plan, self.unit_rows = (tp.parallel, tp.simd, tp.lanes,
-                                                               tp.unit_rows)
+        self.model, self.storage, self.emit = model, tp.storage, tp.emit
+        self.parallel, self.simd, self.unit_rows = tp.parallel, tp.simd, tp.unit_rows
         self.cell, self.cell_latency, self.h_stage, self.c_stage = (
             tp.cell, tp.cell_latency, tp.h_stage, tp.c_stage)
         self.out_count, self.out_bits = tp.out_count, tp.out_bits
         self.argmax_cycles, self.argmax_scan = tp.argmax_cycles, tp.emit == "last"
-        self.layer_cycles, self.head_cycles = tp.schedule()
         self.cycles_per_step, self.latency = tp.cycles_per_step, tp.latency
-        self.bound_cycles, self.resources = tp.bound_cycles, tp.resources
+        self.resources = tp.resources
         L = model.num_layers
         sources = pass_sources(L, model.head is not None)
         self.vec_bits = max(f["input"].bits, f["state"].bits)
         styles = {name: tp.memory_style(name, w, d) for name, w, d in tp.memories()}
         own = tp.head_lanes is not None  # the head on an engine of its own
-        self.engine = WideEngine(plan=self.plan, sources=sources[:L] if own else sources,
+        self.engine = WideEngine(plan=tp.lanes, sources=sources[:L] if own else sources,
                                  vec_bits=self.vec_bits,
                                  ram_style=[st for n, st in styles.items()
                                             if n.startswith("codes")],
@@ -127,26 +103,20 @@ class ModelTop(wiring.Component):
         super().__init__({"i": In(stream.Signature(self.in_layout)),
                           "o": Out(stream.Signature(self.out_layout))})
 
-    def schedule(self) -> tuple[list[int], int]:
-        return self.tp.schedule()
-
     # ---- the circuit
     def _memory(self, m, name, shape, depth):
-        attrs = {"ram_style": self.tp.ram_style(Shape.cast(shape).width, depth)}
+        attrs = {"ram_style": self.plan.ram_style(Shape.cast(shape).width, depth)}
         m.submodules[name] = mem = Memory(shape=shape, depth=max(2, depth), init=[],
                                           attrs=attrs)
         return mem
 
     def elaborate(self, platform):
         m = Module()
-        model, f, eng = self.model, self.model.formats, self.engine
-        H, L, S = model.hidden_size, model.num_layers, self.simd
-        lstm = model.cell == "lstm"
-        m.submodules.engine = eng
+        f, L, S = self.model.formats, self.model.num_layers, self.simd
+        m.submodules.engine = self.engine
         if self.head_engine is not None:
             m.submodules.head_engine = self.head_engine
-        sb = f["state"].bits
-        lookup = self.plan.lookup
+        lookup = self.plan.lanes.lookup
         # a looked-up one-hot input never reaches the lanes: the beat's token picks the table
         # words (`base`: token x the pass's finalizer words), nothing holds the vector
         x = Signal(data.ArrayLayout(signed(f["input"].bits), 0 if lookup else self.x_chunks * S))
@@ -157,12 +127,21 @@ class ModelTop(wiring.Component):
         # results of one pass are written while the next pass is issued
         fresh = Signal(L, init=(1 << L) - 1)
         wb = Signal(L)
-        lb = (S - 1).bit_length()  # the column memory of an element: its low bits
+        hmem = self._vector_reads(m, x, wb)
+        commit, hn = self._cell_stage(m, hmem)
+        head = self._head(m, hmem, wb)
+        self._step_fsm(m, x, base, fresh, wb, commit, hn, *head)
+        return m
 
-        # ---- vector reads: chunk `vchunk` of source `vsrc`, S elements `vec_stage` cycles
-        # later. With code banks (vec_stage 2) every h memory gets its own registered address,
-        # so no address adder and no fan-out route shares a cycle with a (distributed) RAM read
-        late = self.plan.vec_stage - 1
+    def _vector_reads(self, m, x, wb):
+        """The engine's vector reads: chunk `vchunk` of source `vsrc`, S elements `vec_stage`
+        cycles later. With code banks (vec_stage 2) every h memory gets its own registered
+        address, so no address adder and no fan-out route shares a cycle with a
+        (distributed) RAM read. Makes the h memories: per layer, a list of (memory, the
+        elements of a chunk it holds)."""
+        eng, L, S = self.engine, self.model.num_layers, self.simd
+        sb = self.model.formats["state"].bits
+        late = self.plan.lanes.vec_stage - 1
         vsrc1 = Signal.like(eng.vsrc)
         chunk = eng.vchunk
         zero = Signal(L)  # per layer: the issuing pass reads its own state, and it is fresh
@@ -176,22 +155,17 @@ class ModelTop(wiring.Component):
             m.d.sync += [vsrc1.eq(eng.vsrc), zero1.eq(zero)]
         xdata = Signal(data.ArrayLayout(signed(self.vec_bits), S))
         with m.Switch(chunk):
-            for c in range(0 if lookup else self.x_chunks):
+            for c in range(0 if self.plan.lanes.lookup else self.x_chunks):
                 with m.Case(c):
                     m.d.sync += [xdata[s].eq(x[c * S + s]) for s in range(S)]
         # h of layer l: S memories of one element (element k in memory k % S), or with
         # `merged_h` one memory of S-element words; `hmem[l]` lists (memory, its elements)
-        if self.tp.merged_h:
+        if self.plan.merged_h:
             hmem = [[(self._memory(m, f"h{li}", unsigned(S * sb), 2 * self.h_words),
                       list(range(S)))] for li in range(L)]
         else:
             hmem = [[(self._memory(m, f"h{li}_{s}", signed(sb), 2 * self.h_words), [s])
                      for s in range(S)] for li in range(L)]
-
-        def elements(word, which):  # a memory's read data as its elements, in order
-            return ([word] if len(which) == 1 else
-                    [word[k * sb:(k + 1) * sb].as_signed() for k in range(len(which))])
-
         vdata = [xdata[s] for s in range(S)]
         for li in range(L):
             side = Mux(eng.cur == li, ~wb[li], wb[li])
@@ -203,12 +177,22 @@ class ModelTop(wiring.Component):
                     m.d.sync += reg.eq(addr)
                     addr = reg
                 m.d.comb += port.addr.eq(addr)
-                for s, d in zip(which, elements(port.data, which), strict=True):
+                for s, d in zip(which, _elements(port.data, which, sb), strict=True):
                     vdata[s] = Mux(vsrc1 == li + 1, Mux(zero1[li], 0, d), vdata[s])
         m.d.comb += [eng.vdata[s].eq(v) for s, v in enumerate(vdata)]
+        return hmem
 
-        # ---- the cell stage: one unit a cycle from the finalizers, with its pass's tags
-        cu = self.cell.create()
+    def _cell_stage(self, m, hmem):
+        """The cell stage: one unit a cycle from the finalizers, with its pass's tags; reads
+        the unit's old h (and c) and writes the new ones. Returns (commit: the last layer's
+        last unit is written this cycle, the registers of the output beat's h (emit
+        hidden))."""
+        model, f, eng = self.model, self.model.formats, self.engine
+        H, L, S = model.hidden_size, model.num_layers, self.simd
+        lstm = model.cell == "lstm"
+        sb = f["state"].bits
+        lb = (S - 1).bit_length()  # the column memory of an element: its low bits
+        cu = CellUnit(params=self.cell)
         m.submodules.cell = cu
         pipe = Pipe(m, "top")
         e_valid = Staged(eng.out_valid & (eng.out_pass < L), 0)
@@ -245,7 +229,7 @@ class ModelTop(wiring.Component):
                         m.d.sync += reg.eq(addr)
                         addr = reg
                     m.d.comb += port.addr.eq(addr)
-                    old += [(li, s, d) for s, d in zip(which, elements(port.data, which),
+                    old += [(li, s, d) for s, d in zip(which, _elements(port.data, which, sb),
                                                         strict=True)]
             h_old, h_reg = Signal(signed(sb)), Signal(signed(sb))
             with m.Switch(pipe.at(e_layer, hs) * S + (sub.sig if S > 1 else 0)):
@@ -299,17 +283,25 @@ class ModelTop(wiring.Component):
             with m.If(w_valid & (w_layer == L - 1)):
                 m.d.sync += [hn[k].eq(hn[k + 1]) for k in range(H - 1)]
                 m.d.sync += hn[H - 1].eq(cu.h_new)
+        return commit, hn
 
-        # ---- the head's rows, and its argmax
+    def _head(self, m, hmem, wb):
+        """The head's rows into registers (from the layers' engine, or the head's own), and
+        its argmax: a registered comparator tree, or with emit "last" a scan (the head's
+        output state). Returns (the rows' registers, the cycle the last row arrives, the
+        argmax index, the scan's best value or None, the head engine's bank register or
+        None, the engine the head's rows come from)."""
+        model, eng, L = self.model, self.engine, self.model.num_layers
         n = self.out_count
         head = []
         head_done = Signal()
+        best = best_v = hb = None
         heng = self.head_engine
         if heng is not None:
-            hb = self._head_reads(m, hmem, wb, elements)
+            hb = self._head_reads(m, hmem)
+        hsrc = eng if heng is None else heng  # the engine whose results the head takes
         if model.head is not None:
             G = self.unit_rows
-            hsrc = eng if heng is None else heng  # the engine whose results the head takes
             head = [Signal(signed(hsrc.plan.res_bits), name=f"head{k}") for k in range(n)]
             on_head = eng.out_valid & (eng.out_pass == L) if heng is None else heng.out_valid
             with m.If(on_head):
@@ -326,155 +318,15 @@ class ModelTop(wiring.Component):
                 ap = Pipe(m, "argmax")
                 best = ap.at(_argmax_tree(ap, [Staged(r, 0) for r in head],
                                           hsrc.plan.res_bits, ib), self.argmax_cycles)
+        return head, head_done, best, best_v, hb, hsrc
 
-        # ---- the step FSM: each pass starts as soon as the engine has issued the one
-        # before (the engine's holds keep its reads behind the writes they need)
-        last_in = Signal()
-        o_valid, o_payload, free = output_register(m, self)
-        wait = Signal(range(self.argmax_cycles + 2))
-
-        def start(k, fresh_bit=None):
-            m.d.comb += [eng.start.eq(1), eng.sel.eq(k)]
-            if lookup is not None and k == lookup.index:
-                m.d.comb += eng.base.eq(base)
-            if k < L:
-                m.d.comb += eng.tag.eq(Cat(fresh[k] if fresh_bit is None else fresh_bit,
-                                           ~wb[k]))
-                m.d.sync += [wb[k].eq(~wb[k]), fresh[k].eq(0)]
-
-        def load(values, last, argmax=None):
-            m.d.sync += [o_valid.eq(1), o_payload.last.eq(last)]
-            m.d.sync += [o_payload.data[k].eq(v) for k, v in enumerate(values)]
-            if argmax is not None:
-                m.d.sync += o_payload.argmax.eq(argmax)
-
-        def head_out(last, loaded):
-            """The argmax (a scan of a row a cycle, or the tree's stages), then the output
-            beat once the output register is free; `loaded()` in that cycle."""
-            with m.If(wait != self.argmax_cycles):
-                m.d.sync += wait.eq(wait + 1)
-                if self.argmax_scan:
-                    # row `wait` into a register, compared with the best a cycle later
-                    cand = Signal(signed(hsrc.plan.res_bits))
-                    with m.Switch(wait):
-                        for k, r in enumerate(head):
-                            with m.Case(k):
-                                m.d.sync += cand.eq(r)
-                    with m.If((wait == 1) | ((wait != 0) & (cand > best_v))):
-                        m.d.sync += [best_v.eq(cand), best_i.eq(wait - 1)]
-            with m.Elif(free):
-                load(head, last, best)
-                loaded()
-
-        # the head on its own engine: its path (run, argmax, output beat) is a machine of its
-        # own, so that with an output every step the next step's layers run beside it; the
-        # next beat is taken no sooner than cycles_per_step after the last (`ago`), so that
-        # every head finds the path idle and every step takes the same cycles
-        beside = heng is not None and self.emit == "every"
-        hp_idle, hp_load, h_last = Signal(), Signal(), Signal()
-        if beside:
-            cps = self.cycles_per_step
-            ago = Signal(range(cps + 1), init=cps)
-            with m.If(ago != cps):
-                m.d.sync += ago.eq(ago + 1)
-
-        def start_head():
-            m.d.comb += [heng.start.eq(1), heng.sel.eq(0)]
-            m.d.sync += [hb.eq(wb[L - 1]), h_last.eq(last_in)]
-
-        with m.FSM():
-            with m.State("IDLE"):
-                take = ago == cps if beside else 1
-                m.d.comb += self.i.ready.eq(take)
-                with m.If(self.i.valid & take if beside else self.i.valid):
-                    if beside:
-                        m.d.sync += ago.eq(1)
-                    if lookup is not None:
-                        tok = self.i.payload.data[0]
-                        m.d.sync += base.eq(Mux(tok < lookup.vocab, tok, lookup.vocab)
-                                            * lookup.units)
-                    else:
-                        m.d.sync += [x[k].eq(v) for k, v in
-                                     enumerate(input_values(model, self.i.payload.data))]
-                    m.d.sync += last_in.eq(self.i.payload.last)
-                    with m.If(self.i.payload.first):
-                        m.d.sync += fresh.eq(-1)
-                    m.next = "LAUNCH"
-            # the first pass starts the cycle after the beat is taken: no path runs from the
-            # source's valid through the engine's start into its registers
-            with m.State("LAUNCH"):
-                start(0)
-                m.next = "LAYER0"
-            for li in range(L):
-                with m.State(f"LAYER{li}"):
-                    with m.If(eng.free):
-                        if li < L - 1:
-                            start(li + 1)
-                            m.next = f"LAYER{li + 1}"
-                        elif self.emit == "hidden":
-                            m.next = "COMMIT"
-                        elif beside:
-                            with m.If(hp_idle):
-                                start_head()
-                                m.next = "IDLE"
-                        elif heng is not None:  # emit last: the head, then the next beat
-                            with m.If(~last_in):
-                                m.next = "IDLE"
-                            with m.Elif(hp_idle):
-                                start_head()
-                                m.next = "HWAIT"
-                        elif self.emit == "every":
-                            start(L)
-                            m.next = "HEAD"
-                        else:
-                            m.next = "IDLE"
-                            with m.If(last_in):
-                                start(L)
-                                m.next = "HEAD"
-            if model.head is not None and heng is not None:
-                with m.State("HWAIT"):
-                    with m.If(hp_load):
-                        m.next = "IDLE"
-            elif model.head is not None:
-                with m.State("HEAD"):
-                    with m.If(head_done):
-                        m.d.sync += wait.eq(0)
-                        m.next = "HOUT"
-                with m.State("HOUT"):
-                    def done():
-                        m.next = "IDLE"
-                    head_out(1 if self.emit == "last" else last_in, done)
-            else:
-                with m.State("COMMIT"):
-                    with m.If(commit):
-                        m.next = "OUT"
-                with m.State("OUT"):
-                    with m.If(free):
-                        load(hn, last_in)
-                        m.next = "IDLE"
-        if heng is not None:
-            with m.FSM(name="head_path"):
-                with m.State("IDLE"):
-                    m.d.comb += hp_idle.eq(1)
-                    with m.If(heng.start):
-                        m.next = "RUN"
-                with m.State("RUN"):
-                    with m.If(head_done):
-                        m.d.sync += wait.eq(0)
-                        m.next = "OUT"
-                with m.State("OUT"):
-                    def loaded():
-                        m.d.comb += hp_load.eq(1)
-                        m.next = "IDLE"
-                    head_out(1 if self.emit == "last" else h_last, loaded)
-        return m
-
-    def _head_reads(self, m, hmem, wb, elements):
+    def _head_reads(self, m, hmem):
         """The head engine's vector reads: chunks of S' elements of the top layer's h, from
         the bank it held when the head started (the next step's layers may flip it), out of
         the S-element words of the h memories (S' <= S: the word of the chunk, then its S'
         elements). Returns that bank's register."""
         heng, L, S = self.head_engine, self.model.num_layers, self.simd
+        sb = self.model.formats["state"].bits
         S1 = heng.plan.simd
         r = (S // S1).bit_length() - 1  # chunks of S' elements in a word
         late = heng.plan.vec_stage - 1
@@ -496,7 +348,7 @@ class ModelTop(wiring.Component):
                 m.d.sync += reg.eq(addr)
                 addr = reg
             m.d.comb += port.addr.eq(addr)
-            for s, d in zip(which, elements(port.data, which), strict=True):
+            for s, d in zip(which, _elements(port.data, which, sb), strict=True):
                 elems[s] = d
         for i in range(S1):
             v = elems[i]
@@ -504,3 +356,144 @@ class ModelTop(wiring.Component):
                 v = Mux(sub == c, elems[c * S1 + i], v)
             m.d.comb += heng.vdata[i].eq(v)
         return hb
+
+    def _step_fsm(self, m, x, base, fresh, wb, commit, hn, head, head_done, best, best_v, hb,
+                  hsrc):
+        """The step FSM (hw.gen.step): each pass starts as soon as the engine has issued the
+        one before (the engine's holds keep its reads behind the writes they need). A head
+        on its own engine has a path of its own (run, argmax, output beat), so that with an
+        output every step the next step's layers run beside it."""
+        model, eng, heng = self.model, self.engine, self.head_engine
+        L, lookup = model.num_layers, self.plan.lanes.lookup
+
+        def start(k):
+            m.d.comb += [eng.start.eq(1), eng.sel.eq(k)]
+            if lookup is not None and k == lookup.index:
+                m.d.comb += eng.base.eq(base)
+            if k < L:
+                m.d.comb += eng.tag.eq(Cat(fresh[k], ~wb[k]))
+                m.d.sync += [wb[k].eq(~wb[k]), fresh[k].eq(0)]
+
+        step = StepControl(m, self, start)
+        out, last_in = step.out, step.last_in
+        wait = Signal(range(self.argmax_cycles + 2))
+
+        def head_out(last, loaded):
+            """The argmax (a scan of a row a cycle, or the tree's stages), then the output
+            beat once the output register is free; `loaded()` in that cycle."""
+            with m.If(wait != self.argmax_cycles):
+                m.d.sync += wait.eq(wait + 1)
+                if self.argmax_scan:
+                    # row `wait` into a register, compared with the best a cycle later
+                    cand = Signal(signed(hsrc.plan.res_bits))
+                    with m.Switch(wait):
+                        for k, r in enumerate(head):
+                            with m.Case(k):
+                                m.d.sync += cand.eq(r)
+                    with m.If((wait == 1) | ((wait != 0) & (cand > best_v))):
+                        m.d.sync += [best_v.eq(cand), best.eq(wait - 1)]
+            with m.Elif(out.free):
+                out.load(m, head, last, lambda: best)
+                loaded()
+
+        # the head on its own engine: with an output every step the next beat is taken no
+        # sooner than cycles_per_step after the last (`ago`), so that every head finds the
+        # path idle and every step takes the same cycles
+        beside = heng is not None and self.emit == "every"
+        hp_idle, hp_load, h_last = Signal(), Signal(), Signal()
+        gate = None
+        if beside:
+            cps = self.cycles_per_step
+            ago = Signal(range(cps + 1), init=cps)
+            with m.If(ago != cps):
+                m.d.sync += ago.eq(ago + 1)
+            gate = ago == cps
+
+        def start_head():
+            m.d.comb += [heng.start.eq(1), heng.sel.eq(0)]
+            m.d.sync += [hb.eq(wb[L - 1]), h_last.eq(last_in)]
+
+        def take():
+            if beside:
+                m.d.sync += ago.eq(1)
+            if lookup is not None:
+                tok = self.i.payload.data[0]
+                m.d.sync += base.eq(Mux(tok < lookup.vocab, tok, lookup.vocab) * lookup.units)
+            else:
+                m.d.sync += [x[k].eq(v) for k, v in
+                             enumerate(input_values(model, self.i.payload.data))]
+
+        def first():
+            m.d.sync += fresh.eq(-1)
+
+        def launch():
+            m.next = "LAUNCH"
+
+        def to_commit():
+            m.next = "COMMIT"
+
+        def own_head():  # the head's pass to its own path
+            if beside:
+                with m.If(hp_idle):
+                    start_head()
+                    m.next = "IDLE"
+            else:  # emit last: the head, then the next beat
+                with m.If(~last_in):
+                    m.next = "IDLE"
+                with m.Elif(hp_idle):
+                    start_head()
+                    m.next = "HWAIT"
+
+        with m.FSM():
+            step.accept(take, first, launch, gate=gate)
+            # the first pass starts the cycle after the beat is taken: no path runs from the
+            # source's valid through the engine's start into its registers
+            with m.State("LAUNCH"):
+                start(0)
+                m.next = "LAYER0"
+            for li in range(L):
+                with m.State(f"LAYER{li}"):
+                    with m.If(eng.free):
+                        step.after_layer(li, to_commit, own_head if heng is not None else None)
+            if model.head is not None and heng is not None:
+                with m.State("HWAIT"):
+                    with m.If(hp_load):
+                        m.next = "IDLE"
+            elif model.head is not None:
+                with m.State("HEAD"):
+                    with m.If(head_done):
+                        m.d.sync += wait.eq(0)
+                        m.next = "HOUT"
+                with m.State("HOUT"):
+                    def done():
+                        m.next = "IDLE"
+                    head_out(1 if self.emit == "last" else last_in, done)
+            else:
+                with m.State("COMMIT"):
+                    with m.If(commit):
+                        m.next = "OUT"
+                with m.State("OUT"):
+                    with m.If(out.free):
+                        out.load(m, hn, last_in)
+                        m.next = "IDLE"
+        if heng is not None:
+            with m.FSM(name="head_path"):
+                with m.State("IDLE"):
+                    m.d.comb += hp_idle.eq(1)
+                    with m.If(heng.start):
+                        m.next = "RUN"
+                with m.State("RUN"):
+                    with m.If(head_done):
+                        m.d.sync += wait.eq(0)
+                        m.next = "OUT"
+                with m.State("OUT"):
+                    def loaded():
+                        m.d.comb += hp_load.eq(1)
+                        m.next = "IDLE"
+                    head_out(1 if self.emit == "last" else h_last, loaded)
+
+
+def _elements(word, which, bits):
+    """A memory's read data as its elements, in order (`which`: the elements it holds)."""
+    return ([word] if len(which) == 1 else
+            [word[k * bits:(k + 1) * bits].as_signed() for k in range(len(which))])

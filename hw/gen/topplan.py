@@ -1,64 +1,53 @@
-"""`TopPlan`: everything `ModelTop` is built from, as plain Python (nothing is elaborated).
+"""`TopPlan`: the one object a design of the wide-lane engine is decided in, as plain Python.
 
-The folding (lanes P, columns per lane S), the engine's lane plan and timing, the cell's
-timing, the output beat's layout, the published cycle counts, the resources and the list of
-memories. `ModelTop` builds its circuit from this object; `--parallel auto`, the manifest and
-the benches read it without building a circuit.
+Like amaranth's `lib.crc.Parameters`: `TopPlan.of(model, parallel=P, simd=S, ...)` takes a
+folding, `TopPlan.auto(model, device)` searches the one with the most steps per second that
+fits a board (`--parallel auto`), `.manifest()` describes the design and `.create()`
+elaborates it (the `ModelTop` built from this very object). Everything is decided here: the
+folding (lanes P, columns per lane S) and walk order, the engine's lane plan and timing, the
+cell's timing, the output beat's layout, the published cycle counts, the resources and the
+memories with their placement. The circuit, the manifest, the fit and the benches read it;
+none of them decides again. `plan_for` picks the plan class for a `parallel` (an integer, or
+"unrolled": hw.gen.unrolled_top.UnrolledPlan, the same surface).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from amaranth.lib import data
-
-from ..cell import CellParams
+from ..cell import UNIT_ROWS, CellParams
 from ..modelfile import Model
 from ..reference import default_emit
 from .cell import cell_timing
 from .engine import EngineTiming
-from .lanes import ORDERS, LanePlan, RowHalves, make_lane_plan
-from .payload import argmax_bits, input_layout, output_layout, output_shape
-from .plan import ACTIVATIONS, ELEMENTWISE, UNIT_ROWS, Pass, make_passes, uses_multipliers
+from .fit import Device, estimate, fits, roofline
+from .lanes import ORDERS, LanePlan, RowHalves, make_lane_plan, row_halves
+from .manifest import Manifest, manifest
+from .options import AUTO, UNROLLED
+from .payload import BeatLayouts, output_shape
+from .placement import STORAGES, Placement
+from .plan import (
+    ACTIVATIONS,
+    ELEMENTWISE,
+    Pass,
+    make_passes,
+    pass_sources,
+    uses_multipliers,
+)
 from .timeline import Timeline, lanes_of, solve
+from .top import ModelTop
+from .unrolled_top import UnrolledPlan
 
-STORAGES = ("memory", "registers")
 
-
-@dataclass(frozen=True)
-class Placement:
-    """Where the memories go on a device family (`storage="memory"`).
-
-    `bank_depth`: 0, or the code memory split into banks of this many words (a power of two:
-    the device's block RAM depth at the code word's width), each bank read into its own
-    register and then selected (hw.gen.lanes.LanePlan.bank_depth). `lutram_bits`: memories of
-    at most this many bits are asked for distributed (LUT) RAM instead of block RAM (0: none;
-    an iCE40 has no distributed RAM). `logic_rom_depth`: a code bank after the first of at
-    most this many words is built in logic, not block RAM (0: never). Such a short last bank
-    holds what is left over when the words do not fill whole banks (often the head, whose
-    words are mostly zero lanes): in block RAM it would take as many blocks as a full bank,
-    in logic each bit is a function of a few address bits, and a constant bit costs nothing."""
-
-    bank_depth: int = 0
-    lutram_bits: int = 0
-    logic_rom_depth: int = 0
-
-    def as_dict(self) -> dict:
-        return {"bank_depth": self.bank_depth, "lutram_bits": self.lutram_bits,
-                "logic_rom_depth": self.logic_rom_depth}
-
-    @classmethod
-    def from_dict(cls, d: dict | None) -> Placement:
-        d = d or {}
-        return cls(int(d.get("bank_depth", 0)), int(d.get("lutram_bits", 0)),
-                   int(d.get("logic_rom_depth", 0)))
+def _check_model(model) -> None:
+    if not isinstance(model, Model):
+        raise TypeError(f"model must be a hw.modelfile.Model, not {type(model).__name__}")
 
 
 def check_folding(model: Model, parallel, simd, storage, placement=None,
                   order: str = "rows") -> None:
-    """One ValueError naming the first bad choice."""
-    if not isinstance(model, Model):
-        raise TypeError(f"model must be a hw.modelfile.Model, not {type(model).__name__}")
+    """One ValueError naming the first bad choice (`order` may be AUTO)."""
+    _check_model(model)
     if not (isinstance(parallel, int) and not isinstance(parallel, bool) and parallel >= 1):
         raise ValueError(f"parallel must be a positive integer or 'unrolled', not {parallel!r}")
     G = len(UNIT_ROWS[model.cell])
@@ -69,22 +58,21 @@ def check_folding(model: Model, parallel, simd, storage, placement=None,
         raise ValueError(f"simd must be a power of two, not {simd!r}")
     if storage not in STORAGES:
         raise ValueError(f"storage must be one of {', '.join(STORAGES)}, not {storage!r}")
-    if order not in ORDERS:
-        raise ValueError(f"order must be one of {', '.join(ORDERS)}, not {order!r}")
+    if order not in ORDERS + (AUTO,):
+        raise ValueError(f"order must be one of {', '.join(ORDERS + (AUTO,))}, not {order!r}")
     if placement is not None:
-        b = placement.bank_depth
-        if not isinstance(b, int) or b < 0 or (b and (b < 2 or b & (b - 1))):
-            raise ValueError(f"bank depth must be 0 or a power of two of at least 2, not {b!r}")
-        if not isinstance(placement.lutram_bits, int) or placement.lutram_bits < 0:
-            raise ValueError(f"lutram bits must be a non-negative integer, not "
-                             f"{placement.lutram_bits!r}")
-        d = placement.logic_rom_depth
-        if not isinstance(d, int) or isinstance(d, bool) or d < 0:
-            raise ValueError(f"logic ROM depth must be a non-negative integer, not {d!r}")
+        placement.check()
 
 
 @dataclass(frozen=True)
-class TopPlan:
+class TopPlan(BeatLayouts):
+    """A design of the wide-lane engine (`ModelTop`), decided: build one with `of` or `auto`.
+
+    Per step the engines run `passes` (each layer's, then the head's): the layers on the
+    lanes of `lanes`, the head on them too or, for a model whose head alone multiplies, on an
+    engine of its own (`head_lanes`); `pass_table()` says which engine runs each pass and
+    `timeline` when each of them issues and writes."""
+
     model: Model
     storage: str
     placement: Placement
@@ -98,29 +86,38 @@ class TopPlan:
     c_stage: int | None
     out_count: int
     out_bits: int
-    argmax_bits: int
     argmax_cycles: int
     timeline: Timeline
     # the head's own engine (mixed precision: the layers shift and add, the head multiplies)
     head_lanes: LanePlan | None = None
     head_timing: EngineTiming | None = None
+    image: bool = True  # the code words are in `lanes` (False: a search's figures only)
 
     @classmethod
     def of(cls, model: Model, *, parallel: int, simd: int = 1, storage: str = "memory",
            passes: list[Pass] | None = None, image: bool = True,
            halves: RowHalves | tuple | None = None, placement: Placement | None = None,
            order: str = "rows", head: tuple[int, int] | None = None) -> TopPlan:
-        """`passes`: make_passes(model), when the caller has them; `image=False`: no code
-        words (hw.gen.lanes.make_lane_plan), for a search that only reads figures. `order`:
-        the engine's walk (hw.gen.lanes.LanePlan.order). A model whose head alone needs
-        multipliers (head_engine()) runs its head on an engine of its own, `head` = (lanes,
-        columns) (default: one unit's rows, one column); `halves`: then a pair, the layers'
-        and the head's row_halves."""
+        """The design with P = `parallel` lanes and S = `simd` columns a lane. `passes`:
+        make_passes(model), when the caller has them; `image=False`: no code words
+        (hw.gen.lanes.make_lane_plan), for a search that only reads figures. `order`: the
+        engine's walk (hw.gen.lanes.LanePlan.order), or AUTO for the one with fewer cycles
+        per step (then the lower latency; "rows" on a tie: it keeps no per-group sums). A
+        model whose head alone needs multipliers (head_engine()) runs its head on an engine
+        of its own, `head` = (lanes, columns) (default: one unit's rows, one column);
+        `halves`: then a pair, the layers' and the head's row_halves."""
         placement = Placement() if placement is None else placement
         check_folding(model, parallel, simd, storage, placement, order)
+        passes = make_passes(model) if passes is None else passes
+        if order == AUTO:
+            def key(o):
+                tp = cls.of(model, parallel=parallel, simd=simd, storage=storage,
+                            passes=passes, image=False, halves=halves, placement=placement,
+                            order=o, head=head)
+                return tp.cycles_per_step, tp.latency
+            order = min(ORDERS, key=key)
         emit = default_emit(model)
         G = len(UNIT_ROWS[model.cell])
-        passes = make_passes(model) if passes is None else passes
         L = model.num_layers
         own = head_engine(passes, L)
         if head is not None and not own:
@@ -155,16 +152,88 @@ class TopPlan:
                          head_units=-(-n // G) if model.head is not None else 0,
                          head_engine=own)
         return cls(model, storage, placement, emit, tuple(passes), plan, timing,
-                   cell, latency, h_stage, c_stage, n, width, argmax_bits(n), cycles, timeline,
-                   head_plan, head_timing)
+                   cell, latency, h_stage, c_stage, n, width, cycles, timeline,
+                   head_plan, head_timing, image)
 
-    @property
-    def in_layout(self) -> data.StructLayout:
-        return input_layout(self.model)
+    @classmethod
+    def auto(cls, model: Model, device: Device, *, storage: str = "memory",
+             order: str = AUTO, placement: Placement | None = None,
+             head: tuple[int, int] | None = None, image: bool = True) -> TopPlan:
+        """The fitting folding and walk order with the most steps per second on `device`
+        (a hw.gen.fit.Device; then the fewest LUTs): every P (whole units' rows, about 3 %
+        apart past 64 units) and S (a power of two), each walk, counted by hw.gen.fit's
+        `estimate`, at the device's placement; for a model whose head alone multiplies, the
+        head's own engine with it (`_head_for`). `order`: AUTO (the search's), or the walk
+        the design uses with the folding found; `head`: likewise the head engine's (lanes,
+        columns). `placement`: the design's (default the device's). ValueError when nothing
+        fits."""
+        _check_model(model)
+        G = len(UNIT_ROWS[model.cell])
+        passes = make_passes(model)
+        L = model.num_layers
+        own = head_engine(passes, L)
+        if own:
+            halves = (row_halves(passes[:L], False), row_halves(passes[L:], True))
+        else:
+            halves = row_halves(passes, uses_multipliers(passes))
+        on_lanes = passes[:L] if own else passes
+        rows = max(len(p.rows) for p in on_lanes)
+        widest = max(max(p.cols - p.split, 0 if p.lookup else p.split) for p in on_lanes)
+        best = None
+        for k in _steps(-(-rows // G)):
+            S = 1
+            while S <= 1 << (widest - 1).bit_length():
+                for o in ORDERS:
+                    if own:
+                        tp = _head_for(model, device, storage, passes, halves, G, k, S, o)
+                    else:
+                        tp = cls.of(model, parallel=k * G, simd=S, storage=storage,
+                                    passes=passes, image=False, halves=halves,
+                                    placement=device.placement, order=o)
+                    fo = estimate(tp, device)
+                    if fits(fo, device) and (best is None or (fo.steps_per_s, -fo.luts)
+                                             > (best.steps_per_s, -best.luts)):
+                        best = fo
+                    if o == "rows":
+                        f = fo
+                        if tp.cycles_per_step <= 1.02 * tp.bound_cycles:
+                            break  # within 2 % of the bound: the columns walk cannot gain
+                if f.luts > device.fill * device.luts:
+                    break  # more columns only cost more logic (the estimate grows with S)
+                S *= 2
+        if best is None:
+            raise ValueError(f"no folding of this {model.cell} {model.hidden_size} fits the "
+                             f"{device.name}: even one unit's rows a cycle need more block "
+                             f"RAM, logic or DSP blocks than it has")
+        return cls.of(model, parallel=best.parallel, simd=best.simd, storage=storage,
+                      passes=passes, image=image,
+                      placement=device.placement if placement is None else placement,
+                      order=best.order if order == AUTO else order,
+                      head=best.head if head is None else head)
 
-    @property
-    def out_layout(self) -> data.StructLayout:
-        return output_layout(self.model, self.emit)
+    def create(self) -> ModelTop:
+        """The circuit of this plan (the plan itself, not a copy, is what it reads)."""
+        if not self.image:
+            raise ValueError("this plan was made without its code words (image=False): a "
+                             "search's figures, not a design to build")
+        return ModelTop(self)
+
+    def manifest(self, device: Device | None = None) -> Manifest:
+        """manifest.json's content; `device`: the board the roofline figures refer to."""
+        return manifest(self, device)
+
+    def engine_fields(self, device: Device | None) -> dict:
+        """The manifest's fields only this engine has (hw.gen.manifest.manifest)."""
+        out = {"placement": self.placement.as_dict(), "order": self.order,
+               "weights_per_step": self.weights_per_step,
+               "sequence_cycles_8": self.sequence_cycles(8), "passes": self.pass_table(),
+               "bound_cycles": self.bound_cycles}
+        if self.head_lanes is not None:
+            out["head"] = list(self.head_folding)
+        if device is not None:
+            out["board_device"] = device.name
+            out["roofline"] = roofline(self, device, device.clock_mhz)
+        return out
 
     @property
     def parallel(self) -> int:
@@ -186,14 +255,12 @@ class TopPlan:
     def holds(self) -> tuple[tuple[int, ...], ...]:
         return self.timeline.holds
 
-    def schedule(self) -> tuple[list[int], int]:
-        """Cycles from each layer's pass start to the next pass's start (a cycle after its
-        final issue), and from the head pass's start to its last unit leaving the engine plus
-        the argmax (0 without a head)."""
-        tl, L = self.timeline, self.model.num_layers
-        layers = [tl.span(k) for k in range(L)]
-        head = tl.head_done + self.argmax_cycles if self.model.head is not None else 0
-        return layers, head
+    @property
+    def head_folding(self) -> tuple[int, int] | None:
+        """The head's own engine's (lanes, columns); None when the head (if any) runs on the
+        layers' lanes."""
+        hd = self.head_lanes
+        return None if hd is None else (hd.lanes, hd.simd)
 
     @property
     def cycles_per_step(self) -> int:
@@ -222,9 +289,11 @@ class TopPlan:
 
     @property
     def bound_cycles(self) -> int:
-        """The engines' own bound per step: sum over the step's passes of
-        ceil(rows / P) * chunks (emit "last": the layers only); a head on its own engine
-        beside the next step's layers counts as the larger of the two."""
+        """The engines' own bound per step: the issue cycles of the passes every step runs
+        (the layers, and the head when every step emits), each groups x chunks on the engine
+        that runs it = ceil(rows / P) x (ceil(cols_a / S) + ceil(cols_b / S)), each walked
+        matrix's columns in whole chunks of S, no wait for a hold or the walk; a head on its
+        own engine beside the next step's layers counts as the larger of the two."""
         L = self.model.num_layers
         layers = sum(self.layout(k).groups * self.layout(k).chunks for k in range(L))
         if self.emit != "every":
@@ -374,16 +443,74 @@ def _lane_plan(passes: list[Pass], parallel: int, simd: int, G: int, image: bool
                           bank_depth=bank_depth, order=order)
 
 
-def faster_order(model: Model, **kw) -> str:
-    """The walk order with the fewer cycles per step (then the lower latency; "rows" on a
-    tie: it keeps no per-group sums). `kw`: TopPlan.of's folding arguments."""
-    def key(order):
-        tp = TopPlan.of(model, image=False, order=order, **kw)
-        return tp.cycles_per_step, tp.latency
-    return min(ORDERS, key=key)
+def plan_for(model: Model, *, parallel, simd: int = 1, cell_units: int | None = None,
+             storage: str | None = None, placement: Placement | None = None,
+             order: str = "rows", head: tuple[int, int] | None = None,
+             device: Device | None = None) -> TopPlan | UnrolledPlan:
+    """The plan of a design with a given `parallel`: an integer P (TopPlan.of), AUTO
+    (TopPlan.auto on `device`; `simd` is the search's) or "unrolled"
+    (hw.gen.unrolled_top.UnrolledPlan.of, the one that takes `cell_units`). `storage`:
+    default each plan's own ("memory", or the unrolled engine's "registers")."""
+    if parallel == UNROLLED:
+        if head is not None:
+            raise ValueError("--head-parallel/--head-simd are for the time-multiplexed "
+                             "engine, not --parallel unrolled")
+        return UnrolledPlan.of(model, cell_units=cell_units, simd=simd,
+                               **({} if storage is None else {"storage": storage}))
+    storage = "memory" if storage is None else storage
+    if cell_units not in (None, 1):
+        raise ValueError(f"the time-multiplexed engine updates one unit a cycle; cell units "
+                         f"must be 1, not {cell_units!r}")
+    if parallel == AUTO:
+        if device is None:
+            raise ValueError("parallel 'auto' needs the device to size the engine for")
+        return TopPlan.auto(model, device, storage=storage, order=order,
+                            placement=placement, head=head)
+    return TopPlan.of(model, parallel=parallel, simd=simd, storage=storage,
+                      placement=placement, order=order, head=head)
 
 
-def pass_sources(layers: int, head: bool) -> list[tuple[int, int]]:
-    """Per pass, the vectors its two halves read: 0 the input x, l + 1 layer l's h."""
-    out = [(0 if li == 0 else li, li + 1) for li in range(layers)]
-    return out + ([(layers, layers)] if head else [])
+def _steps(limit: int) -> list[int]:
+    """1..64, then about 3 % apart up to `limit`: fine where the block RAM packing changes."""
+    ks, k = list(range(1, min(64, limit) + 1)), 64.0
+    while k < limit:
+        k *= 1.03
+        ks.append(min(limit, round(k)))
+    return sorted(set(ks))
+
+
+def _head_for(model, device, storage, passes, halves, G, k, S, order) -> TopPlan:
+    """For a layer folding, the smallest head engine (fewest multipliers) with which a step
+    takes the fewest cycles: the head beside the layers costs nothing once its period is
+    within the layers' time; no more multipliers than the DSP blocks left."""
+    rows, cols = len(passes[-1].rows), passes[-1].cols
+    cands = sorted({(kh * G, Sh) for kh in _steps(-(-rows // G))
+                    for Sh in (1 << i for i in range(S.bit_length())) if Sh <= S},
+                   key=lambda c: (c[0] * c[1], c[1]))
+    budget = max(G, device.dsps - ELEMENTWISE[model.cell])
+
+    def plan(head):
+        return TopPlan.of(model, parallel=k * G, simd=S, storage=storage, passes=passes,
+                          image=False, halves=halves, placement=device.placement, order=order,
+                          head=head)
+
+    def issue(head):  # the head pass's issue cycles on that engine
+        return -(-rows // head[0]) * -(-cols // head[1])
+
+    # the smallest head's exact plan gives the head path's fixed cycles (its pipeline, the
+    # argmax, the output beat) and the layers' time; then jump to the first head whose issue
+    # fits in what is left, and step up from there while it still pays
+    best = first = plan(cands[0])
+    tl = first.timeline
+    room = 2 + tl.layer_cycles - (tl.head_period - issue(cands[0]))
+    start = next((i for i, c in enumerate(cands) if issue(c) <= room or c[0] * c[1] >= budget),
+                 len(cands) - 1)
+    for head in cands[start:]:
+        if head[0] * head[1] > budget:
+            break
+        tp = plan(head)
+        if tp.cycles_per_step < best.cycles_per_step:
+            best = tp
+        if tp.cycles_per_step <= 2 + tp.timeline.layer_cycles:
+            break  # the layers set the pace: more multipliers buy nothing
+    return best

@@ -16,6 +16,10 @@ from ..reference import width_for
 from .arith import saturate_value, shift_round_value
 from .plan import Pass, col_formats
 
+# cycles from a pass's `start` to its rows being readable on `result` (all at once): `start`
+# and `sel` are registered, then the result registers
+RESULT_DELAY = 2
+
 
 def engine_ports(passes: list[Pass], vec_bits: int, vec_len: int, res_bits: int, res_len: int,
                  aux: bool):
@@ -96,14 +100,9 @@ class UnrolledEngine(wiring.Component):
         self.split = has_split(passes)
         self.res_bits = max(p.out.bits for p in passes)
         self.res_len = max(len(p.rows) for p in passes)
-        self.rows_per_write = self.res_len
         self.resources = engine_resources(passes)
         super().__init__(engine_ports(passes, vec_bits, vec_len, self.res_bits, self.res_len,
                                       self.split))
-
-    def visible(self, k: int, chunk: int) -> int:
-        """Cycles after `start` from which pass k's rows are readable (all at once)."""
-        return 2
 
     def elaborate(self, platform):
         m = Module()
