@@ -20,7 +20,7 @@ from ..modelfile import Model
 from ..reference import default_emit
 from .cell import cell_timing
 from .engine import EngineTiming
-from .fit import Device, estimate, fits, roofline
+from .fit import Device, estimate, fits, over, roofline
 from .lanes import ORDERS, LanePlan, RowHalves, make_lane_plan, row_halves
 from .manifest import Manifest, manifest
 from .options import AUTO, UNROLLED
@@ -179,7 +179,7 @@ class TopPlan(BeatLayouts):
         on_lanes = passes[:L] if own else passes
         rows = max(len(p.rows) for p in on_lanes)
         widest = max(max(p.cols - p.split, 0 if p.lookup else p.split) for p in on_lanes)
-        best = None
+        best = smallest = None
         for k in _steps(-(-rows // G)):
             S = 1
             while S <= 1 << (widest - 1).bit_length():
@@ -191,6 +191,7 @@ class TopPlan(BeatLayouts):
                                     passes=passes, image=False, halves=halves,
                                     placement=device.placement, order=o)
                     fo = estimate(tp, device)
+                    smallest = smallest or fo
                     if fits(fo, device) and (best is None or (fo.steps_per_s, -fo.luts)
                                              > (best.steps_per_s, -best.luts)):
                         best = fo
@@ -203,8 +204,9 @@ class TopPlan(BeatLayouts):
                 S *= 2
         if best is None:
             raise ValueError(f"no folding of this {model.cell} {model.hidden_size} fits the "
-                             f"{device.name}: even one unit's rows a cycle need more block "
-                             f"RAM, logic or DSP blocks than it has")
+                             f"{device.name}: the smallest ({smallest.parallel} lanes x "
+                             f"{smallest.simd} column) needs about "
+                             f"{' and '.join(over(smallest, device))} (estimated)")
         return cls.of(model, parallel=best.parallel, simd=best.simd, storage=storage,
                       passes=passes, image=image,
                       placement=device.placement if placement is None else placement,
