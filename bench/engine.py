@@ -1,7 +1,7 @@
 """The engine's figures on a board, from one run: throughput, Fmax, LUTs against int8, the
 roofline fraction, cycles against the engine's own bound.
 
-    .venv/bin/python -m bench.engine --board icebreaker [--run build/demo/run] [--placements 5]
+    .venv/bin/python -m bench.engine --board icebreaker [--run build/demo/ternary] [--placements 5]
     .venv/bin/python -m bench.engine --board ulx3s [--hidden 752] [--clock-mhz auto|MHZ]
 
 iCEBreaker: the demo's trained model (RUN/model.json, testset.npz and checkpoint.pt, written by
@@ -212,7 +212,8 @@ def ulx3s(args) -> list[tuple[str, str]]:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--board", required=True, choices=["icebreaker", "ulx3s"])
-    ap.add_argument("--run", default="build/demo/run", help="iCEBreaker: the demo's run folder")
+    ap.add_argument("--run", default="build/demo/ternary",
+                    help="iCEBreaker: the demo's ternary run folder")
     ap.add_argument("--hidden", type=int, default=752, help="ULX3S: the GRU's hidden units")
     ap.add_argument("--measure", type=int, default=32,
                     help="iCEBreaker: test sequences measured in amaranth.sim (default 32)")
