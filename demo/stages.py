@@ -18,6 +18,7 @@ project's own commands (`python -m train`, `python -m hw verilog`, `python -m si
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import time
@@ -134,8 +135,15 @@ def _last_line(text: str) -> str:
     return (text.strip().splitlines() or ["(no message)"])[-1].removeprefix("error: ")
 
 
+_EPOCH = re.compile(r"epoch (\d+)/(\d+):")
+
+
 def _noise(line: str) -> bool:
-    """cocotb's per-simulation start-up chatter (it stays in the log file)."""
+    """What stays in the log file only: cocotb's per-simulation start-up chatter, and the
+    training's epoch lines other than the first, every tenth and the last."""
+    if m := _EPOCH.search(line):
+        n, last = int(m.group(1)), int(m.group(2))
+        return not (n == 1 or n % 10 == 0 or n == last)
     return " INFO     gpi" in line or " INFO     pygpi" in line or line.lstrip().startswith("**")
 
 

@@ -240,3 +240,11 @@ def test_a_baseline_that_does_not_fit_is_recorded_and_another_failure_stops(tmp_
     with pytest.raises(StageFailed, match="PLL makes 270.000 MHz at the nearest"):
         baseline_hardware(small, *argv(small, "5000"), tmp_path / "log", "hardware-int8")
     assert not (small / "bitstream.json").exists() and (small / "manifest.json").is_file()
+
+
+def test_the_terminal_shows_every_tenth_epoch_and_the_log_all():
+    from demo.stages import _noise
+
+    shown = [n for n in range(1, 41) if not _noise(f"[train-int8] qat epoch {n}/40: loss 1")]
+    assert shown == [1, 10, 20, 30, 40]
+    assert not _noise("[sim-ternary] verilator: 359 sequences, 0 mismatches")
