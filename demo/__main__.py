@@ -96,8 +96,7 @@ def demo(args) -> int:
     try:
         plan = stages(s, out, write_report)
         check_settings(out, s, args.fresh)
-        commands += [f"python -m {' '.join(st.argv)}" if st.argv else f"# {st.what}"
-                     for st in plan if st.name != "report"]
+        commands += [c for st in plan for c in st.commands()]
         t_all = time.monotonic()
         run_plan(plan, out, args.jobs)
     except StageFailed as e:  # a stage's own error is on the terminal above: exit 1
@@ -111,7 +110,7 @@ def summary(rep: dict, out: Path) -> None:
     q = rep["settings"]["quant"]
     for k, m in rep["models"].items():
         hw = (f"{m['lut']} LUTs, {m['bram']} BRAM, {m['dsp']} DSP, {m['steps_per_s']:,.0f} "
-              f"steps/s at {m['clock_mhz']:.3g} MHz" if m["fits"] else
+              f"steps/s at {m['clock_mhz']:g} MHz" if m["fits"] else
               f"does not fit: {m['error']}")
         print(f"{k:>8}: accuracy {m['accuracy']:.4f}, {m['weights']['bits']:,} weight bits, {hw}")
     eq = rep["equal_accuracy"]

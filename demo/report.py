@@ -160,13 +160,14 @@ def comparison(rep: dict) -> list[str]:
              row("block RAMs", built("bram", avail="bram_available")),
              row("DSP blocks", built("dsp", avail="dsp_available")),
              row("Fmax (nextpnr, post-route)", built("fmax_mhz", "{:.1f} MHz")),
-             row("clock built at", built("clock_mhz", "{:.3g} MHz")),
+             row("clock built at", built("clock_mhz", "{:g} MHz")),
              row("cycles per time step", built("cycles_per_step", "{:,.0f}")),
              row("time steps per second", built("steps_per_s")), ""]
     for m in ms:
         if not m["fits"]:
-            lines += [f"The {_name(m)} design does not fit the {rep['board']}: {m['error']}.",
-                      ""]
+            lines += [f"The {m['scheme']} model ({m['weights']['bits']:,} weight bits as "
+                      f"{', '.join(m['exported_as'])}) is not built for the {rep['board']}: "
+                      f"{m['error']}.", ""]
     eq = rep["equal_accuracy"]
     if eq is None:
         lines += ["No equal-accuracy comparison: the int8 design was not built.", ""]

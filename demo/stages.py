@@ -77,6 +77,11 @@ class Stage:
     argv: list[str] | None = None  # a command of this project, run with this Python
     func: Callable[[Path | None], None] | None = None  # or an in-process step (its log)
     extra: Callable[[], list[str]] = field(default=lambda: [])  # argv added at run time
+    shows: list[list[str]] = field(default_factory=list)  # a func's commands, for the report
+
+    def commands(self) -> list[str]:
+        """The project commands this stage runs (rerun any alone), as shell lines."""
+        return [f"python -m {' '.join(a)}" for a in ([self.argv] if self.argv else self.shows)]
 
     def done(self) -> bool:
         if not all(p.is_file() for p in self.outputs):
@@ -159,7 +164,7 @@ def baseline_hardware(run: Path, verilog: list[str], bitstream: list[str],
         line = errors[-1] if errors else "(no message)"
         if "does not fit" not in line and "no folding of this" not in line:
             raise StageFailed(f"stage {name} failed: {line}")
-        print(f"  [{name}] does not fit: {line}", flush=True)
+        print(f"  [{name}] recorded as not fitting the board; the demo goes on", flush=True)
         atomic_write_text(run / "bitstream.json",
                           json.dumps({"fits": False, "error": line}, indent=1) + "\n")
         return
@@ -193,7 +198,7 @@ def stages(s: Settings, out: Path, report: Callable[[Path | None], None]) -> lis
                 f"{s.parallel}) and build its {s.board} bitstream the same way", [model],
                 [run / "bitstream.json"],
                 func=lambda log, run=run, v=verilog, b=bitstream, q=q: baseline_hardware(
-                    run, v, b, log, f"hardware-{q}")))
+                    run, v, b, log, f"hardware-{q}"), shows=[verilog, bitstream]))
             continue
         plan += [
             Stage(f"verilog-{q}", f"generate Verilog (--parallel {s.parallel}, sized for the "

@@ -58,6 +58,10 @@ def test_the_plan_trains_three_models_and_builds_each(tmp_path):
              for v in argv.values()]
     assert strip[0] == strip[1] == strip[2]
     assert "--baseline" not in argv["train-ternary"]
+    by = {st.name: st for st in plan}
+    assert [c.split()[2:4] for c in by["hardware-int8"].commands()] == [
+        ["hw", "verilog"], ["hw", "bitstream"]]
+    assert by["report"].commands() == []
 
 
 def test_stages_run_after_what_they_read_two_at_a_time(tmp_path):
@@ -169,7 +173,8 @@ def test_report_figures_come_from_the_stage_outputs(tmp_path):
     assert rep["exact"] and rep["simulated_design_built"]
     md = markdown(rep, ["cmd"])
     assert "agree exactly" in md and "design hash `abababababab`" in md
-    assert "The float (exported as int16) design does not fit the icebreaker: no folding" in md
+    assert (f"The float model ({16 * w.count:,} weight bits as int16) is not built for the "
+            f"icebreaker: no folding") in md
     assert "| time steps per second | 2,400,000 | 300,000 | 8.00x |" in md
     assert "0.00 points above the float model" in md
 
