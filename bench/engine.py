@@ -1,7 +1,8 @@
 """The engine's figures on a board, from one run: throughput, Fmax, LUTs against int8, the
 roofline fraction, cycles against the engine's own bound.
 
-    .venv/bin/python -m bench.engine --board icebreaker [--run build/demo/run] [--placements 5]
+    .venv/bin/python -m bench.engine --board icebreaker [--run build/demo/ternary]
+        [--int8 build/demo/int8] [--placements 5]
     .venv/bin/python -m bench.engine --board ulx3s [--hidden 752] [--clock-mhz auto|MHZ]
 
 iCEBreaker: the demo's trained model (RUN/model.json, testset.npz and checkpoint.pt, written by
@@ -9,10 +10,11 @@ iCEBreaker: the demo's trained model (RUN/model.json, testset.npz and checkpoint
 it meets). Sequences per second are measured: the test set's first `--measure` sequences run
 back to back through the circuit in amaranth.sim (cycles counted), then the whole test set's
 cycle count from the published per-step figures (the same numbers for the measured part, which
-the script checks) at the built clock. The int8 baseline is the demo's (post-training int8 of
-the same shadow weights), generated with the same lanes, columns and storage; it does not fit
-the iCEBreaker's block RAM with them, so both are built for the ULX3S at its 25 MHz
-oscillator with DSP inference on, and the LUT ratio compares like with like.
+the script checks) at the built clock. The int8 baseline is the demo's int8 model (trained
+quantization-aware next to the ternary one, `--int8`), generated here with the ternary design's
+lanes, columns and storage; with them it need not fit the iCEBreaker's block RAM, so both are
+built for the ULX3S at its 25 MHz oscillator with DSP inference on, and the LUT ratio compares
+like with like (the demo's own report compares each with its own folding).
 
 ULX3S: a ternary GRU with input 16 and `--hidden` units (random weights: the figures do not
 depend on them), `--parallel auto` for the ULX3S (its placement: code banks, distributed RAM),
@@ -97,16 +99,16 @@ def placements(build_dirs, fmax: float, clock_mhz: float, seeds: int) -> str:
 
 
 def icebreaker(args) -> list[tuple[str, str]]:
-    from demo import baseline
     from hw import metrics
     from hw.gen.placement import Placement
     from hw.gen.topplan import TopPlan
     from hw.modelfile import load
 
     src, out = Path(args.run), Path(args.out) / "icebreaker"
-    for f in ("model.json", "testset.npz", "checkpoint.pt"):
-        if not (src / f).is_file():
-            raise SystemExit(f"error: {src / f} does not exist (run make demo, or pass --run)")
+    for f in (src / "model.json", src / "testset.npz", Path(args.int8) / "model.json"):
+        if not f.is_file():
+            raise SystemExit(f"error: {f} does not exist (run make demo, or pass --run and "
+                             f"--int8)")
     tern, i8 = out / "ternary", out / "int8"
     for d in (tern, i8):
         shutil.rmtree(d, ignore_errors=True)
@@ -129,7 +131,7 @@ def icebreaker(args) -> list[tuple[str, str]]:
             man.storage, "--order", man.order or "rows", "--board", "ulx3s"]
     run("hw", "verilog", str(same / "model.json"), *fold)
     run("hw", "bitstream", str(same), "--board", "ulx3s", "--clock-mhz", "25")
-    baseline.write(src, i8)
+    shutil.copy(Path(args.int8) / "model.json", i8)
     run("hw", "verilog", str(i8 / "model.json"), *fold)
     run("hw", "bitstream", str(i8), "--board", "ulx3s", "--clock-mhz", "25")
     t_lut = json.loads((same / "bitstream.json").read_text())["lut"]
@@ -212,7 +214,10 @@ def ulx3s(args) -> list[tuple[str, str]]:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--board", required=True, choices=["icebreaker", "ulx3s"])
-    ap.add_argument("--run", default="build/demo/run", help="iCEBreaker: the demo's run folder")
+    ap.add_argument("--run", default="build/demo/ternary",
+                    help="iCEBreaker: the demo's ternary run folder")
+    ap.add_argument("--int8", default="build/demo/int8",
+                    help="iCEBreaker: the demo's int8 run folder (the LUT baseline)")
     ap.add_argument("--hidden", type=int, default=752, help="ULX3S: the GRU's hidden units")
     ap.add_argument("--measure", type=int, default=32,
                     help="iCEBreaker: test sequences measured in amaranth.sim (default 32)")

@@ -1,9 +1,10 @@
-"""`python -m demo` (`make demo`): the whole pipeline on the embedded digits task.
+"""`python -m demo` (`make demo`): the case for shift-and-add weights, on the embedded digits.
 
-Trains a hardware-mode ternary GRU (after a float baseline), exports it, generates Verilog,
-simulates the RTL on the whole test set with cocotb bit for bit against the reference model,
-builds the iCEBreaker bitstream, builds the same model with int8 weights the same way as the
-multiplier baseline, and writes OUT/report.md and OUT/report.json (default OUT build/demo).
+Trains a ternary GRU, an int8 GRU and a float GRU of the same size the same way, generates
+each with its own folding for the iCEBreaker and builds its bitstream, simulates the ternary
+RTL on the whole test set with cocotb bit for bit against the reference model, and writes
+OUT/report.md and OUT/report.json (default OUT build/demo): accuracy, steps/s, LUT/BRAM/DSP
+and weight memory side by side, and the ratio of ternary and int8 at the accuracy both reach.
 Finished stages are kept: rerunning picks up where an interrupted demo stopped.
 """
 
@@ -13,7 +14,6 @@ import json
 import shutil
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, fields
 from pathlib import Path
 
@@ -21,7 +21,8 @@ from hw.cli import Parser, run
 from hw.errors import UserError
 from hw.fileio import atomic_write_text, writable_folder
 
-from .stages import Settings, Stage, StageFailed, stages
+from .runner import run_plan
+from .stages import Settings, StageFailed, stages
 
 
 def parser() -> Parser:
@@ -29,20 +30,26 @@ def parser() -> Parser:
     d = Settings()
     p.add_argument("--out", default="build/demo", help="output folder (default build/demo)")
     p.add_argument("--cell", default=d.cell, help="rnn, gru (default) or lstm")
-    p.add_argument("--quant", default=d.quant, help="weight quantizer (default ternary)")
-    p.add_argument("--hidden", type=int, default=d.hidden, help="hidden units (default 16)")
-    p.add_argument("--epochs", type=int, default=d.epochs, help="training epochs "
+    p.add_argument("--quant", default=d.quant,
+                   help="the shift-add model's weights (default ternary); int8 and float are "
+                        "always trained next to it")
+    p.add_argument("--hidden", type=int, default=d.hidden,
+                   help=f"hidden units of all three models (default {d.hidden})")
+    p.add_argument("--epochs", type=int, default=d.epochs, help="training epochs of all three "
                    "(default: the trainer's for the task)")
     p.add_argument("--parallel", default=d.parallel,
                    help="engine lanes, a multiple of the cell's gate rows, or 'auto' (default: "
-                        "the folding with the most steps/s that fits the board)")
+                        "each design's folding with the most steps/s that fits the board)")
     p.add_argument("--board", default=d.board, help="icebreaker (default) or ulx3s")
     p.add_argument("--simulator", default=d.simulator, help="verilator (default) or icarus")
     p.add_argument("--no-dsp", dest="dsp", action="store_false",
-                   help="keep both bitstreams out of the DSP blocks (every product in LUTs)")
+                   help="keep the bitstreams out of the DSP blocks (every product in LUTs)")
     p.add_argument("--clock-mhz", default=d.clock_mhz,
                    help="'auto' (default: build at the oscillator, then with the PLL at the "
-                        "fastest clock the design meets), 'osc' (the board's oscillator) or MHz")
+                        "fastest clock the design meets), 'osc' (the board's oscillator) or "
+                        "MHz; the same for all three designs")
+    p.add_argument("--jobs", type=int, default=2,
+                   help="stages run at once (default 2)")
     p.add_argument("--fresh", action="store_true", help="start over: delete OUT first")
     return p
 
@@ -73,27 +80,25 @@ def main(argv=None) -> int:
 def demo(args) -> int:
     from hw.gen.options import parse_parallel
 
-    from . import baseline, report
+    from . import report
 
     s = Settings(**{f.name: getattr(args, f.name) for f in fields(Settings) if f.name != "task"})
     out = Path(args.out)
-    if s.simulator not in ("icarus", "verilator"):
-        raise UserError(f"--simulator must be icarus or verilator, not {s.simulator!r}")
+    if args.jobs < 1:
+        raise UserError(f"--jobs must be a positive integer, not {args.jobs}")
     s.parallel = str(parse_parallel(str(s.parallel), auto=True))
     commands: list[str] = []
 
-    def write_report():
-        rep = report.write(out, asdict(s), commands)
+    def write_report(log=None):
+        rep = report.write(out, asdict(s), s.models(), commands)
         summary(rep, out)
 
     try:
-        plan = stages(s, out, lambda: baseline.write(out / "run", out / "int8"), write_report)
+        plan = stages(s, out, write_report)
         check_settings(out, s, args.fresh)
-        commands += [f"python -m {' '.join(st.argv)}" if st.argv else f"# {st.what}"
-                     for st in plan if st.name != "report"]
+        commands += [c for st in plan for c in st.commands()]
         t_all = time.monotonic()
-        for step in steps(plan):
-            run_step(step, plan, out)
+        run_plan(plan, out, args.jobs)
     except StageFailed as e:  # a stage's own error is on the terminal above: exit 1
         print(f"demo: {e}", file=sys.stderr)
         return 1
@@ -101,54 +106,19 @@ def demo(args) -> int:
     return 0
 
 
-def steps(plan: list[Stage]) -> list[list[list[Stage]]]:
-    """The stages in order, as steps of chains: the chains of one step run side by side
-    (simulation and the two bitstreams need only the model and the Verilog)."""
-    by = {st.name: st for st in plan}
-    return [[[by["train"]]], [[by["verilog"]]],
-            [[by["sim"]], [by["bitstream"]], [by["int8"], by["int8-bitstream"]]],
-            [[by["report"]]]]
-
-
-def run_step(step: list[list[Stage]], plan: list[Stage], out: Path) -> None:
-    n = len(plan)
-    index = {st.name: i for i, st in enumerate(plan, 1)}
-
-    def chain(stages: list[Stage], side_by_side: bool) -> None:
-        for st in stages:
-            head = f"[{index[st.name]}/{n}] {st.name}: {st.what}"
-            if st.done():
-                print(f"{head}: done before, kept", flush=True)
-                continue
-            log = out / "logs" / f"{st.name}.log" if side_by_side else None
-            print(head + (f" (log: {log})" if log else ""), flush=True)
-            secs = st.run(log)
-            print(f"[{index[st.name]}/{n}] {st.name} finished in {secs:.0f} s", flush=True)
-
-    if len(step) == 1:
-        chain(step[0], False)
-        return
-    with ThreadPoolExecutor(len(step)) as pool:
-        futures = [pool.submit(chain, c, True) for c in step]
-        errors = [f.exception() for f in futures if f.exception() is not None]
-    if errors:
-        raise errors[0]
-
-
 def summary(rep: dict, out: Path) -> None:
-    a, r, b = rep["accuracy"], rep["resources"], rep["baseline_int8"]
-    acc = ", ".join(f"{k} {v:.4f}" for k, v in a.items() if v is not None)
-    print(f"accuracy: {acc}; RTL mismatches {rep['rtl_mismatches']}")
-    print(f"{rep['board']}: {r['lut']} LUTs, {r['ff']} FFs, {r['bram']} BRAM, {r['dsp']} DSP, "
-          f"Fmax {rep['fmax_mhz']:.1f} MHz at {rep['clock_mhz']:g} MHz, "
-          f"{rep['cycles_per_step']:g} cycles/step, {rep['sequences_per_second']:.0f} "
-          f"sequences/s")
-    if not b["fits"]:
-        print(f"int8 baseline with the same folding: {b['error']}")
-    else:
-        print(f"int8 baseline: {b['lut']} LUTs, {b['ff']} FFs, {b['dsp']} DSP, Fmax "
-              f"{b['fmax_mhz']:.1f} MHz ({rep['settings']['quant']} uses "
-              f"{rep['ratio_to_int8']['lut']:.2f}x its LUTs)")
+    q = rep["settings"]["quant"]
+    for k, m in rep["models"].items():
+        hw = (f"{m['lut']} LUTs, {m['bram']} BRAM, {m['dsp']} DSP, {m['steps_per_s']:,.0f} "
+              f"steps/s at {m['clock_mhz']:g} MHz" if m["fits"] else
+              f"does not fit: {m['error']}")
+        print(f"{k:>8}: accuracy {m['accuracy']:.4f}, {m['weights']['bits']:,} weight bits, {hw}")
+    eq = rep["equal_accuracy"]
+    if eq is not None:
+        print(f"at {100 * eq['level']:.2f} % (both reach it): {q} / int8 = "
+              f"{eq['steps']['ratio']:.2f}x the steps/s, {eq['luts']['ratio']:.2f}x the LUTs")
+    print(f"{q} RTL: {rep['rtl']['mismatches']} mismatches over {rep['rtl']['sequences']} "
+          f"sequences")
     print(f"wrote {out / 'report.md'} and {out / 'report.json'}")
 
 

@@ -1,78 +1,58 @@
 """build/demo/report.json and report.md (with plots) from what the demo's stages wrote.
 
-Every number comes from a stage's own output file: RUN/train.json (accuracies), RUN/sim.json
-(the RTL's accuracy, mismatches, measured cycles, its predictions), RUN/bitstream.json and
-int8/bitstream.json (nextpnr's utilisation and Fmax), RUN/manifest.json and model.json.
+Every number comes from a stage's own output file: SCHEME/train.json, model.json and
+bitstream.json for each model (demo/compare.py), and for the shift-add model its sim.json (the
+RTL's accuracy, mismatches, measured cycles, its predictions) and manifest.json; times.json
+holds the stages' seconds.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 
 from hw import metrics, modelfile
-from hw.check import weight_stats
 from hw.fileio import atomic_save_png, atomic_write_text
-from hw.gen.manifest import load_manifest
+
+from . import compare
 
 
 def _json(path: Path) -> dict:
     return json.loads(path.read_text())
 
 
-def gather(out: Path, settings: dict) -> dict:
-    run, base = out / "run", out / "int8"
-    tr, sim = _json(run / "train.json"), _json(run / "sim.json")
-    bit, bbit = _json(run / "bitstream.json"), _json(base / "bitstream.json")
-    man = load_manifest(run / "manifest.json")
-    model = modelfile.load(run / "model.json")
+def gather(out: Path, settings: dict, schemes: tuple[str, ...]) -> dict:
+    q = schemes[0]
+    run = out / q
+    sim, bit = _json(run / "sim.json"), _json(run / "bitstream.json")
+    cmp = compare.gather(out, settings, schemes)
+    m = cmp["models"][q]
     ts = metrics.load_testset(run / "testset.npz")
-    clock = bit["clock_mhz"]
-    cps = sim["cycles_per_step"]
-    mean_len = float(ts.lengths.mean())
+    clock, cps = bit["clock_mhz"], sim["cycles_per_step"]
     # from the first input beat of a sequence to its output beat, input always valid
-    latency_cycles = (mean_len - 1) * cps + sim["latency"]
-    res = {k: bit[k] for k in ("lut", "ff", "bram", "dsp")}
-    fits = bbit.get("fits", True)  # False: the int8 design did not fit (demo/stages.py)
-    b = {k: bbit.get(k) for k in ("lut", "ff", "bram", "dsp", "fmax_mhz", "clock_mhz")}
-    b["fits"], b["error"] = fits, bbit.get("error")
-    b["accuracy"] = _json(base / "int8.json")["accuracy"]
-    b["weights"] = asdict(weight_stats(modelfile.load(base / "model.json")))
-    ratio = {k: (res[k] / b[k] if fits and b[k] else None) for k in ("lut", "ff", "bram", "dsp")}
-    ratio["fmax"] = bit["fmax_mhz"] / b["fmax_mhz"] if fits else None
+    latency_cycles = (float(ts.lengths.mean()) - 1) * cps + sim["latency"]
+    times = out / "times.json"
     return {
         "settings": settings,
         "board": bit["board"],
-        "accuracy": {"float": tr.get("float"), "qat": tr["qat"], "integer": tr["integer"],
-                     "rtl": sim["rtl_metric"]},
-        "exact": bool(tr["exact"] and sim["mismatches"] == 0
-                      and tr["integer"] == tr["qat"] == sim["rtl_metric"]),
-        "rtl_mismatches": sim["mismatches"],
+        **cmp,
+        "rtl": {"accuracy": sim["rtl_metric"], "mismatches": sim["mismatches"],
+                "simulator": sim["simulator"], "sequences": sim["sequences"],
+                "cycles_per_step": cps, "latency": sim["latency"],
+                "latency_us_per_sequence": latency_cycles / clock,
+                # streamed back to back in the simulation, at the board's clock
+                "sequences_per_second": sim["sequences"] / (sim["cycles"] / (clock * 1e6))},
+        "exact": bool(m["exact"] and sim["mismatches"] == 0
+                      and m["accuracy"] == m["qat"] == sim["rtl_metric"]),
         # the bitstream is the design the simulation checked (hw.gen.design): both record it
         "design_hash": bit.get("design_hash"),
         "simulated_design_built": bool(bit.get("design_hash"))
         and sim.get("design_hash") == bit.get("design_hash"),
-        "simulator": sim["simulator"],
-        "test_sequences": sim["sequences"],
-        "resources": res,
-        "available": {"lut": bit["lut_available"], "bram": bit["bram_available"],
-                      "dsp": bit["dsp_available"]},
         "dsp_inference": bit["dsp_inference"],
-        "fmax_mhz": bit["fmax_mhz"],
-        "clock_mhz": clock,
-        "parallel": man.parallel,
-        "cycles_per_step": cps,
-        "latency_us_per_sequence": latency_cycles / clock,
-        # streamed back to back in the simulation, at the board's clock
-        "sequences_per_second": sim["sequences"] / (sim["cycles"] / (clock * 1e6)),
-        "weights": asdict(weight_stats(model)),
-        "baseline_int8": b,
-        "ratio_to_int8": ratio,
-        "train_seconds": tr["seconds"],
         "bitstream": bit["bitstream"],
+        "stage_seconds": _json(times) if times.is_file() else {},
     }
 
 
@@ -90,7 +70,8 @@ def plots(out: Path, rep: dict) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    run = out / "run"
+    q = rep["settings"]["quant"]
+    run = out / q
     sim, ts = _json(run / "sim.json"), metrics.load_testset(run / "testset.npz")
     classes = sorted(set(ts.y.tolist()))
     pred = np.asarray(sim["rtl_predictions"])
@@ -102,7 +83,7 @@ def plots(out: Path, rep: dict) -> None:
         if v:
             ax.text(j, i, str(v), ha="center", va="center", fontsize=7,
                     color="white" if v > conf.max() / 2 else "black")
-    ax.set(xlabel="predicted by the RTL", ylabel="true digit", xticks=classes, yticks=classes,
+    ax.set(xlabel="predicted by the RTL", ylabel="true class", xticks=classes, yticks=classes,
            title=f"RTL on {len(ts)} test sequences: accuracy {sim['rtl_metric']:.4f}")
     _save(fig, out / "confusion.png")
 
@@ -122,14 +103,14 @@ def plots(out: Path, rep: dict) -> None:
     b.tick_params(axis="x", labelrotation=45, labelsize=7)
     _save(fig, out / "weights.png")
 
-    fig, ax = plt.subplots(figsize=(6, 3))
+    built = {k: m for k, m in rep["models"].items() if m["fits"]}
+    fig, ax = plt.subplots(figsize=(6.5, 3))
     keys = ["lut", "ff", "bram", "dsp"]
-    x = np.arange(len(keys))
-    ax.bar(x - 0.2, [rep["resources"][k] for k in keys], 0.4, label=rep["settings"]["quant"])
-    if rep["baseline_int8"]["fits"]:
-        ax.bar(x + 0.2, [rep["baseline_int8"][k] for k in keys], 0.4, label="int8 baseline")
+    x, w = np.arange(len(keys)), 0.8 / max(1, len(built))
+    for i, (k, m) in enumerate(built.items()):
+        ax.bar(x + (i - (len(built) - 1) / 2) * w, [m[key] for key in keys], w, label=k)
     ax.set(xticks=x, xticklabels=["LUT", "FF", "BRAM", "DSP"], yscale="symlog",
-           title=f"{rep['board']}, P = {rep['parallel']}, DSP inference "
+           title=f"{rep['board']}, each with its own folding, DSP inference "
                  f"{'on' if rep['dsp_inference'] else 'off'}")
     ax.legend()
     _save(fig, out / "resources.png")
@@ -139,92 +120,149 @@ def _pct(v) -> str:
     return "n/a" if v is None else f"{100 * v:.2f} %"
 
 
-def _ratio(v) -> str:
-    return "n/a" if v is None else f"{v:.2f}x"
+def _num(v, fmt="{:,.0f}") -> str:
+    return "-" if v is None else fmt.format(v)
+
+
+def _name(m: dict) -> str:
+    if m["scheme"] == "float":
+        return f"float (exported as {', '.join(m['exported_as'])})"
+    return m["scheme"]
+
+
+def comparison(rep: dict) -> list[str]:
+    """The side-by-side table, the reasons a design is missing, the equal-accuracy row and
+    the shift-add model's distance to float."""
+    s, models = rep["settings"], rep["models"]
+    q = s["quant"]
+    order = [k for k in ("float", q, "int8") if k in models]
+    ms = [models[k] for k in order]
+
+    def row(label, f):
+        return f"| {label} | " + " | ".join(f(m) for m in ms) + " |"
+
+    def built(key, fmt="{:,.0f}", avail=None):
+        def f(m):
+            if not m["fits"]:
+                return "does not fit"
+            v = _num(m[key], fmt)
+            return f"{v} of {m[avail]}" if avail and m.get(avail) else v
+        return f
+
+    lines = ["| | " + " | ".join(_name(m) for m in ms) + " |", "|---" * (len(ms) + 1) + "|",
+             row(f"test {ms[0]['metric']} (exported integer model)",
+                 lambda m: _pct(m["accuracy"])),
+             row("weight memory", lambda m: f"{m['weights']['bits']:,} bits"),
+             row("folding (lanes x columns)",
+                 lambda m: f"{m['parallel']} x {m['simd']}" if m["fits"] else "-"),
+             row("LUTs", built("lut", avail="lut_available")),
+             row("flip-flops", built("ff")),
+             row("block RAMs", built("bram", avail="bram_available")),
+             row("DSP blocks", built("dsp", avail="dsp_available")),
+             row("Fmax (nextpnr, post-route)", built("fmax_mhz", "{:.1f} MHz")),
+             row("clock built at", built("clock_mhz", "{:g} MHz")),
+             row("cycles per time step", built("cycles_per_step", "{:,.0f}")),
+             row("time steps per second", built("steps_per_s")), ""]
+    for m in ms:
+        if not m["fits"]:
+            lines += [f"The {m['scheme']} model ({m['weights']['bits']:,} weight bits as "
+                      f"{', '.join(m['exported_as'])}) is not built for the {rep['board']}: "
+                      f"{m['error']}.", ""]
+    eq = rep["equal_accuracy"]
+    if eq is None:
+        lines += ["No equal-accuracy comparison: the int8 design was not built.", ""]
+    else:
+        st, lu, br = eq["steps"], eq["luts"], eq["brams"]
+        lines += [
+            "**At equal accuracy.** The best test accuracy both the "
+            f"{q} and the int8 design reach is {_pct(eq['level'])} (`explore.iso`'s levels). "
+            "There:", "",
+            f"| at {_pct(eq['level'])} | {q} | int8 | {q} / int8 |", "|---|---|---|---|",
+            f"| time steps per second | {st['shift']:,.0f} | {st['baseline']:,.0f} | "
+            f"{st['ratio']:.2f}x |",
+            f"| LUTs | {lu['shift']:,.0f} | {lu['baseline']:,.0f} | {lu['ratio']:.2f}x |",
+            f"| block RAMs | {br['shift']:,.0f} | {br['baseline']:,.0f} | {br['ratio']:.2f}x |",
+            ""]
+    gap = rep["float_gap_points"]
+    if gap is not None:
+        if gap >= -0.5:
+            lines += [f"The {q} model is {abs(gap):.2f} points "
+                      f"{'above' if gap >= 0 else 'below'} the float model of the same size "
+                      f"(the project's target: no more than 0.5 below).", ""]
+        else:
+            lines += [f"**The {q} model trails the float model of the same size by "
+                      f"{-gap:.2f} points** (the project's target: no more than 0.5 "
+                      f"below): one seed each, on {rep['rtl']['sequences']} test sequences "
+                      f"(one is {100 / rep['rtl']['sequences']:.2f} points), at "
+                      f"`--hidden {s['hidden']}` and the training budget above.", ""]
+    return lines
 
 
 def markdown(rep: dict, commands: list[str]) -> str:
-    s, a, r, b, q = (rep["settings"], rep["accuracy"], rep["resources"], rep["baseline_int8"],
-                     rep["ratio_to_int8"])
+    s, r = rep["settings"], rep["rtl"]
+    q = s["quant"]
+    m = rep["models"][q]
     dsp = "on" if rep["dsp_inference"] else "off (every product in LUTs)"
-    w = rep["weights"]
+    sel = {k: ", ".join(f"{ph} {ep}" for ph, ep in (v.get("selected_epoch") or {}).items())
+           or "the last" for k, v in rep["models"].items()}
     lines = [
-        f"# shiftrnn demo: a {s['quant']} {s['cell'].upper()} on `{s['task']}`, "
-        f"on the {rep['board']}",
+        f"# shiftrnn demo: {q} against int8 and float, a {s['cell'].upper()} {s['hidden']} on "
+        f"`{s['task']}`, on the {rep['board']}",
         "",
-        f"A hardware-mode {s['quant']} {s['cell'].upper()} with {s['hidden']} hidden units was "
-        f"trained on scikit-learn's 8x8 digits (each image 8 time steps of 8 pixels), exported "
-        f"as `run/model.json`, turned into Verilog with {rep['parallel']} shift-and-add lanes, "
-        f"simulated with cocotb on {rep['simulator']} over the whole test set "
-        f"({rep['test_sequences']} sequences) and built into a bitstream with the open "
-        f"toolchain from pip.",
+        f"Three {s['cell'].upper()}s with {s['hidden']} hidden units were trained the same way "
+        f"on `{s['task']}` (the trainer's epochs, learning rate, seed and epoch selection rule "
+        f"for the task, hardware mode: integer activations, "
+        f"quantization-aware where the weights are quantized): one with {q} weights "
+        f"(shift-and-add), one with int8 weights (multipliers) and one with float weights "
+        f"(exported as int16: the model file has no float scheme). Each was turned into "
+        f"Verilog with its own folding (`--parallel {s['parallel']}`: the most steps per second "
+        f"that fits the board) and built into a bitstream for the {rep['board']} with the open "
+        f"toolchain from pip, DSP inference {dsp}, clock `{s['clock_mhz']}`.",
         "",
-        "## Accuracy on the test set",
+        "## Side by side",
         "",
-        "| model | accuracy |",
-        "|---|---|",
-        f"| float GRU (same size, trained first for comparison) | {_pct(a['float'])} |",
-        f"| {s['quant']}, the trained torch model in hardware mode (`qat`) | {_pct(a['qat'])} |",
-        f"| the exported integer model, `hw/reference.py` (`integer`) | {_pct(a['integer'])} |",
-        f"| the Verilog in cocotb on {rep['simulator']} (`rtl`) | {_pct(a['rtl'])} |",
-        f"| int8 baseline (post-training int8 of the same shadow weights, reference model) "
-        f"| {_pct(b['accuracy'])} |",
+        *comparison(rep),
+        "The epoch each model kept (`selected_epoch` in its train.json): "
+        + "; ".join(f"{k}: {v}" for k, v in sel.items()) + ".",
         "",
-        f"RTL output beats that differ from the reference model: **{rep['rtl_mismatches']}** "
-        f"(every logit of every sequence compared bit for bit). "
+        f"## The {q} design, checked",
+        "",
+        f"The Verilog was simulated with cocotb on {r['simulator']} over the whole test set "
+        f"({r['sequences']} sequences): RTL accuracy {_pct(r['accuracy'])}, "
+        f"**{r['mismatches']}** output beats differ from the reference model (every logit of "
+        f"every sequence compared bit for bit). "
         + ("The torch model, the reference model and the RTL agree exactly."
            if rep["exact"] else "**They do not agree exactly: this is a bug.**"),
         "",
-        "## Hardware",
-        "",
-        (f"The {s['quant']} bitstream is the design the simulation checked (design hash "
+        (f"The {q} bitstream is the design the simulation checked (design hash "
          f"`{rep['design_hash'][:12]}`)." if rep["simulated_design_built"] else
          "**The bitstream's design is not the one the simulation checked: rerun the demo.**"),
         "",
-        f"Both bitstreams: {rep['board']}, {rep['parallel']} lanes, DSP inference {dsp}."
-        + ("" if b["fits"] else f" The int8 design with the same lanes and columns does not "
-                                f"fit: {b['error']}"),
-        "",
-        f"| | {s['quant']} (shift-and-add) | int8 (multipliers) | {s['quant']} / int8 |",
-        "|---|---|---|---|",
-    ]
-    for k, name in (("lut", "LUTs"), ("ff", "flip-flops"), ("bram", "block RAMs"),
-                    ("dsp", "DSP blocks")):
-        avail = rep["available"].get(k)
-        ours = f"{r[k]} of {avail}" if avail else f"{r[k]}"
-        theirs = b[k] if b["fits"] else "does not fit"
-        lines.append(f"| {name} | {ours} | {theirs} | {_ratio(q[k])} |")
-    bf = f"{b['fmax_mhz']:.1f} MHz" if b["fits"] else "-"
-    lines += [
-        f"| Fmax (nextpnr, post-route) | {rep['fmax_mhz']:.1f} MHz | {bf} "
-        f"| {_ratio(q['fmax'])} |",
-        f"| weight memory | {w['bits']} bits | {b['weights']['bits']} bits "
-        f"| {_ratio(w['bits'] / b['weights']['bits'])} |",
-        "",
-        f"| timing ({s['quant']}) | |",
+        f"| timing ({q}) | |",
         "|---|---|",
-        f"| clock | {rep['clock_mhz']:g} MHz |",
-        f"| cycles per time step (measured in simulation) | {rep['cycles_per_step']:g} |",
+        f"| clock | {m['clock_mhz']:g} MHz |",
+        f"| cycles per time step (measured in simulation) | {r['cycles_per_step']:g} |",
         f"| latency per sequence (first input to class, compute only) | "
-        f"{rep['latency_us_per_sequence']:.1f} us |",
+        f"{r['latency_us_per_sequence']:.1f} us |",
         f"| sequences per second (back to back, at the clock above) | "
-        f"{rep['sequences_per_second']:.0f} |",
-        f"| weights | {w['count']} ({w['nonzero']} nonzero), {w['bits']} bits |",
+        f"{r['sequences_per_second']:,.0f} |",
+        f"| weights | {m['weights']['count']} ({m['weights']['nonzero']} nonzero), "
+        f"{m['weights']['bits']} bits |",
         "",
         "The latency and throughput count the datapath only; over the board's UART each time "
         "step also needs its bytes on the serial line.",
         "",
         "## Plots",
         "",
-        "Training (float baseline, then quantization-aware training):",
+        f"Training ({q}, then int8 and float):",
         "",
-        "![training curves](run/curves.png)",
+        *[f"![{k} training curves]({k}/curves.png)" for k in rep["models"]],
         "",
         "What the RTL predicted:",
         "",
         "![confusion matrix](confusion.png)",
         "",
-        "Weights before (float shadow weights) and after quantization:",
+        f"The {q} model's weights before (float shadow weights) and after quantization:",
         "",
         "![weights](weights.png)",
         "",
@@ -239,11 +277,16 @@ def markdown(rep: dict, commands: list[str]) -> str:
         "```",
         "",
     ]
+    if rep["stage_seconds"]:
+        lines += ["Seconds per stage (two at a time on this machine; a stage kept from an "
+                  "earlier run keeps its time):", "",
+                  "| stage | seconds |", "|---|---|",
+                  *[f"| {k} | {v:.0f} |" for k, v in rep["stage_seconds"].items()], ""]
     return "\n".join(lines)
 
 
-def write(out: Path, settings: dict, commands: list[str]) -> dict:
-    rep = gather(out, settings)
+def write(out: Path, settings: dict, schemes: tuple[str, ...], commands: list[str]) -> dict:
+    rep = gather(out, settings, schemes)
     plots(out, rep)
     atomic_write_text(out / "report.json", json.dumps(rep, indent=1) + "\n")
     atomic_write_text(out / "report.md", markdown(rep, commands))

@@ -98,19 +98,21 @@ def _short(c: dict) -> str:
 
 
 def _table(pts: list) -> list[str]:
-    rows = ["| cell | quant | hidden | lanes | storage | metric | LUTs | FFs | BRAM | DSP "
-            "| Fmax MHz | steps/s | weight bits | hash |",
-            "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    rows = ["| cell | quant | hidden | lanes x columns | storage | metric | LUTs | FFs | BRAM "
+            "| DSP | Fmax MHz | clock MHz | steps/s | weight bits | hash |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for _, y, r in pts:
         c, f = r["config"], r["figures"]
         b = f.get("bitstream", {})
-        lanes = f.get("verilog", {}).get("parallel", c["parallel"])
+        v = f.get("verilog", {})
+        lanes = f"{v.get('parallel', c['parallel'])} x {v.get('simd', c.get('simd', 1))}"
         fmax = f"{b['fmax_mhz']:.1f}" if "fmax_mhz" in b else ""
+        clock = f"{b['clock_mhz']:.3g}" if "clock_mhz" in b else ""
         sps, built = steps_per_s(r)
         sps = "" if sps is None else f"{sps:.0f}" + ("" if built else " (osc)")
         rows.append(f"| {c['cell']} | {c['quant']} | {c['hidden']} | {lanes} | {c['storage']} | "
                     f"{y:.4f} | {b.get('lut', '')} | {b.get('ff', '')} | {b.get('bram', '')} | "
-                    f"{b.get('dsp', '')} | {fmax} | {sps} | "
+                    f"{b.get('dsp', '')} | {fmax} | {clock} | {sps} | "
                     f"{f['train'].get('weight_bits', '')} | {r['hash']} |")
     return rows + [""]
 

@@ -1,4 +1,5 @@
-"""demo/: stage bookkeeping (done, order, settings), the report's figures, bad options."""
+"""demo/: stage bookkeeping (done, order, settings), the side-by-side figures and the
+equal-accuracy row (explore.iso's), the baselines that do not fit, bad options."""
 
 import json
 import os
@@ -10,9 +11,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from demo.__main__ import check_settings, steps
+from demo.__main__ import check_settings
+from demo.compare import equal_accuracy, record
 from demo.report import gather, markdown
-from demo.stages import Settings, Stage, stages
+from demo.runner import needs, run_plan
+from demo.stages import Settings, Stage, StageFailed, baseline_hardware, stages
 from hw import metrics, modelfile
 from hw.check import weight_stats
 from hw.gen.cli import generate
@@ -20,15 +23,16 @@ from hw.gen.manifest import save_manifest
 from hw.random_model import random_model
 
 ROOT = Path(__file__).resolve().parents[1]
+SCHEMES = ("ternary", "int8", "float")
 
 
 def _plan(out):
-    return stages(Settings(), out, lambda: None, lambda: None)
+    return stages(Settings(), out, lambda log: None)
 
 
 def test_a_stage_is_done_when_its_outputs_are_newer_than_its_inputs(tmp_path):
     a, b = tmp_path / "a", tmp_path / "b"
-    st = Stage("x", "x", [a], [b], func=lambda: None)
+    st = Stage("x", "x", [a], [b], func=lambda log: None)
     a.write_text("in")
     assert not st.done()  # no output yet
     b.write_text("out")
@@ -38,19 +42,63 @@ def test_a_stage_is_done_when_its_outputs_are_newer_than_its_inputs(tmp_path):
     assert not st.done()
 
 
-def test_steps_hold_every_stage_once_after_what_it_reads(tmp_path):
+def test_the_plan_trains_three_models_and_builds_each(tmp_path):
     plan = _plan(tmp_path)
-    order = [[st.name for c in step for st in c] for step in steps(plan)]
-    flat = [n for names in order for n in names]
-    assert sorted(flat) == sorted(st.name for st in plan)
-    made_before = set()
-    for step in steps(plan):
-        for ch in step:
-            made_in_chain = set()
-            for st in ch:
-                assert all(p in made_before | made_in_chain for p in st.inputs), st.name
-                made_in_chain |= set(st.outputs)
-        made_before |= {p for ch in step for st in ch for p in st.outputs}
+    names = [st.name for st in plan]
+    assert names == ["train-ternary", "train-int8", "verilog-ternary", "bitstream-ternary",
+                     "hardware-int8", "train-float", "hardware-float", "sim-ternary", "report"]
+    deps = needs(plan)
+    assert deps["sim-ternary"] == {"train-ternary", "verilog-ternary"}
+    assert deps["bitstream-ternary"] == {"verilog-ternary"}
+    assert deps["hardware-float"] == {"train-float"}
+    assert deps["report"] == set(names[:-1])
+    # the same training for all three: only --quant and --out differ
+    argv = {st.name: st.argv for st in plan if st.name.startswith("train-")}
+    strip = [[a for a in v if a not in SCHEMES and not a.startswith(str(tmp_path))]
+             for v in argv.values()]
+    assert strip[0] == strip[1] == strip[2]
+    assert "--baseline" not in argv["train-ternary"]
+    by = {st.name: st for st in plan}
+    assert [c.split()[2:4] for c in by["hardware-int8"].commands()] == [
+        ["hw", "verilog"], ["hw", "bitstream"]]
+    assert by["report"].commands() == []
+
+
+def test_stages_run_after_what_they_read_two_at_a_time(tmp_path):
+    """run_plan on in-process stages: each starts after the stages making its inputs, never
+    more than `jobs` at once, a stage done before is kept, and times.json has the rest."""
+    import threading
+    import time
+
+    lock, log, now = threading.Lock(), [], [0]
+
+    def work(name, outputs):
+        def f(_log):
+            with lock:
+                now[0] += 1
+                log.append(("start", name, now[0]))
+            time.sleep(0.05)
+            for p in outputs:
+                p.write_text(name)
+            with lock:
+                log.append(("end", name, now[0]))
+                now[0] -= 1
+        return f
+
+    p = {k: tmp_path / k for k in "abcde"}
+    p["a"].write_text("kept")
+    plan = [Stage("a", "a", [], [p["a"]], func=work("a", [p["a"]])),
+            Stage("b", "b", [p["a"]], [p["b"]], func=work("b", [p["b"]])),
+            Stage("c", "c", [p["a"]], [p["c"]], func=work("c", [p["c"]])),
+            Stage("d", "d", [], [p["d"]], func=work("d", [p["d"]])),
+            Stage("e", "e", [p["b"], p["c"]], [p["e"]], func=work("e", [p["e"]]))]
+    times = run_plan(plan, tmp_path, jobs=2)
+    assert set(times) == {"b", "c", "d", "e"}  # a was done before
+    at = {(k, n): i for i, (k, n, _) in enumerate(log)}
+    assert at["start", "e"] > max(at["end", "b"], at["end", "c"])
+    assert ("start", "a") not in at
+    assert max(c for k, _, c in log if k == "start") == 2  # two at once, never three
+    assert json.loads((tmp_path / "times.json").read_text()).keys() == times.keys()
 
 
 def test_other_settings_start_over_and_the_same_keep_the_stages(tmp_path):
@@ -69,71 +117,99 @@ def _write(path: Path, d: dict) -> None:
     path.write_text(json.dumps(d))
 
 
-def _fake_demo(out: Path, mismatches: int) -> None:
-    run, base = out / "run", out / "int8"
-    model = random_model(cell="gru", scheme="ternary", input_size=4, hidden_size=8,
-                         outputs=3, seed=1)
-    run.mkdir(parents=True)
-    modelfile.save(model, run / "model.json")
-    modelfile.save(random_model(cell="gru", scheme="int8", input_size=4, hidden_size=8,
-                                outputs=3, seed=1), (base / "model.json"))
+BIT = {"board": "icebreaker", "lut": 300, "ff": 100, "bram": 2, "dsp": 2, "fmax_mhz": 30.0,
+       "clock_mhz": 24.0, "lut_available": 5280, "bram_available": 30, "dsp_available": 8,
+       "dsp_inference": True, "bitstream": "b.bin", "design_hash": "ab" * 32,
+       "cycles_per_step": 10, "us_per_step": 10 / 24, "parallel": 3, "simd": 2}
+
+
+def _fake_demo(out: Path, mismatches: int, acc: dict) -> None:
+    """What the stages write, for a ternary, int8 and float model; the float one did not fit."""
+    kw = dict(cell="gru", input_size=4, hidden_size=8, outputs=3, seed=1)
+    for q, scheme in zip(SCHEMES, ("ternary", "int8", "int16"), strict=True):
+        run = out / q
+        run.mkdir(parents=True)
+        modelfile.save(random_model(scheme=scheme, **kw), run / "model.json")
+        _write(run / "train.json", {"metric": "accuracy", "qat": acc[q], "integer": acc[q],
+                                    "exact": True, "seconds": 3.0,
+                                    "selected_epoch": {"qat": 7}})
+    run = out / "ternary"
     lengths = np.array([5, 5, 3, 3])
     metrics.save_testset(metrics.TestSet(np.zeros((4, 5, 4), np.int64), lengths,
                                          np.array([0, 1, 2, 1])), run / "testset.npz")
-    _write(run / "train.json", {"float": 0.5, "qat": 0.75, "integer": 0.75, "exact": True,
-                                "seconds": 3.0})
-    _write(run / "sim.json", {"rtl_metric": 0.75, "mismatches": mismatches, "simulator": "x",
-                              "sequences": 4, "cycles_per_step": 10.0, "latency": 12,
-                              "cycles": 200, "rtl_predictions": [0, 1, 2, 2],
+    _write(run / "sim.json", {"rtl_metric": acc["ternary"], "mismatches": mismatches,
+                              "simulator": "x", "sequences": 4, "cycles_per_step": 10.0,
+                              "latency": 12, "cycles": 200, "rtl_predictions": [0, 1, 2, 2],
                               "design_hash": "ab" * 32})
-    save_manifest(generate(model, 3)[1], run / "manifest.json")
-    bit = {"board": "icebreaker", "lut": 300, "ff": 100, "bram": 1, "dsp": 2, "fmax_mhz": 30.0,
-           "clock_mhz": 12.0, "lut_available": 5280, "bram_available": 30, "dsp_available": 8,
-           "dsp_inference": True, "bitstream": "b.bin", "design_hash": "ab" * 32}
-    _write(run / "bitstream.json", bit)
-    _write(base / "bitstream.json", {**bit, "lut": 400, "ff": 80, "dsp": 0, "fmax_mhz": 24.0})
-    _write(base / "int8.json", {"accuracy": 0.5})
+    save_manifest(generate(modelfile.load(run / "model.json"), 3)[1], run / "manifest.json")
+    _write(run / "bitstream.json", BIT)
+    # int8: more LUTs, all 8 DSPs, 4 times the cycles at a lower clock
+    _write(out / "int8" / "bitstream.json", {**BIT, "lut": 400, "dsp": 8, "bram": 4,
+                                             "clock_mhz": 12.0, "us_per_step": 40 / 12,
+                                             "cycles_per_step": 40})
+    _write(out / "float" / "bitstream.json",
+           {"fits": False, "error": "no folding of this gru 8 fits the iCE40UP5K: ..."})
 
 
 def test_report_figures_come_from_the_stage_outputs(tmp_path):
-    _fake_demo(tmp_path, mismatches=0)
-    rep = gather(tmp_path, asdict(Settings()))
-    assert rep["accuracy"] == {"float": 0.5, "qat": 0.75, "integer": 0.75, "rtl": 0.75}
-    assert rep["exact"] and rep["rtl_mismatches"] == 0
-    r = rep["ratio_to_int8"]
-    assert (r["lut"], r["ff"], r["dsp"], r["fmax"]) == (0.75, 1.25, None, 1.25)
-    # mean length 4: 3 steps of 10 cycles, then 12 cycles of latency, at 12 MHz
-    assert rep["latency_us_per_sequence"] == pytest.approx(42 / 12)
-    assert rep["sequences_per_second"] == pytest.approx(4 / (200 / 12e6))
-    model = modelfile.load(tmp_path / "run" / "model.json")
-    w = weight_stats(model)
-    assert w.count == 3 * 8 * (4 + 8) + 3 * 8 and 0 < w.nonzero < w.count
-    assert w.bits == 2 * w.count  # two bits per ternary code
-    assert rep["weights"] == {"count": w.count, "nonzero": w.nonzero, "bits": w.bits}
-    assert rep["parallel"] == 3  # the manifest's
-    assert "agree exactly" in markdown(rep, ["cmd"])
-    assert rep["simulated_design_built"]
-    assert "is the design the simulation checked (design hash `abababababab`)" in \
-        markdown(rep, ["cmd"])
-    # a bitstream of another design than the one simulated says so
-    bit = json.loads((tmp_path / "run" / "bitstream.json").read_text())
-    _write(tmp_path / "run" / "bitstream.json", {**bit, "design_hash": "cd" * 32})
-    rep = gather(tmp_path, asdict(Settings()))
-    assert not rep["simulated_design_built"]
-    assert "is not the one the simulation checked" in markdown(rep, ["cmd"])
+    _fake_demo(tmp_path, 0, {"ternary": 0.75, "int8": 0.5, "float": 0.75})
+    rep = gather(tmp_path, asdict(Settings()), SCHEMES)
+    t, i, f = (rep["models"][q] for q in SCHEMES)
+    assert (t["accuracy"], i["accuracy"], f["accuracy"]) == (0.75, 0.5, 0.75)
+    assert f["exported_as"] == ["int16"] and not f["fits"] and "no folding" in f["error"]
+    assert t["steps_per_s"] == pytest.approx(2.4e6) and i["steps_per_s"] == pytest.approx(3e5)
+    w = weight_stats(modelfile.load(tmp_path / "ternary" / "model.json"))
+    assert w.count == 3 * 8 * (4 + 8) + 3 * 8 and w.bits == 2 * w.count
+    assert t["weights"] == {"count": w.count, "nonzero": w.nonzero, "bits": w.bits}
+    assert i["weights"]["bits"] == 8 * w.count and f["weights"]["bits"] == 16 * w.count
+    # equal accuracy: the level both reach is int8's 0.5
+    eq = rep["equal_accuracy"]
+    assert eq["level"] == 0.5
+    assert eq["steps"]["ratio"] == pytest.approx(8.0) and eq["luts"]["ratio"] == 0.75
+    assert eq["brams"] == {"shift": 2, "baseline": 4, "ratio": 0.5}
+    assert rep["float_gap_points"] == 0.0
+    # mean length 4: 3 steps of 10 cycles, then 12 cycles of latency, at 24 MHz
+    assert rep["rtl"]["latency_us_per_sequence"] == pytest.approx(42 / 24)
+    assert rep["exact"] and rep["simulated_design_built"]
+    md = markdown(rep, ["cmd"])
+    assert "agree exactly" in md and "design hash `abababababab`" in md
+    assert (f"The float model ({16 * w.count:,} weight bits as int16) is not built for the "
+            f"icebreaker: no folding") in md
+    assert "| time steps per second | 2,400,000 | 300,000 | 8.00x |" in md
+    assert "0.00 points above the float model" in md
 
 
-def test_a_mismatch_is_reported_as_a_bug(tmp_path):
-    _fake_demo(tmp_path, mismatches=3)
-    rep = gather(tmp_path, asdict(Settings()))
-    assert not rep["exact"] and rep["rtl_mismatches"] == 3
-    assert "this is a bug" in markdown(rep, [])
+def test_a_model_trailing_float_and_a_mismatch_are_said_plainly(tmp_path):
+    _fake_demo(tmp_path, 3, {"ternary": 0.5, "int8": 0.75, "float": 0.75})
+    rep = gather(tmp_path, asdict(Settings()), SCHEMES)
+    assert not rep["exact"] and rep["rtl"]["mismatches"] == 3
+    assert rep["float_gap_points"] == -25.0
+    assert rep["equal_accuracy"]["level"] == 0.5  # ternary's: int8 reaches it too
+    md = markdown(rep, [])
+    assert "this is a bug" in md
+    assert "trails the float model of the same size by 25.00 points" in md
+
+
+def test_equal_accuracy_is_explore_iso_on_the_demo_records():
+    """Without an int8 bitstream there is no row; with it, the row is explore.iso's cell."""
+    s = asdict(Settings())
+    base = {"metric": "accuracy", "weights": {"bits": 10}, "fits": True, "lut": 10, "bram": 1,
+            "steps_per_s": 100.0}
+    models = {"ternary": {**base, "scheme": "ternary", "accuracy": 0.9},
+              "int8": {**base, "scheme": "int8", "accuracy": 0.95, "lut": 20}}
+    assert record(models["int8"], s)["config"]["quant"] == "int8"
+    eq = equal_accuracy(models, s, "ternary")
+    assert (eq["level"], eq["luts"]["ratio"], eq["steps"]["ratio"]) == (0.9, 0.5, 1.0)
+    models["int8"] = {**models["int8"], "fits": False}
+    assert equal_accuracy(models, s, "ternary") is None
 
 
 @pytest.mark.parametrize("args, says", [
     (["--simulator", "modelsim"], "--simulator must be icarus or verilator"),
     (["--board", "de10"], "--board must be one of"),
     (["--parallel", "0"], "--parallel must be a positive integer"),
+    (["--quant", "int8"], "--quant must be a shift-add scheme"),
+    (["--jobs", "0"], "--jobs must be a positive integer"),
 ])
 def test_bad_options_get_one_line_and_exit_2(tmp_path, args, says):
     out = tmp_path / "demo"
@@ -144,42 +220,37 @@ def test_bad_options_get_one_line_and_exit_2(tmp_path, args, says):
     assert len(p.stderr.strip().splitlines()) == 1 and not out.exists()
 
 
-def test_the_int8_baseline_keeps_the_task_emit_and_metric(tmp_path):
-    from demo import baseline
-    from train.__main__ import main as train_main
+def test_a_baseline_that_does_not_fit_is_recorded_and_another_failure_stops(tmp_path):
+    """baseline_hardware: make verilog with --parallel auto, then make bitstream; no folding
+    that fits (an int16 GRU 128, a float model's export: the GRU 32 fits now that the SPRAM
+    holds codes) is recorded with its reason, a
+    clock the PLL cannot make stops the demo."""
+    big, small = tmp_path / "big", tmp_path / "small"
+    big.mkdir()
+    small.mkdir()
+    modelfile.save(random_model(cell="gru", scheme="int16", input_size=8, hidden_size=128,
+                                outputs=10, seed=1), big / "model.json")
+    modelfile.save(random_model(cell="gru", scheme="int8", input_size=2, hidden_size=3,
+                                outputs=2, seed=1), small / "model.json")
 
-    run = tmp_path / "run"
-    assert train_main(["--hidden", "8", "--epochs", "1", "--threads", "1", "--no-progress",
-                       "--out", str(run)]) == 0
-    baseline.write(run, tmp_path / "int8")
-    src, int8 = modelfile.load(run / "model.json"), modelfile.load(tmp_path / "int8" / "model.json")
-    assert (int8.emit, int8.metric) == (src.emit, src.metric) == ("last", "accuracy")
-    assert {m.scheme for _, m in int8.matrices()} == {"int8"}
-    assert int8.meta["source"].startswith("int8 post-training quantization of ")
-    info = json.loads((tmp_path / "int8" / "int8.json").read_text())
-    assert 0 <= info["accuracy"] <= 1
+    def argv(run, clock):
+        return (["hw", "verilog", str(run / "model.json"), "--parallel", "auto", "--board",
+                 "icebreaker", "--out", str(run)],
+                ["hw", "bitstream", str(run), "--board", "icebreaker", "--clock-mhz", clock])
 
-
-def test_the_int8_design_is_generated_with_the_same_folding_before_its_build(tmp_path):
-    """The int8 baseline goes through make verilog (with the shift-add design's lanes, columns
-    and storage) and then make bitstream, which checks its design hash like any other."""
-    from demo.stages import StageFailed, int8_bitstream, same_folding
-    from hw.__main__ import main as hw_main
-    from hw.gen.design import check_run
-
-    run, base = tmp_path / "run", tmp_path / "int8"
-    run.mkdir()
-    base.mkdir()
-    kw = dict(cell="gru", input_size=2, hidden_size=3, outputs=2, seed=1)
-    modelfile.save(random_model(scheme="ternary", **kw), run / "model.json")
-    modelfile.save(random_model(scheme="int8", **kw), base / "model.json")
-    assert hw_main(["verilog", str(run / "model.json"), "--parallel", "3", "--simd", "2"]) == 0
-    # a clock the PLL cannot make: refused by the build after the int8 design was generated
+    baseline_hardware(big, *argv(big, "auto"), None, "hardware-float")
+    bit = json.loads((big / "bitstream.json").read_text())
+    assert bit["fits"] is False
+    assert bit["error"].startswith("no folding of this gru 128 fits the iCE40UP5K: the smallest")
+    assert "block RAMs of" in bit["error"]
     with pytest.raises(StageFailed, match="PLL makes 270.000 MHz at the nearest"):
-        int8_bitstream(base, ["hw", "verilog", str(base / "model.json"), *same_folding(run),
-                              "--board", "icebreaker", "--out", str(base)],
-                       ["hw", "bitstream", str(base), "--board", "icebreaker", "--clock-mhz",
-                        "5000"])
-    man = check_run(base)
-    assert (man.parallel, man.simd, man.storage, man.board) == (3, 2, "memory", "icebreaker")
-    assert set(man.schemes.values()) == {"int8"}
+        baseline_hardware(small, *argv(small, "5000"), tmp_path / "log", "hardware-int8")
+    assert not (small / "bitstream.json").exists() and (small / "manifest.json").is_file()
+
+
+def test_the_terminal_shows_every_tenth_epoch_and_the_log_all():
+    from demo.stages import _noise
+
+    shown = [n for n in range(1, 41) if not _noise(f"[train-int8] qat epoch {n}/40: loss 1")]
+    assert shown == [1, 10, 20, 30, 40]
+    assert not _noise("[sim-ternary] verilator: 359 sequences, 0 mismatches")

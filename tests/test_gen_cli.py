@@ -196,6 +196,30 @@ def test_parallel_auto_counts_exponential_shifters():
     assert f.parallel * f.simd < 24 and f.luts <= dev.fill * dev.luts
 
 
+def test_parallel_auto_says_what_the_smallest_folding_lacks(tmp_path):
+    """A model no folding of which fits is refused in one line naming what its smallest
+    folding needs more of (int16 codes, the float model's export: a GRU 128's 52,224 x 16
+    bits, more than the block RAM and the SPRAM hold)."""
+    from hw.errors import UserError
+    from hw.gen.fit import estimate, over
+    from hw.gen.topplan import TopPlan
+
+    dev = BOARDS["icebreaker"].device
+    model = random_model(cell="gru", scheme="int16", input_size=8, hidden_size=128,
+                         outputs=10, seed=0)
+    save(model, tmp_path / "model.json")
+    smallest = estimate(TopPlan.of(model, parallel=3, simd=1, image=False).on(dev), dev)
+    lacks = over(smallest, dev)
+    assert lacks == [f"{smallest.brams} block RAMs of {dev.brams_for_design}"]
+    with pytest.raises(UserError, match=rf"no folding of this gru 128 fits the iCE40UP5K: "
+                                        rf"the smallest \(3 lanes x 1 column\) needs about "
+                                        rf"{lacks[0]} \(estimated\)"):
+        from hw.gen.cli import generate_run
+        from hw.gen.options import GenerateOptions
+
+        generate_run(tmp_path / "model.json", GenerateOptions(board="icebreaker"))
+
+
 def test_a_short_last_code_bank_is_built_in_logic():
     """Placement.logic_rom_depth: the code banks after the first that hold at most that
     many words are logic, not block RAM (a short last bank would take as many blocks as a

@@ -135,8 +135,20 @@ def fits(f: Fit, device: Device) -> bool:
     the DSP blocks: the build infers DSPs by default, and a design with more multipliers than
     blocks does not place (an int8 LSTM 16 at 16 weights a cycle needed 19 of the
     iCEBreaker's 8)."""
-    return (f.luts <= device.fill * device.luts and f.brams <= device.brams_for_design
-            and f.huge_blocks <= device.placement.huge_blocks and f.dsps <= device.dsps)
+    return not over(f, device)
+
+
+def over(f: Fit, device: Device) -> list[str]:
+    """What of the device the folding needs more of than `fits` allows, in words (estimated):
+    the reason a design does not fit."""
+    out = []
+    for need, room, what in ((f.brams, device.brams_for_design, "block RAMs"),
+                             (f.huge_blocks, device.placement.huge_blocks, "SPRAM blocks"),
+                             (f.luts, int(device.fill * device.luts), "LUTs"),
+                             (f.dsps, device.dsps, "DSP blocks")):
+        if need > room:
+            out.append(f"{need} {what} of {room}")
+    return out
 
 
 def place_huge(tp, device: Device) -> Placement:

@@ -29,7 +29,7 @@ from ..modelfile import Model
 from ..reference import default_emit
 from .cell import cell_timing
 from .engine import EngineTiming
-from .fit import Device, estimate, fits, place_huge, roofline
+from .fit import Device, estimate, fits, over, place_huge, roofline
 from .lanes import ORDERS, LanePlan, RowHalves, make_lane_plan, row_halves
 from .loadport import LoadMemory, ShapeMismatch, load_signature
 from .manifest import Manifest, manifest
@@ -245,7 +245,7 @@ class TopPlan(BeatLayouts):
         on_lanes = passes[:L] if own else passes
         rows = max(len(p.rows) for p in on_lanes)
         widest = max(max(p.cols - p.split, 0 if p.lookup else p.split) for p in on_lanes)
-        best = fixed = None  # fixed: the best with no memory in SPRAM
+        best = fixed = smallest = None  # fixed: the best with no memory in SPRAM
         for k in _steps(-(-rows // G)):
             S = 1
             while S <= 1 << (widest - 1).bit_length():
@@ -257,6 +257,7 @@ class TopPlan(BeatLayouts):
                                     passes=passes, image=False, halves=halves,
                                     placement=device.placement, order=o)
                     fo = estimate(tp.on(device), device)
+                    smallest = smallest or fo
                     if fits(fo, device):
                         best = _better(best, fo, goal)
                         if not fo.huge_blocks:
@@ -270,8 +271,9 @@ class TopPlan(BeatLayouts):
                 S *= 2
         if best is None:
             raise ValueError(f"no folding of this {model.cell} {model.hidden_size} fits the "
-                             f"{device.name}: even one unit's rows a cycle need more block "
-                             f"RAM, logic or DSP blocks than it has")
+                             f"{device.name}: the smallest ({smallest.parallel} lanes x "
+                             f"{smallest.simd} column) needs about "
+                             f"{' and '.join(over(smallest, device))} (estimated)")
         if fixed is not None and (goal == "smallest"
                                   or fixed.steps_per_s >= FIXED_SHARE * best.steps_per_s):
             best = fixed
