@@ -10,6 +10,7 @@ from hw.numerics import ACTIVATION_KINDS, Formats
 from .cells import CELLS, GAIN_SCHEMES, LR_SCALES, MODES, ROW_GAINS
 from .data import TASKS
 from .quantizers import LEVEL_RULES, QUANTIZERS
+from .select import RULES
 
 INPUT_SCALES = ("std", "range")
 
@@ -54,6 +55,8 @@ class Config:
     seed: int = 0
     threads: int = 1  # 2 threads ran 5-10x slower than 1 on the shared 2-core machine
     clip: float = 1.0  # gradient norm clipping
+    select: str = "metric"  # which epoch of a phase to keep: train/select.py's RULES
+    patience: int = 0  # early stopping: epochs past the one `select` keeps (0: off)
     warmup: float = 0.0  # epochs of linear learning-rate warm-up before the cosine decay
     seq_len: int = 100  # char: symbols per sequence (the state resets at each)
     ptq: bool = False  # train float, then quantize with `quant`
@@ -93,6 +96,7 @@ class Config:
         choice("level_rule", LEVEL_RULES)
         choice("lr_scale", LR_SCALES)
         choice("row_gain", ROW_GAINS)
+        choice("select", RULES)
         for name in ("input_quant", "head_quant"):
             if getattr(self, name) is not None:
                 choice(name, QUANTIZERS)
@@ -104,7 +108,7 @@ class Config:
                             f"{', '.join(GAIN_SCHEMES)}, not --quant {self.quant}")
         for name, lo, hi in (("hidden", 1, 4096), ("layers", 1, 16), ("levels", 1, 15),
                              ("epochs", 1, 100000), ("batch", 1, 1 << 20), ("threads", 1, 256),
-                             ("seq_len", 2, 1 << 20), ("ptq_finetune", 0, 100000),
+                             ("seq_len", 2, 1 << 20), ("ptq_finetune", 0, 100000), ("patience", 0, 100000),
                              ("level_shift", -8, 8), ("shadow_clip", 0, 8)):
             v = getattr(self, name)
             if not isinstance(v, int) or isinstance(v, bool) or not lo <= v <= hi:

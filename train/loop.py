@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import math
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +28,7 @@ from hw.errors import UserError
 from hw.fileio import atomic_save_png, atomic_write_text
 from hw.numerics import Fixed, Formats
 
-from . import data, export
+from . import data, export, select
 from .cells import Net
 from .checkpoint import load_checkpoint, read_init, save_checkpoint
 from .config import Config
@@ -117,6 +118,14 @@ def evaluate(net: Net, inputs: Inputs, split: data.Split) -> tuple[float, np.nda
     fmt = net.rnn.formats.output if net.rnn.mode == "hardware" else FLOAT_LOGITS
     return hw_metrics.task_metric(inputs.task.metric, logits, split.y, fmt,
                                   lengths=split.lengths), logits
+
+
+def logits_loss(net: Net, logits: np.ndarray, split: data.Split) -> float:
+    """The mean cross-entropy (nats) of `evaluate`'s logits: hardware-mode integers are read as
+    the output format's reals, so it is the loss of the numbers the hardware computes."""
+    one = net.rnn.formats.output.one if net.rnn.mode == "hardware" else 1
+    real = torch.from_numpy(np.asarray(logits, dtype=np.float64) / one)
+    return float(loss_fn(real, torch.from_numpy(split.y)))
 
 
 def cosine_lr(base: float, step: int, total: int, warmup: int = 0) -> float:
@@ -214,8 +223,13 @@ def phases(cfg: Config) -> list[dict]:
     return out
 
 
-def run(cfg: Config, out, *, resume: bool = False, progress: bool = True) -> dict:
-    """Train as `cfg` says, write the run folder `out`, return what train.json holds."""
+def run(cfg: Config, out, *, resume: bool = False, progress: bool = True,
+        on_epoch: Callable[[dict, dict, Net, Inputs], None] | None = None) -> dict:
+    """Train as `cfg` says, write the run folder `out`, return what train.json holds.
+
+    `on_epoch(phase, record, net, inputs)` is called after every epoch (after its validation),
+    with `phases(cfg)`'s entry, the epoch's record, the net and the task's inputs
+    (`bench/selection.py` scores every epoch on the test split that way, to compare rules)."""
     cfg.check()
     out = Path(out)
     if out.exists() and not out.is_dir():
@@ -263,15 +277,23 @@ def run(cfg: Config, out, *, resume: bool = False, progress: bool = True) -> dic
         if state["epoch"] > 0:
             opt.load_state_dict(state["opt"])
         for epoch in range(state["epoch"], ph["epochs"]):
+            if task.valid is not None and select.stop_after(
+                    _phase_records(state, ph["name"]), cfg.select, task.metric, cfg.patience):
+                state["results"].setdefault("stopped_after", {})[ph["name"]] = epoch
+                break  # early stopping (checked first, so that --resume stops alike)
             t0 = time.monotonic()
             rec = train_epoch(net, opt, cfg, inputs, pi, ph["name"], epoch, ph["epochs"],
                               ph["lr"], progress, teacher)
-            score = evaluate(net, inputs, eval_split)[0]
+            score, logits = evaluate(net, inputs, eval_split)
             rec.update(phase=ph["name"], epoch=epoch + 1, **{f"{eval_name}_{task.metric}": score},
                        seconds=round(time.monotonic() - t0, 3))
             if task.valid is not None:
-                _keep_best(state, net, score, epoch + 1, task.metric)
+                rec["valid_loss"] = logits_loss(net, logits, eval_split)
             state["history"].append(rec)
+            if task.valid is not None:
+                _keep_best(state, net, cfg.select, task.metric)
+            if on_epoch is not None:
+                on_epoch(ph, rec, net, inputs)
             if progress:
                 shown = ", ".join(f"{k} {v:.4f}" for k, v in rec.items()
                                   if isinstance(v, float) and k != "seconds")
@@ -293,11 +315,16 @@ def run(cfg: Config, out, *, resume: bool = False, progress: bool = True) -> dic
     return finish(cfg, task, net, state, out, start)
 
 
-def _keep_best(state: dict, net: Net, score: float, epoch: int, metric: str) -> None:
-    """Remember the weights of the phase's best epoch on the validation split."""
-    best = state.get("best")
-    if best is None or (score > best["score"] if metric == "accuracy" else score < best["score"]):
-        state["best"] = {"epoch": epoch, "score": score,
+def _phase_records(state: dict, phase: str) -> list[dict]:
+    return [h for h in state["history"] if h["phase"] == phase]
+
+
+def _keep_best(state: dict, net: Net, rule: str, metric: str) -> None:
+    """After an epoch (its record last in the history): remember its weights if the selection
+    rule keeps it among the phase's epochs so far (train/select.py)."""
+    rec = state["history"][-1]
+    if select.choose(_phase_records(state, rec["phase"]), rule, metric) == rec["epoch"]:
+        state["best"] = {"epoch": rec["epoch"],
                          "net": {k: v.detach().clone() for k, v in net.state_dict().items()}}
 
 
