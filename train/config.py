@@ -108,8 +108,9 @@ class Config:
                             f"{', '.join(GAIN_SCHEMES)}, not --quant {self.quant}")
         for name, lo, hi in (("hidden", 1, 4096), ("layers", 1, 16), ("levels", 1, 15),
                              ("epochs", 1, 100000), ("batch", 1, 1 << 20), ("threads", 1, 256),
-                             ("seq_len", 2, 1 << 20), ("ptq_finetune", 0, 100000), ("patience", 0, 100000),
-                             ("level_shift", -8, 8), ("shadow_clip", 0, 8)):
+                             ("seq_len", 2, 1 << 20), ("ptq_finetune", 0, 100000),
+                             ("patience", 0, 100000), ("level_shift", -8, 8),
+                             ("shadow_clip", 0, 8)):
             v = getattr(self, name)
             if not isinstance(v, int) or isinstance(v, bool) or not lo <= v <= hi:
                 raise UserError(f"--{name.replace('_', '-')} must be an integer from {lo} to {hi}, "

@@ -50,7 +50,7 @@ def choose(records: list[dict], rule: str, metric: str = "accuracy") -> int:
         return records[-1]["epoch"]
     keys = [_key(r, rule, metric) for r in records]
     best = max(keys)
-    hits = [r["epoch"] for r, k in zip(records, keys) if k == best]
+    hits = [r["epoch"] for r, k in zip(records, keys, strict=True) if k == best]
     return hits[-1] if rule == "metric-last" else hits[0]
 
 
