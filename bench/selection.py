@@ -99,9 +99,11 @@ def col_name(rule: str, p: int) -> str:
     return rule if not p else f"{rule} P={p}"
 
 
-def table(runs: list[dict], rules, patience, metric: str = "accuracy") -> str:
+def table(runs: list[dict], rules, patience, metric: str = "accuracy",
+          against: str = "metric") -> str:
     """Markdown: per (label, phase) row the mean over seeds of the kept epoch's test figure
-    (in %) per rule, then the mean over the rows and the rows where each rule is best."""
+    (in %) per rule, then the mean over the rows, the rows where each rule is best, and per
+    run the difference to the rule `against` (the same run: only the kept epoch differs)."""
     cols = columns(rules, patience)
     keys = list(dict.fromkeys((r["label"], r["phase"]) for r in runs))
     lines = ["| model | seeds | " + " | ".join(col_name(*c) for c in cols) + " |",
@@ -129,6 +131,16 @@ def table(runs: list[dict], rules, patience, metric: str = "accuracy") -> str:
                  + " | ".join(str(wins[c]) for c in cols) + " |")
     lines.append("| mean kept epoch | | " + " | ".join(f"{statistics.mean(epochs[c]):.1f}"
                                                     for c in cols) + " |")
+    if against in rules:  # paired per run: the same training, another epoch kept
+        diffs = {c: [100 * (pick(r["records"], c[0], metric, c[1])["test"]
+                            - pick(r["records"], against, metric)["test"]) for r in runs]
+                 for c in cols}
+        lines.append(f"| difference to {against} per run, mean (standard error) | "
+                     f"{len(runs)} | " + " | ".join(
+                         f"{statistics.mean(d):+.2f} ({statistics.stdev(d) / len(d) ** 0.5:.2f})"
+                         if len(d) > 1 else f"{d[0]:+.2f}" for d in diffs.values()) + " |")
+        lines.append(f"| runs better / worse than {against} | | " + " | ".join(
+            f"{sum(x > 0 for x in d)} / {sum(x < 0 for x in d)}" for d in diffs.values()) + " |")
     return "\n".join(lines)
 
 
@@ -145,7 +157,12 @@ def sweep(jobs: list[Job], seeds, progress: bool = True) -> list[dict]:
                 raise AssertionError(f"{job.label} seed {seed} {ph['phase']}: rule "
                                      f"{cfg.select} keeps test {own}, the run has "
                                      f"{res[ph['phase']]}")
-            runs.append({"label": job.label, "seed": seed, **ph})
+            keep = ("epoch", "loss", f"train_{res['metric']}", f"valid_{res['metric']}",
+                    "valid_loss", "test")
+            ph["records"] = [{k: round(r[k], 6) if isinstance(r[k], float) else r[k]
+                              for k in keep if k in r} for r in ph["records"]]
+            runs.append({"label": job.label, "seed": seed, "exported": res[ph["phase"]],
+                         "seconds": res["seconds"], **ph})
         tqdm.write(f"{job.label} seed {seed}: qat {res['qat']:.4f} ({res['seconds']:.0f} s)")
     return runs
 
