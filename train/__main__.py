@@ -79,7 +79,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--select", metavar="RULE",
                    help="which epoch of each phase to keep, by the validation split: "
                         + "; ".join(f"{k}: {v}" for k, v in RULE_HELP.items())
-                        + " (default metric)")
+                        + " (default last)")
     p.add_argument("--patience", type=int, metavar="EPOCHS",
                    help="early stopping: end a phase EPOCHS epochs after the one --select "
                         "keeps (default 0: off)")

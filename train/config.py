@@ -24,7 +24,9 @@ TASK_DEFAULTS = {
     "char": dict(epochs=2, lr=0.02, batch=32, level_shift=1, lr_scale="level"),
     "vowels": dict(epochs=60, lr=0.01, batch=16, level_shift=0, lr_scale="none"),
     "fsdd": dict(epochs=30, lr=0.005, batch=32, level_shift=0, lr_scale="none"),
-    "ts": dict(epochs=60, lr=0.01, batch=16, level_shift=0, lr_scale="none"),  # as vowels
+    # ts: UEA/UCR problems often have a few dozen training cases; batch 4 gives them 4x the
+    # optimizer steps of batch 16 (docs/training.md, "Small UEA/UCR problems")
+    "ts": dict(epochs=60, lr=0.01, batch=4, level_shift=0, lr_scale="none"),
     "sequences": dict(epochs=40, lr=0.01, batch=32, level_shift=0, lr_scale="none"),
 }
 
@@ -55,7 +57,9 @@ class Config:
     seed: int = 0
     threads: int = 1  # 2 threads ran 5-10x slower than 1 on the shared 2-core machine
     clip: float = 1.0  # gradient norm clipping
-    select: str = "metric"  # which epoch of a phase to keep: train/select.py's RULES
+    # which epoch of a phase to keep (train/select.py's RULES): the last measured best on
+    # digits and on six small UEA/UCR problems (docs/training.md, "Which epoch to keep")
+    select: str = "last"
     patience: int = 0  # early stopping: epochs past the one `select` keeps (0: off)
     warmup: float = 0.0  # epochs of linear learning-rate warm-up before the cosine decay
     seq_len: int = 100  # char: symbols per sequence (the state resets at each)
