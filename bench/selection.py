@@ -183,9 +183,10 @@ def main(argv=None) -> int:
         runs, head = saved["runs"], saved["head"]
     else:
         jobs = [j for s in a.set for j in SETS[s]]
+        at = commit()  # before the runs: the code they ran
         runs = sweep(jobs, a.seeds)
         head = (f"sets {' '.join(a.set)}, seeds {' '.join(map(str, a.seeds))}, commit "
-                f"{commit()}: mean test accuracy (%) of the epoch each rule keeps")
+                f"{at}: mean test accuracy (%) of the epoch each rule keeps")
         if a.out:
             atomic_write_text(Path(a.out), json.dumps({"head": head, "runs": runs}) + "\n")
     print(head)

@@ -115,12 +115,13 @@ def main(argv=None) -> int:
             jobs = [Job(f"{n} {q}", dict(task="ts", data=str(pth), cell=a.cell, quant=q,
                                          **extra))
                     for n, pth in paths.items() for q in a.quant]
+            at = commit()  # before the runs: the code they ran
             runs = sweep(jobs, a.seeds)
             for r in runs:
                 r["problem"], r["quant"] = r["label"].rsplit(" ", 1)
             quants = a.quant
             head = (f"ts task, {a.cell}, seeds {' '.join(map(str, a.seeds))}, options "
-                    f"{extra or 'the task defaults'}, commit {commit()}")
+                    f"{extra or 'the task defaults'}, commit {at}")
             if a.out:
                 atomic_write_text(Path(a.out), json.dumps(
                     {"head": head, "shapes": shapes, "quants": quants, "runs": runs}) + "\n")
