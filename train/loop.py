@@ -426,11 +426,15 @@ def plot(results: dict, path: Path) -> None:
     for name in dict.fromkeys(h["phase"] for h in hist):
         rows = [h for h in hist if h["phase"] == name]
         ep = [h["epoch"] for h in rows]
-        a.plot(ep, [h["loss"] for h in rows], label=name)
+        if "valid_loss" in rows[0]:
+            a.plot(ep, [h["valid_loss"] for h in rows], label=f"{name} (valid)")
+        a.plot(ep, [h["loss"] for h in rows], "--", label=f"{name} (train)")
+        if name in results.get("selected_epoch", {}):
+            b.axvline(results["selected_epoch"][name], color="grey", lw=0.8, ls=":")
         key = next(k for k in rows[0] if k.endswith(metric) and not k.startswith("train"))
         b.plot(ep, [h[key] for h in rows], label=f"{name} ({key.split('_')[0]})")
         b.plot(ep, [h["train_" + metric] for h in rows], "--", label=f"{name} (train)")
-    a.set(xlabel="epoch", ylabel="training loss (nats)")
+    a.set(xlabel="epoch", ylabel="loss (nats)")
     b.set(xlabel="epoch", ylabel=metric)
     for ax in (a, b):
         ax.grid(alpha=0.3)
