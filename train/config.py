@@ -63,6 +63,7 @@ class Config:
     patience: int = 0  # early stopping: epochs past the one `select` keeps (0: off)
     warmup: float = 0.0  # epochs of linear learning-rate warm-up before the cosine decay
     seq_len: int = 100  # char: symbols per sequence (the state resets at each)
+    frame: int = 1  # K consecutive steps fed as one step of K x F inputs (train/frames.py)
     ptq: bool = False  # train float, then quantize with `quant`
     ptq_finetune: int = 0  # epochs of fine-tuning after post-training quantization
     baseline: bool = False  # QAT runs: also train a float baseline first
@@ -112,9 +113,9 @@ class Config:
                             f"{', '.join(GAIN_SCHEMES)}, not --quant {self.quant}")
         for name, lo, hi in (("hidden", 1, 4096), ("layers", 1, 16), ("levels", 1, 15),
                              ("epochs", 1, 100000), ("batch", 1, 1 << 20), ("threads", 1, 256),
-                             ("seq_len", 2, 1 << 20), ("ptq_finetune", 0, 100000),
-                             ("patience", 0, 100000), ("level_shift", -8, 8),
-                             ("shadow_clip", 0, 8)):
+                             ("seq_len", 2, 1 << 20), ("frame", 1, 1024),
+                             ("ptq_finetune", 0, 100000), ("patience", 0, 100000),
+                             ("level_shift", -8, 8), ("shadow_clip", 0, 8)):
             v = getattr(self, name)
             if not isinstance(v, int) or isinstance(v, bool) or not lo <= v <= hi:
                 raise UserError(f"--{name.replace('_', '-')} must be an integer from {lo} to {hi}, "

@@ -28,7 +28,7 @@ from hw.errors import UserError
 from hw.fileio import atomic_save_png, atomic_write_text
 from hw.numerics import Fixed, Formats
 
-from . import data, export, select
+from . import data, export, frames, select
 from .cells import Net
 from .checkpoint import load_checkpoint, read_init, save_checkpoint
 from .config import Config
@@ -247,6 +247,7 @@ def run(cfg: Config, out, *, resume: bool = False, progress: bool = True,
     if cfg.input_scale == "range" and task.offset is not None:
         fmt = Formats.from_pairs(cfg.formats).input
         task.offset, task.scale = data.range_scaling(task.train, fmt.max / fmt.one)
+    task = frames.stack(task, cfg.frame)  # after the transform: its fill maps to 0
     shell = modelfile.Model(cfg.cell, task.input_size, cfg.hidden, cfg.activation,
                             Formats.from_pairs(cfg.formats), [], None, task.offset, task.scale)
     inputs = Inputs(task, shell)
