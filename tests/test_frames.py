@@ -54,6 +54,31 @@ def test_a_framed_run_exports_k_times_the_inputs_exactly(tmp_path, ts_writer):
                  "--epochs", "2", "--no-progress", "--out", str(out)]) == 0
     res = json.loads((out / "train.json").read_text())
     assert res["exact"] and res["integer"] == res["qat"] and res["config"]["frame"] == 3
+    assert res["frame"] == 3 and modelfile.load(out / "model.json").meta["frame"] == 3
     model = modelfile.load(out / "model.json")
     ts = metrics.load_testset(out / "testset.npz")
     assert model.input_size == 6 and ts.x.shape[2] == 6 and ts.lengths.max() <= 4
+
+
+def test_auto_brings_the_longest_training_case_to_32_steps_or_fewer():
+    assert frames.resolve("auto", _task([100, 64])) == 4  # 25 steps
+    assert frames.resolve("auto", _task([32, 5])) == 1
+    assert frames.resolve("auto", _task([33])) == 2
+    assert frames.resolve(3, _task([33])) == 3
+
+
+def test_ts_defaults_to_auto_and_older_runs_read_as_one_step_per_step():
+    from train.config import Config
+
+    assert Config(task="ts").frame == "auto" and Config(task="digits").frame == 1
+    old = Config(task="ts").as_dict()
+    del old["frame"]  # a checkpoint from before --frame
+    assert Config.from_dict(old).frame == 1
+
+
+@pytest.mark.parametrize("value", ["0", "two", "2000"])
+def test_a_bad_frame_is_one_error_line(tmp_path, capsys, value):
+    assert main(["--frame", value, "--out", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: --frame must be auto or an integer from 1 to 1024, not ")
+    assert err.count("\n") == 1 and not (tmp_path / "r").exists()

@@ -247,7 +247,10 @@ def run(cfg: Config, out, *, resume: bool = False, progress: bool = True,
     if cfg.input_scale == "range" and task.offset is not None:
         fmt = Formats.from_pairs(cfg.formats).input
         task.offset, task.scale = data.range_scaling(task.train, fmt.max / fmt.one)
-    task = frames.stack(task, cfg.frame)  # after the transform: its fill maps to 0
+    frame = frames.resolve(cfg.frame, task)
+    task = frames.stack(task, frame)  # after the transform: its fill maps to 0
+    if frame != 1:
+        state["results"]["frame"] = frame  # what feeds the model groups this many steps
     shell = modelfile.Model(cfg.cell, task.input_size, cfg.hidden, cfg.activation,
                             Formats.from_pairs(cfg.formats), [], None, task.offset, task.scale)
     inputs = Inputs(task, shell)
@@ -397,6 +400,8 @@ def finish(cfg: Config, task: data.Task, net: Net, state: dict, out: Path, start
     inputs = Inputs(task, export.shell(net, task))
     qat, qat_logits = evaluate(net, inputs, task.test)
     meta = {"task": task.name, "classes": task.classes, "config": cfg.as_dict()}
+    if "frame" in state["results"]:
+        meta["frame"] = state["results"]["frame"]  # time steps per input vector
     model = export.to_model(net, task, meta)
     model.metric = task.metric
     modelfile.save(model, out / "model.json")
