@@ -46,8 +46,9 @@ UCR_DTW = {
     "PLAID": (0.8343, 12, 0.8361),
     "ACSF1": (0.6200, 4, 0.6400),
 }
-FAST = ["ItalyPowerDemand", "GunPoint", "ArrowHead", "PickupGestureWiimoteZ", "BasicMotions",
-        "JapaneseVowels"]
+# every classification problem the aeon 1.6.0 wheel ships, with PLAID from sktime 1.2.0's
+PROBLEMS = ["ItalyPowerDemand", "GunPoint", "ArrowHead", "PickupGestureWiimoteZ",
+            "BasicMotions", "JapaneseVowels", "OSULeaf", "ACSF1", "PLAID"]
 
 
 def problem_path(root: Path, name: str) -> Path:
@@ -92,7 +93,7 @@ def summary(runs: list[dict], shapes: dict, quants) -> str:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--data", help="the folder holding the problems")
-    p.add_argument("--problems", nargs="+", default=FAST)
+    p.add_argument("--problems", nargs="+", default=PROBLEMS)
     p.add_argument("--quant", nargs="+", default=["float", "ternary"])
     p.add_argument("--cell", default="gru")
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
