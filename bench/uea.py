@@ -35,8 +35,9 @@ from .selection import Job, commit, sweep, table
 # 1-NN DTW test accuracy = 1 - the error rates in the UCR archive's DataSummary.csv (UCR Time
 # Series Classification Archive, 2018 release, Dau et al.; www.cs.ucr.edu/~eamonn/
 # time_series_data_2018/): "DTW (learned_w)", the warping window set by leave-one-out on the
-# training split (its width in % of the length), and "DTW (w=100)", the full window. The
-# variable-length problems were padded by the archive for these figures.
+# training split (its width in % of the length), and "DTW (w=100)", the full window.
+# PickupGestureWiimoteZ and PLAID vary in length: the archive's own copies pad each case with
+# NaN to the longest (the notes in the .ts header say so); the .ts files keep each length.
 UCR_DTW = {
     "ArrowHead": (0.8000, 0, 0.7029),
     "GunPoint": (0.9133, 0, 0.9067),
@@ -46,7 +47,8 @@ UCR_DTW = {
     "PLAID": (0.8343, 12, 0.8361),
     "ACSF1": (0.6200, 4, 0.6400),
 }
-# every classification problem the aeon 1.6.0 wheel ships, with PLAID from sktime 1.2.0's
+# the UCR/UEA archives' classification problems that the aeon 1.6.0 wheel ships (less its
+# UnitTest and the regression sets), and PLAID from sktime 1.2.0's
 PROBLEMS = ["ItalyPowerDemand", "GunPoint", "ArrowHead", "PickupGestureWiimoteZ",
             "BasicMotions", "JapaneseVowels", "OSULeaf", "ACSF1", "PLAID"]
 
