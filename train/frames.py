@@ -18,6 +18,8 @@ This module does not touch torch.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from hw.errors import UserError
@@ -59,7 +61,7 @@ def stack(task: Task, k: int) -> Task:
     fill = task.offset if task.offset is not None else np.zeros(task.input_size)
     splits = [None if s is None else _stack(s, k, fill)
               for s in (task.train, task.valid, task.test)]
-    return Task(task.name, task.metric, task.emit, task.classes, k * task.input_size,
-                *splits, onehot=False,
-                offset=None if task.offset is None else np.tile(task.offset, k),
-                scale=None if task.scale is None else np.tile(task.scale, k))
+    # everything else (classes, where the cases came from) is the task's: framing keeps cases
+    return replace(task, input_size=k * task.input_size, train=splits[0], valid=splits[1],
+                   test=splits[2], offset=None if task.offset is None else np.tile(task.offset, k),
+                   scale=None if task.scale is None else np.tile(task.scale, k))
