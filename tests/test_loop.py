@@ -136,6 +136,8 @@ def test_nan_weights_stop_with_a_clear_message(tmp_path, monkeypatch, capsys):
     (["--warmup", "2"], r"--warmup must be a number of epochs from 0 \(off\) to below --epochs "
                         r"\(2\), not 2.0"),
     (["--warmup", "-0.5"], "--warmup must be .*, not -0.5"),
+    (["--select", "best"], "--select 'best' is not one of loss, metric, metric-last"),
+    (["--patience", "-1"], "--patience must be an integer from 0 to 100000, not -1"),
 ])
 def test_bad_input_is_one_error_line_and_exit_2(tmp_path, capsys, args, message):
     assert main([*TINY, *args, "--out", str(tmp_path / "r")]) == 2
@@ -205,8 +207,8 @@ def test_digits_selects_and_monitors_on_validation_never_test(tmp_path, monkeypa
     """Every score that picks the exported epoch, and every per-epoch figure, comes from the
     validation split carved from the training cases; the test split is scored only for the
     final results."""
-    tasks, calls, kept = [], [], []
-    real_load, real_eval, real_keep = loop.data.load, loop.evaluate, loop._keep_best
+    tasks, calls, losses = [], [], []
+    real_load, real_eval, real_loss = loop.data.load, loop.evaluate, loop.logits_loss
 
     def load(*a, **kw):
         tasks.append(real_load(*a, **kw))
@@ -217,22 +219,79 @@ def test_digits_selects_and_monitors_on_validation_never_test(tmp_path, monkeypa
         calls.append((split, out[0]))
         return out
 
-    def keep_best(state, net, score, epoch, metric):
-        kept.append(score)
-        return real_keep(state, net, score, epoch, metric)
+    def logits_loss(net, logits, split):
+        losses.append((split, real_loss(net, logits, split)))
+        return losses[-1][1]
 
     monkeypatch.setattr(loop.data, "load", load)
     monkeypatch.setattr(loop, "evaluate", evaluate)
-    monkeypatch.setattr(loop, "_keep_best", keep_best)
-    out, res = _run(tmp_path, "--epochs", "3")
+    monkeypatch.setattr(loop, "logits_loss", logits_loss)
+    out, res = _run(tmp_path, "--epochs", "3", "--select", "metric")
     task, = tasks
     assert task.valid is not None and len(task.valid) > 0
     valid_scores = [s for split, s in calls if split is task.valid]
-    assert len(valid_scores) == 3 and kept == valid_scores
+    assert len(valid_scores) == 3 and all(split is task.valid for split, _ in losses)
     assert all(split is task.test for split, _ in calls if split is not task.valid)
     assert [e["valid_accuracy"] for e in res["epochs"]] == valid_scores
+    assert [e["valid_loss"] for e in res["epochs"]] == [v for _, v in losses]
     assert not any(k.startswith("test") for e in res["epochs"] for k in e)
     assert res["selected_epoch"] == {"qat": 1 + valid_scores.index(max(valid_scores))}
+
+
+def test_the_run_exports_the_epoch_its_rule_keeps(tmp_path):
+    """The weights the run ends with (and exports) are those of the epoch the rule names, and
+    the validation loss is that of the hardware-mode logits, read as reals."""
+    import torch
+
+    from train.config import Config
+
+    weights = {}
+
+    def on_epoch(ph, rec, net, inputs):
+        weights[rec["epoch"]] = {k: v.clone() for k, v in net.state_dict().items()}
+        x, lengths, y = inputs.batch(inputs.task.valid, np.arange(len(inputs.task.valid)),
+                                     torch.float64)
+        net.eval()
+        with torch.no_grad():
+            want = loop.loss_fn(net(x, lengths), y).item()  # reals of the output format
+        assert rec["valid_loss"] == pytest.approx(want, rel=1e-12)
+
+    cfg = Config(hidden=8, epochs=4, select="loss", seed=1)
+    res = loop.run(cfg, tmp_path / "r", progress=False, on_epoch=on_epoch)
+    losses = [e["valid_loss"] for e in res["epochs"]]
+    kept = 1 + losses.index(min(losses))
+    assert res["selected_epoch"] == {"qat": kept} and len(weights) == 4
+    final = torch.load(tmp_path / "r" / "checkpoint.pt", weights_only=True)["net"]
+    assert all(torch.equal(final[k], weights[kept][k]) for k in final)
+
+
+def test_patience_stops_a_phase_and_resume_stops_at_the_same_epoch(tmp_path, monkeypatch):
+    """With the validation loss rising after epoch 1, --patience 2 ends the phase after epoch
+    3 and keeps epoch 1; a run killed after epoch 3 and resumed trains nothing more."""
+    rising = iter(range(1, 100))
+    monkeypatch.setattr(loop, "logits_loss", lambda net, logits, split: float(next(rising)))
+    args = ["--epochs", "6", "--select", "loss", "--patience", "2"]
+    full, res = _run(tmp_path, *args, name="full")
+    assert [e["epoch"] for e in res["epochs"]] == [1, 2, 3]
+    assert res["selected_epoch"] == {"qat": 1} and res["stopped_after"] == {"qat": 3}
+    assert res["config"]["patience"] == 2
+
+    rising = iter(range(1, 100))
+    real_save = loop.save_checkpoint
+
+    def killed_after_three_epochs(path, state):
+        real_save(path, state)
+        if state["epoch"] == 3:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(loop, "save_checkpoint", killed_after_three_epochs)
+    out = tmp_path / "killed"
+    assert main([*TINY, *args, "--out", str(out)]) == 130
+    monkeypatch.setattr(loop, "save_checkpoint", real_save)
+    assert main([*TINY, *args, "--out", str(out), "--resume"]) == 0
+    again = json.loads((out / "train.json").read_text())
+    assert [e["epoch"] for e in again["epochs"]] == [1, 2, 3]
+    assert (out / "model.json").read_bytes() == (full / "model.json").read_bytes()
 
 
 def test_the_input_matrix_and_the_head_may_have_their_own_quantizers(tmp_path):

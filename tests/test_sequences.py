@@ -143,7 +143,7 @@ def test_a_run_monitors_and_selects_on_validation_never_test(tmp_path, problem):
     problem(tmp_path / "p")
     out = tmp_path / "r"
     assert main(["--task", "ts", "--data", str(tmp_path / "p"), "--hidden", "4", "--epochs", "4",
-                 "--no-progress", "--out", str(out)]) == 0
+                 "--select", "metric", "--no-progress", "--out", str(out)]) == 0
     res = json.loads((out / "train.json").read_text())
     assert all("valid_accuracy" in e and not any(k.startswith("test") for k in e)
                for e in res["epochs"])

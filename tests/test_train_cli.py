@@ -280,7 +280,7 @@ def test_no_progress_prints_the_data_and_a_line_per_epoch(tmp_path, capsys):
                                                    "qat epoch 1/2", "qat epoch 2/2"]
     for ln in epochs:
         assert re.fullmatch(r"\w+ epoch \d/2: loss \d\.\d{4}, train_accuracy \d\.\d{4}, "
-                            r"valid_accuracy \d\.\d{4} \(\d+\.\d s\)", ln), ln
+                            r"valid_accuracy \d\.\d{4}, valid_loss \d\.\d{4} \(\d+\.\d s\)", ln), ln
     assert lines[-1].startswith("accuracy: qat ") and len(lines) == 6
 
 

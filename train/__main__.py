@@ -18,6 +18,7 @@ from hw.errors import UserError
 
 from .config import Config
 from .quantizers import QUANTIZERS
+from .select import RULE_HELP
 
 
 def parser() -> argparse.ArgumentParser:
@@ -76,6 +77,19 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--warmup", type=float, metavar="EPOCHS",
                    help="linear learning-rate warm-up over the first EPOCHS of each phase (may "
                         "be a fraction), then the cosine decay over the rest (default 0: off)")
+    p.add_argument("--select", metavar="RULE",
+                   help="which epoch of each phase to keep, by the validation split: "
+                        + "; ".join(f"{k}: {v}" for k, v in RULE_HELP.items())
+                        + " (default last)")
+    p.add_argument("--patience", type=int, metavar="EPOCHS",
+                   help="early stopping: end a phase EPOCHS epochs after the one --select "
+                        "keeps (default 0: off)")
+    p.add_argument("--frame", metavar="K", type=lambda v: int(v) if v.isdigit() else v,
+                   help="feed K consecutive time steps as one step of K x features inputs "
+                        "(sequence tasks with one label; the model file then has K x F "
+                        "inputs and the test set is written framed), or auto: the smallest K "
+                        "that brings the longest training case to 32 steps (default: auto "
+                        "for ts, 1 for the others)")
     p.add_argument("--seq-len", type=int, help="char: symbols per sequence (default 100)")
     p.add_argument("--ptq", action="store_true", default=None,
                    help="post-training quantization: train float, then quantize with --quant")

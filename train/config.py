@@ -10,6 +10,7 @@ from hw.numerics import ACTIVATION_KINDS, Formats
 from .cells import CELLS, GAIN_SCHEMES, LR_SCALES, MODES, ROW_GAINS
 from .data import TASKS
 from .quantizers import LEVEL_RULES, QUANTIZERS
+from .select import RULES
 
 INPUT_SCALES = ("std", "range")
 
@@ -23,7 +24,10 @@ TASK_DEFAULTS = {
     "char": dict(epochs=2, lr=0.02, batch=32, level_shift=1, lr_scale="level"),
     "vowels": dict(epochs=60, lr=0.01, batch=16, level_shift=0, lr_scale="none"),
     "fsdd": dict(epochs=30, lr=0.005, batch=32, level_shift=0, lr_scale="none"),
-    "ts": dict(epochs=60, lr=0.01, batch=16, level_shift=0, lr_scale="none"),  # as vowels
+    # ts: UEA/UCR problems often have a few dozen training cases; batch 4 gives them 4x the
+    # optimizer steps of batch 16 (docs/training.md, "Small UEA/UCR problems")
+    # and --frame auto: a GRU learns a series of hundreds of values far better 32 steps at a time
+    "ts": dict(epochs=60, lr=0.01, batch=4, level_shift=0, lr_scale="none", frame="auto"),
     "sequences": dict(epochs=40, lr=0.01, batch=32, level_shift=0, lr_scale="none"),
 }
 
@@ -54,8 +58,14 @@ class Config:
     seed: int = 0
     threads: int = 1  # 2 threads ran 5-10x slower than 1 on the shared 2-core machine
     clip: float = 1.0  # gradient norm clipping
+    # which epoch of a phase to keep (train/select.py's RULES): the last measured best on
+    # digits and on six small UEA/UCR problems (docs/training.md, "Which epoch to keep")
+    select: str = "last"
+    patience: int = 0  # early stopping: epochs past the one `select` keeps (0: off)
     warmup: float = 0.0  # epochs of linear learning-rate warm-up before the cosine decay
     seq_len: int = 100  # char: symbols per sequence (the state resets at each)
+    # K consecutive steps fed as one step of K x F inputs, or "auto" (train/frames.py)
+    frame: int | str | None = None
     ptq: bool = False  # train float, then quantize with `quant`
     ptq_finetune: int = 0  # epochs of fine-tuning after post-training quantization
     baseline: bool = False  # QAT runs: also train a float baseline first
@@ -77,6 +87,8 @@ class Config:
         for k, v in d.items():
             if getattr(self, k) is None:
                 setattr(self, k, v)
+        if self.frame is None:
+            self.frame = 1
 
     def check(self) -> Config:
         """Raise UserError naming the first impossible option."""
@@ -93,6 +105,7 @@ class Config:
         choice("level_rule", LEVEL_RULES)
         choice("lr_scale", LR_SCALES)
         choice("row_gain", ROW_GAINS)
+        choice("select", RULES)
         for name in ("input_quant", "head_quant"):
             if getattr(self, name) is not None:
                 choice(name, QUANTIZERS)
@@ -104,12 +117,17 @@ class Config:
                             f"{', '.join(GAIN_SCHEMES)}, not --quant {self.quant}")
         for name, lo, hi in (("hidden", 1, 4096), ("layers", 1, 16), ("levels", 1, 15),
                              ("epochs", 1, 100000), ("batch", 1, 1 << 20), ("threads", 1, 256),
-                             ("seq_len", 2, 1 << 20), ("ptq_finetune", 0, 100000),
+                             ("seq_len", 2, 1 << 20),
+                             ("ptq_finetune", 0, 100000), ("patience", 0, 100000),
                              ("level_shift", -8, 8), ("shadow_clip", 0, 8)):
             v = getattr(self, name)
             if not isinstance(v, int) or isinstance(v, bool) or not lo <= v <= hi:
                 raise UserError(f"--{name.replace('_', '-')} must be an integer from {lo} to {hi}, "
                                 f"not {v!r}")
+        if self.frame != "auto" and (not isinstance(self.frame, int) or
+                                     isinstance(self.frame, bool) or not 1 <= self.frame <= 1024):
+            raise UserError(f"--frame must be auto or an integer from 1 to 1024, not "
+                            f"{self.frame!r}")
         for name in ("lr", "clip"):
             v = getattr(self, name)
             if not isinstance(v, (int, float)) or not 0 < v < 1e6:
@@ -140,6 +158,8 @@ class Config:
 
     @classmethod
     def from_dict(cls, d: dict) -> Config:
+        # before --frame existed every run fed one step per step (ts now defaults to auto)
+        d = {"frame": 1, **d}
         names = {f.name for f in fields(cls)}
         unknown = sorted(set(d) - names)
         if unknown:

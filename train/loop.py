@@ -16,6 +16,7 @@ import json
 import math
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +29,7 @@ from hw.errors import UserError
 from hw.fileio import atomic_save_png, atomic_write_text, writable_folder
 from hw.numerics import Fixed, Formats
 
-from . import data, export
+from . import data, export, frames, select
 from .cells import Net
 from .checkpoint import load_checkpoint, read_init, save_checkpoint
 from .config import Config
@@ -121,6 +122,14 @@ def evaluate(net: Net, inputs: Inputs, split: data.Split) -> tuple[float, np.nda
     fmt = net.rnn.formats.output if net.rnn.mode == "hardware" else FLOAT_LOGITS
     return hw_metrics.task_metric(inputs.task.metric, logits, split.y, fmt,
                                   lengths=split.lengths), logits
+
+
+def logits_loss(net: Net, logits: np.ndarray, split: data.Split) -> float:
+    """The mean cross-entropy (nats) of `evaluate`'s logits: hardware-mode integers are read as
+    the output format's reals, so it is the loss of the numbers the hardware computes."""
+    one = net.rnn.formats.output.one if net.rnn.mode == "hardware" else 1
+    real = torch.from_numpy(np.asarray(logits, dtype=np.float64) / one)
+    return float(loss_fn(real, torch.from_numpy(split.y)))
 
 
 def cosine_lr(base: float, step: int, total: int, warmup: int = 0) -> float:
@@ -219,12 +228,16 @@ def phases(cfg: Config) -> list[dict]:
 
 
 def run(cfg: Config, out, *, resume: bool = False, progress: bool = True,
-        overwrite: bool = False, log: bool | None = None) -> dict:
+        overwrite: bool = False, log: bool | None = None,
+        on_epoch: Callable[[dict, dict, Net, Inputs], None] | None = None) -> dict:
     """Train as `cfg` says, write the run folder `out`, return what train.json holds.
 
     `progress`: tqdm bars. `log` (default: as `progress`): a summary of the data, then one line
     per epoch. `overwrite`: the trainer's old files in `out` go once the data has loaded (the
-    commands refuse a folder holding a run without it: train.runfolder)."""
+    commands refuse a folder holding a run without it: train.runfolder).
+    `on_epoch(phase, record, net, inputs)` is called after every epoch (after its validation),
+    with `phases(cfg)`'s entry, the epoch's record, the net and the task's inputs
+    (`bench/selection.py` scores every epoch on the test split that way, to compare rules)."""
     cfg.check()
     out = Path(out)
     if out.exists() and not out.is_dir():
@@ -232,7 +245,8 @@ def run(cfg: Config, out, *, resume: bool = False, progress: bool = True,
     existed = out.is_dir()
     try:
         writable_folder(out, "run folder")  # a read-only folder fails now, not after an epoch
-        return _run(cfg, out, resume, progress, overwrite, progress if log is None else log)
+        return _run(cfg, out, resume, progress, overwrite, progress if log is None else log,
+                    on_epoch)
     except BaseException:
         remove_if_empty(out, existed)  # a failed or stopped run leaves no empty folder
         raise
@@ -246,7 +260,7 @@ def _say(line: str, progress: bool) -> None:
 
 
 def _run(cfg: Config, out: Path, resume: bool, progress: bool, overwrite: bool,
-         log: bool) -> dict:
+         log: bool, on_epoch) -> dict:
     torch.set_num_threads(cfg.threads)
     ckpt_path = out / "checkpoint.pt"
     state = {"config": cfg.as_dict(), "phase": 0, "epoch": 0, "net": None, "opt": None,
@@ -260,6 +274,10 @@ def _run(cfg: Config, out: Path, resume: bool, progress: bool, overwrite: bool,
     if cfg.input_scale == "range" and task.offset is not None:
         fmt = Formats.from_pairs(cfg.formats).input
         task.offset, task.scale = data.range_scaling(task.train, fmt.max / fmt.one)
+    frame = frames.resolve(cfg.frame, task)
+    task = frames.stack(task, frame)  # after the transform: its fill maps to 0
+    if frame != 1:
+        state["results"]["frame"] = frame  # what feeds the model groups this many steps
     shell = modelfile.Model(cfg.cell, task.input_size, cfg.hidden, cfg.activation,
                             Formats.from_pairs(cfg.formats), [], None, task.offset, task.scale)
     inputs = Inputs(task, shell)
@@ -299,15 +317,23 @@ def _run(cfg: Config, out: Path, resume: bool, progress: bool, overwrite: bool,
         if state["epoch"] > 0:
             opt.load_state_dict(state["opt"])
         for epoch in range(state["epoch"], ph["epochs"]):
+            if task.valid is not None and select.stop_after(
+                    _phase_records(state, ph["name"]), cfg.select, task.metric, cfg.patience):
+                state["results"].setdefault("stopped_after", {})[ph["name"]] = epoch
+                break  # early stopping (checked first, so that --resume stops alike)
             t0 = time.monotonic()
             rec = train_epoch(net, opt, cfg, inputs, pi, ph["name"], epoch, ph["epochs"],
                               ph["lr"], progress, teacher)
-            score = evaluate(net, inputs, eval_split)[0]
+            score, logits = evaluate(net, inputs, eval_split)
             rec.update(phase=ph["name"], epoch=epoch + 1, **{f"{eval_name}_{task.metric}": score},
                        seconds=round(time.monotonic() - t0, 3))
             if task.valid is not None:
-                _keep_best(state, net, score, epoch + 1, task.metric)
+                rec["valid_loss"] = logits_loss(net, logits, eval_split)
             state["history"].append(rec)
+            if task.valid is not None:
+                _keep_best(state, net, cfg.select, task.metric)
+            if on_epoch is not None:
+                on_epoch(ph, rec, net, inputs)
             if log:
                 shown = ", ".join(f"{k} {v:.4f}" for k, v in rec.items()
                                   if isinstance(v, float) and k != "seconds")
@@ -330,11 +356,16 @@ def _run(cfg: Config, out: Path, resume: bool, progress: bool, overwrite: bool,
     return finish(cfg, task, net, state, out, start)
 
 
-def _keep_best(state: dict, net: Net, score: float, epoch: int, metric: str) -> None:
-    """Remember the weights of the phase's best epoch on the validation split."""
-    best = state.get("best")
-    if best is None or (score > best["score"] if metric == "accuracy" else score < best["score"]):
-        state["best"] = {"epoch": epoch, "score": score,
+def _phase_records(state: dict, phase: str) -> list[dict]:
+    return [h for h in state["history"] if h["phase"] == phase]
+
+
+def _keep_best(state: dict, net: Net, rule: str, metric: str) -> None:
+    """After an epoch (its record last in the history): remember its weights if the selection
+    rule keeps it among the phase's epochs so far (train/select.py)."""
+    rec = state["history"][-1]
+    if select.choose(_phase_records(state, rec["phase"]), rule, metric) == rec["epoch"]:
+        state["best"] = {"epoch": rec["epoch"],
                          "net": {k: v.detach().clone() for k, v in net.state_dict().items()}}
 
 
@@ -406,6 +437,8 @@ def finish(cfg: Config, task: data.Task, net: Net, state: dict, out: Path, start
     inputs = Inputs(task, export.shell(net, task))
     qat, qat_logits = evaluate(net, inputs, task.test)
     meta = {"task": task.name, "classes": task.classes, "config": cfg.as_dict()}
+    if "frame" in state["results"]:
+        meta["frame"] = state["results"]["frame"]  # time steps per input vector
     model = export.to_model(net, task, meta)
     model.metric = task.metric
     modelfile.save(model, out / "model.json")
@@ -436,11 +469,15 @@ def plot(results: dict, path: Path) -> None:
     for name in dict.fromkeys(h["phase"] for h in hist):
         rows = [h for h in hist if h["phase"] == name]
         ep = [h["epoch"] for h in rows]
-        a.plot(ep, [h["loss"] for h in rows], label=name)
+        if "valid_loss" in rows[0]:
+            a.plot(ep, [h["valid_loss"] for h in rows], label=f"{name} (valid)")
+        a.plot(ep, [h["loss"] for h in rows], "--", label=f"{name} (train)")
+        if name in results.get("selected_epoch", {}):
+            b.axvline(results["selected_epoch"][name], color="grey", lw=0.8, ls=":")
         key = next(k for k in rows[0] if k.endswith(metric) and not k.startswith("train"))
         b.plot(ep, [h[key] for h in rows], label=f"{name} ({key.split('_')[0]})")
         b.plot(ep, [h["train_" + metric] for h in rows], "--", label=f"{name} (train)")
-    a.set(xlabel="epoch", ylabel="training loss (nats)")
+    a.set(xlabel="epoch", ylabel="loss (nats)")
     b.set(xlabel="epoch", ylabel=metric)
     for ax in (a, b):
         ax.grid(alpha=0.3)
