@@ -118,7 +118,8 @@ def test_the_summary_reads_the_epoch_validation_selected(tmp_path, capsys):
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
     for split, want in (("valid", "0.950"), ("train", "0.900")):
         assert summary_main([str(path), "--split", split]) == 0
-        assert capsys.readouterr().out.splitlines()[2] == f"| float | {want} | {want} | 1 | +0.000 |"
+        row = capsys.readouterr().out.splitlines()[2]
+        assert row == f"| float | {want} | {want} | 1 | +0.000 |"
 
 
 def test_another_task_records_its_own_metric_and_the_selected_epoch(tmp_path):
