@@ -28,6 +28,10 @@ the validation BPC and `qat`; use it with `"lr_scale": "none"`). They act on the
 right after train.loop.make_net. A record line also keeps the run's `float` and `ptq` test
 BPC where it has them (`--ptq` runs).
 
+`--resume` continues a variant whose run folder holds a checkpoint from its last finished
+epoch (the same configuration or an error; `seconds` then counts the interrupted part too),
+so a run cut short by the end of a session is not started again.
+
 `--task` (default `char`) runs another task of train.data the same way, for example the spoken
 digits (`--task fsdd --data ../shared/data/fsdd/recordings`); the record then holds that task's
 metric (`metric`, accuracy for fsdd) in the same places (`valid`, `train`, `qat`, `integer`).
@@ -156,7 +160,8 @@ def _diagnose(net, cfg: Config, diag: dict) -> None:
             net.head.weight.uniform_(-bound, bound)
 
 
-def run_variant(name: str, fields: dict, runs: Path, task: str = "char") -> dict:
+def run_variant(name: str, fields: dict, runs: Path, task: str = "char",
+                resume: bool = False) -> dict:
     from train import loop
 
     fields = dict(fields)
@@ -172,7 +177,8 @@ def run_variant(name: str, fields: dict, runs: Path, task: str = "char") -> dict
     loop.make_net = patched
     try:
         with matrix_quantizers() if diag.get("diag_matrix") else nullcontext():
-            res = loop.run(cfg, runs / name, progress=True)
+            res = loop.run(cfg, runs / name, progress=True,
+                           resume=resume and (runs / name / "checkpoint.pt").is_file())
     finally:
         loop.make_net = make_net
     fields.update(diag)
@@ -231,6 +237,9 @@ def main(argv=None) -> int:
     p.add_argument("--runs", default="build/char-ablation", help="folder of the run folders")
     p.add_argument("--plot", help="PNG of validation BPC against epoch")
     p.add_argument("--table-only", action="store_true")
+    p.add_argument("--resume", action="store_true",
+                   help="a variant whose run folder holds a checkpoint (an interrupted run) "
+                        "continues from its last finished epoch, as train --resume")
     a = p.parse_args(argv)
     try:
         base = {"data": a.data, **json.loads(a.base)}
@@ -244,7 +253,7 @@ def main(argv=None) -> int:
         for name, fields in variants:
             if a.table_only or any(r["name"] == name for r in records):
                 continue
-            rec = run_variant(name, fields, Path(a.runs), a.task)
+            rec = run_variant(name, fields, Path(a.runs), a.task, a.resume)
             records.append(rec)
             with record.open("a") as f:  # one line per finished run
                 f.write(json.dumps(rec) + "\n")

@@ -140,3 +140,34 @@ def test_another_task_records_its_own_metric_and_the_selected_epoch(tmp_path):
     assert rec["selected_epoch"] == res["selected_epoch"]["qat"]
     assert rec["valid"][rec["selected_epoch"] - 1] == max(rec["valid"])
     assert rec["qat"] == res["qat"] and rec["integer"] == res["integer"]
+
+
+def test_resume_continues_an_interrupted_variant_from_its_checkpoint(tmp_path, monkeypatch):
+    import json
+
+    from bench.char_ablation import main as ablation_main
+    from train import loop
+
+    args = ["--task", "digits", "--base", '{"hidden": 4, "epochs": 3, "mode": "weights", '
+            '"batch": 128}', "--variant", "float", '{"quant": "float"}',
+            "--runs", str(tmp_path / "runs")]
+    assert ablation_main([*args, "--record", str(tmp_path / "whole.jsonl")]) == 0
+    whole = json.loads((tmp_path / "whole.jsonl").read_text())
+    real, calls = loop.train_epoch, []
+
+    def killed_after_two(*a, **kw):  # the session ends during the third epoch
+        calls.append(a[6])
+        if a[6] == 2 and len(calls) == 3:
+            raise KeyboardInterrupt
+        return real(*a, **kw)
+
+    monkeypatch.setattr(loop, "train_epoch", killed_after_two)
+    record = str(tmp_path / "cut.jsonl")
+    runs = ["--runs", str(tmp_path / "cut")]
+    with pytest.raises(KeyboardInterrupt):
+        ablation_main([*args[:-2], *runs, "--record", record])
+    assert ablation_main([*args[:-2], *runs, "--record", record, "--resume"]) == 0
+    assert calls == [0, 1, 2, 2]  # epoch 3 again, not epochs 1 and 2
+    cut = json.loads((tmp_path / "cut.jsonl").read_text())
+    assert (cut["valid"], cut["qat"], cut["integer"]) == \
+        (whole["valid"], whole["qat"], whole["integer"])
