@@ -173,7 +173,7 @@ def plot_width(rs: list[Row], path: Path, gap: bool = False) -> None:
                     ax.plot([w] * len(r.tests), list(r.tests.values()), ".",
                             color=colours[label], alpha=0.5)
         ax.set(xlabel="hidden units", title=f"{cell.upper()}, PTB char, 8 epochs at batch 32",
-               ylabel="test BPC - training BPC (last epoch)" if gap else
+               ylabel="test BPC - training BPC (selected epoch, running mean)" if gap else
                "test BPC (mean of seeds; dots: seeds)")
         ax.set_xscale("log", base=2)
         ax.set_xticks(sorted({r.width for r in rs if r.cell == cell}))
