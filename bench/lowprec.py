@@ -48,7 +48,7 @@ CHAR_SERIES = {
 }
 FSDD_QUANTS = ("binary", "binary-stoch", "ternary", "ternary-stoch", "pow2-ternary",
                "exponential", "exponential-stoch")
-FSDD_SERIES = {"float": r"float(-lr[0-9.]+)?",
+FSDD_SERIES = {"float": CHAR_SERIES["float"], "float + dropout": CHAR_SERIES["float + dropout"],
                **{q: re.escape(q) for q in FSDD_QUANTS},
                **{f"{q} (hardware)": re.escape(q) + "-hardware" for q in FSDD_QUANTS}}
 BUDGETS = {"char": ("char", "e8b32", CHAR_SERIES), "fsdd": ("fsdd", "e30", FSDD_SERIES)}
@@ -192,7 +192,7 @@ def plot_fsdd(rs: list[Row], path: Path) -> None:
     groups = sorted({(r.cell, r.width) for r in rs})
     fig, axes = plt.subplots(1, len(groups), figsize=(4.2 * len(groups), 4.2), squeeze=False,
                              sharey=True)
-    order = ["float", *FSDD_QUANTS]
+    order = ["float", "float + dropout", *FSDD_QUANTS]
     for ax, (cell, width) in zip(axes[0], groups, strict=True):
         got = {r.series: r for r in rs if (r.cell, r.width) == (cell, width)}
         xs = [s for s in order if s in got]
