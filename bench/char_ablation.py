@@ -1,4 +1,4 @@
-"""Character-level LM runs under one budget: a table of BPC per variant and a validation plot.
+"""Runs under one budget: a table of the test metric per variant and a validation plot.
 
     .venv/bin/python -m bench.char_ablation --data ../shared/data/ptb_char \\
         --base '{"cell": "gru", "hidden": 128, "mode": "weights", "epochs": 1, "batch": 64}' \\
@@ -27,6 +27,16 @@ quantizer that replaces the run's for that matrix in training and in the torch t
 the validation BPC and `qat`; use it with `"lr_scale": "none"`). They act on the fresh net
 right after train.loop.make_net. A record line also keeps the run's `float` and `ptq` test
 BPC where it has them (`--ptq` runs).
+
+`--resume` continues a variant whose run folder holds a checkpoint from its last finished
+epoch (the same configuration or an error; `seconds` then counts the interrupted part too),
+so a run cut short by the end of a session is not started again.
+
+`--task` (default `char`) runs another task of train.data the same way, for example the spoken
+digits (`--task fsdd --data ../shared/data/fsdd/recordings`); the record then holds that task's
+metric (`metric`, accuracy for fsdd) in the same places (`valid`, `train`, `qat`, `integer`).
+Every record line names its `metric` and the epoch validation selected (`selected_epoch`: the
+exported model's, which `qat` and `integer` measure).
 """
 
 from __future__ import annotations
@@ -150,12 +160,13 @@ def _diagnose(net, cfg: Config, diag: dict) -> None:
             net.head.weight.uniform_(-bound, bound)
 
 
-def run_variant(name: str, fields: dict, runs: Path) -> dict:
+def run_variant(name: str, fields: dict, runs: Path, task: str = "char",
+                resume: bool = False) -> dict:
     from train import loop
 
     fields = dict(fields)
     diag = {k: fields.pop(k) for k in DIAGNOSTICS if k in fields}
-    cfg = Config(task="char", **fields).check()
+    cfg = Config(task=task, **fields).check()
     make_net = loop.make_net
 
     def patched(cfg_, task, quant, mode):
@@ -166,13 +177,16 @@ def run_variant(name: str, fields: dict, runs: Path) -> dict:
     loop.make_net = patched
     try:
         with matrix_quantizers() if diag.get("diag_matrix") else nullcontext():
-            res = loop.run(cfg, runs / name, progress=True)
+            res = loop.run(cfg, runs / name, progress=True,
+                           resume=resume and (runs / name / "checkpoint.pt").is_file())
     finally:
         loop.make_net = make_net
     fields.update(diag)
     rec = {"name": name, "fields": fields, "config": cfg.as_dict(),
-           "valid": [e["valid_bpc"] for e in res["epochs"]],
-           "train": [e["train_bpc"] for e in res["epochs"]],
+           "metric": res["metric"],
+           "valid": [e[f"valid_{res['metric']}"] for e in res["epochs"]],
+           "train": [e[f"train_{res['metric']}"] for e in res["epochs"]],
+           "selected_epoch": res.get("selected_epoch", {}).get("qat"),
            "qat": res["qat"], "integer": res["integer"], "exact": res["exact"],
            "seconds": res["seconds"]}
     rec.update({k: res[k] for k in ("float", "ptq") if k in res})
@@ -203,7 +217,8 @@ def plot(records: list[dict], path: Path) -> None:
     for k, r in enumerate(records):
         ax.plot(range(1, len(r["valid"]) + 1), r["valid"], marker="os^D"[k // 10 % 4],
                 color=colours[(2 * k) % 20 + (k // 10) % 2], label=r["name"])
-    ax.set(xlabel="epoch", ylabel="validation BPC")
+    metric = records[0].get("metric", "bpc")
+    ax.set(xlabel="epoch", ylabel=f"validation {'BPC' if metric == 'bpc' else metric}")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
@@ -213,13 +228,18 @@ def plot(records: list[dict], path: Path) -> None:
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--data", required=True, help="PTB char folder or a text file")
+    p.add_argument("--task", default="char", help="train.data task (default char)")
+    p.add_argument("--data", help="the task's data (every task but digits): for char the PTB "
+                                  "char folder or a text file")
     p.add_argument("--base", default="{}", help="JSON of Config fields shared by every variant")
     p.add_argument("--variant", nargs=2, action="append", default=[], metavar=("NAME", "JSON"))
     p.add_argument("--record", required=True, help="JSON-lines file the results append to")
     p.add_argument("--runs", default="build/char-ablation", help="folder of the run folders")
     p.add_argument("--plot", help="PNG of validation BPC against epoch")
     p.add_argument("--table-only", action="store_true")
+    p.add_argument("--resume", action="store_true",
+                   help="a variant whose run folder holds a checkpoint (an interrupted run) "
+                        "continues from its last finished epoch, as train --resume")
     a = p.parse_args(argv)
     try:
         base = {"data": a.data, **json.loads(a.base)}
@@ -233,7 +253,7 @@ def main(argv=None) -> int:
         for name, fields in variants:
             if a.table_only or any(r["name"] == name for r in records):
                 continue
-            rec = run_variant(name, fields, Path(a.runs))
+            rec = run_variant(name, fields, Path(a.runs), a.task, a.resume)
             records.append(rec)
             with record.open("a") as f:  # one line per finished run
                 f.write(json.dumps(rec) + "\n")

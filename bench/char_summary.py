@@ -1,4 +1,4 @@
-"""Test BPC of the same variants across char_ablation records (seeds), with their mean.
+"""Test BPC (or accuracy) of the same variants across char_ablation records (seeds), and the mean.
 
     .venv/bin/python -m bench.char_summary bench/results/char-gru128-e8b32.jsonl \\
         bench/results/char-gru128-e8b32-seed1.jsonl [--names float ternary ...]
@@ -9,9 +9,11 @@ the reference variant's mean over the same records (`--reference`, default `floa
 example the float run at its best learning rate). A variant missing from a record shows a
 dash and its mean is over the others (the row says how many).
 
-`--split valid` shows each run's final validation BPC instead, `--split train` its training
-BPC over the last epoch (the running mean of the loss while that epoch trained): the two side
-by side say whether a model underfits (train near or above valid) or overfits.
+`--split valid` shows each run's validation BPC instead, `--split train` its training BPC
+(the running mean of the loss while the epoch trained), both of the epoch validation selected
+(the last where the record does not say): the two side by side say whether a model underfits
+(train near or above valid) or overfits. Records of other tasks (bench.char_ablation --task)
+hold their own metric (accuracy for fsdd) in the same places.
 """
 
 from __future__ import annotations
@@ -26,12 +28,15 @@ SPLITS = ("test", "valid", "train")
 
 
 def value(record: dict, split: str = "test") -> float | None:
-    """A run's BPC on `split`: test (the trained model's, `qat`), or the last epoch's valid or
-    train entry; None where the record does not hold it."""
+    """A run's metric on `split`: test (the trained model's, `qat`), or the valid or train
+    entry of the epoch validation selected (`selected_epoch`; the last epoch in records that
+    do not name one); None where the record does not hold it."""
     if split == "test":
         return record.get("qat")
     curve = record.get(split)
-    return curve[-1] if curve else None
+    if not curve:
+        return None
+    return curve[(record.get("selected_epoch") or len(curve)) - 1]
 
 
 def summary(records: list[list[dict]], names: list[str] | None = None,

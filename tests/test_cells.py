@@ -255,3 +255,50 @@ def test_dampening_pulls_each_shadow_weight_towards_its_own_code():
     moved = (w - q).abs() > 0
     assert moved.any() and (torch.sign(w.grad) == torch.sign(w - q).detach())[moved].all()
     assert float(Net(cell="gru", input_size=3, hidden=4, quant="float").dampening()) == 0.0
+
+
+@pytest.mark.parametrize("mode", ["weights", "hardware"])
+@pytest.mark.parametrize("emit", ["last", "every"])
+def test_dropout_acts_in_training_only(mode, emit):
+    """In evaluation a net with dropout computes exactly what the same weights compute
+    without it; in training it drops, with fresh masks per call."""
+    torch.manual_seed(0)
+    kw = dict(cell="gru", input_size=3, hidden=6, layers=2, outputs=4, emit=emit,
+              quant="exponential", mode=mode)
+    plain, dropped = Net(**kw), Net(**kw, dropout=0.5)
+    dropped.load_state_dict(plain.state_dict())
+    x = torch.randint(-64, 64, (5, 7, 3)).double() / 64
+    x = x if mode == "hardware" else x.float()
+    plain.eval(), dropped.eval()
+    with torch.no_grad():
+        assert torch.equal(dropped(x), plain(x))
+    plain.train(), dropped.train()
+    with torch.no_grad():
+        a, b, c = dropped(x), dropped(x), plain(x)
+    assert not torch.equal(a, c) and not torch.equal(a, b)
+
+
+def test_dropout_reaches_the_inputs_of_layers_and_head_not_the_recurrence(monkeypatch):
+    """Hardware mode, two layers: dropped are the first layer's input, the second layer's input
+    and the head's input, each once per forward pass; no per-step state (B, H)."""
+    shapes = []
+    real = torch.nn.functional.dropout
+
+    def spy(x, p, training=True, inplace=False):
+        shapes.append((tuple(x.shape), p))
+        return real(x, p, training, inplace)
+
+    monkeypatch.setattr(torch.nn.functional, "dropout", spy)
+    net = Net(cell="lstm", input_size=3, hidden=6, layers=2, outputs=4, quant="ternary",
+              mode="hardware", dropout=0.25)
+    net(torch.zeros(5, 7, 3, dtype=torch.float64), torch.tensor([7, 7, 3, 2, 1]))
+    assert shapes == [((5, 7, 3), 0.25), ((5, 7, 6), 0.25), ((5, 6), 0.25)]
+    shapes.clear()
+    Net(cell="lstm", input_size=3, hidden=6, layers=2, outputs=4, quant="ternary",
+        mode="hardware")(torch.zeros(5, 7, 3, dtype=torch.float64))
+    assert shapes == []  # no dropout: no call, no random numbers drawn
+
+
+def test_dropout_must_be_a_probability():
+    with pytest.raises(ValueError, match="dropout must be a probability from 0 to below 1, not 1"):
+        Net(cell="gru", input_size=3, hidden=4, dropout=1)

@@ -105,3 +105,69 @@ def test_the_summary_shows_the_final_validation_or_training_bpc_when_asked(tmp_p
                        "| ternary | 2.120 | 2.120 | 1 | +0.270 |"]
     assert summary_main([str(path)]) == 0
     assert capsys.readouterr().out.splitlines()[4] == "| old | 2.000 | 2.000 | 1 | +0.200 |"
+
+
+def test_the_summary_reads_the_epoch_validation_selected(tmp_path, capsys):
+    import json
+
+    from bench.char_summary import main as summary_main
+
+    rows = [{"name": "float", "qat": 0.9, "valid": [0.8, 0.95, 0.9], "train": [0.7, 0.9, 0.99],
+             "selected_epoch": 2}]
+    path = tmp_path / "a.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    for split, want in (("valid", "0.950"), ("train", "0.900")):
+        assert summary_main([str(path), "--split", split]) == 0
+        row = capsys.readouterr().out.splitlines()[2]
+        assert row == f"| float | {want} | {want} | 1 | +0.000 |"
+
+
+def test_another_task_records_its_own_metric_and_the_selected_epoch(tmp_path):
+    import json
+
+    from bench.char_ablation import main as ablation_main
+
+    record = tmp_path / "r.jsonl"
+    assert ablation_main(["--task", "digits", "--base",
+                          '{"hidden": 4, "epochs": 2, "mode": "weights", "batch": 128}',
+                          "--variant", "float", '{"quant": "float"}', "--record", str(record),
+                          "--runs", str(tmp_path / "runs")]) == 0
+    rec = json.loads(record.read_text())
+    res = json.loads((tmp_path / "runs" / "float" / "train.json").read_text())
+    assert rec["metric"] == "accuracy" and rec["config"]["task"] == "digits"
+    assert rec["valid"] == [e["valid_accuracy"] for e in res["epochs"]]
+    assert rec["train"] == [e["train_accuracy"] for e in res["epochs"]]
+    assert rec["selected_epoch"] == res["selected_epoch"]["qat"]
+    assert rec["valid"][rec["selected_epoch"] - 1] == max(rec["valid"])
+    assert rec["qat"] == res["qat"] and rec["integer"] == res["integer"]
+
+
+def test_resume_continues_an_interrupted_variant_from_its_checkpoint(tmp_path, monkeypatch):
+    import json
+
+    from bench.char_ablation import main as ablation_main
+    from train import loop
+
+    args = ["--task", "digits", "--base", '{"hidden": 4, "epochs": 3, "mode": "weights", '
+            '"batch": 128}', "--variant", "float", '{"quant": "float"}',
+            "--runs", str(tmp_path / "runs")]
+    assert ablation_main([*args, "--record", str(tmp_path / "whole.jsonl")]) == 0
+    whole = json.loads((tmp_path / "whole.jsonl").read_text())
+    real, calls = loop.train_epoch, []
+
+    def killed_after_two(*a, **kw):  # the session ends during the third epoch
+        calls.append(a[6])
+        if a[6] == 2 and len(calls) == 3:
+            raise KeyboardInterrupt
+        return real(*a, **kw)
+
+    monkeypatch.setattr(loop, "train_epoch", killed_after_two)
+    record = str(tmp_path / "cut.jsonl")
+    runs = ["--runs", str(tmp_path / "cut")]
+    with pytest.raises(KeyboardInterrupt):
+        ablation_main([*args[:-2], *runs, "--record", record])
+    assert ablation_main([*args[:-2], *runs, "--record", record, "--resume"]) == 0
+    assert calls == [0, 1, 2, 2]  # epoch 3 again, not epochs 1 and 2
+    cut = json.loads((tmp_path / "cut.jsonl").read_text())
+    assert (cut["valid"], cut["qat"], cut["integer"]) == \
+        (whole["valid"], whole["qat"], whole["integer"])

@@ -138,6 +138,7 @@ def test_nan_weights_stop_with_a_clear_message(tmp_path, monkeypatch, capsys):
     (["--warmup", "-0.5"], "--warmup must be .*, not -0.5"),
     (["--select", "best"], "--select 'best' is not one of loss, metric, metric-last"),
     (["--patience", "-1"], "--patience must be an integer from 0 to 100000, not -1"),
+    (["--dropout", "1"], r"--dropout must be a probability from 0 \(off\) to below 1, not 1.0"),
 ])
 def test_bad_input_is_one_error_line_and_exit_2(tmp_path, capsys, args, message):
     assert main([*TINY, *args, "--out", str(tmp_path / "r")]) == 2
@@ -440,3 +441,18 @@ def test_teacher_errors_are_one_line(tmp_path, capsys):
         err = capsys.readouterr().err
         assert err.startswith("error: ") and err.count("\n") == 1 and message in err, err
         assert not (tmp_path / "r").exists()
+
+
+def test_dropout_trains_differently_and_the_export_stays_exact(tmp_path):
+    """A hardware-mode run with dropout (two layers: every place it acts): the trained model
+    differs from the run without, and the exported integer model equals the trained one on
+    every logit (finish() compares them) and on the reference run from the files alone."""
+    common = ["--layers", "2", "--quant", "exponential", "--mode", "hardware"]
+    out, res = _run(tmp_path, *common, "--dropout", "0.3", name="dropout")
+    _, plain = _run(tmp_path, *common, name="plain")
+    assert res["config"]["dropout"] == 0.3 and plain["config"]["dropout"] == 0.0
+    assert res["exact"] and res["integer"] == res["qat"]
+    assert [e["loss"] for e in res["epochs"]] != [e["loss"] for e in plain["epochs"]]
+    model = modelfile.load(out / "model.json")
+    ts = metrics.load_testset(out / "testset.npz")
+    assert metrics.accuracy(Reference(model).predict(ts.x), ts.y) == res["integer"]

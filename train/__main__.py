@@ -66,6 +66,10 @@ def parser() -> argparse.ArgumentParser:
                    help="oscillation dampening: weight of a loss term pulling each binary, "
                         "ternary, pow2-ternary or exponential shadow weight towards its own "
                         "quantized value (in units of its level; default 0: off)")
+    p.add_argument("--dropout", type=float, metavar="P",
+                   help="dropout probability on every layer's input and the head's input in "
+                        "training, not on the recurrent connections (Zaremba et al.); the "
+                        "exported model has none (default 0: off)")
     p.add_argument("--epochs", type=int, help="training epochs (default per task)")
     p.add_argument("--lr", type=float, help="Adam learning rate (default per task)")
     p.add_argument("--batch", type=int, help="batch size (default per task)")

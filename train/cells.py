@@ -38,6 +38,18 @@ GAIN_SCHEMES = {"ternary": "pow2-ternary", "pow2-ternary": "pow2-ternary",
 F64 = torch.float64
 
 
+def _check_dropout(p: float) -> float:
+    if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0 <= p < 1:
+        raise ValueError(f"dropout must be a probability from 0 to below 1, not {p!r}")
+    return float(p)
+
+
+def _dropout(x: torch.Tensor, p: float, training: bool) -> torch.Tensor:
+    """Dropout in training only; p = 0 returns x itself and draws no random numbers, so runs
+    without dropout keep their stochastic quantizers' draws (and their figures)."""
+    return nn.functional.dropout(x, p, training=True) if p and training else x
+
+
 class QuantMixin:
     """Quantized weights of a module whose weight parameters have a level exponent in _exp.
     `quant` is the module's quantizer; `_matrix_quant` may give one matrix another."""
@@ -147,10 +159,12 @@ class QuantRecurrent(QuantMixin, nn.Module):
                  quant: str = "float", mode: str = "weights", activation: str = "pwl",
                  levels: int = 7, formats: Formats | dict | None = None, level_shift: int = 0,
                  level_rule: str = "glorot", row_gain: str = "none",
-                 input_quant: str | None = None, shadow_clip: int = 1):
+                 input_quant: str | None = None, shadow_clip: int = 1, dropout: float = 0.0):
         """`input_quant`: the first layer's input matrix's own quantizer (default `quant`).
         `shadow_clip`: pow2-ternary and exponential shadow weights are clipped at 2**shadow_clip
-        times their Glorot level."""
+        times their Glorot level. `dropout`: in training, on each layer's output that feeds the
+        next layer (not on the recurrent connections; `Net` drops the first input and the last
+        output)."""
         super().__init__()
         for what, v in (("input size", input_size), ("hidden size", hidden_size),
                         ("number of layers", num_layers)):
@@ -160,6 +174,7 @@ class QuantRecurrent(QuantMixin, nn.Module):
         self.set_input_quant(input_quant)
         self.level_rule = Q.check_rule(level_rule)
         self.shadow_clip = shadow_clip
+        self.dropout = _check_dropout(dropout)
         self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
         self.activation = activation
         G, H = GATES[self.cell], hidden_size
@@ -202,7 +217,7 @@ class QuantRecurrent(QuantMixin, nn.Module):
         flat = [t for k in range(self.num_layers) for t in self.layer_params(k, x.dtype)]
         B = x.shape[0]
         h0 = x.new_zeros(self.num_layers, B, self.hidden_size)
-        args = (flat, True, self.num_layers, 0.0, self.training, False, True)
+        args = (flat, True, self.num_layers, self.dropout, self.training, False, True)
         if self.cell == "lstm":
             return _VF.lstm(x, (h0, h0), *args)[0]
         if self.cell == "gru":
@@ -214,6 +229,8 @@ class QuantRecurrent(QuantMixin, nn.Module):
         f = self.formats
         v = to_format(x.to(F64), f.input)
         for k in range(self.num_layers):
+            if k:  # as torch's fused kernels: between layers, in training only
+                v = _dropout(v, self.dropout, self.training)
             w_ih, w_hh, b_ih, b_hh = self.layer_params(k, F64)
             b_ih, b_hh = to_format(b_ih.to(F64), f.preact), to_format(b_hh.to(F64), f.preact)
             bx, bh = self.biases(b_ih, b_hh)
@@ -432,16 +449,20 @@ class Net(nn.Module):
                  formats: Formats | dict | None = None, level_shift: int = 0,
                  level_rule: str = "glorot", row_gain: str = "none",
                  input_quant: str | None = None, head_quant: str | None = None,
-                 shadow_clip: int = 1):
+                 shadow_clip: int = 1, dropout: float = 0.0):
         """`input_quant` and `head_quant`: the first layer's input matrix's and the head's own
-        quantizers (default `quant`)."""
+        quantizers (default `quant`). `dropout`: the probability of dropping each input of every
+        layer and each input of the head in training, never a recurrent connection (Zaremba et
+        al., "Recurrent Neural Network Regularization", 2014); evaluation, hardware-mode
+        evaluation and the export do not see it."""
         super().__init__()
         if cell not in CELLS:
             raise ValueError(f"cell must be one of {', '.join(CELLS)}, not {cell!r}")
         kw = dict(quant=quant, mode=mode, levels=levels, formats=formats, level_shift=level_shift,
                   level_rule=level_rule, row_gain=row_gain, shadow_clip=shadow_clip)
         self.rnn = CELLS[cell](input_size, hidden, layers, activation=activation,
-                               input_quant=input_quant, **kw)
+                               input_quant=input_quant, dropout=dropout, **kw)
+        self.dropout = self.rnn.dropout
         kw["quant"] = head_quant or quant
         self.head = QuantLinear(hidden, outputs, **kw) if outputs else None
         self.emit = emit if outputs else "hidden"
@@ -504,11 +525,10 @@ class Net(nn.Module):
         return [{"params": rest, "lr_scale": 1.0}, *scaled]
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
-        h = self.rnn(x)
+        h = self.rnn(_dropout(x, self.dropout, self.training))
         if self.head is None:
             return h
-        if self.emit == "every":
-            return self.head(h)
-        if lengths is None:
-            return self.head(h[:, -1])
-        return self.head(h[torch.arange(h.shape[0]), lengths.to(torch.long) - 1])
+        if self.emit != "every":  # the head reads one step per sequence: drop only that one
+            h = h[:, -1] if lengths is None else \
+                h[torch.arange(h.shape[0]), lengths.to(torch.long) - 1]
+        return self.head(_dropout(h, self.dropout, self.training))

@@ -52,6 +52,7 @@ class Config:
     lr_scale: str | None = None  # level: binary/ternary shadow weights' lr / their Glorot level
     row_gain: str = "none"  # learned: a power-of-two gain per weight row (train/cells.py)
     damp: float = 0.0  # oscillation dampening: loss weight of Net.dampening() (train/cells.py)
+    dropout: float = 0.0  # on layer inputs and the head's input in training (train/cells.py Net)
     epochs: int | None = None
     lr: float | None = None
     batch: int | None = None
@@ -135,6 +136,10 @@ class Config:
         if not isinstance(self.damp, (int, float)) or isinstance(self.damp, bool) or \
                 not 0 <= self.damp < 1e6:
             raise UserError(f"--damp must be a number from 0 (off), not {self.damp!r}")
+        if not isinstance(self.dropout, (int, float)) or isinstance(self.dropout, bool) or \
+                not 0 <= self.dropout < 1:
+            raise UserError(f"--dropout must be a probability from 0 (off) to below 1, not "
+                            f"{self.dropout!r}")
         if not isinstance(self.warmup, (int, float)) or isinstance(self.warmup, bool) or \
                 not 0 <= self.warmup < self.epochs:
             raise UserError(f"--warmup must be a number of epochs from 0 (off) to below --epochs "

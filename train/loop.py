@@ -78,6 +78,7 @@ def make_net(cfg: Config, task: data.Task, quant: str, mode: str) -> Net:
                outputs=len(task.classes), emit=task.emit, quant=quant, mode=mode,
                activation=cfg.activation, levels=cfg.levels, level_shift=cfg.level_shift,
                level_rule=cfg.level_rule, row_gain=cfg.row_gain, shadow_clip=cfg.shadow_clip,
+               dropout=cfg.dropout,
                formats={k: tuple(v) for k, v in cfg.formats.items()}, **own)
 
 
