@@ -14,8 +14,8 @@ and its post-route Fmax reaches the clock; a size for which the fit finds no fol
 recorded as rejected by the fit, without a build ("fit: ..."). Search: the largest size the
 fit accepts (a bisection on the fit alone, no build) is probed first, then upwards while
 probes pass and downwards while they fail, to --resolution units. Probes are kept in
-bench/results/capacity-BOARD.json (rerunning resumes; --fresh ignores old probes) and the
-Markdown table of docs/boards.md is printed at the end; "≥ N (cap)" means N = --max-hidden
+results/capacity-BOARD-STORAGE-FOLDING.json (rerunning resumes; --fresh ignores old probes)
+and the Markdown table of docs/boards.md is printed at the end; "≥ N (cap)" means N = --max-hidden
 passed, so the cap, not the board, was the limit.
 """
 
@@ -25,6 +25,7 @@ import signal
 import sys
 from pathlib import Path
 
+from bench import RESULTS
 from hw.board.probe import Records, bench_main, probe, source_version
 from hw.board.registry import BOARDS
 from hw.gen.placement import HUGE_DEPTH, HUGE_WIDTH, STORAGES
@@ -137,7 +138,7 @@ def main() -> int:
     args = ap.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stop the tools too
     clock = args.clock_mhz or CLOCK_MHZ[args.board]
-    path = Path(args.results or Path(__file__).parent / "results" /
+    path = Path(args.results or RESULTS /
                 f"capacity-{args.board}-{args.storage}-{args.folding}.json")
     records = Records(path)
     if args.fresh:

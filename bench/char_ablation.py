@@ -3,7 +3,7 @@
     .venv/bin/python -m bench.char_ablation --data ../shared/data/ptb_char \\
         --base '{"cell": "gru", "hidden": 128, "mode": "weights", "epochs": 1, "batch": 64}' \\
         --variant float '{"quant": "float"}' --variant ternary '{"quant": "ternary"}' \\
-        --record bench/results/char-ablation.jsonl [--plot bench/results/char-ablation.png]
+        --record results/char-ablation.jsonl [--plot results/char-ablation.png]
 
 Each `--variant NAME JSON` is one `python -m train --task char` run (train.loop.run) with the
 `--base` fields and the variant's on top; every variant gets the same budget unless it

@@ -1,7 +1,7 @@
 """Test BPC (or accuracy) of the same variants across char_ablation records (seeds), and the mean.
 
-    .venv/bin/python -m bench.char_summary bench/results/char-gru128-e8b32.jsonl \\
-        bench/results/char-gru128-e8b32-seed1.jsonl [--names float ternary ...]
+    .venv/bin/python -m bench.char_summary results/char-gru128-e8b32.jsonl \\
+        results/char-gru128-e8b32-seed1.jsonl [--names float ternary ...]
 
 One row per variant name (in the first record's order, or --names'), one column per record
 (its test BPC, `qat`), the mean over the records that hold the variant, and that mean minus

@@ -4,7 +4,7 @@ fixed set of random models, hashed.
     .venv/bin/python -m bench.gen_identity --out before.json     # at the commit before
     .venv/bin/python -m bench.gen_identity --check before.json   # after each change
 
-bench/results/gen-identity-dff68a5.json holds the hashes of main at dff68a5 (the generator
+results/gen-identity-dff68a5.json holds the hashes of main at dff68a5 (the generator
 before the plan-object refactor, with issue 29's mixed precision and one-hot inputs).
 
 The cases cover every cell (rnn, gru, lstm), every scheme (binary, ternary, pow2-ternary,

@@ -1,10 +1,10 @@
 """Where does low precision win? Tables and plots over bench.char_ablation records (issue 32).
 
-    .venv/bin/python -m bench.lowprec char [--results bench/results] \\
-        [--plot-width bench/results/lowprec-char-width.png] \\
-        [--plot-gap bench/results/lowprec-char-gap.png]
-    .venv/bin/python -m bench.lowprec fsdd [--results bench/results] \\
-        [--plot bench/results/lowprec-fsdd.png]
+    .venv/bin/python -m bench.lowprec char [--results results] \\
+        [--plot-width results/lowprec-char-width.png] \\
+        [--plot-gap results/lowprec-char-gap.png]
+    .venv/bin/python -m bench.lowprec fsdd [--results results] \\
+        [--plot results/lowprec-fsdd.png]
 
 Reads the records of one budget, found by name in `--results`: `char-{cell}{width}-e8b32.jsonl`
 (PTB char, 8 epochs at batch 32) or `fsdd-{cell}{width}-e30.jsonl` (spoken digits, 30 epochs),
@@ -34,6 +34,7 @@ from pathlib import Path
 
 from hw.fileio import atomic_save_png
 
+from . import RESULTS
 from .char_ablation import load_records
 from .char_summary import value
 
@@ -215,7 +216,8 @@ def plot_fsdd(rs: list[Row], path: Path) -> None:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("which", choices=tuple(BUDGETS))
-    p.add_argument("--results", default="bench/results", help="folder of the records")
+    p.add_argument("--results", default=str(RESULTS),
+                   help="folder of the records (default: the repository's results/)")
     p.add_argument("--plot-width", help="char: PNG of test BPC against width")
     p.add_argument("--plot-gap", help="char: PNG of test minus training BPC against width")
     p.add_argument("--plot", help="fsdd: PNG of test accuracy per quantizer")

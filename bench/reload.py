@@ -20,7 +20,7 @@ Fit: each further --demo run (a retrained model: another seed) planned in the fi
 
 --build: the fixed and the reloadable design of the demo model built for the board
 (hw.board.build, one build each at --clock-mhz), LUT, BRAM, DSP and nextpnr's Fmax, and the
-reloadable / fixed ratios. Records go to bench/results/reload-BOARD.json.
+reloadable / fixed ratios. Records go to results/reload-BOARD.json.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ import subprocess
 import time
 from pathlib import Path
 
+from bench import RESULTS
 from hw.board import protocol as p
 from hw.board.registry import BOARDS
 from hw.board.session import MemoryImage, load_frames
@@ -142,7 +143,7 @@ def report(args) -> int:
         rec["demo"]["sim"] = sim_load(demo[0], demo[1], out / "sim", tp)
     if args.build:
         rec["build"] = build_pair(demo[0], args.board, args.clock_mhz, out)
-    path = Path("bench/results") / f"reload-{args.board}.json"
+    path = RESULTS / f"reload-{args.board}.json"
     atomic_write_text(path, json.dumps(rec, indent=1) + "\n")
     d, g = rec["demo"], rec["gru256"]
     print(f"{args.board}, {args.baud} baud, source {src}")

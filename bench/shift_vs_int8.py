@@ -8,7 +8,7 @@ every scheme, each built as the whole board top (UART bridge included) with the 
 at the board's oscillator clock, twice: with DSP inference off (all arithmetic in logic) and on
 (yosys may put multipliers in DSP blocks). Ratios are against int8 at the same DSP setting.
 Several parallelisms run one after another. Probes are kept per board and P in
-bench/results/shift-vs-int8-BOARD-pP[-memory].json (a rerun reuses them; --fresh rebuilds). The
+results/shift-vs-int8-BOARD-pP[-memory].json (a rerun reuses them; --fresh rebuilds). The
 Markdown tables of docs/boards.md are printed at the end.
 """
 
@@ -17,6 +17,7 @@ import signal
 import sys
 from pathlib import Path
 
+from bench import RESULTS
 from hw.board.build import used_classic_abc
 from hw.board.probe import Records, bench_main, probe, source_version
 from hw.board.registry import BOARDS
@@ -55,7 +56,7 @@ def main() -> int:
     settings = {"both": (False, True), "on": (True,), "off": (False,)}[args.dsp]
     tables, summary = [], []
     for parallel in args.parallel:
-        path = Path(args.results or Path(__file__).parent / "results" /
+        path = Path(args.results or RESULTS /
                     f"shift-vs-int8-{args.board}-p{parallel}"
                     f"{'-memory' if args.storage == 'memory' else ''}.json")
         records = Records(path)

@@ -1,7 +1,7 @@
 """Soak the generated Verilog in Verilator: random models across the matrix, stalls, resets.
 
     nice -n 10 .venv/bin/python -m bench.soak [--steps 1000000] [--models 120] [--seed 0]
-        [--out bench/results/soak.json] [--build DIR] [--quick]
+        [--out results/soak.json] [--build DIR] [--quick]
 
 Model i is a random model (hw.random_model) of cell rnn/gru/lstm and scheme binary/ternary/
 pow2-ternary/exponential/int8 (the 15 cells x schemes in turn), emit hidden/last/every, 1-3
@@ -38,6 +38,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from bench import RESULTS
 from hw.errors import UserError
 from hw.fileio import atomic_write_text
 from hw.gen.cli import generate
@@ -267,7 +268,7 @@ def main(argv=None) -> int:
     ap.add_argument("--steps", type=int, default=1_000_000, help="time steps in all")
     ap.add_argument("--models", type=int, default=120, help="random models (one build each)")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "soak.json"))
+    ap.add_argument("--out", default=str(RESULTS / "soak.json"))
     ap.add_argument("--build", default=str(ROOT / "build" / "soak"),
                     help="build folder (a model's is kept only when it fails)")
     ap.add_argument("--quick", action="store_true", help="3 models, 3000 steps")

@@ -21,7 +21,7 @@ Limits: the kinds are found by patterns, so a number in prose with a unit (the "
 oscillator of a board) counts as a figure; a block is judged as a whole (one named commit for
 all its figures); the paths of a kind are coarse (any change under `hw/gen/` makes every
 hardware figure stale, even a change that leaves the generated Verilog identical); figures in
-other files (bench/results, docstrings) are not read. It lists; it does not fail.
+other files (results, docstrings) are not read. It lists; it does not fail.
 """
 
 from __future__ import annotations
