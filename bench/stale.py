@@ -54,6 +54,7 @@ KINDS = {
              None),  # the doc's own paths: TIME_PATHS
 }
 TIME_PATHS = {"README.md": ("demo", "train", "hw", "sim"), "docs/training.md": ("train",),
+              "docs/experiments.md": ("train",),
               "docs/explore.md": ("explore", "train", "hw", "sim"),
               "docs/simulation.md": ("sim", "hw/gen"), "docs/boards.md": ("hw/board", "hw/gen"),
               "docs/hardware.md": ("hw/gen",), "docs/paper.md": ("train",)}

@@ -16,7 +16,7 @@ INPUT_SCALES = ("std", "range")
 
 # Per task: epochs, learning rate, batch size, level shift, lr scale (what `None` in Config
 # means). char: binary/ternary shadow weights learn at lr / level (measured on PTB, see
-# docs/training.md); the other tasks were not measured with it.
+# docs/experiments.md); the other tasks were not measured with it.
 # char: one-hot inputs reach a layer through one column only, and the recurrent weights of a
 # language model need more gain; levels twice the Glorot bound (and lr 0.02) measured best on PTB.
 TASK_DEFAULTS = {
@@ -25,7 +25,7 @@ TASK_DEFAULTS = {
     "vowels": dict(epochs=60, lr=0.01, batch=16, level_shift=0, lr_scale="none"),
     "fsdd": dict(epochs=30, lr=0.005, batch=32, level_shift=0, lr_scale="none"),
     # ts: UEA/UCR problems often have a few dozen training cases; batch 4 gives them 4x the
-    # optimizer steps of batch 16 (docs/training.md, "Small UEA/UCR problems")
+    # optimizer steps of batch 16 (docs/experiments.md, "Small UEA/UCR problems")
     # and --frame auto: a GRU learns a series of hundreds of values far better 32 steps at a time
     "ts": dict(epochs=60, lr=0.01, batch=4, level_shift=0, lr_scale="none", frame="auto"),
     "sequences": dict(epochs=40, lr=0.01, batch=32, level_shift=0, lr_scale="none"),
@@ -60,7 +60,7 @@ class Config:
     threads: int = 1  # 2 threads ran 5-10x slower than 1 on the shared 2-core machine
     clip: float = 1.0  # gradient norm clipping
     # which epoch of a phase to keep (train/select.py's RULES): the last measured best on
-    # digits and on six small UEA/UCR problems (docs/training.md, "Which epoch to keep")
+    # digits and on six small UEA/UCR problems (docs/experiments.md, "Which epoch to keep")
     select: str = "last"
     patience: int = 0  # early stopping: epochs past the one `select` keeps (0: off)
     warmup: float = 0.0  # epochs of linear learning-rate warm-up before the cosine decay
@@ -82,7 +82,7 @@ class Config:
     def __post_init__(self):
         if self.lr_scale is None and (self.input_quant or self.head_quant):
             # with the input matrix and head in their own schemes the level scale cost PTB
-            # 0.15 BPC (docs/training.md, "Which matrix costs what"): off unless asked for
+            # 0.15 BPC (docs/experiments.md, "Which matrix costs what"): off unless asked for
             self.lr_scale = "none"
         d = TASK_DEFAULTS.get(self.task, {})
         for k, v in d.items():

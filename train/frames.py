@@ -2,7 +2,7 @@
 
 `--frame auto` (the `ts` task's default) picks K so that the longest training case takes at
 most AUTO_STEPS steps. On GunPoint, ArrowHead and PickupGestureWiimoteZ (150 to 361 values a
-case) it lifted a GRU 32 from near chance to the archive's 1-NN DTW (docs/training.md, "Small
+case) it lifted a GRU 32 from near chance to the archive's 1-NN DTW (docs/experiments.md, "Small
 UEA/UCR problems").
 
 A recurrent cell that reads a long univariate series one value per step must carry what it

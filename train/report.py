@@ -1,6 +1,7 @@
 """`python -m train.report RUN [RUN ...]`: a markdown table of finished runs' train.json files.
 
-It only reads what the runs wrote, so every number in docs/training.md can be regenerated.
+It only reads what the runs wrote, so every number in docs/training.md and docs/experiments.md
+can be regenerated.
 """
 
 from __future__ import annotations

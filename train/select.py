@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 
 # `metric` was the only rule before issue 31: on digits' 217 validation images one image is
-# 0.46 points, so an early lucky peak won (docs/training.md, "Which epoch to keep").
+# 0.46 points, so an early lucky peak won (docs/experiments.md, "Which epoch to keep").
 RULES = ("loss", "metric", "metric-last", "metric-loss", "last")
 RULE_HELP = {
     "loss": "the lowest validation loss (cross-entropy)",
