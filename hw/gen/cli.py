@@ -124,6 +124,11 @@ def generate_run(model_path, options: GenerateOptions | None = None, out=None, *
     if opts.simd is not None and man.simd < opts.simd:
         notes.append(f"note: --simd {opts.simd} is more columns than this model's widest "
                      f"pass needs (a power of two covering it): built simd {man.simd}")
+    if man.reload is not None and not opts.reloadable:
+        notes.append(f"note: this design keeps {', '.join(man.placement['huge'])} in the "
+                     f"{board.name}'s SPRAM, which has no initial contents: built it "
+                     f"reloadable; after each power-up, load the weights with python -m hw "
+                     f"load {out} --port PORT")
     for line in notes:
         say(line)
     top_v, man_path = out / "top.v", out / "manifest.json"
