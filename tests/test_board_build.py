@@ -324,7 +324,8 @@ def test_ecp5_builds_fall_back_to_classic_abc_when_yosys_abc9_fails(tmp_path, mo
                                                                     failure):
     calls = []
 
-    def fake_tools(top, board, out_dir, synth, seed, t0, progress, script_after_synth=""):
+    def fake_tools(top, board, out_dir, synth, seed, t0, progress, script_after_synth="",
+                   reloadable=False):
         elaborate(top, board)
         calls.append((synth, script_after_synth))
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -351,7 +352,8 @@ def test_ecp5_builds_fall_back_to_classic_abc_when_yosys_abc9_fails(tmp_path, mo
 def test_other_yosys_failures_are_not_retried(tmp_path, monkeypatch):
     calls = []
 
-    def fake_tools(top, board, out_dir, synth, seed, t0, progress, script_after_synth=""):
+    def fake_tools(top, board, out_dir, synth, seed, t0, progress, script_after_synth="",
+                   reloadable=False):
         elaborate(top, board)
         calls.append(synth)
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -370,7 +372,8 @@ def test_classic_abc_on_request_skips_abc9(tmp_path, monkeypatch):
     # for like-for-like comparisons with a design that needed the fallback
     calls = []
 
-    def fake_tools(top, board, out_dir, synth, seed, t0, progress, script_after_synth=""):
+    def fake_tools(top, board, out_dir, synth, seed, t0, progress, script_after_synth="",
+                   reloadable=False):
         elaborate(top, board)
         calls.append((synth, script_after_synth))
         out_dir.mkdir(parents=True, exist_ok=True)

@@ -139,3 +139,15 @@ def test_the_board_build_refuses_codes_in_spram_without_a_load(tmp_path):
               baud=115200, out_dir=tmp_path / "b",
               placement=Placement(huge_blocks=4, huge=("codes",)), progress=lambda s: None)
     assert not (tmp_path / "b").exists()
+
+
+def test_a_reloadable_design_of_a_given_folding_is_placed_on_the_board():
+    """--parallel P --reloadable --board icebreaker places the memories as auto does (SPRAM
+    where block RAM does not hold them); a fixed design of that folding keeps block RAM (the
+    build then says it does not fit), its Verilog as before."""
+    from hw.gen.cli import generate
+
+    _, rel = generate(gru(96), 3, simd=8, board="icebreaker", reloadable=True)
+    assert rel.placement["huge"] == ["codes"] and rel.reload["preloaded"] is False
+    _, fixed = generate(gru(96), 3, simd=8, board="icebreaker")
+    assert "huge" not in fixed.placement and fixed.reload is None

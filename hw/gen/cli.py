@@ -54,6 +54,11 @@ def generate(model, parallel, cell_units: int | None = None, storage: str = "mem
         if rec is None:
             raise UserError("--parallel auto sizes the engine for a board; name one")
         device = rec.calibrated()
+    elif reloadable and parallel != UNROLLED and rec is not None and placement is None:
+        # a reloadable design of a given folding gets its memories placed on the board as
+        # auto places them (the iCE40UP5K's SPRAM where block RAM does not hold them:
+        # TopPlan.on); a fixed one keeps block RAM, SPRAM having no initial contents
+        device = rec.device
     if parallel == UNROLLED and storage == "memory":
         storage = "registers"  # the unrolled engine's only storage
     if parallel != UNROLLED and placement is None and rec is not None:
