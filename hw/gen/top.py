@@ -69,8 +69,9 @@ class ModelTop(wiring.Component):
     A reloadable design (a plan with a `shape`) has a `load` port (hw.gen.loadport) that
     writes `load_memories` (the engines' weight memories; on the board they start with the
     plan's model, `preloaded`, unless the plan puts some in the iCE40UP5K's SPRAM, which has
-    no initial contents: then a load must fill them first); its `ready` is high while no step is in flight and no weight is read. The
-    writer must offer no input beat while it writes (the board's link never does).
+    no initial contents: then a load must fill them first); its `ready` is high while no
+    step is in flight and no weight is read. The writer must offer no input beat while it
+    writes (the board's link never does).
     """
 
     def __init__(self, plan):
