@@ -166,9 +166,10 @@ def main() -> int:
                 rec = probe(model_for(cell, scheme, h, args.seed), board=args.board,
                             parallel=tp.parallel, simd=tp.simd, order=tp.order,
                             placement=tp.placement, head=tp.head_folding, clock_mhz=clock,
-                            storage=args.storage,
+                            storage=args.storage, reloadable=tp.shape is not None,
                             progress=lambda s: print("   " + s, flush=True))
-                rec.update(version=version, huge_memories=list(tp.placement.huge))
+                rec.update(version=version, huge_memories=list(tp.placement.huge),
+                           reloadable=tp.shape is not None)
                 print(f"   -> {'ok' if rec['ok'] else 'FAIL'}: "
                       f"{why(rec) if rec['fits'] else rec['error']}", flush=True)
                 return rec

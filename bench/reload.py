@@ -9,8 +9,10 @@ Load bytes: the LOAD and COMMIT frames `hw load` sends (hw.board.session.load_fr
 board's FIFO depth from its record), for the demo model (the first --demo run: a ternary GRU
 16 of the digits task, as `python -m demo` trains it; its reloadable design at --parallel
 auto for the board) and for a ternary GRU 256 (input 16, 10 outputs, random weights: the bytes
-do not depend on them) at the board's --parallel auto folding, or where nothing fits the board
-(the iCEBreaker's block RAM), at 3 lanes of one column. The line time is the bytes at 10 bits
+do not depend on them) at the board's --parallel auto folding (or where nothing fits the
+board, at 3 lanes of one column), and on a board with SPRAM (the iCEBreaker) also at the folding
+with the fewest LUTs, bench.capacity's (`gru256_smallest`: auto's fastest SPRAM design does not
+fit the iCEBreaker's logic, docs/boards.md). The line time is the bytes at 10 bits
 a byte at the baud, plus the two INFO exchanges around the load; `--sim` measures the demo
 model's load in the board-level simulation (sim/board_runner.py: the board top in Icarus,
 loaded over its simulated UART by hw load's own code), in simulated seconds.
@@ -20,7 +22,8 @@ Fit: each further --demo run (a retrained model: another seed) planned in the fi
 
 --build: the fixed and the reloadable design of the demo model built for the board
 (hw.board.build, one build each at --clock-mhz), LUT, BRAM, DSP and nextpnr's Fmax, and the
-reloadable / fixed ratios. Records go to results/reload-BOARD.json.
+reloadable / fixed ratios; without --build the record keeps the builds it had, with their
+commit (`build.source`). Records go to results/reload-BOARD.json.
 """
 
 from __future__ import annotations
@@ -133,6 +136,13 @@ def report(args) -> int:
            "demo": load_figures(tp, args.board, args.baud) | {"how": how},
            "gru256": load_figures(tp256, args.board, args.baud) | {"how": how256},
            "fits": []}
+    if BOARDS[args.board].device.placement.huge_blocks:
+        # where auto's fastest design uses SPRAM: also the folding bench.capacity builds
+        # (the fewest LUTs; docs/boards.md, Capacity)
+        small = TopPlan.auto(g256, BOARDS[args.board].calibrated(), reloadable=True,
+                             goal="smallest")
+        rec["gru256_smallest"] = load_figures(small, args.board, args.baud) | {
+            "how": "TopPlan.auto goal smallest (bench.capacity's)"}
     for r, m in zip(args.demo[1:], demo[1:], strict=True):
         try:
             TopPlan.in_shape(m, tp.shape)
@@ -141,15 +151,21 @@ def report(args) -> int:
             rec["fits"].append({"run": r, "fits": False, "why": str(e)})
     if args.sim and len(demo) > 1 and rec["fits"][0]["fits"]:
         rec["demo"]["sim"] = sim_load(demo[0], demo[1], out / "sim", tp)
+    path = RESULTS / f"reload-{args.board}.json"
     if args.build:
         rec["build"] = build_pair(demo[0], args.board, args.clock_mhz, out)
-    path = RESULTS / f"reload-{args.board}.json"
+    elif path.is_file() and "build" in json.loads(path.read_text()):
+        old = json.loads(path.read_text())  # the builds measured before, with their commit
+        rec["build"] = old["build"] | {"source": old["build"].get("source", old["source"])}
     atomic_write_text(path, json.dumps(rec, indent=1) + "\n")
     d, g = rec["demo"], rec["gru256"]
     print(f"{args.board}, {args.baud} baud, source {src}")
     print("| model | folding | words | memory bits | LOAD frames | bytes sent | line time |")
     print("|---|---|---|---|---|---|---|")
-    for name, x in (("demo GRU 16 (ternary, digits)", d), ("ternary GRU 256, input 16", g)):
+    rows = [("demo GRU 16 (ternary, digits)", d), ("ternary GRU 256, input 16", g)]
+    if "gru256_smallest" in rec:
+        rows.append(("ternary GRU 256, input 16", rec["gru256_smallest"]))
+    for name, x in rows:
         print(f"| {name} | {x['folding']} ({x['how']}) | {x['words']} | {x['memory_bits']} | "
               f"{x['frames']} | {x['bytes']} | {x['line_s'] * 1e3:.1f} ms |")
     if "sim" in d:
@@ -162,6 +178,7 @@ def report(args) -> int:
               f"{'fits' if f['fits'] else 'refused: ' + f['why']}")
     if "build" in rec:
         b = rec["build"]
+        print(f"builds of source {b.get('source', src)}:")
         print("| design | LUT | FF | BRAM | DSP | Fmax MHz | cycles/step |")
         print("|---|---|---|---|---|---|---|")
         for k in ("fixed", "reloadable"):

@@ -25,9 +25,9 @@ class TableCore(wiring.Component):
     """Stand-in reloadable model: out[k] = x[k] + m0[k] + m1[k] (signed words), each word
     read `stall` cycles after the one before, so a write during a step would show."""
 
-    def __init__(self, *, stall=12, init=A):
+    def __init__(self, *, stall=12, init=A, preloaded=True):
         self.stall, self.init = stall, init
-        self.load_memories, self.shape_fingerprint, self.preloaded = MEMS, SHAPE, True
+        self.load_memories, self.shape_fingerprint, self.preloaded = MEMS, SHAPE, preloaded
         ilay = data.StructLayout({"data": data.ArrayLayout(signed(8), 3), "first": 1, "last": 1})
         olay = data.StructLayout({"data": data.ArrayLayout(signed(24), 3), "last": 1})
         super().__init__({"i": In(stream.Signature(ilay)), "o": Out(stream.Signature(olay)),
@@ -169,6 +169,20 @@ def test_steps_are_refused_from_the_first_load_until_the_commit():
     assert types(fr) == ([p.T_ACK, refused] + [p.T_ACK] * (len(frames) - 1)
                          + [refused, p.T_INFO, p.T_ACK, p.T_OUT | 1])
     assert info_of(fr).state == p.LOADING
+    assert outs(dut.link, fr) == [TableCore.reference(X, B)]
+
+
+def test_a_core_that_is_not_preloaded_refuses_steps_until_its_first_load():
+    """Memories in the iCE40UP5K's SPRAM hold nothing at power-up (ModelTop.preloaded false):
+    the board starts loading, names no model, refuses steps, and runs the model loaded."""
+    dut = board(TableCore(preloaded=False), "every")
+    frames, crc = load_frames(B)
+    tx = p.frame(p.T_INFO) + step(dut.link, X) + b"".join(frames) + commit(crc) \
+        + step(dut.link, X)
+    fr = talk(dut, tx)
+    assert types(fr) == ([p.T_INFO, p.T_ERROR | p.E_NO_MODEL] + [p.T_ACK] * len(frames)
+                         + [p.T_ACK, p.T_OUT | 1])
+    assert (info_of(fr).state, info_of(fr).fingerprint) == (p.LOADING, 0)
     assert outs(dut.link, fr) == [TableCore.reference(X, B)]
 
 

@@ -102,6 +102,28 @@ def test_parallel_auto_sizes_the_engine_for_the_board(run_dir, capsys):
     assert "--simd is chosen by --parallel auto" in _err(capsys)
 
 
+def test_parallel_auto_makes_a_design_with_spram_reloadable(tmp_path, capsys):
+    """An exponential GRU 64 is faster with its codes in the iCE40UP5K's SPRAM (hw.gen.fit):
+    SPRAM has no initial contents, so --parallel auto builds that design reloadable, says so
+    in one note, and the manifest says a load must fill it after power-up; the same with
+    --reloadable asked gives no note."""
+    save(random_model(cell="gru", scheme="exponential", input_size=16, hidden_size=64,
+                      outputs=10, seed=0), tmp_path / "model.json")
+    for asked in (False, True):
+        out = tmp_path / str(asked)
+        assert hw_main(["verilog", str(tmp_path / "model.json"), "--board", "icebreaker",
+                        "--out", str(out)] + ["--reloadable"] * asked) == 0
+        man = json.loads((out / "manifest.json").read_text())
+        assert man["placement"]["huge"] == ["codes"]
+        assert man["reload"]["preloaded"] is False
+        assert man["options"].get("reloadable", False) is asked  # as given
+        notes = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("note:")]
+        assert notes == ([] if asked else [
+            f"note: this design keeps codes in the icebreaker's SPRAM, which has no initial "
+            f"contents: built it reloadable; after each power-up, load the weights with "
+            f"python -m hw load {out} --port PORT"])
+
+
 def _err(capsys) -> str:
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("error: "), err

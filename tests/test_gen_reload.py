@@ -27,6 +27,16 @@ CASES = {
                                   input_scheme="int8", head_scheme="int8", outputs=4,
                                   emit="every"),
                              dict(parallel=3, simd=2, head=(3, 1))),
+    # memories in the iCE40UP5K's SPRAM (ram_style "huge"): one address for the read and
+    # the write port, the load's while it writes (hw.gen.engine.WideEngine._read_port)
+    "gru-ternary-last-spram": (dict(cell="gru", scheme="ternary", outputs=3),
+                               dict(parallel=3, simd=2,
+                                    placement=Placement(huge_blocks=4, huge=("codes",)))),
+    "gru-onehot-int8-head-spram": (dict(cell="gru", scheme="pow2-ternary", onehot=True,
+                                        input_scheme="int8", head_scheme="int8", outputs=4,
+                                        emit="every"),
+                                   dict(parallel=3, simd=2, head=(3, 1), placement=Placement(
+                                       huge_blocks=4, huge=("codes", "lookup", "head_codes")))),
 }
 
 
@@ -72,6 +82,9 @@ def test_loaded_models_compute_exactly(case):
     want = beats(a, seqs) + beats(b, seqs) + beats(a, seqs)
     assert got(trace) == want
     assert beats(a, seqs) != beats(b, seqs)  # the loads changed what runs
+    huge = CASES[case][1].get("placement", Placement()).huge
+    assert [n for n, _, _ in tp.huge_memories] == list(huge)
+    assert top.preloaded == (not huge)  # SPRAM holds nothing at power-up
 
 
 def test_a_reloadable_design_runs_at_the_fixed_designs_cycles():

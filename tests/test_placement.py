@@ -89,11 +89,13 @@ def test_auto_uses_spram_only_where_it_pays():
 
     big = TopPlan.auto(gru(256), ICE, image=False)
     assert big.placement.huge == ("codes",) and fits(estimate(big, ICE), ICE)
+    # SPRAM holds nothing at power-up: the design is reloadable, its shape has the placement
+    assert big.shape is not None and big.shape.folding["placement"]["huge"] == ["codes"]
     no_spram = dataclasses.replace(ICE, placement=Placement())
     with pytest.raises(ValueError, match="no folding"):
         TopPlan.auto(gru(256), no_spram, image=False)
     small = TopPlan.auto(gru(64), ICE, image=False)
-    assert small.placement.huge == ()
+    assert small.placement.huge == () and small.shape is None  # fixed, as asked
     exp = TopPlan.auto(gru(64, "exponential"), ICE, image=False)
     exp_fixed = TopPlan.auto(gru(64, "exponential"), no_spram, image=False)
     assert exp.placement.huge and \
@@ -124,14 +126,28 @@ def test_a_bad_huge_placement_is_one_error():
 
 
 def test_the_board_build_refuses_codes_in_spram_without_a_load(tmp_path):
-    """SPRAM powers up undefined: a design with memories there is refused in one line before
-    anything is elaborated for the tools (until its memories can be loaded)."""
+    """SPRAM powers up undefined: a fixed design with memories there is refused in one line
+    before anything is elaborated for the tools (a reloadable one is built: its memories are
+    filled by hw load)."""
     from hw.board.build import build
     from hw.errors import UserError
 
-    with pytest.raises(UserError, match=r"keeps codes in the icebreaker's SPRAM, which has "
-                                        r"no initial contents"):
+    with pytest.raises(UserError, match=r"^this design keeps codes in the icebreaker's SPRAM, "
+                                        r"which has no initial contents: it must be "
+                                        r"reloadable \(--reloadable, filled by hw load\)$"):
         build(gru(16), board=BOARDS["icebreaker"], parallel=3, simd=8, clock_hz=12e6,
               baud=115200, out_dir=tmp_path / "b",
               placement=Placement(huge_blocks=4, huge=("codes",)), progress=lambda s: None)
     assert not (tmp_path / "b").exists()
+
+
+def test_a_reloadable_design_of_a_given_folding_is_placed_on_the_board():
+    """--parallel P --reloadable --board icebreaker places the memories as auto does (SPRAM
+    where block RAM does not hold them); a fixed design of that folding keeps block RAM (the
+    build then says it does not fit), its Verilog as before."""
+    from hw.gen.cli import generate
+
+    _, rel = generate(gru(96), 3, simd=8, board="icebreaker", reloadable=True)
+    assert rel.placement["huge"] == ["codes"] and rel.reload["preloaded"] is False
+    _, fixed = generate(gru(96), 3, simd=8, board="icebreaker")
+    assert "huge" not in fixed.placement and fixed.reload is None

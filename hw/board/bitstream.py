@@ -141,7 +141,7 @@ def bitstream(run, board: str, options: BuildOptions | None = None, *,
     common = dict(board=b, parallel=man.parallel, baud=opts.baud, dsp=opts.dsp, seed=opts.seed,
                   storage=man.storage, simd=man.simd, order=man.order or "rows",
                   placement=Placement.from_dict(man.placement),
-                  cell_units=man.options.cell_units, reloadable=man.options.reloadable,
+                  cell_units=man.options.cell_units, reloadable=man.reload is not None,
                   head=tuple(man.head) if man.head else None)  # a mixed model's head engine
     t0 = time.monotonic()
     if clock_hz is None:

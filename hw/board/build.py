@@ -165,11 +165,11 @@ def build(model, *, board: Board, parallel, clock_hz: float, baud: int, out_dir:
                        fingerprint=protocol.fingerprint(model))
     except ValueError as e:
         raise UserError(str(e)) from None
-    if huge_memories(core):
+    if huge_memories(core) and not reloadable:
         # SPRAM powers up undefined: the codes there must be written by a load
         raise UserError(f"this design keeps {', '.join(huge_memories(core))}"
-                        f" in the {board.name}'s SPRAM, which has no initial contents; it "
-                        f"needs a reloadable design (filled by hw load), not built yet")
+                        f" in the {board.name}'s SPRAM, which has no initial contents: it "
+                        f"must be reloadable (--reloadable, filled by hw load)")
     synth = "-dsp" if (dsp and board.family == "ice40") else ("-nodsp" if not dsp and
                                                               board.family == "ecp5" else "")
     out_dir = Path(out_dir)

@@ -50,10 +50,11 @@ class Records:
 def probe(model, *, board: str, parallel, clock_mhz: float, dsp: bool = True,
           classic_abc: bool = False, storage: str = "registers", keep: Path | None = None,
           simd: int = 1, order: str = "rows", placement=None,
-          head: tuple[int, int] | None = None, progress=print) -> dict:
+          head: tuple[int, int] | None = None, reloadable: bool = False,
+          progress=print) -> dict:
     """Build at `clock_mhz` (the folding: `parallel`, `simd`, `order`, `placement`, `head`
-    as hw.board.build.build takes them); the record says whether it fits and meets that
-    clock."""
+    and `reloadable` as hw.board.build.build takes them; a placement with memories in SPRAM
+    needs `reloadable`); the record says whether it fits and meets that clock."""
     b = BOARDS[board]
     t0 = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="shiftrnn-probe-") as tmp:
@@ -63,7 +64,7 @@ def probe(model, *, board: str, parallel, clock_mhz: float, dsp: bool = True,
             res = build(model, board=b, parallel=parallel, clock_hz=clock_mhz * 1e6,
                         baud=1_000_000, out_dir=out, dsp=dsp, classic_abc=classic_abc,
                         storage=storage, simd=simd, order=order, placement=placement,
-                        head=head, progress=progress)
+                        head=head, reloadable=reloadable, progress=progress)
         except UserError as e:
             if "does not fit" not in str(e):
                 raise  # a tool failure is no measurement: nothing is recorded

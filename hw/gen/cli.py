@@ -54,6 +54,11 @@ def generate(model, parallel, cell_units: int | None = None, storage: str = "mem
         if rec is None:
             raise UserError("--parallel auto sizes the engine for a board; name one")
         device = rec.calibrated()
+    elif reloadable and parallel != UNROLLED and rec is not None and placement is None:
+        # a reloadable design of a given folding gets its memories placed on the board as
+        # auto places them (the iCE40UP5K's SPRAM where block RAM does not hold them:
+        # TopPlan.on); a fixed one keeps block RAM, SPRAM having no initial contents
+        device = rec.device
     if parallel == UNROLLED and storage == "memory":
         storage = "registers"  # the unrolled engine's only storage
     if parallel != UNROLLED and placement is None and rec is not None:
@@ -124,6 +129,11 @@ def generate_run(model_path, options: GenerateOptions | None = None, out=None, *
     if opts.simd is not None and man.simd < opts.simd:
         notes.append(f"note: --simd {opts.simd} is more columns than this model's widest "
                      f"pass needs (a power of two covering it): built simd {man.simd}")
+    if man.reload is not None and not opts.reloadable:
+        notes.append(f"note: this design keeps {', '.join(man.placement['huge'])} in the "
+                     f"{board.name}'s SPRAM, which has no initial contents: built it "
+                     f"reloadable; after each power-up, load the weights with python -m hw "
+                     f"load {out} --port PORT")
     for line in notes:
         say(line)
     top_v, man_path = out / "top.v", out / "manifest.json"

@@ -214,14 +214,37 @@ class WideEngine(wiring.Component):
 
     def _write_port(self, m, mem, name: str) -> None:
         """With `writable`: memory `name` of load_memories takes `load`'s writes, a byte
-        lane at a time."""
+        lane at a time (a memory in SPRAM: through _read_port's shared address)."""
         if not self.writable:
             return
         k, lm = next((k, lm) for k, lm in enumerate(self.load_memories) if lm.name == name)
         w = mem.write_port(granularity=8)
         hit = self.load.en & (self.load.mem == k)
-        m.d.comb += [w.addr.eq(self.load.addr), w.data.eq(Cat(*[self.load.data] * lm.word_bytes)),
+        m.d.comb += [w.data.eq(Cat(*[self.load.data] * lm.word_bytes)),
                      w.en.eq(Cat(*(hit & (self.load.lane == b) for b in range(lm.word_bytes))))]
+        if mem.attrs.get("ram_style") == "huge":
+            self._huge_writes[name] = (w, hit)
+        else:
+            m.d.comb += w.addr.eq(self.load.addr)
+
+    def _read_port(self, m, mem, name: str):
+        """The engine's read port of memory `name` (its `addr` and `data`). A writable memory
+        in the iCE40UP5K's SPRAM (ram_style "huge") has ONE address for both ports, as the
+        single-ported SB_SPRAM256KA needs (yosys' memory_libmap finds "no valid mapping" for
+        a write port with an address of its own; docs/hardware.md, "Codes in SPRAM"): the
+        load's address while a load writes the memory, the engine's otherwise, and the read
+        disabled while writing (the SPRAM keeps its read data then). Taking the address away
+        from the engine is safe: the load port's `ready` (_quiet) holds the writer off until
+        no read of these memories is under way, and the owner starts nothing while loading,
+        so no read the engine makes ever meets a write."""
+        rp = mem.read_port(src_loc_at=1)  # named after the caller's variable, as before
+        if name not in self._huge_writes:
+            return rp
+        w, hit = self._huge_writes[name]
+        addr = Signal.like(rp.addr, name=f"{name}_raddr")
+        m.d.comb += [w.addr.eq(Mux(hit, self.load.addr, addr)), rp.addr.eq(w.addr),
+                     rp.en.eq(~hit)]
+        return SimpleNamespace(addr=addr, data=rp.data)
 
     def _quiet(self, m, iss, walking) -> None:
         """With `writable`: `load.ready` once neither the issue nor the walk has run for as
@@ -239,6 +262,7 @@ class WideEngine(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
+        self._huge_writes = {}  # memory name: (write port, written) of those in SPRAM
         banks, ri, words = self._memories(m)
         iss = self._issue(m, banks)
         pipe, sums, at, g0 = self._lanes(m, iss, banks)
@@ -257,8 +281,8 @@ class WideEngine(wiring.Component):
             m.submodules.codes = codes = Memory(shape=unsigned(self._width("codes", P * S * cb)),
                                                 depth=max(1, len(plan.codes)), init=plan.codes,
                                                 attrs=self.bank_attrs[0])
-            banks = [codes.read_port()]
             self._write_port(m, codes, "codes")
+            banks = [self._read_port(m, codes, "codes")]
         else:
             banks = []
             for b in range(nb):
@@ -267,15 +291,15 @@ class WideEngine(wiring.Component):
                                                              f"codes{b}", P * S * cb)),
                                                          depth=max(2, len(init)), init=init,
                                                          attrs=self.bank_attrs[b])
-                banks.append(mem.read_port())
                 self._write_port(m, mem, f"codes{b}")
+                banks.append(self._read_port(m, mem, f"codes{b}"))
         words = plan.info_words()
         m.submodules.rowinfo = rinfo = Memory(shape=unsigned(self._width("rowinfo",
                                                                          F * self.info_bits)),
                                               depth=max(1, len(words)), init=words,
                                               attrs=self.info_attrs)
         self._write_port(m, rinfo, "rowinfo")
-        ri = rinfo.read_port()
+        ri = self._read_port(m, rinfo, "rowinfo")
         return banks, ri, words
 
     def _issue(self, m, banks):
@@ -540,7 +564,7 @@ class WideEngine(wiring.Component):
                 attrs=self.lookup_attrs)
             self._write_port(m, table, "lookup")
             lk_bits, lk_index, lk_alphabet = lk.alphabet.code_bits, lk.index, lk.alphabet
-            looked = fp.read(table.read_port(),
+            looked = fp.read(self._read_port(m, table, "lookup"),
                              fp.comb(lambda b, u: b + u, Staged(wbase, 0), unit0))
         mains, auxs = [], []
         for f in range(F):

@@ -67,9 +67,11 @@ class ModelTop(wiring.Component):
     The other figures are the plan's (`top.plan`).
 
     A reloadable design (a plan with a `shape`) has a `load` port (hw.gen.loadport) that
-    writes `load_memories` (the engines' weight memories; they start with the plan's model,
-    `preloaded`); its `ready` is high while no step is in flight and no weight is read. The
-    writer must offer no input beat while it writes (the board's link never does).
+    writes `load_memories` (the engines' weight memories; on the board they start with the
+    plan's model, `preloaded`, unless the plan puts some in the iCE40UP5K's SPRAM, which has
+    no initial contents: then a load must fill them first); its `ready` is high while no
+    step is in flight and no weight is read. The writer must offer no input beat while it
+    writes (the board's link never does).
     """
 
     def __init__(self, plan):
@@ -114,7 +116,8 @@ class ModelTop(wiring.Component):
         if writable:
             self.load_memories = tp.load_memories()
             self.shape_fingerprint = tp.shape.fingerprint
-            self.preloaded = True  # block RAMs start with the plan's model
+            # block RAMs start with the plan's model; SPRAM powers up undefined
+            self.preloaded = not tp.huge_memories
             ports["load"] = In(load_signature(self.load_memories))
         super().__init__(ports)
 

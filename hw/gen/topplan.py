@@ -230,7 +230,9 @@ class TopPlan(BeatLayouts):
         `goal` "smallest": instead the fitting design with the fewest LUTs (without SPRAM
         where one fits; bench.capacity's search for the largest model a board holds).
         `reloadable`: the design found, reloadable (the search counts the fixed design's
-        logic). ValueError when nothing fits."""
+        logic); a design found with memories in SPRAM is reloadable in any case (the SPRAM
+        holds nothing at power-up, so only a load can fill it). ValueError when nothing
+        fits."""
         _check_model(model)
         if goal not in GOALS:
             raise ValueError(f"goal must be one of {', '.join(GOALS)}, not {goal!r}")
@@ -277,12 +279,20 @@ class TopPlan(BeatLayouts):
         if fixed is not None and (goal == "smallest"
                                   or fixed.steps_per_s >= FIXED_SHARE * best.steps_per_s):
             best = fixed
-        tp = cls.of(model, parallel=best.parallel, simd=best.simd, storage=storage,
-                    passes=passes, image=image,
-                    placement=device.placement if placement is None else placement,
-                    order=best.order if order == AUTO else order,
-                    head=best.head if head is None else head, reloadable=reloadable)
-        return tp.on(device)
+        def design(reloadable: bool) -> TopPlan:
+            return cls.of(model, parallel=best.parallel, simd=best.simd, storage=storage,
+                          passes=passes, image=image,
+                          placement=device.placement if placement is None else placement,
+                          order=best.order if order == AUTO else order,
+                          head=best.head if head is None else head,
+                          reloadable=reloadable).on(device)
+
+        tp = design(reloadable)
+        if tp.huge_memories and tp.shape is None:
+            # SPRAM has no initial contents: a design with memories there computes only what
+            # a load wrote, so it is built reloadable (hw.gen.cli notes it; docs/hardware.md)
+            tp = design(True)
+        return tp
 
     def on(self, device: Device) -> TopPlan:
         """This design with its memories placed on `device`: the code, lookup and head code
@@ -325,6 +335,9 @@ class TopPlan(BeatLayouts):
                              "memories": [{"name": lm.name, "width": lm.width,
                                            "depth": lm.depth} for lm in mems],
                              "words": sum(lm.depth for lm in mems),
+                             # false: memories in SPRAM (no initial contents), so the board
+                             # computes nothing until a load after each power-up
+                             "preloaded": not self.huge_memories,
                              # the top's load port (hw.gen.loadport), as its Verilog names it
                              "ports": {n: {"port": f"load__{n}",
                                            "width": Shape.cast(v.shape).width}
