@@ -20,8 +20,12 @@ on the first record (seed 0). The row then shows that variant's mean over the se
 training metric (the running mean of the loss over the selected epoch, dropout on where
 the run had it), the validation and the test metric (`qat`, the trained model; `integer`, the
 exported model file run by hw.reference, is printed beside it, marked exact where every run
-was in hardware mode and so equal to `qat` on every logit), the test metric minus the float
-row's mean over the same seeds, and the mean minutes of training per run.
+was in hardware mode and so equal to `qat` on every logit), the generalisation gap (train
+minus test accuracy, test minus train BPC), the test metric minus the float row's and minus
+the float + dropout row's over the same seeds, and the mean minutes of training per run.
+A difference is paired by seed (record): its mean, with the standard error of that mean
+where two or more seeds pair (sd / sqrt(n)), and how many seeds the row beat the reference
+on (ties not counted), e.g. `+0.5 ± 0.3 (3/4)`.
 """
 
 from __future__ import annotations
@@ -123,25 +127,49 @@ def rows(results: Path, which: str) -> list[Row]:
     return out
 
 
+def paired(r: Row, ref: Row, higher_better: bool) -> tuple[float, float | None, int, int]:
+    """r's test metric minus ref's, paired by seed (record) over the seeds both ran: the mean
+    difference, its standard error (None under two pairs), the seeds r beat ref on, the pairs."""
+    ds = [r.tests[k] - ref.tests[k] for k in r.tests if k in ref.tests]
+    if not ds:
+        raise ValueError(f"{r.series} and {ref.series} share no seed")
+    m = _mean(ds)
+    se = (sum((x - m) ** 2 for x in ds) / (len(ds) - 1) / len(ds)) ** 0.5 if len(ds) > 1 \
+        else None
+    wins = sum(1 for x in ds if (x > 0 if higher_better else x < 0))
+    return m, se, wins, len(ds)
+
+
 def table(rs: list[Row], percent: bool) -> str:
-    f = (lambda v: f"{100 * v:.1f}") if percent else (lambda v: f"{v:.3f}")
-    d = (lambda v: f"{100 * v:+.1f}") if percent else (lambda v: f"{v:+.3f}")
-    unit = "accuracy %" if percent else "BPC"
-    lines = [f"| cell | width | model (variant) | seeds | train {unit} | valid | test | "
-             "test per seed | test - float | integer | minutes per run |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
-    for r in rs:
-        ref = next((x for x in rs if (x.cell, x.width, x.series) == (r.cell, r.width, "float")),
+    scale, digits = (100, 1) if percent else (1, 3)
+
+    def f(v):
+        return f"{scale * v:.{digits}f}"
+
+    def d(v):  # signed; a difference that rounds to zero prints +0.0, never -0.0
+        return f"{round(scale * v, digits) + 0.0:+.{digits}f}"
+
+    def versus(r, label):
+        ref = next((x for x in rs if (x.cell, x.width, x.series) == (r.cell, r.width, label)),
                    None)
-        # against float over the same seeds (records)
-        delta = d(r.test - _mean([ref.tests[k] for k in r.tests]))  \
-            if ref and set(r.tests) <= set(ref.tests) else ""
+        if ref is None or ref is r or not set(r.tests) & set(ref.tests):
+            return ""
+        m, se, wins, n = paired(r, ref, higher_better=percent)
+        return d(m) + (f" ± {f(se)}" if se is not None else "") + f" ({wins}/{n})"
+
+    unit, gap = ("accuracy %", "train - test") if percent else ("BPC", "test - train")
+    lines = [f"| cell | width | model (variant) | seeds | train {unit} | valid | test | "
+             f"test per seed | {gap} | test - float | test - float + dropout | integer | "
+             "minutes per run |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in rs:
         exact = " (exact)" if r.exact else ""
         seeds = " / ".join(f(t) for t in r.tests.values())
         lines.append(f"| {r.cell.upper()} | {r.width} | {r.series} (`{r.variant}`) | {r.seeds} | "
-                     f"{f(r.train)} | {f(r.valid)} | {f(r.test)} | "
-                     f"{seeds} | {delta} | {f(r.integer)}{exact} | "
-                     f"{r.minutes:.1f} |")
+                     f"{f(r.train)} | {f(r.valid)} | {f(r.test)} | {seeds} | "
+                     f"{d(r.train - r.test if percent else r.test - r.train)} | "
+                     f"{versus(r, 'float')} | {versus(r, 'float + dropout')} | "
+                     f"{f(r.integer)}{exact} | {r.minutes:.1f} |")
     return "\n".join(lines)
 
 
@@ -187,27 +215,38 @@ def plot_width(rs: list[Row], path: Path, gap: bool = False) -> None:
 
 
 def plot_fsdd(rs: list[Row], path: Path) -> None:
-    """Test accuracy per quantizer, a panel per cell and width; bars are seed means, dots seeds;
-    the dashed line is float's mean."""
+    """A column per cell and width. Top: test accuracy per series, bars the seed means, dots
+    the seeds, the dashed line float's mean. Bottom: the gap, training minus test accuracy
+    (the selected epoch's running mean, dropout on where the run had it), mean over seeds."""
     plt = _plt()
     groups = sorted({(r.cell, r.width) for r in rs})
-    fig, axes = plt.subplots(1, len(groups), figsize=(4.2 * len(groups), 4.2), squeeze=False,
-                             sharey=True)
-    order = ["float", "float + dropout", *FSDD_QUANTS]
-    for ax, (cell, width) in zip(axes[0], groups, strict=True):
+    fig, axes = plt.subplots(2, len(groups), figsize=(4.2 * len(groups), 7.4), squeeze=False,
+                             sharey="row", height_ratios=(3, 2))
+    order = ["float", "float + dropout", *FSDD_QUANTS, *(f"{q} (hardware)" for q in FSDD_QUANTS)]
+    for k, (cell, width) in enumerate(groups):
+        top, bottom = axes[0][k], axes[1][k]
         got = {r.series: r for r in rs if (r.cell, r.width) == (cell, width)}
         xs = [s for s in order if s in got]
-        ax.bar(range(len(xs)), [100 * got[s].test for s in xs], color="0.8")
+        colour = [{"float": "C3", "float + dropout": "C1"}.get(s, "C0" if "hardware" in s
+                                                                else "0.7") for s in xs]
+        top.bar(range(len(xs)), [100 * got[s].test for s in xs], color=colour)
         for i, s in enumerate(xs):
-            ax.plot([i] * len(got[s].tests), [100 * t for t in got[s].tests.values()], "k.")
-        if "float" in got:
-            ax.axhline(100 * got["float"].test, color="C3", ls="--", lw=1)
-        ax.set_xticks(range(len(xs)), xs, rotation=60, ha="right", fontsize=8)
-        ax.set(title=f"{cell.upper()} {width}", ylim=(80, 100))
-        ax.grid(alpha=0.3, axis="y")
+            top.plot([i] * len(got[s].tests), [100 * t for t in got[s].tests.values()], "k.")
+        bottom.bar(range(len(xs)), [100 * (got[s].train - got[s].test) for s in xs],
+                   color=colour)
+        for ax in (top, bottom):
+            if "float" in got:
+                ref = got["float"].test if ax is top else got["float"].train - got["float"].test
+                ax.axhline(100 * ref, color="C3", ls="--", lw=1)
+            ax.grid(alpha=0.3, axis="y")
+        top.set(title=f"{cell.upper()} {width}", ylim=(80, 100))
+        top.set_xticks(range(len(xs)), [])
+        bottom.set_xticks(range(len(xs)), xs, rotation=70, ha="right", fontsize=7)
+        bottom.axhline(0, color="k", lw=0.5)
     axes[0][0].set_ylabel("test accuracy % (300 clips; bars: mean, dots: seeds)")
-    fig.suptitle("FSDD spoken digits, 30 epochs, weights mode, epoch chosen on validation",
-                 fontsize=10)
+    axes[1][0].set_ylabel("train - test accuracy % (mean)")
+    fig.suptitle("FSDD spoken digits, 30 epochs, epoch chosen on validation; weights mode "
+                 "(red: float, orange: float + dropout), blue: hardware mode", fontsize=10)
     fig.tight_layout()
     atomic_save_png(fig, path)
     plt.close(fig)

@@ -33,9 +33,12 @@ def test_validation_chooses_among_the_variants_every_seed_ran(tmp_path):
     assert abs(t.test - 1.71) < 1e-12 and abs(t.valid - 1.79) < 1e-12 and t.train == 2.0
     assert rows["float + dropout"].variant == "float-lr0.01-drop0.1"
     table = lowprec.table(list(rows.values()), percent=False).splitlines()
+    # paired by seed: against float -0.02 and +0.02 (mean 0, standard error 0.02, one seed
+    # better), against float + dropout +0.03 and +0.05 (mean 0.04, standard error 0.01)
     assert table[4] == ("| GRU | 64 | ternary, int8 edges (`ternary-input-head-int8-lr0.03-"
-                        "warmup1`) | 2 | 2.000 | 1.790 | 1.710 | 1.680 / 1.740 | +0.000 | "
-                        "1.710 | 1.0 |")
+                        "warmup1`) | 2 | 2.000 | 1.790 | 1.710 | 1.680 / 1.740 | -0.290 | "
+                        "+0.000 ± 0.020 (1/2) | +0.040 ± 0.010 (0/2) | 1.710 | 1.0 |")
+    assert lowprec.paired(t, f, higher_better=False)[2:] == (1, 2)
     assert lowprec.main(["char", "--results", str(tmp_path), "--plot-width",
                          str(tmp_path / "w.png"), "--plot-gap", str(tmp_path / "g.png")]) == 0
     assert (tmp_path / "w.png").read_bytes()[:4] == (tmp_path / "g.png").read_bytes()[:4] == \
@@ -53,7 +56,9 @@ def test_accuracy_picks_the_highest_validation_and_compares_over_the_same_seeds(
     rows = {r.series: r for r in lowprec.rows(tmp_path, "fsdd")}
     assert rows["float"].variant == "float-lr0.005" and rows["float"].seeds == 2
     table = lowprec.table(list(rows.values()), percent=True)
-    assert "| ternary (`ternary`) | 1 | 99.0 | 96.0 | 96.0 | 96.0 | +1.0 | 96.0 | 1.0 |" in table
+    # one seed pairs with float (seed 0: 96.0 against 95.0): no standard error
+    assert ("| ternary (`ternary`) | 1 | 99.0 | 96.0 | 96.0 | 96.0 | +3.0 | +1.0 (1/1) |  | "
+            "96.0 | 1.0 |") in table
     assert "96.0 (exact) |" in table  # the hardware-mode row
     assert lowprec.main(["fsdd", "--results", str(tmp_path), "--plot",
                          str(tmp_path / "f.png")]) == 0
