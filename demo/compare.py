@@ -20,7 +20,7 @@ from hw import modelfile
 from hw.check import weight_stats
 
 BUILT = ("lut", "ff", "bram", "dsp", "fmax_mhz", "clock_mhz", "cycles_per_step", "parallel",
-         "simd", "lut_available", "bram_available", "dsp_available")
+         "simd", "lut_available", "bram_available", "dsp_available", "huge", "shape")
 
 
 def _json(path: Path) -> dict:

@@ -159,6 +159,11 @@ def comparison(rep: dict) -> list[str]:
              row("flip-flops", built("ff")),
              row("block RAMs", built("bram", avail="bram_available")),
              row("DSP blocks", built("dsp", avail="dsp_available")),
+             row("SPRAM blocks", built("huge")),
+             row("weights at power-up", lambda m: "-" if not m["fits"] else (
+                 "in the bitstream" if m.get("shape") is None else
+                 "none: loaded over the UART (`hw load`)" if m.get("huge") else
+                 "in the bitstream; reloadable")),
              row("Fmax (nextpnr, post-route)", built("fmax_mhz", "{:.1f} MHz")),
              row("clock built at", built("clock_mhz", "{:g} MHz")),
              row("cycles per time step", built("cycles_per_step", "{:,.0f}")),

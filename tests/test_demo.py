@@ -254,3 +254,17 @@ def test_the_terminal_shows_every_tenth_epoch_and_the_log_all():
     shown = [n for n in range(1, 41) if not _noise(f"[train-int8] qat epoch {n}/40: loss 1")]
     assert shown == [1, 10, 20, 30, 40]
     assert not _noise("[sim-ternary] verilator: 359 sequences, 0 mismatches")
+
+
+def test_a_design_with_weights_in_spram_says_they_are_loaded_after_power_up(tmp_path):
+    """A baseline whose codes went to the iCE40UP5K's SPRAM is a reloadable design that holds
+    no weights at power-up (docs/hardware.md): the side-by-side table says so."""
+    _fake_demo(tmp_path, 0, {"ternary": 0.75, "int8": 0.5, "float": 0.75})
+    _write(tmp_path / "float" / "bitstream.json", {**BIT, "huge": 3, "shape": "731c2a7b"})
+    _write(tmp_path / "int8" / "bitstream.json", {**BIT, "shape": "0badf00d"})
+    md = markdown(gather(tmp_path, asdict(Settings()), SCHEMES), ["cmd"])
+    row = next(ln for ln in md.splitlines() if ln.startswith("| weights at power-up |"))
+    cells = [c.strip() for c in row.strip("|").split("|")][1:]
+    assert cells == ["none: loaded over the UART (`hw load`)", "in the bitstream",
+                     "in the bitstream; reloadable"]
+    assert "| SPRAM blocks | 3 | - | - |" in md
