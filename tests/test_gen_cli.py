@@ -103,11 +103,11 @@ def test_parallel_auto_sizes_the_engine_for_the_board(run_dir, capsys):
 
 
 def test_parallel_auto_makes_a_design_with_spram_reloadable(tmp_path, capsys):
-    """An exponential GRU 64 is faster with its codes in the iCE40UP5K's SPRAM (hw.gen.fit):
+    """An exponential GRU 96 fits only with its codes in the iCE40UP5K's SPRAM (hw.gen.fit):
     SPRAM has no initial contents, so --parallel auto builds that design reloadable, says so
     in one note, and the manifest says a load must fill it after power-up; the same with
     --reloadable asked gives no note."""
-    save(random_model(cell="gru", scheme="exponential", input_size=16, hidden_size=64,
+    save(random_model(cell="gru", scheme="exponential", input_size=16, hidden_size=96,
                       outputs=10, seed=0), tmp_path / "model.json")
     for asked in (False, True):
         out = tmp_path / str(asked)
@@ -213,7 +213,9 @@ def test_parallel_auto_counts_exponential_shifters():
     e = estimate(TopPlan.of(exp, parallel=3, simd=8, image=False), dev)
     t = estimate(TopPlan.of(tern, parallel=3, simd=8, image=False), dev)
     assert e.luts > dev.fill * dev.luts >= t.luts
-    assert e.luts - t.luts == round(dev.luts_per_shifter * 24)
+    K = TopPlan.of(exp, parallel=3, simd=8, image=False).lanes.K
+    assert e.luts - t.luts == round((dev.luts_per_shift_level * 24
+                                     + dev.luts_per_lane_level * 3) * K)
     f = estimate(TopPlan.auto(exp, dev, image=False), dev)
     assert f.parallel * f.simd < 24 and f.luts <= dev.fill * dev.luts
 

@@ -29,23 +29,23 @@ def test_blocks_of_a_memory():
 
 
 def test_codes_go_to_spram_when_block_ram_does_not_hold_them():
-    """A ternary GRU 96 at 3 x 8: its 48-bit code words (1392) would take 18 block RAMs
+    """A ternary GRU 96 at 3 x 2: its 12-bit code words (5568) would take 18 block RAMs
     (three wide, six deep), more than the 28 hold beside its other memories; in SPRAM they
-    take three blocks, and everything else stays in block RAM."""
-    tp = TopPlan.of(gru(96), parallel=3, simd=8, image=False, placement=ICE.placement)
+    take one block, and everything else stays in block RAM."""
+    tp = TopPlan.of(gru(96), parallel=3, simd=2, image=False, placement=ICE.placement)
     mems = {n: (w, d) for n, w, d in tp.memories()}
-    assert mems["codes"] == (48, 1392)
+    assert mems["codes"] == (12, 5568)
     before = estimate(tp, ICE)
     assert before.brams > ICE.brams_for_design and not fits(before, ICE)
     placed = tp.on(ICE)
     assert placed.placement.huge == ("codes",)
-    assert placed.huge_memories == [("codes", 48, 1392)]
-    assert placed.memory_style("codes", 48, 1392) == "huge"
+    assert placed.huge_memories == [("codes", 12, 5568)]
+    assert placed.memory_style("codes", 12, 5568) == "huge"
     assert [placed.memory_style(n, w, d) for n, w, d in placed.memories()
             if n != "codes"] == ["block"] * (len(mems) - 1)
     after = estimate(placed, ICE)
-    assert after.huge_blocks == huge_blocks_of(48, 1392) == 3
-    assert after.brams == before.brams - block_rams("codes", 48, 1392, ICE)
+    assert after.huge_blocks == huge_blocks_of(12, 5568) == 1
+    assert after.brams == before.brams - block_rams("codes", 12, 5568, ICE)
     assert fits(after, ICE)
     # nothing else changes: cycles, timing and the code words are the same design's
     assert (placed.cycles_per_step, placed.latency, placed.lanes) == \
@@ -83,10 +83,8 @@ def test_more_than_four_blocks_do_not_fit():
 
 def test_auto_uses_spram_only_where_it_pays():
     """--parallel auto on the iCEBreaker: a GRU 256 fits only with its codes in SPRAM (no
-    folding did before); a GRU 64 keeps a block RAM design, within FIXED_SHARE of the
-    fastest with SPRAM; the exponential GRU 64 is twice as fast with SPRAM, so it gets it."""
-    from hw.gen.topplan import FIXED_SHARE
-
+    folding did before); a GRU 64 keeps a block RAM design; the GRU 128 fits only with
+    SPRAM, so it gets it."""
     big = TopPlan.auto(gru(256), ICE, image=False)
     assert big.placement.huge == ("codes",) and fits(estimate(big, ICE), ICE)
     # SPRAM holds nothing at power-up: the design is reloadable, its shape has the placement
@@ -96,10 +94,10 @@ def test_auto_uses_spram_only_where_it_pays():
         TopPlan.auto(gru(256), no_spram, image=False)
     small = TopPlan.auto(gru(64), ICE, image=False)
     assert small.placement.huge == () and small.shape is None  # fixed, as asked
-    exp = TopPlan.auto(gru(64, "exponential"), ICE, image=False)
-    exp_fixed = TopPlan.auto(gru(64, "exponential"), no_spram, image=False)
-    assert exp.placement.huge and \
-        exp_fixed.cycles_per_step * FIXED_SHARE > exp.cycles_per_step
+    mid = TopPlan.auto(gru(128), ICE, image=False)
+    assert mid.placement.huge == ("codes",)
+    with pytest.raises(ValueError, match="no folding"):
+        TopPlan.auto(gru(128), no_spram, image=False)
 
 
 def test_the_manifest_records_the_placement_and_the_build_reads_it():

@@ -146,32 +146,12 @@ def build(model, *, board: Board, parallel, clock_hz: float, baud: int, out_dir:
     `classic_abc` (ECP5): map LUTs with classic ABC from the start, as the fallback does, so
     that a design compares like for like with one that needed the fallback."""
     t0 = time.monotonic()
-    dsp = dsp and board.dsp_blocks  # yosys would map multipliers to DSPs the part lacks
-    if classic_abc and board.family != "ecp5":
-        raise UserError(f"classic ABC mapping is an ECP5 option; the {board.name} is "
-                        f"{board.family}")
-    try:
-        board.pll_config(clock_hz)  # an impossible clock before anything is elaborated
-    except ValueError as e:
-        raise UserError(str(e)) from None
-    try:
-        core = plan_for(model, parallel=parallel, simd=1 if parallel == UNROLLED else simd,
-                        storage=storage, placement=placement, order=order, head=head,
-                        cell_units=cell_units, reloadable=reloadable).create()
-    except ValueError as e:
-        raise UserError(str(e)) from None
-    try:
-        top = BoardTop(core, board=board, clock_hz=clock_hz, baud=baud, emit=core.emit,
-                       fingerprint=protocol.fingerprint(model))
-    except ValueError as e:
-        raise UserError(str(e)) from None
-    if huge_memories(core) and not reloadable:
-        # SPRAM powers up undefined: the codes there must be written by a load
-        raise UserError(f"this design keeps {', '.join(huge_memories(core))}"
-                        f" in the {board.name}'s SPRAM, which has no initial contents: it "
-                        f"must be reloadable (--reloadable, filled by hw load)")
-    synth = "-dsp" if (dsp and board.family == "ice40") else ("-nodsp" if not dsp and
-                                                              board.family == "ecp5" else "")
+    core, top, synth = _board_top(model, board=board, parallel=parallel, clock_hz=clock_hz,
+                                  baud=baud, dsp=dsp, classic_abc=classic_abc,
+                                  storage=storage, simd=simd, placement=placement,
+                                  order=order, cell_units=cell_units, head=head,
+                                  reloadable=reloadable)
+    dsp = dsp and board.dsp_blocks
     out_dir = Path(out_dir)
     progress(f"[{board.name}] elaborating: {model.cell} hidden {model.hidden_size}, "
              f"parallel {parallel}, simd {simd}, order {order}, storage {storage}, "
@@ -228,6 +208,61 @@ def build(model, *, board: Board, parallel, clock_hz: float, baud: int, out_dir:
         shape=f"{core.shape_fingerprint:08x}" if reloadable else None,
         roofline=(roofline(core.plan, board.device, clock_mhz)
                   if parallel != UNROLLED and board.device is not None else None))
+
+
+def _board_top(model, *, board: Board, parallel, clock_hz: float, baud: int, dsp: bool,
+               classic_abc: bool, storage: str, simd: int, placement, order: str,
+               cell_units: int | None, head, reloadable: bool):
+    """The elaborated design of a build: (ModelTop, BoardTop, yosys' synth options), or
+    UserError naming what cannot be built."""
+    dsp = dsp and board.dsp_blocks  # yosys would map multipliers to DSPs the part lacks
+    if classic_abc and board.family != "ecp5":
+        raise UserError(f"classic ABC mapping is an ECP5 option; the {board.name} is "
+                        f"{board.family}")
+    try:
+        board.pll_config(clock_hz)  # an impossible clock before anything is elaborated
+    except ValueError as e:
+        raise UserError(str(e)) from None
+    try:
+        core = plan_for(model, parallel=parallel, simd=1 if parallel == UNROLLED else simd,
+                        storage=storage, placement=placement, order=order, head=head,
+                        cell_units=cell_units, reloadable=reloadable).create()
+    except ValueError as e:
+        raise UserError(str(e)) from None
+    try:
+        top = BoardTop(core, board=board, clock_hz=clock_hz, baud=baud, emit=core.emit,
+                       fingerprint=protocol.fingerprint(model))
+    except ValueError as e:
+        raise UserError(str(e)) from None
+    if huge_memories(core) and not reloadable:
+        # SPRAM powers up undefined: the codes there must be written by a load
+        raise UserError(f"this design keeps {', '.join(huge_memories(core))}"
+                        f" in the {board.name}'s SPRAM, which has no initial contents: it "
+                        f"must be reloadable (--reloadable, filled by hw load)")
+    synth = "-dsp" if (dsp and board.family == "ice40") else ("-nodsp" if not dsp and
+                                                              board.family == "ecp5" else "")
+    return core, top, synth
+
+
+def pack(model, *, board: Board, out_dir: Path, parallel, simd: int = 1,
+         storage: str = "memory", placement=None, order: str = "rows",
+         head: tuple[int, int] | None = None, reloadable: bool = False, dsp: bool = True,
+         progress=print) -> dict[str, tuple[int, int]]:
+    """Synthesise and pack only, no placement or routing: nextpnr's utilisation after packing
+    (cell type -> (used, available)), the logic cells the design needs (the count a build
+    that does not fit reports), in a fraction of a build's time (bench.fit_calibration)."""
+    t0 = time.monotonic()
+    core, top, synth = _board_top(model, board=board, parallel=parallel,
+                                  clock_hz=board.osc_hz, baud=1_000_000, dsp=dsp,
+                                  classic_abc=False, storage=storage, simd=simd,
+                                  placement=placement, order=order, cell_units=None,
+                                  head=head, reloadable=reloadable)
+    rc, log = _run_tools(top, board, Path(out_dir), synth, 1, t0, progress,
+                         reloadable=reloadable, pack_only=True)
+    use = utilisation(log)
+    if rc != 0 or board.lut_cell not in use:
+        raise UserError(f"packing the {board.name} design failed: see {out_dir}/build.log")
+    return use
 
 
 # synth_opts of a build mapped by classic ABC end in this (bitstream.json, bench records)
@@ -298,9 +333,10 @@ def huge_memories(core) -> list[str]:
 
 def _run_tools(top, board: Board, out_dir: Path, synth: str, seed: int, t0: float,
                progress, script_after_synth: str = "",
-               reloadable: bool = False) -> tuple[int, str]:
+               reloadable: bool = False, pack_only: bool = False) -> tuple[int, str]:
     """Extract the build plan into `out_dir` and run it; (exit status, nextpnr's text log).
-    nextpnr also writes its figures as data to `out_dir`/REPORT."""
+    nextpnr also writes its figures as data to `out_dir`/REPORT. `pack_only`: nextpnr stops
+    after packing (its log has the utilisation; no report, no bitstream)."""
     platform = board.platform()  # a platform builds once
     if out_dir.exists():
         shutil.rmtree(out_dir)
@@ -310,6 +346,8 @@ def _run_tools(top, board: Board, out_dir: Path, synth: str, seed: int, t0: floa
     if huge_memories(top.board_core.core):
         extra["script_after_read"] = HUGE_WITHOUT_INIT
     pnr = f"--timing-allow-fail --seed {seed} --report {REPORT}"
+    if pack_only:
+        pnr = f"--pack-only --seed {seed}"
     if board.family == "ecp5":
         # router2: router1 took over an hour on the GRU 752 at 36 x 16 lanes (29k LUTs,
         # 197 DP16KD) on this machine and was still routing
@@ -322,7 +360,10 @@ def _run_tools(top, board: Board, out_dir: Path, synth: str, seed: int, t0: floa
               ("top.asc" if board.family == "ice40" else "top.config", "packing the bitstream")]
     progress(f"[{board.name}] synthesising (yosys); logs in {out_dir}")
     with open(log_path, "w") as log_fh:
-        proc = subprocess.Popen(["sh", "build_top.sh"], cwd=out_dir, env=tool_env(),
+        env = tool_env()
+        if pack_only:  # nothing placed: no bitstream to pack
+            env["ICEPACK"] = env["ECPPACK"] = "true"
+        proc = subprocess.Popen(["sh", "build_top.sh"], cwd=out_dir, env=env,
                                 stdout=log_fh, stderr=subprocess.STDOUT)
         last = time.monotonic()
         try:

@@ -43,17 +43,36 @@ class Device:
     brams: int
     bram_shapes: tuple[tuple[int, int], ...]  # (width, depth) modes of one block RAM
     clock_mhz: float  # the clock the pipelined engine is expected to meet
-    fixed_luts: int  # the board top, cell stage, finalizers and control
-    luts_per_weight: float  # per weight per cycle (P x S): terms and adder trees
+    fixed_luts: int  # the board top, cell stage, finalizers and control (of a GRU)
+    luts_per_weight: float  # per weight per cycle (P x S) of shift-and-add lanes
     luts_per_lane: float  # per lane: accumulators, latches, walk selects
     dsps: int  # multiplier blocks; yosys maps every multiplier to one (DSP inference on)
-    # per shifter (exponential codes: a shift by the code's level per term), on top of
-    # luts_per_weight: 51-60 from three iCEBreaker pairs of exponential and ternary builds at
-    # the same folding (docs/explore.md); the ECP5's LUT4s are assumed alike (not measured)
-    luts_per_shifter: float = 55.0
+    # exponential codes (a shift by the code's level per term): per shifter and per lane,
+    # each times the code's shift levels K, on top of luts_per_weight and luts_per_lane (the
+    # ECP5's: 51-60 a shifter at K = 7 from three iCEBreaker pairs of builds, assumed alike)
+    luts_per_shift_level: float = 8.0
+    luts_per_lane_level: float = 0.0
+    # the fixed part of the other cells, where measured: ((cell, LUTs), ...); a cell not
+    # named has fixed_luts
+    cell_luts: tuple[tuple[str, int], ...] = ()
+    # per weight per cycle of a multiplying engine (intN: wider terms and trees; the products
+    # in DSP blocks); None: luts_per_weight
+    luts_per_product: float | None = None
+    luts_per_reload: float = 0.0  # a reloadable design's load port and memory write paths
+    # a reloadable exponential engine: per shifter and shift level (its levels are written)
+    luts_per_reload_shift_level: float = 0.0
+    luts_per_huge_block: float = 0.0  # per large RAM block used: its address and read muxes
+    luts_per_output: float = 0.0  # per output of a head that emits every step
     fill: float = 0.85  # the share of the LUTs a design may use and still route
     # code banks and distributed RAM (ECP5), large single-ported RAM blocks (iCE40UP5K)
     placement: Placement = Placement()
+
+    def fixed_for(self, cell: str) -> int:
+        return dict(self.cell_luts).get(cell, self.fixed_luts)
+
+    @property
+    def product_luts(self) -> float:
+        return self.luts_per_weight if self.luts_per_product is None else self.luts_per_product
 
     @property
     def bram_bits_per_cycle(self) -> int:
@@ -95,15 +114,38 @@ class Fit:
 LUTRAM_BITS_PER_LUT = 6
 
 
-def estimate(tp, device: Device) -> Fit:
-    """The cost of the design `tp` (a hw.gen.topplan.TopPlan) on `device`."""
+def estimate(tp, device: Device, *, reloadable: bool = False) -> Fit:
+    """The cost of the design `tp` (a hw.gen.topplan.TopPlan) on `device`; `reloadable`: as
+    the reloadable design of this folding (a design with memories in SPRAM, or made in a
+    shape, is counted so in any case)."""
     P, S = tp.parallel, tp.simd
-    luts = (device.fixed_luts + device.luts_per_weight * P * S + device.luts_per_lane * P
-            + device.luts_per_shifter * tp.resources["shifters"])
+    per_weight = device.product_luts if tp.lanes.multiply else device.luts_per_weight
+    shifters, K = tp.resources["shifters"], tp.lanes.K
+    luts = (device.fixed_for(tp.model.cell) + per_weight * P * S + device.luts_per_lane * P
+            + (device.luts_per_shift_level * shifters + device.luts_per_lane_level * P) * K
+            * (shifters > 0))
     hd = tp.head_lanes
-    if hd is not None:  # its products in DSP blocks; its trees and lanes as the layers'
-        luts += device.luts_per_weight * hd.lanes * hd.simd + device.luts_per_lane * hd.lanes
+    if hd is not None:  # its products in DSP blocks; its trees and lanes as multiplying lanes'
+        luts += device.product_luts * hd.lanes * hd.simd + device.luts_per_lane * hd.lanes
+    if reloadable or tp.shape is not None or tp.huge_memories:
+        luts += device.luts_per_reload + device.luts_per_reload_shift_level * shifters * K
+    if tp.emit == "every":
+        luts += device.luts_per_output * tp.out_count
+    brams, huge, memory = _memories(tp, device)
+    luts += memory + device.luts_per_huge_block * huge
+    luts = round(luts)
+    res = tp.resources
+    return Fit(P, S, tp.cycles_per_step, luts, brams,
+               device.clock_mhz * 1e6 / tp.cycles_per_step,
+               res["multipliers"] + res["elementwise_multipliers"], tp.order,
+               None if hd is None else (hd.lanes, hd.simd), huge)
+
+
+def _memories(tp, device: Device) -> tuple[int, int, float]:
+    """The design's memories on `device`: (block RAMs, large RAM blocks, LUTs of those in
+    logic)."""
     brams = huge = 0
+    luts = 0.0
     for name, w, d in tp.memories():
         style = tp.memory_style(name, w, d)
         if style == "block":
@@ -116,12 +158,12 @@ def estimate(tp, device: Device) -> Fit:
             luts += w * math.ceil(d / 16)
         else:
             luts += w * d / LUTRAM_BITS_PER_LUT  # the copies are in the calibration
-    luts = round(luts)
-    res = tp.resources
-    return Fit(P, S, tp.cycles_per_step, luts, brams,
-               device.clock_mhz * 1e6 / tp.cycles_per_step,
-               res["multipliers"] + res["elementwise_multipliers"], tp.order,
-               None if hd is None else (hd.lanes, hd.simd), huge)
+    return brams, huge, luts
+
+
+def memory_luts(tp, device: Device) -> float:
+    """LUTs of the design's memories that are built in logic (counted from their bits)."""
+    return _memories(tp, device)[2]
 
 
 def block_rams(name: str, width: int, depth: int, device: Device) -> int:
@@ -187,8 +229,9 @@ def roofline(tp, device: Device, clock_mhz: float) -> dict:
     `clock_mhz`."""
     cb = tp.lanes.code_bits
     mem = device.bram_bits_per_cycle / cb
-    logic = (device.luts - device.fixed_luts) / (device.luts_per_weight
-                                                 + device.luts_per_lane / tp.simd)
+    per_weight = device.product_luts if tp.lanes.multiply else device.luts_per_weight
+    logic = ((device.luts - device.fixed_for(tp.model.cell))
+             / (per_weight + device.luts_per_lane / tp.simd))
     bound = min(mem, logic)
     reached = tp.weights_per_step / tp.cycles_per_step
     return {

@@ -229,8 +229,8 @@ class TopPlan(BeatLayouts):
         head engine's (lanes, columns). `placement`: the design's (default the device's).
         `goal` "smallest": instead the fitting design with the fewest LUTs (without SPRAM
         where one fits; bench.capacity's search for the largest model a board holds).
-        `reloadable`: the design found, reloadable (the search counts the fixed design's
-        logic); a design found with memories in SPRAM is reloadable in any case (the SPRAM
+        `reloadable`: the design found, reloadable (the search counts its load logic); a
+        design found with memories in SPRAM is reloadable in any case (the SPRAM
         holds nothing at power-up, so only a load can fill it). ValueError when nothing
         fits."""
         _check_model(model)
@@ -258,7 +258,7 @@ class TopPlan(BeatLayouts):
                         tp = cls.of(model, parallel=k * G, simd=S, storage=storage,
                                     passes=passes, image=False, halves=halves,
                                     placement=device.placement, order=o)
-                    fo = estimate(tp.on(device), device)
+                    fo = estimate(tp.on(device), device, reloadable=reloadable)
                     smallest = smallest or fo
                     if fits(fo, device):
                         best = _better(best, fo, goal)
