@@ -15,7 +15,9 @@ Placement: code words in banks of 2 or 4 words, memories of up to 64 bits in dis
 RAM). One case in four is a reloadable design (issue 30, `--reloadable`): before each segment
 its weight memories are loaded through its load port with another model of its shape (the
 same structure and row scales, other weights), then the model itself again, alternately, and
-each segment's beats are compared with the model loaded for it.
+each segment's beats are compared with the model loaded for it; one such case in four keeps
+its code words in the iCE40UP5K's SPRAM (as --parallel auto places a model whose codes the
+block RAM does not hold).
 Its Verilog runs in the C++ harness of sim/verilated.py with random idle cycles
 before input beats, random output backpressure and 0-3 resets at random cycles; every output
 beat is compared bit for bit with hw.reference (sim.expect.Checker): the beats a cut segment
@@ -83,9 +85,12 @@ class Case:
     head_lanes: int = 0  # that engine's (lanes, columns); 0: none
     head_simd: int = 1
     reloadable: bool = False  # reloaded between segments with other_model() and model()
+    huge: bool = False  # its code words in the iCE40UP5K's SPRAM (a reloadable design's)
 
     @property
     def placement(self) -> Placement:
+        if self.huge:
+            return Placement(self.bank_depth, self.lutram_bits, huge_blocks=4, huge=("codes",))
         return Placement(self.bank_depth, self.lutram_bits)
 
     def model(self) -> Model:
@@ -127,7 +132,7 @@ class Case:
                 f"emit {self.emit}; generate(parallel={self.lanes}, simd={self.simd}, "
                 f"storage={self.storage!r}, placement={self.placement!r}, "
                 f"ports={self.ports!r}, order={self.order!r}, head={self.head!r}, "
-                f"reloadable={self.reloadable}); "
+                f"reloadable={self.reloadable}, huge={self.huge}); "
                 f"idle {self.idle}, stall {self.stall}, {self.resets} resets")
 
     @property
@@ -162,6 +167,9 @@ def make_case(index: int, base_seed: int, steps: int) -> Case:
     # issue 30: a reloadable design (memory storage: one with an int8 head, one placed with
     # code banks)
     case.reloadable = index % 8 in (1, 4)
+    # one reloadable case in four has its code words in SPRAM (the single-ported memory: the
+    # load's writes and the engine's reads share its address)
+    case.huge = index % 32 == 1
     return case
 
 

@@ -64,11 +64,14 @@ def _run(folder: Path, cfg: dict, testcase: str, simulator: str) -> dict:
 
 def run_board_reload_sim(models, testset, folder, *, parallel=6, simd=1, clock_hz=4_000_000,
                          baud=1_000_000, fifo_depth=65, broken=True,
-                         simulator="icarus") -> dict:
+                         simulator="icarus", placement=None) -> dict:
     """The board top of a reloadable design generated for models[0] (the folder's run `m0`),
     the others in runs `m1`, ...: the cocotb test runs each model's test set after loading it
-    (m0: as built), and with `broken` a load whose third LOAD frame is corrupted, which must
-    leave the board refusing (then m0 is loaded properly and runs). Returns its report."""
+    (m0: as built, unless its memories are in SPRAM, which holds nothing until a load: then
+    m0 is loaded first too), and with `broken` a load whose third LOAD frame is corrupted,
+    which must leave the board refusing (then m0 is loaded properly and runs). `placement`:
+    the design's (hw.gen.placement.Placement; default the iCEBreaker's). Returns its
+    report."""
     folder = Path(folder).resolve()
     folder.mkdir(parents=True, exist_ok=True)
     runs = []
@@ -77,8 +80,13 @@ def run_board_reload_sim(models, testset, folder, *, parallel=6, simd=1, clock_h
         runs[-1].mkdir(exist_ok=True)
         save(m, runs[-1] / "model.json")
     opts = GenerateOptions(parallel=parallel, simd=simd, reloadable=True, board="icebreaker")
-    generate_run(runs[0] / "model.json", opts, runs[0], say=lambda s: None)
-    return simulate_board_loads(runs[0], runs, testset, folder, run_first=True, broken=broken,
+    gen = generate_run(runs[0] / "model.json", opts, runs[0], say=lambda s: None,
+                       placement=placement)
+    preloaded = not gen.manifest.placement.get("huge")
+    # a design with memories in SPRAM runs nothing before its first load: m0 is loaded too
+    # (the report's phases and loads then count m0 as model 1, m1 as 2, and so on)
+    return simulate_board_loads(runs[0], runs if preloaded else runs[:1] + runs, testset,
+                                folder, run_first=preloaded, broken=broken,
                                 clock_hz=clock_hz, baud=baud, fifo_depth=fifo_depth,
                                 simulator=simulator)
 

@@ -53,15 +53,17 @@ def test_soak_reloads_between_segments(tmp_path):
     """A reloadable case of one segment: the other model loaded before it through the
     harness's load port (bench.soak loads it before segments 0, 2, ... and the model itself
     before 1, 3, ...), its beats against the other model's. The two models' beats differ on
-    those sequences, so matching them shows the load."""
+    those sequences, so matching them shows the load. Its code words are in SPRAM (one address
+    shared by the load's writes and the engine's reads)."""
     case = replace(soak.make_case(1, 7, 200), layers=1, hidden=4, inputs=3, emit="last",
                    lanes=3, simd=2, storage="memory", idle=0.1, stall=0.2, resets=0,
-                   onehot=False, head_int8=False, head_lanes=0, reloadable=True)
+                   onehot=False, head_int8=False, head_lanes=0, reloadable=True, huge=True)
     rec = soak.soak_one(case, tmp_path / "m1")
     assert rec["error"] is None and rec["first_mismatch"] is None, rec
     assert rec["mismatches"] == 0 and rec["steps"] >= 200
     _, man = generate(case.model(), case.lanes, storage=case.storage, simd=case.simd,
-                      reloadable=True)
+                      reloadable=True, placement=case.placement)
+    assert man.placement["huge"] == ["codes"]
     segs = soak.stimulus(case, case.model(), man, np.random.default_rng([case.seed, 1]))
     other, model = Reference(case.other_model(man)), Reference(case.model())
     x = segs[0].sequences

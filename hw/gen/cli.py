@@ -104,10 +104,11 @@ class Generated:
 
 
 def generate_run(model_path, options: GenerateOptions | None = None, out=None, *,
-                 say: Callable[[str], None] = print) -> Generated:
+                 say: Callable[[str], None] = print, placement=None) -> Generated:
     """OUT/top.v and OUT/manifest.json (OUT: the model's folder unless `out`) for the model
     file at `model_path`, as `options` ask (default: GenerateOptions()); notes on what was
-    built instead go to `say`."""
+    built instead go to `say`. `placement`: a hand-made hw.gen.placement.Placement (for
+    example memories named into SPRAM), instead of the board's (`generate`)."""
     opts = (options or GenerateOptions()).check()
     board = registry.board(opts.board)
     if opts.parallel == AUTO:
@@ -121,7 +122,7 @@ def generate_run(model_path, options: GenerateOptions | None = None, out=None, *
         head = (opts.head_parallel or len(UNIT_ROWS[model.cell]), opts.head_simd or 1)
     text, man = generate(model, opts.parallel, opts.cell_units, opts.storage, opts.simd or 1,
                          board.name, ports=opts.ports, order=opts.order, head=head,
-                         reloadable=opts.reloadable)
+                         reloadable=opts.reloadable, placement=placement)
     notes = []
     if opts.parallel not in (AUTO, UNROLLED) and man.parallel < opts.parallel:
         notes.append(f"note: --parallel {opts.parallel} is more lanes than this model's "
