@@ -139,6 +139,8 @@ def test_nan_weights_stop_with_a_clear_message(tmp_path, monkeypatch, capsys):
     (["--select", "best"], "--select 'best' is not one of loss, metric, metric-last"),
     (["--patience", "-1"], "--patience must be an integer from 0 to 100000, not -1"),
     (["--dropout", "1"], r"--dropout must be a probability from 0 \(off\) to below 1, not 1.0"),
+    (["--device", "tpu"], "--device 'tpu' is not one of cpu, cuda"),
+    (["--device", "cuda"], "--device cuda trains in --mode weights only"),
 ])
 def test_bad_input_is_one_error_line_and_exit_2(tmp_path, capsys, args, message):
     assert main([*TINY, *args, "--out", str(tmp_path / "r")]) == 2
@@ -456,3 +458,32 @@ def test_dropout_trains_differently_and_the_export_stays_exact(tmp_path):
     model = modelfile.load(out / "model.json")
     ts = metrics.load_testset(out / "testset.npz")
     assert metrics.accuracy(Reference(model).predict(ts.x), ts.y) == res["integer"]
+
+
+def test_device_cuda_without_cuda_is_one_error_line(tmp_path, capsys, monkeypatch):
+    """Checked before the data loads: a torch without CUDA (as here, or made so) refuses
+    --device cuda in one line and leaves no run folder."""
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    out = tmp_path / "r"
+    assert main([*TINY, "--mode", "weights", "--device", "cuda", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err == (f"error: --device cuda: this torch {torch.__version__} sees no CUDA device "
+                   "(torch.cuda.is_available() is False)\n")
+    assert not out.exists()
+
+
+def test_device_cuda_refuses_a_hardware_mode_teacher(tmp_path, capsys, monkeypatch):
+    """A hardware-mode teacher's lookup tables live on the CPU: refused before anything moves
+    to the GPU (so this runs without one, CUDA's presence faked)."""
+    import torch
+
+    teacher, _ = _run(tmp_path, "--epochs", "1", "--mode", "hardware", name="teacher")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    out = tmp_path / "r"
+    assert main([*TINY, "--mode", "weights", "--device", "cuda", "--teacher", str(teacher),
+                 "--distill", "0.5", "--out", str(out)]) == 2
+    assert capsys.readouterr().err == (f"error: --teacher: {teacher} is a hardware-mode run, "
+                                       "which runs on the CPU only; train with --device cpu\n")
+    assert not out.exists()

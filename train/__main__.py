@@ -77,6 +77,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int,
                    help="torch CPU threads (default 1: on a busy machine, threads wait on "
                         "each other)")
+    p.add_argument("--device",
+                   help="cpu (default) or cuda: where the net trains (weights mode only); "
+                        "the test metric, the export and the integer checks run on the CPU")
     p.add_argument("--clip", type=float, help="gradient norm clipping (default 1.0)")
     p.add_argument("--warmup", type=float, metavar="EPOCHS",
                    help="linear learning-rate warm-up over the first EPOCHS of each phase (may "

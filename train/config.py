@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
 
+import torch
+
 from hw.errors import UserError
 from hw.numerics import ACTIVATION_KINDS, Formats
 
@@ -13,6 +15,7 @@ from .quantizers import LEVEL_RULES, QUANTIZERS
 from .select import RULES
 
 INPUT_SCALES = ("std", "range")
+DEVICES = ("cpu", "cuda")
 
 # Per task: epochs, learning rate, batch size, level shift, lr scale (what `None` in Config
 # means). char: binary/ternary shadow weights learn at lr / level (measured on PTB, see
@@ -58,6 +61,8 @@ class Config:
     batch: int | None = None
     seed: int = 0
     threads: int = 1  # 2 threads ran 5-10x slower than 1 on the shared 2-core machine
+    # where the net trains (weights mode only); the export and every check run on the CPU
+    device: str = "cpu"
     clip: float = 1.0  # gradient norm clipping
     # which epoch of a phase to keep (train/select.py's RULES): the last measured best on
     # digits and on six small UEA/UCR problems (docs/experiments.md, "Which epoch to keep")
@@ -107,6 +112,14 @@ class Config:
         choice("lr_scale", LR_SCALES)
         choice("row_gain", ROW_GAINS)
         choice("select", RULES)
+        choice("device", DEVICES)
+        if self.device == "cuda":
+            if self.mode == "hardware":
+                raise UserError("--device cuda trains in --mode weights only; hardware mode "
+                                "trains on the CPU (--device cpu)")
+            if not torch.cuda.is_available():
+                raise UserError(f"--device cuda: this torch {torch.__version__} sees no CUDA "
+                                "device (torch.cuda.is_available() is False)")
         for name in ("input_quant", "head_quant"):
             if getattr(self, name) is not None:
                 choice(name, QUANTIZERS)

@@ -46,8 +46,8 @@ class Diverged(UserError):
 class Inputs:
     """Batches of input-format reals (exactly the integers the hardware sees, / 2**frac)."""
 
-    def __init__(self, task: data.Task, shell: modelfile.Model):
-        self.task, self.shell = task, shell
+    def __init__(self, task: data.Task, shell: modelfile.Model, device: str = "cpu"):
+        self.task, self.shell, self.device = task, shell, torch.device(device)
         self.one = shell.formats.input.one
         self._cache = {}
 
@@ -66,8 +66,9 @@ class Inputs:
             x = self._cache[key][idx]
         else:
             x = self._quantized(split, idx)
-        return (torch.from_numpy(x).to(dtype), torch.from_numpy(split.lengths[idx]),
-                torch.from_numpy(split.y[idx]))
+        return (torch.from_numpy(x).to(self.device, dtype),
+                torch.from_numpy(split.lengths[idx]).to(self.device),
+                torch.from_numpy(split.y[idx]).to(self.device))
 
 
 def make_net(cfg: Config, task: data.Task, quant: str, mode: str) -> Net:
@@ -112,9 +113,9 @@ def outputs(net: Net, inputs: Inputs, split: data.Split, batch: int = 512) -> np
         x, lengths, _ = inputs.batch(split, idx, dtype_of(net))
         logits = net(x, lengths)
         if net.rnn.mode == "hardware":
-            out.append(integers(logits, net.rnn.formats.output).numpy().astype(np.int32))
+            out.append(integers(logits, net.rnn.formats.output).cpu().numpy().astype(np.int32))
         else:
-            out.append(logits.float().numpy())
+            out.append(logits.float().cpu().numpy())
     return np.concatenate(out)
 
 
@@ -281,9 +282,14 @@ def _run(cfg: Config, out: Path, resume: bool, progress: bool, overwrite: bool,
         state["results"]["frame"] = frame  # what feeds the model groups this many steps
     shell = modelfile.Model(cfg.cell, task.input_size, cfg.hidden, cfg.activation,
                             Formats.from_pairs(cfg.formats), [], None, task.offset, task.scale)
-    inputs = Inputs(task, shell)
+    inputs = Inputs(task, shell, cfg.device)
     init = _init(cfg, task)
     teacher = _teacher(cfg, task)
+    if teacher is not None and cfg.device != "cpu":
+        if teacher.rnn.mode == "hardware":  # its lookup tables stay on the CPU
+            raise UserError(f"--teacher: {cfg.teacher} is a hardware-mode run, which runs on "
+                            f"the CPU only; train with --device cpu")
+        teacher.to(cfg.device)
     if log:
         _say(task.summary(), progress)
     if init is not None and not resume:  # the one thing about --init no check can see
@@ -314,6 +320,7 @@ def _run(cfg: Config, out: Path, resume: bool, progress: bool, overwrite: bool,
                     net.load_state_dict(init.state)  # the usual error for the others
         else:  # post-training quantization of the float model, then fine-tuning
             net = _ptq(cfg, task, net, state, inputs)
+        net.to(cfg.device)  # in place, before the optimizer takes its parameters
         opt = torch.optim.Adam(net.param_groups(cfg.lr_scale), lr=ph["lr"])
         if state["epoch"] > 0:
             opt.load_state_dict(state["opt"])
@@ -426,6 +433,7 @@ def _ptq(cfg: Config, task: data.Task, net: Net | None, state: dict, inputs: Inp
     if net is None:
         net = make_net(cfg, task, "float", "weights")
         net.load_state_dict(state["net"])
+    net.to(cfg.device)
     net.set_quant(cfg.quant, cfg.input_quant, cfg.head_quant)
     net.set_mode(cfg.mode)
     state["results"]["ptq"] = evaluate(net, inputs, task.test)[0]
@@ -433,6 +441,7 @@ def _ptq(cfg: Config, task: data.Task, net: Net | None, state: dict, inputs: Inp
 
 
 def finish(cfg: Config, task: data.Task, net: Net, state: dict, out: Path, start: float) -> dict:
+    net.cpu()  # the test metric, the export and the exactness check run on the CPU always
     net.set_quant(cfg.quant, cfg.input_quant, cfg.head_quant)
     net.set_mode(cfg.mode)
     inputs = Inputs(task, export.shell(net, task))
