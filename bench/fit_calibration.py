@@ -3,6 +3,7 @@ least-squares fit of them gives (hw.gen.fit.estimate, the Device records in
 hw/board/registry.py).
 
     .venv/bin/python -m bench.fit_calibration [--board icebreaker] [--jobs 2] [--fresh]
+    .venv/bin/python -m bench.fit_calibration --check RUN_OR_EXPLORE_DIR ...
 
 Each design is the board top (UART bridge + ModelTop) of a random model (hw.random_model,
 seed 0, input 16, 10 outputs, emit "last" unless the row says "every") at a given folding, with
@@ -12,9 +13,15 @@ codes; such a design is reloadable). It is synthesised with YoWASP yosys and pac
 placement and routing add a few feedthrough cells at most). Records are kept in
 results/fit-calibration-BOARD.json (rerunning resumes). At the end: each design's measured cells
 beside the board's current estimate, and the least-squares calibration over them (a fixed part
-per cell, per weight per cycle for shift and for multiplying lanes, per lane, per shifter and
-per lane of an exponential engine times its shift levels K, per reloadable design, per output
-of an every-step head, per SPRAM block), with its residuals.
+per cell, per weight per cycle for shift and for multiplying lanes, per lane, per lane and row
+shift beyond one a half (the finalizer's select), per exponential shifter times its shift
+levels K, per reloadable design, per output of an every-step head, per SPRAM block), with its
+residuals.
+
+`--check` compares the board's current estimate with real builds instead: every run folder
+given (or every trial folder of an explorer output folder) that holds model.json,
+manifest.json and bitstream.json, its folding estimated against the logic cells its build
+used; nothing is built.
 """
 
 from __future__ import annotations
@@ -43,7 +50,7 @@ from hw.random_model import random_model
 INPUTS, OUTPUTS = 16, 10
 FEATURES = ("fixed rnn", "fixed gru", "fixed lstm", "per shift weight/cycle",
             "per multiplying weight/cycle", "per lane", "per shifter and shift level",
-            "per lane and shift level", "reloadable", "per every-step output",
+            "per lane and extra row shift", "reloadable", "per every-step output",
             "per SPRAM block", "per shifter and shift level, reloadable")
 
 
@@ -126,8 +133,8 @@ def features(rec: dict, device: fit.Device) -> tuple[list[float], float]:
     row = [float(rec["cell"] == c) for c in GATES]
     shifters, K = tp.resources["shifters"], tp.lanes.K
     row += [0 if mult else P * S, P * S if mult else 0, P, shifters * K,
-            P * K if shifters else 0, float(reload), every, fit.estimate(tp, device).huge_blocks,
-            shifters * K * reload]
+            P * fit.extra_shifts(tp), float(reload), every,
+            fit.estimate(tp, device).huge_blocks, shifters * K * reload]
     return row, memory
 
 
@@ -143,13 +150,59 @@ def calibrate(recs: list[dict], device: fit.Device) -> tuple[np.ndarray, np.ndar
     return coef, y - X @ coef
 
 
+def run_folders(paths) -> list[Path]:
+    out = []
+    for p in map(Path, paths):
+        if (p / "trials").is_dir():
+            out += sorted(d for d in (p / "trials").iterdir() if d.is_dir())
+        else:
+            out.append(p)
+    return [d for d in out if all((d / f).is_file()
+                                  for f in ("model.json", "manifest.json", "bitstream.json"))]
+
+
+def check(paths, board: str) -> int:
+    """The estimate of each built run's folding against its build's logic cells."""
+    from hw.gen.manifest import load_manifest
+    from hw.gen.placement import Placement
+    from hw.modelfile import load
+
+    device = BOARDS[board].device
+    print("| run | model | (P, S) | cells built | estimate |\n|---|---|---|---|---|")
+    errs = []
+    for d in run_folders(paths):
+        built = json.loads((d / "bitstream.json").read_text())
+        if built.get("board") != board:
+            continue
+        man = load_manifest(d / "manifest.json")
+        model = load(d / "model.json")
+        tp = TopPlan.of(model, parallel=man.parallel, simd=man.simd, order=man.order,
+                        placement=Placement.from_dict(man.placement), image=False,
+                        head=tuple(man.head) if man.head else None,
+                        reloadable=man.reload is not None)
+        est = fit.estimate(tp, device).luts
+        errs.append(est - built["lut"])
+        print(f"| {d.name} | {model.cell} {model.layers[0].w_hh.scheme} {model.hidden_size} | "
+              f"({man.parallel}, {man.simd}) | {built['lut']} | {est} ({est - built['lut']:+d}) |")
+    if not errs:
+        raise UserError(f"no built run (model.json, manifest.json, bitstream.json for the "
+                        f"{board}) in {', '.join(map(str, paths))}")
+    print(f"\n{len(errs)} builds: estimate minus built from {min(errs):+d} to {max(errs):+d} "
+          f"logic cells, RMS {np.sqrt(np.mean(np.square(errs))):.0f}")
+    return 0
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--board", default="icebreaker", choices=sorted(BOARDS))
     ap.add_argument("--jobs", type=int, default=2, help="designs packed at once (default 2)")
     ap.add_argument("--results", default=None)
     ap.add_argument("--fresh", action="store_true")
+    ap.add_argument("--check", nargs="+", metavar="DIR",
+                    help="compare the estimate with these built runs (or explorer folders)")
     args = ap.parse_args()
+    if args.check:
+        return check(args.check, args.board)
     device = BOARDS[args.board].device
     path = Path(args.results or RESULTS / f"fit-calibration-{args.board}.json")
     if args.fresh and path.exists():

@@ -202,6 +202,7 @@ def test_parallel_auto_counts_exponential_shifters():
     """Exponential codes cost a shifter per term: the GRU 8 folding auto used to choose for
     them (3 x 8: estimated within the iCEBreaker, built at 5553 of 5280 logic cells) is now
     estimated over the limit, and a ternary model's estimate does not change."""
+    from hw.gen import fit
     from hw.gen.fit import estimate
     from hw.gen.topplan import TopPlan
 
@@ -214,8 +215,10 @@ def test_parallel_auto_counts_exponential_shifters():
     t = estimate(TopPlan.of(tern, parallel=3, simd=8, image=False), dev)
     assert e.luts > dev.fill * dev.luts >= t.luts
     K = TopPlan.of(exp, parallel=3, simd=8, image=False).lanes.K
-    assert e.luts - t.luts == round((dev.luts_per_shift_level * 24
-                                     + dev.luts_per_lane_level * 3) * K)
+    extra = (fit.extra_shifts(TopPlan.of(exp, parallel=3, simd=8, image=False))
+             - fit.extra_shifts(TopPlan.of(tern, parallel=3, simd=8, image=False)))
+    assert abs(e.luts - t.luts - (dev.luts_per_shift_level * 24 * K
+                                  + dev.luts_per_select * 3 * extra)) <= 1  # rounding
     f = estimate(TopPlan.auto(exp, dev, image=False), dev)
     assert f.parallel * f.simd < 24 and f.luts <= dev.fill * dev.luts
 

@@ -131,19 +131,20 @@ class Board:
 # fixed_luts / luts_per_* come from the builds in docs/hardware.md ("Choosing the folding"):
 # the iCEBreaker's from bench.fit_calibration (59 designs packed by nextpnr, every cell, shift
 # and multiplying lanes, 3 and 7 shift levels, reloadable, codes in SPRAM, every-step heads;
-# RMS error 70 logic cells, the largest 168)
+# RMS error 57 logic cells, the largest 194)
 BOARDS = {
     "icebreaker": Board(
         "icebreaker", "iCEBreaker (iCE40UP5K-SG48)", "icebreaker", "ICEBreakerPlatform",
         ("clk12", 0), 12_000_000, "ice40",
         device=Device("iCE40UP5K", 5280, 30, ((16, 256), (8, 512), (4, 1024), (2, 2048)),
-                      36.0, 3442, 31.0, 81.5, dsps=8, luts_per_shift_level=6.9,
-                      luts_per_lane_level=14.0, cell_luts=(("rnn", 2235), ("lstm", 3787)),
-                      luts_per_product=118.8, luts_per_reload=556.8,
-                      luts_per_reload_shift_level=14.8, luts_per_huge_block=82.2,
-                      luts_per_output=21.8,
+                      36.0, 3428, 30.9, 75.8, dsps=8, luts_per_shift_level=7.2,
+                      luts_per_select=8.0, cell_luts=(("rnn", 2236), ("lstm", 3740)),
+                      luts_per_product=73.9, luts_per_reload=585.4,
+                      luts_per_reload_shift_level=5.8, luts_per_huge_block=95.8,
+                      luts_per_output=23.3,
                       # built and routed up to 5533 logic cells (a GRU 16 at 15 x 2); an LSTM
-                      # packed at 4890 found no legal placement: 90 % with the fit's error
+                      # packed at 4890 found no legal placement: 90 % (4752), the fit's
+                      # error (RMS 57) below the difference
                       fill=0.9,
                       # the UltraPlus's four SB_SPRAM256KA (the HX/LP parts have none)
                       placement=Placement(huge_blocks=4))),

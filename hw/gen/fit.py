@@ -47,11 +47,13 @@ class Device:
     luts_per_weight: float  # per weight per cycle (P x S) of shift-and-add lanes
     luts_per_lane: float  # per lane: accumulators, latches, walk selects
     dsps: int  # multiplier blocks; yosys maps every multiplier to one (DSP inference on)
-    # exponential codes (a shift by the code's level per term): per shifter and per lane,
-    # each times the code's shift levels K, on top of luts_per_weight and luts_per_lane (the
-    # ECP5's: 51-60 a shifter at K = 7 from three iCEBreaker pairs of builds, assumed alike)
+    # exponential codes (a shift by the code's level per term): per shifter times the code's
+    # shift levels K, on top of luts_per_weight (the ECP5's: 51-60 a shifter at K = 7 from
+    # three iCEBreaker pairs of builds, assumed alike)
     luts_per_shift_level: float = 8.0
-    luts_per_lane_level: float = 0.0
+    # per lane and distinct row shift beyond one in each half of a row (the finalizer's
+    # select of the aligned sum: `extra_shifts`)
+    luts_per_select: float = 0.0
     # the fixed part of the other cells, where measured: ((cell, LUTs), ...); a cell not
     # named has fixed_luts
     cell_luts: tuple[tuple[str, int], ...] = ()
@@ -114,6 +116,13 @@ class Fit:
 LUTRAM_BITS_PER_LUT = 6
 
 
+def extra_shifts(tp) -> int:
+    """The distinct row shifts of the layers' engine beyond one in each half of a row: the
+    inputs of each finalizer's select beyond a wire (a trained model's rows share a level a
+    matrix, a few shifts; random ones, many)."""
+    return len(tp.lanes.ua_values) + len(tp.lanes.ub_values) - 2
+
+
 def estimate(tp, device: Device, *, reloadable: bool = False) -> Fit:
     """The cost of the design `tp` (a hw.gen.topplan.TopPlan) on `device`; `reloadable`: as
     the reloadable design of this folding (a design with memories in SPRAM, or made in a
@@ -122,8 +131,8 @@ def estimate(tp, device: Device, *, reloadable: bool = False) -> Fit:
     per_weight = device.product_luts if tp.lanes.multiply else device.luts_per_weight
     shifters, K = tp.resources["shifters"], tp.lanes.K
     luts = (device.fixed_for(tp.model.cell) + per_weight * P * S + device.luts_per_lane * P
-            + (device.luts_per_shift_level * shifters + device.luts_per_lane_level * P) * K
-            * (shifters > 0))
+            + device.luts_per_shift_level * shifters * K
+            + device.luts_per_select * P * extra_shifts(tp))
     hd = tp.head_lanes
     if hd is not None:  # its products in DSP blocks; its trees and lanes as multiplying lanes'
         luts += device.product_luts * hd.lanes * hd.simd + device.luts_per_lane * hd.lanes
