@@ -115,17 +115,17 @@ def test_an_unfitting_budget_runs_labelled_extra_rows_never_budgeted_ones(tmp_pa
 
     monkeypatch.setattr(G, "OVERHEAD_S", 0)
     a, work = _setting(tmp_path), tmp_path / "work"
-    # an epoch estimated at 60 s: 8 epochs (480 s) miss a 300 s deadline, 4 (240 s) fit; the
-    # real tiny runs take seconds, so a loaded machine does not reach the deadline
+    # an epoch estimated at 60 s: 8 epochs (480 s) and 2 (120 s) miss a 100 s deadline, 1
+    # fits; the real tiny runs take seconds, so a loaded machine does not reach the deadline
     with open(tmp_path / "log", "w") as log:
-        status = G.sweep(a, _probe(10.0), work, log, time.monotonic() + 300)
+        status = G.sweep(a, _probe(10.0), work, log, time.monotonic() + 100)
     names = sorted(p.name for p in (work / "records").iterdir())
-    assert names == ["char-gru8-e4b32-extra--float-lr0.01-e4-extra.jsonl",
-                     "char-gru8-e4b32-extra--ternary-input-head-int8-lr0.01-e4-extra.jsonl"]
+    assert names == ["char-gru8-e1b32-extra--float-lr0.01-e1-extra.jsonl",
+                     "char-gru8-e1b32-extra--ternary-input-head-int8-lr0.01-e1-extra.jsonl"]
     assert [s["status"] for s in status] == ["done", "done"], status
     rec = load_records(work / "records" / names[0])[0]
-    assert len(rec["valid"]) == 4 and rec["fields"]["epochs"] == 4
-    assert rec["fields"]["device"] == "cpu" and rec["name"] == "float-lr0.01-e4-extra"
+    assert len(rec["valid"]) == 1 and rec["fields"]["epochs"] == 1
+    assert rec["fields"]["device"] == "cpu" and rec["name"] == "float-lr0.01-e1-extra"
 
 
 def test_a_row_still_running_at_the_deadline_is_stopped_and_leaves_no_record(tmp_path,
