@@ -64,7 +64,8 @@ class Device:
     # a reloadable exponential engine: per shifter and shift level (its levels are written)
     luts_per_reload_shift_level: float = 0.0
     luts_per_huge_block: float = 0.0  # per large RAM block used: its address and read muxes
-    luts_per_output: float = 0.0  # per output of a head that emits every step
+    luts_per_output: float = 0.0  # per output of a head that emits every step (argmax tree)
+    luts_per_output_byte: float = 0.0  # per byte of the output beat (`output_bytes`)
     fill: float = 0.85  # the share of the LUTs a design may use and still route
     # code banks and distributed RAM (ECP5), large single-ported RAM blocks (iCE40UP5K)
     placement: Placement = Placement()
@@ -116,6 +117,12 @@ class Fit:
 LUTRAM_BITS_PER_LUT = 6
 
 
+def output_bytes(tp) -> int:
+    """Bytes of the output beat as the link sends it (each output sign-extended to whole
+    bytes): the core's output register and the frame encoder's copy both hold them."""
+    return tp.out_count * -(-tp.out_bits // 8)
+
+
 def extra_shifts(tp) -> int:
     """The distinct row shifts of the layers' engine beyond one in each half of a row: the
     inputs of each finalizer's select beyond a wire (a trained model's rows share a level a
@@ -140,6 +147,7 @@ def estimate(tp, device: Device, *, reloadable: bool = False) -> Fit:
         luts += device.luts_per_reload + device.luts_per_reload_shift_level * shifters * K
     if tp.emit == "every":
         luts += device.luts_per_output * tp.out_count
+    luts += device.luts_per_output_byte * output_bytes(tp)
     brams, huge, memory = _memories(tp, device)
     luts += memory + device.luts_per_huge_block * huge
     luts = round(luts)
