@@ -51,7 +51,8 @@ INPUTS, OUTPUTS = 16, 10
 FEATURES = ("fixed rnn", "fixed gru", "fixed lstm", "per shift weight/cycle",
             "per multiplying weight/cycle", "per lane", "per shifter and shift level",
             "per lane and extra row shift", "reloadable", "per every-step output",
-            "per SPRAM block", "per shifter and shift level, reloadable")
+            "per SPRAM block", "per shifter and shift level, reloadable",
+            "per output byte")
 
 
 def designs() -> list[dict]:
@@ -64,7 +65,8 @@ def designs() -> list[dict]:
             out.append({"cell": cell, "scheme": scheme, "hidden": hidden, "parallel": k * G,
                         "simd": S, "order": kw.get("order", "rows"),
                         "reloadable": kw.get("reloadable", False),
-                        "emit": kw.get("emit", "last"), "levels": kw.get("levels", 3)})
+                        "emit": kw.get("emit", "last"), "levels": kw.get("levels", 3),
+                        "outputs": kw.get("outputs", OUTPUTS)})
         for k, S in ((1, 1), (1, 4), (2, 2), (4, 1), (2, 8)):
             add("ternary", 16, k, S)
         for k, S in ((1, 1), (2, 1), (2, 4)):
@@ -77,23 +79,26 @@ def designs() -> list[dict]:
         add("ternary", 16, 2, 2, reloadable=True)
         add("ternary", 32, 1, 4, reloadable=True)
         add("ternary", 16, 2, 2, emit="every")
+        add("ternary", 16, 2, 2, outputs=40)  # the output beat's registers, 4x as wide
+        add("ternary", 16, 2, 2, emit="every", outputs=40)
     # codes in SPRAM (the block RAM does not hold them): reloadable, 1 to 3 blocks
     for cell, hidden, k, S in (("gru", 96, 1, 2), ("gru", 96, 1, 8), ("gru", 256, 1, 2),
                                ("lstm", 96, 1, 4), ("rnn", 256, 2, 4)):
         out.append({"cell": cell, "scheme": "ternary", "hidden": hidden,
                     "parallel": k * GATES[cell], "simd": S, "order": "rows",
-                    "reloadable": True, "emit": "last", "levels": 3})
+                    "reloadable": True, "emit": "last", "levels": 3, "outputs": OUTPUTS})
     for cell, hidden, k, S, levels in (("gru", 96, 1, 2, 7), ("gru", 16, 1, 4, 3),
                                        ("lstm", 16, 1, 2, 7)):
         out.append({"cell": cell, "scheme": "exponential", "hidden": hidden,
                     "parallel": k * GATES[cell], "simd": S, "order": "rows",
-                    "reloadable": True, "emit": "last", "levels": levels})
+                    "reloadable": True, "emit": "last", "levels": levels,
+                    "outputs": OUTPUTS})
     return out
 
 
 def model_of(d: dict):
     return random_model(cell=d["cell"], scheme=d["scheme"], input_size=INPUTS,
-                        hidden_size=d["hidden"], outputs=OUTPUTS, seed=0,
+                        hidden_size=d["hidden"], outputs=d.get("outputs", OUTPUTS), seed=0,
                         levels=d.get("levels", 3),
                         emit=d["emit"])
 
@@ -134,7 +139,8 @@ def features(rec: dict, device: fit.Device) -> tuple[list[float], float]:
     shifters, K = tp.resources["shifters"], tp.lanes.K
     row += [0 if mult else P * S, P * S if mult else 0, P, shifters * K,
             P * fit.extra_shifts(tp), float(reload), every,
-            fit.estimate(tp, device).huge_blocks, shifters * K * reload]
+            fit.estimate(tp, device).huge_blocks, shifters * K * reload,
+            fit.output_bytes(tp)]
     return row, memory
 
 

@@ -199,9 +199,10 @@ def test_parallel_auto_counts_the_dsp_blocks(cell):
 
 
 def test_parallel_auto_counts_exponential_shifters():
-    """Exponential codes cost a shifter per term: the GRU 8 folding auto used to choose for
-    them (3 x 8: estimated within the iCEBreaker, built at 5553 of 5280 logic cells) is now
-    estimated over the limit, and a ternary model's estimate does not change."""
+    """Exponential codes cost a shifter per term (per shift level) and wider finalizer selects:
+    the GRU 8 at 3 x 8 (once chosen by an estimate without them and built at 5553 of 5280 logic
+    cells; packed at 5134 by the current generator) is estimated that much above the ternary
+    one, and auto's choice for it is within the board's share."""
     from hw.gen import fit
     from hw.gen.fit import estimate
     from hw.gen.topplan import TopPlan
@@ -213,14 +214,14 @@ def test_parallel_auto_counts_exponential_shifters():
                         outputs=10, seed=0)
     e = estimate(TopPlan.of(exp, parallel=3, simd=8, image=False), dev)
     t = estimate(TopPlan.of(tern, parallel=3, simd=8, image=False), dev)
-    assert e.luts > dev.fill * dev.luts >= t.luts
+    assert e.luts > t.luts
     K = TopPlan.of(exp, parallel=3, simd=8, image=False).lanes.K
     extra = (fit.extra_shifts(TopPlan.of(exp, parallel=3, simd=8, image=False))
              - fit.extra_shifts(TopPlan.of(tern, parallel=3, simd=8, image=False)))
     assert abs(e.luts - t.luts - (dev.luts_per_shift_level * 24 * K
                                   + dev.luts_per_select * 3 * extra)) <= 1  # rounding
     f = estimate(TopPlan.auto(exp, dev, image=False), dev)
-    assert f.parallel * f.simd < 24 and f.luts <= dev.fill * dev.luts
+    assert f.parallel * f.simd < 24 and f.luts <= dev.lut_room("gru")
 
 
 def test_parallel_auto_says_what_the_smallest_folding_lacks(tmp_path):

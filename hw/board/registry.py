@@ -129,23 +129,24 @@ class Board:
 
 
 # fixed_luts / luts_per_* come from the builds in docs/hardware.md ("Choosing the folding"):
-# the iCEBreaker's from bench.fit_calibration (59 designs packed by nextpnr, every cell, shift
-# and multiplying lanes, 3 and 7 shift levels, reloadable, codes in SPRAM, every-step heads;
-# RMS error 57 logic cells, the largest 194)
+# the iCEBreaker's from bench.fit_calibration (65 designs packed by nextpnr, every cell, shift
+# and multiplying lanes, 3 and 7 shift levels, reloadable, codes in SPRAM, every-step heads,
+# 10 and 40 outputs; RMS error 56 logic cells, the largest 199)
 BOARDS = {
     "icebreaker": Board(
         "icebreaker", "iCEBreaker (iCE40UP5K-SG48)", "icebreaker", "ICEBreakerPlatform",
         ("clk12", 0), 12_000_000, "ice40",
         device=Device("iCE40UP5K", 5280, 30, ((16, 256), (8, 512), (4, 1024), (2, 2048)),
-                      36.0, 3428, 30.9, 75.8, dsps=8, luts_per_shift_level=7.2,
-                      luts_per_select=8.0, cell_luts=(("rnn", 2236), ("lstm", 3740)),
-                      luts_per_product=73.9, luts_per_reload=585.4,
-                      luts_per_reload_shift_level=5.8, luts_per_huge_block=95.8,
-                      luts_per_output=23.3,
-                      # built and routed up to 5533 logic cells (a GRU 16 at 15 x 2); an LSTM
-                      # packed at 4890 found no legal placement: 90 % (4752), the fit's
-                      # error (RMS 57) below the difference
-                      fill=0.9,
+                      36.0, 2712, 31.0, 75.2, dsps=8, luts_per_shift_level=7.2,
+                      luts_per_select=8.1, cell_luts=(("rnn", 1523), ("lstm", 3018)),
+                      luts_per_product=74.4, luts_per_reload=589.5,
+                      luts_per_reload_shift_level=5.6, luts_per_huge_block=95.6,
+                      luts_per_output=26.1, luts_per_output_byte=35.7,
+                      # GRUs built and routed at 5164 logic cells (the demo's float GRU 32,
+                      # codes in SPRAM: 98 %) and 4682 (the GRU 256); LSTMs at 4677, while one
+                      # packed at 4890 found no legal placement: 98 % (5174), LSTMs 90 %
+                      # (4752); a design the fit's error puts over is one line from the build
+                      fill=0.98, cell_fill=(("lstm", 0.9),),
                       # the UltraPlus's four SB_SPRAM256KA (the HX/LP parts have none)
                       placement=Placement(huge_blocks=4))),
     "ulx3s": Board(

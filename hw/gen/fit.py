@@ -64,10 +64,16 @@ class Device:
     # a reloadable exponential engine: per shifter and shift level (its levels are written)
     luts_per_reload_shift_level: float = 0.0
     luts_per_huge_block: float = 0.0  # per large RAM block used: its address and read muxes
-    luts_per_output: float = 0.0  # per output of a head that emits every step
+    luts_per_output: float = 0.0  # per output of a head that emits every step (argmax tree)
+    luts_per_output_byte: float = 0.0  # per byte of the output beat (`output_bytes`)
     fill: float = 0.85  # the share of the LUTs a design may use and still route
+    cell_fill: tuple[tuple[str, float], ...] = ()  # that share for a cell, where it differs
     # code banks and distributed RAM (ECP5), large single-ported RAM blocks (iCE40UP5K)
     placement: Placement = Placement()
+
+    def lut_room(self, cell: str) -> int:
+        """The LUTs a design of `cell` may use (its share of the device's)."""
+        return int(dict(self.cell_fill).get(cell, self.fill) * self.luts)
 
     def fixed_for(self, cell: str) -> int:
         return dict(self.cell_luts).get(cell, self.fixed_luts)
@@ -105,6 +111,7 @@ class Fit:
     order: str = "rows"  # the engine's walk (hw.gen.lanes.LanePlan.order)
     head: tuple[int, int] | None = None  # the head's own engine (lanes, columns): mixed models
     huge_blocks: int = 0  # large single-ported RAM blocks (Placement.huge)
+    cell: str = ""  # the model's cell (its share of the LUTs: Device.lut_room)
 
     @property
     def weights_per_cycle(self) -> int:
@@ -114,6 +121,12 @@ class Fit:
 # distributed RAM (ECP5): the GRU 752's h memories (16 x 940 bits, read by the engine and
 # by the cell, so yosys keeps two copies) took 2312 LUTs as RAM: about 6.5 bits a LUT
 LUTRAM_BITS_PER_LUT = 6
+
+
+def output_bytes(tp) -> int:
+    """Bytes of the output beat as the link sends it (each output sign-extended to whole
+    bytes): the core's output register and the frame encoder's copy both hold them."""
+    return tp.out_count * -(-tp.out_bits // 8)
 
 
 def extra_shifts(tp) -> int:
@@ -140,6 +153,7 @@ def estimate(tp, device: Device, *, reloadable: bool = False) -> Fit:
         luts += device.luts_per_reload + device.luts_per_reload_shift_level * shifters * K
     if tp.emit == "every":
         luts += device.luts_per_output * tp.out_count
+    luts += device.luts_per_output_byte * output_bytes(tp)
     brams, huge, memory = _memories(tp, device)
     luts += memory + device.luts_per_huge_block * huge
     luts = round(luts)
@@ -147,7 +161,7 @@ def estimate(tp, device: Device, *, reloadable: bool = False) -> Fit:
     return Fit(P, S, tp.cycles_per_step, luts, brams,
                device.clock_mhz * 1e6 / tp.cycles_per_step,
                res["multipliers"] + res["elementwise_multipliers"], tp.order,
-               None if hd is None else (hd.lanes, hd.simd), huge)
+               None if hd is None else (hd.lanes, hd.simd), huge, tp.model.cell)
 
 
 def _memories(tp, device: Device) -> tuple[int, int, float]:
@@ -195,7 +209,7 @@ def over(f: Fit, device: Device) -> list[str]:
     out = []
     for need, room, what in ((f.brams, device.brams_for_design, "block RAMs"),
                              (f.huge_blocks, device.placement.huge_blocks, "SPRAM blocks"),
-                             (f.luts, int(device.fill * device.luts), "LUTs"),
+                             (f.luts, device.lut_room(f.cell), "LUTs"),
                              (f.dsps, device.dsps, "DSP blocks")):
         if need > room:
             out.append(f"{need} {what} of {room}")

@@ -229,8 +229,8 @@ class TopPlan(BeatLayouts):
         head engine's (lanes, columns). `placement`: the design's (default the device's).
         `goal` "smallest": instead the fitting design with the fewest LUTs (without SPRAM
         where one fits; bench.capacity's search for the largest model a board holds).
-        `reloadable`: the design found, reloadable (the search counts its load logic); a
-        design found with memories in SPRAM is reloadable in any case (the SPRAM
+        `reloadable`: the design found, reloadable (the search estimates the reloadable
+        designs); a design found with memories in SPRAM is reloadable in any case (the SPRAM
         holds nothing at power-up, so only a load can fill it). ValueError when nothing
         fits."""
         _check_model(model)
@@ -258,7 +258,16 @@ class TopPlan(BeatLayouts):
                         tp = cls.of(model, parallel=k * G, simd=S, storage=storage,
                                     passes=passes, image=False, halves=halves,
                                     placement=device.placement, order=o)
-                    fo = estimate(tp.on(device), device, reloadable=reloadable)
+                    placed = tp.on(device)
+                    if reloadable or placed.huge_memories:
+                        # what is built: the reloadable design (its shape's selects and sums)
+                        hd = placed.head_lanes
+                        placed = cls.of(model, parallel=placed.parallel, simd=placed.simd,
+                                        storage=storage, passes=passes, image=False,
+                                        placement=placed.placement, order=o,
+                                        head=None if hd is None else (hd.lanes, hd.simd),
+                                        reloadable=True)
+                    fo = estimate(placed, device)
                     smallest = smallest or fo
                     if fits(fo, device):
                         best = _better(best, fo, goal)
@@ -268,7 +277,7 @@ class TopPlan(BeatLayouts):
                         f = fo
                         if tp.cycles_per_step <= 1.02 * tp.bound_cycles:
                             break  # within 2 % of the bound: the columns walk cannot gain
-                if f.luts > device.fill * device.luts:
+                if f.luts > device.lut_room(model.cell):
                     break  # more columns only cost more logic (the estimate grows with S)
                 S *= 2
         if best is None:
