@@ -142,11 +142,11 @@ BOARDS = {
                       luts_per_product=74.4, luts_per_reload=589.5,
                       luts_per_reload_shift_level=5.6, luts_per_huge_block=95.6,
                       luts_per_output=26.1, luts_per_output_byte=35.7,
-                      # GRUs built and routed at 5164 logic cells (the demo's float GRU 32,
-                      # codes in SPRAM: 98 %) and 4682 (the GRU 256); LSTMs at 4677, while one
-                      # packed at 4890 found no legal placement: 98 % (5174), LSTMs 90 %
-                      # (4752); a design the fit's error puts over is one line from the build
-                      fill=0.98, cell_fill=(("lstm", 0.9),),
+                      # GRUs built and routed at 5164 and 5161 logic cells (the demo's float
+                      # GRU 32 with its codes in SPRAM; an exponential GRU 32): 98 % (5174);
+                      # RNNs at 16-20 lanes needed 5282-5476 where the fit said under 5174,
+                      # and an LSTM packed at 4890 found no legal placement: 90 % (4752)
+                      fill=0.9, cell_fill=(("gru", 0.98),),
                       # the UltraPlus's four SB_SPRAM256KA (the HX/LP parts have none)
                       placement=Placement(huge_blocks=4))),
     "ulx3s": Board(
