@@ -259,15 +259,17 @@ class TopPlan(BeatLayouts):
                                     passes=passes, image=False, halves=halves,
                                     placement=device.placement, order=o)
                     placed = tp.on(device)
-                    if reloadable or placed.huge_memories:
-                        # what is built: the reloadable design (its shape's selects and sums)
+                    fo = estimate(placed, device, reloadable=reloadable)
+                    if (reloadable or placed.huge_memories) and fits(fo, device):
+                        # what is built: the reloadable design (its shape's selects and sums,
+                        # never fewer than the model's own: a design over already is skipped)
                         hd = placed.head_lanes
                         placed = cls.of(model, parallel=placed.parallel, simd=placed.simd,
                                         storage=storage, passes=passes, image=False,
                                         placement=placed.placement, order=o,
                                         head=None if hd is None else (hd.lanes, hd.simd),
                                         reloadable=True)
-                    fo = estimate(placed, device)
+                        fo = estimate(placed, device)
                     smallest = smallest or fo
                     if fits(fo, device):
                         best = _better(best, fo, goal)
