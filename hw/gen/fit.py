@@ -6,9 +6,10 @@ memories' widths and depths in the device's block RAM shapes, and where the devi
 single-ported RAM (the iCE40UP5K's SPRAM), `place_huge` moves code, lookup and head code
 memories there when the block RAM does not hold them, counted in whole blocks of
 HUGE_WIDTH x HUGE_DEPTH (hw.gen.placement); its logic is an estimate, a
-fixed part plus a cost per weight per cycle and per lane, measured on the boards
-(docs/hardware.md, "Choosing the folding") and checked by the build, which reports the real
-figures. The clock is the one the engine is built to meet on that device. The functions take
+fixed part per cell plus costs per weight per cycle, per lane, per finalizer select input,
+per exponential shifter, per output byte, for reload logic and SPRAM blocks, least-squares
+fitted to packed designs (bench.fit_calibration; docs/hardware.md, "Choosing the folding")
+and checked by the build, which reports the real figures. The clock is the one the engine is built to meet on that device. The functions take
 a TopPlan and read its figures; this module does not import hw.gen.topplan (which imports it).
 
 The roofline bound of a scheme on a device (Williams, Waterman and Patterson): weights per
