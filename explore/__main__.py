@@ -145,10 +145,25 @@ def run_all(args, out: Path, trials: Trials, todo, settings: dict, bitstream: bo
                 bar.update()
                 tqdm.write(summary_line(rec))
     finally:
-        cluster_obj = getattr(client, "cluster", None)
+        close(client, None if args.scheduler else getattr(client, "cluster", None))
+
+
+def close(client, local_cluster) -> None:
+    """Close the client and the LocalCluster with Ctrl-C held off: a Ctrl-C that lands while
+    Dask shuts down (the sweep's last record written, or a second Ctrl-C) would cut the close
+    midway and leave the process waiting on half-stopped workers."""
+    import signal
+    import threading
+
+    held = threading.current_thread() is threading.main_thread()
+    before = signal.signal(signal.SIGINT, signal.SIG_IGN) if held else None
+    try:
         client.close()
-        if cluster_obj is not None and not args.scheduler:
-            cluster_obj.close()
+        if local_cluster is not None:
+            local_cluster.close()
+    finally:
+        if held:
+            signal.signal(signal.SIGINT, before)
 
 
 def lost(h: str, p: dict, settings: dict, out: Path, e: Exception) -> dict:

@@ -232,7 +232,9 @@ def test_a_sweep_killed_after_one_trial_runs_only_the_other_on_rerun(tmp_path):
     p.send_signal(signal.SIGINT)
     _, err = p.communicate(timeout=60)
     lines = jsonl.read_text().splitlines()
-    assert p.returncode in (0, 130) and len(lines) == 1, (p.returncode, err)
+    # 130: the Ctrl-C landed before the sweep's end; 0: while Dask closed (held off there);
+    # -SIGINT: while the interpreter exited (after main returned)
+    assert p.returncode in (0, 130, -signal.SIGINT) and len(lines) == 1, (p.returncode, err)
     deadline = time.monotonic() + 30  # nothing of the sweep is left running
     while _processes_mentioning(out):
         assert time.monotonic() < deadline, _processes_mentioning(out)
