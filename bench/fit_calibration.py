@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import tempfile
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
@@ -52,21 +51,23 @@ FEATURES = ("fixed rnn", "fixed gru", "fixed lstm", "per shift weight/cycle",
             "per multiplying weight/cycle", "per lane", "per shifter and shift level",
             "per lane and extra row shift", "reloadable", "per every-step output",
             "per SPRAM block", "per shifter and shift level, reloadable",
-            "per output byte")
+            "per output byte", "streamed output")
 
 
 def designs() -> list[dict]:
     """The calibration set: every cell with the shift-and-add engine at foldings from one unit's
     rows to 16-64 weights a cycle, exponential (shifters) and int8 (multiplying lanes) at a
-    few, two hidden sizes, reloadable designs, heads that emit every step, and designs with their codes in SPRAM."""
+    few, two hidden sizes, reloadable designs, heads that emit every step or stream their
+    outputs, and designs with their codes in SPRAM."""
     out = []
     for cell, G in GATES.items():
-        def add(scheme, hidden, k, S, **kw):
+        def add(scheme, hidden, k, S, cell=cell, G=G, **kw):
             out.append({"cell": cell, "scheme": scheme, "hidden": hidden, "parallel": k * G,
                         "simd": S, "order": kw.get("order", "rows"),
                         "reloadable": kw.get("reloadable", False),
                         "emit": kw.get("emit", "last"), "levels": kw.get("levels", 3),
-                        "outputs": kw.get("outputs", OUTPUTS)})
+                        "outputs": kw.get("outputs", OUTPUTS),
+                        **({"output": kw["output"]} if "output" in kw else {})})
         for k, S in ((1, 1), (1, 4), (2, 2), (4, 1), (2, 8)):
             add("ternary", 16, k, S)
         for k, S in ((1, 1), (2, 1), (2, 4)):
@@ -81,6 +82,10 @@ def designs() -> list[dict]:
         add("ternary", 16, 2, 2, emit="every")
         add("ternary", 16, 2, 2, outputs=40)  # the output beat's registers, 4x as wide
         add("ternary", 16, 2, 2, emit="every", outputs=40)
+        # the outputs streamed out of a memory (hw.gen.serial), 40 and 10 of them
+        add("ternary", 16, 2, 2, outputs=40, output="serial")
+        add("ternary", 16, 2, 2, emit="every", outputs=40, output="serial")
+        add("ternary", 16, 1, 1, emit="every", outputs=10, output="serial")
     # codes in SPRAM (the block RAM does not hold them): reloadable, 1 to 3 blocks
     for cell, hidden, k, S in (("gru", 96, 1, 2), ("gru", 96, 1, 8), ("gru", 256, 1, 2),
                                ("lstm", 96, 1, 4), ("rnn", 256, 2, 4)):
@@ -106,7 +111,7 @@ def model_of(d: dict):
 def plan_of(d: dict, device: fit.Device) -> TopPlan:
     return TopPlan.of(model_of(d), parallel=d["parallel"], simd=d["simd"], order=d["order"],
                       placement=device.placement, image=False,
-                      reloadable=d["reloadable"]).on(device)
+                      reloadable=d["reloadable"], output=d.get("output", "beat")).on(device)
 
 
 def measure(d: dict, board: str) -> dict:
@@ -119,7 +124,7 @@ def measure(d: dict, board: str) -> dict:
                        parallel=d["parallel"], simd=d["simd"], order=d["order"],
                        placement=tp.placement,
                        reloadable=d["reloadable"] or bool(tp.huge_memories),
-                       progress=lambda *_: None)
+                       output=d.get("output", "beat"), progress=lambda *_: None)
         except UserError as e:
             return {**d, "error": str(e)}
     return {**d, "cells": use[b.lut_cell][0], "brams": use.get(b.bram_cell, (0, 0))[0],
@@ -134,13 +139,13 @@ def features(rec: dict, device: fit.Device) -> tuple[list[float], float]:
     mult = uses_multipliers(list(tp.passes))
     memory = fit.memory_luts(tp, device)
     reload = rec["reloadable"] or bool(tp.huge_memories)
-    every = tp.out_count if rec["emit"] == "every" else 0
+    every = tp.out_count if rec["emit"] == "every" and not tp.serial else 0
     row = [float(rec["cell"] == c) for c in GATES]
     shifters, K = tp.resources["shifters"], tp.lanes.K
     row += [0 if mult else P * S, P * S if mult else 0, P, shifters * K,
             P * fit.extra_shifts(tp), float(reload), every,
             fit.estimate(tp, device).huge_blocks, shifters * K * reload,
-            fit.output_bytes(tp)]
+            0 if tp.serial else fit.output_bytes(tp), float(tp.serial)]
     return row, memory
 
 
@@ -226,7 +231,7 @@ def main() -> int:
     coef, res = calibrate(done, device)
     print("\n| design | (P, S) | cells | estimate now | calibrated |")
     print("|---|---|---|---|---|")
-    for r, e in zip(done, res):
+    for r, e in zip(done, res, strict=True):
         now = fit.estimate(plan_of(r, device), device).luts
         extra = ", reloadable" if r["reloadable"] else ""
         extra += ", emit every" if r["emit"] == "every" else ""
@@ -234,11 +239,11 @@ def main() -> int:
               f"{r['simd']}) | {r['cells']} | {now} ({now - r['cells']:+d}) | "
               f"{round(r['cells'] - e)} ({-e:+.0f}) |")
     print("\n| term | LUTs |\n|---|---|")
-    for name, c in zip(FEATURES, coef):
+    for name, c in zip(FEATURES, coef, strict=True):
         print(f"| {name} | {c:.1f} |")
     print(f"\nresiduals: RMS {np.sqrt(np.mean(res ** 2)):.0f}, largest under-estimate "
           f"{res.max():.0f} cells, largest over-estimate {-res.min():.0f}")
-    print(json.dumps({n: round(float(c), 1) for n, c in zip(FEATURES, coef)}))
+    print(json.dumps({n: round(float(c), 1) for n, c in zip(FEATURES, coef, strict=True)}))
     return 0
 
 

@@ -36,6 +36,7 @@ class Config:
     onehot: bool = False  # the input is one-hot (a beat carries a token index)
     input_scheme: str | None = None  # the first input matrix's and the head's own schemes
     head_scheme: str | None = None
+    outputs: int = 3  # the head's (more than hw.gen.topplan.SERIAL_OVER: they stream)
 
     @property
     def lanes(self):
@@ -54,13 +55,14 @@ class Config:
                 f"{'-reg' if self.storage == 'registers' else ''}"
                 f"{'-onehot' if self.onehot else ''}"
                 f"{'-in-' + self.input_scheme if self.input_scheme else ''}"
-                f"{'-head-' + self.head_scheme if self.head_scheme else ''}")
+                f"{'-head-' + self.head_scheme if self.head_scheme else ''}"
+                f"{'-out' + str(self.outputs) if self.outputs != 3 else ''}")
 
     def model(self) -> Model:
         m = random_model(cell=self.cell, scheme=self.scheme,
                          input_size=11 if self.onehot else 3,
                          hidden_size=self.hidden, num_layers=self.layers,
-                         outputs=None if self.emit == "hidden" else 3,
+                         outputs=None if self.emit == "hidden" else self.outputs,
                          activation=self.activation, seed=self.seed, levels=3,
                          onehot=self.onehot, input_scheme=self.input_scheme,
                          head_scheme=self.head_scheme)
@@ -87,6 +89,12 @@ REPRESENTATIVE = (
            head_scheme="int8"),
     # an int8 head on its own multiplier engine after two shift-scheme layers, emit last
     Config("icarus", "lstm", "exponential", 1, "last", layers=2, simd=2, head_scheme="int8"),
+    # outputs that stream out of a memory as element beats (hw.gen.serial): on the layers'
+    # engine, and on a head engine of its own beside the next step's layers
+    Config("verilator", "gru", "ternary", 1, "every", hidden=8, outputs=23, simd=2),
+    Config("icarus", "rnn", "exponential", 1, "last", hidden=8, outputs=19,
+           head_scheme="int8"),
+    Config("icarus", "lstm", "ternary", 1, "every", hidden=6, outputs=21, head_scheme="int8"),
 )
 
 

@@ -24,6 +24,7 @@ from cocotb.simtime import get_sim_time
 from cocotb.triggers import FallingEdge, First, ReadOnly, RisingEdge, Timer
 
 from hw.gen.manifest import Manifest
+from hw.gen.simulate import Gather
 
 from .expect import Checker, Item
 
@@ -118,6 +119,7 @@ class Bench:
         stall_limit = int(stall_limit / max(0.05, (1 - idle) * (1 - backpressure))) * 4
         steady = idle == 0 and backpressure == 0
         k, offered, held = 0, False, None
+        gather = Gather()  # a streamed output's elements (hw.gen.serial)
         span = man.cycles_per_step + man.latency + 1
         gap = hold = 0  # idle cycles left before the next offer; cycles of ready low left
         prev_accept: tuple[int, int] | None = None  # (item, cycle) of the last accept
@@ -138,6 +140,7 @@ class Bench:
                 while k < len(queue) and queue[k][1] == cut:
                     k += 1
                 offered, held, wait_valid, prev_accept, reset_cycle = False, None, None, None, None
+                gather = Gather()
                 continue
             if not offered and k < len(queue):
                 if gap == 0 and idle and self.rng.random() < idle:
@@ -171,14 +174,16 @@ class Bench:
                                      f"before it was taken ({held:#x} -> {word})")
             held = word if o_valid and not ready else None
             if o_valid and ready:
-                f = out.unpack(word)
-                where = checker.where()
-                if where is not None and reset_after is None:
-                    src = offsets[where[0]] + where[1]
-                    if src < len(accept_cycle):
-                        st.latencies.append(wait_valid - accept_cycle[src])
-                checker.receive(f["data"], f.get("argmax"), f["last"])
-                st.beats, wait_valid, last_progress = st.beats + 1, None, cyc
+                beat = gather.take(out.unpack(word))
+                last_progress = cyc
+                if beat is not None:  # a whole output (a streamed one: its last element)
+                    where = checker.where()
+                    if where is not None and reset_after is None:
+                        src = offsets[where[0]] + where[1]
+                        if src < len(accept_cycle):
+                            st.latencies.append(wait_valid - accept_cycle[src])
+                    checker.receive(list(beat.data), beat.argmax, beat.last)
+                    st.beats, wait_valid = st.beats + 1, None
             if offered and i_ready:
                 item = queue[k][1]
                 if prev_accept is not None and prev_accept[0] == item:
@@ -207,7 +212,7 @@ class Bench:
         return st
 
     async def drain(self, checker: Checker) -> None:
-        """With nothing offered, no further output beat may come."""
+        """With nothing offered, no further output beat (or element) may come."""
         for _ in range(self.man.latency + self.man.cycles_per_step + 4):
             await FallingEdge(self.clk)
             self.i_valid.value, self.o_ready.value = 0, 1
@@ -218,4 +223,4 @@ class Bench:
                     raise AssertionError(f"{self.man.output.payload} is not 0s and 1s while "
                                          f"valid")
                 f = self.man.output.unpack(word)
-                checker.receive(f["data"], f.get("argmax"), f["last"])
+                checker.receive(f["data"], f.get("argmax"), f.get("last"))

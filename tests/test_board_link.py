@@ -70,6 +70,41 @@ class SumCore(wiring.Component):
         return m
 
 
+class SerialSumCore(wiring.Component):
+    """SumCore's outputs as a stream of elements (hw.gen.serial's layout: `data[0]`, the
+    argmax and `end` on the last element, `last` on every one), `gap` idle cycles before
+    each element."""
+
+    def __init__(self, *, emit="every", stall=0, gap=0):
+        self.inner = SumCore(emit=emit, stall=stall)
+        self.out_count, self.gap = self.inner.n, gap
+        olay = data.StructLayout({"data": data.ArrayLayout(signed(self.inner.width), 1),
+                                  "argmax": unsigned(2), "end": 1, "last": 1})
+        super().__init__({"i": In(stream.Signature(SumCore.step_layout())),
+                          "o": Out(stream.Signature(olay))})
+
+    def reference(self, xs):
+        return self.inner.reference(xs)
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.inner = inner = self.inner
+        wiring.connect(m, wiring.flipped(self.i), inner.i)
+        k = Signal(range(self.out_count))
+        wait = Signal(range(self.gap + 1))
+        show = inner.o.valid & (wait == 0)
+        m.d.comb += [self.o.valid.eq(show), self.o.payload.data[0].eq(inner.o.payload.data[k]),
+                     self.o.payload.argmax.eq(inner.o.payload.argmax),
+                     self.o.payload.end.eq(k == self.out_count - 1),
+                     self.o.payload.last.eq(inner.o.payload.last)]
+        with m.If(wait != 0):
+            m.d.sync += wait.eq(wait - 1)
+        with m.If(show & self.o.ready):
+            m.d.sync += [k.eq(Mux(k == self.out_count - 1, 0, k + 1)), wait.eq(self.gap)]
+            m.d.comb += inner.o.ready.eq(k == self.out_count - 1)
+        return m
+
+
 # ------------------------------------------------------------------ serial-line harness
 
 def run_line(dut, rx_bytes: bytes, *, cycles: int, gaps=None) -> bytes:
@@ -191,10 +226,15 @@ def test_info_reply():
             link.emit, link.fingerprint) == (3, 1, 3, 2, 1, "every", 0x1234ABCD)
 
 
-@pytest.mark.parametrize("emit,stall", [("every", 0), ("last", 0), ("every", 150)])
-def test_sequences_bit_exact(emit, stall):
+@pytest.mark.parametrize("emit,stall,serial", [("every", 0, 0), ("last", 0, 0),
+                                               ("every", 150, 0), ("every", 0, 1),
+                                               ("last", 0, 1), ("every", 150, 40)])
+def test_sequences_bit_exact(emit, stall, serial):
+    """The same frames from a core whose outputs are one beat and from one whose outputs
+    stream as elements (serial: 1 + the idle cycles before each element)."""
     rng = np.random.default_rng(1)
-    core = SumCore(emit=emit, stall=stall)
+    core = (SerialSumCore(emit=emit, stall=stall, gap=serial - 1) if serial else
+            SumCore(emit=emit, stall=stall))
     dut = board(core, emit)
     link = dut.link
     seqs = [rng.integers(-128, 128, size=(t, 3)) for t in (3, 1, 4)]

@@ -142,7 +142,9 @@ def bitstream(run, board: str, options: BuildOptions | None = None, *,
                   storage=man.storage, simd=man.simd, order=man.order or "rows",
                   placement=Placement.from_dict(man.placement),
                   cell_units=man.options.cell_units, reloadable=man.reload is not None,
-                  head=tuple(man.head) if man.head else None)  # a mixed model's head engine
+                  head=tuple(man.head) if man.head else None,  # a mixed model's head engine
+                  # as generated: streamed outputs (hw.gen.serial) or one beat
+                  output="serial" if "end" in man.output.fields else "beat")
     t0 = time.monotonic()
     if clock_hz is None:
         res = _auto_clock(model, b, run, opts.baud, common, say)

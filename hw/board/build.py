@@ -19,7 +19,7 @@ from pathlib import Path
 
 from ..errors import UserError
 from ..gen.fit import roofline
-from ..gen.options import UNROLLED
+from ..gen.options import AUTO, UNROLLED
 from ..gen.topplan import plan_for
 from . import protocol
 from .registry import Board
@@ -140,7 +140,7 @@ def build(model, *, board: Board, parallel, clock_hz: float, baud: int, out_dir:
           dsp: bool = True, seed: int = 1, classic_abc: bool = False,
           storage: str = "memory", simd: int = 1, placement=None, order: str = "rows",
           cell_units: int | None = None, head: tuple[int, int] | None = None,
-          reloadable: bool = False, progress=print) -> BuildResult:
+          reloadable: bool = False, output: str = AUTO, progress=print) -> BuildResult:
     """Synthesise, place and route; returns the figures even when the clock is missed (the
     caller decides). Raises UserError when a tool fails (for example: the design does not fit).
     `classic_abc` (ECP5): map LUTs with classic ABC from the start, as the fallback does, so
@@ -150,7 +150,7 @@ def build(model, *, board: Board, parallel, clock_hz: float, baud: int, out_dir:
                                   baud=baud, dsp=dsp, classic_abc=classic_abc,
                                   storage=storage, simd=simd, placement=placement,
                                   order=order, cell_units=cell_units, head=head,
-                                  reloadable=reloadable)
+                                  reloadable=reloadable, output=output)
     dsp = dsp and board.dsp_blocks
     out_dir = Path(out_dir)
     progress(f"[{board.name}] elaborating: {model.cell} hidden {model.hidden_size}, "
@@ -212,7 +212,7 @@ def build(model, *, board: Board, parallel, clock_hz: float, baud: int, out_dir:
 
 def _board_top(model, *, board: Board, parallel, clock_hz: float, baud: int, dsp: bool,
                classic_abc: bool, storage: str, simd: int, placement, order: str,
-               cell_units: int | None, head, reloadable: bool):
+               cell_units: int | None, head, reloadable: bool, output: str = AUTO):
     """The elaborated design of a build: (ModelTop, BoardTop, yosys' synth options), or
     UserError naming what cannot be built."""
     dsp = dsp and board.dsp_blocks  # yosys would map multipliers to DSPs the part lacks
@@ -226,7 +226,7 @@ def _board_top(model, *, board: Board, parallel, clock_hz: float, baud: int, dsp
     try:
         core = plan_for(model, parallel=parallel, simd=1 if parallel == UNROLLED else simd,
                         storage=storage, placement=placement, order=order, head=head,
-                        cell_units=cell_units, reloadable=reloadable).create()
+                        cell_units=cell_units, reloadable=reloadable, output=output).create()
     except ValueError as e:
         raise UserError(str(e)) from None
     try:
@@ -247,7 +247,7 @@ def _board_top(model, *, board: Board, parallel, clock_hz: float, baud: int, dsp
 def pack(model, *, board: Board, out_dir: Path, parallel, simd: int = 1,
          storage: str = "memory", placement=None, order: str = "rows",
          head: tuple[int, int] | None = None, reloadable: bool = False, dsp: bool = True,
-         progress=print) -> dict[str, tuple[int, int]]:
+         output: str = AUTO, progress=print) -> dict[str, tuple[int, int]]:
     """Synthesise and pack only, no placement or routing: nextpnr's utilisation after packing
     (cell type -> (used, available)), the logic cells the design needs (the count a build
     that does not fit reports), in a fraction of a build's time (bench.fit_calibration)."""
@@ -256,7 +256,7 @@ def pack(model, *, board: Board, out_dir: Path, parallel, simd: int = 1,
                                   clock_hz=board.osc_hz, baud=1_000_000, dsp=dsp,
                                   classic_abc=False, storage=storage, simd=simd,
                                   placement=placement, order=order, cell_units=None,
-                                  head=head, reloadable=reloadable)
+                                  head=head, reloadable=reloadable, output=output)
     rc, log = _run_tools(top, board, Path(out_dir), synth, 1, t0, progress,
                          reloadable=reloadable, pack_only=True)
     use = utilisation(log)

@@ -83,7 +83,8 @@ class BoardCore(wiring.Component):
         self.clock_hz, self.baud = clock_hz, baud
         self.emit = emit
         n_in, in_bits = step_fields(core.i.payload.shape())
-        n_out, out_bits, argmax_bits = out_fields(core.o.payload.shape())
+        self.out_count = getattr(core, "out_count", None)  # a streamed output's elements
+        n_out, out_bits, argmax_bits = out_fields(core.o.payload.shape(), self.out_count)
         self.link = p.Link(
             input_size=n_in, in_bytes=p.nbytes(in_bits), out_n=n_out,
             out_bytes=p.nbytes(out_bits), argmax_bytes=p.nbytes(argmax_bits), emit=emit,
@@ -102,7 +103,7 @@ class BoardCore(wiring.Component):
                                                   emit=self.emit, loads=self.reloadable)
         info = self.link.info_payload()
         m.submodules.encoder = enc = FrameEncoder(out_layout=self.core.o.payload.shape(),
-                                                  info_bytes=len(info))
+                                                  info_bytes=len(info), count=self.out_count)
         if self.reloadable:  # the model's fingerprint and the state are the loader's
             m.submodules.loader = ld = self.loader
             wiring.connect(m, dec.load, ld.i)

@@ -31,7 +31,7 @@ from .axis import NATIVE, PORT_STYLES, AxisTop, rename
 from .design import seal
 from .lanes import ORDERS
 from .manifest import TOP, Manifest, check_ports, save_manifest
-from .options import AUTO, UNROLLED, GenerateOptions, parse_parallel
+from .options import AUTO, OUTPUTS, UNROLLED, GenerateOptions, parse_parallel
 from .placement import STORAGES
 from .topplan import plan_for
 
@@ -40,14 +40,15 @@ def generate(model, parallel, cell_units: int | None = None, storage: str = "mem
              simd: int = 1, board: str | None = None, *, placement=None,
              ports: str = NATIVE, order: str = AUTO,
              head: tuple[int, int] | None = None,
-             reloadable: bool = False) -> tuple[str, Manifest]:
+             reloadable: bool = False, output: str = AUTO) -> tuple[str, Manifest]:
     """(Verilog text, manifest) for a model; `board`: the board (hw.board.registry) whose
     calibration the manifest's roofline refers to (and that `parallel="auto"` sizes the
     engine for), and whose memory placement is used unless `placement`, a
     hw.gen.placement.Placement, is given; `ports`: the port names (hw.gen.axis); `order`: the
     engine's walk, or "auto" (chosen with the folding, or the faster one for a given
     folding); `head`: the head's own engine (lanes, columns) of a mixed model; `reloadable`:
-    the weight memories written at run time (hw.gen.topplan)."""
+    the weight memories written at run time (hw.gen.topplan); `output`: the head's outputs
+    as one beat, streamed or auto (hw.gen.serial)."""
     rec = registry.board(board) if board is not None else None
     device = None
     if parallel == AUTO:
@@ -66,7 +67,7 @@ def generate(model, parallel, cell_units: int | None = None, storage: str = "mem
     try:
         plan = plan_for(model, parallel=parallel, simd=simd, cell_units=cell_units,
                         storage=storage, placement=placement, order=order, head=head,
-                        device=device, reloadable=reloadable)
+                        device=device, reloadable=reloadable, output=output)
     except ValueError as e:  # nothing fits, a bad meta.emit in the model file, a bad option
         raise UserError(str(e)) from None
     man = plan.manifest(rec.device if rec is not None else None)
@@ -122,7 +123,7 @@ def generate_run(model_path, options: GenerateOptions | None = None, out=None, *
         head = (opts.head_parallel or len(UNIT_ROWS[model.cell]), opts.head_simd or 1)
     text, man = generate(model, opts.parallel, opts.cell_units, opts.storage, opts.simd or 1,
                          board.name, ports=opts.ports, order=opts.order, head=head,
-                         reloadable=opts.reloadable, placement=placement)
+                         reloadable=opts.reloadable, placement=placement, output=opts.output)
     notes = []
     if opts.parallel not in (AUTO, UNROLLED) and man.parallel < opts.parallel:
         notes.append(f"note: --parallel {opts.parallel} is more lanes than this model's "
@@ -182,6 +183,11 @@ def add_arguments(p) -> None:
     p.add_argument("--reloadable", action="store_true",
                    help="a design for the model's shape whose weight memories are written at "
                         "run time (python -m hw load; docs/hardware.md, Reloadable weights)")
+    p.add_argument("--output", choices=OUTPUTS + (AUTO,), default=AUTO,
+                   help="the head's outputs: 'beat' (all in one beat of registers), 'serial' "
+                        "(one element a beat out of a memory, the argmax with the last) or "
+                        "'auto' (serial for more than 16 outputs where the readout fits the "
+                        "layers' time; default; docs/hardware.md, Streamed outputs)")
     p.add_argument("--out", default=None, help="output folder (default: the model's folder)")
 
 
@@ -192,7 +198,7 @@ def options_from(args) -> tuple[Path, GenerateOptions, Path | None]:
                             simd=args.simd, board=args.board, storage=args.storage,
                             order=args.order, cell_units=args.cell_units, ports=args.ports,
                             head_parallel=args.head_parallel, head_simd=args.head_simd,
-                            reloadable=args.reloadable),
+                            reloadable=args.reloadable, output=args.output),
             Path(args.out) if args.out is not None else None)
 
 

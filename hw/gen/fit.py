@@ -9,8 +9,9 @@ HUGE_WIDTH x HUGE_DEPTH (hw.gen.placement); its logic is an estimate, a
 fixed part per cell plus costs per weight per cycle, per lane, per finalizer select input,
 per exponential shifter, per output byte, for reload logic and SPRAM blocks, least-squares
 fitted to packed designs (bench.fit_calibration; docs/hardware.md, "Choosing the folding")
-and checked by the build, which reports the real figures. The clock is the one the engine is built to meet on that device. The functions take
-a TopPlan and read its figures; this module does not import hw.gen.topplan (which imports it).
+and checked by the build, which reports the real figures. The clock is the one the engine
+is built to meet on that device. The functions take a TopPlan and read its figures; this
+module does not import hw.gen.topplan (which imports it).
 
 The roofline bound of a scheme on a device (Williams, Waterman and Patterson): weights per
 cycle limited by memory, all block RAMs (and large RAM blocks) read at full width each cycle
@@ -67,6 +68,9 @@ class Device:
     luts_per_huge_block: float = 0.0  # per large RAM block used: its address and read muxes
     luts_per_output: float = 0.0  # per output of a head that emits every step (argmax tree)
     luts_per_output_byte: float = 0.0  # per byte of the output beat (`output_bytes`)
+    # a streamed output (hw.gen.serial) instead of those two: its readout, argmax and the
+    # frame encoder's one element
+    luts_serial_output: float = 0.0
     fill: float = 0.85  # the share of the LUTs a design may use and still route
     cell_fill: tuple[tuple[str, float], ...] = ()  # that share for a cell, where it differs
     # code banks and distributed RAM (ECP5), large single-ported RAM blocks (iCE40UP5K)
@@ -152,9 +156,12 @@ def estimate(tp, device: Device, *, reloadable: bool = False) -> Fit:
         luts += device.product_luts * hd.lanes * hd.simd + device.luts_per_lane * hd.lanes
     if reloadable or tp.shape is not None or tp.huge_memories:
         luts += device.luts_per_reload + device.luts_per_reload_shift_level * shifters * K
-    if tp.emit == "every":
-        luts += device.luts_per_output * tp.out_count
-    luts += device.luts_per_output_byte * output_bytes(tp)
+    if tp.serial:
+        luts += device.luts_serial_output
+    else:
+        if tp.emit == "every":
+            luts += device.luts_per_output * tp.out_count
+        luts += device.luts_per_output_byte * output_bytes(tp)
     brams, huge, memory = _memories(tp, device)
     luts += memory + device.luts_per_huge_block * huge
     luts = round(luts)

@@ -202,7 +202,8 @@ def streams(top) -> tuple[Stream, Stream]:
     and what hw.gen.simulate packs and unpacks beats with)."""
     model = top.model
     return (_stream("i", top.in_layout, *input_element(model)),
-            _stream("o", top.out_layout, top.out_bits, top.out_count, True))
+            _stream("o", top.out_layout, top.out_bits,
+                    1 if getattr(top, "serial", False) else top.out_count, True))
 
 
 def manifest(plan, device=None) -> Manifest:

@@ -18,6 +18,7 @@ from .lanes import ORDERS
 from .placement import STORAGES
 
 AUTO = "auto"  # parallel: sized for the board; order: the faster walk
+OUTPUTS = ("beat", "serial")  # the head's outputs: one beat, or element beats (hw.gen.serial)
 UNROLLED = "unrolled"  # parallel: the unrolled engine (hw.gen.unrolled_top)
 
 
@@ -56,6 +57,9 @@ class GenerateOptions:
     head_simd: int | None = None
     # the weight memories written at run time (docs/hardware.md, "Reloadable weights")
     reloadable: bool = False
+    # the head's outputs: "beat" (one beat of registers), "serial" (element beats out of a
+    # memory, hw.gen.serial) or "auto" (serial for more than 16 outputs where they fit)
+    output: str = AUTO
 
     def check(self) -> GenerateOptions:
         """These options with the defaults filled in, or one UserError naming the option."""
@@ -106,6 +110,14 @@ class GenerateOptions:
             if self.ports != NATIVE:
                 raise UserError("--reloadable takes the native ports: its load port has no "
                                 "AXI-Stream names")
+        if self.output not in OUTPUTS + (AUTO,):
+            raise UserError(f"--output must be one of {', '.join(OUTPUTS + (AUTO,))}, not "
+                            f"{self.output!r}")
+        if self.output == "serial" and p in (AUTO, UNROLLED):
+            raise UserError("--output serial is for the time-multiplexed engine; the unrolled "
+                            "one's outputs are one beat" if p == UNROLLED else
+                            "--output serial takes a given --parallel P; --parallel auto "
+                            "streams a wide head's outputs where the readout fits")
         storage = self.storage
         if p == UNROLLED:
             if storage == "memory":
@@ -121,12 +133,14 @@ class GenerateOptions:
         return GenerateOptions(p, self.simd if self.simd is not None or p in (AUTO, UNROLLED)
                                else 1, self.board, storage or "memory", self.order,
                                self.cell_units, self.ports, self.head_parallel, self.head_simd,
-                               self.reloadable)
+                               self.reloadable, self.output)
 
     def as_dict(self) -> dict:
         d = asdict(self)
         if not self.reloadable:  # a fixed design's manifest reads as it always did
             del d["reloadable"]
+        if self.output == AUTO:  # likewise
+            del d["output"]
         return d
 
     @classmethod

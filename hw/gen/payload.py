@@ -56,6 +56,15 @@ def output_layout(model: Model, emit: str) -> data.StructLayout:
     return data.StructLayout(fields)
 
 
+def serial_layout(model: Model, emit: str) -> data.StructLayout:
+    """An output element beat of a design that streams its outputs (TopPlan.serial): one
+    element in `data`, the argmax and `end` (the output's last element) then `last` (as
+    the whole beat's; the top field, as `--ports axis` takes it)."""
+    n, width = output_shape(model, emit)
+    return data.StructLayout({"data": data.ArrayLayout(signed(width), 1),
+                              "argmax": unsigned(argmax_bits(n)), "end": 1, "last": 1})
+
+
 class BeatLayouts:
     """`in_layout` and `out_layout` for a design plan with `model` and `emit` (both plan
     classes, hw.gen.topplan.TopPlan and hw.gen.unrolled_top.UnrolledPlan, take them so)."""
@@ -66,4 +75,6 @@ class BeatLayouts:
 
     @property
     def out_layout(self) -> data.StructLayout:
+        if getattr(self, "serial", False):
+            return serial_layout(self.model, self.emit)
         return output_layout(self.model, self.emit)

@@ -45,6 +45,29 @@ def unpack_output(top: ModelTop, word: int) -> Beat:
     return Beat(tuple(f["data"]), f.get("argmax"), f["last"])
 
 
+class Gather:
+    """Output beats from what the `o` stream hands over: each beat as it is, or for a
+    streamed output (hw.gen.serial: an `end` field) its elements gathered up to the one with
+    `end`. `take(fields)` gives the whole beat when one is complete, else None; `between`:
+    no element of an output is pending."""
+
+    def __init__(self):
+        self.parts: list[int] = []
+
+    @property
+    def between(self) -> bool:
+        return not self.parts
+
+    def take(self, f: dict) -> Beat | None:
+        if "end" not in f:
+            return Beat(tuple(f["data"]), f.get("argmax"), f["last"])
+        self.parts += f["data"]
+        if not f["end"]:
+            return None
+        beat, self.parts = Beat(tuple(self.parts), f["argmax"], f["last"]), []
+        return beat
+
+
 def expected_count(top: ModelTop, sequences) -> int:
     return sum(1 if top.emit == "last" else len(s) for s in sequences)
 
@@ -89,6 +112,7 @@ def simulate(top: ModelTop, sequences, *, idle: float = 0.0, stall: float = 0.0,
     async def bench(ctx):
         queue = pack(before) if reset_cycle is not None else beats_in
         k, cycle, offered, held = 0, 0, False, None
+        gather, out_stream = Gather(), streams(top)[1]
         writes = []  # words still to write before beat k is offered
         while (reset_cycle is not None and cycle <= reset_cycle) or k < len(queue) \
                 or len(trace.beats) < want or writes or k in loads:
@@ -100,6 +124,7 @@ def simulate(top: ModelTop, sequences, *, idle: float = 0.0, stall: float = 0.0,
                 await ctx.tick()
                 ctx.set(cd.rst, 0)
                 queue, k, offered, held = beats_in, 0, False, None
+                gather.parts.clear()
                 trace.beats.clear(), trace.accepted.clear(), trace.valid_at.clear()
                 cycle += 1
                 continue
@@ -126,11 +151,13 @@ def simulate(top: ModelTop, sequences, *, idle: float = 0.0, stall: float = 0.0,
             if held is not None and (not ov or op != held):
                 raise AssertionError(f"cycle {cycle}: output beat dropped or changed before "
                                      f"it was taken")
-            if ov and held is None:
+            if ov and held is None and gather.between:
                 trace.valid_at.append(cycle)
             held = op if ov and not orr else None
             if ov and orr:
-                trace.beats.append(unpack_output(top, op))
+                beat = gather.take(out_stream.unpack(op))
+                if beat is not None:
+                    trace.beats.append(beat)
             if iv and ir:
                 trace.accepted.append(cycle)
                 k, offered = k + 1, False

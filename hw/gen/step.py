@@ -36,13 +36,16 @@ class OutputBeat:
 
 class StepControl:
     """The step FSM's frame, used inside the top's `with m.FSM()`. `start(k)` starts pass k
-    (the layers 0..L-1, the head L); states are IDLE, LAYER0.., HEAD and the top's own."""
+    (the layers 0..L-1, the head L); states are IDLE, LAYER0.., HEAD and the top's own.
+    `out`: the top's output (default an OutputBeat); `head_free`: the head's pass waits for
+    it (a streamed output's readout, hw.gen.serial), None: it never waits."""
 
-    def __init__(self, m, top, start):
+    def __init__(self, m, top, start, out=None, head_free=None):
         self.m, self.top, self.start = m, top, start
         self.layers, self.emit = top.model.num_layers, top.emit
         self.last_in = Signal(name="last_in")  # the beat being processed ends its sequence
-        self.out = OutputBeat(m, top)
+        self.out = OutputBeat(m, top) if out is None else out
+        self.head_free = head_free
 
     def accept(self, take, first, then, gate=None):
         """The IDLE state: ready for a beat (while `gate` is high, if given); when one comes,
@@ -70,6 +73,17 @@ class StepControl:
             hidden()
         elif own_head is not None:
             own_head()
+        elif self.head_free is not None:  # the head waits (in this state) until free
+            if self.emit == "last":
+                with m.If(~self.last_in):
+                    m.next = "IDLE"
+                with m.Elif(self.head_free):
+                    self.start(L)
+                    m.next = "HEAD"
+            else:
+                with m.If(self.head_free):
+                    self.start(L)
+                    m.next = "HEAD"
         elif self.emit == "every":
             self.start(L)
             m.next = "HEAD"
@@ -80,12 +94,8 @@ class StepControl:
                 m.next = "HEAD"
 
 
-def argmax_tree(leaves, node):
-    """The index of the largest of `leaves` ((value, index) pairs), the first one on ties, as
-    a balanced tree (log2 n deep; a chain of n - 1 was the board builds' critical path):
-    `node(level, k, left, right)` makes node k of a level, which keeps `left` (the
-    lower-index side) unless right's value is strictly larger. An odd node out goes up a
-    level as it is."""
+def argmax_value_tree(leaves, node):
+    """argmax_tree's walk, giving the root's (value, index)."""
     nodes, level = list(leaves), 0
     while len(nodes) > 1:
         up = [node(level, k // 2, nodes[k], nodes[k + 1])
@@ -93,4 +103,13 @@ def argmax_tree(leaves, node):
         if len(nodes) % 2:
             up.append(nodes[-1])
         nodes, level = up, level + 1
-    return nodes[0][1]
+    return nodes[0]
+
+
+def argmax_tree(leaves, node):
+    """The index of the largest of `leaves` ((value, index) pairs), the first one on ties, as
+    a balanced tree (log2 n deep; a chain of n - 1 was the board builds' critical path):
+    `node(level, k, left, right)` makes node k of a level, which keeps `left` (the
+    lower-index side) unless right's value is strictly larger. An odd node out goes up a
+    level as it is."""
+    return argmax_value_tree(leaves, node)[1]

@@ -89,6 +89,9 @@ class Timeline:
     # the head runs on an engine of its own (mixed precision) and, when every step emits,
     # beside the next step's layers (ModelTop's head path)
     head_engine: bool = False
+    # a design that streams its outputs (TopPlan.serial): the elements read out one a cycle
+    # after the load, before the head path may start the next head
+    readout: int = 0
 
     def out(self, k: int, unit: int) -> int:
         """Cycles from pass k's start to unit `unit` leaving its engine's finalizers."""
@@ -120,8 +123,9 @@ class Timeline:
     @property
     def head_period(self) -> int:
         """Cycles from a head's start until the head path may start the next one: its last
-        unit, the argmax, the load of the output beat, then idle."""
-        return self.head_done + self.argmax_cycles + 2
+        unit, the argmax, the load of the output beat (and a streamed output's elements),
+        then idle."""
+        return self.head_done + self.argmax_cycles + 2 + self.readout
 
     @property
     def cycles_per_step(self) -> int:
@@ -158,7 +162,7 @@ def _needed(lay: PassLayout, sources: tuple[int, int], S: int, H: int):
 
 def solve(lanes: list[Lane], sources: list[tuple[int, int]], *, cell_latency: int,
           hidden: int, layers: int, emit: str, argmax_cycles: int, head_units: int,
-          head_engine: bool = False, steps: int = 3) -> Timeline:
+          head_engine: bool = False, readout: int = 0, steps: int = 3) -> Timeline:
     """The least holds (see the module), found by running `steps` steps of passes back to
     back (with the head after the last when there is one) until no read comes too early.
     `lanes`: per pass, the engine it runs on (`head_engine`: the head's is its own)."""
@@ -169,7 +173,7 @@ def solve(lanes: list[Lane], sources: list[tuple[int, int]], *, cell_latency: in
         times = [pass_times(ln.layout, ln.walk, holds[k], ln.order)
                  for k, ln in enumerate(lanes)]
         tl = Timeline(tuple(lanes), tuple(map(tuple, holds)), tuple(times), cell_latency,
-                      hidden, layers, emit, argmax_cycles, head_units, head_engine)
+                      hidden, layers, emit, argmax_cycles, head_units, head_engine, readout)
         # the passes' starts: steps back to back as the step FSM runs them
         runs, a = [], 0
         for t in range(steps):

@@ -36,6 +36,7 @@ from .loadport import load_signature
 from .payload import input_values
 from .pipe import Pipe, Staged
 from .plan import pass_sources
+from .serial import SerialOutput
 from .step import StepControl, argmax_tree
 
 
@@ -83,7 +84,9 @@ class ModelTop(wiring.Component):
         self.cell, self.cell_latency, self.h_stage, self.c_stage = (
             tp.cell, tp.cell_latency, tp.h_stage, tp.c_stage)
         self.out_count, self.out_bits = tp.out_count, tp.out_bits
-        self.argmax_cycles, self.argmax_scan = tp.argmax_cycles, tp.emit == "last"
+        self.serial = tp.serial  # the outputs stream out of a memory (hw.gen.serial)
+        self.argmax_cycles = tp.argmax_cycles
+        self.argmax_scan = tp.emit == "last" and not tp.serial
         self.cycles_per_step, self.latency = tp.cycles_per_step, tp.latency
         self.resources = tp.resources
         L = model.num_layers
@@ -328,26 +331,31 @@ class ModelTop(wiring.Component):
         its argmax: a registered comparator tree, or with emit "last" a scan (the head's
         output state). Returns (the rows' registers, the cycle the last row arrives, the
         argmax index, the scan's best value or None, the head engine's bank register or
-        None, the engine the head's rows come from)."""
+        None, the engine the head's rows come from, the streamed output or None)."""
         model, eng, L = self.model, self.engine, self.model.num_layers
         n = self.out_count
         head = []
         head_done = Signal()
-        best = best_v = hb = None
+        best = best_v = hb = ser = None
         heng = self.head_engine
         if heng is not None:
             hb = self._head_reads(m, hmem)
         hsrc = eng if heng is None else heng  # the engine whose results the head takes
         if model.head is not None:
             G = hsrc.plan.finalizers  # rows a walk step: a unit's, or the head engine's
-            head = [Signal(signed(hsrc.plan.res_bits), name=f"head{k}") for k in range(n)]
             on_head = eng.out_valid & (eng.out_pass == L) if heng is None else heng.out_valid
+            m.d.comb += head_done.eq(on_head & (hsrc.out_unit == (n - 1) // G))
+            ib = len(self.o.payload.argmax)
+            if self.serial:  # the rows into a memory, the argmax as they come
+                ser = SerialOutput(m, self, n=n, group=G, bits=hsrc.plan.res_bits,
+                                   ram_style=self.plan.memory_style(*self.plan.out_memory))
+                ser.write(m, on_head, hsrc.out_unit, [hsrc.out_main[k] for k in range(G)])
+                return [], head_done, ser.best, None, hb, hsrc, ser
+            head = [Signal(signed(hsrc.plan.res_bits), name=f"head{k}") for k in range(n)]
             with m.If(on_head):
                 for k, r in enumerate(head):
                     with m.If(hsrc.out_unit == k // G):
                         m.d.sync += r.eq(hsrc.out_main[k % G])
-            m.d.comb += head_done.eq(on_head & (hsrc.out_unit == (n - 1) // G))
-            ib = len(self.o.payload.argmax)
             if self.argmax_scan:
                 best_v = Signal(signed(hsrc.plan.res_bits))
                 best_i = Signal(unsigned(ib))
@@ -356,7 +364,7 @@ class ModelTop(wiring.Component):
                 ap = Pipe(m, "argmax")
                 best = ap.at(_argmax_tree(ap, [Staged(r, 0) for r in head],
                                           hsrc.plan.res_bits, ib), self.argmax_cycles)
-        return head, head_done, best, best_v, hb, hsrc
+        return head, head_done, best, best_v, hb, hsrc, ser
 
     def _head_reads(self, m, hmem):
         """The head engine's vector reads: chunks of S' elements of the top layer's h, from
@@ -396,7 +404,7 @@ class ModelTop(wiring.Component):
         return hb
 
     def _step_fsm(self, m, x, base, fresh, wb, commit, hn, head, head_done, best, best_v, hb,
-                  hsrc):
+                  hsrc, ser):
         """The step FSM (hw.gen.step): each pass starts as soon as the engine has issued the
         one before (the engine's holds keep its reads behind the writes they need). A head
         on its own engine has a path of its own (run, argmax, output beat), so that with an
@@ -413,7 +421,8 @@ class ModelTop(wiring.Component):
                 m.d.comb += eng.tag.eq(Cat(fresh[k], ~wb[k]))
                 m.d.sync += [wb[k].eq(~wb[k]), fresh[k].eq(0)]
 
-        step = StepControl(m, self, start)
+        step = StepControl(m, self, start, out=ser,
+                           head_free=ser.free if ser is not None and heng is None else None)
         out, last_in = step.out, step.last_in
         wait = Signal(range(self.argmax_cycles + 2))
 
@@ -519,8 +528,8 @@ class ModelTop(wiring.Component):
         if heng is None:
             return idle
         with m.FSM(name="head_path"):
-            with m.State("IDLE"):
-                m.d.comb += hp_idle.eq(1)
+            with m.State("IDLE"):  # (and a streamed output's readout over)
+                m.d.comb += hp_idle.eq(1 if ser is None else ser.free)
                 with m.If(heng.start):
                     m.next = "RUN"
             with m.State("RUN"):

@@ -45,7 +45,7 @@ from .plan import (
     uses_multipliers,
 )
 from .shape import DesignShape, check_structure, fit_passes, lane_shape, structure
-from .timeline import Timeline, lanes_of, solve
+from .timeline import LAUNCH, Timeline, lanes_of, solve
 from .top import ModelTop
 from .unrolled_top import UnrolledPlan
 
@@ -73,6 +73,36 @@ def check_folding(model: Model, parallel, simd, storage, placement=None,
         raise ValueError(f"order must be one of {', '.join(ORDERS + (AUTO,))}, not {order!r}")
     if placement is not None:
         placement.check()
+
+
+OUTPUTS = ("beat", "serial")
+SERIAL_OVER = 16  # AUTO streams the outputs of a head with more than this many
+SERIAL_ARGMAX_CYCLES = 1  # a streamed output's argmax: its last candidate's compare
+
+
+def streams_output(output: str, n: int, emit: str, has_head: bool, tl: Timeline) -> bool:
+    """Whether a design's `n` outputs leave as a stream of elements (`output`: "beat",
+    "serial" or AUTO: more than SERIAL_OVER outputs, where they fit the time). The elements
+    are read out of one memory, one a cycle, while the next step's layers run; the next head
+    waits for the readout to end, so a streamed design needs layers that take longer than
+    the readout (or a head engine of its own, whose period counts the readout)."""
+    if output not in OUTPUTS + (AUTO,):
+        raise ValueError(f"output must be one of {', '.join(OUTPUTS + (AUTO,))}, "
+                         f"not {output!r}")
+    if emit == "hidden" or not has_head:
+        if output == "serial":
+            raise ValueError("only a head's outputs stream (output serial): this model "
+                             "emits its hidden state")
+        return False
+    # (exact: with n = LAUNCH + layer_cycles every step still takes cycles_per_step, with
+    # one more the next head waits; tests/test_serial_output.py)
+    room = tl.beside or LAUNCH + tl.layer_cycles >= n
+    if output == "serial" and not room:
+        raise ValueError(f"a streamed output reads its {n} elements out while the next step's "
+                         f"layers run, and this design's layers take "
+                         f"{LAUNCH + tl.layer_cycles} cycles: use output beat, or fewer "
+                         f"lanes")
+    return output == "serial" or (output == AUTO and n > SERIAL_OVER and room)
 
 
 @dataclass(frozen=True)
@@ -104,13 +134,17 @@ class TopPlan(BeatLayouts):
     head_timing: EngineTiming | None = None
     image: bool = True  # the code words are in `lanes` (False: a search's figures only)
     shape: DesignShape | None = None  # a reloadable design's (None: a fixed design)
+    # the head's outputs leave as a stream of elements from a memory (hw.gen.serial), not as
+    # one beat of registers (`output`, `streams_output`)
+    serial: bool = False
 
     @classmethod
     def of(cls, model: Model, *, parallel: int, simd: int = 1, storage: str = "memory",
            passes: list[Pass] | None = None, image: bool = True,
            halves: RowHalves | tuple | None = None, placement: Placement | None = None,
            order: str = "rows", head: tuple[int, int] | None = None,
-           reloadable: bool = False, shape: DesignShape | None = None) -> TopPlan:
+           reloadable: bool = False, shape: DesignShape | None = None,
+           output: str = AUTO) -> TopPlan:
         """The design with P = `parallel` lanes and S = `simd` columns a lane. `passes`:
         make_passes(model), when the caller has them; `image=False`: no code words
         (hw.gen.lanes.make_lane_plan), for a search that only reads figures. `order`: the
@@ -121,7 +155,9 @@ class TopPlan(BeatLayouts):
         `halves`: then a pair, the layers' and the head's row_halves. `reloadable`: a design
         whose weight memories are written at run time, its shape made from this model;
         `shape`: the plan of this model in that shape (the folding must be the shape's:
-        `in_shape`), or ShapeMismatch."""
+        `in_shape`), or ShapeMismatch. `output`: "beat" (the outputs in one beat of
+        registers), "serial" (a stream of elements out of a memory) or AUTO
+        (`streams_output`)."""
         placement = Placement() if placement is None else placement
         check_folding(model, parallel, simd, storage, placement, order)
         passes = make_passes(model) if passes is None else passes
@@ -185,6 +221,11 @@ class TopPlan(BeatLayouts):
                          head_units=(-(-n // (head_plan or plan).finalizers)
                                      if model.head is not None else 0),
                          head_engine=own)
+        serial = streams_output(output, n, emit, model.head is not None, timeline)
+        if serial:  # the argmax runs as the rows arrive (hw.gen.serial): one cycle after
+            cycles = SERIAL_ARGMAX_CYCLES
+            timeline = replace(timeline, argmax_cycles=cycles,
+                               readout=n if timeline.beside else 0)
         made = None
         if ls is not None:
             made = DesignShape(structure(model), {
@@ -196,7 +237,7 @@ class TopPlan(BeatLayouts):
                                     f"{shape.folding}")
         tp = cls(model, storage, placement, emit, tuple(passes), plan, timing,
                  cell, latency, h_stage, c_stage, n, width, cycles, timeline,
-                 head_plan, head_timing, image, made)
+                 head_plan, head_timing, image, made, serial)
         names = [name for name, _, _ in tp.memories()]
         for name in placement.huge:
             if name not in names:
@@ -217,7 +258,8 @@ class TopPlan(BeatLayouts):
     def auto(cls, model: Model, device: Device, *, storage: str = "memory",
              order: str = AUTO, placement: Placement | None = None,
              head: tuple[int, int] | None = None, image: bool = True,
-             goal: str = "fastest", reloadable: bool = False) -> TopPlan:
+             goal: str = "fastest", reloadable: bool = False,
+             output: str = AUTO) -> TopPlan:
         """The fitting folding and walk order with the most steps per second on `device`
         (a hw.gen.fit.Device; then the fewest LUTs): every P (whole units' rows, about 3 %
         apart past 64 units) and S (a power of two), each walk, counted by hw.gen.fit's
@@ -231,9 +273,12 @@ class TopPlan(BeatLayouts):
         where one fits; bench.capacity's search for the largest model a board holds).
         `reloadable`: the design found, reloadable (the search estimates the reloadable
         designs); a design found with memories in SPRAM is reloadable in any case (the SPRAM
-        holds nothing at power-up, so only a load can fill it). ValueError when nothing
-        fits."""
+        holds nothing at power-up, so only a load can fill it). `output`: every
+        candidate's (TopPlan.of's; AUTO or "beat"). ValueError when nothing fits."""
         _check_model(model)
+        if output == "serial":
+            raise ValueError("output serial takes a given folding; the search streams a wide "
+                             "head's outputs where the readout fits (output auto)")
         if goal not in GOALS:
             raise ValueError(f"goal must be one of {', '.join(GOALS)}, not {goal!r}")
         G = len(UNIT_ROWS[model.cell])
@@ -253,11 +298,12 @@ class TopPlan(BeatLayouts):
             while S <= 1 << (widest - 1).bit_length():
                 for o in ORDERS:
                     if own:
-                        tp = _head_for(model, device, storage, passes, halves, G, k, S, o)
+                        tp = _head_for(model, device, storage, passes, halves, G, k, S, o,
+                                       output)
                     else:
                         tp = cls.of(model, parallel=k * G, simd=S, storage=storage,
                                     passes=passes, image=False, halves=halves,
-                                    placement=device.placement, order=o)
+                                    placement=device.placement, order=o, output=output)
                     placed = tp.on(device)
                     fo = estimate(placed, device, reloadable=reloadable)
                     if (reloadable or placed.huge_memories) and fits(fo, device):
@@ -268,7 +314,7 @@ class TopPlan(BeatLayouts):
                                         storage=storage, passes=passes, image=False,
                                         placement=placed.placement, order=o,
                                         head=None if hd is None else (hd.lanes, hd.simd),
-                                        reloadable=True)
+                                        reloadable=True, output=output)
                         fo = estimate(placed, device)
                     smallest = smallest or fo
                     if fits(fo, device):
@@ -296,7 +342,7 @@ class TopPlan(BeatLayouts):
                           placement=device.placement if placement is None else placement,
                           order=best.order if order == AUTO else order,
                           head=best.head if head is None else head,
-                          reloadable=reloadable).on(device)
+                          reloadable=reloadable, output=output).on(device)
 
         tp = design(reloadable)
         if tp.huge_memories and tp.shape is None:
@@ -530,7 +576,16 @@ class TopPlan(BeatLayouts):
                     [(f"h{li}_{s}", f["state"].bits, words) for s in range(S)])
             if self.model.cell == "lstm":
                 out.append((f"c{li}", f["cell"].bits, H))
+        if self.serial:
+            out.append(self.out_memory)
         return out
+
+    @property
+    def out_memory(self) -> tuple[str, int, int]:
+        """A streamed output's memory (hw.gen.serial): a word of the head's rows a walk
+        step (its engine's finalizers), one word a step."""
+        hp = self.head_lanes or self.lanes
+        return "outputs", hp.finalizers * hp.res_bits, max(2, -(-self.out_count // hp.finalizers))
 
     @property
     def resources(self) -> dict:
@@ -627,14 +682,19 @@ def _lane_plan(passes: list[Pass], parallel: int, simd: int, G: int, image: bool
 def plan_for(model: Model, *, parallel, simd: int = 1, cell_units: int | None = None,
              storage: str | None = None, placement: Placement | None = None,
              order: str = "rows", head: tuple[int, int] | None = None,
-             device: Device | None = None, reloadable: bool = False) -> TopPlan | UnrolledPlan:
+             device: Device | None = None, reloadable: bool = False,
+             output: str = AUTO) -> TopPlan | UnrolledPlan:
     """The plan of a design with a given `parallel`: an integer P (TopPlan.of, its memories
     placed on `device` when given: TopPlan.on), AUTO (TopPlan.auto on `device`; `simd` is the
     search's) or "unrolled"
     (hw.gen.unrolled_top.UnrolledPlan.of, the one that takes `cell_units`). `storage`:
     default each plan's own ("memory", or the unrolled engine's "registers"). `reloadable`:
-    the time-multiplexed engine's weight memories written at run time."""
+    the time-multiplexed engine's weight memories written at run time. `output`: the
+    head's outputs (TopPlan.of's)."""
     if parallel == UNROLLED:
+        if output == "serial":
+            raise ValueError("output serial is for the time-multiplexed engine; the unrolled "
+                             "one's outputs are one beat")
         if head is not None:
             raise ValueError("--head-parallel/--head-simd are for the time-multiplexed "
                              "engine, not --parallel unrolled")
@@ -651,9 +711,11 @@ def plan_for(model: Model, *, parallel, simd: int = 1, cell_units: int | None = 
         if device is None:
             raise ValueError("parallel 'auto' needs the device to size the engine for")
         return TopPlan.auto(model, device, storage=storage, order=order,
-                            placement=placement, head=head, reloadable=reloadable)
+                            placement=placement, head=head, reloadable=reloadable,
+                            output=output)
     tp = TopPlan.of(model, parallel=parallel, simd=simd, storage=storage,
-                    placement=placement, order=order, head=head, reloadable=reloadable)
+                    placement=placement, order=order, head=head, reloadable=reloadable,
+                    output=output)
     return tp if device is None else tp.on(device)
 
 
@@ -683,7 +745,8 @@ def _steps(limit: int) -> list[int]:
     return sorted(set(ks))
 
 
-def _head_for(model, device, storage, passes, halves, G, k, S, order) -> TopPlan:
+def _head_for(model, device, storage, passes, halves, G, k, S, order,
+              output: str = AUTO) -> TopPlan:
     """For a layer folding, the smallest head engine (fewest multipliers) with which a step
     takes the fewest cycles: the head beside the layers costs nothing once its period is
     within the layers' time; no more multipliers than the DSP blocks left."""
@@ -699,7 +762,7 @@ def _head_for(model, device, storage, passes, halves, G, k, S, order) -> TopPlan
     def plan(head):
         return TopPlan.of(model, parallel=k * G, simd=S, storage=storage, passes=passes,
                           image=False, halves=halves, placement=device.placement, order=order,
-                          head=head)
+                          head=head, output=output)
 
     def issue(head):  # the head pass's issue cycles on that engine
         return -(-rows // head[0]) * -(-cols // head[1])
