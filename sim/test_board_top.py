@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from hw import metrics
+from hw.gen.topplan import TopPlan
 from hw.random_model import random_inputs, random_model
 from sim.board_runner import run_board_sim
 
@@ -23,13 +24,16 @@ CASES = {
                                 "hidden", 4, {}, b""),
     "rnn-int8-every-errors": (dict(cell="rnn", scheme="int8", outputs=3), "every", 2,
                               {5: 3}, bytes((0x12, 0xC0, 0xDB, 0x00, 0xC0, 0x99, 0x10))),
+    # 20 outputs: they stream out of a memory (hw.gen.serial) into the frame encoder
+    "gru-ternary-every-streamed": (dict(cell="gru", scheme="ternary", outputs=20,
+                                        hidden_size=8), "every", 3, {}, b""),
 }
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_board_top_runs_testset_bit_exact(name, tmp_path):
     kwargs, emit, parallel, corrupt, garbage = CASES[name]
-    model = random_model(input_size=3, hidden_size=4, seed=7, **kwargs)
+    model = random_model(**{"input_size": 3, "hidden_size": 4, "seed": 7, **kwargs})
     if kwargs["outputs"]:
         model.emit = emit
     ts = make_testset(model, n=5, seed=1)
@@ -39,3 +43,5 @@ def test_board_top_runs_testset_bit_exact(name, tmp_path):
     assert rep["steps"] == int(ts.lengths.sum())
     assert rep["beats"] == (len(ts) if emit == "last" else rep["steps"])
     assert rep["resyncs"] == (1 if corrupt else 0)
+    # (the board's core is TopPlan.of(model, parallel=P): auto streams 20 outputs)
+    assert TopPlan.of(model, parallel=parallel).serial == (kwargs["outputs"] == 20)

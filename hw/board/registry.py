@@ -142,6 +142,11 @@ BOARDS = {
                       luts_per_product=74.4, luts_per_reload=589.5,
                       luts_per_reload_shift_level=5.6, luts_per_huge_block=95.6,
                       luts_per_output=26.1, luts_per_output_byte=35.7,
+                      # a streamed output (hw.gen.serial): the mean of the 9 such designs
+                      # of bench.fit_calibration beside the terms above (one per cell and
+                      # emit, 10 and 40 outputs): RNNs 203-264 cells, GRUs 402-480, LSTMs
+                      # 528-573
+                      luts_serial_output=416.8,
                       # GRUs built and routed at 5164 and 5161 logic cells (the demo's float
                       # GRU 32 with its codes in SPRAM; an exponential GRU 32): 98 % (5174);
                       # RNNs at 16-20 lanes needed 5282-5476 where the fit said under 5174,
