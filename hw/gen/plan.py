@@ -177,3 +177,11 @@ def pass_sources(layers: int, head: bool) -> list[tuple[int, int]]:
     """Per pass, the vectors its two halves read: 0 the input x, l + 1 layer l's h."""
     out = [(0 if li == 0 else li, li + 1) for li in range(layers)]
     return out + ([(layers, layers)] if head else [])
+
+
+def head_engine(passes: list[Pass], layers: int) -> bool:
+    """The head runs on an engine of its own: it needs multipliers (an intN head) and no
+    layer does (their matrices shift and add, or a one-hot input's is looked up), so the
+    layers keep the shift-and-add lanes and the multipliers are sized for the head alone."""
+    return (len(passes) > layers and passes[layers].multiplies
+            and not any(p.multiplies for p in passes[:layers]))

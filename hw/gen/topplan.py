@@ -27,10 +27,11 @@ from amaranth.hdl import Shape
 from ..cell import UNIT_ROWS, CellParams
 from ..modelfile import Model
 from ..reference import default_emit
+from . import search
 from .cell import cell_timing
 from .engine import EngineTiming
-from .fit import Device, estimate, fits, over, place_huge, roofline
-from .lanes import ORDERS, LanePlan, RowHalves, make_lane_plan, row_halves
+from .fit import Device, place_huge, roofline
+from .lanes import ORDERS, LanePlan, RowHalves, make_lane_plan
 from .loadport import LoadMemory, ShapeMismatch, load_signature
 from .manifest import Manifest, manifest
 from .options import AUTO, UNROLLED
@@ -40,10 +41,12 @@ from .plan import (
     ACTIVATIONS,
     ELEMENTWISE,
     Pass,
+    head_engine,
     make_passes,
     pass_sources,
     uses_multipliers,
 )
+from .search import FIXED_SHARE, GOALS  # noqa: F401 (the search's, named with the plan)
 from .shape import DesignShape, check_structure, fit_passes, lane_shape, structure
 from .timeline import LAUNCH, Timeline, lanes_of, solve
 from .top import ModelTop
@@ -276,80 +279,9 @@ class TopPlan(BeatLayouts):
         holds nothing at power-up, so only a load can fill it). `output`: every
         candidate's (TopPlan.of's; AUTO or "beat"). ValueError when nothing fits."""
         _check_model(model)
-        if output == "serial":
-            raise ValueError("output serial takes a given folding; the search streams a wide "
-                             "head's outputs where the readout fits (output auto)")
-        if goal not in GOALS:
-            raise ValueError(f"goal must be one of {', '.join(GOALS)}, not {goal!r}")
-        G = len(UNIT_ROWS[model.cell])
-        passes = make_passes(model)
-        L = model.num_layers
-        own = head_engine(passes, L)
-        if own:
-            halves = (row_halves(passes[:L], False), row_halves(passes[L:], True))
-        else:
-            halves = row_halves(passes, uses_multipliers(passes))
-        on_lanes = passes[:L] if own else passes
-        rows = max(len(p.rows) for p in on_lanes)
-        widest = max(max(p.cols - p.split, 0 if p.lookup else p.split) for p in on_lanes)
-        best = fixed = smallest = None  # fixed: the best with no memory in SPRAM
-        for k in _steps(-(-rows // G)):
-            S = 1
-            while S <= 1 << (widest - 1).bit_length():
-                for o in ORDERS:
-                    if own:
-                        tp = _head_for(model, device, storage, passes, halves, G, k, S, o,
-                                       output)
-                    else:
-                        tp = cls.of(model, parallel=k * G, simd=S, storage=storage,
-                                    passes=passes, image=False, halves=halves,
-                                    placement=device.placement, order=o, output=output)
-                    placed = tp.on(device)
-                    fo = estimate(placed, device, reloadable=reloadable)
-                    if (reloadable or placed.huge_memories) and fits(fo, device):
-                        # what is built: the reloadable design (its shape's selects and sums,
-                        # never fewer than the model's own: a design over already is skipped)
-                        hd = placed.head_lanes
-                        placed = cls.of(model, parallel=placed.parallel, simd=placed.simd,
-                                        storage=storage, passes=passes, image=False,
-                                        placement=placed.placement, order=o,
-                                        head=None if hd is None else (hd.lanes, hd.simd),
-                                        reloadable=True, output=output)
-                        fo = estimate(placed, device)
-                    smallest = smallest or fo
-                    if fits(fo, device):
-                        best = _better(best, fo, goal)
-                        if not fo.huge_blocks:
-                            fixed = _better(fixed, fo, goal)
-                    if o == "rows":
-                        f = fo
-                        if tp.cycles_per_step <= 1.02 * tp.bound_cycles:
-                            break  # within 2 % of the bound: the columns walk cannot gain
-                if f.luts > device.lut_room(model.cell):
-                    break  # more columns only cost more logic (the estimate grows with S)
-                S *= 2
-        if best is None:
-            raise ValueError(f"no folding of this {model.cell} {model.hidden_size} fits the "
-                             f"{device.name}: the smallest ({smallest.parallel} lanes x "
-                             f"{smallest.simd} column) needs about "
-                             f"{' and '.join(over(smallest, device))} (estimated)")
-        if fixed is not None and (goal == "smallest"
-                                  or fixed.steps_per_s >= FIXED_SHARE * best.steps_per_s):
-            best = fixed
-        def design(reloadable: bool) -> TopPlan:
-            return cls.of(model, parallel=best.parallel, simd=best.simd, storage=storage,
-                          passes=passes, image=image,
-                          placement=device.placement if placement is None else placement,
-                          order=best.order if order == AUTO else order,
-                          head=best.head if head is None else head,
-                          reloadable=reloadable, output=output).on(device)
-
-        tp = design(reloadable)
-        if tp.huge_memories and tp.shape is None:
-            # SPRAM has no initial contents: a design with memories there computes only what
-            # a load wrote, so it is built reloadable (hw.gen.cli notes it; docs/hardware.md)
-            tp = design(True)
-        return tp
+        return search.auto(cls, model, device, storage=storage, order=order,
+                           placement=placement, head=head, image=image, goal=goal,
+                           reloadable=reloadable, output=output)
 
     def on(self, device: Device) -> TopPlan:
         """This design with its memories placed on `device`: the code, lookup and head code
@@ -658,14 +590,6 @@ def check_head(head) -> None:
         raise ValueError(f"the head engine's simd must be a power of two, not {simd!r}")
 
 
-def head_engine(passes: list[Pass], layers: int) -> bool:
-    """The head runs on an engine of its own: it needs multipliers (an intN head) and no
-    layer does (their matrices shift and add, or a one-hot input's is looked up), so the
-    layers keep the shift-and-add lanes and the multipliers are sized for the head alone."""
-    return (len(passes) > layers and passes[layers].multiplies
-            and not any(p.multiplies for p in passes[:layers]))
-
-
 def _lane_plan(passes: list[Pass], parallel: int, simd: int, G: int, image: bool, halves,
                bank_depth: int, order: str, shape=None) -> LanePlan:
     """`G`: the finalizers (rows a walk step)."""
@@ -717,70 +641,3 @@ def plan_for(model: Model, *, parallel, simd: int = 1, cell_units: int | None = 
                     placement=placement, order=order, head=head, reloadable=reloadable,
                     output=output)
     return tp if device is None else tp.on(device)
-
-
-# `--parallel auto` keeps every weight in block RAM (initialised by the bitstream) unless a
-# design with SPRAM is faster than this share: SPRAM has no initial contents, so such a
-# design must be loaded (hw load) after each power-up before it computes anything
-FIXED_SHARE = 0.9
-
-
-GOALS = ("fastest", "smallest")
-
-
-def _better(best, f, goal: str):
-    """The better of two hw.gen.fit.Fit for `goal`: more steps per second (then fewer LUTs),
-    or fewer LUTs (then more steps per second)."""
-    def key(x):
-        return (x.steps_per_s, -x.luts) if goal == "fastest" else (-x.luts, x.steps_per_s)
-    return f if best is None or key(f) > key(best) else best
-
-
-def _steps(limit: int) -> list[int]:
-    """1..64, then about 3 % apart up to `limit`: fine where the block RAM packing changes."""
-    ks, k = list(range(1, min(64, limit) + 1)), 64.0
-    while k < limit:
-        k *= 1.03
-        ks.append(min(limit, round(k)))
-    return sorted(set(ks))
-
-
-def _head_for(model, device, storage, passes, halves, G, k, S, order,
-              output: str = AUTO) -> TopPlan:
-    """For a layer folding, the smallest head engine (fewest multipliers) with which a step
-    takes the fewest cycles: the head beside the layers costs nothing once its period is
-    within the layers' time; no more multipliers than the DSP blocks left."""
-    rows, cols = len(passes[-1].rows), passes[-1].cols
-    # whole units' rows, and below one unit's rows fewer lanes with fewer finalizers
-    # (head_finalizers): a head that runs beside slow layers needs few multipliers
-    lanes = {kh * G for kh in _steps(-(-rows // G))} | set(range(1, min(G, rows + 1)))
-    cands = sorted({(lh, Sh) for lh in lanes
-                    for Sh in (1 << i for i in range(S.bit_length())) if Sh <= S},
-                   key=lambda c: (c[0] * c[1], c[1]))
-    budget = max(G, device.dsps - ELEMENTWISE[model.cell])
-
-    def plan(head):
-        return TopPlan.of(model, parallel=k * G, simd=S, storage=storage, passes=passes,
-                          image=False, halves=halves, placement=device.placement, order=order,
-                          head=head, output=output)
-
-    def issue(head):  # the head pass's issue cycles on that engine
-        return -(-rows // head[0]) * -(-cols // head[1])
-
-    # the smallest head's exact plan gives the head path's fixed cycles (its pipeline, the
-    # argmax, the output beat) and the layers' time; then jump to the first head whose issue
-    # fits in what is left, and step up from there while it still pays
-    best = first = plan(cands[0])
-    tl = first.timeline
-    room = 2 + tl.layer_cycles - (tl.head_period - issue(cands[0]))
-    start = next((i for i, c in enumerate(cands) if issue(c) <= room or c[0] * c[1] >= budget),
-                 len(cands) - 1)
-    for head in cands[start:]:
-        if head[0] * head[1] > budget:
-            break
-        tp = plan(head)
-        if tp.cycles_per_step < best.cycles_per_step:
-            best = tp
-        if tp.cycles_per_step <= 2 + tp.timeline.layer_cycles:
-            break  # the layers set the pace: more multipliers buy nothing
-    return best
