@@ -104,3 +104,17 @@ def test_a_streamed_output_keeps_one_copy_of_the_outputs():
     assert beat.manifest().output.fields["data"].count == 40
     assert man.output.width < 40  # one element, the argmax, end, last
     assert man.latency == beat.latency - beat.argmax_cycles + serial.argmax_cycles
+
+
+def test_a_streamed_output_behind_axi_stream_names():
+    """`--ports axis`: tdata holds the element, the argmax and `end`; tlast is `last`."""
+    from hw.gen.cli import generate
+
+    m = random_model(cell="gru", scheme="ternary", input_size=4, hidden_size=16, outputs=20,
+                     emit="every")
+    text, man = generate(m, 3, ports="axis", output="serial")
+    ports = {p: (off, w) for p, off, w in man.output.payload_ports}
+    f = man.output.fields
+    assert ports["m_axis_tlast"] == (f["last"].offset, 1)
+    assert ports["m_axis_tdata"] == (0, f["last"].offset) and f["end"].offset < f["last"].offset
+    assert "m_axis_tdata" in text

@@ -14,7 +14,9 @@ integer are the core's own.
 | s_axis_tvalid   | in  | 1                |                                                  |
 | s_axis_tready   | out | 1                |                                                  |
 | m_axis_tdata    | out | payload - 1      | the output beat below `last`: data, then argmax  |
-| m_axis_tlast    | out | 1                | the beat ends a sequence                         |
+|                 |     |                  | (a streamed output: one element, argmax, end)    |
+| m_axis_tlast    | out | 1                | the beat ends a sequence (streamed: each element |
+|                 |     |                  | of the sequence's last output)                   |
 | m_axis_tvalid   | out | 1                |                                                  |
 | m_axis_tready   | in  | 1                |                                                  |
 
