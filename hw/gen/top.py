@@ -8,7 +8,8 @@ as the engine has issued the one before (the engine's holds keep its reads of a 
 being written behind the writes, hw.gen.timeline), and carries a tag (its layer's bank and
 fresh flag) down the pipeline with its results; with emit "last" the next beat is accepted
 while the last pass drains. The head's pass runs when the step emits logits, its rows go to
-registers and a registered comparator tree (or a scan) finds the argmax.
+registers and a registered comparator tree (or a scan) finds the argmax; a streamed output's
+rows go into a memory instead, the argmax taken as they come (hw.gen.serial).
 
 Storage: every vector lives in `lib.memory` blocks, S words read a cycle (h of layer l is S
 memories, element k in memory k % S, two banks each, or one memory of S-element words where
