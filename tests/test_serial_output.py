@@ -43,6 +43,22 @@ def test_streamed_outputs_are_exact_and_take_their_published_cycles(cell, emit, 
     check_timing(top, seqs[:3], trace)
 
 
+@pytest.mark.parametrize("cell,P,S", [("gru", 6, 4), ("rnn", 2, 4)])
+def test_streamed_outputs_with_the_columns_walk_and_two_layers(cell, P, S):
+    m = random_model(cell=cell, scheme="ternary", input_size=5, hidden_size=12, num_layers=2,
+                     outputs=25, emit="every", seed=11)
+    tp = TopPlan.of(m, parallel=P, simd=S, order="columns", output="serial")
+    assert tp.lanes.order == "columns"
+    rng = np.random.default_rng(2)
+    seqs = [random_inputs(rng, m, (int(rng.integers(1, 5)),)) for _ in range(3)]
+    top = tp.create()
+    check_against_reference(top, seqs, simulate(top, seqs, idle=0.2, stall=0.3, seed=2))
+    top = tp.create()
+    trace = simulate(top, seqs)
+    check_against_reference(top, seqs, trace)
+    check_timing(top, seqs, trace)
+
+
 def test_the_readout_waits_for_a_slow_reader():
     """Long stalls on the output: the next head waits for the readout, nothing is lost."""
     m = random_model(cell="gru", scheme="ternary", input_size=5, hidden_size=12, outputs=30,
