@@ -32,6 +32,7 @@ SIMD ?=
 ORDER ?= auto
 STORAGE ?=
 RELOADABLE ?=
+OUTPUT ?= auto
 PORTS ?= native
 CLOCK_MHZ ?= auto
 SIM ?= verilator
@@ -77,7 +78,7 @@ train: setup
 verilog: setup
 	$(PY) -m hw verilog $(RUN)/model.json --parallel $(PARALLEL) $(if $(SIMD),--simd $(SIMD)) \
 		--order $(ORDER) $(if $(STORAGE),--storage $(STORAGE)) --ports $(PORTS) --board $(BOARD) \
-		$(if $(RELOADABLE),--reloadable) --out $(RUN)
+		$(if $(RELOADABLE),--reloadable) --output $(OUTPUT) --out $(RUN)
 
 sim: setup
 	$(PY) -m sim $(RUN) --simulator $(SIM) $(if $(DATA),--data $(DATA)) $(if $(LIMIT),--limit $(LIMIT))

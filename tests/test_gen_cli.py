@@ -325,3 +325,26 @@ def test_a_mixed_model_gets_a_head_engine_and_the_manifest_says_so(tmp_path):
     man = json.loads((tmp_path / "manifest.json").read_text())
     assert man["head"] is not None and man["resources"]["multipliers"] == man["head"][0] * \
         man["head"][1]
+
+
+def test_output_option_streams_or_refuses_in_one_line(tmp_path, capsys):
+    """--output serial streams a wide head's outputs (the manifest's `end` field, kept in the
+    options as asked); it is refused with --parallel auto or unrolled and on a design whose
+    layers are shorter than the readout; --output beat keeps 20 outputs in one beat."""
+    save(random_model(cell="gru", scheme="ternary", input_size=4, hidden_size=8, outputs=20,
+                      emit="every"), tmp_path / "model.json")
+    model = str(tmp_path / "model.json")
+    for output, serial in (("serial", True), ("beat", False), ("auto", True)):
+        out = tmp_path / output
+        assert hw_main(["verilog", model, "--parallel", "3", "--output", output,
+                        "--out", str(out)]) == 0
+        man = json.loads((out / "manifest.json").read_text())
+        assert ("end" in man["output"]["fields"]) is serial
+        assert man["options"].get("output", "auto") == output
+    for extra, words in ((["--parallel", "auto"], "--output serial takes a given --parallel"),
+                         (["--parallel", "unrolled"], "--output serial is for the time-"),
+                         (["--parallel", "24", "--simd", "8"], "a streamed output reads its 20")):
+        assert hw_main(["verilog", model, "--output", "serial", "--out",
+                        str(tmp_path / "x")] + extra) == 2
+        err = _err(capsys)
+        assert words in err and len(err.strip().splitlines()) == 1
