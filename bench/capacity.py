@@ -28,6 +28,7 @@ from pathlib import Path
 from bench import RESULTS
 from hw.board.probe import Records, bench_main, probe, source_version
 from hw.board.registry import BOARDS
+from hw.errors import UserError
 from hw.gen.placement import HUGE_DEPTH, HUGE_WIDTH, STORAGES
 from hw.gen.topplan import GOALS, TopPlan
 from hw.modelfile import GATES
@@ -44,11 +45,16 @@ def model_for(cell: str, scheme: str, hidden: int, seed: int = 0):
 
 
 def search(records: Records, key: dict, *, start: int, limit: int, resolution: int,
-           measure) -> tuple[dict | None, dict | None]:
+           measure, limit_s: float | None = None) -> tuple[dict | None, dict | None]:
     """(largest passing probe, smallest failing probe): from `start`, up by `resolution`
-    while probes pass, down while they fail; never above `limit`."""
+    while probes pass, down while they fail; never above `limit`. A kept probe that ran out
+    of a shorter time limit than `limit_s` (None: no limit) is measured again."""
     def get(h):
         rec = records.find({**key, "hidden": h})
+        if rec is not None and rec.get("timed_out") and (
+                limit_s is None or rec["limit_s"] < limit_s):
+            records.items.remove(rec)
+            rec = None
         if rec is None:
             rec = {**key, "hidden": h, **measure(h)}
             records.add(rec)
@@ -112,6 +118,8 @@ def folding(model, board: str, storage: str, goal: str):
 def why(rec: dict | None) -> str:
     if rec is None:
         return "not reached"
+    if rec.get("timed_out"):
+        return f"not routed in {rec['limit_s'] / 60:g} min"
     if not rec["fits"]:
         if rec["error"].startswith("fit: "):
             return "rejected by the fit (no folding fits)"
@@ -135,6 +143,9 @@ def main() -> int:
     ap.add_argument("--results", default=None)
     ap.add_argument("--seed", type=int, default=0, help="random_model seed (default 0)")
     ap.add_argument("--fresh", action="store_true")
+    ap.add_argument("--probe-minutes", type=float, default=None,
+                    help="stop a probe's build after this long and count it as failed "
+                         "(not routed in that time; default: no limit)")
     args = ap.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stop the tools too
     clock = args.clock_mhz or CLOCK_MHZ[args.board]
@@ -144,6 +155,9 @@ def main() -> int:
     if args.fresh:
         records.items = []
     version = source_version()
+    if args.probe_minutes is not None and args.probe_minutes <= 0:
+        raise UserError(f"--probe-minutes must be positive, not {args.probe_minutes:g}")
+    limit_s = None if args.probe_minutes is None else 60 * args.probe_minutes
     rows = []
     for cell in args.cells.split(","):
         for scheme in args.schemes.split(","):
@@ -167,11 +181,13 @@ def main() -> int:
                             parallel=tp.parallel, simd=tp.simd, order=tp.order,
                             placement=tp.placement, head=tp.head_folding, clock_mhz=clock,
                             storage=args.storage, reloadable=tp.shape is not None,
+                            limit_s=limit_s,
                             progress=lambda s: print("   " + s, flush=True))
                 rec.update(version=version, huge_memories=list(tp.placement.huge),
                            reloadable=tp.shape is not None)
                 print(f"   -> {'ok' if rec['ok'] else 'FAIL'}: "
-                      f"{why(rec) if rec['fits'] else rec['error']}", flush=True)
+                      f"{why(rec) if rec['fits'] and rec['error'] == '' else rec['error']}",
+                      flush=True)
                 return rec
 
             top = min(args.max_hidden, -(-memory_bound(cell, scheme, args.board)
@@ -180,7 +196,8 @@ def main() -> int:
                               resolution=args.resolution)
             print(f"== {args.board} {cell} {scheme}: the fit's largest is {start}", flush=True)
             good, bad = search(records, key, start=start, limit=args.max_hidden,
-                               resolution=args.resolution, measure=measure)
+                               resolution=args.resolution, measure=measure,
+                               limit_s=limit_s)
             rows.append((cell, scheme, good, bad))
     used = sorted({r.get("version", "?") for _, _, g, b in rows for r in (g, b) if r})
     print(f"\n{BOARDS[args.board].title}, clock {clock:g} MHz, folding {args.folding}, "

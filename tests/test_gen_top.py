@@ -143,6 +143,28 @@ def test_code_banks_and_distributed_memories(cell, scheme, style, depth):
     run_both(model, rng, style, seed, placement=placement)
 
 
+@pytest.mark.parametrize("cell,scheme,style", [("gru", "ternary", (1, 1)),
+                                               ("lstm", "exponential", (1, 2, "columns"))])
+def test_deeper_code_banks(cell, scheme, style):
+    """A code memory of more than DEEPEN_OVER banks gets banks up to `bank_deepen` times
+    deeper where they take no more blocks (Placement.bank_depth_for; the ECP5's 2048 x 9
+    for 512 x 36): the same bits and cycles with fewer, deeper banks."""
+    from hw.gen.placement import DEEPEN_OVER, Placement
+    seed = _seed("deep banks", cell, scheme, style) % 10_000
+    rng = np.random.default_rng(seed)
+    model = random_model(cell=cell, scheme=scheme, input_size=3, hidden_size=10, outputs=2,
+                         seed=seed, levels=3)
+    k, S, *order = style
+    base = Placement(bank_depth=2, lutram_bits=64)
+    deep = replace(base, bank_width=8, bank_deepen=4)
+    plans = [TopPlan.of(model, parallel=k * GATE_ROWS[cell], simd=S, placement=pl,
+                        order=order[0] if order else "rows") for pl in (base, deep)]
+    assert plans[0].lanes.code_banks > DEEPEN_OVER and plans[0].lanes.bank_depth == 2
+    assert plans[1].lanes.bank_depth == 8 and 1 < plans[1].lanes.code_banks
+    assert plans[1].cycles_per_step == plans[0].cycles_per_step
+    run_both(model, rng, style, seed, placement=deep)
+
+
 @pytest.mark.parametrize("cell,schemes,style", [
     ("gru", ("int8", "ternary", "int8"), (2, 4)),
     ("lstm", ("exponential", "ternary", "exponential"), (1, 1)),

@@ -149,3 +149,29 @@ def test_a_reloadable_design_of_a_given_folding_is_placed_on_the_board():
     assert rel.placement["huge"] == ["codes"] and rel.reload["preloaded"] is False
     _, fixed = generate(gru(96), 3, simd=8, board="icebreaker")
     assert "huge" not in fixed.placement and fixed.reload is None
+
+
+@pytest.mark.parametrize("word_bits,words,depth", [
+    (36, 98_304, 2048),  # 192 banks of 512 x 36 -> 48 of 2048 x 9, 192 blocks either way
+    (36, 512 * 16, 512),  # 16 banks: not more than DEEPEN_OVER, kept
+    (36, 512 * 17 + 1, 2048),  # 18 blocks at 512; 4 x 4 + the last word's 1 at 2048
+    (72, 40_000, 1024),  # 512: 78 x 2 + 2 = 158; 1024: 39 x 4 + 2 = 158; 2048: 19 x 8 + 8
+    (2304, 1539, 512),  # 3 banks (the ULX3S GRU 752 at 72 x 16): never more than 16
+])
+def test_code_banks_get_deeper_where_they_take_no_more_block_ram(word_bits, words, depth):
+    ecp5 = BOARDS["ulx3s"].device.placement
+    assert (ecp5.bank_depth, ecp5.bank_width, ecp5.bank_deepen) == (512, 36, 4)
+    assert ecp5.bank_depth_for(word_bits, words) == depth
+    assert Placement(bank_depth=512, bank_width=36).bank_depth_for(word_bits, words) == 512
+
+
+def test_the_deeper_banks_are_in_the_manifest_and_checked():
+    ecp5 = BOARDS["ulx3s"].device.placement
+    assert Placement.from_dict(ecp5.as_dict()) == ecp5
+    assert ecp5.as_dict()["bank_deepen"] == 4
+    with pytest.raises(ValueError, match="bank deepen must be a power of two of at least 1, "
+                                         "not 3"):
+        Placement(bank_depth=512, bank_width=36, bank_deepen=3).check()
+    with pytest.raises(ValueError, match="banks up to 4 times deeper need a bank depth and a "
+                                         "block width of at least 4 bits, not 0"):
+        Placement(bank_depth=512, bank_deepen=4).check()

@@ -47,16 +47,29 @@ class Records:
         atomic_write_text(self.path, json.dumps(self.items, indent=1) + "\n")
 
 
+class _Overtime(Exception):
+    """A probe's build ran past its time limit (raised from the build's progress report,
+    which comes at least every 30 s while the tools run; the build stops its tools)."""
+
+
 def probe(model, *, board: str, parallel, clock_mhz: float, dsp: bool = True,
           classic_abc: bool = False, storage: str = "registers", keep: Path | None = None,
           simd: int = 1, order: str = "rows", placement=None,
           head: tuple[int, int] | None = None, reloadable: bool = False,
-          progress=print) -> dict:
+          limit_s: float | None = None, progress=print) -> dict:
     """Build at `clock_mhz` (the folding: `parallel`, `simd`, `order`, `placement`, `head`
     and `reloadable` as hw.board.build.build takes them; a placement with memories in SPRAM
-    needs `reloadable`); the record says whether it fits and meets that clock."""
+    needs `reloadable`); the record says whether it fits and meets that clock. A build
+    still running after `limit_s` seconds is stopped and recorded as failed, `timed_out`
+    with that limit (not placed and routed in that time on this machine)."""
     b = BOARDS[board]
     t0 = time.monotonic()
+
+    def report(line):
+        progress(line)
+        if limit_s is not None and time.monotonic() - t0 > limit_s:
+            raise _Overtime
+
     with tempfile.TemporaryDirectory(prefix="shiftrnn-probe-") as tmp:
         out = Path(keep) if keep else Path(tmp) / "build"
         rec = {"fits": True, "error": ""}
@@ -64,7 +77,10 @@ def probe(model, *, board: str, parallel, clock_mhz: float, dsp: bool = True,
             res = build(model, board=b, parallel=parallel, clock_hz=clock_mhz * 1e6,
                         baud=1_000_000, out_dir=out, dsp=dsp, classic_abc=classic_abc,
                         storage=storage, simd=simd, order=order, placement=placement,
-                        head=head, reloadable=reloadable, progress=progress)
+                        head=head, reloadable=reloadable, progress=report)
+        except _Overtime:
+            rec.update(error=f"not placed and routed within {limit_s / 60:g} minutes",
+                       timed_out=True, limit_s=limit_s)
         except UserError as e:
             if "does not fit" not in str(e):
                 raise  # a tool failure is no measurement: nothing is recorded

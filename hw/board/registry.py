@@ -51,7 +51,8 @@ FAMILIES = {
                     pll_.ice40_params, pll_.ICE40PLL, huge_cell="ICESTORM_SPRAM"),
     "ecp5": Family("ecp5", "TRELLIS_COMB", "TRELLIS_FF", "DP16KD", "MULT18X18D", "bit", 1025,
                    pll_.ecp5_params, pll_.ECP5PLL,
-                   placement=Placement(bank_depth=512, lutram_bits=4096, logic_rom_depth=64)),
+                   placement=Placement(bank_depth=512, lutram_bits=4096, logic_rom_depth=64,
+                                       bank_width=36, bank_deepen=4)),
 }
 
 
@@ -159,7 +160,13 @@ BOARDS = {
         ("clk25", 0), 25_000_000, "ecp5",
         device=Device("ECP5-85F", 83640, 208,
                       ((36, 512), (18, 1024), (9, 2048), (4, 4096), (2, 8192), (1, 16384)),
-                      75.0, 4000, 40.0, 60.0, dsps=156, placement=FAMILIES["ecp5"].placement)),
+                      75.0, 4000, 40.0, 60.0, dsps=156,
+                      # the current engine's GRU 752 at 72 x 16 (estimated 200 DP16KD and the
+                      # UART's 2; built 197) routed in 27 min; a ternary GRU 768 at 9 x 4
+                      # (estimated 206; built 203) and an LSTM 656 at 36 x 16 (203; 199) did
+                      # not route in 57 and 34 min (docs/boards.md, Capacity): 97.5 % (202)
+                      bram_fill=0.975,
+                      placement=FAMILIES["ecp5"].placement)),
 }
 
 

@@ -73,6 +73,9 @@ class Device:
     luts_serial_output: float = 0.0
     fill: float = 0.85  # the share of the LUTs a design may use and still route
     cell_fill: tuple[tuple[str, float], ...] = ()  # that share for a cell, where it differs
+    # the share of the block RAMs (the board top's included) a design may use and still
+    # route in a build's time
+    bram_fill: float = 1.0
     # code banks and distributed RAM (ECP5), large single-ported RAM blocks (iCE40UP5K)
     placement: Placement = Placement()
 
@@ -96,8 +99,9 @@ class Device:
 
     @property
     def brams_for_design(self) -> int:
-        """Block RAMs a design may use: the board top's UART FIFOs take two."""
-        return self.brams - 2
+        """Block RAMs a design may use: its share of them (`bram_fill`), less the two the
+        board top's UART FIFOs take."""
+        return int(self.bram_fill * self.brams) - 2
 
 
 def bram_blocks(width: int, depth: int, device: Device) -> int:

@@ -20,6 +20,13 @@ HUGE_WIDTH, HUGE_DEPTH = 16, 16384
 HUGE_CANDIDATES = ("codes", "lookup", "head_codes")
 
 
+# a code memory that needs more banks than this at Placement.bank_depth gets deeper banks
+# where they take no more block RAM (Placement.bank_depth_for): each bank's read register
+# feeds the select, and on the ECP5 a ternary GRU 736 at 9 x 2 lanes, 192 banks of 36 bits
+# (6912 register bits into one select), did not route in 40 minutes (docs/boards.md, Capacity)
+DEEPEN_OVER = 16
+
+
 def huge_blocks_of(width: int, depth: int) -> int:
     """Blocks of HUGE_WIDTH x HUGE_DEPTH a memory takes: side by side for its width, one
     after another for its depth (what yosys' iCE40 memory library builds)."""
@@ -43,6 +50,10 @@ class Placement:
     holds what is left over when the words do not fill whole banks (often the head, whose
     words are mostly zero lanes): in block RAM it would take as many blocks as a full bank,
     in logic each bit is a function of a few address bits, and a constant bit costs nothing.
+    `bank_width`, `bank_deepen`: a block RAM is `bank_width` bits wide at `bank_depth` words
+    and half as wide at twice the depth; a code memory of more than DEEPEN_OVER banks gets
+    banks up to `bank_deepen` times deeper where they take no more blocks (`bank_depth_for`:
+    the ECP5's DP16KD at 512 x 36, 1024 x 18 and 2048 x 9); 1: never.
 
     `huge_blocks`: the device's blocks of large single-ported RAM (the iCE40UP5K's four
     SB_SPRAM256KA, HUGE_WIDTH x HUGE_DEPTH each; 0: none). `huge`: the memories (names of
@@ -56,20 +67,53 @@ class Placement:
     logic_rom_depth: int = 0
     huge_blocks: int = 0
     huge: tuple[str, ...] = ()
+    bank_width: int = 0
+    bank_deepen: int = 1
 
     def as_dict(self) -> dict:
-        # the huge fields only where a design has memories there: the manifests of others
-        # stay as they were (the build never decides again, so it needs no huge_blocks)
+        # the huge fields only where a design has memories there, the deeper banks' only
+        # where a family has them: the manifests of others stay as they were (the build never
+        # decides again, so it needs no huge_blocks)
         return {"bank_depth": self.bank_depth, "lutram_bits": self.lutram_bits,
                 "logic_rom_depth": self.logic_rom_depth} | (
-            {"huge_blocks": self.huge_blocks, "huge": list(self.huge)} if self.huge else {})
+            {"huge_blocks": self.huge_blocks, "huge": list(self.huge)} if self.huge else {}
+        ) | ({"bank_width": self.bank_width, "bank_deepen": self.bank_deepen}
+             if self.bank_deepen > 1 else {})
 
     @classmethod
     def from_dict(cls, d: dict | None) -> Placement:
         d = d or {}
         return cls(int(d.get("bank_depth", 0)), int(d.get("lutram_bits", 0)),
                    int(d.get("logic_rom_depth", 0)), int(d.get("huge_blocks", 0)),
-                   tuple(str(n) for n in d.get("huge", ())))
+                   tuple(str(n) for n in d.get("huge", ())), int(d.get("bank_width", 0)),
+                   int(d.get("bank_deepen", 1)))
+
+    def bank_depth_for(self, word_bits: int, words: int) -> int:
+        """The bank depth of a code memory of `words` words of `word_bits` bits:
+        `bank_depth`, or a multiple k of it up to `bank_deepen` where the memory needs more
+        than DEEPEN_OVER banks at `bank_depth` and banks k times deeper (blocks `bank_width`
+        / k bits wide) take no more blocks, the deepest such: fewer banks, so fewer read
+        registers and a narrower select, in the same block RAM. A short last bank counts at
+        the shallowest depth that holds it. The banks stay more than one, so the pipeline
+        (its bank stage) is the same."""
+        D = self.bank_depth
+        if not D or self.bank_deepen <= 1 or -(-words // D) <= DEEPEN_OVER:
+            return D
+
+        def blocks(k: int) -> int:
+            full, rest = divmod(words, D * k)
+            j = 1
+            while D * j < rest:
+                j *= 2
+            return (full * -(-word_bits // (self.bank_width // k))
+                    + (-(-word_bits // (self.bank_width // j)) if rest else 0))
+
+        best, k = 1, 2
+        while k <= self.bank_deepen and self.bank_width // k >= 1:
+            if blocks(k) <= blocks(1):
+                best = k
+            k *= 2
+        return D * best
 
     def with_huge(self, names) -> Placement:
         return replace(self, huge=tuple(names))
@@ -79,6 +123,13 @@ class Placement:
         b = self.bank_depth
         if not isinstance(b, int) or b < 0 or (b and (b < 2 or b & (b - 1))):
             raise ValueError(f"bank depth must be 0 or a power of two of at least 2, not {b!r}")
+        k = self.bank_deepen
+        if not isinstance(k, int) or isinstance(k, bool) or k < 1 or k & (k - 1):
+            raise ValueError(f"bank deepen must be a power of two of at least 1, not {k!r}")
+        if k > 1 and (not b or not isinstance(self.bank_width, int)
+                      or self.bank_width < k):
+            raise ValueError(f"banks up to {k} times deeper need a bank depth and a block "
+                             f"width of at least {k} bits, not {self.bank_width!r}")
         if not isinstance(self.lutram_bits, int) or self.lutram_bits < 0:
             raise ValueError(f"lutram bits must be a non-negative integer, not "
                              f"{self.lutram_bits!r}")

@@ -199,12 +199,11 @@ class TopPlan(BeatLayouts):
             passes = on_lanes + (fit_passes(passes[L:], hs) if own else [])
             halves = None
         hv, head_hv = (halves if own and halves is not None else (halves, None))
-        plan = _lane_plan(on_lanes, parallel, simd, G, image, hv, placement.bank_depth, order,
-                          ls)
+        plan = _lane_plan(on_lanes, parallel, simd, G, image, hv, placement, order, ls)
         head_plan = head_timing = None
         if own:
             head_plan = _lane_plan(passes[L:], head[0], head[1], head_finalizers(head[0], G),
-                                   image, head_hv, placement.bank_depth, "rows", hs)
+                                   image, head_hv, placement, "rows", hs)
             if head_plan.simd > plan.simd:  # it reads the h memories' words of S elements
                 raise ValueError(f"the head engine's columns ({head_plan.simd}) may not "
                                  f"exceed the layers' ({plan.simd})")
@@ -591,16 +590,19 @@ def check_head(head) -> None:
 
 
 def _lane_plan(passes: list[Pass], parallel: int, simd: int, G: int, image: bool, halves,
-               bank_depth: int, order: str, shape=None) -> LanePlan:
-    """`G`: the finalizers (rows a walk step)."""
+               placement: Placement, order: str, shape=None) -> LanePlan:
+    """`G`: the finalizers (rows a walk step); the code banks as deep as `placement` gives
+    this plan's words (Placement.bank_depth_for)."""
     # lanes beyond the tallest pass (in whole walk steps) would never hold a row, columns
     # beyond the widest walked half never hold a weight
     lanes = min(parallel, -(-max(len(p.rows) for p in passes) // G) * G)
     widest = max(max(p.cols - p.split, 0 if p.lookup else p.split) for p in passes)
     S = min(simd, 1 << (widest - 1).bit_length())
-    return make_lane_plan(passes, lanes=lanes, simd=S, finalizers=G,
+    plan = make_lane_plan(passes, lanes=lanes, simd=S, finalizers=G,
                           multiply=uses_multipliers(passes), image=image, halves=halves,
-                          bank_depth=bank_depth, order=order, shape=shape)
+                          bank_depth=placement.bank_depth, order=order, shape=shape)
+    D = placement.bank_depth_for(plan.code_word_bits, len(plan.codes))
+    return plan if D == plan.bank_depth else replace(plan, bank_depth=D)
 
 
 def plan_for(model: Model, *, parallel, simd: int = 1, cell_units: int | None = None,
