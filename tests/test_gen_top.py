@@ -145,11 +145,14 @@ def test_code_banks_and_distributed_memories(cell, scheme, style, depth):
 
 @pytest.mark.parametrize("cell,scheme,style", [("gru", "ternary", (1, 1)),
                                                ("lstm", "exponential", (1, 2, "columns"))])
-def test_deeper_code_banks(cell, scheme, style):
-    """A code memory of more than DEEPEN_OVER banks gets banks up to `bank_deepen` times
-    deeper where they take no more blocks (Placement.bank_depth_for; the ECP5's 2048 x 9
-    for 512 x 36): the same bits and cycles with fewer, deeper banks."""
-    from hw.gen.placement import DEEPEN_OVER, Placement
+def test_deeper_code_banks(cell, scheme, style, monkeypatch):
+    """A code memory whose banks hold more than DEEPEN_OVER_BITS register bits (here 64)
+    gets banks up to `bank_deepen` times deeper where they take no more blocks
+    (Placement.bank_depth_for; the ECP5's 2048 x 9 for 512 x 36): the same bits and cycles
+    with fewer, deeper banks."""
+    from hw.gen import placement as placement_mod
+    from hw.gen.placement import Placement
+    monkeypatch.setattr(placement_mod, "DEEPEN_OVER_BITS", 64)
     seed = _seed("deep banks", cell, scheme, style) % 10_000
     rng = np.random.default_rng(seed)
     model = random_model(cell=cell, scheme=scheme, input_size=3, hidden_size=10, outputs=2,
@@ -159,7 +162,8 @@ def test_deeper_code_banks(cell, scheme, style):
     deep = replace(base, bank_width=8, bank_deepen=4)
     plans = [TopPlan.of(model, parallel=k * GATE_ROWS[cell], simd=S, placement=pl,
                         order=order[0] if order else "rows") for pl in (base, deep)]
-    assert plans[0].lanes.code_banks > DEEPEN_OVER and plans[0].lanes.bank_depth == 2
+    base_bits = plans[0].lanes.code_banks * plans[0].lanes.code_word_bits
+    assert base_bits > 64 and plans[0].lanes.bank_depth == 2
     assert plans[1].lanes.bank_depth == 8 and 1 < plans[1].lanes.code_banks
     assert plans[1].cycles_per_step == plans[0].cycles_per_step
     run_both(model, rng, style, seed, placement=deep)

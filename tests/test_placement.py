@@ -153,10 +153,12 @@ def test_a_reloadable_design_of_a_given_folding_is_placed_on_the_board():
 
 @pytest.mark.parametrize("word_bits,words,depth", [
     (36, 98_304, 2048),  # 192 banks of 512 x 36 -> 48 of 2048 x 9, 192 blocks either way
-    (36, 512 * 16, 512),  # 16 banks: not more than DEEPEN_OVER, kept
-    (36, 512 * 17 + 1, 2048),  # 18 blocks at 512; 4 x 4 + the last word's 1 at 2048
+    (576, 6048, 2048),  # the int8 LSTM 320 at 36 x 2: 12 banks x 16 -> 3 x 64, 192 blocks
+    (36, 512 * 16, 512),  # 16 banks of 36 bits: 576 register bits, kept
+    (36, 512 * 120 + 1, 2048),  # 121 blocks at 512; 30 x 4 + the last word's 1 at 2048
     (72, 40_000, 1024),  # 512: 78 x 2 + 2 = 158; 1024: 39 x 4 + 2 = 158; 2048: 19 x 8 + 8
-    (2304, 1539, 512),  # 3 banks (the ULX3S GRU 752 at 72 x 16): never more than 16
+    (2304, 1539, 512),  # the ULX3S GRU 752 at 72 x 16: 3 x 64 and 3 words in logic; 2 x 128
+    (2304, 1024 + 100, 1024),  # 3 banks at 512: 2 x 64 + 64; at 1024: 128 + the last 64
 ])
 def test_code_banks_get_deeper_where_they_take_no_more_block_ram(word_bits, words, depth):
     ecp5 = BOARDS["ulx3s"].device.placement

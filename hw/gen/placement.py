@@ -20,11 +20,13 @@ HUGE_WIDTH, HUGE_DEPTH = 16, 16384
 HUGE_CANDIDATES = ("codes", "lookup", "head_codes")
 
 
-# a code memory that needs more banks than this at Placement.bank_depth gets deeper banks
-# where they take no more block RAM (Placement.bank_depth_for): each bank's read register
-# feeds the select, and on the ECP5 a ternary GRU 736 at 9 x 2 lanes, 192 banks of 36 bits
-# (6912 register bits into one select), did not route in 40 minutes (docs/boards.md, Capacity)
-DEEPEN_OVER = 16
+# a code memory whose banks at Placement.bank_depth hold more read register bits than this
+# (banks x word bits) gets deeper banks where they take no more block RAM
+# (Placement.bank_depth_for): each bank's read register feeds the select, and on the ECP5 a
+# ternary GRU 736 at 9 x 2 lanes, 192 banks of 36 bits, and an int8 LSTM 320 at 36 x 2, 12
+# banks of 576 bits (6912 register bits into one select each), were at nextpnr's third
+# routing iteration with 27-36k overused wires after 10-18 minutes (docs/hardware.md)
+DEEPEN_OVER_BITS = 4096
 
 
 def huge_blocks_of(width: int, depth: int) -> int:
@@ -51,9 +53,10 @@ class Placement:
     words are mostly zero lanes): in block RAM it would take as many blocks as a full bank,
     in logic each bit is a function of a few address bits, and a constant bit costs nothing.
     `bank_width`, `bank_deepen`: a block RAM is `bank_width` bits wide at `bank_depth` words
-    and half as wide at twice the depth; a code memory of more than DEEPEN_OVER banks gets
-    banks up to `bank_deepen` times deeper where they take no more blocks (`bank_depth_for`:
-    the ECP5's DP16KD at 512 x 36, 1024 x 18 and 2048 x 9); 1: never.
+    and half as wide at twice the depth; a code memory whose banks' read registers hold more
+    than DEEPEN_OVER_BITS gets banks up to `bank_deepen` times deeper where they take no more
+    blocks (`bank_depth_for`: the ECP5's DP16KD at 512 x 36, 1024 x 18 and 2048 x 9); 1:
+    never.
 
     `huge_blocks`: the device's blocks of large single-ported RAM (the iCE40UP5K's four
     SB_SPRAM256KA, HUGE_WIDTH x HUGE_DEPTH each; 0: none). `huge`: the memories (names of
@@ -90,14 +93,16 @@ class Placement:
 
     def bank_depth_for(self, word_bits: int, words: int) -> int:
         """The bank depth of a code memory of `words` words of `word_bits` bits:
-        `bank_depth`, or a multiple k of it up to `bank_deepen` where the memory needs more
-        than DEEPEN_OVER banks at `bank_depth` and banks k times deeper (blocks `bank_width`
-        / k bits wide) take no more blocks, the deepest such: fewer banks, so fewer read
-        registers and a narrower select, in the same block RAM. A short last bank counts at
-        the shallowest depth that holds it. The banks stay more than one, so the pipeline
-        (its bank stage) is the same."""
+        `bank_depth`, or a multiple k of it up to `bank_deepen` where the banks at
+        `bank_depth` hold more than DEEPEN_OVER_BITS read register bits and banks k times
+        deeper (blocks `bank_width` / k bits wide) take no more blocks, the deepest such
+        that stays more than one bank (so the pipeline, with its bank stage, is the same):
+        fewer banks, so fewer read registers and a narrower select, in the same block RAM. A
+        short last bank counts at the shallowest depth that holds it, or as none where it
+        is a ROM in logic (`logic_rom_depth`)."""
         D = self.bank_depth
-        if not D or self.bank_deepen <= 1 or -(-words // D) <= DEEPEN_OVER:
+        banks = -(-words // D) if D else 0
+        if self.bank_deepen <= 1 or banks <= 1 or banks * word_bits <= DEEPEN_OVER_BITS:
             return D
 
         def blocks(k: int) -> int:
@@ -105,11 +110,12 @@ class Placement:
             j = 1
             while D * j < rest:
                 j *= 2
+            in_blocks = rest > (self.logic_rom_depth if full else 0)
             return (full * -(-word_bits // (self.bank_width // k))
-                    + (-(-word_bits // (self.bank_width // j)) if rest else 0))
+                    + (-(-word_bits // (self.bank_width // j)) if in_blocks else 0))
 
         best, k = 1, 2
-        while k <= self.bank_deepen and self.bank_width // k >= 1:
+        while k <= self.bank_deepen and self.bank_width // k >= 1 and words > D * k:
             if blocks(k) <= blocks(1):
                 best = k
             k *= 2
