@@ -27,6 +27,10 @@ HUGE_CANDIDATES = ("codes", "lookup", "head_codes")
 # banks of 576 bits (6912 register bits into one select each), were at nextpnr's third
 # routing iteration with 27-36k overused wires after 10-18 minutes (docs/hardware.md)
 DEEPEN_OVER_BITS = 4096
+# deeper banks may take this share more blocks than banks of `bank_depth` (a longer last
+# bank): the ternary GRU 752 at 9 x 4 in 48 banks of 1024 x 72 (3456 register bits; 190
+# blocks) was still routing after 30 minutes, and in 24 of 2048 it takes 192
+DEEPEN_SLACK = 0.02
 
 
 def huge_blocks_of(width: int, depth: int) -> int:
@@ -55,8 +59,8 @@ class Placement:
     `bank_width`, `bank_deepen`: a block RAM is `bank_width` bits wide at `bank_depth` words
     and half as wide at twice the depth; a code memory whose banks' read registers hold more
     than DEEPEN_OVER_BITS gets banks up to `bank_deepen` times deeper where they take no more
-    blocks (`bank_depth_for`: the ECP5's DP16KD at 512 x 36, 1024 x 18 and 2048 x 9); 1:
-    never.
+    blocks, or at most DEEPEN_SLACK more (`bank_depth_for`: the ECP5's DP16KD at 512 x 36,
+    1024 x 18 and 2048 x 9); 1: never.
 
     `huge_blocks`: the device's blocks of large single-ported RAM (the iCE40UP5K's four
     SB_SPRAM256KA, HUGE_WIDTH x HUGE_DEPTH each; 0: none). `huge`: the memories (names of
@@ -95,9 +99,10 @@ class Placement:
         """The bank depth of a code memory of `words` words of `word_bits` bits:
         `bank_depth`, or a multiple k of it up to `bank_deepen` where the banks at
         `bank_depth` hold more than DEEPEN_OVER_BITS read register bits and banks k times
-        deeper (blocks `bank_width` / k bits wide) take no more blocks, the deepest such
-        that stays more than one bank (so the pipeline, with its bank stage, is the same):
-        fewer banks, so fewer read registers and a narrower select, in the same block RAM. A
+        deeper (blocks `bank_width` / k bits wide) take at most DEEPEN_SLACK more blocks,
+        the deepest such that stays more than one bank (so the pipeline, with its bank
+        stage, is the same): fewer banks, so fewer read registers and a narrower select, in
+        about the same block RAM (the fit counts the blocks the banks take). A
         short last bank counts at the shallowest depth that holds it, or as none where it
         is a ROM in logic (`logic_rom_depth`)."""
         D = self.bank_depth
@@ -116,7 +121,7 @@ class Placement:
 
         best, k = 1, 2
         while k <= self.bank_deepen and self.bank_width // k >= 1 and words > D * k:
-            if blocks(k) <= blocks(1):
+            if blocks(k) <= (1 + DEEPEN_SLACK) * blocks(1):
                 best = k
             k *= 2
         return D * best
