@@ -3,6 +3,7 @@
     .venv/bin/python -m bench.capacity --board icebreaker [--cells gru,lstm]
         [--schemes ternary,exponential,int8] [--folding smallest|fastest]
         [--storage memory|registers] [--clock-mhz 12] [--max-hidden 512]
+        [--probe-minutes M]
 
 Every probe is a full build of the board top (UART bridge + ModelTop of a random model from
 hw.random_model, seed 0, 10 outputs, emit "last") with the YoWASP tools, at the folding
@@ -16,7 +17,9 @@ fit accepts (a bisection on the fit alone, no build) is probed first, then upwar
 probes pass and downwards while they fail, to --resolution units. Probes are kept in
 results/capacity-BOARD-STORAGE-FOLDING.json (rerunning resumes; --fresh ignores old probes)
 and the Markdown table of docs/boards.md is printed at the end; "≥ N (cap)" means N = --max-hidden
-passed, so the cap, not the board, was the limit.
+passed, so the cap, not the board, was the limit. `--probe-minutes M`: a build still running
+after M minutes is stopped and that size counts as failed ("not routed in M min"; a rerun
+with a longer limit, or none, measures it again).
 """
 
 import argparse
