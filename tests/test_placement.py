@@ -153,7 +153,8 @@ def test_a_reloadable_design_of_a_given_folding_is_placed_on_the_board():
 
 @pytest.mark.parametrize("word_bits,words,depth", [
     (36, 98_304, 2048),  # 192 banks of 512 x 36 -> 48 of 2048 x 9, 192 blocks either way
-    (576, 6048, 2048),  # the int8 LSTM 320 at 36 x 2: 12 banks x 16 -> 3 x 64, 192 blocks
+    (576, 6208, 2048),  # the int8 LSTM 320 at 36 x 2: 12 x 16 -> 3 x 64, the last 64 words in
+    # logic either way: 192 blocks
     (36, 512 * 16, 512),  # 16 banks of 36 bits: 576 register bits, kept
     (36, 512 * 120 + 1, 2048),  # 121 blocks at 512; 30 x 4 + the last word's 1 at 2048
     (72, 40_000, 1024),  # 512: 78 x 2 + 64 words in logic = 156; 1024: 39 x 4 + 64 words

@@ -23,8 +23,8 @@ HUGE_CANDIDATES = ("codes", "lookup", "head_codes")
 # a code memory whose banks at Placement.bank_depth hold more read register bits than this
 # (banks x word bits) gets deeper banks where they take no more block RAM
 # (Placement.bank_depth_for): each bank's read register feeds the select, and on the ECP5 a
-# ternary GRU 736 at 9 x 2 lanes, 192 banks of 36 bits, and an int8 LSTM 320 at 36 x 2, 12
-# banks of 576 bits (6912 register bits into one select each), were at nextpnr's third
+# ternary GRU 736 at 9 x 2 lanes, 183 banks of 36 bits, and an int8 LSTM 320 at 36 x 2, 13
+# banks of 576 bits (6588 and 7488 register bits into one select), were at nextpnr's third
 # routing iteration with 27-36k overused wires after 7-18 minutes (docs/hardware.md)
 DEEPEN_OVER_BITS = 4096
 # deeper banks may take this share more blocks than banks of `bank_depth` (a longer last
