@@ -150,6 +150,8 @@ def main() -> int:
                     help="stop a probe's build after this long and count it as failed "
                          "(not routed in that time; default: no limit)")
     args = ap.parse_args()
+    if args.probe_minutes is not None and args.probe_minutes <= 0:
+        raise UserError(f"--probe-minutes must be positive, not {args.probe_minutes:g}")
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stop the tools too
     clock = args.clock_mhz or CLOCK_MHZ[args.board]
     path = Path(args.results or RESULTS /
@@ -158,8 +160,6 @@ def main() -> int:
     if args.fresh:
         records.items = []
     version = source_version()
-    if args.probe_minutes is not None and args.probe_minutes <= 0:
-        raise UserError(f"--probe-minutes must be positive, not {args.probe_minutes:g}")
     limit_s = None if args.probe_minutes is None else 60 * args.probe_minutes
     rows = []
     for cell in args.cells.split(","):
@@ -189,8 +189,7 @@ def main() -> int:
                 rec.update(version=version, huge_memories=list(tp.placement.huge),
                            reloadable=tp.shape is not None)
                 print(f"   -> {'ok' if rec['ok'] else 'FAIL'}: "
-                      f"{why(rec) if rec['fits'] and rec['error'] == '' else rec['error']}",
-                      flush=True)
+                      f"{why(rec) if rec['fits'] else rec['error']}", flush=True)
                 return rec
 
             top = min(args.max_hidden, -(-memory_bound(cell, scheme, args.board)
